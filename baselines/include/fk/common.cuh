@@ -1,0 +1,123 @@
+// Shared device helpers for every fastkernels kernel (baselines and candidates):
+// the launcher-symbol macro, dtype <-> float conversion, 16-byte packed vectors,
+// warp/block reductions and the float-dtype dispatch. Kernels themselves must live in an
+// anonymous namespace so a candidate and the baseline of the same op link into one binary.
+#pragma once
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#include "fk/dtype.h"
+
+#ifndef FK_SYMBOL_PREFIX
+#error "FK_SYMBOL_PREFIX is set by fk_runtime::build (baselines: fk_baseline_, candidates: fk_<crate>_candidate_)"
+#endif
+#define FK_CAT_(a, b) a##b
+#define FK_CAT(a, b) FK_CAT_(a, b)
+// Defines the exported launcher of `op` under this build's prefix:
+//   FK_OP_LAUNCHER(rms_norm)(const fk_rms_norm_params* p, cudaStream_t stream) { ... }
+#define FK_OP_LAUNCHER(op) extern "C" cudaError_t FK_CAT(FK_SYMBOL_PREFIX, op)
+
+// Launchers never use the legacy default stream: it serialises against every other stream
+// and cannot be graph-captured. A null stream is a caller bug, reported as such.
+#define FK_REQUIRE(cond)                                 \
+    do {                                                 \
+        if (!(cond)) return cudaErrorInvalidValue;       \
+    } while (0)
+
+#define FK_DISPATCH_FLOAT(dtype, T, ...)                         \
+    switch (dtype) {                                             \
+        case FK_DTYPE_F32: { using T = float; __VA_ARGS__; } break;            \
+        case FK_DTYPE_F16: { using T = __half; __VA_ARGS__; } break;           \
+        case FK_DTYPE_BF16: { using T = __nv_bfloat16; __VA_ARGS__; } break;   \
+        default: return cudaErrorInvalidValue;                   \
+    }
+
+namespace fk {
+
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T> __device__ __forceinline__ T from_float(float x);
+template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
+template <> __device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
+    return __float2bfloat16_rn(x);
+}
+// Round a float through T and back: reproduces the intermediate rounding that the
+// upstream PyTorch module performs when it materialises a tensor in T.
+template <typename T> __device__ __forceinline__ float round_to(float x) {
+    return to_float(from_float<T>(x));
+}
+
+// N elements of T loaded/stored as one access; with sizeof(T)*N == 16 this is a
+// single 128-bit LDG/STG.
+template <typename T, int N> struct alignas(sizeof(T) * N) Packed {
+    T v[N];
+};
+template <typename T> struct Vec16 {
+    static constexpr int N = 16 / sizeof(T);
+};
+
+// Can rows of `cols` elements at these addresses be accessed as 16-byte vectors?
+__host__ __forceinline__ bool vec16_ok(int64_t cols, int elem_bytes, const void* const* ptrs, int nptrs,
+                                       const int64_t* strides, int nstrides) {
+    const int64_t n = 16 / elem_bytes;
+    if (cols % n != 0) return false;
+    for (int i = 0; i < nptrs; ++i)
+        if (ptrs[i] && (reinterpret_cast<uintptr_t>(ptrs[i]) % 16) != 0) return false;
+    for (int i = 0; i < nstrides; ++i)
+        if (strides[i] % n != 0) return false;
+    return true;
+}
+
+__host__ __forceinline__ int dtype_bytes(int32_t dtype) {
+    switch (dtype) {
+        case FK_DTYPE_F32: case FK_DTYPE_I32: return 4;
+        case FK_DTYPE_F16: case FK_DTYPE_BF16: return 2;
+        case FK_DTYPE_I64: case FK_DTYPE_F64: return 8;
+        case FK_DTYPE_F8E4M3: case FK_DTYPE_F8E5M2: case FK_DTYPE_U8: return 1;
+        default: return 0;
+    }
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// Sum over the whole block; every thread gets the result. Uses one static shared
+// array, so call it at most once per kernel.
+__device__ __forceinline__ float block_sum(float v) {
+    __shared__ float partial[32];
+    v = warp_sum(v);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    const int nwarps = (blockDim.x + 31) / 32;
+    v = (lane < nwarps) ? partial[lane] : 0.f;
+    v = warp_sum(v);
+    return v;
+}
+
+__host__ __forceinline__ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Record an offending row in an fk_status (see dtype.h).
+__device__ __forceinline__ void status_report(fk_status* s, int64_t row) {
+    if (s == nullptr) return;
+    atomicAdd(&s->bad_count, 1ull);
+    atomicMin(&s->first_bad, static_cast<unsigned long long>(row));
+}
+
+// Reset an fk_status on the stream before the kernel that fills it.
+__host__ __forceinline__ cudaError_t status_reset(fk_status* s, cudaStream_t stream) {
+    if (s == nullptr) return cudaSuccess;
+    cudaError_t e = cudaMemsetAsync(&s->bad_count, 0, sizeof(s->bad_count), stream);
+    if (e != cudaSuccess) return e;
+    return cudaMemsetAsync(&s->first_bad, 0xff, sizeof(s->first_bad), stream);
+}
+
+}  // namespace fk

@@ -1,0 +1,35 @@
+//! fastkernels runtime.
+//!
+//! Always available (no CUDA needed): [`dtype`], [`error`], [`compare`], [`rng`], [`host`]
+//! and the nvcc [`build`] helper that every kernel crate's `build.rs` uses.
+//! With the default `cuda` feature: the never-panicking [`driver`] probe, [`device`] and
+//! streams, device [`tensor`]s, CUDA [`event`]s, cuBLASLt [`gemm`], [`linear`] and
+//! [`safetensors`] loading.
+
+pub mod build;
+pub mod compare;
+pub mod dtype;
+pub mod error;
+pub mod host;
+pub mod rng;
+
+#[cfg(feature = "cuda")]
+pub mod device;
+#[cfg(feature = "cuda")]
+pub mod driver;
+#[cfg(feature = "cuda")]
+pub mod event;
+#[cfg(feature = "cuda")]
+pub mod tensor;
+
+pub use dtype::DType;
+pub use error::{Error, Result};
+
+#[cfg(feature = "cuda")]
+pub use device::Device;
+#[cfg(feature = "cuda")]
+pub use tensor::Tensor;
+
+/// The raw stream handle handed to launchers (`cudaStream_t` and `CUstream` share the ABI).
+#[cfg(feature = "cuda")]
+pub type RawStream = cudarc::driver::sys::CUstream;
