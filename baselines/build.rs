@@ -1,1 +1,37 @@
-fn main(){}
+//! Builds the baseline kernels (kernels/*.cu) into one static library, links the CUDA runtime
+//! statically (once, here, for every binary), and publishes through `links = "fk_baselines"`:
+//!   DEP_FK_BASELINES_INCLUDE  the include/ folder with the launcher contracts
+//!   DEP_FK_BASELINES_OPS      the op names (file stems of kernels/*.cu)
+//! which architecture crates' candidate slots build against.
+use fk_runtime::build::{exit_on_error, ComputeCap, KernelLib, Toolkit};
+use std::path::PathBuf;
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let include = manifest.join("include");
+    let mut kernels: Vec<PathBuf> = std::fs::read_dir(manifest.join("kernels"))
+        .expect("baselines/kernels exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("cu"))
+        .collect();
+    kernels.sort();
+    let ops: Vec<String> =
+        kernels.iter().filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from)).collect();
+
+    let toolkit = exit_on_error(Toolkit::find(&manifest));
+    let cap = exit_on_error(ComputeCap::from_env());
+    exit_on_error(
+        KernelLib::new("fk_baselines")
+            .sources(kernels.iter().cloned().chain([manifest.join("abi/abi_check.cu")]))
+            .include(&include)
+            .define("FK_SYMBOL_PREFIX", "fk_baseline_")
+            .build(&toolkit, &cap),
+    );
+    toolkit.link_cudart_static();
+    println!("cargo:rerun-if-changed={}", manifest.join("kernels").display());
+    println!("cargo:include={}", include.display());
+    println!("cargo:ops={}", ops.join(","));
+    println!("cargo:rustc-env=FK_COMPUTE_CAP={}", cap.arch);
+    println!("cargo:rustc-env=FK_NVCC_VERSION={}", toolkit.version);
+}

@@ -8,7 +8,7 @@
 namespace {
 
 template <typename T, int N, int VPT, bool WARP_PER_ROW>
-__global__ void __launch_bounds__(1024) fused_add_rms_norm_kernel(T* __restrict__ input, T* __restrict__ residual,
+__global__ void __launch_bounds__(fk::kRowNormMaxThreads) fused_add_rms_norm_kernel(T* __restrict__ input, T* __restrict__ residual,
                                                                    const T* __restrict__ weight, int64_t rows,
                                                                    int64_t hidden, int64_t in_stride,
                                                                    int64_t res_stride, float eps) {
@@ -20,7 +20,7 @@ __global__ void __launch_bounds__(1024) fused_add_rms_norm_kernel(T* __restrict_
     P* x = reinterpret_cast<P*>(input + row * in_stride);
     P* r = reinterpret_cast<P*>(residual + row * res_stride);
 
-    float v[VPT][N];
+    P v[VPT];  // the new residual, kept in registers in its storage type
     float sumsq = 0.f;
 #pragma unroll
     for (int j = 0; j < VPT; ++j) {
@@ -32,11 +32,12 @@ __global__ void __launch_bounds__(1024) fused_add_rms_norm_kernel(T* __restrict_
             for (int k = 0; k < N; ++k) {
                 // The sum is materialised in T (it is the new residual), and the norm is
                 // taken of that rounded value, exactly as the PyTorch module does.
-                s.v[k] = fk::from_float<T>(fk::to_float(a.v[k]) + fk::to_float(b.v[k]));
-                v[j][k] = fk::to_float(s.v[k]);
-                sumsq += v[j][k] * v[j][k];
+                s.v[k] = fk::add_round(a.v[k], b.v[k]);
+                const float f = fk::to_float(s.v[k]);
+                sumsq += f * f;
             }
             r[i] = s;
+            v[j] = s;
         }
     }
     sumsq = g.sum(sumsq);
@@ -51,7 +52,7 @@ __global__ void __launch_bounds__(1024) fused_add_rms_norm_kernel(T* __restrict_
             P o;
 #pragma unroll
             for (int k = 0; k < N; ++k)
-                o.v[k] = fk::from_float<T>(fk::round_to<T>(v[j][k] * rstd) * fk::to_float(wv.v[k]));
+                o.v[k] = fk::from_float<T>(fk::round_to<T>(fk::to_float(v[j].v[k]) * rstd) * fk::to_float(wv.v[k]));
             x[i] = o;
         }
     }

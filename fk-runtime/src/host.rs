@@ -48,6 +48,17 @@ pub fn round_trip(values: &[f32], dtype: DType) -> Vec<f32> {
     decode(&encode(values, dtype), dtype)
 }
 
+/// Round one value to the nearest `dtype` value (what storing it in a `dtype` tensor does).
+pub fn round_scalar(v: f64, dtype: DType) -> f64 {
+    match dtype {
+        DType::F32 => v as f32 as f64,
+        DType::F16 => f16::from_f64(v).to_f64(),
+        DType::BF16 => bf16::from_f64(v).to_f64(),
+        DType::F64 => v,
+        other => decode(&encode(&[v as f32], other), other)[0] as f64,
+    }
+}
+
 /// OCP fp8 formats (E4M3 "fn": no infinities, one NaN pattern; E5M2: IEEE-like).
 pub mod fp8 {
     #[derive(Clone, Copy)]

@@ -20,6 +20,14 @@ pub mod driver;
 #[cfg(feature = "cuda")]
 pub mod event;
 #[cfg(feature = "cuda")]
+pub mod gemm;
+#[cfg(feature = "cuda")]
+pub mod gpu_test;
+#[cfg(feature = "cuda")]
+pub mod linear;
+#[cfg(feature = "cuda")]
+pub mod safetensors;
+#[cfg(feature = "cuda")]
 pub mod tensor;
 
 pub use dtype::DType;
@@ -27,6 +35,12 @@ pub use error::{Error, Result};
 
 #[cfg(feature = "cuda")]
 pub use device::Device;
+#[cfg(feature = "cuda")]
+pub use gemm::Gemm;
+#[cfg(feature = "cuda")]
+pub use linear::Linear;
+#[cfg(feature = "cuda")]
+pub use safetensors::Checkpoint;
 #[cfg(feature = "cuda")]
 pub use tensor::Tensor;
 

@@ -52,6 +52,12 @@ template <typename T> __device__ __forceinline__ float round_to(float x) {
     return to_float(from_float<T>(x));
 }
 
+// a + b rounded once to T. For 16-bit types the fp32 sum of two T values is exact, so the
+// native half add gives the identical result (and keeps nvcc from spilling packed halves).
+__device__ __forceinline__ float add_round(float a, float b) { return a + b; }
+__device__ __forceinline__ __half add_round(__half a, __half b) { return __hadd(a, b); }
+__device__ __forceinline__ __nv_bfloat16 add_round(__nv_bfloat16 a, __nv_bfloat16 b) { return __hadd(a, b); }
+
 // N elements of T loaded/stored as one access; with sizeof(T)*N == 16 this is a
 // single 128-bit LDG/STG.
 template <typename T, int N> struct alignas(sizeof(T) * N) Packed {

@@ -14,8 +14,12 @@ struct RowNormLaunch {
     int64_t blocks;
 };
 
+// Threads per block never exceed this, so kernels can declare __launch_bounds__(512) and
+// get 128 registers per thread: room for 8 packed vectors without spilling.
+constexpr int kRowNormMaxThreads = 512;
+
 // nvec = packed vectors per row. Returns false if the row does not fit in registers
-// (more than 1024 threads x 8 vectors).
+// (more than 512 threads x 8 vectors).
 __host__ inline bool rownorm_config(int64_t nvec, int64_t rows, RowNormLaunch* cfg) {
     if (nvec <= 32 * 4) {
         cfg->warp_per_row = true;
@@ -29,7 +33,7 @@ __host__ inline bool rownorm_config(int64_t nvec, int64_t rows, RowNormLaunch* c
     cfg->warp_per_row = false;
     for (int vpt = 1; vpt <= 8; vpt *= 2) {
         const int64_t t = ceil_div(nvec, vpt);
-        if (t <= 512 || (vpt == 8 && t <= 1024)) {
+        if (t <= kRowNormMaxThreads) {
             cfg->vpt = vpt;
             cfg->threads = static_cast<int>(ceil_div(t, 32) * 32);
             cfg->blocks = rows;

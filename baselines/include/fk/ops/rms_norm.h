@@ -19,4 +19,4 @@ typedef struct fk_rms_norm_params {
     int32_t dtype;         /* fk_dtype */
 } fk_rms_norm_params;
 
-#define FK_RMS_NORM_MAX_HIDDEN_BYTES (1024 * 8 * 16) /* 1024 threads x 8 vectors x 16 B in registers */
+#define FK_RMS_NORM_MAX_HIDDEN_BYTES (512 * 8 * 16) /* 512 threads x 8 vectors x 16 B in registers: 32768 bf16 */

@@ -1,0 +1,56 @@
+// Host-only ABI report: sizes and field offsets of every launcher params struct as the C++
+// compiler lays them out. The Rust mirrors in src/ffi.rs are tested against these numbers
+// (no GPU needed), so a field added on one side only fails `cargo test`, not a GPU run.
+#include <cstddef>
+#include "fk/ops/act_and_mul.h"
+#include "fk/ops/embedding.h"
+#include "fk/ops/fused_add_rms_norm.h"
+#include "fk/ops/rms_norm.h"
+#include "fk/ops/rotary_embedding.h"
+
+#define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
+#define FK_STRUCT(name, s, ...)                                              \
+    if (__builtin_strcmp(which, name) == 0) {                                \
+        int i = 0;                                                           \
+        if (index == 0) return sizeof(s);                                    \
+        __VA_ARGS__                                                          \
+        return (size_t)-1;                                                   \
+    }
+
+// index 0: sizeof; index k >= 1: offset of the k-th field in declaration order.
+extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
+    FK_STRUCT("rms_norm", fk_rms_norm_params,
+              FK_FIELD(fk_rms_norm_params, out) FK_FIELD(fk_rms_norm_params, input)
+              FK_FIELD(fk_rms_norm_params, weight) FK_FIELD(fk_rms_norm_params, rows)
+              FK_FIELD(fk_rms_norm_params, hidden) FK_FIELD(fk_rms_norm_params, input_stride)
+              FK_FIELD(fk_rms_norm_params, out_stride) FK_FIELD(fk_rms_norm_params, eps)
+              FK_FIELD(fk_rms_norm_params, dtype))
+    FK_STRUCT("fused_add_rms_norm", fk_fused_add_rms_norm_params,
+              FK_FIELD(fk_fused_add_rms_norm_params, input) FK_FIELD(fk_fused_add_rms_norm_params, residual)
+              FK_FIELD(fk_fused_add_rms_norm_params, weight) FK_FIELD(fk_fused_add_rms_norm_params, rows)
+              FK_FIELD(fk_fused_add_rms_norm_params, hidden) FK_FIELD(fk_fused_add_rms_norm_params, input_stride)
+              FK_FIELD(fk_fused_add_rms_norm_params, residual_stride) FK_FIELD(fk_fused_add_rms_norm_params, eps)
+              FK_FIELD(fk_fused_add_rms_norm_params, dtype))
+    FK_STRUCT("act_and_mul", fk_act_and_mul_params,
+              FK_FIELD(fk_act_and_mul_params, out) FK_FIELD(fk_act_and_mul_params, input)
+              FK_FIELD(fk_act_and_mul_params, rows) FK_FIELD(fk_act_and_mul_params, d)
+              FK_FIELD(fk_act_and_mul_params, input_stride) FK_FIELD(fk_act_and_mul_params, out_stride)
+              FK_FIELD(fk_act_and_mul_params, dtype) FK_FIELD(fk_act_and_mul_params, approximate))
+    FK_STRUCT("rotary_embedding", fk_rotary_embedding_params,
+              FK_FIELD(fk_rotary_embedding_params, positions) FK_FIELD(fk_rotary_embedding_params, query)
+              FK_FIELD(fk_rotary_embedding_params, key) FK_FIELD(fk_rotary_embedding_params, cos_sin_cache)
+              FK_FIELD(fk_rotary_embedding_params, status) FK_FIELD(fk_rotary_embedding_params, tokens)
+              FK_FIELD(fk_rotary_embedding_params, query_stride) FK_FIELD(fk_rotary_embedding_params, key_stride)
+              FK_FIELD(fk_rotary_embedding_params, max_position) FK_FIELD(fk_rotary_embedding_params, num_heads)
+              FK_FIELD(fk_rotary_embedding_params, num_kv_heads) FK_FIELD(fk_rotary_embedding_params, head_size)
+              FK_FIELD(fk_rotary_embedding_params, rot_dim) FK_FIELD(fk_rotary_embedding_params, is_neox)
+              FK_FIELD(fk_rotary_embedding_params, dtype))
+    FK_STRUCT("embedding", fk_embedding_params,
+              FK_FIELD(fk_embedding_params, out) FK_FIELD(fk_embedding_params, ids)
+              FK_FIELD(fk_embedding_params, weight) FK_FIELD(fk_embedding_params, status)
+              FK_FIELD(fk_embedding_params, tokens) FK_FIELD(fk_embedding_params, hidden)
+              FK_FIELD(fk_embedding_params, vocab) FK_FIELD(fk_embedding_params, out_stride)
+              FK_FIELD(fk_embedding_params, ids_dtype) FK_FIELD(fk_embedding_params, dtype))
+    FK_STRUCT("fk_status", fk_status, FK_FIELD(fk_status, bad_count) FK_FIELD(fk_status, first_bad))
+    return (size_t)-1;
+}

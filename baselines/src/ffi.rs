@@ -1,0 +1,159 @@
+//! Rust mirrors of the launcher params structs in `include/fk/ops/*.h`, and the baseline
+//! launchers. Layouts are checked against the C++ compiler's (`abi/abi_check.cu`) in tests.
+
+use fk_runtime::RawStream;
+use std::ffi::c_void;
+
+/// Every launcher, baseline or candidate, has this ABI: a pointer to its op's params struct
+/// and the stream. It returns a `cudaError_t` (0 = success).
+pub type Launcher = unsafe extern "C" fn(params: *const c_void, stream: RawStream) -> i32;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FkStatus {
+    pub bad_count: u64,
+    pub first_bad: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RmsNormParams {
+    pub out: u64,
+    pub input: u64,
+    pub weight: u64,
+    pub rows: i64,
+    pub hidden: i64,
+    pub input_stride: i64,
+    pub out_stride: i64,
+    pub eps: f32,
+    pub dtype: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FusedAddRmsNormParams {
+    pub input: u64,
+    pub residual: u64,
+    pub weight: u64,
+    pub rows: i64,
+    pub hidden: i64,
+    pub input_stride: i64,
+    pub residual_stride: i64,
+    pub eps: f32,
+    pub dtype: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ActAndMulParams {
+    pub out: u64,
+    pub input: u64,
+    pub rows: i64,
+    pub d: i64,
+    pub input_stride: i64,
+    pub out_stride: i64,
+    pub dtype: i32,
+    pub approximate: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RotaryEmbeddingParams {
+    pub positions: u64,
+    pub query: u64,
+    pub key: u64,
+    pub cos_sin_cache: u64,
+    pub status: u64,
+    pub tokens: i64,
+    pub query_stride: i64,
+    pub key_stride: i64,
+    pub max_position: i64,
+    pub num_heads: i32,
+    pub num_kv_heads: i32,
+    pub head_size: i32,
+    pub rot_dim: i32,
+    pub is_neox: i32,
+    pub dtype: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct EmbeddingParams {
+    pub out: u64,
+    pub ids: u64,
+    pub weight: u64,
+    pub status: u64,
+    pub tokens: i64,
+    pub hidden: i64,
+    pub vocab: i64,
+    pub out_stride: i64,
+    pub ids_dtype: i32,
+    pub dtype: i32,
+}
+
+extern "C" {
+    pub fn fk_baseline_rms_norm(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_fused_add_rms_norm(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_silu_and_mul(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_gelu_and_mul(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_rotary_embedding(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_embedding(params: *const c_void, stream: RawStream) -> i32;
+    fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
+}
+
+/// Size (index 0) or offset of field `index` (1-based) of the C struct `which`.
+pub fn c_layout(which: &str, index: i32) -> usize {
+    let name = std::ffi::CString::new(which).expect("no NUL in struct names");
+    // SAFETY: host-only function over static data; the string outlives the call.
+    unsafe { fk_baselines_abi_layout(name.as_ptr(), index) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    macro_rules! check_layout {
+        ($c:literal, $t:ty, [$($f:ident),*]) => {{
+            assert_eq!(c_layout($c, 0), size_of::<$t>(), "sizeof {}", $c);
+            let rust = [$(offset_of!($t, $f)),*];
+            for (i, off) in rust.iter().enumerate() {
+                assert_eq!(c_layout($c, i as i32 + 1), *off, "{} field #{}", $c, i + 1);
+            }
+            assert_eq!(c_layout($c, rust.len() as i32 + 1), usize::MAX, "{}: C has more fields than Rust", $c);
+        }};
+    }
+
+    #[test]
+    fn params_match_the_c_layout() {
+        check_layout!("rms_norm", RmsNormParams, [out, input, weight, rows, hidden, input_stride, out_stride, eps, dtype]);
+        check_layout!(
+            "fused_add_rms_norm",
+            FusedAddRmsNormParams,
+            [input, residual, weight, rows, hidden, input_stride, residual_stride, eps, dtype]
+        );
+        check_layout!("act_and_mul", ActAndMulParams, [out, input, rows, d, input_stride, out_stride, dtype, approximate]);
+        check_layout!(
+            "rotary_embedding",
+            RotaryEmbeddingParams,
+            [positions, query, key, cos_sin_cache, status, tokens, query_stride, key_stride, max_position, num_heads,
+             num_kv_heads, head_size, rot_dim, is_neox, dtype]
+        );
+        check_layout!(
+            "embedding",
+            EmbeddingParams,
+            [out, ids, weight, status, tokens, hidden, vocab, out_stride, ids_dtype, dtype]
+        );
+        check_layout!("fk_status", FkStatus, [bad_count, first_bad]);
+    }
+
+    /// The dtype codes in the C header are the other half of `DType::code`.
+    #[test]
+    fn dtype_codes_match_the_c_header() {
+        let header = include_str!("../include/fk/dtype.h");
+        for d in fk_runtime::DType::ALL {
+            let line = format!("FK_DTYPE_{} = {}", d.name().to_uppercase(), d.code());
+            assert!(header.contains(&line), "dtype.h lacks `{line}`");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Shape families. Tests use many shapes, including awkward ones (hidden 16, 80, 100, 2880;
+//! strided rows; rows 1 … 16384); benchmarks use the shapes of a real checkpoint config.
+
+use crate::table::OpId;
+use fk_runtime::DType;
+
+#[derive(Clone, Debug)]
+pub enum CaseParams {
+    /// rms_norm (`fused` = false) or fused_add_rms_norm. `scale` is the input std: 1e-3 makes
+    /// mean(x²) comparable to eps, so a kernel that drops eps fails. `pad` > 0 makes the
+    /// rows a strided view (row stride hidden + pad).
+    Norm { rows: usize, hidden: usize, eps: f32, scale: f32, pad: usize },
+    /// silu_and_mul / gelu_and_mul with input [rows, 2d].
+    Gated { rows: usize, d: usize, tanh: bool, scale: f32 },
+    /// rotary_embedding. `fused_qkv`: q and k are strided views into one [T, (H+2K)·D] buffer
+    /// (as after qkv_proj) and the v part must come back untouched.
+    Rotary { tokens: usize, heads: usize, kv_heads: usize, head_size: usize, rot_dim: usize, neox: bool, max_position: usize, fused_qkv: bool },
+    /// embedding with ids drawn from [0, vocab).
+    Embedding { tokens: usize, vocab: usize, hidden: usize, ids_i64: bool },
+}
+
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub op: OpId,
+    pub dtype: DType,
+    pub params: CaseParams,
+}
+
+impl Case {
+    /// The shape label used in test names, bench tables and to match PyTorch peer rows.
+    pub fn shape_label(&self) -> String {
+        match &self.params {
+            CaseParams::Norm { rows, hidden, pad, .. } if *pad > 0 => format!("[{rows}, {hidden}] stride {}", hidden + pad),
+            CaseParams::Norm { rows, hidden, .. } => format!("[{rows}, {hidden}]"),
+            CaseParams::Gated { rows, d, .. } => format!("[{rows}, {}]", 2 * d),
+            CaseParams::Rotary { tokens, heads, kv_heads, head_size, rot_dim, .. } if rot_dim != head_size => {
+                format!("[{tokens}, {heads}, {kv_heads}, {head_size}] rot {rot_dim}")
+            }
+            CaseParams::Rotary { tokens, heads, kv_heads, head_size, .. } => format!("[{tokens}, {heads}, {kv_heads}, {head_size}]"),
+            CaseParams::Embedding { tokens, vocab, hidden, .. } => format!("[{tokens}, {vocab}, {hidden}]"),
+        }
+    }
+
+    /// Name of the variant within the op (part of test names and peer keys).
+    pub fn variant(&self) -> String {
+        match &self.params {
+            CaseParams::Norm { scale, eps, .. } => format!("scale {scale:e} eps {eps:e}"),
+            CaseParams::Gated { tanh: true, .. } => "tanh".into(),
+            CaseParams::Gated { .. } => String::new(),
+            CaseParams::Rotary { neox, fused_qkv, .. } => {
+                format!("{}{}", if *neox { "neox" } else { "gptj" }, if *fused_qkv { " fused-qkv" } else { "" })
+            }
+            CaseParams::Embedding { ids_i64, .. } => if *ids_i64 { "ids i64" } else { "ids i32" }.into(),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        let v = self.variant();
+        if v.is_empty() {
+            format!("{}/{}/{}", self.op, self.dtype, self.shape_label())
+        } else {
+            format!("{}/{}/{} {v}", self.op, self.dtype, self.shape_label())
+        }
+    }
+}
+
+/// Correctness shapes for every op × every dtype it supports (f32, f16, bf16).
+pub fn default_test_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for dtype in DType::FLOATS {
+        // (rows, hidden, pad): awkward hiddens (16, 80: warp-per-row; 100: not a multiple of
+        // the 16-byte vector → scalar path; 2880: gpt-oss), rows up to 16384, strided rows.
+        let norm = [(1, 4096, 0), (7, 16, 0), (33, 80, 0), (130, 100, 0), (257, 2880, 0), (3, 8192, 0), (64, 4096, 64), (16384, 4096, 0)];
+        for (i, &(rows, hidden, pad)) in norm.iter().enumerate() {
+            // Alternate unit-scale and tiny inputs (where eps dominates) and two eps values.
+            let scale = if i % 2 == 0 { 1.0 } else { 1e-3 };
+            let eps = if i % 3 == 0 { 1e-6 } else { 1e-5 };
+            for op in [OpId::RmsNorm, OpId::FusedAddRmsNorm] {
+                cases.push(Case { op, dtype, params: CaseParams::Norm { rows, hidden, eps, scale, pad } });
+            }
+        }
+        let gated = [(1, 14336), (7, 16), (33, 80), (130, 100), (257, 2880), (2048, 4096), (16384, 256)];
+        for &(rows, d) in &gated {
+            cases.push(Case { op: OpId::SiluAndMul, dtype, params: CaseParams::Gated { rows, d, tanh: false, scale: 2.0 } });
+            for tanh in [false, true] {
+                cases.push(Case { op: OpId::GeluAndMul, dtype, params: CaseParams::Gated { rows, d, tanh, scale: 2.0 } });
+            }
+        }
+        // (tokens, heads, kv_heads, head_size, rot_dim, neox, fused_qkv)
+        let rotary = [
+            (1, 32, 8, 128, 128, true, true),
+            (7, 4, 1, 64, 64, false, false),
+            (33, 8, 2, 80, 80, true, false),
+            (130, 5, 5, 128, 64, true, true),
+            (257, 12, 4, 96, 96, false, true),
+            (2048, 32, 8, 128, 128, true, true),
+            (9, 3, 1, 100, 50, false, false),
+        ];
+        for &(tokens, heads, kv_heads, head_size, rot_dim, neox, fused_qkv) in &rotary {
+            cases.push(Case {
+                op: OpId::RotaryEmbedding,
+                dtype,
+                params: CaseParams::Rotary { tokens, heads, kv_heads, head_size, rot_dim, neox, max_position: 4096, fused_qkv },
+            });
+        }
+        let emb = [(1, 32000, 4096, true), (7, 1000, 16, false), (33, 5000, 80, true), (130, 300, 100, false), (2048, 32000, 2880, false)];
+        for &(tokens, vocab, hidden, ids_i64) in &emb {
+            cases.push(Case { op: OpId::Embedding, dtype, params: CaseParams::Embedding { tokens, vocab, hidden, ids_i64 } });
+        }
+    }
+    cases
+}
+
+/// The geometry of a decoder-only LLM that the L1 benches need (from its config.json).
+#[derive(Clone, Debug)]
+pub struct LlmShapes {
+    pub hidden: usize,
+    pub intermediate: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub vocab: usize,
+    pub max_position: usize,
+    pub eps: f32,
+}
+
+impl LlmShapes {
+    /// meta-llama/Llama-3.1-8B-Instruct (config.json: hidden_size 4096, intermediate_size
+    /// 14336, 32 heads, 8 kv heads, vocab 128256, max_position_embeddings 131072, rms 1e-5).
+    pub const LLAMA_3_1_8B: LlmShapes = LlmShapes {
+        hidden: 4096,
+        intermediate: 14336,
+        heads: 32,
+        kv_heads: 8,
+        head_dim: 128,
+        vocab: 128256,
+        max_position: 131072,
+        eps: 1e-5,
+    };
+}
+
+/// L1 benchmark cases at a model's shapes for each token count (bf16, as served).
+pub fn llm_bench_cases(s: &LlmShapes, tokens: &[usize], dtype: DType) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for &t in tokens {
+        for op in [OpId::RmsNorm, OpId::FusedAddRmsNorm] {
+            cases.push(Case { op, dtype, params: CaseParams::Norm { rows: t, hidden: s.hidden, eps: s.eps, scale: 1.0, pad: 0 } });
+        }
+        // silu_and_mul at the MLP width, and at [T, 2·hidden] (the 4096-wide case the
+        // bandwidth acceptance names).
+        for d in [s.intermediate, s.hidden] {
+            cases.push(Case { op: OpId::SiluAndMul, dtype, params: CaseParams::Gated { rows: t, d, tanh: false, scale: 2.0 } });
+        }
+        cases.push(Case {
+            op: OpId::GeluAndMul,
+            dtype,
+            params: CaseParams::Gated { rows: t, d: s.intermediate, tanh: true, scale: 2.0 },
+        });
+        cases.push(Case {
+            op: OpId::RotaryEmbedding,
+            dtype,
+            params: CaseParams::Rotary {
+                tokens: t,
+                heads: s.heads,
+                kv_heads: s.kv_heads,
+                head_size: s.head_dim,
+                rot_dim: s.head_dim,
+                neox: true,
+                max_position: s.max_position,
+                fused_qkv: true,
+            },
+        });
+        cases.push(Case { op: OpId::Embedding, dtype, params: CaseParams::Embedding { tokens: t, vocab: s.vocab, hidden: s.hidden, ids_i64: false } });
+    }
+    cases
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_has_five_shapes_per_dtype() {
+        let cases = default_test_cases();
+        for op in OpId::ALL {
+            for dtype in DType::FLOATS {
+                let shapes: std::collections::BTreeSet<String> =
+                    cases.iter().filter(|c| c.op == op && c.dtype == dtype).map(|c| c.shape_label()).collect();
+                assert!(shapes.len() >= 5, "{op} {dtype}: only {} shapes", shapes.len());
+            }
+        }
+        let names: std::collections::BTreeSet<String> = cases.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), cases.len(), "test names must be unique");
+    }
+}

@@ -1,0 +1,105 @@
+//! Bad-input trials: each wrong call must come back as a clear `Err` naming the problem,
+//! never a crash, a hang or garbage.
+
+use crate::ops::{self, DeviceStatus, Rotary};
+use crate::table::OpTable;
+use fk_runtime::gpu_test::{gpu_trial, TestTrial};
+use fk_runtime::{DType, Error, Tensor};
+
+fn expect_err<T: std::fmt::Debug>(r: fk_runtime::Result<T>, what: &str, pred: impl Fn(&Error) -> bool, needle: &str) -> Result<(), String> {
+    match r {
+        Ok(v) => Err(format!("{what}: expected an error, got Ok({v:?})")),
+        Err(e) if pred(&e) && e.to_string().contains(needle) => Ok(()),
+        Err(e) => Err(format!("{what}: wrong error (want one mentioning {needle:?}): {e}")),
+    }
+}
+
+pub fn error_trials() -> Vec<TestTrial> {
+    let t = OpTable::baseline;
+    vec![
+        gpu_trial("errors/rms_norm wrong weight shape, dtype and int input", move |dev| {
+            let x = Tensor::zeros(dev, &[4, 64], DType::BF16).map_err(|e| e.to_string())?;
+            let out = Tensor::zeros(dev, &[4, 64], DType::BF16).map_err(|e| e.to_string())?;
+            let w_bad = Tensor::zeros(dev, &[63], DType::BF16).map_err(|e| e.to_string())?;
+            expect_err(ops::rms_norm(&t(), &x, &w_bad, 1e-5, &out), "weight [63]", |e| matches!(e, Error::Shape { .. }), "weight")?;
+            let w_f32 = Tensor::zeros(dev, &[64], DType::F32).map_err(|e| e.to_string())?;
+            expect_err(ops::rms_norm(&t(), &x, &w_f32, 1e-5, &out), "f32 weight", |e| matches!(e, Error::DType { .. }), "weight is f32")?;
+            let xi = Tensor::zeros(dev, &[4, 64], DType::I32).map_err(|e| e.to_string())?;
+            expect_err(ops::rms_norm(&t(), &xi, &w_f32, 1e-5, &out), "i32 input", |e| matches!(e, Error::DType { .. }), "i32")?;
+            let w = Tensor::zeros(dev, &[64], DType::BF16).map_err(|e| e.to_string())?;
+            expect_err(ops::rms_norm(&t(), &x, &w, f32::NAN, &out), "NaN eps", |e| matches!(e, Error::BadInput { .. }), "eps")?;
+            let big = Tensor::zeros(dev, &[1, 40000], DType::BF16).map_err(|e| e.to_string())?;
+            let wb = Tensor::zeros(dev, &[40000], DType::BF16).map_err(|e| e.to_string())?;
+            expect_err(ops::rms_norm(&t(), &big, &wb, 1e-5, &big), "hidden 40000", |e| matches!(e, Error::Shape { .. }), "hidden 40000")
+        }),
+        gpu_trial("errors/fused_add_rms_norm aliasing input and residual", move |dev| {
+            let x = Tensor::zeros(dev, &[4, 64], DType::BF16).map_err(|e| e.to_string())?;
+            let w = Tensor::zeros(dev, &[64], DType::BF16).map_err(|e| e.to_string())?;
+            expect_err(ops::fused_add_rms_norm(&t(), &x, &x, &w, 1e-5), "same tensor", |e| matches!(e, Error::Shape { .. }), "overlap")
+        }),
+        gpu_trial("errors/silu_and_mul odd width and wrong out", move |dev| {
+            let x = Tensor::zeros(dev, &[3, 7], DType::F16).map_err(|e| e.to_string())?;
+            let out = Tensor::zeros(dev, &[3, 3], DType::F16).map_err(|e| e.to_string())?;
+            expect_err(ops::silu_and_mul(&t(), &x, &out), "width 7", |e| matches!(e, Error::Shape { .. }), "2*d")?;
+            let x = Tensor::zeros(dev, &[3, 8], DType::F16).map_err(|e| e.to_string())?;
+            expect_err(ops::silu_and_mul(&t(), &x, &out), "out [3, 3]", |e| matches!(e, Error::Shape { .. }), "[..., 4]")
+        }),
+        gpu_trial("errors/embedding out-of-range id is an error naming the token, row zeroed", move |dev| {
+            let w = Tensor::from_f32(dev, &vec![1.0; 10 * 8], &[10, 8], DType::BF16).map_err(|e| e.to_string())?;
+            let out = Tensor::empty(dev, &[3, 8], DType::BF16).map_err(|e| e.to_string())?;
+            let status = DeviceStatus::new(dev).map_err(|e| e.to_string())?;
+            let ids = Tensor::from_i64(dev, &[1, 10, 2], &[3]).map_err(|e| e.to_string())?;
+            expect_err(ops::embedding_checked(&t(), &ids, &w, &out, &status), "id 10 of vocab 10", |e| matches!(e, Error::BadInput { .. }), "token 1 has id 10")?;
+            let v = out.to_f32().map_err(|e| e.to_string())?;
+            if v[8..16].iter().any(|&x| x != 0.0) || v[..8].iter().any(|&x| x != 1.0) {
+                return Err(format!("bad row must be zero and good rows copied, got {v:?}"));
+            }
+            let ids = Tensor::from_i32(dev, &[-1, 0, 0], &[3]).map_err(|e| e.to_string())?;
+            expect_err(ops::embedding_checked(&t(), &ids, &w, &out, &status), "id -1", |e| matches!(e, Error::BadInput { .. }), "token 0 has id -1")?;
+            let ids = Tensor::from_i32(dev, &[0, 9, 3], &[3]).map_err(|e| e.to_string())?;
+            ops::embedding_checked(&t(), &ids, &w, &out, &status).map_err(|e| format!("valid ids must pass: {e}"))
+        }),
+        gpu_trial("errors/rotary position past the cache is reported, q unchanged", move |dev| {
+            let cache = Tensor::zeros(dev, &[16, 8], DType::F32).map_err(|e| e.to_string())?;
+            let q = Tensor::from_f32(dev, &[0.5; 2 * 8], &[2, 8], DType::F32).map_err(|e| e.to_string())?;
+            let pos = Tensor::from_i64(dev, &[3, 16], &[2]).map_err(|e| e.to_string())?;
+            let status = DeviceStatus::new(dev).map_err(|e| e.to_string())?;
+            let rope = Rotary { head_size: 8, cos_sin_cache: &cache, is_neox_style: true };
+            ops::rotary_embedding(&t(), &rope, &pos, &q, None, &status).map_err(|e| e.to_string())?;
+            expect_err(status.check("rotary_embedding", |r| format!("token {r}")), "position 16 of 16", |e| matches!(e, Error::BadInput { .. }), "token 1")?;
+            if q.to_f32().map_err(|e| e.to_string())?[8..].iter().any(|&v| v != 0.5) {
+                return Err("the out-of-range token must be left unrotated".into());
+            }
+            let pos32 = Tensor::from_i32(dev, &[0, 1], &[2]).map_err(|e| e.to_string())?;
+            expect_err(ops::rotary_embedding(&t(), &rope, &pos32, &q, None, &status), "i32 positions", |e| matches!(e, Error::DType { .. }), "i64")
+        }),
+        gpu_trial("errors/launchers reject a null stream and bad sizes", move |dev| {
+            let x = Tensor::zeros(dev, &[2, 64], DType::BF16).map_err(|e| e.to_string())?;
+            let mut p = crate::ffi::RmsNormParams {
+                out: x.ptr(),
+                input: x.ptr(),
+                weight: x.ptr(),
+                rows: 2,
+                hidden: 64,
+                input_stride: 64,
+                out_stride: 64,
+                eps: 1e-5,
+                dtype: DType::BF16.code(),
+            };
+            dev.bind().map_err(|e| e.to_string())?;
+            // SAFETY: valid params for a [2, 64] bf16 tensor; the launcher must refuse the
+            // null (legacy default) stream before touching anything.
+            let code = unsafe { crate::ffi::fk_baseline_rms_norm(&p as *const _ as *const _, std::ptr::null_mut()) };
+            if code != 1 {
+                return Err(format!("null stream: expected cudaErrorInvalidValue (1), got {code}"));
+            }
+            p.rows = -1;
+            // SAFETY: as above; negative rows must be rejected before any launch.
+            let code = unsafe { crate::ffi::fk_baseline_rms_norm(&p as *const _ as *const _, dev.stream()) };
+            if code != 1 {
+                return Err(format!("rows -1: expected cudaErrorInvalidValue (1), got {code}"));
+            }
+            Ok(())
+        }),
+    ]
+}

@@ -1,0 +1,35 @@
+//! Test and benchmark specs for the L1 ops, shared by every crate that tests or benches an
+//! op table: [`Case`]s describe shapes/dtypes/input distributions, [`instantiate`] turns a
+//! case into a [`Workload`] on a device with fresh random inputs and its CPU reference,
+//! [`trials`] makes libtest-mimic GPU trials of them, and [`bench`] times them.
+
+pub mod bench;
+mod cases;
+mod errors;
+mod instances;
+mod trials;
+
+pub use cases::{default_test_cases, llm_bench_cases, Case, CaseParams, LlmShapes};
+pub use errors::error_trials;
+pub use instances::{instantiate, Checked};
+pub use trials::{op_trials, TrialOptions};
+
+use crate::table::OpTable;
+use fk_runtime::Result;
+
+/// Something that can be run repeatedly with an op table and checked afterwards: an L1 op
+/// instance, or an L2+ module with its inputs (architecture crates implement it too).
+pub trait Workload {
+    /// Untimed: restore inputs that the op mutates in place, poison the outputs.
+    fn prepare(&mut self) -> Result<()>;
+    /// Timed: enqueue the op(s) with kernels from `table`.
+    fn run(&mut self, table: &OpTable) -> Result<()>;
+    /// Download the outputs and compare them with the reference (computed once, lazily).
+    fn check(&mut self) -> std::result::Result<(), String>;
+    /// Bytes that must move through device memory (each input read once, output written once).
+    fn bytes(&self) -> u64;
+    /// Floating-point operations (0 for memory-bound ops).
+    fn flops(&self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,79 @@
+//! Safe wrappers: validate shapes, dtypes, devices and layout, fill the params struct, call
+//! the launcher from the op table on the device's stream, and turn its code into `Result`.
+
+mod embedding;
+mod gated;
+mod norm;
+mod rotary;
+mod status;
+
+pub use embedding::{embedding, embedding_checked};
+pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
+pub use norm::{fused_add_rms_norm, rms_norm};
+pub use rotary::{rotary_embedding, Rotary};
+pub use status::DeviceStatus;
+
+use crate::table::{OpId, OpTable};
+use fk_runtime::{DType, Device, Error, Result, Tensor};
+use std::ffi::c_void;
+
+/// Call `op`'s launcher from `table` with `params` on `device`'s stream.
+pub(crate) fn launch<P>(table: &OpTable, op: OpId, device: &Device, params: &P, ctx: impl FnOnce() -> String) -> Result<()> {
+    device.bind()?;
+    let f = table.launcher(op);
+    // SAFETY: `P` is the #[repr(C)] params struct of `op` (each wrapper passes its own), the
+    // pointers inside it were validated against live tensors on `device`, and the launcher
+    // only enqueues work on the stream we pass.
+    let code = unsafe { f(params as *const P as *const c_void, device.stream()) };
+    Device::check_launch(op.name(), code, ctx)
+}
+
+/// A tensor seen as `rows` rows of `cols` contiguous elements, `stride` apart. 2-D tensors
+/// may be row-strided views; others must be contiguous (all leading dims become rows).
+pub(crate) fn as_rows(op: &str, what: &str, t: &Tensor) -> Result<(usize, usize, usize)> {
+    if t.rank() == 0 {
+        return Err(Error::shape(op, format!("{what} is a scalar, expected [..., n]")));
+    }
+    let cols = t.shape()[t.rank() - 1];
+    if t.rank() == 2 {
+        let stride = t.row_stride(op).map_err(|_| Error::shape(op, format!("{what} {t:?}: rows must be contiguous")))?;
+        return Ok((t.shape()[0], cols, stride));
+    }
+    if !t.is_contiguous() {
+        return Err(Error::shape(op, format!("{what} {t:?} must be contiguous")));
+    }
+    Ok((t.numel() / cols.max(1), cols, cols))
+}
+
+pub(crate) fn require_float(op: &str, what: &str, t: &Tensor) -> Result<()> {
+    if DType::FLOATS.contains(&t.dtype()) {
+        Ok(())
+    } else {
+        Err(Error::dtype(op, format!("{what} is {}, expected one of f32, f16, bf16", t.dtype())))
+    }
+}
+
+pub(crate) fn require_same_dtype(op: &str, what: &str, t: &Tensor, dtype: DType) -> Result<()> {
+    if t.dtype() == dtype {
+        Ok(())
+    } else {
+        Err(Error::dtype(op, format!("{what} is {}, expected {dtype} (same as the input)", t.dtype())))
+    }
+}
+
+pub(crate) fn require_same_device(op: &str, tensors: &[(&str, &Tensor)]) -> Result<()> {
+    let first = tensors[0].1.device();
+    for (what, t) in &tensors[1..] {
+        if !t.device().same_as(first) {
+            return Err(Error::shape(op, format!("{what} is on {:?}, the input on {first:?}", t.device())));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn require_no_overlap(op: &str, a: (&str, &Tensor), b: (&str, &Tensor)) -> Result<()> {
+    if a.1.overlaps(b.1) {
+        return Err(Error::shape(op, format!("{} and {} overlap in memory", a.0, b.0)));
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! CPU references: the oracle for every baseline and candidate kernel. Inputs are the
+//! dtype-rounded values the kernel sees; arithmetic is f64; where the upstream module
+//! materialises an intermediate in the tensor dtype (HF `LlamaRMSNorm` casts the normalised
+//! row back before the weight multiply), the reference rounds there too.
+
+mod activation;
+mod embedding;
+mod norm;
+mod rotary;
+
+pub use activation::{gelu_and_mul, silu_and_mul};
+pub use embedding::embedding;
+pub use norm::{fused_add_rms_norm, rms_norm};
+pub use rotary::{cos_sin_cache, rotary_embedding};

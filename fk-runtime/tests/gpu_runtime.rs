@@ -1,0 +1,351 @@
+//! GPU tests for the runtime's cuBLASLt GEMM, `Linear` and device-side checkpoint loading.
+//! On a machine without a CUDA driver every GPU trial is reported as ignored.
+//!
+//! Every run draws a fresh seed (printed on failure); replay with `FASTKERNELS_SEED=<seed>`.
+
+use fk_runtime::compare::{compare, Tolerance};
+use fk_runtime::gpu_test::{cpu_trial, gpu_trial, run, TestTrial as Trial};
+use fk_runtime::host;
+use fk_runtime::linear::linear_reference;
+use fk_runtime::rng::{fresh_seed, Rng};
+use fk_runtime::safetensors::write_safetensors;
+use fk_runtime::{Checkpoint, DType, Device, Error, Gemm, Linear, Tensor};
+use std::sync::OnceLock;
+
+/// One Gemm for the whole process, so later trials also exercise the plan cache.
+fn gemm(dev: &Device) -> Result<&'static Gemm, String> {
+    static GEMM: OnceLock<Result<Gemm, String>> = OnceLock::new();
+    GEMM.get_or_init(|| Gemm::new(dev).map_err(|e| e.to_string())).as_ref().map_err(Clone::clone)
+}
+
+/// GEMM tolerances, given the rms of the reference output.
+///
+/// The reference is fed exactly the values the GPU sees (inputs rounded to the dtype), so
+/// only two errors remain: fp32 accumulation over K products (FMA, so products are exact;
+/// the random-walk rounding error is ≈ 2⁻²⁴·√(K/2)·rms(y) ≈ 1e-6·rms(y) at K = 4096, a few
+/// times that in the tails), and the final rounding of y to the output dtype (half an ulp:
+/// 2⁻⁹ relative for bf16, 2⁻¹¹ for f16). Elementwise, relative error is unbounded where y
+/// nearly cancels to 0, so `atol` is tied to the typical magnitude of y (its rms) instead of
+/// being a constant; `rtol` allows about two output ulps.
+fn gemm_tolerance(dtype: DType, ref_rms: f64) -> Tolerance {
+    let (max_rel_l2, atol, rtol) = match dtype {
+        DType::BF16 => (1e-2, 1e-2, 8e-3),
+        DType::F16 => (2e-3, 2e-3, 2e-3),
+        _ => (1e-5, 2e-5, 1e-5),
+    };
+    Tolerance { atol: atol * ref_rms.max(f64::MIN_POSITIVE), rtol, max_rel_l2 }
+}
+
+fn rms(v: &[f64]) -> f64 {
+    (v.iter().map(|x| x * x).sum::<f64>() / v.len().max(1) as f64).sqrt()
+}
+
+/// How x and out are laid out in device memory.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Layout {
+    Contiguous,
+    /// Row-strided views one row into parents whose rows are 8 elements wider than the
+    /// data: pointers and row strides stay 16-byte aligned.
+    Strided,
+    /// Views one row and one column into their parent, output rows 5 elements wider: odd
+    /// row strides and pointers only 2-byte (f32: 4-byte) aligned.
+    Misaligned,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    dtype: DType,
+    m: usize,
+    k: usize,
+    n: usize,
+    bias: bool,
+    layout: Layout,
+}
+
+impl Case {
+    fn name(&self) -> String {
+        let bias = if self.bias { "_bias" } else { "" };
+        let layout = match self.layout {
+            Layout::Contiguous => "",
+            Layout::Strided => "_strided",
+            Layout::Misaligned => "_misaligned",
+        };
+        format!("gemm/{}/m{}_k{}_n{}{bias}{layout}", self.dtype, self.m, self.k, self.n)
+    }
+}
+
+/// Where a `[rows, cols]` view sits in its parent `[row0 + rows, cols + pad]`.
+#[derive(Clone, Copy)]
+struct Place {
+    row0: usize,
+    col0: usize,
+    pad: usize,
+}
+
+/// A `[rows, cols]` view at `at` in a poisoned parent, holding `values` (or left poisoned
+/// when `values` is `None`). Returns (parent, view).
+fn view_in_parent(dev: &Device, values: Option<&[f32]>, rows: usize, cols: usize, at: Place, dtype: DType) -> Result<(Tensor, Tensor), String> {
+    let e = |e: Error| e.to_string();
+    let width = cols + at.pad;
+    let parent = Tensor::empty(dev, &[at.row0 + rows, width], dtype).map_err(e)?;
+    parent.poison().map_err(e)?;
+    if let Some(values) = values {
+        // Everything outside the view is 1e4: reading it by mistake spoils the result.
+        let mut host_parent = vec![1e4f32; (at.row0 + rows) * width];
+        for r in 0..rows {
+            host_parent[(at.row0 + r) * width + at.col0..][..cols].copy_from_slice(&values[r * cols..][..cols]);
+        }
+        dev.htod(parent.ptr(), &host::encode(&host_parent, dtype)).map_err(e)?;
+    }
+    let view = parent.narrow(0, at.row0, rows).and_then(|t| t.narrow(1, at.col0, cols)).map_err(e)?;
+    Ok((parent, view))
+}
+
+fn run_case(dev: &Device, c: Case, seed: u64) -> Result<(), String> {
+    let gemm = gemm(dev)?;
+    let e = |e: Error| e.to_string();
+    let Case { dtype, m, k, n, .. } = c;
+    let mut rng = Rng::new(seed);
+    // Weights scaled like nn.Linear's init, so |y| ≈ 1 whatever K is.
+    let x = host::round_trip(&rng.normal_vec(m * k, 0.0, 1.0), dtype);
+    let w = host::round_trip(&rng.normal_vec(n * k, 0.0, 1.0 / (k as f32).sqrt()), dtype);
+    let b = host::round_trip(&rng.normal_vec(n, 0.0, 0.5), dtype);
+    let bias_host = c.bias.then_some(b.as_slice());
+    let reference = linear_reference(&x, m, k, &w, n, bias_host);
+
+    let wt = Tensor::from_f32(dev, &w, &[n, k], dtype).map_err(e)?;
+    let bt = if c.bias { Some(Tensor::from_f32(dev, &b, &[n], dtype).map_err(e)?) } else { None };
+    let linear = Linear::new(wt, bt).map_err(e)?;
+    let (at_x, at_y) = match c.layout {
+        Layout::Contiguous => (Place { row0: 0, col0: 0, pad: 0 }, Place { row0: 0, col0: 0, pad: 0 }),
+        Layout::Strided => (Place { row0: 1, col0: 0, pad: 8 }, Place { row0: 1, col0: 0, pad: 8 }),
+        Layout::Misaligned => (Place { row0: 1, col0: 1, pad: 8 }, Place { row0: 1, col0: 1, pad: 5 }),
+    };
+    let (_x_parent, xt) = view_in_parent(dev, Some(&x), m, k, at_x, dtype)?;
+    let (y_parent, yt) = view_in_parent(dev, None, m, n, at_y, dtype)?;
+    linear.forward_into(gemm, &xt, &yt).map_err(e)?;
+
+    let got = yt.to_f32().map_err(e)?;
+    compare(&got, &reference, gemm_tolerance(dtype, rms(&reference))).check(&c.name())?;
+
+    // Nothing outside the output view was written: the parent's other bytes are still 0xFF.
+    let parent_bytes = y_parent.to_bytes().map_err(e)?;
+    let es = dtype.size();
+    let width = n + at_y.pad;
+    for (i, chunk) in parent_bytes.chunks_exact(es).enumerate() {
+        let (r, col) = (i / width, i % width);
+        let inside = r >= at_y.row0 && col >= at_y.col0 && col < at_y.col0 + n;
+        if !inside && chunk.iter().any(|&byte| byte != 0xff) {
+            return Err(format!("{}: wrote outside the output view at parent [{r}, {col}]", c.name()));
+        }
+    }
+    Ok(())
+}
+
+fn gemm_trials(seed: u64) -> Vec<Trial> {
+    let mut cases = Vec::new();
+    for dtype in [DType::BF16, DType::F16, DType::F32] {
+        for (m, k, n) in [(1, 4096, 4096), (7, 80, 48), (33, 2880, 256), (128, 4096, 1024)] {
+            for bias in [false, true] {
+                // The largest shape costs ~0.5 G f64 MACs on the CPU: check it once per dtype.
+                if m == 128 && !bias {
+                    continue;
+                }
+                cases.push(Case { dtype, m, k, n, bias, layout: Layout::Contiguous });
+            }
+        }
+        for layout in [Layout::Strided, Layout::Misaligned] {
+            cases.push(Case { dtype, m: 19, k: 264, n: 72, bias: true, layout });
+        }
+    }
+    cases
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let s = seed.wrapping_add(i as u64);
+            gpu_trial(c.name(), move |dev| run_case(dev, c, s).map_err(|m| format!("{m} (seed {seed}: rerun with FASTKERNELS_SEED={seed})")))
+        })
+        .collect()
+}
+
+/// `x [2, 5, K]` through `Linear::forward`, and an empty batch.
+fn linear_batched_and_empty(dev: &Device, seed: u64) -> Result<(), String> {
+    let gemm = gemm(dev)?;
+    let e = |e: Error| e.to_string();
+    let (k, n, dtype) = (96, 40, DType::BF16);
+    let mut rng = Rng::new(seed);
+    let x = host::round_trip(&rng.normal_vec(10 * k, 0.0, 1.0), dtype);
+    let w = host::round_trip(&rng.normal_vec(n * k, 0.0, 0.1), dtype);
+    let linear = Linear::new(Tensor::from_f32(dev, &w, &[n, k], dtype).map_err(e)?, None).map_err(e)?;
+    let y = linear.forward(gemm, &Tensor::from_f32(dev, &x, &[2, 5, k], dtype).map_err(e)?).map_err(e)?;
+    if y.shape() != [2, 5, n] {
+        return Err(format!("forward gave {y:?}, expected [2, 5, {n}]"));
+    }
+    let reference = linear_reference(&x, 10, k, &w, n, None);
+    compare(&y.to_f32().map_err(e)?, &reference, gemm_tolerance(dtype, rms(&reference))).check("linear [2,5,K]")?;
+
+    let empty = linear.forward(gemm, &Tensor::empty(dev, &[0, k], dtype).map_err(e)?).map_err(e)?;
+    if empty.shape() != [0, n] {
+        return Err(format!("empty batch gave {empty:?}"));
+    }
+    Ok(())
+}
+
+/// The same problem twice: one plan, bitwise-identical results.
+fn plan_cache_reuses_plans(dev: &Device, seed: u64) -> Result<(), String> {
+    let gemm = gemm(dev)?;
+    let e = |e: Error| e.to_string();
+    let (m, k, n, dtype) = (5, 136, 24, DType::F16);
+    let mut rng = Rng::new(seed);
+    let x = Tensor::from_f32(dev, &rng.normal_vec(m * k, 0.0, 1.0), &[m, k], dtype).map_err(e)?;
+    let w = Tensor::from_f32(dev, &rng.normal_vec(n * k, 0.0, 0.1), &[n, k], dtype).map_err(e)?;
+    let (y1, y2) = (Tensor::empty(dev, &[m, n], dtype).map_err(e)?, Tensor::empty(dev, &[m, n], dtype).map_err(e)?);
+    gemm.matmul_nt(&x, &w, None, &y1).map_err(e)?;
+    let plans = gemm.plan_count();
+    gemm.matmul_nt(&x, &w, None, &y2).map_err(e)?;
+    if gemm.plan_count() != plans {
+        return Err(format!("a repeated problem added a plan ({plans} -> {})", gemm.plan_count()));
+    }
+    if y1.to_bytes().map_err(e)? != y2.to_bytes().map_err(e)? {
+        return Err("the same GEMM gave different bytes twice".into());
+    }
+    Ok(())
+}
+
+fn expect_err(what: &str, r: fk_runtime::Result<()>, check: impl Fn(&Error) -> bool) -> Result<(), String> {
+    match r {
+        Err(err) if check(&err) => Ok(()),
+        Err(err) => Err(format!("{what}: wrong error {err:?}")),
+        Ok(()) => Err(format!("{what}: accepted")),
+    }
+}
+
+/// Bad shapes and dtypes are rejected with messages naming them.
+fn gemm_rejects_bad_arguments(dev: &Device) -> Result<(), String> {
+    let gemm = gemm(dev)?;
+    let e = |e: Error| e.to_string();
+    let t = |shape: &[usize], dtype| Tensor::zeros(dev, shape, dtype).map_err(e);
+    let (x, w, y) = (t(&[4, 100], DType::BF16)?, t(&[64, 96], DType::BF16)?, t(&[4, 64], DType::BF16)?);
+    expect_err("K mismatch", gemm.linear(&x, &w, None, &y), |err| {
+        let m = err.to_string();
+        matches!(err, Error::Shape { .. }) && m.contains("[4, 100]") && m.contains("[64, 96]") && m.contains("in_features differ")
+    })?;
+    let x = t(&[4, 96], DType::BF16)?;
+    expect_err("out shape", gemm.linear(&x, &w, None, &t(&[4, 63], DType::BF16)?), |err| {
+        matches!(err, Error::Shape { .. }) && err.to_string().contains("[4, 63]")
+    })?;
+    expect_err("bias length", gemm.linear(&x, &w, Some(&t(&[63], DType::BF16)?), &y), |err| {
+        matches!(err, Error::Shape { .. }) && err.to_string().contains("bias")
+    })?;
+    expect_err("mixed dtypes", gemm.linear(&x, &w, None, &t(&[4, 64], DType::F16)?), |err| {
+        let m = err.to_string();
+        matches!(err, Error::DType { .. }) && m.contains("out f16") && m.contains("weight bf16")
+    })?;
+    let xi = t(&[4, 96], DType::I32)?;
+    expect_err("int dtype", gemm.linear(&xi, &t(&[64, 96], DType::I32)?, None, &t(&[4, 64], DType::I32)?), |err| {
+        matches!(err, Error::DType { .. }) && err.to_string().contains("i32")
+    })?;
+    expect_err("out aliases x", gemm.linear(&x, &t(&[96, 96], DType::BF16)?, None, &x), |err| {
+        matches!(err, Error::BadInput { .. })
+    })?;
+    match Linear::new(w.clone(), Some(t(&[32], DType::BF16)?)) {
+        Err(Error::Shape { .. }) => Ok(()),
+        other => Err(format!("Linear::new with a [32] bias for {w:?}: {other:?}")),
+    }
+}
+
+/// Temp folder for checkpoint trials (removed on drop).
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Result<TempDir, String> {
+        let dir = std::env::temp_dir().join(format!("fk-gpu-runtime-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Write a checkpoint, upload every tensor, and check bytes, shape and dtype errors.
+fn checkpoint_round_trip(dev: &Device, seed: u64) -> Result<(), String> {
+    let e = |e: Error| e.to_string();
+    let dir = TempDir::new("ckpt")?;
+    let path = dir.0.join("model.safetensors");
+    let mut rng = Rng::new(seed);
+    let w = rng.normal_vec(24 * 16, 0.0, 1.0);
+    let (w_bf16, w_f32, b_f32) = (host::encode(&w, DType::BF16), host::encode(&w, DType::F32), host::encode(&w[..24], DType::F32));
+    let ids: Vec<u8> = [3i64, 1, 4].iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_safetensors(
+        &path,
+        &[
+            ("proj.weight", DType::BF16, &[24, 16], &w_bf16),
+            ("proj.bias", DType::F32, &[24], &b_f32),
+            ("master.weight", DType::F32, &[24, 16], &w_f32),
+            ("ids", DType::I64, &[3], &ids),
+        ],
+    )
+    .map_err(e)?;
+    let ck = Checkpoint::open(&dir.0).map_err(e)?;
+    for (name, dtype, shape, bytes) in
+        [("proj.weight", DType::BF16, &[24, 16][..], &w_bf16), ("master.weight", DType::F32, &[24, 16], &w_f32), ("ids", DType::I64, &[3], &ids)]
+    {
+        let t = ck.load(dev, name, shape, dtype).map_err(e)?;
+        if t.shape() != shape || t.dtype() != dtype || &t.to_bytes().map_err(e)? != bytes {
+            return Err(format!("{name}: device copy differs from the file"));
+        }
+    }
+    expect_err("wrong shape", ck.load(dev, "proj.weight", &[16, 24], DType::BF16).map(drop), |err| {
+        let m = err.to_string();
+        matches!(err, Error::Shape { .. }) && m.contains("proj.weight") && m.contains("[16, 24]") && m.contains("[24, 16]")
+    })?;
+    expect_err("wrong dtype", ck.load(dev, "proj.weight", &[24, 16], DType::F16).map(drop), |err| {
+        matches!(err, Error::DType { .. }) && err.to_string().contains("proj.weight")
+    })?;
+    expect_err("missing", ck.load(dev, "nope", &[1], DType::F32).map(drop), |err| matches!(err, Error::MissingTensor { .. }))?;
+    expect_err("int to float", ck.load_as(dev, "ids", &[3], DType::F32).map(drop), |err| matches!(err, Error::DType { .. }))?;
+
+    // f32 on disk, bf16 on the device: round to nearest even on the host.
+    let converted = ck.load_as(dev, "master.weight", &[24, 16], DType::BF16).map_err(e)?;
+    if converted.to_f32().map_err(e)? != host::round_trip(&w, DType::BF16) {
+        return Err("load_as f32 -> bf16 does not match host rounding".into());
+    }
+    let linear = Linear::load(&ck, dev, "proj", 16, 24, DType::BF16, true).map_err(e)?;
+    if linear.in_features() != 16 || linear.out_features() != 24 || linear.bias.as_ref().map(|b| b.dtype()) != Some(DType::BF16) {
+        return Err(format!("Linear::load gave {linear:?}"));
+    }
+    Ok(())
+}
+
+/// The GEMM tolerances must at least accept a result that is the exact answer rounded to
+/// the output dtype (otherwise they would fail a perfect GEMM).
+fn tolerances_accept_rounded_reference(seed: u64) -> Result<(), String> {
+    let (m, k, n) = (16, 4096, 64);
+    let mut rng = Rng::new(seed);
+    for dtype in [DType::BF16, DType::F16, DType::F32] {
+        let x = host::round_trip(&rng.normal_vec(m * k, 0.0, 1.0), dtype);
+        let w = host::round_trip(&rng.normal_vec(n * k, 0.0, 1.0 / (k as f32).sqrt()), dtype);
+        let reference = linear_reference(&x, m, k, &w, n, None);
+        let exact_f32: Vec<f32> = reference.iter().map(|&v| v as f32).collect();
+        let rounded = host::round_trip(&exact_f32, dtype);
+        compare(&rounded, &reference, gemm_tolerance(dtype, rms(&reference)))
+            .check(&format!("{dtype} rounded reference (seed {seed})"))?;
+    }
+    Ok(())
+}
+
+fn main() {
+    let seed = fresh_seed();
+    let mut trials = vec![cpu_trial("gemm_tolerances_accept_rounded_reference", move || tolerances_accept_rounded_reference(seed))];
+    trials.extend(gemm_trials(seed));
+    let with_seed = move |r: Result<(), String>| r.map_err(|m| format!("{m} (seed {seed})"));
+    trials.push(gpu_trial("linear/batched_and_empty", move |dev| with_seed(linear_batched_and_empty(dev, seed))));
+    trials.push(gpu_trial("gemm/plan_cache_reuses_plans", move |dev| with_seed(plan_cache_reuses_plans(dev, seed))));
+    trials.push(gpu_trial("gemm/rejects_bad_arguments", gemm_rejects_bad_arguments));
+    trials.push(gpu_trial("safetensors/device_round_trip", move |dev| with_seed(checkpoint_round_trip(dev, seed))));
+    run(trials)
+}
