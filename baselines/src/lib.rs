@@ -3,12 +3,14 @@
 //! ([`ops`]), a CPU reference ([`reference`]) and its test/bench spec ([`harness`]).
 //! Modules receive kernels through an [`OpTable`]; architecture crates build candidate tables.
 
+pub mod context;
 pub mod ffi;
 pub mod harness;
 pub mod ops;
 pub mod reference;
 pub mod table;
 
+pub use context::Context;
 pub use ffi::Launcher;
 pub use fk_runtime::RawStream;
 pub use table::{Candidate, OpId, OpTable};

@@ -209,6 +209,29 @@ pub fn copy_bandwidth_gbs(dev: &Device) -> Result<f64> {
     Ok(2.0 * bytes as f64 / (stats(t).median * 1e-3) / 1e9)
 }
 
+/// cuBLASLt bf16 GEMM rate at 8192³ (random inputs, median of 10 after 3 warm-ups): the
+/// compute ceiling for flop-heavy rows, measured in the same process as they are.
+pub fn gemm_peak_tflops(dev: &Device) -> Result<f64> {
+    let n = 8192usize;
+    let mut rng = Rng::new(fresh_seed());
+    let a = Tensor::from_f32(dev, &rng.uniform_vec(n * n, -1.0, 1.0), &[n, n], DType::BF16)?;
+    let b = Tensor::from_f32(dev, &rng.uniform_vec(n * n, -1.0, 1.0), &[n, n], DType::BF16)?;
+    let c = Tensor::empty(dev, &[n, n], DType::BF16)?;
+    let gemm = fk_runtime::gemm::Gemm::new(dev)?;
+    let (start, end) = (Event::new(dev)?, Event::new(dev)?);
+    let mut t = Vec::new();
+    for i in 0..13 {
+        start.record()?;
+        gemm.linear(&a, &b, None, &c)?;
+        end.record()?;
+        let ms = start.elapsed_ms(&end)?;
+        if i >= 3 {
+            t.push(ms);
+        }
+    }
+    Ok(2.0 * (n as f64).powi(3) / (stats(t).median * 1e-3) / 1e12)
+}
+
 struct Timer {
     start: Event,
     end: Event,

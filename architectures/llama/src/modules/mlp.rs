@@ -1,0 +1,85 @@
+use crate::config::LlamaConfig;
+use fk_baselines::{ops, Context};
+use fk_runtime::linear::Linear;
+use fk_runtime::rng::Rng;
+use fk_runtime::{DType, Device, Error, Result, Tensor};
+
+/// HF `LlamaMLP`: `down_proj(act_fn(gate_proj(x)) * up_proj(x))`, executed as vLLM does it:
+/// one GEMM over the merged `gate_up_proj` weight `[2·intermediate, hidden]` (gate rows
+/// first, then up), the fused `silu_and_mul` op, and the `down_proj` GEMM.
+pub struct LlamaMLP {
+    pub gate_up_proj: Linear,
+    pub down_proj: Linear,
+}
+
+impl LlamaMLP {
+    pub fn new(gate_up_proj: Linear, down_proj: Linear) -> Result<LlamaMLP> {
+        let (h, i2) = (gate_up_proj.in_features(), gate_up_proj.out_features());
+        if i2 % 2 != 0 || down_proj.in_features() != i2 / 2 || down_proj.out_features() != h {
+            return Err(Error::shape(
+                "LlamaMLP",
+                format!("gate_up_proj [{i2}, {h}] and down_proj [{}, {}] do not fit together", down_proj.out_features(), down_proj.in_features()),
+            ));
+        }
+        Ok(LlamaMLP { gate_up_proj, down_proj })
+    }
+
+    /// Random weights at `cfg`'s shapes: N(0, initializer_range = 0.02) as HF initialises
+    /// Llama, so activations keep a realistic scale. Also returns the host weights (gate_up,
+    /// down) for CPU references.
+    pub fn random(dev: &Device, cfg: &LlamaConfig, dtype: DType, rng: &mut Rng) -> Result<(LlamaMLP, Vec<f32>, Vec<f32>)> {
+        let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+        let gu = fk_runtime::host::round_trip(&rng.normal_vec(2 * i * h, 0.0, 0.02), dtype);
+        let dn = fk_runtime::host::round_trip(&rng.normal_vec(h * i, 0.0, 0.02), dtype);
+        let mlp = LlamaMLP::new(
+            Linear::new(Tensor::from_f32(dev, &gu, &[2 * i, h], dtype)?, None)?,
+            Linear::new(Tensor::from_f32(dev, &dn, &[h, i], dtype)?, None)?,
+        )?;
+        Ok((mlp, gu, dn))
+    }
+
+    pub fn intermediate_size(&self) -> usize {
+        self.down_proj.in_features()
+    }
+
+    /// `x` `[tokens, hidden]` → `out` `[tokens, hidden]`, using `scratch` buffers sized by
+    /// [`LlamaMLP::scratch`] (pre-allocated so a decode step allocates nothing).
+    pub fn forward_into(&self, ctx: &Context, x: &Tensor, scratch: &MlpScratch, out: &Tensor) -> Result<()> {
+        let t = x.dim(0);
+        let gate_up = scratch.gate_up.narrow(0, 0, t)?;
+        let act = scratch.act.narrow(0, 0, t)?;
+        self.gate_up_proj.forward_into(&ctx.gemm, x, &gate_up)?;
+        ops::silu_and_mul(&ctx.ops, &gate_up, &act)?;
+        self.down_proj.forward_into(&ctx.gemm, &act, out)
+    }
+
+    pub fn scratch(&self, dev: &Device, max_tokens: usize, dtype: DType) -> Result<MlpScratch> {
+        let i = self.intermediate_size();
+        Ok(MlpScratch {
+            gate_up: Tensor::empty(dev, &[max_tokens, 2 * i], dtype)?,
+            act: Tensor::empty(dev, &[max_tokens, i], dtype)?,
+        })
+    }
+
+    pub fn forward(&self, ctx: &Context, x: &Tensor) -> Result<Tensor> {
+        let scratch = self.scratch(x.device(), x.dim(0), x.dtype())?;
+        let out = Tensor::empty(x.device(), &[x.dim(0), self.down_proj.out_features()], x.dtype())?;
+        self.forward_into(ctx, x, &scratch, &out)?;
+        Ok(out)
+    }
+}
+
+/// Intermediate activations of [`LlamaMLP::forward_into`].
+pub struct MlpScratch {
+    pub gate_up: Tensor,
+    pub act: Tensor,
+}
+
+/// CPU reference of the MLP on rows of `x` (each intermediate rounded to `dtype`, as the
+/// GPU path materialises it).
+pub fn reference(x: &[f32], rows: usize, h: usize, i: usize, gate_up: &[f32], down: &[f32], dtype: DType) -> Vec<f64> {
+    let r = |v: Vec<f64>| -> Vec<f32> { v.into_iter().map(|x| fk_runtime::host::round_scalar(x, dtype) as f32).collect() };
+    let gu = r(fk_runtime::linear::linear_reference(x, rows, h, gate_up, 2 * i, None));
+    let act = r(fk_baselines::reference::silu_and_mul(&gu, i));
+    fk_runtime::linear::linear_reference(&act, rows, i, down, h, None)
+}
