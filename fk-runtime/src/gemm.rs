@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublaslt::result::{self, CublasError};
-use cudarc::cublaslt::sys::{self, cublasLtMatmulDescAttributes_t as DescAttr};
 use cudarc::cublaslt::sys::cublasLtMatmulPreferenceAttributes_t as PrefAttr;
+use cudarc::cublaslt::sys::{self, cublasLtMatmulDescAttributes_t as DescAttr};
 use std::collections::hash_map::{Entry, HashMap};
 use std::ffi::c_void;
 use std::sync::Mutex;
@@ -151,7 +151,9 @@ impl Pref {
         let ptr = value as *const T as *const c_void;
         // SAFETY: self.0 is live (destroyed only on drop); every caller passes the C type
         // documented for `attr` (uint64_t workspace bytes, uint32_t alignments).
-        lt("cublasLtMatmulPreferenceSetAttribute", unsafe { result::set_matmul_pref_attribute(self.0, attr, ptr, size_of::<T>()) })
+        lt("cublasLtMatmulPreferenceSetAttribute", unsafe {
+            result::set_matmul_pref_attribute(self.0, attr, ptr, size_of::<T>())
+        })
     }
 }
 
@@ -164,10 +166,12 @@ impl Drop for Pref {
 
 impl Plan {
     fn new(handle: sys::cublasLtHandle_t, key: &PlanKey, workspace_bytes: usize) -> LtResult<Plan> {
-        let ty = cuda_type(key.dtype).ok_or(("cuda_type", CublasError(sys::cublasStatus_t::CUBLAS_STATUS_NOT_SUPPORTED)))?;
+        let ty =
+            cuda_type(key.dtype).ok_or(("cuda_type", CublasError(sys::cublasStatus_t::CUBLAS_STATUS_NOT_SUPPORTED)))?;
         let (m, n, k) = (key.n as u64, key.m as u64, key.k as u64);
         use std::ptr::null_mut as null;
-        let mut plan = Plan { desc: null(), a: null(), b: null(), c: null(), algo: sys::cublasLtMatmulAlgo_t { data: [0; 8] } };
+        let mut plan =
+            Plan { desc: null(), a: null(), b: null(), c: null(), algo: sys::cublasLtMatmulAlgo_t { data: [0; 8] } };
         // fp32 accumulation and fp32 alpha/beta for every dtype. For f32 this is exact
         // fp32 (not CUBLAS_COMPUTE_32F_FAST_TF32, which rounds inputs to 10-bit mantissas).
         plan.desc = lt(
@@ -175,7 +179,11 @@ impl Plan {
             result::create_matmul_desc(sys::cublasComputeType_t::CUBLAS_COMPUTE_32F, sys::cudaDataType::CUDA_R_32F),
         )?;
         let trans_a = cublasOperation_t::CUBLAS_OP_T as i32;
-        let epilogue = if key.bias { sys::cublasLtEpilogue_t::CUBLASLT_EPILOGUE_BIAS } else { sys::cublasLtEpilogue_t::CUBLASLT_EPILOGUE_DEFAULT };
+        let epilogue = if key.bias {
+            sys::cublasLtEpilogue_t::CUBLASLT_EPILOGUE_BIAS
+        } else {
+            sys::cublasLtEpilogue_t::CUBLASLT_EPILOGUE_DEFAULT
+        };
         // SAFETY: desc was just created; TRANSA takes an int32 cublasOperation_t and
         // EPILOGUE a uint32 cublasLtEpilogue_t (a repr(u32) enum). TRANSB stays N. The bias
         // data type is left at its default, "same as D", which is what F.linear wants.
@@ -242,8 +250,7 @@ fn as_matrix(op: &str, what: &str, t: &Tensor) -> Result<Matrix> {
         return Err(Error::shape(op, format!("{what} {t:?}: elements of a row are not contiguous")));
     }
     // Size-1 dimensions have meaningless strides; the others must nest.
-    let dims: Vec<(usize, usize)> =
-        lead.iter().zip(strides).filter(|(&d, _)| d != 1).map(|(&d, &s)| (d, s)).collect();
+    let dims: Vec<(usize, usize)> = lead.iter().zip(strides).filter(|(&d, _)| d != 1).map(|(&d, &s)| (d, s)).collect();
     for pair in dims.windows(2) {
         if pair[0].1 != pair[1].1 * pair[1].0 {
             return Err(Error::shape(op, format!("{what} {t:?}: leading dimensions cannot be flattened into rows")));
@@ -300,7 +307,12 @@ impl Gemm {
         if x.rank() == 0 || out.shape() != expect_out.as_slice() {
             return Err(Error::shape(
                 op,
-                format!("x {:?} · weight {:?}ᵀ gives {expect_out:?}, but out is {:?}", x.shape(), weight.shape(), out.shape()),
+                format!(
+                    "x {:?} · weight {:?}ᵀ gives {expect_out:?}, but out is {:?}",
+                    x.shape(),
+                    weight.shape(),
+                    out.shape()
+                ),
             ));
         }
         self.run_checked(op, x, weight, bias, out)
@@ -350,11 +362,17 @@ impl Gemm {
             return Err(Error::shape(op, format!("x {:?} vs weight {:?}: in_features differ", x.shape(), w.shape())));
         }
         if ym.rows != m || ym.cols != n {
-            return Err(Error::shape(op, format!("x {:?} · weight {:?}ᵀ vs out {:?}", x.shape(), w.shape(), out.shape())));
+            return Err(Error::shape(
+                op,
+                format!("x {:?} · weight {:?}ᵀ vs out {:?}", x.shape(), w.shape(), out.shape()),
+            ));
         }
         if let Some(b) = bias {
             if b.shape() != [n] || (n > 1 && b.strides()[0] != 1) {
-                return Err(Error::shape(op, format!("bias {b:?} must be a contiguous [{n}] (out_features of weight {:?})", w.shape())));
+                return Err(Error::shape(
+                    op,
+                    format!("bias {b:?} must be a contiguous [{n}] (out_features of weight {:?})", w.shape()),
+                ));
             }
         }
         if m == 0 || n == 0 {

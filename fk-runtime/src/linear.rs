@@ -21,17 +21,26 @@ impl Linear {
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
         let op = "Linear::new";
         if weight.rank() != 2 || !weight.is_contiguous() {
-            return Err(Error::shape(op, format!("weight {weight:?} must be a contiguous [out_features, in_features]")));
+            return Err(Error::shape(
+                op,
+                format!("weight {weight:?} must be a contiguous [out_features, in_features]"),
+            ));
         }
         if let Some(b) = &bias {
             if b.shape() != [weight.dim(0)] {
-                return Err(Error::shape(op, format!("bias {b:?} does not match weight {weight:?}: expected [{}]", weight.dim(0))));
+                return Err(Error::shape(
+                    op,
+                    format!("bias {b:?} does not match weight {weight:?}: expected [{}]", weight.dim(0)),
+                ));
             }
             if b.dtype() != weight.dtype() {
                 return Err(Error::dtype(op, format!("bias is {} but weight is {}", b.dtype(), weight.dtype())));
             }
             if !b.device().same_as(weight.device()) {
-                return Err(Error::bad_input(op, format!("bias is on {:?}, weight on {:?}", b.device(), weight.device())));
+                return Err(Error::bad_input(
+                    op,
+                    format!("bias is on {:?}, weight on {:?}", b.device(), weight.device()),
+                ));
             }
         }
         Ok(Linear { weight, bias })
@@ -49,7 +58,11 @@ impl Linear {
         with_bias: bool,
     ) -> Result<Linear> {
         let weight = ckpt.load_as(device, &format!("{prefix}.weight"), &[out_features, in_features], dtype)?;
-        let bias = if with_bias { Some(ckpt.load_as(device, &format!("{prefix}.bias"), &[out_features], dtype)?) } else { None };
+        let bias = if with_bias {
+            Some(ckpt.load_as(device, &format!("{prefix}.bias"), &[out_features], dtype)?)
+        } else {
+            None
+        };
         Linear::new(weight, bias)
     }
 

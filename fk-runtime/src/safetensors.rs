@@ -97,7 +97,8 @@ struct Index {
 impl Checkpoint {
     pub fn open(path: impl AsRef<Path>) -> Result<Checkpoint> {
         let path = path.as_ref();
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("opening checkpoint {}", path.display()), e))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| Error::io(format!("opening checkpoint {}", path.display()), e))?;
         if meta.is_dir() {
             let index = path.join(INDEX_FILE);
             if index.is_file() {
@@ -126,8 +127,9 @@ impl Checkpoint {
 
     fn open_index(index_path: &Path) -> Result<Checkpoint> {
         let text = std::fs::read(index_path).map_err(|e| Error::io(format!("reading {}", index_path.display()), e))?;
-        let index: Index = serde_json::from_slice(&text)
-            .map_err(|e| corrupt(index_path, format!("not a safetensors index (expected {{\"weight_map\": {{name: shard}}}}): {e}")))?;
+        let index: Index = serde_json::from_slice(&text).map_err(|e| {
+            corrupt(index_path, format!("not a safetensors index (expected {{\"weight_map\": {{name: shard}}}}): {e}"))
+        })?;
         let folder = index_path.parent().unwrap_or(Path::new("."));
         let files: BTreeSet<&str> = index.weight_map.values().map(String::as_str).collect();
         let mut shards = Vec::with_capacity(files.len());
@@ -135,7 +137,8 @@ impl Checkpoint {
         for file in files {
             let shard_path = folder.join(file);
             if !shard_path.is_file() {
-                let user = index.weight_map.iter().find(|(_, f)| f.as_str() == file).map(|(n, _)| n.as_str()).unwrap_or("");
+                let user =
+                    index.weight_map.iter().find(|(_, f)| f.as_str() == file).map(|(n, _)| n.as_str()).unwrap_or("");
                 return Err(corrupt(
                     index_path,
                     format!("names shard `{file}` (for tensor `{user}`), but {} does not exist", shard_path.display()),
@@ -150,7 +153,10 @@ impl Checkpoint {
         for (name, file) in &index.weight_map {
             let Some((id, header)) = headers.get_mut(file.as_str()) else { continue };
             let Some(mut entry) = header.remove(name) else {
-                return Err(corrupt(index_path, format!("maps tensor `{name}` to shard `{file}`, which does not contain it")));
+                return Err(corrupt(
+                    index_path,
+                    format!("maps tensor `{name}` to shard `{file}`, which does not contain it"),
+                ));
             };
             entry.shard = *id;
             tensors.insert(name.clone(), entry);
@@ -241,7 +247,11 @@ impl Checkpoint {
         if !info.dtype.is_float() || !dtype.is_float() {
             return Err(Error::dtype(
                 "Checkpoint::load_as",
-                format!("tensor `{name}` in {}: cannot convert {} to {dtype} (only float dtypes convert)", self.path.display(), info.dtype),
+                format!(
+                    "tensor `{name}` in {}: cannot convert {} to {dtype} (only float dtypes convert)",
+                    self.path.display(),
+                    info.dtype
+                ),
             ));
         }
         Tensor::from_bytes(device, &host::encode(&host::decode(bytes, info.dtype), dtype), shape, dtype)
@@ -251,7 +261,8 @@ impl Checkpoint {
 impl Shard {
     /// Map and validate one file; returns its tensors (with `shard` still to be set).
     fn open(path: &Path) -> Result<(Shard, HashMap<String, Entry>)> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(format!("opening checkpoint {}", path.display()), e))?;
+        let file =
+            std::fs::File::open(path).map_err(|e| Error::io(format!("opening checkpoint {}", path.display()), e))?;
         let len = file.metadata().map_err(|e| Error::io(format!("reading {}", path.display()), e))?.len() as usize;
         if len < 8 {
             return Err(corrupt(path, format!("truncated: {len} bytes, not even the 8-byte header length")));
@@ -273,13 +284,20 @@ impl Shard {
         let data_start = 8 + header_len as usize;
         // safetensors' own Metadata parser checks dtypes, shapes and that the offsets tile
         // the data section exactly.
-        let meta: Metadata = serde_json::from_slice(&map[8..data_start]).map_err(|e| corrupt(path, format!("invalid header: {e}")))?;
+        let meta: Metadata =
+            serde_json::from_slice(&map[8..data_start]).map_err(|e| corrupt(path, format!("invalid header: {e}")))?;
         let (want, have) = (meta.data_len(), len - data_start);
         if have < want {
-            return Err(corrupt(path, format!("truncated: the header describes {want} bytes of tensor data, but the file has only {have}")));
+            return Err(corrupt(
+                path,
+                format!("truncated: the header describes {want} bytes of tensor data, but the file has only {have}"),
+            ));
         }
         if have > want {
-            return Err(corrupt(path, format!("corrupt: {} bytes after the last tensor (header describes {want})", have - want)));
+            return Err(corrupt(
+                path,
+                format!("corrupt: {} bytes after the last tensor (header describes {want})", have - want),
+            ));
         }
         let tensors = meta
             .tensors()
@@ -313,7 +331,10 @@ pub fn write_safetensors(path: impl AsRef<Path>, tensors: &[(&str, DType, &[usiz
         }
         let view = TensorView::new(dtype_to_safetensors(dtype), shape.to_vec(), bytes).map_err(|_| {
             let need = shape.iter().product::<usize>() * dtype.size();
-            Error::shape(op, format!("tensor `{name}`: {} bytes for shape {shape:?} of {dtype} (needs {need})", bytes.len()))
+            Error::shape(
+                op,
+                format!("tensor `{name}`: {} bytes for shape {shape:?} of {dtype} (needs {need})", bytes.len()),
+            )
         })?;
         views.push((name, view));
     }
@@ -360,8 +381,11 @@ mod tests {
         let a = f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let b = host::encode(&[0.5, -1.0, 2.0, 3.0], DType::BF16);
         let c: Vec<u8> = [7i64, -9].iter().flat_map(|v| v.to_le_bytes()).collect();
-        write_safetensors(path, &[("a", DType::F32, &[2, 3], &a), ("b", DType::BF16, &[4], &b), ("c", DType::I64, &[2], &c)])
-            .expect("write sample");
+        write_safetensors(
+            path,
+            &[("a", DType::F32, &[2, 3], &a), ("b", DType::BF16, &[4], &b), ("c", DType::I64, &[2], &c)],
+        )
+        .expect("write sample");
     }
 
     fn check_sample(ck: &Checkpoint) {
@@ -386,8 +410,10 @@ mod tests {
     fn write_sharded(dir: &TempDir) {
         let a = f32_bytes(&[1.0, 2.0]);
         let b = f32_bytes(&[3.0]);
-        write_safetensors(dir.path("model-00001-of-00002.safetensors"), &[("layer.0.w", DType::F32, &[2], &a)]).unwrap();
-        write_safetensors(dir.path("model-00002-of-00002.safetensors"), &[("layer.1.w", DType::F32, &[1], &b)]).unwrap();
+        write_safetensors(dir.path("model-00001-of-00002.safetensors"), &[("layer.0.w", DType::F32, &[2], &a)])
+            .unwrap();
+        write_safetensors(dir.path("model-00002-of-00002.safetensors"), &[("layer.1.w", DType::F32, &[1], &b)])
+            .unwrap();
         let index = r#"{"metadata": {"total_size": 12}, "weight_map": {
             "layer.0.w": "model-00001-of-00002.safetensors",
             "layer.1.w": "model-00002-of-00002.safetensors"}}"#;

@@ -84,7 +84,14 @@ struct Place {
 
 /// A `[rows, cols]` view at `at` in a poisoned parent, holding `values` (or left poisoned
 /// when `values` is `None`). Returns (parent, view).
-fn view_in_parent(dev: &Device, values: Option<&[f32]>, rows: usize, cols: usize, at: Place, dtype: DType) -> Result<(Tensor, Tensor), String> {
+fn view_in_parent(
+    dev: &Device,
+    values: Option<&[f32]>,
+    rows: usize,
+    cols: usize,
+    at: Place,
+    dtype: DType,
+) -> Result<(Tensor, Tensor), String> {
     let e = |e: Error| e.to_string();
     let width = cols + at.pad;
     let parent = Tensor::empty(dev, &[at.row0 + rows, width], dtype).map_err(e)?;
@@ -163,7 +170,9 @@ fn gemm_trials(seed: u64) -> Vec<Trial> {
         .enumerate()
         .map(|(i, c)| {
             let s = seed.wrapping_add(i as u64);
-            gpu_trial(c.name(), move |dev| run_case(dev, c, s).map_err(|m| format!("{m} (seed {seed}: rerun with FASTKERNELS_SEED={seed})")))
+            gpu_trial(c.name(), move |dev| {
+                run_case(dev, c, s).map_err(|m| format!("{m} (seed {seed}: rerun with FASTKERNELS_SEED={seed})"))
+            })
         })
         .collect()
 }
@@ -228,7 +237,10 @@ fn gemm_rejects_bad_arguments(dev: &Device) -> Result<(), String> {
     let (x, w, y) = (t(&[4, 100], DType::BF16)?, t(&[64, 96], DType::BF16)?, t(&[4, 64], DType::BF16)?);
     expect_err("K mismatch", gemm.linear(&x, &w, None, &y), |err| {
         let m = err.to_string();
-        matches!(err, Error::Shape { .. }) && m.contains("[4, 100]") && m.contains("[64, 96]") && m.contains("in_features differ")
+        matches!(err, Error::Shape { .. })
+            && m.contains("[4, 100]")
+            && m.contains("[64, 96]")
+            && m.contains("in_features differ")
     })?;
     let x = t(&[4, 96], DType::BF16)?;
     expect_err("out shape", gemm.linear(&x, &w, None, &t(&[4, 63], DType::BF16)?), |err| {
@@ -278,7 +290,8 @@ fn checkpoint_round_trip(dev: &Device, seed: u64) -> Result<(), String> {
     let path = dir.0.join("model.safetensors");
     let mut rng = Rng::new(seed);
     let w = rng.normal_vec(24 * 16, 0.0, 1.0);
-    let (w_bf16, w_f32, b_f32) = (host::encode(&w, DType::BF16), host::encode(&w, DType::F32), host::encode(&w[..24], DType::F32));
+    let (w_bf16, w_f32, b_f32) =
+        (host::encode(&w, DType::BF16), host::encode(&w, DType::F32), host::encode(&w[..24], DType::F32));
     let ids: Vec<u8> = [3i64, 1, 4].iter().flat_map(|v| v.to_le_bytes()).collect();
     write_safetensors(
         &path,
@@ -291,9 +304,11 @@ fn checkpoint_round_trip(dev: &Device, seed: u64) -> Result<(), String> {
     )
     .map_err(e)?;
     let ck = Checkpoint::open(&dir.0).map_err(e)?;
-    for (name, dtype, shape, bytes) in
-        [("proj.weight", DType::BF16, &[24, 16][..], &w_bf16), ("master.weight", DType::F32, &[24, 16], &w_f32), ("ids", DType::I64, &[3], &ids)]
-    {
+    for (name, dtype, shape, bytes) in [
+        ("proj.weight", DType::BF16, &[24, 16][..], &w_bf16),
+        ("master.weight", DType::F32, &[24, 16], &w_f32),
+        ("ids", DType::I64, &[3], &ids),
+    ] {
         let t = ck.load(dev, name, shape, dtype).map_err(e)?;
         if t.shape() != shape || t.dtype() != dtype || &t.to_bytes().map_err(e)? != bytes {
             return Err(format!("{name}: device copy differs from the file"));
@@ -301,13 +316,20 @@ fn checkpoint_round_trip(dev: &Device, seed: u64) -> Result<(), String> {
     }
     expect_err("wrong shape", ck.load(dev, "proj.weight", &[16, 24], DType::BF16).map(drop), |err| {
         let m = err.to_string();
-        matches!(err, Error::Shape { .. }) && m.contains("proj.weight") && m.contains("[16, 24]") && m.contains("[24, 16]")
+        matches!(err, Error::Shape { .. })
+            && m.contains("proj.weight")
+            && m.contains("[16, 24]")
+            && m.contains("[24, 16]")
     })?;
     expect_err("wrong dtype", ck.load(dev, "proj.weight", &[24, 16], DType::F16).map(drop), |err| {
         matches!(err, Error::DType { .. }) && err.to_string().contains("proj.weight")
     })?;
-    expect_err("missing", ck.load(dev, "nope", &[1], DType::F32).map(drop), |err| matches!(err, Error::MissingTensor { .. }))?;
-    expect_err("int to float", ck.load_as(dev, "ids", &[3], DType::F32).map(drop), |err| matches!(err, Error::DType { .. }))?;
+    expect_err("missing", ck.load(dev, "nope", &[1], DType::F32).map(drop), |err| {
+        matches!(err, Error::MissingTensor { .. })
+    })?;
+    expect_err("int to float", ck.load_as(dev, "ids", &[3], DType::F32).map(drop), |err| {
+        matches!(err, Error::DType { .. })
+    })?;
 
     // f32 on disk, bf16 on the device: round to nearest even on the host.
     let converted = ck.load_as(dev, "master.weight", &[24, 16], DType::BF16).map_err(e)?;
@@ -315,7 +337,10 @@ fn checkpoint_round_trip(dev: &Device, seed: u64) -> Result<(), String> {
         return Err("load_as f32 -> bf16 does not match host rounding".into());
     }
     let linear = Linear::load(&ck, dev, "proj", 16, 24, DType::BF16, true).map_err(e)?;
-    if linear.in_features() != 16 || linear.out_features() != 24 || linear.bias.as_ref().map(|b| b.dtype()) != Some(DType::BF16) {
+    if linear.in_features() != 16
+        || linear.out_features() != 24
+        || linear.bias.as_ref().map(|b| b.dtype()) != Some(DType::BF16)
+    {
         return Err(format!("Linear::load gave {linear:?}"));
     }
     Ok(())
@@ -340,7 +365,8 @@ fn tolerances_accept_rounded_reference(seed: u64) -> Result<(), String> {
 
 fn main() {
     let seed = fresh_seed();
-    let mut trials = vec![cpu_trial("gemm_tolerances_accept_rounded_reference", move || tolerances_accept_rounded_reference(seed))];
+    let mut trials =
+        vec![cpu_trial("gemm_tolerances_accept_rounded_reference", move || tolerances_accept_rounded_reference(seed))];
     trials.extend(gemm_trials(seed));
     let with_seed = move |r: Result<(), String>| r.map_err(|m| format!("{m} (seed {seed})"));
     trials.push(gpu_trial("linear/batched_and_empty", move |dev| with_seed(linear_batched_and_empty(dev, seed))));

@@ -111,10 +111,13 @@ struct Args {
     quick: bool,
     self_test: bool,
     criterion: bool,
+    /// cargo passes `--bench` to bench targets; without it (`cargo test --all-targets` runs
+    /// bench binaries too) do a smoke run: 3 timed calls per row.
+    smoke: bool,
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
-    let mut a = Args::default();
+    let mut a = Args { smoke: !std::env::args().any(|x| x == "--bench"), ..Args::default() };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -292,7 +295,13 @@ fn run(crate_name: &str, candidate: Option<OpTable>, specs: Vec<BenchSpec>, env:
         report.gemm_peak_tflops = Some(f(&dev)?);
     }
     let peer = load_peer(args.peer.as_deref());
-    let (reps, warmup) = if args.quick { (30, 3) } else { (100, 10) };
+    let (reps, warmup) = if args.smoke {
+        (3, 1)
+    } else if args.quick {
+        (30, 3)
+    } else {
+        (100, 10)
+    };
     println!(
         "{crate_name}: {} on {} (sm_{}), copy bandwidth {copy:.0} GB/s{}, {reps} reps, L2 flushed, baseline vs {}",
         if args.self_test { "self-test" } else { "bench" },

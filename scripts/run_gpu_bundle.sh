@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs a GPU bundle made by `cargo xtask gpu-bundle` on a machine with a GPU and no Rust
+# toolchain: every GPU test binary, the PyTorch peer, then every bench binary, in one go.
+# Results land in $OUT (default ./gpu-results), at most 8 files:
+#   log.txt             everything printed, in order
+#   tests.json          per test binary: exit code, passed/failed/ignored, expected outcome
+#   peer.json           PyTorch times at the bench shapes
+#   bench-*.json        bench reports (fastkernels.bench.v1), one per bench binary
+#   summary.txt         the short verdict
+# Usage: bash bundle/run.sh   (from the folder holding bundle/)
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT="${OUT:-$PWD/gpu-results}"
+mkdir -p "$OUT"
+log="$OUT/log.txt"
+: >"$log"
+say() { echo "$@" | tee -a "$log"; }
+
+if [ -f "$here/bin.tar.xz" ] && [ ! -d "$here/bin" ]; then
+    tar -C "$here" -xJf "$here/bin.tar.xz"
+fi
+export FASTKERNELS_GIT_SHA="$(cat "$here/GIT_SHA" 2>/dev/null || echo unknown)"
+say "== fastkernels GPU bundle $FASTKERNELS_GIT_SHA on $(hostname), $(date -u +%FT%TZ)"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv 2>&1 | tee -a "$log"
+
+# 1. Tests. manifest lines: "test <binary> <expect: pass|fail> <description>"
+echo "[" >"$OUT/tests.json"
+first=1
+verdict=0
+while read -r kind bin expect desc; do
+    [ "$kind" = "test" ] || continue
+    say ""
+    say "== test $bin ($desc; expected: $expect)"
+    "$here/bin/$bin" --test-threads 1 2>&1 | tee "$OUT/.cur" >>"$log"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E "^test result:" "$OUT/.cur" | tail -1)
+    passed=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed.*/\1/p'); failed=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
+    ignored=$(echo "$line" | sed -nE 's/.* ([0-9]+) ignored.*/\1/p')
+    failing=$(grep -E "^test .* FAILED$" "$OUT/.cur" | sed -E 's/^test (\[gpu\] )?//; s/ +\.\.\. FAILED$//' | head -20 | python3 -c 'import json,sys; print(json.dumps([l.rstrip() for l in sys.stdin]))')
+    ok=true
+    if [ "$expect" = "pass" ] && [ "$rc" != 0 ]; then ok=false; fi
+    if [ "$expect" = "fail" ] && [ "$rc" = 0 ]; then ok=false; fi
+    if [ "${passed:-0}" = 0 ] && [ "$expect" = "pass" ]; then ok=false; fi  # all ignored is not a pass
+    $ok || verdict=1
+    say "-- $bin: exit $rc, ${passed:-?} passed, ${failed:-?} failed, ${ignored:-?} ignored -> $([ "$ok" = true ] && echo as expected || echo UNEXPECTED)"
+    [ $first = 1 ] || echo "," >>"$OUT/tests.json"
+    first=0
+    printf '{"binary":"%s","description":"%s","expect":"%s","exit":%s,"passed":%s,"failed":%s,"ignored":%s,"as_expected":%s,"failing":%s}' \
+        "$bin" "$desc" "$expect" "$rc" "${passed:-null}" "${failed:-null}" "${ignored:-null}" "$ok" "$failing" >>"$OUT/tests.json"
+done <"$here/manifest.txt"
+echo "]" >>"$OUT/tests.json"
+rm -f "$OUT/.cur"
+
+# 2. PyTorch peer (same shapes, same method), then 3. benches with the peer merged in.
+say ""
+say "== PyTorch peer"
+PYTHONUNBUFFERED=1 python3 "$here/peer_torch_ops.py" --out "$OUT/peer.json" 2>&1 | tee -a "$log"
+while read -r kind bin name args; do
+    [ "$kind" = "bench" ] || continue
+    say ""
+    say "== bench $bin -> bench-$name.json $args"
+    # shellcheck disable=SC2086
+    "$here/bin/$bin" --bench --json "$OUT/bench-$name.json" --peer "$OUT/peer.json" $args 2>&1 | tee -a "$log"
+    rc=${PIPESTATUS[0]}
+    [ "$rc" = 0 ] || { verdict=1; say "-- bench $bin exit $rc"; }
+done <"$here/manifest.txt"
+
+{
+    echo "bundle $FASTKERNELS_GIT_SHA: $([ $verdict = 0 ] && echo ALL AS EXPECTED || echo SOMETHING UNEXPECTED)"
+    grep -E "^-- " "$log"
+} >"$OUT/summary.txt"
+cat "$OUT/summary.txt"
+exit $verdict

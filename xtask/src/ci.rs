@@ -1,0 +1,50 @@
+//! `cargo xtask ci`: the test command of the README, run by `.ci/run`.
+//!
+//! CI machines have no GPU: this builds every kernel (sm_90a) and runs every CPU test; GPU
+//! tests report themselves ignored. Steps run in order and stop at the first failure, named.
+//! Debug builds only (plus the release CLI the alias runs), to keep CI time low.
+
+use crate::process::{cargo, run_streaming};
+use anyhow::{anyhow, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub fn run(ws: &Path) -> Result<()> {
+    type Step<'a> = (&'a str, Box<dyn Fn() -> Result<()> + 'a>);
+    let steps: Vec<Step> = vec![
+        ("setup-cuda", Box::new(|| crate::setup_cuda::run(ws, false).map(|_| ()))),
+        ("cargo test --workspace --all-targets", Box::new(|| run_streaming(&mut cargo(ws, &["test", "--workspace", "--all-targets"])))),
+        (
+            "cargo build --release -p cargo-fastkernels",
+            Box::new(|| run_streaming(&mut cargo(ws, &["build", "--release", "-p", "cargo-fastkernels"]))),
+        ),
+        ("cargo fastkernels list", Box::new(|| run_streaming(&mut cargo(ws, &["fastkernels", "list"])))),
+    ];
+    let total = Instant::now();
+    let mut done: Vec<(&str, Duration)> = Vec::new();
+    for (name, step) in &steps {
+        eprintln!("\n==> [{}/{}] {name}", done.len() + 1, steps.len());
+        let t = Instant::now();
+        let result = step();
+        let took = t.elapsed();
+        if let Err(e) = result {
+            print_times(&done);
+            return Err(anyhow!("ci step `{name}` failed after {:.1}s: {e:#}", took.as_secs_f64()));
+        }
+        eprintln!("<== {name}: ok in {:.1}s", took.as_secs_f64());
+        done.push((name, took));
+    }
+    print_times(&done);
+    eprintln!("ci: all {} steps passed in {:.1}s", steps.len(), total.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn print_times(done: &[(&str, Duration)]) {
+    if done.is_empty() {
+        return;
+    }
+    eprintln!("\nci step times:");
+    for (name, t) in done {
+        eprintln!("  {:>8.1}s  {name}", t.as_secs_f64());
+    }
+}
