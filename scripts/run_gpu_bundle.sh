@@ -14,7 +14,9 @@ OUT="${OUT:-$PWD/gpu-results}"
 mkdir -p "$OUT"
 log="$OUT/log.txt"
 : >"$log"
+t0=$SECONDS
 say() { echo "$@" | tee -a "$log"; }
+stamp() { say "   [t+$((SECONDS - t0))s]"; }
 
 if [ -f "$here/bin.tar.xz" ] && [ ! -d "$here/bin" ]; then
     tar -C "$here" -xJf "$here/bin.tar.xz"
@@ -42,6 +44,7 @@ while read -r kind bin expect desc; do
     if [ "$expect" = "fail" ] && [ "$rc" = 0 ]; then ok=false; fi
     if [ "${passed:-0}" = 0 ] && [ "$expect" = "pass" ]; then ok=false; fi  # all ignored is not a pass
     $ok || verdict=1
+    stamp
     say "-- $bin: exit $rc, ${passed:-?} passed, ${failed:-?} failed, ${ignored:-?} ignored -> $([ "$ok" = true ] && echo as expected || echo UNEXPECTED)"
     [ $first = 1 ] || echo "," >>"$OUT/tests.json"
     first=0
@@ -55,6 +58,7 @@ rm -f "$OUT/.cur"
 say ""
 say "== PyTorch peer"
 PYTHONUNBUFFERED=1 python3 "$here/peer_torch_ops.py" --out "$OUT/peer.json" 2>&1 | tee -a "$log"
+stamp
 while read -r kind bin name args; do
     [ "$kind" = "bench" ] || continue
     say ""
@@ -62,6 +66,7 @@ while read -r kind bin name args; do
     # shellcheck disable=SC2086
     "$here/bin/$bin" --bench --json "$OUT/bench-$name.json" --peer "$OUT/peer.json" $args 2>&1 | tee -a "$log"
     rc=${PIPESTATUS[0]}
+    stamp
     [ "$rc" = 0 ] || { verdict=1; say "-- bench $bin exit $rc"; }
 done <"$here/manifest.txt"
 

@@ -27,6 +27,14 @@ impl std::fmt::Debug for Tensor {
     }
 }
 
+struct RowBlock {
+    stride: usize,
+    row0: usize,
+    col0: usize,
+    rows: usize,
+    cols: usize,
+}
+
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
@@ -113,14 +121,36 @@ impl Tensor {
         self.numel() <= 1 || self.strides == contiguous_strides(&self.shape)
     }
 
-    /// Do `self` and `other` share storage bytes? (Conservative: overlapping spans.)
+    /// Do `self` and `other` share any element? Exact for row-strided 2-D views with the
+    /// same row stride (e.g. q and k column blocks of one fused qkv buffer, which interleave
+    /// but never touch); conservative (overlapping byte spans) otherwise.
     pub fn overlaps(&self, other: &Tensor) -> bool {
-        if !Arc::ptr_eq(&self.storage, &other.storage) {
+        if !Arc::ptr_eq(&self.storage, &other.storage) || self.numel() == 0 || other.numel() == 0 {
             return false;
+        }
+        if let (Some(a), Some(b)) = (self.row_block(), other.row_block()) {
+            if a.stride == b.stride && self.dtype == other.dtype {
+                let rows = a.row0 < b.row0 + b.rows && b.row0 < a.row0 + a.rows;
+                let cols = a.col0 < b.col0 + b.cols && b.col0 < a.col0 + a.cols;
+                return rows && cols;
+            }
         }
         let (a0, a1) = self.byte_span();
         let (b0, b1) = other.byte_span();
         a0 < b1 && b0 < a1
+    }
+
+    /// For a 2-D view with contiguous rows of the same dtype as its storage layout: its
+    /// position as a block of rows × columns of a matrix with `stride` columns.
+    fn row_block(&self) -> Option<RowBlock> {
+        let es = self.dtype.size();
+        if self.rank() != 2 || (self.shape[1] > 1 && self.strides[1] != 1) || self.offset % es != 0 {
+            return None;
+        }
+        let stride = self.strides[0].max(1);
+        let start = self.offset / es;
+        let (row0, col0) = (start / stride, start % stride);
+        (col0 + self.shape[1] <= stride).then_some(RowBlock { stride, row0, col0, rows: self.shape[0], cols: self.shape[1] })
     }
 
     fn byte_span(&self) -> (usize, usize) {

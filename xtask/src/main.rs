@@ -3,9 +3,11 @@
 //! Commands:
 //! * `setup-cuda [--force]`: install NVIDIA's nvcc 13.0 pip wheels into `.fastkernels/cuda`
 //!   (skipped when an nvcc is already found);
-//! * `ci`: what `.ci/run` runs: setup-cuda, the workspace tests, the CLI build and a smoke run.
+//! * `ci`: what `.ci/run` runs: setup-cuda, the workspace tests, the CLI build and a smoke run;
+//! * `gpu-bundle [--out DIR]`: release GPU test/bench binaries + runner for a GPU machine.
 
 mod ci;
+mod gpu_bundle;
 mod process;
 mod setup_cuda;
 
@@ -21,6 +23,9 @@ commands:
                          --force installs anyway. $FASTKERNELS_CUDA_DIR changes the install folder.
   ci                     setup-cuda, cargo test --workspace --all-targets,
                          cargo build --release -p cargo-fastkernels, cargo fastkernels list
+  gpu-bundle [--out DIR] every GPU test and bench binary (release, stripped) + run.sh + the PyTorch
+                         peer script in DIR (default <workspace>/bundle, < 64 MiB); run it on a GPU
+                         machine with `OUT=<results> bash bundle/run.sh`
   help                   this text";
 
 /// The workspace root: xtask lives one level below it.
@@ -48,6 +53,14 @@ fn run(args: &[String]) -> Result<()> {
                 bail!("ci: unexpected arguments {flags:?}\n\n{USAGE}");
             }
             ci::run(&workspace_root())
+        }
+        "gpu-bundle" => {
+            let out = match flags.as_slice() {
+                [] => None,
+                ["--out", dir] => Some(PathBuf::from(dir)),
+                other => bail!("gpu-bundle: unexpected arguments {other:?}\n\n{USAGE}"),
+            };
+            gpu_bundle::run(&workspace_root(), out)
         }
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

@@ -32,6 +32,16 @@ pub fn error_trials() -> Vec<TestTrial> {
             let wb = Tensor::zeros(dev, &[40000], DType::BF16).map_err(|e| e.to_string())?;
             expect_err(ops::rms_norm(&t(), &big, &wb, 1e-5, &big), "hidden 40000", |e| matches!(e, Error::Shape { .. }), "hidden 40000")
         }),
+        gpu_trial("errors/overlap: q and k blocks of one qkv buffer are disjoint, a view and itself are not", move |_dev| {
+            let qkv = Tensor::zeros(_dev, &[5, 48], DType::BF16).map_err(|e| e.to_string())?;
+            let (q, k, v) = (qkv.narrow(1, 0, 32).map_err(|e| e.to_string())?, qkv.narrow(1, 32, 8).map_err(|e| e.to_string())?, qkv.narrow(1, 40, 8).map_err(|e| e.to_string())?);
+            let k_rows = k.narrow(0, 2, 2).map_err(|e| e.to_string())?;
+            let checks = [(q.overlaps(&k), false), (k.overlaps(&v), false), (k.overlaps(&k_rows), true), (q.overlaps(&qkv), true), (qkv.narrow(1, 30, 4).map_err(|e| e.to_string())?.overlaps(&k), true)];
+            match checks.iter().position(|(got, want)| got != want) {
+                None => Ok(()),
+                Some(i) => Err(format!("overlap check #{i} wrong: {checks:?}")),
+            }
+        }),
         gpu_trial("errors/fused_add_rms_norm aliasing input and residual", move |dev| {
             let x = Tensor::zeros(dev, &[4, 64], DType::BF16).map_err(|e| e.to_string())?;
             let w = Tensor::zeros(dev, &[64], DType::BF16).map_err(|e| e.to_string())?;

@@ -1,0 +1,124 @@
+//! `cargo xtask gpu-bundle`: everything a GPU machine without Rust needs, in one folder
+//! (DESIGN §7). Builds every GPU test and bench binary in release (fk-llama once per example
+//! candidate slot, so one GPU run shows a correct candidate passing and wrong ones failing),
+//! strips them, and adds the runner script, the PyTorch peer script and a manifest.
+//! Run it there with `bash bundle/run.sh`; results go to `$OUT`.
+
+use crate::process::{capture, cargo, describe};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The device tool carries at most 64 MiB; stay under it with room for the scripts.
+const MAX_BUNDLE_BYTES: u64 = 60 << 20;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Test,
+    Bench,
+}
+
+struct Item {
+    kind: Kind,
+    package: &'static str,
+    target: &'static str,
+    /// `FASTKERNELS_SLOT_LLAMA` for this build (None: the crate's own kernels/ folder).
+    llama_slot: Option<&'static str>,
+    /// Name in bundle/bin.
+    out: &'static str,
+    /// Tests: "pass" or "fail" (a wrong candidate must fail). Benches: the result file stem.
+    expect: &'static str,
+    describe: &'static str,
+    bench_args: &'static str,
+}
+
+const ITEMS: &[Item] = &[
+    Item { kind: Kind::Test, package: "fk-runtime", target: "gpu_runtime", llama_slot: None, out: "fk-runtime.gpu_runtime", expect: "pass", describe: "GEMM/Linear/safetensors on the GPU", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-baselines", target: "gpu_ops", llama_slot: None, out: "fk-baselines.gpu_ops", expect: "pass", describe: "every baseline op vs CPU reference + bad input", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: None, out: "fk-llama.candidates", expect: "pass", describe: "fk-llama as committed (empty slot)", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: Some("examples/candidates/llama/tuned"), out: "fk-llama.candidates@tuned", expect: "pass", describe: "correct rms_norm candidate", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: Some("examples/candidates/llama/drops_eps"), out: "fk-llama.candidates@drops_eps", expect: "fail", describe: "wrong candidate: rms_norm drops eps", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: Some("examples/candidates/llama/half_row"), out: "fk-llama.candidates@half_row", expect: "fail", describe: "wrong candidate: rms_norm writes half of each row", bench_args: "" },
+    Item { kind: Kind::Bench, package: "fk-llama", target: "ops", llama_slot: Some("examples/candidates/llama/tuned"), out: "fk-llama.ops@tuned", expect: "llama", describe: "fk-llama baseline vs tuned candidate", bench_args: "" },
+    Item { kind: Kind::Bench, package: "fk-baselines", target: "ops", llama_slot: None, out: "fk-baselines.ops", expect: "selftest", describe: "baseline vs itself", bench_args: "--self-test --quick --op rms_norm --op silu_and_mul" },
+];
+
+pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
+    let bundle = out_dir.unwrap_or_else(|| ws.join("bundle"));
+    if bundle.exists() {
+        std::fs::remove_dir_all(&bundle).with_context(|| format!("remove old {}", bundle.display()))?;
+    }
+    let bin = bundle.join("bin");
+    std::fs::create_dir_all(&bin)?;
+    let mut manifest = String::from("# kind binary expect-or-name args/description\n");
+    for item in ITEMS {
+        let exe = build(ws, item)?;
+        let dst = bin.join(item.out);
+        std::fs::copy(&exe, &dst).with_context(|| format!("copy {} -> {}", exe.display(), dst.display()))?;
+        // Symbols are not needed to run; stripping roughly halves the binaries.
+        if Command::new("strip").arg(&dst).status().map(|s| !s.success()).unwrap_or(true) {
+            eprintln!("warning: could not strip {} (no `strip`?); the bundle will be larger", dst.display());
+        }
+        match item.kind {
+            Kind::Test => manifest.push_str(&format!("test {} {} {}\n", item.out, item.expect, item.describe)),
+            Kind::Bench => manifest.push_str(&format!("bench {} {} {}\n", item.out, item.expect, item.bench_args)),
+        }
+    }
+    std::fs::write(bundle.join("manifest.txt"), manifest)?;
+    std::fs::copy(ws.join("scripts/run_gpu_bundle.sh"), bundle.join("run.sh"))?;
+    std::fs::copy(ws.join("scripts/peer_torch_ops.py"), bundle.join("peer_torch_ops.py"))?;
+    let sha = capture(Command::new("git").arg("-C").arg(ws).args(["describe", "--always", "--dirty"])).unwrap_or_else(|_| "unknown".into());
+    std::fs::write(bundle.join("GIT_SHA"), sha.trim())?;
+
+    let size = dir_size(&bundle)?;
+    if size > MAX_BUNDLE_BYTES {
+        let status = Command::new("tar").arg("-C").arg(&bundle).args(["-cJf", "bin.tar.xz", "bin"]).status()?;
+        if !status.success() {
+            bail!("tar -cJf failed");
+        }
+        std::fs::remove_dir_all(&bin)?;
+    }
+    let size = dir_size(&bundle)?;
+    if size > MAX_BUNDLE_BYTES {
+        bail!("bundle is {} MiB even compressed (limit {} MiB)", size >> 20, MAX_BUNDLE_BYTES >> 20);
+    }
+    eprintln!("gpu bundle: {} ({:.1} MiB). On the GPU machine: OUT=<dir> bash {}/run.sh", bundle.display(), size as f64 / (1 << 20) as f64, bundle.file_name().and_then(|s| s.to_str()).unwrap_or("bundle"));
+    Ok(())
+}
+
+/// Build one test/bench binary in release and return its path (from cargo's JSON messages).
+fn build(ws: &Path, item: &Item) -> Result<PathBuf> {
+    // `cargo bench` builds with the release-based bench profile and takes no --release.
+    let args: &[&str] = match item.kind {
+        Kind::Test => &["test", "--release", "--test"],
+        Kind::Bench => &["bench", "--bench"],
+    };
+    let mut full: Vec<&str> = args[..args.len() - 1].to_vec();
+    full.extend(["--no-run", "--message-format=json-render-diagnostics", "-p", item.package, args[args.len() - 1], item.target]);
+    let mut cmd = cargo(ws, &full);
+    match item.llama_slot {
+        Some(slot) => cmd.env("FASTKERNELS_SLOT_LLAMA", ws.join(slot)),
+        None => cmd.env_remove("FASTKERNELS_SLOT_LLAMA"),
+    };
+    eprintln!("+ {}{}", item.llama_slot.map(|s| format!("FASTKERNELS_SLOT_LLAMA={s} ")).unwrap_or_default(), describe(&cmd));
+    let out = capture(&mut cmd)?;
+    for line in out.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if v["reason"] == "compiler-artifact" && v["target"]["name"] == item.target && v["profile"]["test"] == true {
+            if let Some(exe) = v["executable"].as_str() {
+                return Ok(PathBuf::from(exe));
+            }
+        }
+    }
+    bail!("cargo built no executable for {} {}", item.package, item.target)
+}
+
+fn dir_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let m = e.metadata()?;
+        total += if m.is_dir() { dir_size(&e.path())? } else { m.len() };
+    }
+    Ok(total)
+}
