@@ -11,7 +11,7 @@ mod trials;
 
 pub use cases::{default_test_cases, llm_bench_cases, Case, CaseParams, LlmShapes};
 pub use errors::error_trials;
-pub use instances::{instantiate, Checked};
+pub use instances::{instantiate, random, Checked};
 pub use trials::{op_trials, TrialOptions};
 
 use crate::table::OpTable;

@@ -24,13 +24,14 @@ impl LlamaMLP {
         Ok(LlamaMLP { gate_up_proj, down_proj })
     }
 
-    /// Random weights at `cfg`'s shapes: N(0, initializer_range = 0.02) as HF initialises
-    /// Llama, so activations keep a realistic scale. Also returns the host weights (gate_up,
+    /// Random weights at `cfg`'s shapes with mean 0 and std initializer_range = 0.02, as HF
+    /// initialises Llama, so activations keep a realistic scale (normal; uniform with that
+    /// std for the > 64 Mi-element matrices of real configs, which are much cheaper to draw). Also returns the host weights (gate_up,
     /// down) for CPU references.
     pub fn random(dev: &Device, cfg: &LlamaConfig, dtype: DType, rng: &mut Rng) -> Result<(LlamaMLP, Vec<f32>, Vec<f32>)> {
         let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
-        let gu = fk_runtime::host::round_trip(&rng.normal_vec(2 * i * h, 0.0, 0.02), dtype);
-        let dn = fk_runtime::host::round_trip(&rng.normal_vec(h * i, 0.0, 0.02), dtype);
+        let gu = fk_baselines::harness::random(rng, 2 * i * h, 0.0, 0.02, dtype);
+        let dn = fk_baselines::harness::random(rng, h * i, 0.0, 0.02, dtype);
         let mlp = LlamaMLP::new(
             Linear::new(Tensor::from_f32(dev, &gu, &[2 * i, h], dtype)?, None)?,
             Linear::new(Tensor::from_f32(dev, &dn, &[h, i], dtype)?, None)?,
