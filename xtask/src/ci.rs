@@ -14,6 +14,7 @@ pub fn run(ws: &Path) -> Result<()> {
     let steps: Vec<Step> = vec![
         ("setup-cuda", Box::new(|| crate::setup_cuda::run(ws, false).map(|_| ()))),
         ("cargo test --workspace --all-targets", Box::new(|| run_streaming(&mut cargo(ws, &["test", "--workspace", "--all-targets"])))),
+        ("example candidate slots build", Box::new(|| build_example_slots(ws))),
         (
             "cargo build --release -p cargo-fastkernels",
             Box::new(|| run_streaming(&mut cargo(ws, &["build", "--release", "-p", "cargo-fastkernels"]))),
@@ -36,6 +37,22 @@ pub fn run(ws: &Path) -> Result<()> {
     }
     print_times(&done);
     eprintln!("ci: all {} steps passed in {:.1}s", steps.len(), total.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Every folder under examples/candidates/llama is a slot: each must compile and link into
+/// fk-llama's tests next to the baselines (whether its kernels are *correct* is a GPU
+/// question, answered by the GPU bundle).
+fn build_example_slots(ws: &Path) -> Result<()> {
+    let dir = ws.join("examples/candidates/llama");
+    let mut slots: Vec<_> = std::fs::read_dir(&dir)?.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    slots.sort();
+    for slot in slots {
+        let mut cmd = cargo(ws, &["test", "-p", "fk-llama", "--no-run"]);
+        cmd.env("FASTKERNELS_SLOT_LLAMA", &slot);
+        eprintln!("  slot {}", slot.display());
+        run_streaming(&mut cmd)?;
+    }
     Ok(())
 }
 

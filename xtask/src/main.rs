@@ -21,7 +21,7 @@ commands:
   setup-cuda [--force]   install nvcc 13.0 (NVIDIA pip wheels) into <workspace>/.fastkernels/cuda,
                          unless an nvcc is already found ($NVCC, $CUDA_HOME, $CUDA_PATH, PATH, …);
                          --force installs anyway. $FASTKERNELS_CUDA_DIR changes the install folder.
-  ci                     setup-cuda, cargo test --workspace --all-targets,
+  ci                     setup-cuda, cargo test --workspace --all-targets, build the example candidate slots,
                          cargo build --release -p cargo-fastkernels, cargo fastkernels list
   gpu-bundle [--out DIR] every GPU test and bench binary (release, stripped) + run.sh + the PyTorch
                          peer script in DIR (default <workspace>/bundle, < 64 MiB); run it on a GPU
