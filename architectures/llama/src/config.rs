@@ -7,11 +7,13 @@ use fk_runtime::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// `rope_scaling` as HF writes it (only `default` and `llama3` are accepted for Llama).
+/// `rope_scaling` as HF checkpoints write it, or transformers ≥ 5's `rope_parameters`
+/// (the same keys plus `rope_theta`). Only `default` and `llama3` are accepted for Llama.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct RawRopeScaling {
     #[serde(alias = "type")]
     pub rope_type: Option<String>,
+    pub rope_theta: Option<f64>,
     pub factor: Option<f64>,
     pub low_freq_factor: Option<f64>,
     pub high_freq_factor: Option<f64>,
@@ -32,6 +34,7 @@ pub struct RawLlamaConfig {
     pub rms_norm_eps: Option<f64>,
     pub rope_theta: Option<f64>,
     pub rope_scaling: Option<RawRopeScaling>,
+    pub rope_parameters: Option<RawRopeScaling>,
     pub hidden_act: Option<String>,
     pub attention_bias: Option<bool>,
     pub mlp_bias: Option<bool>,
@@ -145,11 +148,25 @@ impl RawLlamaConfig {
         if !(eps.is_finite() && eps > 0.0) {
             return Err(Error::config(format!("rms_norm_eps {eps} must be > 0")));
         }
-        let theta = self.rope_theta.unwrap_or(10000.0);
+        // transformers ≥ 5 folds rope_theta and the scaling into `rope_parameters`; older
+        // files (every hub Llama) have `rope_theta` and `rope_scaling`. Accept both, not both
+        // disagreeing.
+        let rope = match (self.rope_scaling, self.rope_parameters) {
+            (Some(a), Some(b)) if a.rope_type != b.rope_type => {
+                return Err(Error::config("`rope_scaling` and `rope_parameters` disagree on rope_type"))
+            }
+            (a, b) => b.or(a),
+        };
+        let theta = match (self.rope_theta, rope.as_ref().and_then(|r| r.rope_theta)) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(Error::config(format!("rope_theta {a} and rope_parameters.rope_theta {b} disagree")))
+            }
+            (a, b) => a.or(b).unwrap_or(10000.0),
+        };
         if !(theta.is_finite() && theta > 1.0) {
             return Err(Error::config(format!("rope_theta {theta} must be > 1")));
         }
-        let rope_scaling = match self.rope_scaling {
+        let rope_scaling = match rope {
             None => RopeScaling::Default,
             Some(s) => match s.rope_type.as_deref() {
                 None | Some("default") => RopeScaling::Default,
@@ -216,6 +233,17 @@ mod tests {
             let e = LlamaConfig::from_json(json).unwrap_err().to_string();
             assert!(e.contains(needle), "{json}: `{e}` should mention {needle}");
         }
+    }
+
+    #[test]
+    fn transformers5_rope_parameters_are_read() {
+        let c = LlamaConfig::from_json(r#"{"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100,
+            "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 32}}"#).unwrap();
+        assert_eq!(c.rope_theta, 500000.0);
+        assert!(matches!(c.rope_scaling, RopeScaling::Llama3 { original_max_position_embeddings: 32, .. }));
+        let e = LlamaConfig::from_json(r#"{"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100,
+            "rope_theta": 10000.0, "rope_parameters": {"rope_type": "default", "rope_theta": 500000.0}}"#).unwrap_err();
+        assert!(e.to_string().contains("disagree"), "{e}");
     }
 
     #[test]
