@@ -3,8 +3,8 @@
 //!
 //! Activations are rounded to the checkpoint dtype wherever the PyTorch module materialises a
 //! tensor (linear outputs, norms, residual adds, rotary, the MLP product), so a bf16 model
-//! is compared like for like; arithmetic is f64. Attention is the plain causal softmax over
-//! all previous positions with grouped KV heads.
+//! is compared like for like; arithmetic is f64. Attention is the shared causal GQA reference
+//! (`fk_baselines::reference::prefill_attention`).
 
 use crate::config::LlamaConfig;
 use crate::rope;
@@ -130,29 +130,8 @@ impl LlamaReference {
             let v = self.linear(&hn, t, h, &l.v, nkv * hd);
             let q = self.round(fk_baselines::reference::rotary_embedding(&positions, &q, nh, hd, &cache, hd, true));
             let k = self.round(fk_baselines::reference::rotary_embedding(&positions, &k, nkv, hd, &cache, hd, true));
-            let mut attn = vec![0f64; t * nh * hd];
-            for head in 0..nh {
-                let kh = head / (nh / nkv);
-                for i in 0..t {
-                    let qi = &q[(i * nh + head) * hd..][..hd];
-                    let scores: Vec<f64> = (0..=i)
-                        .map(|j| {
-                            let kj = &k[(j * nkv + kh) * hd..][..hd];
-                            qi.iter().zip(kj).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>() * scale
-                        })
-                        .collect();
-                    let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    let e: Vec<f64> = scores.iter().map(|s| (s - m).exp()).collect();
-                    let z: f64 = e.iter().sum();
-                    let out = &mut attn[(i * nh + head) * hd..][..hd];
-                    for (j, ej) in e.iter().enumerate() {
-                        let vj = &v[(j * nkv + kh) * hd..][..hd];
-                        for (o, &vv) in out.iter_mut().zip(vj) {
-                            *o += ej / z * vv as f64;
-                        }
-                    }
-                }
-            }
+            let shape = fk_baselines::reference::AttnShape { heads: nh, kv_heads: nkv, head_dim: hd, scale };
+            let attn = fk_baselines::reference::prefill_attention(&q, &k, &v, &[0, t], &[0, t], &shape, true);
             let attn = self.round(attn);
             let o = self.linear(&attn, t, nh * hd, &l.o, h);
             x = self.add(&x, &o);

@@ -4,11 +4,13 @@
 //! row back before the weight multiply), the reference rounds there too.
 
 mod activation;
+pub mod attention;
 mod embedding;
 mod norm;
 mod rotary;
 
 pub use activation::{gelu_and_mul, silu_and_mul};
+pub use attention::{paged_decode_attention, prefill_attention, reshape_and_cache, AttnShape};
 pub use embedding::embedding;
 pub use norm::{fused_add_rms_norm, rms_norm};
 pub use rotary::{cos_sin_cache, rotary_embedding};
