@@ -5,6 +5,8 @@
 #include "fk/ops/act_and_mul.h"
 #include "fk/ops/embedding.h"
 #include "fk/ops/fused_add_rms_norm.h"
+#include "fk/ops/paged_attention_decode.h"
+#include "fk/ops/reshape_and_cache.h"
 #include "fk/ops/rms_norm.h"
 #include "fk/ops/rotary_embedding.h"
 
@@ -52,5 +54,25 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_embedding_params, vocab) FK_FIELD(fk_embedding_params, out_stride)
               FK_FIELD(fk_embedding_params, ids_dtype) FK_FIELD(fk_embedding_params, dtype))
     FK_STRUCT("fk_status", fk_status, FK_FIELD(fk_status, bad_count) FK_FIELD(fk_status, first_bad))
+    FK_STRUCT("reshape_and_cache", fk_reshape_and_cache_params,
+              FK_FIELD(fk_reshape_and_cache_params, key) FK_FIELD(fk_reshape_and_cache_params, value)
+              FK_FIELD(fk_reshape_and_cache_params, key_cache) FK_FIELD(fk_reshape_and_cache_params, value_cache)
+              FK_FIELD(fk_reshape_and_cache_params, slot_mapping) FK_FIELD(fk_reshape_and_cache_params, status)
+              FK_FIELD(fk_reshape_and_cache_params, tokens) FK_FIELD(fk_reshape_and_cache_params, key_stride)
+              FK_FIELD(fk_reshape_and_cache_params, value_stride) FK_FIELD(fk_reshape_and_cache_params, num_blocks)
+              FK_FIELD(fk_reshape_and_cache_params, block_size) FK_FIELD(fk_reshape_and_cache_params, kv_heads)
+              FK_FIELD(fk_reshape_and_cache_params, head_dim) FK_FIELD(fk_reshape_and_cache_params, dtype))
+    FK_STRUCT("paged_attention_decode", fk_paged_attention_decode_params,
+              FK_FIELD(fk_paged_attention_decode_params, out) FK_FIELD(fk_paged_attention_decode_params, query)
+              FK_FIELD(fk_paged_attention_decode_params, key_cache) FK_FIELD(fk_paged_attention_decode_params, value_cache)
+              FK_FIELD(fk_paged_attention_decode_params, block_table) FK_FIELD(fk_paged_attention_decode_params, seq_lens)
+              FK_FIELD(fk_paged_attention_decode_params, workspace) FK_FIELD(fk_paged_attention_decode_params, status)
+              FK_FIELD(fk_paged_attention_decode_params, seqs) FK_FIELD(fk_paged_attention_decode_params, query_stride)
+              FK_FIELD(fk_paged_attention_decode_params, num_blocks) FK_FIELD(fk_paged_attention_decode_params, heads)
+              FK_FIELD(fk_paged_attention_decode_params, kv_heads) FK_FIELD(fk_paged_attention_decode_params, head_dim)
+              FK_FIELD(fk_paged_attention_decode_params, block_size) FK_FIELD(fk_paged_attention_decode_params, max_blocks_per_seq)
+              FK_FIELD(fk_paged_attention_decode_params, max_splits) FK_FIELD(fk_paged_attention_decode_params, split_tokens)
+              FK_FIELD(fk_paged_attention_decode_params, scale) FK_FIELD(fk_paged_attention_decode_params, dtype)
+              FK_FIELD(fk_paged_attention_decode_params, pad_))
     return (size_t)-1;
 }

@@ -91,6 +91,51 @@ pub struct EmbeddingParams {
     pub dtype: i32,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ReshapeAndCacheParams {
+    pub key: u64,
+    pub value: u64,
+    pub key_cache: u64,
+    pub value_cache: u64,
+    pub slot_mapping: u64,
+    pub status: u64,
+    pub tokens: i64,
+    pub key_stride: i64,
+    pub value_stride: i64,
+    pub num_blocks: i64,
+    pub block_size: i32,
+    pub kv_heads: i32,
+    pub head_dim: i32,
+    pub dtype: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PagedAttentionDecodeParams {
+    pub out: u64,
+    pub query: u64,
+    pub key_cache: u64,
+    pub value_cache: u64,
+    pub block_table: u64,
+    pub seq_lens: u64,
+    pub workspace: u64,
+    pub status: u64,
+    pub seqs: i64,
+    pub query_stride: i64,
+    pub num_blocks: i64,
+    pub heads: i32,
+    pub kv_heads: i32,
+    pub head_dim: i32,
+    pub block_size: i32,
+    pub max_blocks_per_seq: i32,
+    pub max_splits: i32,
+    pub split_tokens: i32,
+    pub scale: f32,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
 extern "C" {
     pub fn fk_baseline_rms_norm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_fused_add_rms_norm(params: *const c_void, stream: RawStream) -> i32;
@@ -98,6 +143,8 @@ extern "C" {
     pub fn fk_baseline_gelu_and_mul(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_rotary_embedding(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_embedding(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_reshape_and_cache(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_paged_attention_decode(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
 }
 
@@ -145,6 +192,18 @@ mod tests {
             [out, ids, weight, status, tokens, hidden, vocab, out_stride, ids_dtype, dtype]
         );
         check_layout!("fk_status", FkStatus, [bad_count, first_bad]);
+        check_layout!(
+            "reshape_and_cache",
+            ReshapeAndCacheParams,
+            [key, value, key_cache, value_cache, slot_mapping, status, tokens, key_stride, value_stride, num_blocks,
+             block_size, kv_heads, head_dim, dtype]
+        );
+        check_layout!(
+            "paged_attention_decode",
+            PagedAttentionDecodeParams,
+            [out, query, key_cache, value_cache, block_table, seq_lens, workspace, status, seqs, query_stride, num_blocks,
+             heads, kv_heads, head_dim, block_size, max_blocks_per_seq, max_splits, split_tokens, scale, dtype, pad_]
+        );
     }
 
     /// The dtype codes in the C header are the other half of `DType::code`.

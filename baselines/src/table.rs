@@ -15,11 +15,21 @@ pub enum OpId {
     GeluAndMul,
     RotaryEmbedding,
     Embedding,
+    ReshapeAndCache,
+    PagedAttentionDecode,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 6] =
-        [OpId::RmsNorm, OpId::FusedAddRmsNorm, OpId::SiluAndMul, OpId::GeluAndMul, OpId::RotaryEmbedding, OpId::Embedding];
+    pub const ALL: [OpId; 8] = [
+        OpId::RmsNorm,
+        OpId::FusedAddRmsNorm,
+        OpId::SiluAndMul,
+        OpId::GeluAndMul,
+        OpId::RotaryEmbedding,
+        OpId::Embedding,
+        OpId::ReshapeAndCache,
+        OpId::PagedAttentionDecode,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -29,6 +39,8 @@ impl OpId {
             OpId::GeluAndMul => "gelu_and_mul",
             OpId::RotaryEmbedding => "rotary_embedding",
             OpId::Embedding => "embedding",
+            OpId::ReshapeAndCache => "reshape_and_cache",
+            OpId::PagedAttentionDecode => "paged_attention_decode",
         }
     }
 
@@ -44,6 +56,8 @@ impl OpId {
             OpId::GeluAndMul => ffi::fk_baseline_gelu_and_mul,
             OpId::RotaryEmbedding => ffi::fk_baseline_rotary_embedding,
             OpId::Embedding => ffi::fk_baseline_embedding,
+            OpId::ReshapeAndCache => ffi::fk_baseline_reshape_and_cache,
+            OpId::PagedAttentionDecode => ffi::fk_baseline_paged_attention_decode,
         }
     }
 }

@@ -8,6 +8,8 @@
 #include <cuda_fp16.h>
 #include <stdint.h>
 
+#include <algorithm>
+
 #include "fk/dtype.h"
 
 #ifndef FK_SYMBOL_PREFIX

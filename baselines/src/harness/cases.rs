@@ -17,6 +17,12 @@ pub enum CaseParams {
     Rotary { tokens: usize, heads: usize, kv_heads: usize, head_size: usize, rot_dim: usize, neox: bool, max_position: usize, fused_qkv: bool },
     /// embedding with ids drawn from [0, vocab).
     Embedding { tokens: usize, vocab: usize, hidden: usize, ids_i64: bool },
+    /// reshape_and_cache of `tokens` rows into distinct random slots (1 in 8 is padding, -1);
+    /// `fused`: key/value are column blocks of one [tokens, 2·kv_heads·head_dim] buffer.
+    ReshapeAndCache { tokens: usize, kv_heads: usize, head_dim: usize, block_size: usize, num_blocks: usize, fused: bool },
+    /// paged_attention_decode of `seqs` sequences over shuffled physical blocks; lengths are
+    /// random in 1..=max_len (one at max_len), or all max_len with `uniform` (benchmarks).
+    PagedDecode { seqs: usize, heads: usize, kv_heads: usize, head_dim: usize, block_size: usize, max_len: usize, split_tokens: usize, uniform: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -38,6 +44,12 @@ impl Case {
             }
             CaseParams::Rotary { tokens, heads, kv_heads, head_size, .. } => format!("[{tokens}, {heads}, {kv_heads}, {head_size}]"),
             CaseParams::Embedding { tokens, vocab, hidden, .. } => format!("[{tokens}, {vocab}, {hidden}]"),
+            CaseParams::ReshapeAndCache { tokens, kv_heads, head_dim, block_size, num_blocks, .. } => {
+                format!("[{tokens}, {kv_heads}, {head_dim}] cache [{num_blocks}, {block_size}]")
+            }
+            CaseParams::PagedDecode { seqs, heads, kv_heads, head_dim, max_len, .. } => {
+                format!("[{seqs}, {heads}, {kv_heads}, {head_dim}] ctx {max_len}")
+            }
         }
     }
 
@@ -51,6 +63,8 @@ impl Case {
                 format!("{}{}", if *neox { "neox" } else { "gptj" }, if *fused_qkv { " fused-qkv" } else { "" })
             }
             CaseParams::Embedding { ids_i64, .. } => if *ids_i64 { "ids i64" } else { "ids i32" }.into(),
+            CaseParams::ReshapeAndCache { fused, .. } => if *fused { "fused-kv" } else { "" }.into(),
+            CaseParams::PagedDecode { block_size, split_tokens, .. } => format!("block {block_size} split {split_tokens}"),
         }
     }
 
@@ -107,6 +121,32 @@ pub fn default_test_cases() -> Vec<Case> {
         for &(tokens, vocab, hidden, ids_i64) in &emb {
             cases.push(Case { op: OpId::Embedding, dtype, params: CaseParams::Embedding { tokens, vocab, hidden, ids_i64 } });
         }
+        // (tokens, kv_heads, head_dim, block_size, num_blocks, fused)
+        let cache = [(1, 8, 128, 16, 64, true), (7, 1, 64, 16, 8, false), (33, 2, 80, 16, 8, false), (130, 4, 100, 8, 40, true), (257, 8, 128, 32, 16, true), (2048, 8, 128, 16, 200, false)];
+        for &(tokens, kv_heads, head_dim, block_size, num_blocks, fused) in &cache {
+            cases.push(Case {
+                op: OpId::ReshapeAndCache,
+                dtype,
+                params: CaseParams::ReshapeAndCache { tokens, kv_heads, head_dim, block_size, num_blocks, fused },
+            });
+        }
+        // (seqs, heads, kv_heads, head_dim, block_size, max_len, split_tokens): multi- and
+        // single-split, MQA, MHA, head_dim 64/128/256, a group of 3 (a partly filled chunk).
+        let decode = [
+            (1, 32, 8, 128, 16, 1000, 512),
+            (7, 4, 1, 64, 16, 37, 512),
+            (3, 8, 8, 256, 32, 300, 64),
+            (33, 32, 8, 128, 16, 129, 16),
+            (5, 12, 4, 64, 8, 2000, 256),
+            (64, 32, 8, 128, 16, 512, 512),
+        ];
+        for &(seqs, heads, kv_heads, head_dim, block_size, max_len, split_tokens) in &decode {
+            cases.push(Case {
+                op: OpId::PagedAttentionDecode,
+                dtype,
+                params: CaseParams::PagedDecode { seqs, heads, kv_heads, head_dim, block_size, max_len, split_tokens, uniform: false },
+            });
+        }
     }
     cases
 }
@@ -137,6 +177,27 @@ impl LlmShapes {
         max_position: 131072,
         eps: 1e-5,
     };
+}
+
+/// Paged decode attention at a model's shapes: (batch, context) pairs, block 16, split 512.
+pub fn llm_decode_bench_cases(s: &LlmShapes, batch_ctx: &[(usize, usize)], dtype: DType) -> Vec<Case> {
+    batch_ctx
+        .iter()
+        .map(|&(seqs, ctx)| Case {
+            op: OpId::PagedAttentionDecode,
+            dtype,
+            params: CaseParams::PagedDecode {
+                seqs,
+                heads: s.heads,
+                kv_heads: s.kv_heads,
+                head_dim: s.head_dim,
+                block_size: 16,
+                max_len: ctx,
+                split_tokens: 512,
+                uniform: true,
+            },
+        })
+        .collect()
 }
 
 /// L1 benchmark cases at a model's shapes for each token count (bf16, as served).
@@ -171,6 +232,19 @@ pub fn llm_bench_cases(s: &LlmShapes, tokens: &[usize], dtype: DType) -> Vec<Cas
             },
         });
         cases.push(Case { op: OpId::Embedding, dtype, params: CaseParams::Embedding { tokens: t, vocab: s.vocab, hidden: s.hidden, ids_i64: false } });
+        // New K/V of every token into a cache with room for twice as many (block 16).
+        cases.push(Case {
+            op: OpId::ReshapeAndCache,
+            dtype,
+            params: CaseParams::ReshapeAndCache {
+                tokens: t,
+                kv_heads: s.kv_heads,
+                head_dim: s.head_dim,
+                block_size: 16,
+                num_blocks: 2 * t.div_ceil(16),
+                fused: true,
+            },
+        });
     }
     cases
 }

@@ -1,7 +1,7 @@
 //! Bad-input trials: each wrong call must come back as a clear `Err` naming the problem,
 //! never a crash, a hang or garbage.
 
-use crate::ops::{self, DeviceStatus, Rotary};
+use crate::ops::{self, DecodeSplits, DeviceStatus, PagedKv, Rotary};
 use crate::table::OpTable;
 use fk_runtime::gpu_test::{gpu_trial, TestTrial};
 use fk_runtime::{DType, Error, Tensor};
@@ -82,6 +82,24 @@ pub fn error_trials() -> Vec<TestTrial> {
             }
             let pos32 = Tensor::from_i32(dev, &[0, 1], &[2]).map_err(|e| e.to_string())?;
             expect_err(ops::rotary_embedding(&t(), &rope, &pos32, &q, None, &status), "i32 positions", |e| matches!(e, Error::DType { .. }), "i64")
+        }),
+        gpu_trial("errors/paged ops: unsupported head_dim, wrong index dtypes, slot past the cache", move |dev| {
+            let e = |r: fk_runtime::Result<Tensor>| r.map_err(|e| e.to_string());
+            let (kc, vc) = (e(Tensor::zeros(dev, &[4, 16, 2, 96], DType::BF16))?, e(Tensor::zeros(dev, &[4, 16, 2, 96], DType::BF16))?);
+            let kv = PagedKv { key_cache: &kc, value_cache: &vc };
+            let q = e(Tensor::zeros(dev, &[1, 4 * 96], DType::BF16))?;
+            let out = e(Tensor::zeros(dev, &[1, 4, 96], DType::BF16))?;
+            let table = e(Tensor::from_i32(dev, &[0, 1], &[1, 2]))?;
+            let lens = e(Tensor::from_i32(dev, &[20], &[1]))?;
+            let status = DeviceStatus::new(dev).map_err(|e| e.to_string())?;
+            let splits = DecodeSplits::new(2, 16, 512).map_err(|e| e.to_string())?;
+            expect_err(ops::paged_attention_decode(&t(), &q, &kv, &table, &lens, splits, None, 0.1, &out, &status), "head_dim 96", |e| matches!(e, Error::Shape { .. }), "head_dim 96")?;
+            let table64 = e(Tensor::from_i64(dev, &[0, 1], &[1, 2]))?;
+            expect_err(ops::paged_attention_decode(&t(), &q, &kv, &table64, &lens, splits, None, 0.1, &out, &status), "i64 block_table", |e| matches!(e, Error::DType { .. }), "block_table")?;
+            let k = e(Tensor::zeros(dev, &[2, 2 * 96], DType::BF16))?;
+            let slots = e(Tensor::from_i64(dev, &[3, 64], &[2]))?; // 4 blocks x 16 = 64 slots: 64 is past the end
+            ops::reshape_and_cache(&t(), &k, &k.duplicate().map_err(|e| e.to_string())?, &kv, &slots, &status).map_err(|e| e.to_string())?;
+            expect_err(status.check("reshape_and_cache", |r| format!("token {r}")), "slot 64", |e| matches!(e, Error::BadInput { .. }), "token 1")
         }),
         gpu_trial("errors/launchers reject a null stream and bad sizes", move |dev| {
             let x = Tensor::zeros(dev, &[2, 64], DType::BF16).map_err(|e| e.to_string())?;

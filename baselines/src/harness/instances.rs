@@ -3,7 +3,7 @@
 
 use super::cases::{Case, CaseParams};
 use super::Workload;
-use crate::ops::{self, DeviceStatus, GeluApprox, Rotary};
+use crate::ops::{self, DecodeSplits, DeviceStatus, GeluApprox, PagedKv, Rotary};
 use crate::reference;
 use crate::table::{OpId, OpTable};
 use fk_runtime::compare::{compare, Tolerance};
@@ -137,6 +137,93 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
                 hbuf,
                 hpos: positions,
                 hcache: cache,
+                reference: None,
+            })
+        }
+        CaseParams::ReshapeAndCache { tokens, kv_heads, head_dim, block_size, num_blocks, fused } => {
+            let row = kv_heads * head_dim;
+            let hkv = random(rng, tokens * 2 * row, 0.0, 1.0, dtype);
+            let cache_elems = num_blocks * block_size * row;
+            let hkc = random(rng, cache_elems, 0.0, 1.0, dtype);
+            let hvc = random(rng, cache_elems, 0.0, 1.0, dtype);
+            // Distinct slots (a partial Fisher-Yates shuffle), 1 in 8 turned into padding.
+            let mut all: Vec<i64> = (0..(num_blocks * block_size) as i64).collect();
+            for i in 0..tokens {
+                let j = rng.range(i as i64, all.len() as i64) as usize;
+                all.swap(i, j);
+            }
+            let slots: Vec<i64> = all[..tokens].iter().map(|&s| if rng.range(0, 8) == 0 { -1 } else { s }).collect();
+            let kv = upload(dev, &hkv, &[tokens, 2 * row], dtype)?;
+            let (key, value) = if fused {
+                (kv.narrow(1, 0, row)?, kv.narrow(1, row, row)?)
+            } else {
+                let k: Vec<f32> = (0..tokens).flat_map(|t| hkv[t * 2 * row..t * 2 * row + row].to_vec()).collect();
+                let v: Vec<f32> = (0..tokens).flat_map(|t| hkv[t * 2 * row + row..(t + 1) * 2 * row].to_vec()).collect();
+                (upload(dev, &k, &[tokens, row], dtype)?, upload(dev, &v, &[tokens, row], dtype)?)
+            };
+            let shape = [num_blocks, block_size, kv_heads, head_dim];
+            let kc_src = upload(dev, &hkc, &shape, dtype)?;
+            let vc_src = upload(dev, &hvc, &shape, dtype)?;
+            Box::new(CacheInst {
+                dtype,
+                tokens,
+                row,
+                key,
+                value,
+                key_cache: kc_src.duplicate()?,
+                value_cache: vc_src.duplicate()?,
+                kc_src,
+                vc_src,
+                slots: Tensor::from_i64(dev, &slots, &[tokens])?,
+                status: DeviceStatus::new(dev)?,
+                hkv,
+                hkc,
+                hvc,
+                hslots: slots,
+                reference: None,
+            })
+        }
+        CaseParams::PagedDecode { seqs, heads, kv_heads, head_dim, block_size, max_len, split_tokens, uniform } => {
+            let max_blocks = max_len.div_ceil(block_size);
+            let num_blocks = seqs * max_blocks + 3;
+            let lens: Vec<usize> =
+                (0..seqs).map(|b| if uniform || b == 0 { max_len } else { rng.range(1, max_len as i64 + 1) as usize }).collect();
+            // Every sequence gets distinct physical blocks, in shuffled order.
+            let mut phys: Vec<i32> = (0..num_blocks as i32).collect();
+            for i in (1..phys.len()).rev() {
+                let j = rng.range(0, i as i64 + 1) as usize;
+                phys.swap(i, j);
+            }
+            let table: Vec<i32> = phys[..seqs * max_blocks].to_vec();
+            let row = kv_heads * head_dim;
+            let cache_elems = num_blocks * block_size * row;
+            let hkc = random(rng, cache_elems, 0.0, 1.0, dtype);
+            let hvc = random(rng, cache_elems, 0.0, 1.0, dtype);
+            let hq = random(rng, seqs * heads * head_dim, 0.0, 1.0, dtype);
+            let splits = DecodeSplits::new(max_blocks, block_size, split_tokens)?;
+            let ws = splits.workspace_floats(seqs, heads, head_dim);
+            let shape = [num_blocks, block_size, kv_heads, head_dim];
+            Box::new(DecodeInst {
+                dtype,
+                heads,
+                kv_heads,
+                head_dim,
+                block_size,
+                max_blocks,
+                splits,
+                query: upload(dev, &hq, &[seqs, heads * head_dim], dtype)?,
+                key_cache: upload(dev, &hkc, &shape, dtype)?,
+                value_cache: upload(dev, &hvc, &shape, dtype)?,
+                block_table: Tensor::from_i32(dev, &table, &[seqs, max_blocks])?,
+                seq_lens: Tensor::from_i32(dev, &lens.iter().map(|&l| l as i32).collect::<Vec<_>>(), &[seqs])?,
+                workspace: if ws > 0 { Some(Tensor::empty(dev, &[ws], DType::F32)?) } else { None },
+                out: Tensor::empty(dev, &[seqs, heads, head_dim], dtype)?,
+                status: DeviceStatus::new(dev)?,
+                hq,
+                hkc,
+                hvc,
+                htable: table,
+                hlens: lens,
                 reference: None,
             })
         }
@@ -426,6 +513,142 @@ impl Checked for EmbInst {
     fn reference(&mut self) -> &[Vec<f64>] {
         if self.reference.is_none() {
             self.reference = Some(vec![reference::embedding(&self.hids, &self.hw, self.hidden)]);
+        }
+        self.reference.as_deref().unwrap_or(&[])
+    }
+}
+
+struct CacheInst {
+    dtype: DType,
+    tokens: usize,
+    row: usize,
+    key: Tensor,
+    value: Tensor,
+    kc_src: Tensor,
+    vc_src: Tensor,
+    key_cache: Tensor,
+    value_cache: Tensor,
+    slots: Tensor,
+    status: DeviceStatus,
+    hkv: Vec<f32>,
+    hkc: Vec<f32>,
+    hvc: Vec<f32>,
+    hslots: Vec<i64>,
+    reference: Option<Vec<Vec<f64>>>,
+}
+
+impl Workload for CacheInst {
+    fn prepare(&mut self) -> Result<()> {
+        self.key_cache.copy_from(&self.kc_src)?;
+        self.value_cache.copy_from(&self.vc_src)
+    }
+    fn run(&mut self, table: &OpTable) -> Result<()> {
+        let kv = PagedKv { key_cache: &self.key_cache, value_cache: &self.value_cache };
+        ops::reshape_and_cache(table, &self.key, &self.value, &kv, &self.slots, &self.status)
+    }
+    fn check(&mut self) -> std::result::Result<(), String> {
+        self.status.check("reshape_and_cache", |row| format!("token {row}")).map_err(|e| e.to_string())?;
+        check_all(self)
+    }
+    fn bytes(&self) -> u64 {
+        let written = self.hslots.iter().filter(|&&s| s >= 0).count();
+        (4 * written * self.row * self.dtype.size() + self.tokens * 8) as u64
+    }
+}
+
+impl Checked for CacheInst {
+    fn outputs(&self) -> Result<Vec<Vec<f32>>> {
+        Ok(vec![self.key_cache.to_f32()?, self.value_cache.to_f32()?])
+    }
+    /// A copy is exact.
+    fn tolerance(&self) -> Tolerance {
+        Tolerance { atol: 0.0, rtol: 0.0, max_rel_l2: 0.0 }
+    }
+    fn reference(&mut self) -> &[Vec<f64>] {
+        if self.reference.is_none() {
+            let r = self.row;
+            let k: Vec<f32> = (0..self.tokens).flat_map(|t| self.hkv[t * 2 * r..t * 2 * r + r].to_vec()).collect();
+            let v: Vec<f32> = (0..self.tokens).flat_map(|t| self.hkv[t * 2 * r + r..(t + 1) * 2 * r].to_vec()).collect();
+            let (mut kc, mut vc) = (self.hkc.clone(), self.hvc.clone());
+            // kv_heads * head_dim = row: the reference only needs the product.
+            reference::reshape_and_cache(&k, &v, &self.hslots, &mut kc, &mut vc, 1, r);
+            self.reference = Some(vec![kc.iter().map(|&x| x as f64).collect(), vc.iter().map(|&x| x as f64).collect()]);
+        }
+        self.reference.as_deref().unwrap_or(&[])
+    }
+}
+
+struct DecodeInst {
+    dtype: DType,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    block_size: usize,
+    max_blocks: usize,
+    splits: DecodeSplits,
+    query: Tensor,
+    key_cache: Tensor,
+    value_cache: Tensor,
+    block_table: Tensor,
+    seq_lens: Tensor,
+    workspace: Option<Tensor>,
+    out: Tensor,
+    status: DeviceStatus,
+    hq: Vec<f32>,
+    hkc: Vec<f32>,
+    hvc: Vec<f32>,
+    htable: Vec<i32>,
+    hlens: Vec<usize>,
+    reference: Option<Vec<Vec<f64>>>,
+}
+
+impl DecodeInst {
+    fn scale(&self) -> f32 {
+        1.0 / (self.head_dim as f32).sqrt()
+    }
+}
+
+impl Workload for DecodeInst {
+    fn prepare(&mut self) -> Result<()> {
+        self.out.poison()
+    }
+    fn run(&mut self, table: &OpTable) -> Result<()> {
+        let kv = PagedKv { key_cache: &self.key_cache, value_cache: &self.value_cache };
+        let scale = self.scale();
+        ops::paged_attention_decode(table, &self.query, &kv, &self.block_table, &self.seq_lens, self.splits, self.workspace.as_ref(), scale, &self.out, &self.status)
+    }
+    fn check(&mut self) -> std::result::Result<(), String> {
+        self.status.check("paged_attention_decode", |row| format!("sequence {row}")).map_err(|e| e.to_string())?;
+        check_all(self)
+    }
+    fn bytes(&self) -> u64 {
+        let ctx: usize = self.hlens.iter().sum();
+        let es = self.dtype.size();
+        (2 * ctx * self.kv_heads * self.head_dim * es + 2 * self.hlens.len() * self.heads * self.head_dim * es) as u64
+    }
+}
+
+impl Checked for DecodeInst {
+    fn outputs(&self) -> Result<Vec<Vec<f32>>> {
+        Ok(vec![self.out.to_f32()?])
+    }
+    /// fp32 softmax with the fast exp (__expf): allow 4x the storage-dtype tolerance for f32.
+    fn tolerance(&self) -> Tolerance {
+        let t = Tolerance::for_dtype(self.dtype);
+        if self.dtype == DType::F32 {
+            t.scaled(4.0)
+        } else {
+            t
+        }
+    }
+    fn reference(&mut self) -> &[Vec<f64>] {
+        if self.reference.is_none() {
+            let s = reference::AttnShape { heads: self.heads, kv_heads: self.kv_heads, head_dim: self.head_dim, scale: self.scale() as f64 };
+            let (hd, nh) = (self.head_dim, self.heads);
+            let (hq, hkc, hvc, table, lens, mb, bs) = (&self.hq, &self.hkc, &self.hvc, &self.htable, &self.hlens, self.max_blocks, self.block_size);
+            self.reference = Some(vec![par_rows(lens.len(), |r| {
+                reference::paged_decode_attention(&hq[r.start * nh * hd..r.end * nh * hd], hkc, hvc, &table[r.start * mb..r.end * mb], mb, &lens[r.clone()], bs, &s)
+            })]);
         }
         self.reference.as_deref().unwrap_or(&[])
     }

@@ -9,7 +9,7 @@ mod errors;
 mod instances;
 mod trials;
 
-pub use cases::{default_test_cases, llm_bench_cases, Case, CaseParams, LlmShapes};
+pub use cases::{default_test_cases, llm_bench_cases, llm_decode_bench_cases, Case, CaseParams, LlmShapes};
 pub use errors::error_trials;
 pub use instances::{instantiate, random, Checked};
 pub use trials::{op_trials, TrialOptions};

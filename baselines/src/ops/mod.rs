@@ -4,12 +4,14 @@
 mod embedding;
 mod gated;
 mod norm;
+mod paged;
 mod rotary;
 mod status;
 
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
 pub use norm::{fused_add_rms_norm, rms_norm};
+pub use paged::{paged_attention_decode, reshape_and_cache, DecodeSplits, PagedKv};
 pub use rotary::{rotary_embedding, Rotary};
 pub use status::DeviceStatus;
 

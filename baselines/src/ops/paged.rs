@@ -1,0 +1,177 @@
+//! The paged KV cache ops: reshape_and_cache (write new K/V into their slots) and
+//! paged_attention_decode (one query token per sequence over its cached context).
+//! Caches are NHD: `[num_blocks, block_size, kv_heads, head_dim]`.
+
+use super::{as_rows, launch, require_float, require_same_device, require_same_dtype, DeviceStatus};
+use crate::ffi::{PagedAttentionDecodeParams, ReshapeAndCacheParams};
+use crate::table::{OpId, OpTable};
+use fk_runtime::{DType, Error, Result, Tensor};
+
+/// A key or value cache pair and its geometry.
+pub struct PagedKv<'a> {
+    pub key_cache: &'a Tensor,
+    pub value_cache: &'a Tensor,
+}
+
+impl PagedKv<'_> {
+    /// (num_blocks, block_size, kv_heads, head_dim), after checking both caches agree.
+    fn geometry(&self, op: &str) -> Result<(usize, usize, usize, usize)> {
+        let (k, v) = (self.key_cache, self.value_cache);
+        if k.rank() != 4 || !k.is_contiguous() || v.shape() != k.shape() || !v.is_contiguous() {
+            return Err(Error::shape(op, format!("caches {k:?} / {v:?} must be equal contiguous [num_blocks, block_size, kv_heads, head_dim]")));
+        }
+        require_same_dtype(op, "value_cache", v, k.dtype())?;
+        if k.overlaps(v) {
+            return Err(Error::shape(op, "key_cache and value_cache overlap"));
+        }
+        Ok((k.dim(0), k.dim(1), k.dim(2), k.dim(3)))
+    }
+}
+
+fn require_contiguous_int(op: &str, what: &str, t: &Tensor, dtype: DType, rank: usize) -> Result<()> {
+    if t.dtype() != dtype || t.rank() != rank || !t.is_contiguous() {
+        return Err(Error::dtype(op, format!("{what} {t:?} must be contiguous rank-{rank} {dtype}")));
+    }
+    Ok(())
+}
+
+/// Scatter `key`/`value` (`[tokens, kv_heads*head_dim]`, rows may be strided views of a fused
+/// qkv output) into the caches at `slot_mapping` (`[tokens]` i64; -1 = padding). Slots past
+/// the cache are skipped and reported in `status`.
+pub fn reshape_and_cache(table: &OpTable, key: &Tensor, value: &Tensor, kv: &PagedKv<'_>, slot_mapping: &Tensor, status: &DeviceStatus) -> Result<()> {
+    const OP: &str = "reshape_and_cache";
+    require_float(OP, "key", key)?;
+    require_same_dtype(OP, "value", value, key.dtype())?;
+    require_same_dtype(OP, "key_cache", kv.key_cache, key.dtype())?;
+    require_same_device(OP, &[("key", key), ("value", value), ("key_cache", kv.key_cache), ("value_cache", kv.value_cache), ("slot_mapping", slot_mapping)])?;
+    let (num_blocks, block_size, kv_heads, head_dim) = kv.geometry(OP)?;
+    require_contiguous_int(OP, "slot_mapping", slot_mapping, DType::I64, 1)?;
+    let tokens = slot_mapping.dim(0);
+    let (kr, kc, ks) = as_rows(OP, "key", key)?;
+    let (vr, vcols, vs) = as_rows(OP, "value", value)?;
+    if (kr, kc) != (tokens, kv_heads * head_dim) || (vr, vcols) != (tokens, kv_heads * head_dim) {
+        return Err(Error::shape(OP, format!("key {key:?} / value {value:?} must be [{tokens}, {}] for caches {:?}", kv_heads * head_dim, kv.key_cache)));
+    }
+    let p = ReshapeAndCacheParams {
+        key: key.ptr(),
+        value: value.ptr(),
+        key_cache: kv.key_cache.ptr(),
+        value_cache: kv.value_cache.ptr(),
+        slot_mapping: slot_mapping.ptr(),
+        status: status.ptr(),
+        tokens: tokens as i64,
+        key_stride: ks as i64,
+        value_stride: vs as i64,
+        num_blocks: num_blocks as i64,
+        block_size: block_size as i32,
+        kv_heads: kv_heads as i32,
+        head_dim: head_dim as i32,
+        dtype: key.dtype().code(),
+    };
+    launch(table, OpId::ReshapeAndCache, key.device(), &p, || format!("key {key:?}, caches {:?}, slots {slot_mapping:?}", kv.key_cache))
+}
+
+/// Splits and workspace for decode over block tables `max_blocks` wide.
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeSplits {
+    pub split_tokens: usize,
+    pub max_splits: usize,
+}
+
+impl DecodeSplits {
+    pub fn new(max_blocks: usize, block_size: usize, split_tokens: usize) -> Result<DecodeSplits> {
+        if split_tokens == 0 || block_size == 0 || split_tokens % block_size != 0 {
+            return Err(Error::shape("paged_attention_decode", format!("split_tokens {split_tokens} must be a positive multiple of block_size {block_size}")));
+        }
+        Ok(DecodeSplits { split_tokens, max_splits: (max_blocks * block_size).div_ceil(split_tokens).max(1) })
+    }
+
+    /// f32 elements of workspace needed for `seqs` sequences of `heads` query heads.
+    pub fn workspace_floats(&self, seqs: usize, heads: usize, head_dim: usize) -> usize {
+        if self.max_splits == 1 {
+            0
+        } else {
+            seqs * heads * self.max_splits * (head_dim + 2)
+        }
+    }
+}
+
+/// Decode attention: `out` `[seqs, heads, head_dim]` (contiguous) for `query` `[seqs,
+/// heads*head_dim]` (rows may be strided) over `seq_lens[b]` cached tokens per sequence,
+/// located through `block_table` `[seqs, max_blocks]` (i32). `workspace` (f32, at least
+/// `splits.workspace_floats(..)` elements) holds split partials.
+#[allow(clippy::too_many_arguments)]
+pub fn paged_attention_decode(
+    table: &OpTable,
+    query: &Tensor,
+    kv: &PagedKv<'_>,
+    block_table: &Tensor,
+    seq_lens: &Tensor,
+    splits: DecodeSplits,
+    workspace: Option<&Tensor>,
+    scale: f32,
+    out: &Tensor,
+    status: &DeviceStatus,
+) -> Result<()> {
+    const OP: &str = "paged_attention_decode";
+    require_float(OP, "query", query)?;
+    require_same_dtype(OP, "key_cache", kv.key_cache, query.dtype())?;
+    require_same_dtype(OP, "out", out, query.dtype())?;
+    require_same_device(OP, &[("query", query), ("key_cache", kv.key_cache), ("block_table", block_table), ("seq_lens", seq_lens), ("out", out)])?;
+    let (num_blocks, block_size, kv_heads, head_dim) = kv.geometry(OP)?;
+    if ![64, 128, 256].contains(&head_dim) {
+        return Err(Error::shape(OP, format!("head_dim {head_dim} is not supported (64, 128, 256)")));
+    }
+    require_contiguous_int(OP, "block_table", block_table, DType::I32, 2)?;
+    require_contiguous_int(OP, "seq_lens", seq_lens, DType::I32, 1)?;
+    let (seqs, max_blocks) = (block_table.dim(0), block_table.dim(1));
+    let (qr, qc, qs) = as_rows(OP, "query", query)?;
+    if qr != seqs || qc % head_dim != 0 || seq_lens.dim(0) != seqs {
+        return Err(Error::shape(OP, format!("query {query:?}, seq_lens {seq_lens:?} and block_table {block_table:?} disagree (head_dim {head_dim})")));
+    }
+    let heads = qc / head_dim;
+    if heads % kv_heads != 0 {
+        return Err(Error::shape(OP, format!("{heads} query heads is not a multiple of {kv_heads} kv heads")));
+    }
+    if out.shape() != [seqs, heads, head_dim] || !out.is_contiguous() {
+        return Err(Error::shape(OP, format!("out {out:?} must be contiguous [{seqs}, {heads}, {head_dim}]")));
+    }
+    if splits.max_splits * splits.split_tokens < max_blocks * block_size {
+        return Err(Error::shape(OP, format!("{splits:?} do not cover {max_blocks} blocks of {block_size}")));
+    }
+    let need = splits.workspace_floats(seqs, heads, head_dim);
+    let ws = match workspace {
+        Some(w) if w.dtype() == DType::F32 && w.is_contiguous() && w.numel() >= need => w.ptr(),
+        None if need == 0 => 0,
+        other => return Err(Error::shape(OP, format!("workspace {other:?} must be contiguous f32 with >= {need} elements"))),
+    };
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(Error::bad_input(OP, format!("scale {scale} must be finite and > 0")));
+    }
+    let p = PagedAttentionDecodeParams {
+        out: out.ptr(),
+        query: query.ptr(),
+        key_cache: kv.key_cache.ptr(),
+        value_cache: kv.value_cache.ptr(),
+        block_table: block_table.ptr(),
+        seq_lens: seq_lens.ptr(),
+        workspace: ws,
+        status: status.ptr(),
+        seqs: seqs as i64,
+        query_stride: qs as i64,
+        num_blocks: num_blocks as i64,
+        heads: heads as i32,
+        kv_heads: kv_heads as i32,
+        head_dim: head_dim as i32,
+        block_size: block_size as i32,
+        max_blocks_per_seq: max_blocks as i32,
+        max_splits: splits.max_splits as i32,
+        split_tokens: splits.split_tokens as i32,
+        scale,
+        dtype: query.dtype().code(),
+        pad_: 0,
+    };
+    launch(table, OpId::PagedAttentionDecode, query.device(), &p, || {
+        format!("query {query:?}, caches {:?}, block_table {block_table:?}, {splits:?}", kv.key_cache)
+    })
+}
