@@ -22,6 +22,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 type Make = Box<dyn Fn(&Device, &mut Rng) -> Result<Box<dyn Workload>>>;
+/// Measures a compute ceiling (e.g. the bf16 GEMM rate) on the device.
+type Ceiling = Box<dyn Fn(&Device) -> Result<f64>>;
 
 /// One benchmark row: an op (L1) or a module (L2+) at one shape and dtype.
 pub struct BenchSpec {
@@ -144,7 +146,7 @@ fn parse_args() -> std::result::Result<Args, String> {
 #[derive(Default)]
 pub struct BenchEnv {
     /// Measured dense bf16 GEMM rate for the roofline of flop-heavy rows.
-    pub gemm_peak_tflops: Option<Box<dyn Fn(&Device) -> Result<f64>>>,
+    pub gemm_peak_tflops: Option<Ceiling>,
 }
 
 /// Entry point of a `benches/ops.rs`: parse args, time `specs` with the baseline table and

@@ -78,6 +78,7 @@ pub fn reshape_and_cache(k: &[f32], v: &[f32], slots: &[i64], k_cache: &mut [f32
     }
 }
 
+#[allow(clippy::too_many_arguments)] // mirrors the kernel's argument list one to one
 /// Decode attention: one query token per sequence (`q` `[seqs, heads, head_dim]`) over its
 /// `seq_lens[b]` cached tokens, found through `block_table` (`[seqs, max_blocks]`).
 pub fn paged_decode_attention(
