@@ -9,6 +9,10 @@
 #   summary.txt         the short verdict
 # Usage: bash bundle/run.sh   (from the folder holding bundle/)
 #        FK_SKIP_TESTS=1 bash bundle/run.sh   (peer + benches only)
+# Selection (device time is scarce): FK_TESTS / FK_BENCHES are extended regexes over binary
+# names (default: all); FK_TEST_ARGS is passed to every test binary (a libtest filter, e.g.
+# "paged_attention"); FK_BENCH_ARGS to every bench binary (e.g. "--op paged --quick");
+# FK_SKIP_PEER=1 skips the PyTorch peer.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-$PWD/gpu-results}"
@@ -33,9 +37,11 @@ verdict=0
 while read -r kind bin expect desc; do
     [ "$kind" = "test" ] || continue
     [ -z "${FK_SKIP_TESTS:-}" ] || continue
+    echo "$bin" | grep -qE "${FK_TESTS:-.}" || continue
     say ""
     say "== test $bin ($desc; expected: $expect)"
-    "$here/bin/$bin" --test-threads 1 2>&1 | tee "$OUT/.cur" >>"$log"
+    # shellcheck disable=SC2086
+    "$here/bin/$bin" --test-threads 1 ${FK_TEST_ARGS:-} 2>&1 | tee "$OUT/.cur" >>"$log"
     rc=${PIPESTATUS[0]}
     line=$(grep -E "^test result:" "$OUT/.cur" | tail -1)
     passed=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed.*/\1/p'); failed=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
@@ -57,16 +63,19 @@ echo "]" >>"$OUT/tests.json"
 rm -f "$OUT/.cur"
 
 # 2. PyTorch peer (same shapes, same method), then 3. benches with the peer merged in.
-say ""
-say "== PyTorch peer"
-PYTHONUNBUFFERED=1 python3 "$here/peer_torch_ops.py" --out "$OUT/peer.json" 2>&1 | tee -a "$log"
-stamp
+if [ -z "${FK_SKIP_PEER:-}" ]; then
+    say ""
+    say "== PyTorch peer"
+    PYTHONUNBUFFERED=1 python3 "$here/peer_torch_ops.py" --out "$OUT/peer.json" 2>&1 | tee -a "$log"
+    stamp
+fi
 while read -r kind bin name args; do
     [ "$kind" = "bench" ] || continue
+    echo "$bin" | grep -qE "${FK_BENCHES:-.}" || continue
     say ""
     say "== bench $bin -> bench-$name.json $args"
     # shellcheck disable=SC2086
-    "$here/bin/$bin" --bench --json "$OUT/bench-$name.json" --peer "$OUT/peer.json" $args 2>&1 | tee -a "$log"
+    "$here/bin/$bin" --bench --json "$OUT/bench-$name.json" --peer "$OUT/peer.json" $args ${FK_BENCH_ARGS:-} 2>&1 | tee -a "$log"
     rc=${PIPESTATUS[0]}
     stamp
     [ "$rc" = 0 ] || { verdict=1; say "-- bench $bin exit $rc"; }
