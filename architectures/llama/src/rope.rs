@@ -35,13 +35,7 @@ pub fn inv_freq(cfg: &LlamaConfig) -> Vec<f64> {
 
 /// Rows `0..positions` of the cache (tests and small models need only a prefix).
 pub fn cos_sin_cache(cfg: &LlamaConfig, positions: usize) -> Vec<f32> {
-    let freqs = inv_freq(cfg);
-    let mut cache = Vec::with_capacity(positions * cfg.head_dim);
-    for p in 0..positions {
-        cache.extend(freqs.iter().map(|f| (p as f64 * f).cos() as f32));
-        cache.extend(freqs.iter().map(|f| (p as f64 * f).sin() as f32));
-    }
-    cache
+    fk_baselines::reference::cos_sin_cache_from_freqs(positions, &inv_freq(cfg))
 }
 
 #[cfg(test)]

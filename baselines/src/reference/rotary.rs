@@ -1,12 +1,16 @@
 /// The cos/sin cache vLLM builds for `RotaryEmbedding` with the default (unscaled) rope:
 /// row p = [cos(p·f_0) … cos(p·f_{r/2-1}), sin(p·f_0) … sin(p·f_{r/2-1})], f_i = θ^(-2i/r).
 pub fn cos_sin_cache(max_position: usize, rot_dim: usize, theta: f64) -> Vec<f32> {
-    let half = rot_dim / 2;
-    let mut c = Vec::with_capacity(max_position * rot_dim);
+    let freqs: Vec<f64> = (0..rot_dim / 2).map(|i| theta.powf(-((2 * i) as f64) / rot_dim as f64)).collect();
+    cos_sin_cache_from_freqs(max_position, &freqs)
+}
+
+/// The same layout for any inverse frequencies (scaled ropes compute their own).
+pub fn cos_sin_cache_from_freqs(max_position: usize, freqs: &[f64]) -> Vec<f32> {
+    let mut c = Vec::with_capacity(max_position * 2 * freqs.len());
     for p in 0..max_position {
-        let angles: Vec<f64> = (0..half).map(|i| p as f64 * theta.powf(-((2 * i) as f64) / rot_dim as f64)).collect();
-        c.extend(angles.iter().map(|a| a.cos() as f32));
-        c.extend(angles.iter().map(|a| a.sin() as f32));
+        c.extend(freqs.iter().map(|f| (p as f64 * f).cos() as f32));
+        c.extend(freqs.iter().map(|f| (p as f64 * f).sin() as f32));
     }
     c
 }
