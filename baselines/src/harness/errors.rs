@@ -94,8 +94,12 @@ pub fn error_trials() -> Vec<TestTrial> {
             let status = DeviceStatus::new(dev).map_err(|e| e.to_string())?;
             let splits = DecodeSplits::new(2, 16, 512).map_err(|e| e.to_string())?;
             expect_err(ops::paged_attention_decode(&t(), &q, &kv, &table, &lens, splits, None, 0.1, &out, &status), "head_dim 96", |e| matches!(e, Error::Shape { .. }), "head_dim 96")?;
+            // The index-dtype check needs an otherwise valid call: head_dim 64 caches.
+            let (kc64, vc64) = (e(Tensor::zeros(dev, &[4, 16, 2, 64], DType::BF16))?, e(Tensor::zeros(dev, &[4, 16, 2, 64], DType::BF16))?);
+            let kv64 = PagedKv { key_cache: &kc64, value_cache: &vc64 };
+            let (q64, out64) = (e(Tensor::zeros(dev, &[1, 4 * 64], DType::BF16))?, e(Tensor::zeros(dev, &[1, 4, 64], DType::BF16))?);
             let table64 = e(Tensor::from_i64(dev, &[0, 1], &[1, 2]))?;
-            expect_err(ops::paged_attention_decode(&t(), &q, &kv, &table64, &lens, splits, None, 0.1, &out, &status), "i64 block_table", |e| matches!(e, Error::DType { .. }), "block_table")?;
+            expect_err(ops::paged_attention_decode(&t(), &q64, &kv64, &table64, &lens, splits, None, 0.1, &out64, &status), "i64 block_table", |e| matches!(e, Error::DType { .. }), "block_table")?;
             let k = e(Tensor::zeros(dev, &[2, 2 * 96], DType::BF16))?;
             let slots = e(Tensor::from_i64(dev, &[3, 64], &[2]))?; // 4 blocks x 16 = 64 slots: 64 is past the end
             ops::reshape_and_cache(&t(), &k, &k.duplicate().map_err(|e| e.to_string())?, &kv, &slots, &status).map_err(|e| e.to_string())?;
