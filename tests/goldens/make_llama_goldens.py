@@ -8,7 +8,8 @@ For each tiny random-weight Llama config below, writes tests/goldens/llama/<name
                                       logits [T, V] f32 for every prompt position, greedy [32] i64
   meta.json                           versions, seed, dtype, smallest top-2 logit gap of the
                                       greedy steps (how robust the token match is)
-Configs cover GQA and MQA, head_dim != hidden/heads, llama3 rope scaling (all three frequency
+Configs cover GQA and MQA, head_dim != hidden/heads (64, the smallest head_dim the GPU attention
+kernels take, against hidden sizes of 64 and 48), llama3 rope scaling (all three frequency
 bands), tied embeddings, odd sizes, and fp32 and bf16.
 
 Weights: torch.manual_seed(seed), `initializer_range` 0.2 (the checkpoint default 0.02 makes a
@@ -34,7 +35,7 @@ CONFIGS = {
     "tiny-gqa-llama3-f32": dict(
         dtype=torch.float32,
         config=dict(hidden_size=64, intermediate_size=112, num_hidden_layers=2, num_attention_heads=4,
-                    num_key_value_heads=2, head_dim=16, vocab_size=151, max_position_embeddings=256,
+                    num_key_value_heads=2, head_dim=64, vocab_size=151, max_position_embeddings=256,
                     rms_norm_eps=1e-5, rope_theta=500000.0, tie_word_embeddings=False,
                     rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0,
                                       high_freq_factor=4.0, original_max_position_embeddings=32)),
@@ -42,7 +43,7 @@ CONFIGS = {
     "tiny-mqa-headdim-tied-f32": dict(
         dtype=torch.float32,
         config=dict(hidden_size=48, intermediate_size=80, num_hidden_layers=3, num_attention_heads=4,
-                    num_key_value_heads=1, head_dim=16, vocab_size=97, max_position_embeddings=128,
+                    num_key_value_heads=1, head_dim=64, vocab_size=97, max_position_embeddings=128,
                     rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=True),
     ),
     "tiny-gqa-llama3-bf16": dict(
