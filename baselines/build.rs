@@ -16,6 +16,14 @@ fn main() {
         .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("cu"))
         .collect();
     kernels.sort();
+    // Utilities (random weights, …) are not ops: no candidate slot, no contract header.
+    let mut utils: Vec<PathBuf> = std::fs::read_dir(manifest.join("util"))
+        .expect("baselines/util exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("cu"))
+        .collect();
+    utils.sort();
     let ops: Vec<String> =
         kernels.iter().filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from)).collect();
 
@@ -23,13 +31,14 @@ fn main() {
     let cap = exit_on_error(ComputeCap::from_env());
     exit_on_error(
         KernelLib::new("fk_baselines")
-            .sources(kernels.iter().cloned().chain([manifest.join("abi/abi_check.cu")]))
+            .sources(kernels.iter().cloned().chain(utils).chain([manifest.join("abi/abi_check.cu")]))
             .include(&include)
             .define("FK_SYMBOL_PREFIX", "fk_baseline_")
             .build(&toolkit, &cap),
     );
     toolkit.link_cudart_static();
     println!("cargo:rerun-if-changed={}", manifest.join("kernels").display());
+    println!("cargo:rerun-if-changed={}", manifest.join("util").display());
     println!("cargo:include={}", include.display());
     println!("cargo:ops={}", ops.join(","));
     println!("cargo:rustc-env=FK_COMPUTE_CAP={}", cap.arch);

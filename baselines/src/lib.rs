@@ -9,6 +9,7 @@ pub mod harness;
 pub mod ops;
 pub mod reference;
 pub mod table;
+pub mod util;
 
 pub use context::Context;
 pub use ffi::Launcher;

@@ -3,7 +3,7 @@
 //! Always available (no CUDA needed): [`dtype`], [`error`], [`compare`], [`rng`], [`host`]
 //! and the nvcc [`build`] helper that every kernel crate's `build.rs` uses.
 //! With the default `cuda` feature: the never-panicking [`driver`] probe, [`device`] and
-//! streams, device [`tensor`]s, CUDA [`event`]s, cuBLASLt [`gemm`], [`linear`] and
+//! streams, device [`tensor`]s, CUDA [`event`]s and [`graph`]s, cuBLASLt [`gemm`], [`linear`] and
 //! [`safetensors`] loading.
 
 pub mod build;
@@ -24,6 +24,8 @@ pub mod gemm;
 #[cfg(feature = "cuda")]
 pub mod gpu_test;
 #[cfg(feature = "cuda")]
+pub mod graph;
+#[cfg(feature = "cuda")]
 pub mod linear;
 #[cfg(feature = "cuda")]
 pub mod safetensors;
@@ -37,6 +39,8 @@ pub use error::{Error, Result};
 pub use device::Device;
 #[cfg(feature = "cuda")]
 pub use gemm::Gemm;
+#[cfg(feature = "cuda")]
+pub use graph::Graph;
 #[cfg(feature = "cuda")]
 pub use linear::Linear;
 #[cfg(feature = "cuda")]

@@ -219,6 +219,27 @@ impl Tensor {
         self.device().dtod(self.ptr(), src.ptr(), self.nbytes())
     }
 
+    /// Stack contiguous 2-D tensors of equal width and dtype along rows into a new tensor
+    /// (device-to-device copies): how separate `q_proj`/`k_proj`/`v_proj` checkpoint weights
+    /// become one fused projection.
+    pub fn cat_rows(parts: &[&Tensor]) -> Result<Tensor> {
+        let first = parts.first().ok_or_else(|| Error::shape("cat_rows", "nothing to concatenate"))?;
+        let (cols, dtype) = (first.shape().get(1).copied().unwrap_or(0), first.dtype());
+        for p in parts {
+            if p.rank() != 2 || p.dim(1) != cols || p.dtype() != dtype || !p.is_contiguous() || !p.device().same_as(first.device()) {
+                return Err(Error::shape("cat_rows", format!("{p:?} does not match {first:?} (contiguous 2-D, same width, dtype and device)")));
+            }
+        }
+        let rows: usize = parts.iter().map(|p| p.dim(0)).sum();
+        let out = Tensor::empty(first.device(), &[rows, cols], dtype)?;
+        let mut at = 0;
+        for p in parts {
+            out.narrow(0, at, p.dim(0))?.copy_from(p)?;
+            at += p.dim(0);
+        }
+        Ok(out)
+    }
+
     /// A fresh contiguous copy on the same device.
     pub fn duplicate(&self) -> Result<Tensor> {
         let t = Tensor::empty(self.device(), &self.shape, self.dtype)?;

@@ -35,6 +35,7 @@ struct Item {
 const ITEMS: &[Item] = &[
     Item { kind: Kind::Test, package: "fk-runtime", target: "gpu_runtime", llama_slot: None, out: "fk-runtime.gpu_runtime", expect: "pass", describe: "GEMM/Linear/safetensors on the GPU", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-baselines", target: "gpu_ops", llama_slot: None, out: "fk-baselines.gpu_ops", expect: "pass", describe: "every baseline op vs CPU reference + bad input", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-llama", target: "model_gpu", llama_slot: None, out: "fk-llama.model_gpu", expect: "pass", describe: "LlamaForCausalLM vs HF goldens, batching, graphs, bad input", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: None, out: "fk-llama.candidates", expect: "pass", describe: "fk-llama as committed (empty slot)", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: Some("examples/candidates/llama/tuned"), out: "fk-llama.candidates@tuned", expect: "pass", describe: "correct rms_norm candidate", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: Some("examples/candidates/llama/drops_eps"), out: "fk-llama.candidates@drops_eps", expect: "fail", describe: "wrong candidate: rms_norm drops eps", bench_args: "" },

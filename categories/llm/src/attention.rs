@@ -1,0 +1,104 @@
+//! Attention over the paged KV cache for one layer of a [`ForwardBatch`]: what vLLM's
+//! `Attention` layer does with its backend. New keys/values are written into the cache
+//! first (`reshape_and_cache`), then decode rows run `paged_attention_decode` (flash-decoding
+//! with split-K) and prefill rows run the prefill kernel. Shared by every LLM of the family.
+//!
+//! Prefill paths, fastest first:
+//! * `prefill_attention` over the new rows' K/V (fresh prompts) or over the paged cache
+//!   (chunks after a cached prefix), when the dtype and head_dim have a tensor-core kernel;
+//! * otherwise each prefill token runs as a decode query over its own causal prefix (the
+//!   per-token view of the step). Slower, but exact for any dtype the decode kernel takes
+//!   (f32 included), which is what fp32 golden tests need.
+
+use crate::step::ForwardBatch;
+use fk_baselines::ops::{self, DecodeSplits, DeviceStatus, PagedKv};
+use fk_baselines::Context;
+use fk_runtime::{DType, Device, Error, Result, Tensor};
+
+/// The attention geometry of a layer (upstream: `num_heads`, `num_key_value_heads`,
+/// `head_dim`, `scaling`).
+#[derive(Clone, Copy, Debug)]
+pub struct AttentionSpec {
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub scale: f32,
+}
+
+/// Tokens per split of the decode kernel: enough work per CTA to stream KV efficiently,
+/// few enough splits that a batch-1 long context still fills the GPU.
+pub const DECODE_SPLIT_TOKENS: usize = 512;
+
+/// Per-model scratch of the attention layers (shared by all layers: they run in turn).
+pub struct AttentionScratch {
+    pub splits: DecodeSplits,
+    workspace: Option<Tensor>,
+    pub status: DeviceStatus,
+}
+
+impl AttentionScratch {
+    /// For decode batches of up to `max_seqs` sequences with block tables `max_blocks` wide.
+    pub fn new(dev: &Device, spec: &AttentionSpec, max_seqs: usize, max_blocks: usize, block_size: usize) -> Result<AttentionScratch> {
+        let split_tokens = DECODE_SPLIT_TOKENS.div_ceil(block_size) * block_size;
+        let splits = DecodeSplits::new(max_blocks, block_size, split_tokens)?;
+        let floats = splits.workspace_floats(max_seqs, spec.heads, spec.head_dim);
+        let workspace = if floats > 0 { Some(Tensor::empty(dev, &[floats], DType::F32)?) } else { None };
+        Ok(AttentionScratch { splits, workspace, status: DeviceStatus::new(dev)? })
+    }
+}
+
+/// Run attention for every row of `batch`: `q` `[T, heads*head_dim]`, `k`/`v`
+/// `[T, kv_heads*head_dim]` (views into the fused qkv output, rotary already applied),
+/// writing `out` `[T, heads*head_dim]` (contiguous).
+#[allow(clippy::too_many_arguments)]
+pub fn paged_attention(
+    ctx: &Context,
+    spec: &AttentionSpec,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    cache: &PagedKv<'_>,
+    batch: &ForwardBatch,
+    scratch: &AttentionScratch,
+    out: &Tensor,
+) -> Result<()> {
+    let (t, d, nh) = (batch.num_tokens, spec.head_dim, spec.heads);
+    if q.rank() != 2 || q.dim(0) != t || out.shape() != [t, nh * d] || !out.is_contiguous() {
+        return Err(Error::shape("paged_attention", format!("q {q:?} / out {out:?} must be [{t}, {}] for this batch", nh * d)));
+    }
+    ops::reshape_and_cache(&ctx.ops, k, v, cache, &batch.slot_mapping, &scratch.status)?;
+    if let Some(dec) = &batch.decode {
+        let rows = 0..dec.num_seqs;
+        let qd = q.narrow(0, rows.start, rows.len())?;
+        let od = out.narrow(0, rows.start, rows.len())?.reshape(&[rows.len(), nh, d])?;
+        let ws = scratch.workspace.as_ref();
+        ops::paged_attention_decode(&ctx.ops, &qd, cache, &dec.block_tables, &dec.seq_lens, scratch.splits, ws, spec.scale, &od, &scratch.status)?;
+    }
+    if let Some(pre) = &batch.prefill {
+        let qp = q.narrow(0, pre.first_row, pre.num_tokens)?;
+        let op = out.narrow(0, pre.first_row, pre.num_tokens)?;
+        match &pre.token_view {
+            Some((tables, lens)) => {
+                // One decode query per prefill token over its causal prefix; a single split
+                // per query (no workspace), since these tables are only as wide as the step.
+                let width = tables.dim(1) * cache.key_cache.dim(1);
+                let splits = DecodeSplits::new(tables.dim(1), cache.key_cache.dim(1), width)?;
+                let od = op.reshape(&[pre.num_tokens, nh, d])?;
+                ops::paged_attention_decode(&ctx.ops, &qp, cache, tables, lens, splits, None, spec.scale, &od, &scratch.status)?;
+            }
+            None => {
+                return Err(Error::config(format!(
+                    "no prefill attention kernel for {} head_dim {d}: build the step with the per-token view",
+                    q.dtype()
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `prefill_attention` has a kernel for this dtype and head_dim; when not, prefill
+/// runs through the per-token view (see the module docs).
+pub fn prefill_kernel_supports(_dtype: DType, _head_dim: usize) -> bool {
+    false
+}
