@@ -1,5 +1,5 @@
 //! `cargo fastkernels`: list the architecture registry, test and bench architecture crates,
-//! and manage candidate kernels.
+//! manage candidate kernels, and run models (`generate`).
 //!
 //! Works installed (`cargo install --path cargo-fastkernels`, then cargo runs
 //! `cargo-fastkernels fastkernels <args>`) and through the workspace alias in
@@ -8,6 +8,7 @@
 mod bench;
 mod candidate;
 mod cargo;
+mod generate;
 mod list;
 mod output;
 mod registry;
@@ -48,6 +49,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Summarise bench JSON files written elsewhere (e.g. brought back from a GPU machine)
     Report(report::ReportArgs),
+    /// Run an HF model folder on the GPU and print the continuation of a prompt
+    Generate(generate::GenerateArgs),
     /// Create and list candidate kernels
     #[command(subcommand)]
     Candidate(candidate::CandidateCmd),
@@ -78,6 +81,7 @@ fn main() {
         Command::Bench(a) => bench::run(&ctx, a),
         Command::Report(a) => report::run(a),
         Command::Candidate(c) => candidate::run(&ctx, c),
+        Command::Generate(a) => generate::run(a),
     };
     let code = match result {
         Ok(code) => code,

@@ -327,3 +327,20 @@ fn report_reads_files() {
     let r = fails(&["report", dir.join("missing.json").to_str().unwrap()]);
     assert!(r.stderr.contains("cannot read bench results"), "{}", r.stderr);
 }
+
+#[test]
+fn generate_refuses_bad_folders_and_explains_a_missing_gpu() {
+    let tmp = temp_dir("generate");
+    let r = fails(&["generate", "--model", tmp.to_str().unwrap(), "--prompt-ids", "1,2"]);
+    assert!(r.stderr.contains("config.json"), "{}", r.stderr);
+    std::fs::write(tmp.join("config.json"), r#"{"model_type": "bert"}"#).unwrap();
+    let r = fails(&["generate", "--model", tmp.to_str().unwrap(), "--prompt-ids", "1,2"]);
+    assert!(r.stderr.contains("model_type `bert` is not supported"), "{}", r.stderr);
+    let golden = workspace_root().join("tests/goldens/llama/tiny-gqa-llama3-f32");
+    if !Path::new("/dev/nvidia0").exists() {
+        let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1,2,3"]);
+        assert!(r.stderr.contains("needs an NVIDIA GPU"), "{}", r.stderr);
+    }
+    let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1", "--dtype", "f8"]);
+    assert!(r.stderr.contains("--dtype f8"), "{}", r.stderr);
+}

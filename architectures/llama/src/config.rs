@@ -40,6 +40,8 @@ pub struct RawLlamaConfig {
     pub mlp_bias: Option<bool>,
     pub tie_word_embeddings: Option<bool>,
     pub torch_dtype: Option<String>,
+    /// One id or a list (Llama 3.1 Instruct stops on several).
+    pub eos_token_id: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +66,8 @@ pub struct LlamaConfig {
     pub attention_bias: bool,
     pub mlp_bias: bool,
     pub tie_word_embeddings: bool,
+    /// Ids that end generation (`eos_token_id`, one or a list; empty if absent).
+    pub eos_token_ids: Vec<u32>,
 }
 
 impl LlamaConfig {
@@ -182,7 +186,17 @@ impl RawLlamaConfig {
                 Some(other) => return Err(Error::config(format!("rope_scaling type `{other}` is not supported (default, llama3)"))),
             },
         };
+        let eos_token_ids = match &self.eos_token_id {
+            None | Some(serde_json::Value::Null) => vec![],
+            Some(serde_json::Value::Number(n)) => vec![n.as_u64().ok_or_else(|| Error::config(format!("eos_token_id {n} is not a token id")))? as u32],
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_u64().map(|x| x as u32).ok_or_else(|| Error::config(format!("eos_token_id entry {v} is not a token id"))))
+                .collect::<Result<_>>()?,
+            Some(other) => return Err(Error::config(format!("eos_token_id {other} must be an id or a list of ids"))),
+        };
         Ok(LlamaConfig {
+            eos_token_ids,
             hidden_size: hidden,
             intermediate_size: positive(need(self.intermediate_size, "intermediate_size")?, "intermediate_size")?,
             num_hidden_layers: positive(need(self.num_hidden_layers, "num_hidden_layers")?, "num_hidden_layers")?,
@@ -216,6 +230,7 @@ mod tests {
             RopeScaling::Llama3 { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192 }
         );
         assert!(!c.tie_word_embeddings);
+        assert_eq!(c.eos_token_ids, vec![128001, 128008, 128009]);
     }
 
     #[test]
