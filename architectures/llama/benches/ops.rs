@@ -1,15 +1,39 @@
 //! fk-llama: baseline vs this crate's candidates at Llama-3.1-8B shapes (from the shipped
-//! config.json), bf16. L1: every op at tokens 1 … 8192 and paged decode attention at batch
-//! 1–64 × context 1k–32k; L2: LlamaRMSNorm→LlamaMLP.
+//! config.json), bf16, random weights. L1: every op at tokens 1 … 8192 and paged decode
+//! attention at batch 1–64 × context 1k–32k; L2: LlamaRMSNorm→LlamaMLP and LlamaAttention;
+//! L3: LlamaDecoderLayer; L4: LlamaForCausalLM steps (prefill, decode at batch 1 and 32).
 //! `cargo fastkernels bench --arch llama` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
 use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases};
 use fk_baselines::OpId;
 use fk_llama::kernels::candidate_table;
+use fk_llama::step_workload::{LlamaStepWorkload, Scope, StepKind};
 use fk_llama::{LlamaConfig, MlpHalfLayer};
+use fk_llm::attention::prefill_kernel_supports;
 use fk_runtime::DType;
 
 const TOKENS: [usize; 5] = [1, 16, 128, 2048, 8192];
+
+fn step_spec(cfg: &LlamaConfig, scope: Scope, kind: StepKind) -> BenchSpec {
+    let (op, level) = match scope {
+        Scope::Attention => ("LlamaAttention", "L2"),
+        Scope::DecoderLayer => ("LlamaDecoderLayer", "L3"),
+        Scope::Model => ("LlamaForCausalLM", "L4"),
+    };
+    let mut uses = vec![OpId::RotaryEmbedding, OpId::ReshapeAndCache, OpId::PagedAttentionDecode];
+    if scope != Scope::Attention {
+        uses.extend([OpId::RmsNorm, OpId::FusedAddRmsNorm, OpId::SiluAndMul, OpId::Embedding]);
+    }
+    let cfg = cfg.clone();
+    BenchSpec {
+        op: op.into(),
+        level,
+        shape: kind.label(),
+        dtype: DType::BF16,
+        uses,
+        make: Box::new(move |dev, rng| Ok(Box::new(LlamaStepWorkload::new(dev, &cfg, scope, kind, rng.next_u64())?) as _)),
+    }
+}
 
 fn main() {
     let cfg = LlamaConfig::llama_3_1_8b();
@@ -27,6 +51,17 @@ fn main() {
             uses: vec![OpId::FusedAddRmsNorm, OpId::SiluAndMul],
             make: Box::new(move |dev, rng| Ok(Box::new(MlpHalfLayer::new(dev, &cfg, t, DType::BF16, rng)?) as _)),
         });
+    }
+    // Steps of the real model. Prefill rows need the tensor-core prefill kernel (the
+    // per-token fallback would take minutes at these sizes).
+    let mut kinds = vec![StepKind::Decode { batch: 1, context: 1024 }, StepKind::Decode { batch: 32, context: 1024 }];
+    if prefill_kernel_supports(DType::BF16, cfg.head_dim) {
+        kinds.insert(0, StepKind::Prefill { tokens: 2048 });
+    }
+    for scope in [Scope::Attention, Scope::DecoderLayer, Scope::Model] {
+        for &kind in &kinds {
+            specs.push(step_spec(&cfg, scope, kind));
+        }
     }
     let env = BenchEnv { gemm_peak_tflops: Some(Box::new(bench::gemm_peak_tflops)) };
     bench::main("fk-llama", Some(candidate_table()), specs, env)
