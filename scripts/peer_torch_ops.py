@@ -13,6 +13,7 @@ Shape labels must equal the Rust side's `Case::shape_label()`:
   silu_and_mul, gelu_and_mul     "[T, 2d]"   (input shape)
   rotary_embedding               "[T, heads, kv_heads, head_dim]"
   embedding                      "[T, vocab, hidden]"
+  skinny_gemm                    "[M, K] x [N, K]"          (F.linear, cuBLAS)
 
 Usage: peer_torch_ops.py --out peer.json [--tokens 1,16,128,2048,8192] [--no-compile]
 """
@@ -152,6 +153,13 @@ def main():
         ids = torch.randint(0, VOCAB, (t,), device=dev, generator=g)
         add("embedding", f"[{t}, {VOCAB}, {HIDDEN}]", lambda: F.embedding(ids, emb_w),
             comp_call=None)
+
+    # Decode-time linear layers: F.linear (cuBLAS) at the skinny_gemm bench shapes.
+    q_out, kv_out = HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM
+    for m in (1, 8):
+        for n, k in ((q_out + 2 * kv_out, HIDDEN), (HIDDEN, q_out), (2 * INTER, HIDDEN), (HIDDEN, INTER), (VOCAB, HIDDEN)):
+            xm, wm = randn(m, k), randn(n, k) * k ** -0.5
+            add("skinny_gemm", f"[{m}, {k}] x [{n}, {k}]", lambda xm=xm, wm=wm: F.linear(xm, wm))
 
     out = {"schema": "fastkernels.peer.v1", "torch": torch.__version__, "device": props.name, "rows": rows}
     with open(a.out, "w") as f:

@@ -9,6 +9,7 @@
 #include "fk/ops/reshape_and_cache.h"
 #include "fk/ops/rms_norm.h"
 #include "fk/ops/rotary_embedding.h"
+#include "fk/ops/skinny_gemm.h"
 
 #define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
 #define FK_STRUCT(name, s, ...)                                              \
@@ -74,5 +75,12 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_paged_attention_decode_params, max_splits) FK_FIELD(fk_paged_attention_decode_params, split_tokens)
               FK_FIELD(fk_paged_attention_decode_params, scale) FK_FIELD(fk_paged_attention_decode_params, dtype)
               FK_FIELD(fk_paged_attention_decode_params, pad_))
+    FK_STRUCT("skinny_gemm", fk_skinny_gemm_params,
+              FK_FIELD(fk_skinny_gemm_params, out) FK_FIELD(fk_skinny_gemm_params, x)
+              FK_FIELD(fk_skinny_gemm_params, weight) FK_FIELD(fk_skinny_gemm_params, bias)
+              FK_FIELD(fk_skinny_gemm_params, rows) FK_FIELD(fk_skinny_gemm_params, n)
+              FK_FIELD(fk_skinny_gemm_params, k) FK_FIELD(fk_skinny_gemm_params, x_stride)
+              FK_FIELD(fk_skinny_gemm_params, out_stride) FK_FIELD(fk_skinny_gemm_params, dtype)
+              FK_FIELD(fk_skinny_gemm_params, pad_))
     return (size_t)-1;
 }

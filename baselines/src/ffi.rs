@@ -136,6 +136,25 @@ pub struct PagedAttentionDecodeParams {
     pub pad_: i32,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SkinnyGemmParams {
+    pub out: u64,
+    pub x: u64,
+    pub weight: u64,
+    pub bias: u64,
+    pub rows: i64,
+    pub n: i64,
+    pub k: i64,
+    pub x_stride: i64,
+    pub out_stride: i64,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
+/// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
+pub const SKINNY_GEMM_MAX_ROWS: usize = 8;
+
 extern "C" {
     pub fn fk_baseline_rms_norm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_fused_add_rms_norm(params: *const c_void, stream: RawStream) -> i32;
@@ -145,6 +164,7 @@ extern "C" {
     pub fn fk_baseline_embedding(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_reshape_and_cache(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_paged_attention_decode(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_skinny_gemm(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
 }
 
@@ -204,6 +224,12 @@ mod tests {
             [out, query, key_cache, value_cache, block_table, seq_lens, workspace, status, seqs, query_stride, num_blocks,
              heads, kv_heads, head_dim, block_size, max_blocks_per_seq, max_splits, split_tokens, scale, dtype, pad_]
         );
+    }
+
+    #[test]
+    fn skinny_gemm_layout_and_max_rows() {
+        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, pad_]);
+        assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}")));
     }
 
     /// The dtype codes in the C header are the other half of `DType::code`.

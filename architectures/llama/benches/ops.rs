@@ -1,10 +1,11 @@
 //! fk-llama: baseline vs this crate's candidates at Llama-3.1-8B shapes (from the shipped
 //! config.json), bf16, random weights. L1: every op at tokens 1 … 8192 and paged decode
-//! attention at batch 1–64 × context 1k–32k; L2: LlamaRMSNorm→LlamaMLP and LlamaAttention;
+//! attention at batch 1–64 × context 1k–32k, decode-time linear layers (skinny_gemm) at
+//! batch 1 and 8; L2: LlamaRMSNorm→LlamaMLP and LlamaAttention;
 //! L3: LlamaDecoderLayer; L4: LlamaForCausalLM steps (prefill, decode at batch 1 and 32).
 //! `cargo fastkernels bench --arch llama` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
-use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases};
+use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases};
 use fk_baselines::OpId;
 use fk_llama::kernels::candidate_table;
 use fk_llama::step_workload::{LlamaStepWorkload, Scope, StepKind};
@@ -20,7 +21,7 @@ fn step_spec(cfg: &LlamaConfig, scope: Scope, kind: StepKind) -> BenchSpec {
         Scope::DecoderLayer => ("LlamaDecoderLayer", "L3"),
         Scope::Model => ("LlamaForCausalLM", "L4"),
     };
-    let mut uses = vec![OpId::RotaryEmbedding, OpId::ReshapeAndCache, OpId::PagedAttentionDecode];
+    let mut uses = vec![OpId::RotaryEmbedding, OpId::ReshapeAndCache, OpId::PagedAttentionDecode, OpId::SkinnyGemm];
     if scope != Scope::Attention {
         uses.extend([OpId::RmsNorm, OpId::FusedAddRmsNorm, OpId::SiluAndMul, OpId::Embedding]);
     }
@@ -41,6 +42,8 @@ fn main() {
     // Decode attention over the paged cache: (batch, context).
     let decode = [(1, 4096), (1, 32768), (32, 1024), (32, 4096), (64, 4096)];
     specs.extend(llm_decode_bench_cases(&cfg.shapes(), &decode, DType::BF16).into_iter().map(BenchSpec::l1));
+    // Decode-time linear layers (qkv, o, gate_up, down, lm_head) at batch 1 and 8.
+    specs.extend(llm_linear_bench_cases(&cfg.shapes(), &[1, 8], DType::BF16).into_iter().map(BenchSpec::l1));
     for t in TOKENS {
         let cfg = cfg.clone();
         specs.push(BenchSpec {
@@ -48,7 +51,7 @@ fn main() {
             level: "L2",
             shape: format!("[{t}, {}] I={}", cfg.hidden_size, cfg.intermediate_size),
             dtype: DType::BF16,
-            uses: vec![OpId::FusedAddRmsNorm, OpId::SiluAndMul],
+            uses: vec![OpId::FusedAddRmsNorm, OpId::SiluAndMul, OpId::SkinnyGemm],
             make: Box::new(move |dev, rng| Ok(Box::new(MlpHalfLayer::new(dev, &cfg, t, DType::BF16, rng)?) as _)),
         });
     }

@@ -111,7 +111,7 @@ impl LlamaForCausalLM {
         // Gather the rows that need logits (the embedding kernel is exactly a row gather).
         let last = s.last.narrow(0, 0, n)?;
         ops::embedding(&ctx.ops, &batch.logits_rows, hidden, &last, &s.embed_status)?;
-        self.lm_head.forward_into(&ctx.gemm, &last, logits)
+        ops::linear(ctx, &last, &self.lm_head, logits)
     }
 
     /// Device memory of the weights, in bytes.

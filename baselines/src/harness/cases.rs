@@ -23,6 +23,8 @@ pub enum CaseParams {
     /// paged_attention_decode of `seqs` sequences over shuffled physical blocks; lengths are
     /// random in 1..=max_len (one at max_len), or all max_len with `uniform` (benchmarks).
     PagedDecode { seqs: usize, heads: usize, kv_heads: usize, head_dim: usize, block_size: usize, max_len: usize, split_tokens: usize, uniform: bool },
+    /// skinny_gemm: x [rows, k] (row stride k + x_pad) times weight [n, k]ᵀ, optional bias.
+    SkinnyGemm { rows: usize, n: usize, k: usize, bias: bool, x_pad: usize },
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +52,8 @@ impl Case {
             CaseParams::PagedDecode { seqs, heads, kv_heads, head_dim, max_len, .. } => {
                 format!("[{seqs}, {heads}, {kv_heads}, {head_dim}] ctx {max_len}")
             }
+            CaseParams::SkinnyGemm { rows, n, k, x_pad, .. } if *x_pad > 0 => format!("[{rows}, {k}] x [{n}, {k}] stride {}", k + x_pad),
+            CaseParams::SkinnyGemm { rows, n, k, .. } => format!("[{rows}, {k}] x [{n}, {k}]"),
         }
     }
 
@@ -65,6 +69,7 @@ impl Case {
             CaseParams::Embedding { ids_i64, .. } => if *ids_i64 { "ids i64" } else { "ids i32" }.into(),
             CaseParams::ReshapeAndCache { fused, .. } => if *fused { "fused-kv" } else { "" }.into(),
             CaseParams::PagedDecode { block_size, split_tokens, .. } => format!("block {block_size} split {split_tokens}"),
+            CaseParams::SkinnyGemm { bias, .. } => if *bias { "bias" } else { "" }.into(),
         }
     }
 
@@ -146,6 +151,25 @@ pub fn default_test_cases() -> Vec<Case> {
                 dtype,
                 params: CaseParams::PagedDecode { seqs, heads, kv_heads, head_dim, block_size, max_len, split_tokens, uniform: false },
             });
+        }
+        // (rows, n, k, bias, x_pad): every row bucket (1, 2, 4, 8), n not a multiple of the
+        // CTA's rows, k not a multiple of the unrolled chunk, strided x (a qkv view).
+        let skinny = [(1, 4096, 4096, false, 0), (2, 17, 14336, true, 0), (3, 100, 64, true, 0), (5, 1001, 520, false, 0), (8, 6144, 4096, false, 8), (7, 333, 2048, true, 16)];
+        for &(rows, n, k, bias, x_pad) in &skinny {
+            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows, n, k, bias, x_pad } });
+        }
+    }
+    cases
+}
+
+/// The linear layers of a decoder-only LLM (fused qkv, o, fused gate_up, down, lm_head) at
+/// decode batch sizes `rows` (each <= the skinny_gemm limit).
+pub fn llm_linear_bench_cases(s: &LlmShapes, rows: &[usize], dtype: DType) -> Vec<Case> {
+    let (h, i, q, kv) = (s.hidden, s.intermediate, s.heads * s.head_dim, s.kv_heads * s.head_dim);
+    let mut cases = Vec::new();
+    for &r in rows {
+        for (n, k) in [(q + 2 * kv, h), (h, q), (2 * i, h), (h, i), (s.vocab, h)] {
+            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows: r, n, k, bias: false, x_pad: 0 } });
         }
     }
     cases

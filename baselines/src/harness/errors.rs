@@ -105,6 +105,29 @@ pub fn error_trials() -> Vec<TestTrial> {
             ops::reshape_and_cache(&t(), &k, &k.duplicate().map_err(|e| e.to_string())?, &kv, &slots, &status).map_err(|e| e.to_string())?;
             expect_err(status.check("reshape_and_cache", |r| format!("token {r}")), "slot 64", |e| matches!(e, Error::BadInput { .. }), "token 1")
         }),
+        gpu_trial("errors/skinny_gemm too many rows, unaligned in_features, mismatched out", move |dev| {
+            let e = |r: fk_runtime::Result<Tensor>| r.map_err(|e| e.to_string());
+            let w = e(Tensor::zeros(dev, &[32, 64], DType::BF16))?;
+            let x9 = e(Tensor::zeros(dev, &[9, 64], DType::BF16))?;
+            let o9 = e(Tensor::zeros(dev, &[9, 32], DType::BF16))?;
+            expect_err(ops::skinny_gemm(&t(), &x9, &w, None, &o9), "9 rows", |e| matches!(e, Error::Shape { .. }), "at most 8")?;
+            let w100 = e(Tensor::zeros(dev, &[32, 100], DType::BF16))?;
+            let x100 = e(Tensor::zeros(dev, &[2, 100], DType::BF16))?;
+            let o2 = e(Tensor::zeros(dev, &[2, 32], DType::BF16))?;
+            expect_err(ops::skinny_gemm(&t(), &x100, &w100, None, &o2), "k 100", |e| matches!(e, Error::Shape { .. }), "16-byte")?;
+            let x2 = e(Tensor::zeros(dev, &[2, 64], DType::BF16))?;
+            let o_bad = e(Tensor::zeros(dev, &[2, 31], DType::BF16))?;
+            expect_err(ops::skinny_gemm(&t(), &x2, &w, None, &o_bad), "out [2, 31]", |e| matches!(e, Error::Shape { .. }), "out")?;
+            // ops::linear routes 9 rows to cuBLASLt and 1 row to skinny_gemm: both work.
+            let ctx = crate::Context::new(dev, t()).map_err(|e| e.to_string())?;
+            let lin = fk_runtime::Linear::new(w.clone(), None).map_err(|e| e.to_string())?;
+            let x1 = x2.narrow(0, 0, 1).map_err(|e| e.to_string())?;
+            if ops::takes_skinny_path(&x9, &lin) || !ops::takes_skinny_path(&x1, &lin) {
+                return Err("linear routes 9 rows to skinny_gemm or 1 row away from it".into());
+            }
+            ops::linear(&ctx, &x9, &lin, &o9).map_err(|e| e.to_string())?;
+            ops::linear(&ctx, &x1, &lin, &e(Tensor::zeros(dev, &[1, 32], DType::BF16))?).map_err(|e| e.to_string())
+        }),
         gpu_trial("errors/launchers reject a null stream and bad sizes", move |dev| {
             let x = Tensor::zeros(dev, &[2, 64], DType::BF16).map_err(|e| e.to_string())?;
             let mut p = crate::ffi::RmsNormParams {

@@ -55,7 +55,7 @@ pub fn random(rng: &mut Rng, n: usize, mean: f32, std: f32, dtype: DType) -> Vec
     parts.concat()
 }
 
-fn upload(dev: &Device, v: &[f32], shape: &[usize], dtype: DType) -> Result<Tensor> {
+pub(super) fn upload(dev: &Device, v: &[f32], shape: &[usize], dtype: DType) -> Result<Tensor> {
     Tensor::from_f32(dev, v, shape, dtype)
 }
 
@@ -227,6 +227,7 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
                 reference: None,
             })
         }
+        CaseParams::SkinnyGemm { rows, n, k, bias, x_pad } => super::skinny::instance(dev, dtype, rows, n, k, bias, x_pad, rng)?,
         CaseParams::Embedding { tokens, vocab, hidden, ids_i64 } => {
             let hw = random(rng, vocab * hidden, 0.0, 1.0, dtype);
             let ids: Vec<i64> = (0..tokens).map(|_| rng.range(0, vocab as i64)).collect();
@@ -251,7 +252,7 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
     })
 }
 
-fn check_all(inst: &mut dyn Checked) -> std::result::Result<(), String> {
+pub(super) fn check_all(inst: &mut dyn Checked) -> std::result::Result<(), String> {
     let outs = inst.outputs().map_err(|e| e.to_string())?;
     let tol = inst.tolerance();
     let refs = inst.reference().to_vec();

@@ -7,9 +7,10 @@ pub mod bench;
 mod cases;
 mod errors;
 mod instances;
+mod skinny;
 mod trials;
 
-pub use cases::{default_test_cases, llm_bench_cases, llm_decode_bench_cases, Case, CaseParams, LlmShapes};
+pub use cases::{default_test_cases, llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, Case, CaseParams, LlmShapes};
 pub use errors::error_trials;
 pub use instances::{instantiate, random, Checked};
 pub use trials::{op_trials, TrialOptions};

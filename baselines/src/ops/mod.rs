@@ -3,6 +3,7 @@
 
 mod embedding;
 mod gated;
+mod linear;
 mod norm;
 mod paged;
 mod rotary;
@@ -10,6 +11,7 @@ mod status;
 
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
+pub use linear::{linear, skinny_gemm, takes_skinny_path};
 pub use norm::{fused_add_rms_norm, rms_norm};
 pub use paged::{paged_attention_decode, reshape_and_cache, DecodeSplits, PagedKv};
 pub use rotary::{rotary_embedding, Rotary};

@@ -49,13 +49,13 @@ impl LlamaAttention {
         let t = batch.num_tokens;
         let (q_w, kv_w) = (self.spec.heads * self.spec.head_dim, self.spec.kv_heads * self.spec.head_dim);
         let qkv = buf.qkv.narrow(0, 0, t)?;
-        self.qkv_proj.forward_into(&ctx.gemm, x, &qkv)?;
+        ops::linear(ctx, x, &self.qkv_proj, &qkv)?;
         let q = qkv.narrow(1, 0, q_w)?;
         let k = qkv.narrow(1, q_w, kv_w)?;
         let v = qkv.narrow(1, q_w + kv_w, kv_w)?;
         ops::rotary_embedding(&ctx.ops, rope, &batch.positions, &q, Some(&k), &buf.kernels.status)?;
         let attn = buf.attn.narrow(0, 0, t)?;
         paged_attention(ctx, &self.spec, &q, &k, &v, cache, batch, &buf.kernels, &attn)?;
-        self.o_proj.forward_into(&ctx.gemm, &attn, out)
+        ops::linear(ctx, &attn, &self.o_proj, out)
     }
 }

@@ -49,9 +49,9 @@ impl LlamaMLP {
         let t = x.dim(0);
         let gate_up = scratch.gate_up.narrow(0, 0, t)?;
         let act = scratch.act.narrow(0, 0, t)?;
-        self.gate_up_proj.forward_into(&ctx.gemm, x, &gate_up)?;
+        ops::linear(ctx, x, &self.gate_up_proj, &gate_up)?;
         ops::silu_and_mul(&ctx.ops, &gate_up, &act)?;
-        self.down_proj.forward_into(&ctx.gemm, &act, out)
+        ops::linear(ctx, &act, &self.down_proj, out)
     }
 
     pub fn scratch(&self, dev: &Device, max_tokens: usize, dtype: DType) -> Result<MlpScratch> {

@@ -1,0 +1,28 @@
+/* Op contract: skinny_gemm (L1): the decode-time linear layer, F.linear with few tokens:
+ *   out[m, n] = sum_k x[m, k] * weight[n, k] (+ bias[n]),  m < rows <= FK_SKINNY_GEMM_MAX_ROWS
+ * weight is [n, k] row-major as in the checkpoint (HF `*_proj.weight`). With a handful of
+ * rows the work is reading the weight once: the roofline is the copy bandwidth, and a
+ * tensor-core GEMM library tile wastes most of its rows. This op is what `ops::linear` runs
+ * for rows <= FK_SKINNY_GEMM_MAX_ROWS (cuBLASLt above). vLLM serves decode with cuBLAS here.
+ * Launcher: FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params*, cudaStream_t)
+ * dtypes: f32, f16, bf16 (x, weight, bias, out alike); fp32 accumulation, one rounding.
+ * k must be a multiple of 16 / sizeof(dtype) and every row 16-byte aligned (vector loads);
+ * rows of x and out may be strided (views). */
+#pragma once
+#include "fk/dtype.h"
+
+#define FK_SKINNY_GEMM_MAX_ROWS 8
+
+typedef struct fk_skinny_gemm_params {
+    void* out;            /* [rows, n], row stride out_stride */
+    const void* x;        /* [rows, k], row stride x_stride */
+    const void* weight;   /* [n, k], contiguous */
+    const void* bias;     /* [n] or NULL */
+    int64_t rows;
+    int64_t n;
+    int64_t k;
+    int64_t x_stride;
+    int64_t out_stride;
+    int32_t dtype;
+    int32_t pad_;
+} fk_skinny_gemm_params;
