@@ -6,13 +6,15 @@
 #   tests.json          per test binary: exit code, passed/failed/ignored, expected outcome
 #   peer.json           PyTorch times at the bench shapes
 #   bench-*.json        bench reports (fastkernels.bench.v1), one per bench binary
+#   hf-*.json, e2e-*.json  end to end: HF transformers generate and ours (same GPU, same run)
 #   summary.txt         the short verdict
 # Usage: bash bundle/run.sh   (from the folder holding bundle/)
 #        FK_SKIP_TESTS=1 bash bundle/run.sh   (peer + benches only)
 # Selection (device time is scarce): FK_TESTS / FK_BENCHES are extended regexes over binary
 # names (default: all); FK_TEST_ARGS is passed to every test binary (a libtest filter, e.g.
 # "paged_attention"); FK_BENCH_ARGS to every bench binary (e.g. "--op paged --quick");
-# FK_SKIP_PEER=1 skips the PyTorch peer.
+# FK_SKIP_PEER=1 skips the PyTorch peer; FK_SKIP_E2E=1 the end-to-end runs, FK_SKIP_HF=1 their
+# HF transformers peer.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-$PWD/gpu-results}"
@@ -27,6 +29,7 @@ if [ -f "$here/bin.tar.xz" ] && [ ! -d "$here/bin" ]; then
     tar -C "$here" -xJf "$here/bin.tar.xz"
 fi
 export FASTKERNELS_GIT_SHA="$(cat "$here/GIT_SHA" 2>/dev/null || echo unknown)"
+export FASTKERNELS_GOLDENS="$here/goldens"
 say "== fastkernels GPU bundle $FASTKERNELS_GIT_SHA on $(hostname), $(date -u +%FT%TZ)"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv 2>&1 | tee -a "$log"
 
@@ -79,6 +82,21 @@ while read -r kind bin name args; do
     rc=${PIPESTATUS[0]}
     stamp
     [ "$rc" = 0 ] || { verdict=1; say "-- bench $bin exit $rc"; }
+done <"$here/manifest.txt"
+
+# 4. End to end: the HF transformers peer (same GPU, same workload), then our model.
+while read -r kind bin name config; do
+    [ "$kind" = "e2e" ] || continue
+    [ -z "${FK_SKIP_E2E:-}" ] || continue
+    say ""
+    say "== end to end $bin (peer: HF transformers generate, config $config)"
+    if [ -z "${FK_SKIP_HF:-}" ]; then
+        PYTHONUNBUFFERED=1 python3 "$here/peer_hf_generate.py" --config "$here/$config" --out "$OUT/hf-$name.json" 2>&1 | grep -v -i warn | tee -a "$log"
+    fi
+    "$here/bin/$bin" --bench --json "$OUT/e2e-$name.json" --peer "$OUT/hf-$name.json" 2>&1 | tee -a "$log"
+    rc=${PIPESTATUS[0]}
+    stamp
+    [ "$rc" = 0 ] || { verdict=1; say "-- e2e $bin exit $rc"; }
 done <"$here/manifest.txt"
 
 {

@@ -16,6 +16,8 @@ const MAX_BUNDLE_BYTES: u64 = 60 << 20;
 enum Kind {
     Test,
     Bench,
+    /// An end-to-end bench with its HF transformers peer (run.sh runs the peer first).
+    E2e,
 }
 
 struct Item {
@@ -42,6 +44,7 @@ const ITEMS: &[Item] = &[
     Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: Some("examples/candidates/llama/half_row"), out: "fk-llama.candidates@half_row", expect: "fail", describe: "wrong candidate: rms_norm writes half of each row", bench_args: "" },
     Item { kind: Kind::Bench, package: "fk-llama", target: "ops", llama_slot: Some("examples/candidates/llama/tuned"), out: "fk-llama.ops@tuned", expect: "llama", describe: "fk-llama baseline vs tuned candidate", bench_args: "" },
     Item { kind: Kind::Bench, package: "fk-baselines", target: "ops", llama_slot: None, out: "fk-baselines.ops", expect: "selftest", describe: "baseline vs itself", bench_args: "--self-test --quick --op rms_norm --op silu_and_mul" },
+    Item { kind: Kind::E2e, package: "fk-llama", target: "generate", llama_slot: None, out: "fk-llama.generate", expect: "llama", describe: "Llama-3.1-8B end to end vs HF generate", bench_args: "architectures/llama/configs/Llama-3.1-8B-Instruct/config.json" },
 ];
 
 pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
@@ -63,11 +66,20 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
         match item.kind {
             Kind::Test => manifest.push_str(&format!("test {} {} {}\n", item.out, item.expect, item.describe)),
             Kind::Bench => manifest.push_str(&format!("bench {} {} {}\n", item.out, item.expect, item.bench_args)),
+            Kind::E2e => {
+                // bench_args names the HF config the peer builds its random model from.
+                let dst = bundle.join("configs").join(item.expect).join("config.json");
+                std::fs::create_dir_all(dst.parent().expect("has a parent"))?;
+                std::fs::copy(ws.join(item.bench_args), &dst)?;
+                manifest.push_str(&format!("e2e {} {} configs/{}/config.json\n", item.out, item.expect, item.expect));
+            }
         }
     }
     std::fs::write(bundle.join("manifest.txt"), manifest)?;
     std::fs::copy(ws.join("scripts/run_gpu_bundle.sh"), bundle.join("run.sh"))?;
     std::fs::copy(ws.join("scripts/peer_torch_ops.py"), bundle.join("peer_torch_ops.py"))?;
+    std::fs::copy(ws.join("scripts/peer_hf_generate.py"), bundle.join("peer_hf_generate.py"))?;
+    copy_tree(&ws.join("tests/goldens"), &bundle.join("goldens"))?;
     let sha = capture(Command::new("git").arg("-C").arg(ws).args(["describe", "--always", "--dirty"])).unwrap_or_else(|_| "unknown".into());
     std::fs::write(bundle.join("GIT_SHA"), sha.trim())?;
 
@@ -92,7 +104,7 @@ fn build(ws: &Path, item: &Item) -> Result<PathBuf> {
     // `cargo bench` builds with the release-based bench profile and takes no --release.
     let args: &[&str] = match item.kind {
         Kind::Test => &["test", "--release", "--test"],
-        Kind::Bench => &["bench", "--bench"],
+        Kind::Bench | Kind::E2e => &["bench", "--bench"],
     };
     let mut full: Vec<&str> = args[..args.len() - 1].to_vec();
     full.extend(["--no-run", "--message-format=json-render-diagnostics", "-p", item.package, args[args.len() - 1], item.target]);
@@ -112,6 +124,20 @@ fn build(ws: &Path, item: &Item) -> Result<PathBuf> {
         }
     }
     bail!("cargo built no executable for {} {}", item.package, item.target)
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    std::fs::create_dir_all(dst)?;
+    for e in std::fs::read_dir(src).with_context(|| format!("read {}", src.display()))? {
+        let e = e?;
+        let to = dst.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_tree(&e.path(), &to)?;
+        } else {
+            std::fs::copy(e.path(), &to)?;
+        }
+    }
+    Ok(())
 }
 
 fn dir_size(dir: &Path) -> Result<u64> {
