@@ -1,9 +1,10 @@
 //! fk-llama: baseline vs this crate's candidates at Llama-3.1-8B shapes (from the shipped
-//! config.json), bf16. L1: every op at tokens 1 … 8192 and paged decode attention at batch
-//! 1–64 × context 1k–32k; L2: LlamaRMSNorm→LlamaMLP.
+//! config.json), bf16. L1: every op at tokens 1 … 8192, paged decode attention at batch
+//! 1–64 × context 1k–32k, prefill attention at batch 1 × 1k–16k tokens (causal and not, plus
+//! head_dim 64 rows at the same head counts); L2: LlamaRMSNorm→LlamaMLP.
 //! `cargo fastkernels bench --arch llama` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
-use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases};
+use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases, llm_prefill_bench_cases, prefill_bench_case};
 use fk_baselines::OpId;
 use fk_llama::kernels::candidate_table;
 use fk_llama::{LlamaConfig, MlpHalfLayer};
@@ -17,6 +18,12 @@ fn main() {
     // Decode attention over the paged cache: (batch, context).
     let decode = [(1, 4096), (1, 32768), (32, 1024), (32, 4096), (64, 4096)];
     specs.extend(llm_decode_bench_cases(&cfg.shapes(), &decode, DType::BF16).into_iter().map(BenchSpec::l1));
+    // Prefill attention (flash_attn_varlen_func), batch 1, FLOPs = 4·s²·d·heads (/2 causal).
+    let shapes = cfg.shapes();
+    specs.extend(llm_prefill_bench_cases(&shapes, &[1024, 2048, 4096, 8192, 16384], &[true, false], DType::BF16).into_iter().map(BenchSpec::l1));
+    for causal in [true, false] {
+        specs.push(BenchSpec::l1(prefill_bench_case(1, 8192, shapes.heads, shapes.kv_heads, 64, causal, DType::BF16)));
+    }
     for t in TOKENS {
         let cfg = cfg.clone();
         specs.push(BenchSpec {

@@ -2,7 +2,7 @@
 // scheme. A CTA of 4 warps owns 64 query rows of one (sequence, head); each warp owns 16 rows
 // and keeps their output accumulator and online-softmax statistics in registers. K/V tiles of
 // 64 keys are double-buffered in shared memory with cp.async (the next tile loads while this
-// one is used); S = Q K^T and O += P V run on mma.sync m16n8k16 with operands from ldmatrix
+// one is used; 32 keys at head_dim 256); S = Q K^T and O += P V run on mma.sync m16n8k16 with operands from ldmatrix
 // (V through ldmatrix.trans), and P goes from the S accumulators straight into A fragments.
 // Tiles wholly outside a CTA's causal/window band are skipped; only band-edge tiles are masked.
 // Shared tiles are rows of head_dim 16-bit values with 16-byte chunks XOR-swizzled by row
@@ -19,7 +19,9 @@ namespace attn {
 namespace {
 
 template <int D> struct Sm80Cfg {
-    static constexpr int WARPS = 4, THREADS = 32 * WARPS, BM = 16 * WARPS, BN = 64;
+    // head_dim 256 keeps 128 fp32 accumulators per thread: 32-key tiles keep S small enough
+    // not to spill.
+    static constexpr int WARPS = 4, THREADS = 32 * WARPS, BM = 16 * WARPS, BN = D == 256 ? 32 : 64;
     static constexpr int CHUNKS = D / 8;  // 16-byte chunks per row
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
     static constexpr int SMEM = Q_BYTES + 4 * KV_BYTES;  // Q, K[2], V[2]
@@ -62,6 +64,7 @@ __global__ void __launch_bounds__(Sm80Cfg<D>::THREADS) prefill_sm80_kernel(const
         cp_async16(sq + sm80_swz<CH>(r, c), src, ok);
     }
     auto load_kv = [&](int t, int buf) {
+#pragma unroll 1
         for (int i = tid; i < BN * CH; i += C::THREADS) {
             const int r = i / CH, c = i % CH, j = t * BN + r;
             bool ok = j < s.len_k;

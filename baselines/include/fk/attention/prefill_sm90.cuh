@@ -257,7 +257,10 @@ __global__ void __launch_bounds__(384, 1) prefill_sm90_kernel(const __grid_const
             rescale_and_pack();
             for (int it = 1; it < n; ++it) {
                 const int st = it % STAGES, prev = (it - 1) % STAGES;
+                // Both waits before the fence: no branch may separate wgmma.fence from the
+                // wgmmas that use registers (else ptxas inserts its own fence, C7519).
                 mbar_wait(k_full(st), (it / STAGES) & 1);
+                mbar_wait(v_full(prev), ((it - 1) / STAGES) & 1);
                 fence_proxy_async();
                 reg_fence(sacc);
                 reg_fence(o);
@@ -265,8 +268,6 @@ __global__ void __launch_bounds__(384, 1) prefill_sm90_kernel(const __grid_const
                 wgmma_fence();
                 s_gemm(st);
                 wgmma_commit();
-                mbar_wait(v_full(prev), ((it - 1) / STAGES) & 1);
-                fence_proxy_async();
                 pv_issue(prev);
                 wgmma_commit();
                 wgmma_wait<1>();  // S of tile it is done; P V of tile it-1 may still run
