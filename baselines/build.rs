@@ -34,6 +34,9 @@ fn main() {
             .sources(kernels.iter().cloned().chain(utils).chain([manifest.join("abi/abi_check.cu")]))
             .include(&include)
             .define("FK_SYMBOL_PREFIX", "fk_baseline_")
+            // Kernels with an sm_90a-only path (wgmma, setmaxnreg) select it on the host side
+            // from this; the host compiler pass cannot tell sm_90 from sm_90a by itself.
+            .define("FK_SM90A", if cap.arch == "90a" { "1" } else { "0" })
             .build(&toolkit, &cap),
     );
     toolkit.link_cudart_static();

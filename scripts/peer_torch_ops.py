@@ -14,8 +14,15 @@ Shape labels must equal the Rust side's `Case::shape_label()`:
   rotary_embedding               "[T, heads, kv_heads, head_dim]"
   embedding                      "[T, vocab, hidden]"
   skinny_gemm                    "[M, K] x [N, K]"          (F.linear, cuBLAS)
+  prefill_attention              "[batch, seqlen, heads, kv_heads, head_dim] causal|full"
+
+prefill_attention: torch.nn.functional.scaled_dot_product_attention with sdpa_kernel forcing
+FLASH_ATTENTION, then CUDNN_ATTENTION (q [1, heads, s, d] as a transposed [1, s, heads, d]
+tensor; GQA via enable_gqa, or K/V repeat_interleave'd outside the timed call if a backend
+refuses it). eager_us is the faster of the two; flash_us / cudnn_us / *_gqa say which did what.
 
 Usage: peer_torch_ops.py --out peer.json [--tokens 1,16,128,2048,8192] [--no-compile]
+                         [--only prefill_attention[,rms_norm...]]
 """
 import argparse
 import json
@@ -73,6 +80,60 @@ def rotary(q, k, positions, cos_cache, sin_cache):
     return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
 
 
+# Prefill attention rows: (seqlen, head_dim, causal) at Llama-3.1-8B heads, batch 1.
+PREFILL = [(s, HEAD_DIM, c) for c in (True, False) for s in (1024, 2048, 4096, 8192, 16384)] + [(8192, 64, True), (8192, 64, False)]
+
+
+def sdpa_peer(backend, q, k, v, causal):
+    """A callable timing SDPA on `backend`, and how it handled GQA ("enable_gqa" or "repeat")."""
+    from torch.nn.attention import sdpa_kernel
+
+    def call_gqa():
+        with sdpa_kernel(backend):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+
+    try:
+        call_gqa()
+        torch.cuda.synchronize()
+        return call_gqa, "enable_gqa"
+    except Exception:  # backend refuses enable_gqa: materialise the repeated K/V once
+        rep = q.shape[1] // k.shape[1]
+        kr, vr = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+
+        def call_rep():
+            with sdpa_kernel(backend):
+                return F.scaled_dot_product_attention(q, kr, vr, is_causal=causal)
+
+        call_rep()
+        torch.cuda.synchronize()
+        return call_rep, "repeat"
+
+
+def prefill_rows(randn, flush, reps, rows):
+    from torch.nn.attention import SDPBackend
+
+    for s, d, causal in PREFILL:
+        q = randn(1, s, HEADS, d).transpose(1, 2)
+        k = randn(1, s, KV_HEADS, d).transpose(1, 2)
+        v = randn(1, s, KV_HEADS, d).transpose(1, 2)
+        shape = f"[1, {s}, {HEADS}, {KV_HEADS}, {d}] {'causal' if causal else 'full'}"
+        flops = 4.0 * s * s * d * HEADS / (2 if causal else 1)
+        row = {"op": "prefill_attention", "shape": shape, "dtype": "bf16", "eager_us": None, "compile_us": None}
+        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                fn, how = sdpa_peer(backend, q, k, v, causal)
+                us = time_us(fn, flush, reps)
+                row[f"{name}_us"], row[f"{name}_gqa"] = us, how
+                print(f"prefill_attention    {shape:<34} {name:<5} {us:10.1f} us {flops / us / 1e6:7.1f} TFLOP/s ({how})", flush=True)
+            except Exception as e:  # a backend that cannot run this shape: say so, keep going
+                row[f"{name}_us"], row[f"{name}_error"] = None, str(e).splitlines()[0][:200]
+                print(f"prefill_attention    {shape:<34} {name:<5} unavailable: {row[f'{name}_error']}", flush=True)
+        times = [t for t in (row.get("flash_us"), row.get("cudnn_us")) if t]
+        row["eager_us"] = min(times) if times else None
+        rows.append(row)
+        del q, k, v
+
+
 def time_us(fn, flush, reps, warmup=10):
     for _ in range(warmup):
         fn()
@@ -94,7 +155,9 @@ def main():
     ap.add_argument("--tokens", default="1,16,128,2048,8192")
     ap.add_argument("--reps", type=int, default=100)
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated ops to run (default: all)")
     a = ap.parse_args()
+    only = set(filter(None, a.only.split(",")))
     tokens = [int(t) for t in a.tokens.split(",")]
     dev = torch.device("cuda")
     dt = torch.bfloat16
@@ -115,7 +178,7 @@ def main():
     # Compiled peers only for the ops whose bandwidth/parity the acceptance names (each
     # compile costs tens of seconds of device time); the others are eager only.
     compiled = {}
-    if not a.no_compile:
+    if not a.no_compile and (not only or only & {"rms_norm", "fused_add_rms_norm", "silu_and_mul"}):
         compiled = {
             "rms_norm": torch.compile(rms_norm_hf),
             "fused_add_rms_norm": torch.compile(fused_add_rms_norm_hf),
@@ -124,6 +187,8 @@ def main():
     rows = []
 
     def add(op, shape, eager, comp_args=None, comp_call=None):
+        if only and op not in only:
+            return
         row = {"op": op, "shape": shape, "dtype": "bf16", "eager_us": time_us(eager, flush, a.reps), "compile_us": None}
         if comp_call is not None:
             row["compile_us"] = time_us(comp_call, flush, a.reps)
@@ -156,10 +221,12 @@ def main():
 
     # Decode-time linear layers: F.linear (cuBLAS) at the skinny_gemm bench shapes.
     q_out, kv_out = HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM
-    for m in (1, 8):
+    for m in ((1, 8) if not only or "skinny_gemm" in only else ()):
         for n, k in ((q_out + 2 * kv_out, HIDDEN), (HIDDEN, q_out), (2 * INTER, HIDDEN), (HIDDEN, INTER), (VOCAB, HIDDEN)):
             xm, wm = randn(m, k), randn(n, k) * k ** -0.5
             add("skinny_gemm", f"[{m}, {k}] x [{n}, {k}]", lambda xm=xm, wm=wm: F.linear(xm, wm))
+    if not only or "prefill_attention" in only:
+        prefill_rows(randn, flush, a.reps, rows)
 
     out = {"schema": "fastkernels.peer.v1", "torch": torch.__version__, "device": props.name, "rows": rows}
     with open(a.out, "w") as f:

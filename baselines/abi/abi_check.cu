@@ -6,6 +6,7 @@
 #include "fk/ops/embedding.h"
 #include "fk/ops/fused_add_rms_norm.h"
 #include "fk/ops/paged_attention_decode.h"
+#include "fk/ops/prefill_attention.h"
 #include "fk/ops/reshape_and_cache.h"
 #include "fk/ops/rms_norm.h"
 #include "fk/ops/rotary_embedding.h"
@@ -82,5 +83,20 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_skinny_gemm_params, k) FK_FIELD(fk_skinny_gemm_params, x_stride)
               FK_FIELD(fk_skinny_gemm_params, out_stride) FK_FIELD(fk_skinny_gemm_params, dtype)
               FK_FIELD(fk_skinny_gemm_params, pad_))
+    FK_STRUCT("prefill_attention", fk_prefill_attention_params,
+              FK_FIELD(fk_prefill_attention_params, out) FK_FIELD(fk_prefill_attention_params, query)
+              FK_FIELD(fk_prefill_attention_params, key) FK_FIELD(fk_prefill_attention_params, value)
+              FK_FIELD(fk_prefill_attention_params, cu_seqlens_q) FK_FIELD(fk_prefill_attention_params, cu_seqlens_k)
+              FK_FIELD(fk_prefill_attention_params, block_table) FK_FIELD(fk_prefill_attention_params, seq_lens_k)
+              FK_FIELD(fk_prefill_attention_params, status) FK_FIELD(fk_prefill_attention_params, total_q)
+              FK_FIELD(fk_prefill_attention_params, total_k) FK_FIELD(fk_prefill_attention_params, query_stride)
+              FK_FIELD(fk_prefill_attention_params, key_stride) FK_FIELD(fk_prefill_attention_params, value_stride)
+              FK_FIELD(fk_prefill_attention_params, num_blocks) FK_FIELD(fk_prefill_attention_params, batch)
+              FK_FIELD(fk_prefill_attention_params, heads) FK_FIELD(fk_prefill_attention_params, kv_heads)
+              FK_FIELD(fk_prefill_attention_params, head_dim) FK_FIELD(fk_prefill_attention_params, max_seqlen_q)
+              FK_FIELD(fk_prefill_attention_params, block_size) FK_FIELD(fk_prefill_attention_params, max_blocks_per_seq)
+              FK_FIELD(fk_prefill_attention_params, causal) FK_FIELD(fk_prefill_attention_params, window_left)
+              FK_FIELD(fk_prefill_attention_params, scale) FK_FIELD(fk_prefill_attention_params, dtype)
+              FK_FIELD(fk_prefill_attention_params, variant))
     return (size_t)-1;
 }

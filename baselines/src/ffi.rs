@@ -155,6 +155,36 @@ pub struct SkinnyGemmParams {
 /// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
 pub const SKINNY_GEMM_MAX_ROWS: usize = 8;
 
+pub struct PrefillAttentionParams {
+    pub out: u64,
+    pub query: u64,
+    pub key: u64,
+    pub value: u64,
+    pub cu_seqlens_q: u64,
+    pub cu_seqlens_k: u64,
+    pub block_table: u64,
+    pub seq_lens_k: u64,
+    pub status: u64,
+    pub total_q: i64,
+    pub total_k: i64,
+    pub query_stride: i64,
+    pub key_stride: i64,
+    pub value_stride: i64,
+    pub num_blocks: i64,
+    pub batch: i32,
+    pub heads: i32,
+    pub kv_heads: i32,
+    pub head_dim: i32,
+    pub max_seqlen_q: i32,
+    pub block_size: i32,
+    pub max_blocks_per_seq: i32,
+    pub causal: i32,
+    pub window_left: i32,
+    pub scale: f32,
+    pub dtype: i32,
+    pub variant: i32,
+}
+
 extern "C" {
     pub fn fk_baseline_rms_norm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_fused_add_rms_norm(params: *const c_void, stream: RawStream) -> i32;
@@ -165,6 +195,7 @@ extern "C" {
     pub fn fk_baseline_reshape_and_cache(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_paged_attention_decode(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_skinny_gemm(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_prefill_attention(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
 }
 
@@ -223,6 +254,13 @@ mod tests {
             PagedAttentionDecodeParams,
             [out, query, key_cache, value_cache, block_table, seq_lens, workspace, status, seqs, query_stride, num_blocks,
              heads, kv_heads, head_dim, block_size, max_blocks_per_seq, max_splits, split_tokens, scale, dtype, pad_]
+        );
+        check_layout!(
+            "prefill_attention",
+            PrefillAttentionParams,
+            [out, query, key, value, cu_seqlens_q, cu_seqlens_k, block_table, seq_lens_k, status, total_q, total_k,
+             query_stride, key_stride, value_stride, num_blocks, batch, heads, kv_heads, head_dim, max_seqlen_q,
+             block_size, max_blocks_per_seq, causal, window_left, scale, dtype, variant]
         );
     }
 

@@ -18,10 +18,11 @@ pub enum OpId {
     ReshapeAndCache,
     PagedAttentionDecode,
     SkinnyGemm,
+    PrefillAttention,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 9] = [
+    pub const ALL: [OpId; 10] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -31,6 +32,7 @@ impl OpId {
         OpId::ReshapeAndCache,
         OpId::PagedAttentionDecode,
         OpId::SkinnyGemm,
+        OpId::PrefillAttention,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -44,6 +46,7 @@ impl OpId {
             OpId::ReshapeAndCache => "reshape_and_cache",
             OpId::PagedAttentionDecode => "paged_attention_decode",
             OpId::SkinnyGemm => "skinny_gemm",
+            OpId::PrefillAttention => "prefill_attention",
         }
     }
 
@@ -62,6 +65,7 @@ impl OpId {
             OpId::ReshapeAndCache => ffi::fk_baseline_reshape_and_cache,
             OpId::PagedAttentionDecode => ffi::fk_baseline_paged_attention_decode,
             OpId::SkinnyGemm => ffi::fk_baseline_skinny_gemm,
+            OpId::PrefillAttention => ffi::fk_baseline_prefill_attention,
         }
     }
 }

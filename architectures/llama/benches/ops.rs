@@ -1,11 +1,12 @@
 //! fk-llama: baseline vs this crate's candidates at Llama-3.1-8B shapes (from the shipped
-//! config.json), bf16, random weights. L1: every op at tokens 1 … 8192 and paged decode
-//! attention at batch 1–64 × context 1k–32k, decode-time linear layers (skinny_gemm) at
-//! batch 1 and 8; L2: LlamaRMSNorm→LlamaMLP and LlamaAttention;
-//! L3: LlamaDecoderLayer; L4: LlamaForCausalLM steps (prefill, decode at batch 1 and 32).
+//! config.json), bf16, random weights. L1: every op at tokens 1 … 8192, paged decode
+//! attention at batch 1–64 × context 1k–32k, decode-time linear layers (skinny_gemm) at batch
+//! 1 and 8, prefill attention at batch 1 × 1k–16k tokens (causal and not, plus head_dim 64);
+//! L2: LlamaRMSNorm→LlamaMLP and LlamaAttention; L3: LlamaDecoderLayer; L4: LlamaForCausalLM
+//! steps (prefill 2048, decode at batch 1 and 32).
 //! `cargo fastkernels bench --arch llama` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
-use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases};
+use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, llm_prefill_bench_cases, prefill_bench_case};
 use fk_baselines::OpId;
 use fk_llama::kernels::candidate_table;
 use fk_llama::step_workload::{LlamaStepWorkload, Scope, StepKind};
@@ -44,6 +45,12 @@ fn main() {
     specs.extend(llm_decode_bench_cases(&cfg.shapes(), &decode, DType::BF16).into_iter().map(BenchSpec::l1));
     // Decode-time linear layers (qkv, o, gate_up, down, lm_head) at batch 1 and 8.
     specs.extend(llm_linear_bench_cases(&cfg.shapes(), &[1, 8], DType::BF16).into_iter().map(BenchSpec::l1));
+    // Prefill attention (flash_attn_varlen_func), batch 1, FLOPs = 4·s²·d·heads (/2 causal).
+    let shapes = cfg.shapes();
+    specs.extend(llm_prefill_bench_cases(&shapes, &[1024, 2048, 4096, 8192, 16384], &[true, false], DType::BF16).into_iter().map(BenchSpec::l1));
+    for causal in [true, false] {
+        specs.push(BenchSpec::l1(prefill_bench_case(1, 8192, shapes.heads, shapes.kv_heads, 64, causal, DType::BF16)));
+    }
     for t in TOKENS {
         let cfg = cfg.clone();
         specs.push(BenchSpec {

@@ -514,6 +514,7 @@ fn print_row(r: &Row) {
         fmt_opt(r.torch_eager_us.zip(r.torch_compile_us).map(|(a, b)| a.min(b)).or(r.torch_eager_us).or(r.torch_compile_us), 2),
         r.vs_torch.map(|s| format!("{s:.2}x")).unwrap_or_else(|| "-".into()),
         if r.correct { String::new() } else { format!("INCORRECT: {}", r.error.clone().unwrap_or_default()) }
+            + &r.tflops.map(|t| format!(" {t:.1} TFLOP/s")).unwrap_or_default()
     );
 }
 

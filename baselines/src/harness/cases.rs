@@ -25,6 +25,31 @@ pub enum CaseParams {
     PagedDecode { seqs: usize, heads: usize, kv_heads: usize, head_dim: usize, block_size: usize, max_len: usize, split_tokens: usize, uniform: bool },
     /// skinny_gemm: x [rows, k] (row stride k + x_pad) times weight [n, k]ᵀ, optional bias.
     SkinnyGemm { rows: usize, n: usize, k: usize, bias: bool, x_pad: usize },
+    /// prefill_attention of sequences with `lens_q[b]` queries over `lens_k[b]` keys from `kv`;
+    /// `portable` forces the portable (mma.sync) kernel where a faster one would be chosen.
+    Prefill {
+        lens_q: Vec<usize>,
+        lens_k: Vec<usize>,
+        heads: usize,
+        kv_heads: usize,
+        head_dim: usize,
+        causal: bool,
+        window_left: Option<usize>,
+        kv: PrefillSource,
+        portable: bool,
+    },
+}
+
+/// Where a prefill case's keys/values live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrefillSource {
+    /// Separate contiguous key/value tensors.
+    Contiguous,
+    /// q, k, v are column blocks (strided views) of one `[T, (heads + 2 kv_heads) head_dim]`
+    /// buffer, as the fused qkv_proj writes them (needs lens_q == lens_k).
+    FusedQkv,
+    /// The NHD paged cache with this block size, blocks shuffled.
+    Paged(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -54,6 +79,17 @@ impl Case {
             }
             CaseParams::SkinnyGemm { rows, n, k, x_pad, .. } if *x_pad > 0 => format!("[{rows}, {k}] x [{n}, {k}] stride {}", k + x_pad),
             CaseParams::SkinnyGemm { rows, n, k, .. } => format!("[{rows}, {k}] x [{n}, {k}]"),
+            // Uniform batches (benchmarks): "[batch, seqlen, heads, kv_heads, head_dim] causal".
+            CaseParams::Prefill { lens_q, lens_k, heads, kv_heads, head_dim, causal, .. } => {
+                let mask = if *causal { "causal" } else { "full" };
+                if lens_q == lens_k && lens_q.windows(2).all(|w| w[0] == w[1]) && !lens_q.is_empty() {
+                    format!("[{}, {}, {heads}, {kv_heads}, {head_dim}] {mask}", lens_q.len(), lens_q[0])
+                } else if lens_q == lens_k {
+                    format!("lens {lens_q:?} [{heads}, {kv_heads}, {head_dim}] {mask}")
+                } else {
+                    format!("q {lens_q:?} k {lens_k:?} [{heads}, {kv_heads}, {head_dim}] {mask}")
+                }
+            }
         }
     }
 
@@ -70,6 +106,21 @@ impl Case {
             CaseParams::ReshapeAndCache { fused, .. } => if *fused { "fused-kv" } else { "" }.into(),
             CaseParams::PagedDecode { block_size, split_tokens, .. } => format!("block {block_size} split {split_tokens}"),
             CaseParams::SkinnyGemm { bias, .. } => if *bias { "bias" } else { "" }.into(),
+            CaseParams::Prefill { window_left, kv, portable, .. } => {
+                let mut v = Vec::new();
+                if let Some(w) = window_left {
+                    v.push(format!("window {w}"));
+                }
+                match kv {
+                    PrefillSource::Contiguous => {}
+                    PrefillSource::FusedQkv => v.push("fused-qkv".into()),
+                    PrefillSource::Paged(bs) => v.push(format!("paged {bs}")),
+                }
+                if *portable {
+                    v.push("portable kernel".into());
+                }
+                v.join(" ")
+            }
         }
     }
 
@@ -83,9 +134,81 @@ impl Case {
     }
 }
 
+impl OpId {
+    /// The dtypes the op's tests and benches use (prefill attention has no f32 kernel).
+    pub fn dtypes(self) -> &'static [DType] {
+        match self {
+            OpId::PrefillAttention => &[DType::F16, DType::BF16],
+            _ => &DType::FLOATS,
+        }
+    }
+}
+
+/// Correctness shapes for prefill_attention (f16/bf16): varlen batches with odd lengths,
+/// causal and not, GQA 4:1, MQA, MHA, head_dim 64/128/256, windows, strided q/k/v views of a
+/// fused qkv buffer, paged caches with shuffled blocks (chunked prefill: len_k > len_q), rows
+/// with no visible key (len_q > len_k), and the portable kernel forced.
+fn prefill_test_cases(dtype: DType) -> Vec<Case> {
+    use PrefillSource::*;
+    let odd = vec![1, 7, 100, 257, 1000];
+    // (lens_q, lens_k, heads, kv_heads, head_dim, causal, window, source, portable)
+    #[allow(clippy::type_complexity)]
+    let specs: Vec<(Vec<usize>, Vec<usize>, usize, usize, usize, bool, Option<usize>, PrefillSource, bool)> = vec![
+        (odd.clone(), odd.clone(), 32, 8, 128, true, None, Contiguous, false),
+        (odd.clone(), odd.clone(), 8, 2, 64, false, None, Contiguous, false),
+        (vec![129, 300], vec![129, 300], 12, 1, 128, true, Some(100), Contiguous, false),
+        (vec![3, 130, 513], vec![3, 130, 513], 4, 4, 64, true, None, FusedQkv, false),
+        (vec![5, 300], vec![5, 300], 32, 8, 128, true, None, FusedQkv, false),
+        (vec![200, 77], vec![200, 77], 8, 2, 128, false, Some(37), Contiguous, false),
+        (vec![50, 129, 1], vec![300, 129, 700], 8, 2, 128, true, None, Paged(16), false),
+        (vec![256, 5], vec![1000, 260], 8, 1, 64, true, Some(64), Paged(32), false),
+        (vec![1, 100, 257], vec![1, 100, 257], 4, 2, 256, true, None, Contiguous, false),
+        (vec![40], vec![200], 4, 4, 256, true, Some(50), Paged(16), false),
+        (vec![100, 3], vec![30, 3], 4, 2, 128, true, None, Contiguous, false),
+        (vec![7, 300], vec![7, 300], 8, 2, 128, true, None, FusedQkv, true),
+        (vec![33, 64], vec![70, 64], 4, 2, 64, true, Some(20), Paged(16), true),
+    ];
+    specs
+        .into_iter()
+        .map(|(lens_q, lens_k, heads, kv_heads, head_dim, causal, window_left, kv, portable)| Case {
+            op: OpId::PrefillAttention,
+            dtype,
+            params: CaseParams::Prefill { lens_q, lens_k, heads, kv_heads, head_dim, causal, window_left, kv, portable },
+        })
+        .collect()
+}
+
+/// Prefill attention of `batch` sequences of `seqlen` tokens (queries = keys, contiguous
+/// source), for benchmarks.
+pub fn prefill_bench_case(batch: usize, seqlen: usize, heads: usize, kv_heads: usize, head_dim: usize, causal: bool, dtype: DType) -> Case {
+    Case {
+        op: OpId::PrefillAttention,
+        dtype,
+        params: CaseParams::Prefill {
+            lens_q: vec![seqlen; batch],
+            lens_k: vec![seqlen; batch],
+            heads,
+            kv_heads,
+            head_dim,
+            causal,
+            window_left: None,
+            kv: PrefillSource::Contiguous,
+            portable: false,
+        },
+    }
+}
+
+/// Prefill attention at a model's heads, batch 1: every (seqlen, causal) pair.
+pub fn llm_prefill_bench_cases(s: &LlmShapes, seqlens: &[usize], causal: &[bool], dtype: DType) -> Vec<Case> {
+    causal.iter().flat_map(|&c| seqlens.iter().map(move |&l| prefill_bench_case(1, l, s.heads, s.kv_heads, s.head_dim, c, dtype))).collect()
+}
+
 /// Correctness shapes for every op × every dtype it supports (f32, f16, bf16).
 pub fn default_test_cases() -> Vec<Case> {
     let mut cases = Vec::new();
+    for dtype in [DType::F16, DType::BF16] {
+        cases.extend(prefill_test_cases(dtype));
+    }
     for dtype in DType::FLOATS {
         // (rows, hidden, pad): awkward hiddens (16, 80: warp-per-row; 100: not a multiple of
         // the 16-byte vector → scalar path; 2880: gpt-oss), rows up to 16384, strided rows.
@@ -281,7 +404,7 @@ mod tests {
     fn every_op_has_five_shapes_per_dtype() {
         let cases = default_test_cases();
         for op in OpId::ALL {
-            for dtype in DType::FLOATS {
+            for &dtype in op.dtypes() {
                 let shapes: std::collections::BTreeSet<String> =
                     cases.iter().filter(|c| c.op == op && c.dtype == dtype).map(|c| c.shape_label()).collect();
                 assert!(shapes.len() >= 5, "{op} {dtype}: only {} shapes", shapes.len());

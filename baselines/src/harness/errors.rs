@@ -1,7 +1,7 @@
 //! Bad-input trials: each wrong call must come back as a clear `Err` naming the problem,
 //! never a crash, a hang or garbage.
 
-use crate::ops::{self, DecodeSplits, DeviceStatus, PagedKv, Rotary};
+use crate::ops::{self, DecodeSplits, DeviceStatus, PagedKv, PrefillKv, PrefillParams, Rotary};
 use crate::table::OpTable;
 use fk_runtime::gpu_test::{gpu_trial, TestTrial};
 use fk_runtime::{DType, Error, Tensor};
@@ -127,6 +127,75 @@ pub fn error_trials() -> Vec<TestTrial> {
             }
             ops::linear(&ctx, &x9, &lin, &o9).map_err(|e| e.to_string())?;
             ops::linear(&ctx, &x1, &lin, &e(Tensor::zeros(dev, &[1, 32], DType::BF16))?).map_err(|e| e.to_string())
+        }),
+        gpu_trial("errors/prefill_attention: dtypes, head_dim, head counts, index dtypes, shapes, alignment, scale", move |dev| {
+            let e = |r: fk_runtime::Result<Tensor>| r.map_err(|e| e.to_string());
+            let p = PrefillParams { head_dim: 64, causal: true, scale: 0.125, window_left: None, max_seqlen_q: 10 };
+            let (q, k, v) = (e(Tensor::zeros(dev, &[10, 256], DType::BF16))?, e(Tensor::zeros(dev, &[10, 128], DType::BF16))?, e(Tensor::zeros(dev, &[10, 128], DType::BF16))?);
+            let out = e(Tensor::zeros(dev, &[10, 256], DType::BF16))?;
+            let cu = e(Tensor::from_i32(dev, &[0, 10], &[2]))?;
+            let kv = || PrefillKv::Contiguous { key: &k, value: &v, cu_seqlens_k: &cu };
+            ops::prefill_attention(&t(), &q, kv(), &cu, &p, &out).map_err(|e| format!("a valid call must pass: {e}"))?;
+            let (q32, k32, o32) = (e(Tensor::zeros(dev, &[10, 256], DType::F32))?, e(Tensor::zeros(dev, &[10, 128], DType::F32))?, e(Tensor::zeros(dev, &[10, 256], DType::F32))?);
+            expect_err(ops::prefill_attention(&t(), &q32, PrefillKv::Contiguous { key: &k32, value: &k32, cu_seqlens_k: &cu }, &cu, &p, &o32), "f32", |e| matches!(e, Error::DType { .. }), "f32")?;
+            expect_err(ops::prefill_attention(&t(), &q, kv(), &cu, &PrefillParams { head_dim: 32, ..p }, &out), "head_dim 32", |e| matches!(e, Error::Shape { .. }), "head_dim 32")?;
+            let q3 = e(Tensor::zeros(dev, &[10, 192], DType::BF16))?;
+            let o3 = e(Tensor::zeros(dev, &[10, 192], DType::BF16))?;
+            expect_err(ops::prefill_attention(&t(), &q3, kv(), &cu, &p, &o3), "3 heads over 2 kv heads", |e| matches!(e, Error::Shape { .. }), "multiple")?;
+            let cu64 = e(Tensor::from_i64(dev, &[0, 10], &[2]))?;
+            expect_err(ops::prefill_attention(&t(), &q, kv(), &cu64, &p, &out), "i64 cu_seqlens_q", |e| matches!(e, Error::DType { .. }), "cu_seqlens_q")?;
+            let cu3 = e(Tensor::from_i32(dev, &[0, 5, 10], &[3]))?;
+            expect_err(ops::prefill_attention(&t(), &q, kv(), &cu3, &p, &out), "cu_seqlens_k of another batch", |e| matches!(e, Error::DType { .. }), "cu_seqlens_k")?;
+            let o_bad = e(Tensor::zeros(dev, &[10, 255], DType::BF16))?;
+            expect_err(ops::prefill_attention(&t(), &q, kv(), &cu, &p, &o_bad), "out [10, 255]", |e| matches!(e, Error::Shape { .. }), "out")?;
+            let wide = e(Tensor::zeros(dev, &[10, 264], DType::BF16))?;
+            let q_mis = e(wide.narrow(1, 4, 256))?;
+            expect_err(ops::prefill_attention(&t(), &q_mis, kv(), &cu, &p, &out), "view starting 8 bytes in", |e| matches!(e, Error::Shape { .. }), "aligned")?;
+            expect_err(ops::prefill_attention(&t(), &q, kv(), &cu, &PrefillParams { scale: f32::NAN, ..p }, &out), "NaN scale", |e| matches!(e, Error::BadInput { .. }), "scale")?;
+            expect_err(ops::prefill_attention(&t(), &q, kv(), &cu, &PrefillParams { max_seqlen_q: 0, ..p }, &out), "max_seqlen_q 0", |e| matches!(e, Error::Shape { .. }), "max_seqlen_q")?;
+            expect_err(ops::prefill_attention(&t(), &q, kv(), &cu, &p, &q), "out aliasing query", |e| matches!(e, Error::Shape { .. }), "overlap")?;
+            let (kc, vc) = (e(Tensor::zeros(dev, &[4, 16, 2, 128], DType::BF16))?, e(Tensor::zeros(dev, &[4, 16, 2, 128], DType::BF16))?);
+            let (table, lens) = (e(Tensor::from_i32(dev, &[0, 1], &[1, 2]))?, e(Tensor::from_i32(dev, &[10], &[1]))?);
+            let paged = PrefillKv::Paged { kv: PagedKv { key_cache: &kc, value_cache: &vc }, block_table: &table, seq_lens_k: &lens };
+            expect_err(ops::prefill_attention(&t(), &q, paged, &cu, &p, &out), "caches of head_dim 128", |e| matches!(e, Error::Shape { .. }), "caches")?;
+            let (kc64, vc64) = (e(Tensor::zeros(dev, &[4, 16, 2, 64], DType::BF16))?, e(Tensor::zeros(dev, &[4, 16, 2, 64], DType::BF16))?);
+            let table64 = e(Tensor::from_i64(dev, &[0, 1], &[1, 2]))?;
+            let paged = PrefillKv::Paged { kv: PagedKv { key_cache: &kc64, value_cache: &vc64 }, block_table: &table64, seq_lens_k: &lens };
+            expect_err(ops::prefill_attention(&t(), &q, paged, &cu, &p, &out), "i64 block_table", |e| matches!(e, Error::DType { .. }), "block_table")
+        }),
+        gpu_trial("errors/prefill_attention: bad cu_seqlens, seq_lens_k, block ids, max_seqlen_q are reported, never read out of bounds", move |dev| {
+            let e = |r: fk_runtime::Result<Tensor>| r.map_err(|e| e.to_string());
+            let status = DeviceStatus::new(dev).map_err(|e| e.to_string())?;
+            let p = PrefillParams { head_dim: 64, causal: true, scale: 0.125, window_left: None, max_seqlen_q: 16 };
+            let q = e(Tensor::from_f32(dev, &vec![0.5; 10 * 256], &[10, 256], DType::BF16))?;
+            let kv_rows = e(Tensor::from_f32(dev, &vec![0.25; 10 * 128], &[10, 128], DType::BF16))?;
+            let out = e(Tensor::empty(dev, &[10, 256], DType::BF16))?;
+            let run = |cu_q: &[i32], cu_k: &[i32], p: &PrefillParams| -> fk_runtime::Result<()> {
+                let cq = Tensor::from_i32(dev, cu_q, &[cu_q.len()])?;
+                let ck = Tensor::from_i32(dev, cu_k, &[cu_k.len()])?;
+                ops::prefill_attention_checked(&t(), &q, PrefillKv::Contiguous { key: &kv_rows, value: &kv_rows, cu_seqlens_k: &ck }, &cq, p, &out, &status)
+            };
+            run(&[0, 4, 10], &[0, 4, 10], &p).map_err(|e| format!("valid lengths must pass: {e}"))?;
+            expect_err(run(&[0, 6, 4, 10], &[0, 6, 4, 10], &p), "decreasing cu_seqlens", |e| matches!(e, Error::BadInput { .. }), "sequence 1")?;
+            expect_err(run(&[0, 4, 12], &[0, 4, 10], &p), "cu_seqlens_q past total_q", |e| matches!(e, Error::BadInput { .. }), "sequence 1")?;
+            expect_err(run(&[0, 4, 10], &[-3, 4, 10], &p), "negative cu_seqlens_k", |e| matches!(e, Error::BadInput { .. }), "sequence 0")?;
+            expect_err(run(&[0, 10], &[0, 10], &PrefillParams { max_seqlen_q: 4, ..p }), "len_q 10 > max_seqlen_q 4", |e| matches!(e, Error::BadInput { .. }), "sequence 0")?;
+            let (kc, vc) = (e(Tensor::zeros(dev, &[4, 4, 2, 64], DType::BF16))?, e(Tensor::zeros(dev, &[4, 4, 2, 64], DType::BF16))?);
+            let cq = e(Tensor::from_i32(dev, &[0, 5, 10], &[3]))?;
+            let paged = |table: &[i32], lens: &[i32]| -> fk_runtime::Result<()> {
+                let bt = Tensor::from_i32(dev, table, &[2, 3])?;
+                let sl = Tensor::from_i32(dev, lens, &[2])?;
+                ops::prefill_attention_checked(&t(), &q, PrefillKv::Paged { kv: PagedKv { key_cache: &kc, value_cache: &vc }, block_table: &bt, seq_lens_k: &sl }, &cq, &p, &out, &status)
+            };
+            paged(&[0, 1, 2, 3, 2, 1], &[9, 12]).map_err(|e| format!("valid block tables must pass: {e}"))?;
+            expect_err(paged(&[0, 1, 2, 3, 99, 1], &[9, 12]), "block id 99 of 4", |e| matches!(e, Error::BadInput { .. }), "sequence 1")?;
+            expect_err(paged(&[0, -1, 2, 3, 2, 1], &[9, 12]), "block id -1", |e| matches!(e, Error::BadInput { .. }), "sequence 0")?;
+            expect_err(paged(&[0, 1, 2, 3, 2, 1], &[13, 12]), "seq_lens_k 13 past 3 blocks of 4", |e| matches!(e, Error::BadInput { .. }), "sequence 0")?;
+            let v = out.to_f32().map_err(|e| e.to_string())?;
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err("rows of sequences with bad data must still be written with finite values".into());
+            }
+            Ok(())
         }),
         gpu_trial("errors/launchers reject a null stream and bad sizes", move |dev| {
             let x = Tensor::zeros(dev, &[2, 64], DType::BF16).map_err(|e| e.to_string())?;

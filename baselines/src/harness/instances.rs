@@ -21,7 +21,7 @@ pub trait Checked: Workload {
 
 /// Run `f` over row ranges on all cores and concatenate: references of big bench shapes
 /// would otherwise dominate a device run.
-fn par_rows(rows: usize, f: impl Fn(std::ops::Range<usize>) -> Vec<f64> + Sync) -> Vec<f64> {
+pub(crate) fn par_rows(rows: usize, f: impl Fn(std::ops::Range<usize>) -> Vec<f64> + Sync) -> Vec<f64> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(rows.max(1));
     let chunk = rows.div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {
@@ -228,6 +228,10 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
             })
         }
         CaseParams::SkinnyGemm { rows, n, k, bias, x_pad } => super::skinny::instance(dev, dtype, rows, n, k, bias, x_pad, rng)?,
+        CaseParams::Prefill { lens_q, lens_k, heads, kv_heads, head_dim, causal, window_left, kv, portable } => {
+            let mask = reference::AttnMask { causal, window_left };
+            Box::new(super::prefill::instantiate_prefill(dev, dtype, rng, &lens_q, &lens_k, heads, kv_heads, head_dim, mask, kv, portable)?)
+        }
         CaseParams::Embedding { tokens, vocab, hidden, ids_i64 } => {
             let hw = random(rng, vocab * hidden, 0.0, 1.0, dtype);
             let ids: Vec<i64> = (0..tokens).map(|_| rng.range(0, vocab as i64)).collect();

@@ -7,10 +7,14 @@ pub mod bench;
 mod cases;
 mod errors;
 mod instances;
+mod prefill;
 mod skinny;
 mod trials;
 
-pub use cases::{default_test_cases, llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, Case, CaseParams, LlmShapes};
+pub use cases::{
+    default_test_cases, llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, llm_prefill_bench_cases, prefill_bench_case, Case,
+    CaseParams, LlmShapes, PrefillSource,
+};
 pub use errors::error_trials;
 pub use instances::{instantiate, random, Checked};
 pub use trials::{op_trials, TrialOptions};

@@ -1,6 +1,7 @@
 //! Safe wrappers: validate shapes, dtypes, devices and layout, fill the params struct, call
 //! the launcher from the op table on the device's stream, and turn its code into `Result`.
 
+mod attention;
 mod embedding;
 mod gated;
 mod linear;
@@ -9,6 +10,8 @@ mod paged;
 mod rotary;
 mod status;
 
+pub use attention::{prefill_attention, prefill_attention_checked, prefill_attention_with_status, PrefillKv, PrefillParams};
+pub(crate) use attention::{prefill_attention_impl, PrefillKernel};
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
 pub use linear::{linear, skinny_gemm, takes_skinny_path};

@@ -15,7 +15,7 @@ pub struct PagedKv<'a> {
 
 impl PagedKv<'_> {
     /// (num_blocks, block_size, kv_heads, head_dim), after checking both caches agree.
-    fn geometry(&self, op: &str) -> Result<(usize, usize, usize, usize)> {
+    pub(crate) fn geometry(&self, op: &str) -> Result<(usize, usize, usize, usize)> {
         let (k, v) = (self.key_cache, self.value_cache);
         if k.rank() != 4 || !k.is_contiguous() || v.shape() != k.shape() || !v.is_contiguous() {
             return Err(Error::shape(op, format!("caches {k:?} / {v:?} must be equal contiguous [num_blocks, block_size, kv_heads, head_dim]")));

@@ -42,23 +42,68 @@ fn attend(q: &[f32], k: &[f32], v: &[f32], s: &AttnShape, kvh: usize, keys: impl
     }
 }
 
+/// The masks of prefill attention. `causal`: query i of a sequence sees keys up to
+/// `i + (len_k - len_q)` (bottom-right aligned, as FlashAttention does when the keys include a
+/// cached prefix); `window_left` w: it also sees only keys from `i + (len_k - len_q) - w` on
+/// (Mistral's sliding window, FlashAttention's `window_size = (w, 0)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AttnMask {
+    pub causal: bool,
+    pub window_left: Option<usize>,
+}
+
+impl AttnMask {
+    /// Keys `[lo, hi)` visible to query `i` of a sequence with `len_q` queries and `len_k` keys.
+    pub fn visible(&self, i: usize, len_q: usize, len_k: usize) -> (usize, usize) {
+        let diag = i as i64 + len_k as i64 - len_q as i64;
+        let hi = if self.causal { (diag + 1).clamp(0, len_k as i64) } else { len_k as i64 };
+        let lo = self.window_left.map_or(0, |w| (diag - w as i64).clamp(0, len_k as i64));
+        (lo as usize, hi.max(lo) as usize)
+    }
+}
+
 /// Prefill attention over a batch of sequences packed along tokens. `cu_q`/`cu_k` are the
 /// cumulative offsets (`[0, len_0, len_0 + len_1, …]`). With `causal`, query i of a sequence
-/// sees keys up to `i + (len_k - len_q)` (bottom-right aligned, as FlashAttention does when
-/// the keys include a cached prefix). Returns `[total_q, heads, head_dim]`.
+/// sees keys up to `i + (len_k - len_q)` (see [`AttnMask`]). Returns `[total_q, heads, head_dim]`.
 pub fn prefill_attention(q: &[f32], k: &[f32], v: &[f32], cu_q: &[usize], cu_k: &[usize], s: &AttnShape, causal: bool) -> Vec<f64> {
-    let d = s.head_dim;
-    let mut out = vec![0f64; q.len()];
-    for b in 0..cu_q.len() - 1 {
+    prefill_attention_masked(q, k, v, cu_q, cu_k, s, AttnMask { causal, window_left: None })
+}
+
+/// [`prefill_attention`] with any [`AttnMask`]. A query row with no visible key is 0.
+pub fn prefill_attention_masked(q: &[f32], k: &[f32], v: &[f32], cu_q: &[usize], cu_k: &[usize], s: &AttnShape, mask: AttnMask) -> Vec<f64> {
+    let total_q = cu_q.last().copied().unwrap_or(0);
+    prefill_attention_rows(q, k, v, cu_q, cu_k, s, mask, &(0..total_q).collect::<Vec<_>>())
+}
+
+/// Only the query rows `rows` (indices into the packed tokens) of
+/// [`prefill_attention_masked`]: `[rows.len(), heads, head_dim]`. For spot checks of shapes
+/// whose full reference would take minutes.
+#[allow(clippy::too_many_arguments)]
+pub fn prefill_attention_rows(q: &[f32], k: &[f32], v: &[f32], cu_q: &[usize], cu_k: &[usize], s: &AttnShape, mask: AttnMask, rows: &[usize]) -> Vec<f64> {
+    let (d, hd) = (s.head_dim, s.heads * s.head_dim);
+    let mut out = vec![0f64; rows.len() * hd];
+    for (n, &row) in rows.iter().enumerate() {
+        // The sequence holding `row`: the last b with cu_q[b] <= row (empty sequences skipped).
+        let b = cu_q.partition_point(|&c| c <= row) - 1;
         let (q0, q1, k0, k1) = (cu_q[b], cu_q[b + 1], cu_k[b], cu_k[b + 1]);
-        let shift = (k1 - k0) as i64 - (q1 - q0) as i64;
-        for i in 0..q1 - q0 {
-            let last = if causal { (i as i64 + shift).min((k1 - k0) as i64 - 1) } else { (k1 - k0) as i64 - 1 };
-            for h in 0..s.heads {
-                let qi = &q[((q0 + i) * s.heads + h) * d..][..d];
-                let keys = (0..(last + 1).max(0) as usize).map(|j| k0 + j);
-                attend(qi, k, v, s, s.kv_head(h), keys, &mut out[((q0 + i) * s.heads + h) * d..][..d]);
-            }
+        let (lo, hi) = mask.visible(row - q0, q1 - q0, k1 - k0);
+        for h in 0..s.heads {
+            let qi = &q[(row * s.heads + h) * d..][..d];
+            attend(qi, k, v, s, s.kv_head(h), (lo..hi).map(|j| k0 + j), &mut out[n * hd + h * d..][..d]);
+        }
+    }
+    out
+}
+
+/// Gather the keys (or values) of each sequence out of an NHD paged cache into contiguous rows
+/// `[sum(seq_lens), kv_heads * head_dim]`, as `cu_k` = prefix sums of `seq_lens` describes them:
+/// the contiguous source equivalent to (cache, block_table, seq_lens).
+pub fn gather_paged(cache: &[f32], block_table: &[i32], max_blocks: usize, seq_lens: &[usize], block_size: usize, row: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(seq_lens.iter().sum::<usize>() * row);
+    for (b, &len) in seq_lens.iter().enumerate() {
+        for j in 0..len {
+            let slot = block_table[b * max_blocks + j / block_size] as usize * block_size + j % block_size;
+            out.extend_from_slice(&cache[slot * row..(slot + 1) * row]);
         }
     }
     out
@@ -160,6 +205,46 @@ mod tests {
         for (a, b) in dec.iter().zip(&prefill[(len - 1) * 32..]) {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
+    }
+
+    /// The window keeps exactly w+1 keys ending at the diagonal; a row whose window and
+    /// causal band do not meet (len_q > len_k) is zero.
+    #[test]
+    fn window_and_empty_rows() {
+        let m = AttnMask { causal: true, window_left: Some(2) };
+        assert_eq!(m.visible(5, 10, 10), (3, 6));
+        assert_eq!(m.visible(0, 10, 10), (0, 1));
+        assert_eq!(m.visible(3, 10, 5), (0, 0)); // diagonal -2: nothing visible
+        assert_eq!(AttnMask { causal: false, window_left: Some(1) }.visible(2, 3, 3), (1, 3));
+        let s = shape();
+        let mut r = Rng::new(4);
+        let (q, k, v) = (r.normal_vec(4 * 32, 0.0, 1.0), r.normal_vec(2 * 16, 0.0, 1.0), r.normal_vec(2 * 16, 0.0, 1.0));
+        let out = prefill_attention(&q, &k, &v, &[0, 4], &[0, 2], &s, true);
+        assert!(out[..2 * 32].iter().all(|&x| x == 0.0), "rows 0, 1 see no key");
+        let w0 = prefill_attention_masked(&q, &k, &v, &[0, 4], &[0, 2], &s, AttnMask { causal: true, window_left: Some(0) });
+        for h in 0..4 {
+            for i in 0..8 {
+                // row 3 sees only key 1 (its diagonal): the output is that value row
+                assert!((w0[(3 * 4 + h) * 8 + i] - v[(h / 2) * 8 + 16 + i] as f64).abs() < 1e-12);
+            }
+        }
+    }
+
+    /// Gathering a shuffled paged cache gives back the contiguous keys.
+    #[test]
+    fn gather_paged_inverts_reshape_and_cache() {
+        let (bs, row) = (4usize, 3usize);
+        let lens = [5usize, 2];
+        let table = [3i32, 0, 9, 1, 7, 9];
+        let k: Vec<f32> = (0..7 * row).map(|x| x as f32).collect();
+        let slots: Vec<i64> = [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 0), (1, 1)]
+            .iter()
+            .map(|&(b, j): &(usize, usize)| table[b * 3 + j / bs] as i64 * bs as i64 + (j % bs) as i64)
+            .collect();
+        let mut cache = vec![f32::NAN; 10 * bs * row];
+        let mut vc = cache.clone();
+        reshape_and_cache(&k, &k, &slots, &mut cache, &mut vc, 1, row);
+        assert_eq!(gather_paged(&cache, &table, 3, &lens, bs, row), k);
     }
 
     #[test]

@@ -10,7 +10,10 @@ mod norm;
 mod rotary;
 
 pub use activation::{gelu_and_mul, silu_and_mul};
-pub use attention::{paged_decode_attention, prefill_attention, reshape_and_cache, AttnShape};
+pub use attention::{
+    gather_paged, paged_decode_attention, prefill_attention, prefill_attention_masked, prefill_attention_rows, reshape_and_cache, AttnMask,
+    AttnShape,
+};
 pub use embedding::embedding;
 pub use norm::{fused_add_rms_norm, rms_norm};
 pub use rotary::{cos_sin_cache, cos_sin_cache_from_freqs, rotary_embedding};

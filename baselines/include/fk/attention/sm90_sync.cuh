@@ -1,0 +1,95 @@
+// Hopper (sm_90a) synchronisation and descriptor building blocks, private to the attention
+// kernels: mbarriers (init, arrive, parity wait, cp.async completion arrive), the proxy fence
+// between cp.async writes (generic proxy) and wgmma reads (async proxy), wgmma fence /
+// commit / wait, register-pinning fences, setmaxnreg, and shared-memory matrix descriptors
+// for the 128-byte-swizzled layout.
+//
+// Shared-memory tile format used by every wgmma operand here ("SW128 tile"): a tile of R rows
+// and C (a multiple of 64) 16-bit columns is stored as C/64 column blocks of R rows x 128 bytes,
+// block after block; 16-byte chunk c (0..7) of row r sits at chunk c ^ (r % 8) of that row.
+// Each column block must start 1024-byte aligned. This is CUTLASS's Layout_K_SW128 atom for a
+// K-major operand (rows = M or N, columns = K) and Layout_MN_SW128 for an MN-major one (rows =
+// K, columns = M or N), so one producer routine fills Q, K and V tiles.
+#pragma once
+#include <stdint.h>
+
+namespace fk {
+namespace attn {
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+// Makes mbarrier inits visible to the async proxy / other threads (before a __syncthreads).
+__device__ __forceinline__ void mbar_init_fence() {
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(bar) : "memory");
+}
+// Blocks until the phase with parity `parity` of the barrier has completed.
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+    asm volatile(
+        "{\n.reg .pred done;\n"
+        "WAIT:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra WAIT;\n}\n" ::"r"(bar),
+        "r"(parity)
+        : "memory");
+}
+// The barrier counts one arrival of this thread once all its earlier cp.async copies have
+// landed (.noinc: the arrival is part of the count given at init).
+__device__ __forceinline__ void cp_async_arrive_noinc(uint32_t bar) {
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+
+// cp.async writes through the generic proxy; wgmma reads shared memory through the async proxy.
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Pin registers that an in-flight wgmma reads or writes: the compiler may neither move their
+// producers past this point nor reuse them before it.
+template <int N> __device__ __forceinline__ void reg_fence(float (&r)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i])::"memory");
+}
+template <int N> __device__ __forceinline__ void reg_fence(uint32_t (&r)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
+template <int N, int M> __device__ __forceinline__ void reg_fence(uint32_t (&r)[N][M]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) reg_fence(r[i]);
+}
+
+template <int REGS> __device__ __forceinline__ void setmaxnreg_inc() {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(REGS));
+}
+template <int REGS> __device__ __forceinline__ void setmaxnreg_dec() {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(REGS));
+}
+
+// Shared-memory matrix descriptor for a SW128 tile (PTX "matrix descriptor": start address,
+// leading and stride byte offsets in 16-byte units, layout type 1 = 128-byte swizzle).
+//   K-major operand:  lbo unused (1), sbo = 1024 (8 rows x 128 B).
+//   MN-major operand: lbo = bytes between 64-column blocks, sbo = 1024 (8 K-rows x 128 B).
+// Advancing along K inside a 64-wide block (K-major) adds 32 bytes per 16 columns to the
+// start address; along K for MN-major adds 16 rows x 128 B = 2048 bytes.
+__device__ __forceinline__ uint64_t sw128_desc(uint32_t smem_addr, uint32_t lbo_bytes, uint32_t sbo_bytes) {
+    uint64_t d = (smem_addr & 0x3FFFFu) >> 4;
+    d |= uint64_t((lbo_bytes >> 4) & 0x3FFFu) << 16;
+    d |= uint64_t((sbo_bytes >> 4) & 0x3FFFu) << 32;
+    d |= uint64_t(1) << 62;
+    return d;
+}
+// Byte offset of 16-byte chunk `chunk` (0 .. C/8-1) of row `row` in a SW128 tile of R rows.
+template <int R> __device__ __forceinline__ uint32_t sw128_offset(int row, int chunk) {
+    return uint32_t((chunk >> 3) * (R * 128) + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
+}
+
+}  // namespace attn
+}  // namespace fk
