@@ -84,6 +84,28 @@ fn batch_equals_single(dev: &Device, g: &Golden) -> Result<(), String> {
     Ok(())
 }
 
+/// Prefill in chunks of 4 tokens (each chunk attending to the cached ones through the paged
+/// prefill path) gives the logits and the continuation of a one-step prefill.
+fn chunked_prefill_equals_whole(dev: &Device, g: &Golden) -> Result<(), String> {
+    let model = LlamaForCausalLM::from_pretrained(dev, &g.dir, None).map_err(s)?;
+    let ctx = Context::new(dev, baseline_table()).map_err(s)?;
+    let mut whole = Generator::new(&model, &ctx, opts(true)).map_err(s)?;
+    let mut chunked = Generator::new(&model, &ctx, GeneratorOptions { max_prefill_tokens: 4, ..opts(true) }).map_err(s)?;
+    let a = whole.prompt_logits(&g.input_ids, None).map_err(s)?;
+    let b = chunked.prompt_logits(&g.input_ids, None).map_err(s)?;
+    let want: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+    let c = compare(&b, &want, g.tolerance());
+    c.check(&format!("{}: chunked-prefill logits vs one step", g.name))?;
+    let prompts = vec![g.input_ids.clone(), g.input_ids[..6].to_vec()];
+    let ta = whole.generate(&prompts, &greedy(12)).map_err(s)?.tokens;
+    let tb = chunked.generate(&prompts, &greedy(12)).map_err(s)?.tokens;
+    eprintln!("{}: chunked prefill logits rel_l2 {:.1e}; continuations {}", g.name, c.rel_l2, if ta == tb { "identical" } else { "differ" });
+    if !g.is_bf16() && ta != tb {
+        return Err(format!("{}: chunked prefill changed the continuation:\n whole {ta:?}\n chunked {tb:?}", g.name));
+    }
+    Ok(())
+}
+
 /// A copy of a golden model folder with `edit` applied to its config.json.
 fn edited_copy(g: &Golden, tag: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("fk-llama-{tag}-{}", std::process::id()));
@@ -164,9 +186,10 @@ fn main() {
     let mut trials = Vec::new();
     for g in goldens {
         let g = std::sync::Arc::new(g);
-        let (a, b) = (g.clone(), g.clone());
+        let (a, b, c) = (g.clone(), g.clone(), g.clone());
         trials.push(gpu_trial(format!("goldens/{}/matches transformers", g.name), move |dev| matches_transformers(dev, &a)));
         trials.push(gpu_trial(format!("goldens/{}/static batch + graphs == alone + eager", g.name), move |dev| batch_equals_single(dev, &b)));
+        trials.push(gpu_trial(format!("goldens/{}/chunked prefill == one-step prefill", g.name), move |dev| chunked_prefill_equals_whole(dev, &c)));
         if g.name == "tiny-gqa-llama3-f32" {
             let c = g.clone();
             trials.push(gpu_trial("errors/bad checkpoint, config and prompts", move |dev| bad_inputs(dev, &c)));

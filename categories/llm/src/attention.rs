@@ -11,7 +11,7 @@
 //!   (f32 included), which is what fp32 golden tests need.
 
 use crate::step::ForwardBatch;
-use fk_baselines::ops::{self, DecodeSplits, DeviceStatus, PagedKv};
+use fk_baselines::ops::{self, DecodeSplits, DeviceStatus, PagedKv, PrefillKv, PrefillParams};
 use fk_baselines::Context;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
@@ -87,18 +87,41 @@ pub fn paged_attention(
                 ops::paged_attention_decode(&ctx.ops, &qp, cache, tables, lens, splits, None, spec.scale, &od, &scratch.status)?;
             }
             None => {
-                return Err(Error::config(format!(
-                    "no prefill attention kernel for {} head_dim {d}: build the step with the per-token view",
-                    q.dtype()
-                )))
+                if !prefill_kernel_supports(q.dtype(), d) {
+                    return Err(Error::config(format!("no prefill attention kernel for {} head_dim {d}: build the step with the per-token view", q.dtype())));
+                }
+                let kv = if pre.fresh {
+                    // A fresh prompt's keys are exactly its new rows: read them where the qkv
+                    // GEMM left them instead of gathering them back out of the pages.
+                    let rows = |t: &Tensor| t.narrow(0, pre.first_row, pre.num_tokens);
+                    PrefillKeys::Rows(rows(k)?, rows(v)?)
+                } else {
+                    PrefillKeys::Paged
+                };
+                let source = match &kv {
+                    PrefillKeys::Rows(key, value) => PrefillKv::Contiguous { key, value, cu_seqlens_k: &pre.cu_seqlens_q },
+                    PrefillKeys::Paged => PrefillKv::Paged {
+                        kv: PagedKv { key_cache: cache.key_cache, value_cache: cache.value_cache },
+                        block_table: &pre.block_tables,
+                        seq_lens_k: &pre.seq_lens_k,
+                    },
+                };
+                let p = PrefillParams { head_dim: d, causal: true, scale: spec.scale, window_left: None, max_seqlen_q: pre.max_seqlen_q };
+                ops::prefill_attention(&ctx.ops, &qp, source, &pre.cu_seqlens_q, &p, &op)?;
             }
         }
     }
     Ok(())
 }
 
-/// Whether `prefill_attention` has a kernel for this dtype and head_dim; when not, prefill
-/// runs through the per-token view (see the module docs).
-pub fn prefill_kernel_supports(_dtype: DType, _head_dim: usize) -> bool {
-    false
+/// Where a prefill step's keys come from.
+enum PrefillKeys {
+    Rows(Tensor, Tensor),
+    Paged,
+}
+
+/// Whether `prefill_attention` has a kernel for this dtype and head_dim (f16/bf16 tensor
+/// cores; head_dim 64, 128, 256); when not, prefill runs through the per-token view.
+pub fn prefill_kernel_supports(dtype: DType, head_dim: usize) -> bool {
+    matches!(dtype, DType::BF16 | DType::F16) && matches!(head_dim, 64 | 128 | 256)
 }

@@ -20,7 +20,8 @@ pub struct GeneratorOptions {
     pub max_batch: usize,
     /// Most tokens (prompt + generated) of one sequence.
     pub max_model_len: usize,
-    /// Most prompt tokens in one prefill step (all prompts of a batch together).
+    /// Most prompt tokens in one prefill step; longer prompts (or batches) are prefilled in
+    /// chunks over several steps (chunked prefill), each chunk attending to the cached ones.
     pub max_prefill_tokens: usize,
     /// Tokens per KV block (vLLM's default 16).
     pub block_size: usize,
@@ -71,7 +72,11 @@ pub struct Generator<'m, M: CausalLm> {
     bufs: StepBuffers,
     scratch: M::Scratch,
     sampler: Sampler,
+    /// `[max_batch, vocab]`: the logits sampled from (decode steps write here directly).
     logits: Tensor,
+    /// `[max_batch, vocab]`: a prefill step's logits, before each finished prompt's row is
+    /// moved to its row of `logits` (a later prefill step must not overwrite earlier rows).
+    step_logits: Tensor,
     max_blocks: usize,
     graphs: HashMap<usize, Graph>,
     next_id: SeqId,
@@ -105,6 +110,7 @@ impl<'m, M: CausalLm> Generator<'m, M> {
             scratch: model.scratch(&sizes)?,
             sampler: Sampler::new(dev, opts.max_batch, spec.vocab_size)?,
             logits: Tensor::empty(dev, &[opts.max_batch, spec.vocab_size], spec.dtype)?,
+            step_logits: Tensor::empty(dev, &[opts.max_batch, spec.vocab_size], spec.dtype)?,
             max_blocks,
             graphs: HashMap::new(),
             next_id: 0,
@@ -123,10 +129,6 @@ impl<'m, M: CausalLm> Generator<'m, M> {
         let spec = self.model.spec();
         if prompts.is_empty() || prompts.len() > self.opts.max_batch {
             return Err(Error::bad_input("generate", format!("{} prompts; this generator takes 1..={}", prompts.len(), self.opts.max_batch)));
-        }
-        let total: usize = prompts.iter().map(Vec::len).sum();
-        if total > self.opts.max_prefill_tokens {
-            return Err(Error::bad_input("generate", format!("{total} prompt tokens exceed max_prefill_tokens {}", self.opts.max_prefill_tokens)));
         }
         for (i, p) in prompts.iter().enumerate() {
             if p.is_empty() {
@@ -164,11 +166,55 @@ impl<'m, M: CausalLm> Generator<'m, M> {
         }
     }
 
-    /// Prefill plan for freshly admitted sequences.
-    fn prefill_plan(&self, ids: &[SeqId], prompts: &[Vec<u32>]) -> Result<StepPlan> {
-        let tables: Vec<&[u32]> = ids.iter().map(|&id| self.blocks.block_table(id).map_err(|e| Error::bad_input("generate", e.to_string()))).collect::<Result<_>>()?;
-        let steps: Vec<SeqStep<'_>> = prompts.iter().zip(&tables).map(|(p, t)| SeqStep { tokens: p, context_len: 0, block_table: t }).collect();
-        StepPlan::new(&steps, self.opts.block_size, self.max_blocks, self.model.needs_per_token_view())
+    /// Prefill freshly admitted sequences in steps of at most `max_prefill_tokens` tokens
+    /// (prompts are packed in order; a long prompt spans several steps, each chunk attending
+    /// to the chunks already cached). After each step, `sink(step logits, members)` gets the
+    /// logits (`[rows, vocab]`: one row per member, or one per token with `all_logits`) and
+    /// `(prompt index, chunk start, chunk length)` of each member, in row order.
+    fn run_prefill(
+        &mut self,
+        ids: &[SeqId],
+        prompts: &[Vec<u32>],
+        all_logits: bool,
+        mut sink: impl FnMut(&Tensor, &[(usize, usize, usize)]) -> Result<()>,
+    ) -> Result<()> {
+        let budget = self.opts.max_prefill_tokens;
+        let mut done = vec![0usize; prompts.len()];
+        let mut next = 0;
+        while next < prompts.len() {
+            let mut members = Vec::new();
+            let mut used = 0;
+            for i in next..prompts.len() {
+                if used == budget || members.len() == self.opts.max_batch {
+                    break;
+                }
+                let take = (prompts[i].len() - done[i]).min(budget - used);
+                members.push((i, done[i], take));
+                used += take;
+            }
+            let tables: Vec<&[u32]> =
+                members.iter().map(|&(i, _, _)| self.blocks.block_table(ids[i]).map_err(|e| Error::bad_input("generate", e.to_string()))).collect::<Result<_>>()?;
+            let steps: Vec<SeqStep<'_>> = members
+                .iter()
+                .zip(&tables)
+                .map(|(&(i, start, take), t)| SeqStep { tokens: &prompts[i][start..start + take], context_len: start, block_table: t })
+                .collect();
+            let plan = StepPlan::new(&steps, self.opts.block_size, self.max_blocks, self.model.needs_per_token_view())?;
+            let plan = if all_logits { plan.all_logits() } else { plan };
+            let batch = self.bufs.upload(&plan)?;
+            let spec = self.model.spec();
+            let rows = plan.logits_rows.len();
+            let logits = if all_logits { Tensor::empty(&self.ctx.device, &[rows, spec.vocab_size], spec.dtype)? } else { self.step_logits.narrow(0, 0, rows)? };
+            self.model.forward(&self.ctx, &batch, &self.kv, &self.scratch, &logits)?;
+            sink(&logits, &members)?;
+            for &(i, _, take) in &members {
+                done[i] += take;
+            }
+            while next < prompts.len() && done[next] == prompts[next].len() {
+                next += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Run one prompt and return the logits of every position (`[len, vocab]` f32), as
@@ -183,16 +229,29 @@ impl<'m, M: CausalLm> Generator<'m, M> {
         let prompts = [prompt.to_vec()];
         self.check_prompts(&prompts, 0)?;
         let ids = self.admit(&prompts)?;
-        let result = (|| {
-            let plan = self.prefill_plan(&ids, &prompts)?.all_logits();
-            let batch = self.bufs.upload(&plan)?;
-            let logits = Tensor::empty(&self.ctx.device, &[prompt.len(), self.model.spec().vocab_size], self.model.spec().dtype)?;
-            match inspect {
-                Some(f) => f(self.model, &self.ctx, &batch, &self.kv, &self.scratch, &logits)?,
-                None => self.model.forward(&self.ctx, &batch, &self.kv, &self.scratch, &logits)?,
+        let result = match inspect {
+            // The debug forward sees the whole prompt in one step.
+            Some(f) => (|| {
+                if prompt.len() > self.opts.max_prefill_tokens {
+                    return Err(Error::bad_input("prompt_logits", format!("{} tokens exceed max_prefill_tokens {} for an inspected forward", prompt.len(), self.opts.max_prefill_tokens)));
+                }
+                let table = self.blocks.block_table(ids[0]).map_err(|e| Error::bad_input("generate", e.to_string()))?;
+                let step = [SeqStep { tokens: prompt, context_len: 0, block_table: table }];
+                let plan = StepPlan::new(&step, self.opts.block_size, self.max_blocks, self.model.needs_per_token_view())?.all_logits();
+                let batch = self.bufs.upload(&plan)?;
+                let logits = Tensor::empty(&self.ctx.device, &[prompt.len(), self.model.spec().vocab_size], self.model.spec().dtype)?;
+                f(self.model, &self.ctx, &batch, &self.kv, &self.scratch, &logits)?;
+                logits.to_f32()
+            })(),
+            None => {
+                let mut all = Vec::with_capacity(prompt.len() * self.model.spec().vocab_size);
+                self.run_prefill(&ids, &prompts, true, |logits, _| {
+                    all.extend(logits.to_f32()?);
+                    Ok(())
+                })
+                .map(|_| all)
             }
-            logits.to_f32()
-        })();
+        };
         self.release(&ids);
         result
     }
@@ -216,11 +275,20 @@ impl<'m, M: CausalLm> Generator<'m, M> {
         if cfg.max_new_tokens == 0 {
             return Ok(Generation { tokens: out, timing });
         }
-        // Prefill: every prompt in one step; the logits of each prompt's last token.
-        let plan = self.prefill_plan(ids, prompts)?;
-        let batch = self.bufs.upload(&plan)?;
-        let logits = self.logits.narrow(0, 0, n)?;
-        self.model.forward(&self.ctx, &batch, &self.kv, &self.scratch, &logits)?;
+        // Prefill (chunked when the prompts exceed one step's token budget): gather the
+        // logits of each prompt's last token into row i of `first_logits`.
+        let first_logits = self.logits.narrow(0, 0, n)?;
+        let vocab_bytes = self.model.spec().vocab_size * self.model.spec().dtype.size();
+        let dev = self.ctx.device.clone();
+        self.run_prefill(ids, prompts, false, |logits, members| {
+            for (row, &(i, start, take)) in members.iter().enumerate() {
+                if start + take == prompts[i].len() {
+                    dev.dtod(first_logits.ptr() + (i * vocab_bytes) as u64, logits.ptr() + (row * vocab_bytes) as u64, vocab_bytes)?;
+                }
+            }
+            Ok(())
+        })?;
+        let logits = first_logits;
         let seeds: Vec<u64> = (0..n).map(|i| cfg.sampling.seed.wrapping_add(i as u64)).collect();
         let first = self.sampler.sample(&self.ctx, &logits, &cfg.sampling, &seeds, 0)?;
         timing.ttft_s = t0.elapsed().as_secs_f64();
