@@ -5,7 +5,8 @@
 // GQA/MQA, causal bottom-right aligned, optional left window; f16/bf16 in, fp32 softmax.
 // Two kernels:
 //   - include/fk/attention/prefill_sm90.cuh: Hopper (sm_90a) warp-specialised wgmma kernel,
-//     head_dim 64/128; chosen when this library is built for sm_90a (FK_SM90A=1 from build.rs).
+//     head_dim 64/128; chosen when this library is built for sm_90a (FK_SM90A=1 from build.rs;
+//     a copy of this file built elsewhere without that define runs the portable kernel).
 //   - include/fk/attention/prefill_sm80.cuh: portable FlashAttention-2-style mma.sync kernel
 //     (sm_80+), every head_dim (64/128/256); the fallback, and forced with variant = 1.
 // The launcher checks every size and alignment, resets *status, and launches on `stream`
@@ -40,10 +41,10 @@ cudaError_t launch_sm80(const fk_prefill_attention_params* p, cudaStream_t strea
 }
 
 #if FK_SM90A
-template <typename T, int D, bool PAGED, bool OVERLAP, int STAGES>
+template <typename T, int D, bool PAGED, bool OVERLAP, int STAGES, bool PINGPONG = false>
 cudaError_t launch_sm90(const fk_prefill_attention_params* p, cudaStream_t stream) {
     using C = Sm90Cfg<D, STAGES>;
-    auto kernel = fk::attn::prefill_sm90_kernel<T, D, PAGED, STAGES, OVERLAP>;
+    auto kernel = fk::attn::prefill_sm90_kernel<T, D, PAGED, STAGES, OVERLAP, PINGPONG>;
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
     if (e != cudaSuccess) return e;
     const dim3 grid(static_cast<unsigned>(p->heads), static_cast<unsigned>(fk::ceil_div(p->max_seqlen_q, C::BM)),
@@ -57,21 +58,24 @@ cudaError_t launch_sm90(const fk_prefill_attention_params* p, cudaStream_t strea
 template <typename T, bool PAGED>
 cudaError_t launch_t(const fk_prefill_attention_params* p, cudaStream_t stream) {
 #if FK_SM90A
-    // variant 0: the tuned Hopper kernel; 2, 3, 4: plain, overlapped, overlapped with the
-    // other stage count (experiments/prefill compares them).
     if (p->variant != 1 && (p->head_dim == 64 || p->head_dim == 128)) {
-        if (p->head_dim == 64) {
+#ifdef FK_PREFILL_EXPERIMENTS
+        // experiments/prefill/harness.cu compares the forms of the Hopper kernel:
+        // 2 plain, 3 overlapped, 4 overlapped + ping-pong, 5 the same with the other stage count.
+        if (p->variant >= 2) {
+            const bool d64 = p->head_dim == 64;
             switch (p->variant) {
-                case 2: return launch_sm90<T, 64, PAGED, false, 4>(p, stream);
-                case 4: return launch_sm90<T, 64, PAGED, true, 2>(p, stream);
-                default: return launch_sm90<T, 64, PAGED, true, 4>(p, stream);
+                case 2: return d64 ? launch_sm90<T, 64, PAGED, false, 4>(p, stream) : launch_sm90<T, 128, PAGED, false, 2>(p, stream);
+                case 3: return d64 ? launch_sm90<T, 64, PAGED, true, 4>(p, stream) : launch_sm90<T, 128, PAGED, true, 2>(p, stream);
+                case 4: return d64 ? launch_sm90<T, 64, PAGED, true, 4, true>(p, stream) : launch_sm90<T, 128, PAGED, true, 2, true>(p, stream);
+                default: return d64 ? launch_sm90<T, 64, PAGED, true, 2, true>(p, stream) : launch_sm90<T, 128, PAGED, true, 3, true>(p, stream);
             }
         }
-        switch (p->variant) {
-            case 2: return launch_sm90<T, 128, PAGED, false, 2>(p, stream);
-            case 4: return launch_sm90<T, 128, PAGED, true, 3>(p, stream);
-            default: return launch_sm90<T, 128, PAGED, true, 2>(p, stream);
-        }
+#endif
+        // The measured winners (H100, experiments/prefill/NOTES.md): head_dim 128 overlapped +
+        // ping-pong with 3 stages; head_dim 64 overlapped with 4 stages (ping-pong lost 2-4%).
+        if (p->head_dim == 64) return launch_sm90<T, 64, PAGED, true, 4>(p, stream);
+        return launch_sm90<T, 128, PAGED, true, 3, true>(p, stream);
     }
 #endif
     switch (p->head_dim) {
@@ -95,7 +99,11 @@ FK_OP_LAUNCHER(prefill_attention)(const fk_prefill_attention_params* p, cudaStre
     FK_REQUIRE(p->causal == 0 || p->causal == 1);
     FK_REQUIRE(p->window_left >= -1 && p->window_left < kMaxLen);
     FK_REQUIRE(p->scale > 0.f && p->scale < 3.0e38f);
-    FK_REQUIRE(p->variant >= 0 && p->variant <= 4);
+#ifdef FK_PREFILL_EXPERIMENTS
+    FK_REQUIRE(p->variant >= 0 && p->variant <= 5);
+#else
+    FK_REQUIRE(p->variant == 0 || p->variant == 1);
+#endif
     const int64_t qw = int64_t(p->heads) * p->head_dim, kw = int64_t(p->kv_heads) * p->head_dim;
     FK_REQUIRE(p->query_stride >= qw && p->key_stride >= kw && p->value_stride >= kw);
     const bool paged = p->block_size > 0;

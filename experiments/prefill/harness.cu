@@ -241,7 +241,7 @@ Err compare(Inst& I, cudaStream_t st) {
     return e;
 }
 
-static const char* vname(int v) { return v == 1 ? "sm80" : v == 2 ? "sm90" : v == 3 ? "sm90-ovl" : v == 4 ? "sm90-ovl2" : "auto"; }
+static const char* vname(int v) { return v == 1 ? "sm80" : v == 2 ? "sm90" : v == 3 ? "sm90-ovl" : v == 4 ? "sm90-pp" : v == 5 ? "sm90-pp2" : "auto"; }
 
 template <typename T> int check_case(const Case& c, const std::vector<int>& variants, cudaStream_t st) {
     Inst I; I.c = c;
@@ -281,7 +281,20 @@ template <typename T> int check_case(const Case& c, const std::vector<int>& vari
     return fails;
 }
 
-void run_checks() {
+// Comma-separated ints from an environment variable, or `dflt`.
+static std::vector<int> env_list(const char* name, std::vector<int> dflt) {
+    const char* v = getenv(name);
+    if (!v || !*v) return dflt;
+    std::vector<int> out;
+    for (const char* c = v; *c;) {
+        out.push_back(atoi(c));
+        while (*c && *c != ',') ++c;
+        if (*c == ',') ++c;
+    }
+    return out;
+}
+
+void run_checks(bool small) {
     cudaStream_t st;
     CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     std::vector<Case> cases = {
@@ -302,8 +315,9 @@ void run_checks() {
         {"b1 L2048 H32/8 D64 noncausal (sampled)", {2048}, {2048}, 32, 8, 64, false, -1, 0, true, false, 31},
     };
     int fails = 0;
+    const std::vector<int> vars = env_list("CHECK_VARIANTS", {1, 2, 3, 4, 5});
     for (auto& c : cases) {
-        std::vector<int> vars = {1, 2, 3, 4};
+        if (small && c.sample > 1) continue;  // compute-sanitizer runs: skip the big shapes
         fails += c.bf16 ? check_case<__nv_bfloat16>(c, vars, st) : check_case<__half>(c, vars, st);
     }
     std::vector<Case> d256 = {
@@ -333,7 +347,7 @@ void run_perf(int reps) {
         Inst I; I.c = c;
         alloc_inst<__nv_bfloat16>(I);
         const double flops = 4.0 * s.L * (double)s.L * s.D * 32 / (s.causal ? 2.0 : 1.0);
-        for (int v : {1, 2, 3, 4}) {
+        for (int v : env_list("PERF_VARIANTS", {1, 2, 3, 4, 5})) {
             I.p.variant = v;
             std::vector<float> t;
             for (int r = 0; r < reps + 3; ++r) {
@@ -369,7 +383,8 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc || all; ++i) {
         std::string a = all ? "all" : argv[i];
         if (a == "probe" || a == "all") run_probe();
-        if (a == "check" || a == "all") run_checks();
+        if (a == "check" || a == "all") run_checks(false);
+        if (a == "check-small") run_checks(true);
         if (a == "perf" || a == "all") run_perf(20);
         if (all) break;
     }

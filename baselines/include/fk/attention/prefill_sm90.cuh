@@ -11,7 +11,9 @@
 //     register layout, so P never touches shared memory) and V from shared memory as an
 //     MN-major operand (no transpose pass). With OVERLAP the S GEMM of tile j+1 is issued
 //     together with the P V GEMM of tile j, and the softmax of tile j+1 runs while P V is on
-//     the tensor cores (FlashAttention-3's intra-warpgroup pipelining).
+//     the tensor cores (FlashAttention-3's intra-warpgroup pipelining). With PINGPONG the two
+//     consumers also take turns issuing their GEMMs (two named barriers), so one's softmax
+//     runs while the other's GEMMs occupy the tensor cores (FlashAttention-3's ping-pong).
 // Why: on H100 mma.sync tops out near 2/3 of the tensor-core rate; wgmma from swizzled
 // shared memory with two consumer warpgroups per CTA is what reaches it. cp.async instead of
 // TMA keeps strided views and paged caches on one code path (TMA would need a tensor map per
@@ -42,7 +44,7 @@ __device__ __forceinline__ void pv_gemm(float (&o)[D / 2], const uint32_t (&a)[4
     else WgmmaOps<T>::rs64(o, a, desc, 1);
 }
 
-template <typename T, int D, bool PAGED, int STAGES, bool OVERLAP>
+template <typename T, int D, bool PAGED, int STAGES, bool OVERLAP, bool PINGPONG = false>
 __global__ void __launch_bounds__(384, 1) prefill_sm90_kernel(const __grid_constant__ fk_prefill_attention_params p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using C = Sm90Cfg<D, STAGES>;
@@ -215,6 +217,16 @@ __global__ void __launch_bounds__(384, 1) prefill_sm90_kernel(const __grid_const
             mbar_wait(q_full, 0);
             fence_proxy_async();
         }
+        // Ping-pong turns: consumer w issues its GEMMs after barrier 1 + w completes, then lets
+        // the other go through barrier 2 - w. Consumer 1 opens with one pass (consumer 0 goes
+        // first) and skips its last, so every phase gets exactly 256 arrivals.
+        auto turn_wait = [&]() {
+            if constexpr (PINGPONG) named_bar_sync(1 + w, 256);
+        };
+        auto turn_pass = [&]() {
+            if constexpr (PINGPONG) named_bar_arrive(2 - w, 256);
+        };
+        if (PINGPONG && w == 1 && n > 0) named_bar_arrive(1, 256);
         if constexpr (!OVERLAP) {
             for (int it = 0; it < n; ++it) {
                 const int st = it % STAGES, tt = tiles.t_lo + it;
@@ -247,9 +259,11 @@ __global__ void __launch_bounds__(384, 1) prefill_sm90_kernel(const __grid_const
             mbar_wait(k_full(0), 0);
             fence_proxy_async();
             reg_fence(sacc);
+            turn_wait();
             wgmma_fence();
             s_gemm(0);
             wgmma_commit();
+            turn_pass();
             wgmma_wait<0>();
             reg_fence(sacc);
             if (lane == 0) mbar_arrive(k_empty(0));
@@ -265,11 +279,13 @@ __global__ void __launch_bounds__(384, 1) prefill_sm90_kernel(const __grid_const
                 reg_fence(sacc);
                 reg_fence(o);
                 reg_fence(pf);
+                turn_wait();
                 wgmma_fence();
                 s_gemm(st);
                 wgmma_commit();
                 pv_issue(prev);
                 wgmma_commit();
+                turn_pass();
                 wgmma_wait<1>();  // S of tile it is done; P V of tile it-1 may still run
                 reg_fence(sacc);
                 if (lane == 0) mbar_arrive(k_empty(st));
@@ -285,9 +301,11 @@ __global__ void __launch_bounds__(384, 1) prefill_sm90_kernel(const __grid_const
             fence_proxy_async();
             reg_fence(o);
             reg_fence(pf);
+            turn_wait();
             wgmma_fence();
             pv_issue(last);
             wgmma_commit();
+            if (w == 0) turn_pass();
             wgmma_wait<0>();
             reg_fence(o);
             reg_fence(pf);

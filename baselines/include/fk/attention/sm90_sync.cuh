@@ -66,6 +66,15 @@ template <int N, int M> __device__ __forceinline__ void reg_fence(uint32_t (&r)[
     for (int i = 0; i < N; ++i) reg_fence(r[i]);
 }
 
+// Named CTA barriers (0 is __syncthreads'): `threads` arrivals complete a phase; sync waits,
+// arrive does not.
+__device__ __forceinline__ void named_bar_sync(int id, int threads) {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_bar_arrive(int id, int threads) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 template <int REGS> __device__ __forceinline__ void setmaxnreg_inc() {
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(REGS));
 }

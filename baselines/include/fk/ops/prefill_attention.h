@@ -46,5 +46,5 @@ typedef struct fk_prefill_attention_params {
     int32_t window_left;          /* -1: no window */
     float scale;
     int32_t dtype;                /* FK_DTYPE_F16 or FK_DTYPE_BF16 */
-    int32_t variant;              /* 0: best for the build/GPU; 1: force the portable sm80 kernel (tests) */
+    int32_t variant;              /* 0: best kernel for the build; 1: force the portable sm80 kernel (tests) */
 } fk_prefill_attention_params;
