@@ -9,6 +9,7 @@
 #include "fk/ops/reshape_and_cache.h"
 #include "fk/ops/rms_norm.h"
 #include "fk/ops/rotary_embedding.h"
+#include "fk/ops/sample.h"
 
 #define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
 #define FK_STRUCT(name, s, ...)                                              \
@@ -74,5 +75,12 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_paged_attention_decode_params, max_splits) FK_FIELD(fk_paged_attention_decode_params, split_tokens)
               FK_FIELD(fk_paged_attention_decode_params, scale) FK_FIELD(fk_paged_attention_decode_params, dtype)
               FK_FIELD(fk_paged_attention_decode_params, pad_))
+    FK_STRUCT("sample", fk_sample_params,
+              FK_FIELD(fk_sample_params, out) FK_FIELD(fk_sample_params, logits)
+              FK_FIELD(fk_sample_params, temperature) FK_FIELD(fk_sample_params, top_k)
+              FK_FIELD(fk_sample_params, top_p) FK_FIELD(fk_sample_params, rng)
+              FK_FIELD(fk_sample_params, status) FK_FIELD(fk_sample_params, batch)
+              FK_FIELD(fk_sample_params, vocab) FK_FIELD(fk_sample_params, logits_stride)
+              FK_FIELD(fk_sample_params, dtype) FK_FIELD(fk_sample_params, pad_))
     return (size_t)-1;
 }

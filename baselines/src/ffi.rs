@@ -136,6 +136,23 @@ pub struct PagedAttentionDecodeParams {
     pub pad_: i32,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SampleParams {
+    pub out: u64,
+    pub logits: u64,
+    pub temperature: u64,
+    pub top_k: u64,
+    pub top_p: u64,
+    pub rng: u64,
+    pub status: u64,
+    pub batch: i64,
+    pub vocab: i64,
+    pub logits_stride: i64,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
 extern "C" {
     pub fn fk_baseline_rms_norm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_fused_add_rms_norm(params: *const c_void, stream: RawStream) -> i32;
@@ -145,6 +162,7 @@ extern "C" {
     pub fn fk_baseline_embedding(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_reshape_and_cache(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_paged_attention_decode(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_sample(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
 }
 
@@ -203,6 +221,11 @@ mod tests {
             PagedAttentionDecodeParams,
             [out, query, key_cache, value_cache, block_table, seq_lens, workspace, status, seqs, query_stride, num_blocks,
              heads, kv_heads, head_dim, block_size, max_blocks_per_seq, max_splits, split_tokens, scale, dtype, pad_]
+        );
+        check_layout!(
+            "sample",
+            SampleParams,
+            [out, logits, temperature, top_k, top_p, rng, status, batch, vocab, logits_stride, dtype, pad_]
         );
     }
 

@@ -17,10 +17,11 @@ pub enum OpId {
     Embedding,
     ReshapeAndCache,
     PagedAttentionDecode,
+    Sample,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 8] = [
+    pub const ALL: [OpId; 9] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -29,6 +30,7 @@ impl OpId {
         OpId::Embedding,
         OpId::ReshapeAndCache,
         OpId::PagedAttentionDecode,
+        OpId::Sample,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -41,6 +43,7 @@ impl OpId {
             OpId::Embedding => "embedding",
             OpId::ReshapeAndCache => "reshape_and_cache",
             OpId::PagedAttentionDecode => "paged_attention_decode",
+            OpId::Sample => "sample",
         }
     }
 
@@ -58,6 +61,7 @@ impl OpId {
             OpId::Embedding => ffi::fk_baseline_embedding,
             OpId::ReshapeAndCache => ffi::fk_baseline_reshape_and_cache,
             OpId::PagedAttentionDecode => ffi::fk_baseline_paged_attention_decode,
+            OpId::Sample => ffi::fk_baseline_sample,
         }
     }
 }

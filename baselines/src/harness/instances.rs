@@ -21,7 +21,7 @@ pub trait Checked: Workload {
 
 /// Run `f` over row ranges on all cores and concatenate: references of big bench shapes
 /// would otherwise dominate a device run.
-fn par_rows(rows: usize, f: impl Fn(std::ops::Range<usize>) -> Vec<f64> + Sync) -> Vec<f64> {
+pub(super) fn par_rows(rows: usize, f: impl Fn(std::ops::Range<usize>) -> Vec<f64> + Sync) -> Vec<f64> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(rows.max(1));
     let chunk = rows.div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {
@@ -55,7 +55,7 @@ pub fn random(rng: &mut Rng, n: usize, mean: f32, std: f32, dtype: DType) -> Vec
     parts.concat()
 }
 
-fn upload(dev: &Device, v: &[f32], shape: &[usize], dtype: DType) -> Result<Tensor> {
+pub(super) fn upload(dev: &Device, v: &[f32], shape: &[usize], dtype: DType) -> Result<Tensor> {
     Tensor::from_f32(dev, v, shape, dtype)
 }
 
@@ -200,7 +200,11 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
             let hkc = random(rng, cache_elems, 0.0, 1.0, dtype);
             let hvc = random(rng, cache_elems, 0.0, 1.0, dtype);
             let hq = random(rng, seqs * heads * head_dim, 0.0, 1.0, dtype);
-            let splits = DecodeSplits::new(max_blocks, block_size, split_tokens)?;
+            let splits = if split_tokens == 0 {
+                DecodeSplits::for_device(seqs, kv_heads, max_blocks, block_size, dev.info().sm_count.max(1) as usize)?
+            } else {
+                DecodeSplits::new(max_blocks, block_size, split_tokens)?
+            };
             let ws = splits.workspace_floats(seqs, heads, head_dim);
             let shape = [num_blocks, block_size, kv_heads, head_dim];
             Box::new(DecodeInst {
@@ -227,6 +231,7 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
                 reference: None,
             })
         }
+        CaseParams::Sample { .. } => super::sampling::instantiate_sample(dev, case, rng)?,
         CaseParams::Embedding { tokens, vocab, hidden, ids_i64 } => {
             let hw = random(rng, vocab * hidden, 0.0, 1.0, dtype);
             let ids: Vec<i64> = (0..tokens).map(|_| rng.range(0, vocab as i64)).collect();

@@ -7,11 +7,13 @@ pub mod bench;
 mod cases;
 mod errors;
 mod instances;
+mod sampling;
 mod trials;
 
-pub use cases::{default_test_cases, llm_bench_cases, llm_decode_bench_cases, Case, CaseParams, LlmShapes};
+pub use cases::{default_test_cases, llm_bench_cases, llm_decode_bench_cases, llm_sample_bench_cases, Case, CaseParams, LlmShapes};
 pub use errors::error_trials;
 pub use instances::{instantiate, random, Checked};
+pub use sampling::sampling_trials;
 pub use trials::{op_trials, TrialOptions};
 
 use crate::table::OpTable;

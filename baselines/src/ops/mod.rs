@@ -6,6 +6,7 @@ mod gated;
 mod norm;
 mod paged;
 mod rotary;
+mod sampling;
 mod status;
 
 pub use embedding::{embedding, embedding_checked};
@@ -13,6 +14,7 @@ pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
 pub use norm::{fused_add_rms_norm, rms_norm};
 pub use paged::{paged_attention_decode, reshape_and_cache, DecodeSplits, PagedKv};
 pub use rotary::{rotary_embedding, Rotary};
+pub use sampling::{sample, sample_checked, sample_with_status, sample_workspace_bytes, SamplingInputs, SAMPLE_MAX_VOCAB};
 pub use status::DeviceStatus;
 
 use crate::table::{OpId, OpTable};

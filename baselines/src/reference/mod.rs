@@ -8,9 +8,11 @@ pub mod attention;
 mod embedding;
 mod norm;
 mod rotary;
+pub mod sampling;
 
 pub use activation::{gelu_and_mul, silu_and_mul};
 pub use attention::{paged_decode_attention, prefill_attention, reshape_and_cache, AttnShape};
 pub use embedding::embedding;
 pub use norm::{fused_add_rms_norm, rms_norm};
 pub use rotary::{cos_sin_cache, cos_sin_cache_from_freqs, rotary_embedding};
+pub use sampling::{sample, SampleParams, Sampled};
