@@ -11,6 +11,7 @@
 #include "fk/ops/rms_norm.h"
 #include "fk/ops/rotary_embedding.h"
 #include "fk/ops/skinny_gemm.h"
+#include "fk/ops/sample.h"
 
 #define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
 #define FK_STRUCT(name, s, ...)                                              \
@@ -98,5 +99,12 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_prefill_attention_params, causal) FK_FIELD(fk_prefill_attention_params, window_left)
               FK_FIELD(fk_prefill_attention_params, scale) FK_FIELD(fk_prefill_attention_params, dtype)
               FK_FIELD(fk_prefill_attention_params, variant))
+    FK_STRUCT("sample", fk_sample_params,
+              FK_FIELD(fk_sample_params, out) FK_FIELD(fk_sample_params, logits)
+              FK_FIELD(fk_sample_params, temperature) FK_FIELD(fk_sample_params, top_k)
+              FK_FIELD(fk_sample_params, top_p) FK_FIELD(fk_sample_params, rng)
+              FK_FIELD(fk_sample_params, status) FK_FIELD(fk_sample_params, batch)
+              FK_FIELD(fk_sample_params, vocab) FK_FIELD(fk_sample_params, logits_stride)
+              FK_FIELD(fk_sample_params, dtype) FK_FIELD(fk_sample_params, pad_))
     return (size_t)-1;
 }

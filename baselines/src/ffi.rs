@@ -155,6 +155,25 @@ pub struct SkinnyGemmParams {
 /// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
 pub const SKINNY_GEMM_MAX_ROWS: usize = 8;
 
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SampleParams {
+    pub out: u64,
+    pub logits: u64,
+    pub temperature: u64,
+    pub top_k: u64,
+    pub top_p: u64,
+    pub rng: u64,
+    pub status: u64,
+    pub batch: i64,
+    pub vocab: i64,
+    pub logits_stride: i64,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
 pub struct PrefillAttentionParams {
     pub out: u64,
     pub query: u64,
@@ -196,6 +215,7 @@ extern "C" {
     pub fn fk_baseline_paged_attention_decode(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_skinny_gemm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_prefill_attention(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_sample(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
 }
 
@@ -261,6 +281,11 @@ mod tests {
             [out, query, key, value, cu_seqlens_q, cu_seqlens_k, block_table, seq_lens_k, status, total_q, total_k,
              query_stride, key_stride, value_stride, num_blocks, batch, heads, kv_heads, head_dim, max_seqlen_q,
              block_size, max_blocks_per_seq, causal, window_left, scale, dtype, variant]
+        );
+        check_layout!(
+            "sample",
+            SampleParams,
+            [out, logits, temperature, top_k, top_p, rng, status, batch, vocab, logits_stride, dtype, pad_]
         );
     }
 

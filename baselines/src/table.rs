@@ -19,10 +19,11 @@ pub enum OpId {
     PagedAttentionDecode,
     SkinnyGemm,
     PrefillAttention,
+    Sample,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 10] = [
+    pub const ALL: [OpId; 11] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -33,6 +34,7 @@ impl OpId {
         OpId::PagedAttentionDecode,
         OpId::SkinnyGemm,
         OpId::PrefillAttention,
+        OpId::Sample,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -47,6 +49,7 @@ impl OpId {
             OpId::PagedAttentionDecode => "paged_attention_decode",
             OpId::SkinnyGemm => "skinny_gemm",
             OpId::PrefillAttention => "prefill_attention",
+            OpId::Sample => "sample",
         }
     }
 
@@ -66,6 +69,7 @@ impl OpId {
             OpId::PagedAttentionDecode => ffi::fk_baseline_paged_attention_decode,
             OpId::SkinnyGemm => ffi::fk_baseline_skinny_gemm,
             OpId::PrefillAttention => ffi::fk_baseline_prefill_attention,
+            OpId::Sample => ffi::fk_baseline_sample,
         }
     }
 }

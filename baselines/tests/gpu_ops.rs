@@ -1,12 +1,13 @@
 //! GPU correctness of every baseline op against its CPU reference (fresh random inputs, all
-//! dtypes, ≥ 5 shapes each), plus bad-input handling. Without a GPU these are reported as
-//! ignored, with the reason.
-use fk_baselines::harness::{default_test_cases, error_trials, op_trials, TrialOptions};
+//! dtypes, ≥ 5 shapes each), plus bad-input handling and the sampling-specific trials.
+//! Without a GPU these are reported as ignored, with the reason.
+use fk_baselines::harness::{default_test_cases, error_trials, op_trials, sampling_trials, TrialOptions};
 use fk_baselines::OpTable;
 use std::sync::Arc;
 
 fn main() {
     let mut trials = op_trials(Arc::new(OpTable::baseline()), default_test_cases(), TrialOptions::default());
     trials.extend(error_trials());
+    trials.extend(sampling_trials());
     fk_runtime::gpu_test::run(trials)
 }

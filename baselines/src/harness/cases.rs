@@ -22,6 +22,7 @@ pub enum CaseParams {
     ReshapeAndCache { tokens: usize, kv_heads: usize, head_dim: usize, block_size: usize, num_blocks: usize, fused: bool },
     /// paged_attention_decode of `seqs` sequences over shuffled physical blocks; lengths are
     /// random in 1..=max_len (one at max_len), or all max_len with `uniform` (benchmarks).
+    /// `split_tokens` 0: chosen by `DecodeSplits::for_device` for the device it runs on.
     PagedDecode { seqs: usize, heads: usize, kv_heads: usize, head_dim: usize, block_size: usize, max_len: usize, split_tokens: usize, uniform: bool },
     /// skinny_gemm: x [rows, k] (row stride k + x_pad) times weight [n, k]ᵀ, optional bias.
     SkinnyGemm { rows: usize, n: usize, k: usize, bias: bool, x_pad: usize },
@@ -38,6 +39,10 @@ pub enum CaseParams {
         kv: PrefillSource,
         portable: bool,
     },
+    /// sample over `[batch, vocab]` logits (row stride vocab + pad). `mixed`: every row draws
+    /// its own mode (greedy, temperature, top-k, top-p, both) and parameters, and some rows
+    /// get tied maxima or -inf entries; otherwise every row uses (temperature, top_k, top_p).
+    Sample { batch: usize, vocab: usize, pad: usize, mixed: bool, temperature: f32, top_k: i32, top_p: f32 },
 }
 
 /// Where a prefill case's keys/values live.
@@ -90,6 +95,24 @@ impl Case {
                     format!("q {lens_q:?} k {lens_k:?} [{heads}, {kv_heads}, {head_dim}] {mask}")
                 }
             }
+            CaseParams::Sample { batch, vocab, pad, mixed, temperature, top_k, top_p } => {
+                let stride = if *pad > 0 { format!(" stride {}", vocab + pad) } else { String::new() };
+                let mode = if *mixed {
+                    "mixed".to_string()
+                } else if *temperature <= 0.0 || *top_k == 1 {
+                    "greedy".to_string()
+                } else {
+                    let mut m = format!("t{temperature}");
+                    if *top_k > 0 {
+                        m += &format!(" k{top_k}");
+                    }
+                    if *top_p < 1.0 {
+                        m += &format!(" p{top_p}");
+                    }
+                    m
+                };
+                format!("[{batch}, {vocab}]{stride} {mode}")
+            }
         }
     }
 
@@ -104,6 +127,7 @@ impl Case {
             }
             CaseParams::Embedding { ids_i64, .. } => if *ids_i64 { "ids i64" } else { "ids i32" }.into(),
             CaseParams::ReshapeAndCache { fused, .. } => if *fused { "fused-kv" } else { "" }.into(),
+            CaseParams::PagedDecode { block_size, split_tokens: 0, .. } => format!("block {block_size} split auto"),
             CaseParams::PagedDecode { block_size, split_tokens, .. } => format!("block {block_size} split {split_tokens}"),
             CaseParams::SkinnyGemm { bias, .. } => if *bias { "bias" } else { "" }.into(),
             CaseParams::Prefill { window_left, kv, portable, .. } => {
@@ -121,6 +145,7 @@ impl Case {
                 }
                 v.join(" ")
             }
+            CaseParams::Sample { .. } => String::new(),
         }
     }
 
@@ -267,6 +292,10 @@ pub fn default_test_cases() -> Vec<Case> {
             (33, 32, 8, 128, 16, 129, 16),
             (5, 12, 4, 64, 8, 2000, 256),
             (64, 32, 8, 128, 16, 512, 512),
+            // auto splits (many short ones at batch 2), a group of 8, a group of 16 (2 CTAs).
+            (2, 32, 8, 128, 16, 5000, 0),
+            (3, 64, 8, 128, 16, 700, 128),
+            (4, 16, 1, 64, 16, 333, 0),
         ];
         for &(seqs, heads, kv_heads, head_dim, block_size, max_len, split_tokens) in &decode {
             cases.push(Case {
@@ -281,6 +310,16 @@ pub fn default_test_cases() -> Vec<Case> {
         for &(rows, n, k, bias, x_pad) in &skinny {
             cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows, n, k, bias, x_pad } });
         }
+        // (batch, vocab, pad): Llama 3 / Qwen 2 / Gemma 3 vocabularies, strided and odd rows
+        // (unaligned: scalar loads), tiny vocabularies (empty CTAs in the cluster), batch 1024.
+        let sample = [(1, 128256, 0), (7, 1000, 24), (33, 32000, 0), (130, 50, 0), (3, 262144, 0), (1024, 4096, 0), (5, 37, 3), (64, 151936, 0)];
+        for &(batch, vocab, pad) in &sample {
+            cases.push(Case {
+                op: OpId::Sample,
+                dtype,
+                params: CaseParams::Sample { batch, vocab, pad, mixed: true, temperature: 1.0, top_k: 0, top_p: 1.0 },
+            });
+        }
     }
     cases
 }
@@ -293,6 +332,23 @@ pub fn llm_linear_bench_cases(s: &LlmShapes, rows: &[usize], dtype: DType) -> Ve
     for &r in rows {
         for (n, k) in [(q + 2 * kv, h), (h, q), (2 * i, h), (h, i), (s.vocab, h)] {
             cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows: r, n, k, bias: false, x_pad: 0 } });
+        }
+    }
+    cases
+}
+
+/// Sampling at a model's vocabulary for each batch: greedy, temperature only, and the common
+/// temperature 0.7 / top-k 50 / top-p 0.9 (f32 logits, as vLLM samples them).
+pub fn llm_sample_bench_cases(s: &LlmShapes, batches: &[usize]) -> Vec<Case> {
+    let modes = [(0.0, 0, 1.0), (0.7, 0, 1.0), (0.7, 50, 0.9), (0.7, 0, 0.9)];
+    let mut cases = Vec::new();
+    for &batch in batches {
+        for &(temperature, top_k, top_p) in &modes {
+            cases.push(Case {
+                op: OpId::Sample,
+                dtype: DType::F32,
+                params: CaseParams::Sample { batch, vocab: s.vocab, pad: 0, mixed: false, temperature, top_k, top_p },
+            });
         }
     }
     cases
@@ -326,7 +382,8 @@ impl LlmShapes {
     };
 }
 
-/// Paged decode attention at a model's shapes: (batch, context) pairs, block 16, split 512.
+/// Paged decode attention at a model's shapes: (batch, context) pairs, block 16, splits
+/// chosen for the device (`DecodeSplits::for_device`).
 pub fn llm_decode_bench_cases(s: &LlmShapes, batch_ctx: &[(usize, usize)], dtype: DType) -> Vec<Case> {
     batch_ctx
         .iter()
@@ -340,7 +397,7 @@ pub fn llm_decode_bench_cases(s: &LlmShapes, batch_ctx: &[(usize, usize)], dtype
                 head_dim: s.head_dim,
                 block_size: 16,
                 max_len: ctx,
-                split_tokens: 512,
+                split_tokens: 0,
                 uniform: true,
             },
         })

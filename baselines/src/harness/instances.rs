@@ -200,7 +200,11 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
             let hkc = random(rng, cache_elems, 0.0, 1.0, dtype);
             let hvc = random(rng, cache_elems, 0.0, 1.0, dtype);
             let hq = random(rng, seqs * heads * head_dim, 0.0, 1.0, dtype);
-            let splits = DecodeSplits::new(max_blocks, block_size, split_tokens)?;
+            let splits = if split_tokens == 0 {
+                DecodeSplits::for_device(seqs, kv_heads, max_blocks, block_size, dev.info().sm_count.max(1) as usize)?
+            } else {
+                DecodeSplits::new(max_blocks, block_size, split_tokens)?
+            };
             let ws = splits.workspace_floats(seqs, heads, head_dim);
             let shape = [num_blocks, block_size, kv_heads, head_dim];
             Box::new(DecodeInst {
@@ -232,6 +236,7 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
             let mask = reference::AttnMask { causal, window_left };
             Box::new(super::prefill::instantiate_prefill(dev, dtype, rng, &lens_q, &lens_k, heads, kv_heads, head_dim, mask, kv, portable)?)
         }
+        CaseParams::Sample { .. } => super::sampling::instantiate_sample(dev, case, rng)?,
         CaseParams::Embedding { tokens, vocab, hidden, ids_i64 } => {
             let hw = random(rng, vocab * hidden, 0.0, 1.0, dtype);
             let ids: Vec<i64> = (0..tokens).map(|_| rng.range(0, vocab as i64)).collect();

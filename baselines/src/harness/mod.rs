@@ -8,15 +8,17 @@ mod cases;
 mod errors;
 mod instances;
 mod prefill;
+mod sampling;
 mod skinny;
 mod trials;
 
 pub use cases::{
-    default_test_cases, llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, llm_prefill_bench_cases, prefill_bench_case, Case,
-    CaseParams, LlmShapes, PrefillSource,
+    default_test_cases, llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, llm_prefill_bench_cases, llm_sample_bench_cases,
+    prefill_bench_case, Case, CaseParams, LlmShapes, PrefillSource,
 };
 pub use errors::error_trials;
 pub use instances::{instantiate, random, Checked};
+pub use sampling::sampling_trials;
 pub use trials::{op_trials, TrialOptions};
 
 use crate::table::OpTable;

@@ -8,6 +8,7 @@ mod linear;
 mod norm;
 mod paged;
 mod rotary;
+mod sampling;
 mod status;
 
 pub use attention::{prefill_attention, prefill_attention_checked, prefill_attention_with_status, PrefillKv, PrefillParams};
@@ -18,6 +19,7 @@ pub use linear::{linear, skinny_gemm, takes_skinny_path};
 pub use norm::{fused_add_rms_norm, rms_norm};
 pub use paged::{paged_attention_decode, reshape_and_cache, DecodeSplits, PagedKv};
 pub use rotary::{rotary_embedding, Rotary};
+pub use sampling::{sample, sample_checked, sample_with_status, sample_workspace_bytes, SamplingInputs, SAMPLE_MAX_VOCAB};
 pub use status::DeviceStatus;
 
 use crate::table::{OpId, OpTable};

@@ -86,6 +86,27 @@ impl DecodeSplits {
         Ok(DecodeSplits { split_tokens, max_splits: (max_blocks * block_size).div_ceil(split_tokens).max(1) })
     }
 
+    /// Splits for a device with `sm_count` SMs, from host-known maxima only (so a CUDA graph
+    /// can replay the launch while `seq_lens` change on the device): enough (kv head, split,
+    /// sequence) CTAs for about four per SM, each split at least 128 tokens (shorter ones
+    /// cost more in partials and combine than they gain), rounded to whole blocks.
+    /// Batch 1 × 4k context on 132 SMs: 32 splits of 128; batch 32 × 4k: 3 splits of 1376.
+    pub fn for_device(seqs: usize, kv_heads: usize, max_blocks: usize, block_size: usize, sm_count: usize) -> Result<DecodeSplits> {
+        if block_size == 0 || max_blocks == 0 {
+            return Err(Error::shape("paged_attention_decode", format!("block_size {block_size} and max_blocks {max_blocks} must be positive")));
+        }
+        let max_len = max_blocks * block_size;
+        let units = (seqs * kv_heads).max(1);
+        let target = 4 * sm_count.max(1);
+        let want = target.div_ceil(units).max(1);
+        let per = max_len.div_ceil(want).max(Self::MIN_SPLIT_TOKENS);
+        let split_tokens = per.div_ceil(block_size) * block_size;
+        DecodeSplits::new(max_blocks, block_size, split_tokens.min(max_len.div_ceil(block_size) * block_size))
+    }
+
+    /// Shortest split `for_device` chooses.
+    pub const MIN_SPLIT_TOKENS: usize = 128;
+
     /// f32 elements of workspace needed for `seqs` sequences of `heads` query heads.
     pub fn workspace_floats(&self, seqs: usize, heads: usize, head_dim: usize) -> usize {
         if self.max_splits == 1 {
@@ -138,6 +159,12 @@ pub fn paged_attention_decode(
     }
     if splits.max_splits * splits.split_tokens < max_blocks * block_size {
         return Err(Error::shape(OP, format!("{splits:?} do not cover {max_blocks} blocks of {block_size}")));
+    }
+    if splits.max_splits > 65535 || (splits.max_splits + 1) * splits.split_tokens > i32::MAX as usize || seqs > 65535 {
+        return Err(Error::shape(OP, format!("{splits:?} for {seqs} sequences: at most 65535 splits and sequences, and splits * split_tokens < 2^31")));
+    }
+    if kv.key_cache.ptr() % 16 != 0 || kv.value_cache.ptr() % 16 != 0 {
+        return Err(Error::shape(OP, "key_cache and value_cache must start 16-byte aligned (rows are copied in 16-byte chunks)"));
     }
     let need = splits.workspace_floats(seqs, heads, head_dim);
     let ws = match workspace {

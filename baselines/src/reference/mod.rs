@@ -8,6 +8,7 @@ pub mod attention;
 mod embedding;
 mod norm;
 mod rotary;
+pub mod sampling;
 
 pub use activation::{gelu_and_mul, silu_and_mul};
 pub use attention::{
@@ -17,3 +18,4 @@ pub use attention::{
 pub use embedding::embedding;
 pub use norm::{fused_add_rms_norm, rms_norm};
 pub use rotary::{cos_sin_cache, cos_sin_cache_from_freqs, rotary_embedding};
+pub use sampling::{sample, SampleParams, Sampled};
