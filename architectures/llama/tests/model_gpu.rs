@@ -106,6 +106,39 @@ fn chunked_prefill_equals_whole(dev: &Device, g: &Golden) -> Result<(), String> 
     Ok(())
 }
 
+/// Sampled generation (temperature 0.8, top-k 20, top-p 0.9) is reproducible from its seed,
+/// identical with and without CUDA graphs, and a different seed gives a different sample.
+fn sampling_is_seeded(dev: &Device, g: &Golden) -> Result<(), String> {
+    let model = LlamaForCausalLM::from_pretrained(dev, &g.dir, None).map_err(s)?;
+    let ctx = Context::new(dev, baseline_table()).map_err(s)?;
+    let cfg = |seed| GenerationConfig {
+        max_new_tokens: 24,
+        sampling: SamplingParams { temperature: 0.8, top_k: 20, top_p: 0.9, seed },
+        eos_token_ids: vec![],
+        ignore_eos: true,
+    };
+    let prompts = vec![g.input_ids.clone(), g.input_ids[..3].to_vec()];
+    let mut graphs = Generator::new(&model, &ctx, opts(true)).map_err(s)?;
+    let mut eager = Generator::new(&model, &ctx, opts(false)).map_err(s)?;
+    let a = graphs.generate(&prompts, &cfg(7)).map_err(s)?.tokens;
+    let b = graphs.generate(&prompts, &cfg(7)).map_err(s)?.tokens;
+    let c = eager.generate(&prompts, &cfg(7)).map_err(s)?.tokens;
+    let d = graphs.generate(&prompts, &cfg(8)).map_err(s)?.tokens;
+    if a != b || a != c {
+        return Err(format!("{}: seed 7 gave different samples:\n graphs {a:?}\n again  {b:?}\n eager  {c:?}", g.name));
+    }
+    if a == d {
+        return Err(format!("{}: seeds 7 and 8 gave the same 2 x 24 sampled tokens", g.name));
+    }
+    let greedy_tokens = graphs.generate(&prompts, &greedy(24)).map_err(s)?.tokens;
+    if a == greedy_tokens {
+        return Err(format!("{}: temperature 0.8 sampling equals greedy decoding", g.name));
+    }
+    let bad = GenerationConfig { sampling: SamplingParams { top_p: 0.0, ..SamplingParams::greedy() }, ..greedy(2) };
+    expect_err(graphs.generate(&prompts, &bad), "top_p 0", &["top_p"])?;
+    Ok(())
+}
+
 /// A copy of a golden model folder with `edit` applied to its config.json.
 fn edited_copy(g: &Golden, tag: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("fk-llama-{tag}-{}", std::process::id()));
@@ -192,6 +225,8 @@ fn main() {
         trials.push(gpu_trial(format!("goldens/{}/chunked prefill == one-step prefill", g.name), move |dev| chunked_prefill_equals_whole(dev, &c)));
         if g.name == "tiny-gqa-llama3-f32" {
             let c = g.clone();
+            let d = g.clone();
+            trials.push(gpu_trial("sampling/seeded, graphs == eager, seeds differ", move |dev| sampling_is_seeded(dev, &d)));
             trials.push(gpu_trial("errors/bad checkpoint, config and prompts", move |dev| bad_inputs(dev, &c)));
         }
     }

@@ -25,13 +25,12 @@ pub struct AttentionSpec {
     pub scale: f32,
 }
 
-/// Tokens per split of the decode kernel: enough work per CTA to stream KV efficiently,
-/// few enough splits that a batch-1 long context still fills the GPU.
-pub const DECODE_SPLIT_TOKENS: usize = 512;
-
 /// Per-model scratch of the attention layers (shared by all layers: they run in turn).
 pub struct AttentionScratch {
-    pub splits: DecodeSplits,
+    sm_count: usize,
+    block_size: usize,
+    max_blocks: usize,
+    kv_heads: usize,
     workspace: Option<Tensor>,
     pub status: DeviceStatus,
 }
@@ -39,11 +38,22 @@ pub struct AttentionScratch {
 impl AttentionScratch {
     /// For decode batches of up to `max_seqs` sequences with block tables `max_blocks` wide.
     pub fn new(dev: &Device, spec: &AttentionSpec, max_seqs: usize, max_blocks: usize, block_size: usize) -> Result<AttentionScratch> {
-        let split_tokens = DECODE_SPLIT_TOKENS.div_ceil(block_size) * block_size;
-        let splits = DecodeSplits::new(max_blocks, block_size, split_tokens)?;
-        let floats = splits.workspace_floats(max_seqs, spec.heads, spec.head_dim);
+        let sm_count = dev.info().sm_count.max(1) as usize;
+        // The split count depends on the batch size (fewer sequences, more splits): size the
+        // workspace for the largest any batch size up to max_seqs needs.
+        let mut floats = 0;
+        for seqs in 1..=max_seqs {
+            let splits = DecodeSplits::for_device(seqs, spec.kv_heads, max_blocks, block_size, sm_count)?;
+            floats = floats.max(splits.workspace_floats(seqs, spec.heads, spec.head_dim));
+        }
         let workspace = if floats > 0 { Some(Tensor::empty(dev, &[floats], DType::F32)?) } else { None };
-        Ok(AttentionScratch { splits, workspace, status: DeviceStatus::new(dev)? })
+        Ok(AttentionScratch { sm_count, block_size, max_blocks, kv_heads: spec.kv_heads, workspace, status: DeviceStatus::new(dev)? })
+    }
+
+    /// Splits of the decode kernel for `seqs` sequences (fixed per batch size, so a captured
+    /// graph's launch stays valid while the lengths change on the device).
+    pub fn decode_splits(&self, seqs: usize) -> Result<DecodeSplits> {
+        DecodeSplits::for_device(seqs, self.kv_heads, self.max_blocks, self.block_size, self.sm_count)
     }
 }
 
@@ -71,8 +81,12 @@ pub fn paged_attention(
         let rows = 0..dec.num_seqs;
         let qd = q.narrow(0, rows.start, rows.len())?;
         let od = out.narrow(0, rows.start, rows.len())?.reshape(&[rows.len(), nh, d])?;
+        if dec.block_tables.dim(1) != scratch.max_blocks || cache.key_cache.dim(1) != scratch.block_size {
+            return Err(Error::shape("paged_attention", format!("block tables {:?} / cache {:?} do not match the scratch ({} blocks of {})", dec.block_tables, cache.key_cache, scratch.max_blocks, scratch.block_size)));
+        }
+        let splits = scratch.decode_splits(dec.num_seqs)?;
         let ws = scratch.workspace.as_ref();
-        ops::paged_attention_decode(&ctx.ops, &qd, cache, &dec.block_tables, &dec.seq_lens, scratch.splits, ws, spec.scale, &od, &scratch.status)?;
+        ops::paged_attention_decode(&ctx.ops, &qd, cache, &dec.block_tables, &dec.seq_lens, splits, ws, spec.scale, &od, &scratch.status)?;
     }
     if let Some(pre) = &batch.prefill {
         let qp = q.narrow(0, pre.first_row, pre.num_tokens)?;

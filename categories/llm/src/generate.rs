@@ -316,9 +316,11 @@ impl<'m, M: CausalLm> Generator<'m, M> {
             let b = active.len();
             let batch = self.bufs.upload(&plan)?;
             let logits = self.logits.narrow(0, 0, b)?;
-            self.decode_forward(b, &batch, &logits)?;
             let seeds: Vec<u64> = active.iter().map(|&i| cfg.sampling.seed.wrapping_add(i as u64)).collect();
-            let next = self.sampler.sample(&self.ctx, &logits, &cfg.sampling, &seeds, step)?;
+            self.sampler.set_params(&cfg.sampling, b)?;
+            self.sampler.set_rng(&seeds, step)?;
+            self.decode_step(b, &batch, &logits)?;
+            let next = self.sampler.read(b)?;
             step += 1;
             let mut still = Vec::with_capacity(b);
             for (&i, &t) in active.iter().zip(&next) {
@@ -338,24 +340,28 @@ impl<'m, M: CausalLm> Generator<'m, M> {
         Ok(Generation { tokens: out, timing })
     }
 
-    /// One decode step of `b` sequences: replayed from the graph for `b` (captured on first
-    /// use, after one eager run that loads every kernel and GEMM plan), or run eagerly.
-    fn decode_forward(&mut self, b: usize, batch: &ForwardBatch, logits: &Tensor) -> Result<()> {
+    /// One decode step of `b` sequences, sampling included (into the sampler's output):
+    /// replayed from the graph for `b` (captured on first use, after one eager run that loads
+    /// every kernel and GEMM plan), or run eagerly.
+    fn decode_step(&mut self, b: usize, batch: &ForwardBatch, logits: &Tensor) -> Result<()> {
+        let (model, ctx, kv, scratch, sampler) = (self.model, &self.ctx, &self.kv, &self.scratch, &self.sampler);
+        let run = || -> Result<()> {
+            model.forward(ctx, batch, kv, scratch, logits)?;
+            sampler.enqueue(ctx, logits)
+        };
         if !self.opts.cuda_graphs {
-            return self.model.forward(&self.ctx, batch, &self.kv, &self.scratch, logits);
+            return run();
         }
-        if !self.graphs.contains_key(&b) {
-            // Eager first: lazy module loading and cuBLASLt plan creation must not happen
-            // inside a capture. Then capture the same launches on the same buffers.
-            self.model.forward(&self.ctx, batch, &self.kv, &self.scratch, logits)?;
-            self.ctx.device.synchronize()?;
-            let (model, ctx, kv, scratch) = (self.model, &self.ctx, &self.kv, &self.scratch);
-            let graph = Graph::capture(&ctx.device, || model.forward(ctx, batch, kv, scratch, logits))?;
-            self.graphs.insert(b, graph);
-            // The eager run already produced this step's logits (and wrote its KV), and the
-            // replay would write the identical values: skip it.
-            return Ok(());
+        if let Some(graph) = self.graphs.get(&b) {
+            return graph.launch();
         }
-        self.graphs[&b].launch()
+        // Eager first: lazy module loading and cuBLASLt plan creation must not happen inside
+        // a capture. That run already produced this step (the replay would write the same
+        // values), so capture the same launches on the same buffers without replaying.
+        run()?;
+        self.ctx.device.synchronize()?;
+        let graph = Graph::capture(&self.ctx.device, run)?;
+        self.graphs.insert(b, graph);
+        Ok(())
     }
 }

@@ -1,8 +1,11 @@
-//! Picking the next token from logits: greedy, or temperature / top-k / top-p sampling with
-//! a per-sequence seed (the same seed, step and logits always give the same token).
+//! Picking the next token from logits on the GPU: greedy, or temperature / top-k / top-p
+//! sampling with a per-sequence seed (the `sample` op: the same seed, step and logits always
+//! give the same token). The per-row parameters live in device buffers, so the decode step's
+//! CUDA graph samples too and only the RNG counters change between replays.
 
+use fk_baselines::ops::{self, DeviceStatus, SamplingInputs};
 use fk_baselines::Context;
-use fk_runtime::{Device, Error, Result, Tensor};
+use fk_runtime::{DType, Device, Error, Result, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct SamplingParams {
@@ -28,44 +31,98 @@ impl SamplingParams {
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err(Error::bad_input("sampling", format!("top_p {} must be in (0, 1]", self.top_p)));
         }
+        if self.top_k > i32::MAX as u32 {
+            return Err(Error::bad_input("sampling", format!("top_k {} is too large", self.top_k)));
+        }
         Ok(())
-    }
-
-    pub fn is_greedy(&self) -> bool {
-        self.temperature == 0.0 || self.top_k == 1
     }
 }
 
-/// Device buffers for sampling a batch of up to `max_batch` rows.
+/// Device buffers for sampling batches of up to `max_batch` rows.
 pub struct Sampler {
     vocab: usize,
+    temperature: Tensor,
+    top_k: Tensor,
+    top_p: Tensor,
+    rng: Tensor,
+    out: Tensor,
+    status: DeviceStatus,
+    /// What the parameter buffers hold (rows 0..n), to upload only on change.
+    loaded: Option<(SamplingParams, usize)>,
 }
 
 impl Sampler {
-    pub fn new(_dev: &Device, _max_batch: usize, vocab: usize) -> Result<Sampler> {
-        Ok(Sampler { vocab })
+    pub fn new(dev: &Device, max_batch: usize, vocab: usize) -> Result<Sampler> {
+        if vocab > ops::SAMPLE_MAX_VOCAB {
+            return Err(Error::config(format!("vocab_size {vocab} exceeds the sampler's limit of {}", ops::SAMPLE_MAX_VOCAB)));
+        }
+        Ok(Sampler {
+            vocab,
+            temperature: Tensor::zeros(dev, &[max_batch], DType::F32)?,
+            top_k: Tensor::zeros(dev, &[max_batch], DType::I32)?,
+            top_p: Tensor::zeros(dev, &[max_batch], DType::F32)?,
+            rng: Tensor::zeros(dev, &[max_batch, 2], DType::I64)?,
+            out: Tensor::zeros(dev, &[max_batch], DType::I32)?,
+            status: DeviceStatus::new(dev)?,
+            loaded: None,
+        })
+    }
+
+    /// Load `params` for rows 0..b (a no-op when they are already there).
+    pub fn set_params(&mut self, params: &SamplingParams, b: usize) -> Result<()> {
+        params.validate()?;
+        if matches!(self.loaded, Some((p, n)) if p == *params && n >= b) {
+            return Ok(());
+        }
+        let dev = self.out.device().clone();
+        let f32s = |v: f32| -> Vec<u8> { (0..b).flat_map(|_| v.to_le_bytes()).collect() };
+        dev.htod(self.temperature.ptr(), &f32s(params.temperature))?;
+        dev.htod(self.top_p.ptr(), &f32s(params.top_p))?;
+        dev.htod(self.top_k.ptr(), &(0..b).flat_map(|_| (params.top_k as i32).to_le_bytes()).collect::<Vec<u8>>())?;
+        self.loaded = Some((*params, b));
+        Ok(())
+    }
+
+    /// Row i draws from `(seeds[i], step)`.
+    pub fn set_rng(&self, seeds: &[u64], step: u64) -> Result<()> {
+        let bytes: Vec<u8> = seeds.iter().flat_map(|&s| [s as i64, step as i64]).flat_map(|v| v.to_le_bytes()).collect();
+        self.out.device().htod(self.rng.ptr(), &bytes)
+    }
+
+    /// Enqueue sampling of `logits` (`[b, vocab]`) into the output buffer (no sync; may be
+    /// captured in a graph).
+    pub fn enqueue(&self, ctx: &Context, logits: &Tensor) -> Result<()> {
+        let b = logits.dim(0);
+        if logits.rank() != 2 || logits.dim(1) != self.vocab || b > self.out.dim(0) {
+            return Err(Error::shape("sample", format!("logits {logits:?}: expected [<= {}, {}]", self.out.dim(0), self.vocab)));
+        }
+        let rows = |t: &Tensor| t.narrow(0, 0, b);
+        let inputs = SamplingInputs { temperature: &rows(&self.temperature)?, top_k: &rows(&self.top_k)?, top_p: &rows(&self.top_p)?, rng: &rows(&self.rng)? };
+        ops::sample_with_status(&ctx.ops, logits, &inputs, None, &rows(&self.out)?, &self.status)
+    }
+
+    /// Wait for the last `enqueue` and read its `b` tokens.
+    pub fn read(&self, b: usize) -> Result<Vec<u32>> {
+        let ids = self.out.narrow(0, 0, b)?.to_i64()?;
+        match ids.iter().position(|&t| t < 0 || t as usize >= self.vocab) {
+            Some(r) => {
+                self.status.check("sample", |row| format!("row {row} has invalid sampling parameters"))?;
+                Err(Error::bad_input("sample", format!("row {r} produced token {}", ids[r])))
+            }
+            None => Ok(ids.into_iter().map(|t| t as u32).collect()),
+        }
     }
 
     /// The next token of each row of `logits` (`[b, vocab]`); row i uses seed `seeds[i]` at
     /// decode step `step`.
-    pub fn sample(&mut self, _ctx: &Context, logits: &Tensor, params: &SamplingParams, seeds: &[u64], _step: u64) -> Result<Vec<u32>> {
-        if logits.rank() != 2 || logits.dim(1) != self.vocab || logits.dim(0) != seeds.len() {
-            return Err(Error::shape("sample", format!("logits {logits:?} for {} seeds and vocab {}", seeds.len(), self.vocab)));
+    pub fn sample(&mut self, ctx: &Context, logits: &Tensor, params: &SamplingParams, seeds: &[u64], step: u64) -> Result<Vec<u32>> {
+        let b = logits.dim(0);
+        if seeds.len() != b {
+            return Err(Error::shape("sample", format!("{} seeds for {b} rows", seeds.len())));
         }
-        if !params.is_greedy() {
-            return Err(Error::config("temperature/top-k/top-p sampling needs the GPU `sample` op, which is not in this build"));
-        }
-        let v = logits.to_f32()?;
-        Ok(v.chunks_exact(self.vocab)
-            .map(|row| {
-                let mut best = 0;
-                for (j, &x) in row.iter().enumerate() {
-                    if x > row[best] {
-                        best = j;
-                    }
-                }
-                best as u32
-            })
-            .collect())
+        self.set_params(params, b)?;
+        self.set_rng(seeds, step)?;
+        self.enqueue(ctx, logits)?;
+        self.read(b)
     }
 }
