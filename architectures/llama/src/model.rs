@@ -128,6 +128,16 @@ impl LlamaForCausalLM {
         n
     }
 
+    /// Weight bytes one forward step streams: everything but the embedding table, of which a
+    /// step reads only its tokens' rows (unless tied, when the table is also the LM head).
+    pub fn streamed_weight_bytes(&self) -> usize {
+        if self.lm_head.weight.overlaps(&self.model.embed_tokens) {
+            self.weight_bytes()
+        } else {
+            self.weight_bytes() - self.model.embed_tokens.nbytes()
+        }
+    }
+
     pub(crate) fn cos_sin_cache(dev: &Device, cfg: &LlamaConfig) -> Result<Tensor> {
         let p = cfg.max_position_embeddings;
         Tensor::from_f32(dev, &rope::cos_sin_cache(cfg, p), &[p, cfg.head_dim], DType::F32)

@@ -146,7 +146,7 @@ impl LlamaStepWorkload {
     fn weight_and_kv_bytes(&self) -> u64 {
         let c = &self.model.config;
         let weights = match self.scope {
-            Scope::Model => self.model.weight_bytes(),
+            Scope::Model => self.model.streamed_weight_bytes(),
             Scope::DecoderLayer => self.model.weight_bytes() - self.model.model.embed_tokens.nbytes() - self.model.lm_head.weight.nbytes(),
             Scope::Attention => {
                 let a = &self.model.model.layers[0].self_attn;
