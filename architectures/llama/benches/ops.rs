@@ -1,9 +1,10 @@
 //! fk-llama: baseline vs this crate's candidates at Llama-3.1-8B shapes (from the shipped
-//! config.json), bf16. L1: every op at tokens 1 … 8192 and paged decode attention at batch
-//! 1–64 × context 1k–32k; L2: LlamaRMSNorm→LlamaMLP.
+//! config.json), bf16. L1: every op at tokens 1 … 8192, paged decode attention at batch
+//! 1–64 × context 1k–32k and sampling over the 128256 vocab at batch 1 and 32;
+//! L2: LlamaRMSNorm→LlamaMLP.
 //! `cargo fastkernels bench --arch llama` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
-use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases};
+use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases, llm_sample_bench_cases};
 use fk_baselines::OpId;
 use fk_llama::kernels::candidate_table;
 use fk_llama::{LlamaConfig, MlpHalfLayer};
@@ -17,6 +18,7 @@ fn main() {
     // Decode attention over the paged cache: (batch, context).
     let decode = [(1, 4096), (1, 32768), (32, 1024), (32, 4096), (64, 4096)];
     specs.extend(llm_decode_bench_cases(&cfg.shapes(), &decode, DType::BF16).into_iter().map(BenchSpec::l1));
+    specs.extend(llm_sample_bench_cases(&cfg.shapes(), &[1, 32]).into_iter().map(BenchSpec::l1));
     for t in TOKENS {
         let cfg = cfg.clone();
         specs.push(BenchSpec {
