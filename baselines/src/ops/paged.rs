@@ -140,27 +140,6 @@ impl DecodeSplits {
 /// heads*head_dim]` (rows may be strided) over `seq_lens[b]` cached tokens per sequence,
 /// located through `block_table` `[seqs, max_blocks]` (i32). `workspace` (f32, at least
 /// `splits.workspace_floats(..)` elements) holds split partials.
-#[cfg(test)]
-mod tests {
-    use super::DecodeSplits;
-
-    #[test]
-    fn for_device_fills_the_gpu_in_whole_waves() {
-        let s = |seqs, ctx: usize| DecodeSplits::for_device(seqs, 8, ctx.div_ceil(16), 16, 132).unwrap();
-        // batch 1: as many 128-token splits as fit in one wave.
-        assert_eq!((s(1, 4096).split_tokens, s(1, 4096).max_splits), (128, 32));
-        let long = s(1, 32768);
-        assert!(long.max_splits * 8 <= 396 && long.max_splits >= 32, "{long:?}");
-        // batch 32 x 4k: 256 (seq, kv head) pairs; 3 splits = 768 CTAs = 2 whole waves of 396.
-        assert_eq!(s(32, 4096).max_splits, 3);
-        for (seqs, ctx) in [(1, 1), (3, 17), (7, 100_000), (64, 4096), (1024, 2048)] {
-            let d = s(seqs, ctx);
-            assert!(d.split_tokens % 16 == 0 && d.max_splits * d.split_tokens >= ctx && d.max_splits <= 65535, "{seqs} x {ctx}: {d:?}");
-        }
-        assert!(DecodeSplits::for_device(1, 8, 0, 16, 132).is_err());
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 pub fn paged_attention_decode(
     table: &OpTable,
@@ -241,4 +220,25 @@ pub fn paged_attention_decode(
     launch(table, OpId::PagedAttentionDecode, query.device(), &p, || {
         format!("query {query:?}, caches {:?}, block_table {block_table:?}, {splits:?}", kv.key_cache)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DecodeSplits;
+
+    #[test]
+    fn for_device_fills_the_gpu_in_whole_waves() {
+        let s = |seqs, ctx: usize| DecodeSplits::for_device(seqs, 8, ctx.div_ceil(16), 16, 132).unwrap();
+        // batch 1: as many 128-token splits as fit in one wave.
+        assert_eq!((s(1, 4096).split_tokens, s(1, 4096).max_splits), (128, 32));
+        let long = s(1, 32768);
+        assert!(long.max_splits * 8 <= 396 && long.max_splits >= 32, "{long:?}");
+        // batch 32 x 4k: 256 (seq, kv head) pairs; 3 splits = 768 CTAs = 2 whole waves of 396.
+        assert_eq!(s(32, 4096).max_splits, 3);
+        for (seqs, ctx) in [(1, 1), (3, 17), (7, 100_000), (64, 4096), (1024, 2048)] {
+            let d = s(seqs, ctx);
+            assert!(d.split_tokens % 16 == 0 && d.max_splits * d.split_tokens >= ctx && d.max_splits <= 65535, "{seqs} x {ctx}: {d:?}");
+        }
+        assert!(DecodeSplits::for_device(1, 8, 0, 16, 132).is_err());
+    }
 }
