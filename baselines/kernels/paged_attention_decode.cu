@@ -3,52 +3,82 @@
 // PagedAttention / FlashInfer's BatchDecodeWithPagedKVCache semantics). Needs sm_80+
 // (cp.async); tuned on the H100.
 //
-// Why this design: decode attention is a pure stream over K and V (2 FLOP per byte), so the
-// only thing that matters is keeping enough bytes in flight on every SM. The previous kernel
-// walked one token at a time per warp with a dependent warp reduction per head, which left
-// a few hundred bytes in flight per SM (34% of copy bandwidth at batch 32 x 4k). Here:
+// Why this design: decode attention is a pure stream over K and V (2 FLOP per byte per
+// query head), so what matters is keeping bytes in flight on every SM and spending few
+// instructions per byte. The previous kernel walked one token at a time per warp with a
+// dependent warp reduction per head (34% of copy bandwidth at batch 32 x 4k). Here:
 //   * Pass 1, grid (kv_heads x head-chunks, splits, seqs), 128 threads. The CTA owns one kv
 //     head and up to G of its query heads (GQA: every K/V row is read once per group).
 //   * K and V tiles of 32 tokens go global -> shared memory with cp.async (16-byte chunks,
-//     zero-filled for tokens past the end or on a bad block id) through a 2-4 stage ring,
-//     so 2-3 tiles (32-48 KB) per CTA are always in flight while one is being consumed.
-//   * Scores: a token's row is read from shared memory by a lane group (16 lanes x 16 bytes
-//     for bf16 x 128), which reduces its dot products with log2(lanes) shuffles for all G
-//     heads at once. Online softmax per tile: one warp per head, lane = token, exp2 domain.
+//     zero-filled for tokens past the end or on a bad block id) through a 4-stage ring
+//     (64 KB: 3 CTAs per SM), so ~3 tiles per CTA are in flight while one is consumed.
+//     Block ids are fetched one tile ahead; power-of-two block sizes divide by shifting.
+//   * Scores: a token's row is read from shared memory by a group of 8 lanes (16 for G = 8)
+//     holding q in registers; 3 shuffle levels finish the G dot products. Measured on the
+//     H100: at 16 lanes per token the shuffles outnumbered the FMAs and the kernel was
+//     instruction-issue bound at ~65% of copy bandwidth.
+//   * Online softmax per tile: one warp per head, lane = token, exp2 domain. (Doing it
+//     redundantly in every warp to save a barrier was slower: more instructions.)
 //   * P.V: thread = (16-byte chunk of the head dim, token group); each thread keeps G x 8
 //     fp32 accumulators; token groups are merged through shared memory once at the end.
 //   * One split writes the output directly; otherwise each split writes (unnormalised
 //     output, max, sum) to the workspace and a small combine kernel merges the splits.
 // The host chooses the splits (DecodeSplits::for_device) from host-known maxima only, so a
 // CUDA graph can replay the same launch while seq_lens change on the device.
+// Experiments and their numbers: experiments/decode/.
 #include "fk/common.cuh"
 #include "fk/ops/paged_attention_decode.h"
 
 #include <math_constants.h>
 
+// Experiment knobs (experiments/decode/build.sh sweeps them); the defaults are the measured best.
+#ifndef FK_DECODE_THREADS
+#define FK_DECODE_THREADS 128
+#endif
+#ifndef FK_DECODE_RING_KB  // shared-memory budget of the K/V ring
+#define FK_DECODE_RING_KB 64
+#endif
+#ifndef FK_DECODE_MIN_CTAS  // __launch_bounds__ minimum CTAs per SM (0: none)
+#define FK_DECODE_MIN_CTAS 0
+#endif
+#if FK_DECODE_MIN_CTAS > 0
+#define FK_DECODE_BOUNDS __launch_bounds__(FK_DECODE_THREADS, FK_DECODE_MIN_CTAS)
+#else
+#define FK_DECODE_BOUNDS __launch_bounds__(FK_DECODE_THREADS)
+#endif
+
 namespace {
 
-constexpr int kThreads = 128;
+constexpr int kThreads = FK_DECODE_THREADS;
 constexpr int kWarps = kThreads / 32;
 constexpr int kTile = 32;  // tokens per pipeline stage; = warp size (softmax: lane = token)
 constexpr float kLog2e = 1.4426950408889634f;
 
+constexpr int cmin(int a, int b) { return a < b ? a : b; }
+constexpr int cmax(int a, int b) { return a > b ? a : b; }
+
 template <typename T, int D, int G> struct Geo {
     static constexpr int kEpc = 16 / int(sizeof(T));          // elements per 16-byte chunk
     static constexpr int kCh = D / kEpc;                      // chunks per K/V row (8..64)
-    static constexpr int kLpt = kCh < 32 ? kCh : 32;          // lanes per token (scores)
+    // Lanes per token in the score phase: as few as keep q in <= 64 registers per lane
+    // (fewer lanes = fewer shuffle levels per dot product; the shuffles, not the FMAs, were
+    // the largest instruction count), but >= 8 so each quarter-warp reads one contiguous
+    // 128-byte run of a row (no bank conflicts).
+    static constexpr int kLpt = cmin(32, cmin(kCh, cmax(8, kCh * kEpc * G / 64)));
     static constexpr int kCpl = kCh / kLpt;                   // chunks per lane (scores)
     static constexpr int kTpw = 32 / kLpt;                    // tokens per warp step
     static constexpr int kSteps = kTile / kWarps / kTpw;      // warp steps per tile
     static constexpr int kNtg = kThreads / kCh;               // token groups (P.V)
+    static constexpr int kIssue = kTile * kCh / kThreads;     // K (and V) 16-byte copies per thread per tile
     static constexpr int kStageElems = 2 * kTile * D;         // K tile then V tile
     static constexpr int kStageBytes = kStageElems * int(sizeof(T));
-    static constexpr int kStagesFit = (96 * 1024) / kStageBytes;
+    static constexpr int kStagesFit = (FK_DECODE_RING_KB * 1024) / kStageBytes;
     static constexpr int kStages = kStagesFit < 2 ? 2 : (kStagesFit > 4 ? 4 : kStagesFit);
     static constexpr int kRedBytes = kNtg * G * D * 4;        // end-of-split merge buffer
     static constexpr int kSmem = kStages * kStageBytes > kRedBytes ? kStages * kStageBytes : kRedBytes;
     static constexpr int kHeadsPerWarp = (G + kWarps - 1) / kWarps;
-    static_assert(kCh % kLpt == 0 && kTile % (kWarps * kTpw) == 0 && kThreads % kCh == 0, "geometry");
+    static_assert(kCh % kLpt == 0 && kSteps >= 1 && kTile % (kWarps * kTpw) == 0, "geometry");
+    static_assert(kThreads % kCh == 0 && kTile % kNtg == 0 && (kTile * kCh) % kThreads == 0, "geometry");
 };
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool fill) {
@@ -74,7 +104,7 @@ __device__ __forceinline__ float warp_max(float v) {
 }
 
 template <typename T, int D, int G>
-__global__ void __launch_bounds__(kThreads) decode_split_kernel(const fk_paged_attention_decode_params p, int head_chunks) {
+__global__ void FK_DECODE_BOUNDS decode_split_kernel(const fk_paged_attention_decode_params p, int head_chunks) {
     using Gm = Geo<T, D, G>;
     constexpr int E = Gm::kEpc, S = Gm::kStages;
     extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -108,24 +138,43 @@ __global__ void __launch_bounds__(kThreads) decode_split_kernel(const fk_paged_a
     const T* const vbase = static_cast<const T*>(p.value_cache) + int64_t(kvh) * D;
     const int32_t* const table = p.block_table + b * p.max_blocks_per_seq;
 
+    // This thread's copies of a tile: chunk c of token tt for idx = tid + k * kThreads. The
+    // block ids are loaded one tile ahead (off the critical path); a power-of-two block size
+    // (the usual 16) divides by shifting.
+    const bool pow2 = (p.block_size & (p.block_size - 1)) == 0;
+    const int bs_shift = __ffs(p.block_size) - 1;
+    struct Blocks {
+        int v[Gm::kIssue];
+    };
+    auto load_blocks = [&](int tile) {
+        Blocks blk;
+#pragma unroll
+        for (int k = 0; k < Gm::kIssue; ++k) {
+            const int j = t0 + tile * kTile + (tid + k * kThreads) / Gm::kCh;
+            const int bi = pow2 ? j >> bs_shift : j / p.block_size;
+            blk.v[k] = tile < ntiles && j < t1 ? __ldg(table + bi) : -1;
+        }
+        return blk;
+    };
     // Enqueue tile `tile` into its ring slot (or an empty group past the end, so that the
     // group count stays in step with the tile index).
-    auto issue = [&](int tile) {
+    auto issue = [&](int tile, const Blocks blk) {
         if (tile < ntiles) {
             T* const sk = ring + (tile % S) * Gm::kStageElems;
             T* const sv = sk + kTile * D;
-            const int jt = t0 + tile * kTile;
 #pragma unroll
-            for (int idx = tid; idx < kTile * Gm::kCh; idx += kThreads) {
+            for (int k = 0; k < Gm::kIssue; ++k) {
+                const int idx = tid + k * kThreads;
                 const int tt = idx / Gm::kCh, c = idx % Gm::kCh;
-                const int j = jt + tt;
+                const int j = t0 + tile * kTile + tt;
                 bool ok = false;
                 int64_t off = 0;
                 if (j < t1) {
-                    const int32_t blk = __ldg(table + j / p.block_size);
-                    if (blk >= 0 && blk < p.num_blocks) {
+                    const int blkid = blk.v[k];
+                    if (blkid >= 0 && blkid < p.num_blocks) {
                         ok = true;
-                        off = (int64_t(blk) * p.block_size + j % p.block_size) * row + c * E;
+                        const int in_block = pow2 ? j & (p.block_size - 1) : j % p.block_size;
+                        off = (int64_t(blkid) * p.block_size + in_block) * row + c * E;
                     } else if (c == 0) {
                         fk::status_report(p.status, b);
                     }
@@ -139,7 +188,8 @@ __global__ void __launch_bounds__(kThreads) decode_split_kernel(const fk_paged_a
     };
 
 #pragma unroll
-    for (int s = 0; s < S - 1; ++s) issue(s);
+    for (int s = 0; s < S - 1; ++s) issue(s, load_blocks(s));
+    Blocks blk = load_blocks(S - 1);
 
     // q, pre-scaled into the exp2 domain; each lane holds its chunks for every head.
     const int part = lane % Gm::kLpt, sub = lane / Gm::kLpt;
@@ -170,7 +220,8 @@ __global__ void __launch_bounds__(kThreads) decode_split_kernel(const fk_paged_a
     for (int tile = 0; tile < ntiles; ++tile) {
         cp_async_wait<S - 2>();
         __syncthreads();  // tile visible to all; everyone is done with the slot refilled next
-        issue(tile + S - 1);
+        issue(tile + S - 1, blk);
+        blk = load_blocks(tile + S);
         const T* const sk = ring + (tile % S) * Gm::kStageElems;
         const T* const sv = sk + kTile * D;
         const int* const valid = s_valid[tile % S];

@@ -10,10 +10,12 @@
 // exchange only scalars (pushed into each other's shared memory) and 256-bin histograms
 // (pulled), with one cluster barrier per exchange.
 //  * greedy: one pass, (max, smallest index) reduced across the cluster.
-//  * top-k threshold: MSB-first radix select, 8 bits per pass, on an order-preserving u32
-//    key of z; counts only, warp-aggregated (__match_any_sync) shared-memory atomics; stops
-//    early once the selected bin is exactly what is needed.
-//  * top-p threshold: the same radix select weighted by e = exp(z - M), restricted to the
+//  * top-k threshold: a 256-bin histogram of z - M in value ranges 1/8 wide (spread out, so
+//    shared-memory atomics rarely collide), then MSB-first radix select on an
+//    order-preserving u32 key of z inside the chosen range, 8 bits per pass; stops as soon
+//    as the selected bin is exactly what is needed. (Radix on the key from the first pass
+//    piles real logits into a few exponent bins: 30 us of contended atomics at 128k.)
+//  * top-p threshold: the same selection weighted by e = exp(z - M), restricted to the
 //    top-k set; the target p * Z comes from the first pass's histogram total.
 //  * draw: per-thread contiguous chunks, cluster + block exclusive scans of the kept mass,
 //    and the one thread whose chunk holds u * Z walks it.
@@ -62,7 +64,8 @@ __device__ __forceinline__ float sanitize(float x) {
     return x == CUDART_INF_F ? FLT_MAX : x;
 }
 
-// Fixed-point weight of a logit at distance d = z - M <= 0.
+// Fixed-point weight of a logit at distance d = z - M <= 0 (the draw computes it the same
+// way from a stored expf(d)).
 __device__ __forceinline__ u64 weight_of(float d) { return __float2ull_rn(expf(d) * kFix); }
 
 // Exclusive prefix sum over all threads of the block (in thread order); *total gets the sum.
@@ -128,78 +131,108 @@ template <typename T, typename F> __device__ __forceinline__ void for_each_logit
     for (int i = done + threadIdx.x; i < n; i += kThreads) f(i, fk::to_float(base[i]));
 }
 
-// Largest key tau such that the weight of candidates (key >= lower, and z - M >= -32 when
-// weighing by mass) with key >= tau reaches the target: k for counts; for mass,
-// ceil(p * total candidate mass). Every CTA of the cluster computes the same tau.
+// A threshold in the descending order of z: keep element i iff
+//   bin(d_i) < b1, or bin(d_i) == b1 and key(z_i) >= key_lo,
+// where bin(d) = min(255, floor(-8 d)) cuts z - M into value ranges 1/8 wide (bin 255 holds
+// everything below M - 31.875). Both orders agree (a larger key has a larger z, hence a bin
+// no larger), so this is "z >= some value" for a value that need not be materialised.
+// {256, 0} keeps everything.
+struct Cut {
+    int b1;
+    unsigned key_lo;
+};
+
+__device__ __forceinline__ int value_bin(float d) {
+    const float x = -8.f * d;  // d <= 0, possibly -inf
+    return x < 255.f ? int(x) : 255;
+}
+
+__device__ __forceinline__ bool kept(const Cut& c, int bin, unsigned key) {
+    return bin < c.b1 || (bin == c.b1 && key >= c.key_lo);
+}
+
+// The cut that keeps the fewest leading (largest-z) elements among the candidates (kept by
+// `base`; with MASS also z - M >= -32, the others weigh 0) whose weight reaches the target:
+// k for counts; for MASS, ceil(p * total candidate mass) in 2^-44 units. Pass 1 histograms
+// the 256 value bins (well spread for real logits, so the shared-memory atomics rarely
+// collide); passes 2-5 radix-select the 32-bit key 8 bits at a time inside the chosen bin.
+// Each pass ends as soon as the selected bin is exactly what is needed. Every CTA of the
+// cluster computes the same cut from the same summed histograms.
 template <bool MASS>
-__device__ unsigned radix_select(Shared& sh, cg::cluster_group& cluster, int& ph, const float* zs, int n, float M,
-                                 unsigned lower, u64 target, float top_p) {
-    const int tid = threadIdx.x, lane = tid % 32;
+__device__ __forceinline__ Cut select_cut(Shared& sh, cg::cluster_group& cluster, int& ph, const float* zs, int n, float M, Cut base,
+                          u64 target, float top_p) {
+    const int tid = threadIdx.x;
+    int b1 = 0;
     unsigned prefix = 0;
     u64 above = 0;
-    for (int shift = 24;; shift -= 8) {
+    for (int shift = 32;; shift -= 8) {  // 32: the value-bin pass; then key bits [shift, shift + 8)
         const int par = ph & 1;
         if (tid < kBins) {
             sh.hcnt[par][tid] = 0;
             if (MASS) sh.hmass[par][tid] = 0;
         }
         __syncthreads();
-        for (int base = 0; base < n; base += kThreads) {
-            const int i = base + tid;
-            bool cand = false;
-            unsigned digit = kBins;
-            float d = 0.f;
-            if (i < n) {
-                const float z = zs[i];
-                const unsigned k = key_of(z);
-                d = z - M;
-                cand = k >= lower && (shift == 24 || (k >> (shift + 8)) == prefix) && (!MASS || d >= -32.f);
-                if (cand) digit = (k >> shift) & 0xff;
+        for (int i = tid; i < n; i += kThreads) {
+            const float z = zs[i];
+            const float d = z - M;
+            const unsigned k = key_of(z);
+            const int vb = value_bin(d);
+            if (!kept(base, vb, k) || (MASS && !(d >= -32.f))) continue;
+            unsigned digit;
+            if (shift == 32) {
+                digit = unsigned(vb);
+            } else {
+                if (vb != b1 || (shift < 24 && (k >> (shift + 8)) != prefix)) continue;
+                digit = (k >> shift) & 0xff;
             }
-            const unsigned peers = __match_any_sync(0xffffffffu, digit);
-            if (cand && lane == __ffs(peers) - 1) atomicAdd(&sh.hcnt[par][digit], unsigned(__popc(peers)));
-            if (MASS && cand) atomicAdd(&sh.hmass[par][digit], weight_of(d));
+            atomicAdd(&sh.hcnt[par][digit], 1u);
+            if (MASS) atomicAdd(&sh.hmass[par][digit], weight_of(d));
         }
         __syncthreads();
         cluster.sync();  // every CTA's histogram is complete and visible
         ++ph;
-        // Bin b = 255 - t on thread t < 256, so thread order is descending key order.
+        // Thread t takes the t-th bin in descending z: value bin t, or key digit 255 - t.
+        const unsigned bin = shift == 32 ? unsigned(tid) : unsigned(kBins - 1 - tid);
         u64 w = 0;
         unsigned cnt = 0;
-        const int b = kBins - 1 - tid;
         if (tid < kBins) {
 #pragma unroll
             for (int r = 0; r < kCluster; ++r) {
-                cnt += *cluster.map_shared_rank(&sh.hcnt[par][b], r);
-                if (MASS) w += *cluster.map_shared_rank(&sh.hmass[par][b], r);
+                cnt += *cluster.map_shared_rank(&sh.hcnt[par][bin], r);
+                if (MASS) w += *cluster.map_shared_rank(&sh.hmass[par][bin], r);
             }
             if (!MASS) w = cnt;
         }
         u64 total;
-        const u64 higher = block_exclusive_scan(sh, w, &total);  // weight in bins above b
-        if (MASS && shift == 24) {
+        const u64 higher = block_exclusive_scan(sh, w, &total);  // weight of the bins before
+        if (MASS && shift == 32) {
             // p * Z, rounded up, within [1, Z] (Z >= 2^44: the maximum has weight 1).
             const double t = ceil(double(top_p) * double(total));
             target = t < 1.0 ? 1ull : (t >= double(total) ? total : u64(t));
         }
         if (tid < kBins && w > 0 && above + higher < target && target <= above + higher + w) {
-            sh.sel_bin = unsigned(b);
+            sh.sel_bin = bin;
             sh.sel_above = above + higher;
             sh.sel_w = w;
             sh.sel_cnt = cnt;
         }
         __syncthreads();
-        const unsigned bin = sh.sel_bin;
+        const unsigned sel = sh.sel_bin;
         const u64 sel_w = sh.sel_w;
-        const unsigned sel_cnt = sh.sel_cnt;
+        const bool last = sh.sel_cnt == 1 || sh.sel_above + sel_w == target;
         above = sh.sel_above;
-        prefix = (prefix << 8) | bin;
-        if (shift == 0 || sel_cnt == 1 || above + sel_w == target) return prefix << shift;
+        if (shift == 32) {
+            b1 = int(sel);
+            if (last) return Cut{b1, 0u};
+        } else {
+            prefix = (prefix << 8) | sel;
+            if (last || shift == 0) return Cut{b1, prefix << shift};
+        }
     }
 }
 
 template <typename T>
-__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sample_kernel(const fk_sample_params p, int slice) {
+__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads, 3) sample_kernel(const fk_sample_params p, int slice) {
     extern __shared__ __align__(16) float zs[];
     __shared__ Shared sh;
     cg::cluster_group cluster = cg::this_cluster();
@@ -290,17 +323,26 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sam
         return;
     }
 
-    unsigned tau = 0;  // keep key >= tau
-    if (top_k > 0 && top_k < p.vocab) tau = radix_select<false>(sh, cluster, ph, zs, n, M, 0u, u64(top_k), 1.f);
-    if (top_p < 1.f) tau = max(tau, radix_select<true>(sh, cluster, ph, zs, n, M, tau, 0ull, top_p));
+    const Cut all{256, 0u};
+    Cut ck = all, cp = all;
+    if (top_k > 0 && top_k < p.vocab) ck = select_cut<false>(sh, cluster, ph, zs, n, M, all, u64(top_k), 1.f);
+    if (top_p < 1.f) cp = select_cut<true>(sh, cluster, ph, zs, n, M, ck, 0ull, top_p);
+    auto keep = [&](float z) {
+        const int vb = value_bin(z - M);
+        const unsigned k = key_of(z);
+        return kept(ck, vb, k) && kept(cp, vb, k);
+    };
 
     // Draw: kept mass per thread over a contiguous chunk (odd length: conflict-free reads).
     const int chunk = ((n + kThreads - 1) / kThreads) | 1;
     const int c0 = min(n, tid * chunk), c1 = min(n, c0 + chunk);
+    // zs[i] becomes e_i (0 if dropped), so the walk below needs no exp.
     u64 mine = 0;
     for (int i = c0; i < c1; ++i) {
         const float z = zs[i];
-        if (key_of(z) >= tau) mine += weight_of(z - M);
+        const float e = keep(z) ? expf(z - M) : 0.f;
+        zs[i] = e;
+        mine += __float2ull_rn(e * kFix);
     }
     u64 cta_mass;
     const u64 before_thread = block_exclusive_scan(sh, mine, &cta_mass);
@@ -319,13 +361,10 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sam
         u64 cum = start;
         int pick = c1 - 1;
         for (int i = c0; i < c1; ++i) {
-            const float z = zs[i];
-            if (key_of(z) >= tau) {
-                cum += weight_of(z - M);
-                if (cum > U) {
-                    pick = i;
-                    break;
-                }
+            cum += __float2ull_rn(zs[i] * kFix);
+            if (cum > U) {
+                pick = i;
+                break;
             }
         }
         p.out[r] = lo + pick;

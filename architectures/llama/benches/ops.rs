@@ -1,12 +1,15 @@
 //! fk-llama: baseline vs this crate's candidates at Llama-3.1-8B shapes (from the shipped
 //! config.json), bf16, random weights. L1: every op at tokens 1 … 8192, paged decode
 //! attention at batch 1–64 × context 1k–32k, decode-time linear layers (skinny_gemm) at batch
-//! 1 and 8, prefill attention at batch 1 × 1k–16k tokens (causal and not, plus head_dim 64);
-//! L2: LlamaRMSNorm→LlamaMLP and LlamaAttention; L3: LlamaDecoderLayer; L4: LlamaForCausalLM
-//! steps (prefill 2048, decode at batch 1 and 32).
+//! 1 and 8, prefill attention at batch 1 × 1k–16k tokens (causal and not, plus head_dim 64),
+//! sampling over the 128256 vocab at batch 1 and 32; L2: LlamaRMSNorm→LlamaMLP and
+//! LlamaAttention; L3: LlamaDecoderLayer; L4: LlamaForCausalLM steps (prefill 2048, decode at
+//! batch 1 and 32).
 //! `cargo fastkernels bench --arch llama` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
-use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, llm_prefill_bench_cases, prefill_bench_case};
+use fk_baselines::harness::{
+    llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, llm_prefill_bench_cases, llm_sample_bench_cases, prefill_bench_case,
+};
 use fk_baselines::OpId;
 use fk_llama::kernels::candidate_table;
 use fk_llama::step_workload::{LlamaStepWorkload, Scope, StepKind};
@@ -22,7 +25,7 @@ fn step_spec(cfg: &LlamaConfig, scope: Scope, kind: StepKind) -> BenchSpec {
         Scope::DecoderLayer => ("LlamaDecoderLayer", "L3"),
         Scope::Model => ("LlamaForCausalLM", "L4"),
     };
-    let mut uses = vec![OpId::RotaryEmbedding, OpId::ReshapeAndCache, OpId::PagedAttentionDecode, OpId::SkinnyGemm];
+    let mut uses = vec![OpId::RotaryEmbedding, OpId::ReshapeAndCache, OpId::PagedAttentionDecode, OpId::PrefillAttention, OpId::SkinnyGemm];
     if scope != Scope::Attention {
         uses.extend([OpId::RmsNorm, OpId::FusedAddRmsNorm, OpId::SiluAndMul, OpId::Embedding]);
     }
@@ -51,6 +54,7 @@ fn main() {
     for causal in [true, false] {
         specs.push(BenchSpec::l1(prefill_bench_case(1, 8192, shapes.heads, shapes.kv_heads, 64, causal, DType::BF16)));
     }
+    specs.extend(llm_sample_bench_cases(&cfg.shapes(), &[1, 32]).into_iter().map(BenchSpec::l1));
     for t in TOKENS {
         let cfg = cfg.clone();
         specs.push(BenchSpec {

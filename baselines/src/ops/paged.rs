@@ -80,6 +80,9 @@ pub struct DecodeSplits {
 
 impl DecodeSplits {
     pub fn new(max_blocks: usize, block_size: usize, split_tokens: usize) -> Result<DecodeSplits> {
+        if max_blocks == 0 {
+            return Err(Error::shape("paged_attention_decode", "max_blocks must be positive"));
+        }
         if split_tokens == 0 || block_size == 0 || split_tokens % block_size != 0 {
             return Err(Error::shape("paged_attention_decode", format!("split_tokens {split_tokens} must be a positive multiple of block_size {block_size}")));
         }
@@ -87,25 +90,41 @@ impl DecodeSplits {
     }
 
     /// Splits for a device with `sm_count` SMs, from host-known maxima only (so a CUDA graph
-    /// can replay the launch while `seq_lens` change on the device): enough (kv head, split,
-    /// sequence) CTAs for about four per SM, each split at least 128 tokens (shorter ones
-    /// cost more in partials and combine than they gain), rounded to whole blocks.
-    /// Batch 1 × 4k context on 132 SMs: 32 splits of 128; batch 32 × 4k: 3 splits of 1376.
+    /// can replay the launch while `seq_lens` change on the device). Picks the split length
+    /// (whole blocks, >= 128 tokens or the whole context) that minimises
+    /// `waves × (split_tokens + SPLIT_OVERHEAD_TOKENS)`, where a wave is `sm_count ×
+    /// DECODE_CTAS_PER_SM` CTAs of (kv head, split, sequence): enough CTAs to fill the GPU,
+    /// whole waves (a last wave a fraction full wastes the rest of the GPU for a CTA's time),
+    /// and no more splits than that pays for. On an H100 (132 SMs): batch 1 × 4k → 32 splits
+    /// of 128 tokens; batch 32 × 4k → 3 splits of 1376.
     pub fn for_device(seqs: usize, kv_heads: usize, max_blocks: usize, block_size: usize, sm_count: usize) -> Result<DecodeSplits> {
         if block_size == 0 || max_blocks == 0 {
             return Err(Error::shape("paged_attention_decode", format!("block_size {block_size} and max_blocks {max_blocks} must be positive")));
         }
         let max_len = max_blocks * block_size;
         let units = (seqs * kv_heads).max(1);
-        let target = 4 * sm_count.max(1);
-        let want = target.div_ceil(units).max(1);
-        let per = max_len.div_ceil(want).max(Self::MIN_SPLIT_TOKENS);
-        let split_tokens = per.div_ceil(block_size) * block_size;
-        DecodeSplits::new(max_blocks, block_size, split_tokens.min(max_len.div_ceil(block_size) * block_size))
+        let slots = sm_count.max(1) * Self::DECODE_CTAS_PER_SM;
+        let min_split = Self::MIN_SPLIT_TOKENS.div_ceil(block_size) * block_size;
+        let most = max_len.div_ceil(min_split).clamp(1, 4096);
+        let (mut best_cost, mut best_split) = (f64::INFINITY, max_len);
+        for want in 1..=most {
+            let split = max_len.div_ceil(want).div_ceil(block_size) * block_size;
+            let waves = (units * max_len.div_ceil(split)).div_ceil(slots);
+            let cost = waves as f64 * (split + Self::SPLIT_OVERHEAD_TOKENS) as f64;
+            if cost < best_cost {
+                (best_cost, best_split) = (cost, split);
+            }
+        }
+        DecodeSplits::new(max_blocks, block_size, best_split)
     }
 
-    /// Shortest split `for_device` chooses.
+    /// Shortest split `for_device` chooses (shorter ones cost more in partials than they gain).
     pub const MIN_SPLIT_TOKENS: usize = 128;
+    /// Resident CTAs per SM `for_device` assumes: the bf16/f16 head_dim-128 kernel (64 KB
+    /// K/V ring, ~160 registers x 128 threads) fits 3.
+    pub const DECODE_CTAS_PER_SM: usize = 3;
+    /// A split's fixed cost (prologue, pipeline fill, partial write) in tokens of streaming.
+    pub const SPLIT_OVERHEAD_TOKENS: usize = 64;
 
     /// f32 elements of workspace needed for `seqs` sequences of `heads` query heads.
     pub fn workspace_floats(&self, seqs: usize, heads: usize, head_dim: usize) -> usize {
@@ -201,4 +220,25 @@ pub fn paged_attention_decode(
     launch(table, OpId::PagedAttentionDecode, query.device(), &p, || {
         format!("query {query:?}, caches {:?}, block_table {block_table:?}, {splits:?}", kv.key_cache)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DecodeSplits;
+
+    #[test]
+    fn for_device_fills_the_gpu_in_whole_waves() {
+        let s = |seqs, ctx: usize| DecodeSplits::for_device(seqs, 8, ctx.div_ceil(16), 16, 132).unwrap();
+        // batch 1: as many 128-token splits as fit in one wave.
+        assert_eq!((s(1, 4096).split_tokens, s(1, 4096).max_splits), (128, 32));
+        let long = s(1, 32768);
+        assert!(long.max_splits * 8 <= 396 && long.max_splits >= 32, "{long:?}");
+        // batch 32 x 4k: 256 (seq, kv head) pairs; 3 splits = 768 CTAs = 2 whole waves of 396.
+        assert_eq!(s(32, 4096).max_splits, 3);
+        for (seqs, ctx) in [(1, 1), (3, 17), (7, 100_000), (64, 4096), (1024, 2048)] {
+            let d = s(seqs, ctx);
+            assert!(d.split_tokens % 16 == 0 && d.max_splits * d.split_tokens >= ctx && d.max_splits <= 65535, "{seqs} x {ctx}: {d:?}");
+        }
+        assert!(DecodeSplits::for_device(1, 8, 0, 16, 132).is_err());
+    }
 }

@@ -20,8 +20,8 @@
  *    out[r] = the smallest i in F with sum_{j in F, j <= i} e_j > u * sum_{j in F} e_j.
  *  The kernel sums e as 2^-44 fixed point (exact, order-independent: the same inputs give
  *  the same token on every run and GPU); the CPU reference works in f64, so the two can
- *  differ only when u * Z lands within ~1e-7 relative of a cumulative boundary (or the
- *  top-p mass within that of its target).
+ *  differ only when u * Z lands within 2.4e-7 relative (expf's 2 ulp) of a cumulative
+ *  boundary, or the top-p target within that of a cut.
  * Launcher: FK_OP_LAUNCHER(sample)(const fk_sample_params* p, cudaStream_t stream)
  * dtypes: logits f32, f16, bf16 (rows may be strided); temperature f32, top_k i32, top_p f32,
  * rng i64 [batch, 2] = (seed, counter); out i32. vocab <= 262144, batch <= 65535.
