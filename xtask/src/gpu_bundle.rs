@@ -85,7 +85,8 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
 
     let size = dir_size(&bundle)?;
     if size > MAX_BUNDLE_BYTES {
-        let status = Command::new("tar").arg("-C").arg(&bundle).args(["-cJf", "bin.tar.xz", "bin"]).status()?;
+        // The archive path is resolved before -C applies: give it in full.
+        let status = Command::new("tar").arg("-C").arg(&bundle).arg("-cJf").arg(bundle.join("bin.tar.xz")).arg("bin").status()?;
         if !status.success() {
             bail!("tar -cJf failed");
         }
