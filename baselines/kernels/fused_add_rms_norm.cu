@@ -12,6 +12,7 @@ __global__ void __launch_bounds__(fk::kRowNormMaxThreads) fused_add_rms_norm_ker
                                                                    const T* __restrict__ weight, int64_t rows,
                                                                    int64_t hidden, int64_t in_stride,
                                                                    int64_t res_stride, float eps) {
+    fk::pdl_grid_sync();
     using P = fk::Packed<T, N>;
     const fk::RowGroup<WARP_PER_ROW> g;
     const int64_t row = g.row();
@@ -80,10 +81,10 @@ FK_OP_LAUNCHER(fused_add_rms_norm)(const fk_fused_add_rms_norm_params* p, cudaSt
         T* res = static_cast<T*>(p->residual);
         const T* w = static_cast<const T*>(p->weight);
         if (vec)
-            FK_ROWNORM_LAUNCH(cfg, T, NV, fused_add_rms_norm_kernel, stream, in, res, w, p->rows, p->hidden,
+            FK_ROWNORM_LAUNCH_PDL(cfg, T, NV, fused_add_rms_norm_kernel, stream, in, res, w, p->rows, p->hidden,
                               p->input_stride, p->residual_stride, p->eps);
         else
-            FK_ROWNORM_LAUNCH(cfg, T, 1, fused_add_rms_norm_kernel, stream, in, res, w, p->rows, p->hidden,
+            FK_ROWNORM_LAUNCH_PDL(cfg, T, 1, fused_add_rms_norm_kernel, stream, in, res, w, p->rows, p->hidden,
                               p->input_stride, p->residual_stride, p->eps);
     });
     return cudaGetLastError();

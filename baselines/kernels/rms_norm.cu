@@ -12,6 +12,7 @@ __global__ void __launch_bounds__(fk::kRowNormMaxThreads) rms_norm_kernel(T* __r
                                                          const T* __restrict__ weight, int64_t rows,
                                                          int64_t hidden, int64_t in_stride, int64_t out_stride,
                                                          float eps) {
+    fk::pdl_grid_sync();
     using P = fk::Packed<T, N>;
     const fk::RowGroup<WARP_PER_ROW> g;
     const int64_t row = g.row();
@@ -77,10 +78,10 @@ FK_OP_LAUNCHER(rms_norm)(const fk_rms_norm_params* p, cudaStream_t stream) {
         const T* in = static_cast<const T*>(p->input);
         const T* w = static_cast<const T*>(p->weight);
         if (vec)
-            FK_ROWNORM_LAUNCH(cfg, T, NV, rms_norm_kernel, stream, out, in, w, p->rows, p->hidden, p->input_stride,
+            FK_ROWNORM_LAUNCH_PDL(cfg, T, NV, rms_norm_kernel, stream, out, in, w, p->rows, p->hidden, p->input_stride,
                               p->out_stride, p->eps);
         else
-            FK_ROWNORM_LAUNCH(cfg, T, 1, rms_norm_kernel, stream, out, in, w, p->rows, p->hidden, p->input_stride,
+            FK_ROWNORM_LAUNCH_PDL(cfg, T, 1, rms_norm_kernel, stream, out, in, w, p->rows, p->hidden, p->input_stride,
                               p->out_stride, p->eps);
     });
     return cudaGetLastError();

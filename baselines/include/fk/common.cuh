@@ -113,6 +113,36 @@ __device__ __forceinline__ float block_sum(float v) {
 
 __host__ __forceinline__ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Programmatic dependent launch (sm_90; see launch_pdl). First statement of a kernel
+// launched with launch_pdl: wait until the previous grid on the stream has completed and its
+// writes are visible, then let the next grid begin launching (its own wait still orders it
+// after us). Kernels that are never launched with launch_pdl need not call it.
+__device__ __forceinline__ void pdl_grid_sync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Launch `kernel` allowing programmatic dependent launch: its CTAs may be scheduled while the
+// previous kernel's last CTAs still run (instead of after a full drain), which hides the
+// launch gap between the small back-to-back kernels of a decode step. Only for kernels that
+// begin with pdl_grid_sync().
+template <typename... KArgs, typename... Args>
+__host__ cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
+}
+
 // Record an offending row in an fk_status (see dtype.h).
 __device__ __forceinline__ void status_report(fk_status* s, int64_t row) {
     if (s == nullptr) return;

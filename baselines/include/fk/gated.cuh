@@ -10,6 +10,7 @@ namespace fk {
 template <typename T, int N, typename Act>
 __global__ void __launch_bounds__(256) gated_kernel(T* __restrict__ out, const T* __restrict__ in, int64_t d,
                                                      int64_t in_stride, int64_t out_stride, Act act) {
+    pdl_grid_sync();  // launched with launch_pdl
     using P = Packed<T, N>;
     const int64_t row = blockIdx.x;
     const int64_t v = static_cast<int64_t>(blockIdx.y) * blockDim.x + threadIdx.x;
@@ -42,11 +43,11 @@ __host__ inline cudaError_t gated_launch(const fk_act_and_mul_params* p, cudaStr
         FK_REQUIRE(chunks <= 65535);
         const dim3 grid(static_cast<unsigned>(p->rows), static_cast<unsigned>(chunks));
         if (vec)
-            gated_kernel<T, NV><<<grid, 256, 0, stream>>>(static_cast<T*>(p->out), static_cast<const T*>(p->input),
-                                                          p->d, p->input_stride, p->out_stride, act);
+            (void)launch_pdl(gated_kernel<T, NV, decltype(act)>, grid, dim3(256), 0, stream, static_cast<T*>(p->out), static_cast<const T*>(p->input),
+                             p->d, p->input_stride, p->out_stride, act);
         else
-            gated_kernel<T, 1><<<grid, 256, 0, stream>>>(static_cast<T*>(p->out), static_cast<const T*>(p->input),
-                                                         p->d, p->input_stride, p->out_stride, act);
+            (void)launch_pdl(gated_kernel<T, 1, decltype(act)>, grid, dim3(256), 0, stream, static_cast<T*>(p->out), static_cast<const T*>(p->input),
+                             p->d, p->input_stride, p->out_stride, act);
     });
     return cudaGetLastError();
 }

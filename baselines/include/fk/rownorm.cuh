@@ -76,3 +76,24 @@ template <bool WARP_PER_ROW> struct RowGroup {
             }                                                                                   \
         }                                                                                       \
     } while (0)
+
+// FK_ROWNORM_LAUNCH with programmatic dependent launch (fk::launch_pdl): KERNEL must begin
+// with fk::pdl_grid_sync(). The baselines use it; a candidate may keep the plain one.
+#define FK_ROWNORM_LAUNCH_PDL(cfg, T, N, KERNEL, stream, ...)                                        \
+    do {                                                                                        \
+        const dim3 grid_(static_cast<unsigned>((cfg).blocks)), block_((cfg).threads);           \
+        if ((cfg).warp_per_row) {                                                               \
+            switch ((cfg).vpt) {                                                                \
+                case 1: (void)fk::launch_pdl(KERNEL<T, N, 1, true>, grid_, block_, 0, stream, __VA_ARGS__); break; \
+                case 2: (void)fk::launch_pdl(KERNEL<T, N, 2, true>, grid_, block_, 0, stream, __VA_ARGS__); break; \
+                default: (void)fk::launch_pdl(KERNEL<T, N, 4, true>, grid_, block_, 0, stream, __VA_ARGS__); break; \
+            }                                                                                   \
+        } else {                                                                                \
+            switch ((cfg).vpt) {                                                                \
+                case 1: (void)fk::launch_pdl(KERNEL<T, N, 1, false>, grid_, block_, 0, stream, __VA_ARGS__); break; \
+                case 2: (void)fk::launch_pdl(KERNEL<T, N, 2, false>, grid_, block_, 0, stream, __VA_ARGS__); break; \
+                case 4: (void)fk::launch_pdl(KERNEL<T, N, 4, false>, grid_, block_, 0, stream, __VA_ARGS__); break; \
+                default: (void)fk::launch_pdl(KERNEL<T, N, 8, false>, grid_, block_, 0, stream, __VA_ARGS__); break; \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
