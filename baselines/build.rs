@@ -4,26 +4,14 @@
 //!   DEP_FK_BASELINES_OPS      the op names (file stems of kernels/*.cu)
 //! which architecture crates' candidate slots build against.
 use fk_runtime::build::{exit_on_error, ComputeCap, KernelLib, Toolkit};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let include = manifest.join("include");
-    let mut kernels: Vec<PathBuf> = std::fs::read_dir(manifest.join("kernels"))
-        .expect("baselines/kernels exists")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("cu"))
-        .collect();
-    kernels.sort();
+    let kernels = cu_files(&manifest.join("kernels"));
     // Utilities (random weights, …) are not ops: no candidate slot, no contract header.
-    let mut utils: Vec<PathBuf> = std::fs::read_dir(manifest.join("util"))
-        .expect("baselines/util exists")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("cu"))
-        .collect();
-    utils.sort();
+    let utils = cu_files(&manifest.join("util"));
     let ops: Vec<String> =
         kernels.iter().filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from)).collect();
 
@@ -46,4 +34,17 @@ fn main() {
     println!("cargo:ops={}", ops.join(","));
     println!("cargo:rustc-env=FK_COMPUTE_CAP={}", cap.arch);
     println!("cargo:rustc-env=FK_NVCC_VERSION={}", toolkit.version);
+}
+
+/// The `.cu` files of `dir`, sorted (so the library and the op list do not depend on the
+/// directory order).
+fn cu_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("cu"))
+        .collect();
+    files.sort();
+    files
 }

@@ -22,22 +22,9 @@ import statistics
 import torch
 import torch.nn.functional as F
 
+from peer_torch_ops import time_us  # one timing method for every PyTorch peer (same folder)
+
 HEADS, KV_HEADS, HEAD_DIM, VOCAB, BLOCK = 32, 8, 128, 128256, 16
-
-
-def time_us(fn, flush, reps, warmup=3):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    for i in range(reps):
-        flush.zero_()
-        starts[i].record()
-        fn()
-        ends[i].record()
-    torch.cuda.synchronize()
-    return statistics.median(s.elapsed_time(e) * 1e3 for s, e in zip(starts, ends))
 
 
 def decode_eager(q, kc, vc, table, ctx, scale):
