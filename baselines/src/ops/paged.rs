@@ -80,9 +80,6 @@ pub struct DecodeSplits {
 
 impl DecodeSplits {
     pub fn new(max_blocks: usize, block_size: usize, split_tokens: usize) -> Result<DecodeSplits> {
-        if max_blocks == 0 {
-            return Err(Error::shape("paged_attention_decode", "max_blocks must be positive"));
-        }
         if split_tokens == 0 || block_size == 0 || split_tokens % block_size != 0 {
             return Err(Error::shape("paged_attention_decode", format!("split_tokens {split_tokens} must be a positive multiple of block_size {block_size}")));
         }
