@@ -9,6 +9,7 @@ pub mod kv_blocks;
 pub mod kv_cache;
 pub mod model;
 pub mod sampling;
+pub mod scheduler;
 pub mod step;
 
 pub use attention::{paged_attention, AttentionScratch, AttentionSpec};
@@ -17,4 +18,5 @@ pub use kv_blocks::{KvBlockError, KvBlockManager, SeqId};
 pub use kv_cache::PagedKvCache;
 pub use model::{CausalLm, LmSpec, ScratchSizes};
 pub use sampling::{Sampler, SamplingParams};
+pub use scheduler::{FinishReason, Request, RequestParams, Schedule, ScheduledSeq, Scheduler, SchedulerConfig, TokenEvent};
 pub use step::{ForwardBatch, SeqStep, StepBuffers, StepPlan};
