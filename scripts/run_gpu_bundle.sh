@@ -14,7 +14,7 @@
 # names (default: all); FK_TEST_ARGS is passed to every test binary (a libtest filter, e.g.
 # "paged_attention"); FK_BENCH_ARGS to every bench binary (e.g. "--op paged --quick");
 # FK_SKIP_PEER=1 skips the PyTorch peer; FK_SKIP_E2E=1 the end-to-end runs, FK_SKIP_HF=1 their
-# HF transformers peer.
+# HF transformers peer; FK_SKIP_CLI=1 the `generate` CLI check.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-$PWD/gpu-results}"
@@ -84,7 +84,18 @@ while read -r kind bin name args; do
     [ "$rc" = 0 ] || { verdict=1; say "-- bench $bin exit $rc"; }
 done <"$here/manifest.txt"
 
-# 4. End to end: the HF transformers peer (same GPU, same workload), then our model.
+# 4. The CLI: `cargo fastkernels generate` on every golden folder, checked against transformers.
+if [ -z "${FK_SKIP_CLI:-}" ] && [ -x "$here/bin/cargo-fastkernels" ]; then
+    say ""
+    say "== cargo fastkernels generate vs the transformers goldens"
+    python3 "$here/check_generate_cli.py" --cli "$here/bin/cargo-fastkernels" --goldens "$here/goldens/llama" --out "$OUT" 2>&1 | tee -a "$log"
+    rc=${PIPESTATUS[0]}
+    stamp
+    say "-- generate CLI vs goldens: exit $rc -> $([ "$rc" = 0 ] && echo as expected || echo UNEXPECTED)"
+    [ "$rc" = 0 ] || verdict=1
+fi
+
+# 5. End to end: the HF transformers peer (same GPU, same workload), then our model.
 while read -r kind bin name config; do
     [ "$kind" = "e2e" ] || continue
     [ -z "${FK_SKIP_E2E:-}" ] || continue

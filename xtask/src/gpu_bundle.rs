@@ -79,6 +79,12 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
     std::fs::copy(ws.join("scripts/run_gpu_bundle.sh"), bundle.join("run.sh"))?;
     std::fs::copy(ws.join("scripts/peer_torch_ops.py"), bundle.join("peer_torch_ops.py"))?;
     std::fs::copy(ws.join("scripts/peer_hf_generate.py"), bundle.join("peer_hf_generate.py"))?;
+    std::fs::copy(ws.join("scripts/check_generate_cli.py"), bundle.join("check_generate_cli.py"))?;
+    // The CLI itself, so `generate` runs on the GPU machine against the goldens.
+    let cli = build_cli(ws)?;
+    let cli_dst = bin.join("cargo-fastkernels");
+    std::fs::copy(&cli, &cli_dst).with_context(|| format!("copy {}", cli.display()))?;
+    let _ = Command::new("strip").arg(&cli_dst).status();
     copy_tree(&ws.join("tests/goldens"), &bundle.join("goldens"))?;
     let sha = capture(Command::new("git").arg("-C").arg(ws).args(["describe", "--always", "--dirty"])).unwrap_or_else(|_| "unknown".into());
     std::fs::write(bundle.join("GIT_SHA"), sha.trim())?;
@@ -125,6 +131,22 @@ fn build(ws: &Path, item: &Item) -> Result<PathBuf> {
         }
     }
     bail!("cargo built no executable for {} {}", item.package, item.target)
+}
+
+/// Build the `cargo-fastkernels` binary in release and return its path.
+fn build_cli(ws: &Path) -> Result<PathBuf> {
+    let mut cmd = cargo(ws, &["build", "--release", "--message-format=json-render-diagnostics", "-p", "cargo-fastkernels", "--bin", "cargo-fastkernels"]);
+    eprintln!("+ {}", describe(&cmd));
+    let out = capture(&mut cmd)?;
+    for line in out.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if v["reason"] == "compiler-artifact" && v["target"]["name"] == "cargo-fastkernels" {
+            if let Some(exe) = v["executable"].as_str() {
+                return Ok(PathBuf::from(exe));
+            }
+        }
+    }
+    bail!("cargo built no cargo-fastkernels executable")
 }
 
 fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
