@@ -96,6 +96,13 @@ impl Device {
         cuda("cuCtxSetCurrent", self.inner.ctx.bind_to_thread())
     }
 
+    /// `(free, total)` bytes of device memory as the driver reports them (memory held by
+    /// this process's allocation pool counts as used).
+    pub fn mem_info(&self) -> Result<(usize, usize)> {
+        self.bind()?;
+        cuda("cuMemGetInfo", result::mem_get_info())
+    }
+
     pub fn synchronize(&self) -> Result<()> {
         cuda("cuStreamSynchronize", self.inner.stream.synchronize())
     }

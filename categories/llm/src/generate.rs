@@ -3,14 +3,14 @@
 //! are replayed from CUDA graphs captured per batch size. This is `cargo fastkernels
 //! generate` and the L4 benchmarks; the engine (continuous batching) reuses its pieces.
 
+use crate::graphs::DecodeGraphs;
 use crate::kv_blocks::{KvBlockManager, SeqId};
 use crate::kv_cache::PagedKvCache;
 use crate::model::{CausalLm, ScratchSizes};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::step::{ForwardBatch, SeqStep, StepBuffers, StepPlan};
 use fk_baselines::Context;
-use fk_runtime::{Error, Graph, Result, Tensor};
-use std::collections::HashMap;
+use fk_runtime::{Error, Result, Tensor};
 use std::time::Instant;
 
 /// Capacity of a [`Generator`].
@@ -78,7 +78,7 @@ pub struct Generator<'m, M: CausalLm> {
     /// moved to its row of `logits` (a later prefill step must not overwrite earlier rows).
     step_logits: Tensor,
     max_blocks: usize,
-    graphs: HashMap<usize, Graph>,
+    graphs: DecodeGraphs,
     next_id: SeqId,
 }
 
@@ -112,7 +112,7 @@ impl<'m, M: CausalLm> Generator<'m, M> {
             logits: Tensor::empty(dev, &[opts.max_batch, spec.vocab_size], spec.dtype)?,
             step_logits: Tensor::empty(dev, &[opts.max_batch, spec.vocab_size], spec.dtype)?,
             max_blocks,
-            graphs: HashMap::new(),
+            graphs: DecodeGraphs::new(opts.cuda_graphs),
             next_id: 0,
         })
     }
@@ -345,23 +345,9 @@ impl<'m, M: CausalLm> Generator<'m, M> {
     /// every kernel and GEMM plan), or run eagerly.
     fn decode_step(&mut self, b: usize, batch: &ForwardBatch, logits: &Tensor) -> Result<()> {
         let (model, ctx, kv, scratch, sampler) = (self.model, &self.ctx, &self.kv, &self.scratch, &self.sampler);
-        let run = || -> Result<()> {
+        self.graphs.run(&ctx.device, b, || {
             model.forward(ctx, batch, kv, scratch, logits)?;
             sampler.enqueue(ctx, logits)
-        };
-        if !self.opts.cuda_graphs {
-            return run();
-        }
-        if let Some(graph) = self.graphs.get(&b) {
-            return graph.launch();
-        }
-        // Eager first: lazy module loading and cuBLASLt plan creation must not happen inside
-        // a capture. That run already produced this step (the replay would write the same
-        // values), so capture the same launches on the same buffers without replaying.
-        run()?;
-        self.ctx.device.synchronize()?;
-        let graph = Graph::capture(&self.ctx.device, run)?;
-        self.graphs.insert(b, graph);
-        Ok(())
+        })
     }
 }

@@ -1,16 +1,20 @@
 //! fk-llm: what the LLM architectures share: the paged KV cache (host bookkeeping in
 //! [`kv_blocks`], device caches in [`kv_cache`]), the step description the kernels take
 //! ([`step`]), attention over the paged cache ([`attention`]) and generation
-//! ([`generate`]). The engine (continuous batching) builds on these.
+//! ([`generate`]), and the engine ([`engine`]: continuous batching, CUDA-graph decode,
+//! streaming) with the family's workloads ([`workloads`]).
 
 pub mod attention;
+pub mod engine;
 pub mod generate;
+pub mod graphs;
 pub mod kv_blocks;
 pub mod kv_cache;
 pub mod model;
 pub mod sampling;
 pub mod scheduler;
 pub mod step;
+pub mod workloads;
 
 pub use attention::{paged_attention, AttentionScratch, AttentionSpec};
 pub use generate::{Generation, GenerationConfig, GenerationTiming, Generator, GeneratorOptions};

@@ -48,7 +48,7 @@ pub struct Sampler {
     out: Tensor,
     status: DeviceStatus,
     /// What the parameter buffers hold (rows 0..n), to upload only on change.
-    loaded: Option<(SamplingParams, usize)>,
+    loaded: Option<Vec<SamplingParams>>,
 }
 
 impl Sampler {
@@ -70,22 +70,49 @@ impl Sampler {
 
     /// Load `params` for rows 0..b (a no-op when they are already there).
     pub fn set_params(&mut self, params: &SamplingParams, b: usize) -> Result<()> {
-        params.validate()?;
-        if matches!(self.loaded, Some((p, n)) if p == *params && n >= b) {
+        if matches!(&self.loaded, Some(rows) if rows.len() >= b && rows[..b].iter().all(|p| p == params)) {
             return Ok(());
         }
+        self.set_rows(&vec![*params; b])
+    }
+
+    /// Load one parameter set per row (rows 0..rows.len()): the engine batches requests with
+    /// different sampling settings. A no-op when the buffers already hold these rows.
+    pub fn set_rows(&mut self, rows: &[SamplingParams]) -> Result<()> {
+        if rows.len() > self.out.dim(0) {
+            return Err(Error::shape("sample", format!("{} rows exceed the sampler's {}", rows.len(), self.out.dim(0))));
+        }
+        if matches!(&self.loaded, Some(have) if have.len() >= rows.len() && have[..rows.len()] == *rows) {
+            return Ok(());
+        }
+        for p in rows {
+            p.validate()?;
+        }
         let dev = self.out.device().clone();
-        let f32s = |v: f32| -> Vec<u8> { (0..b).flat_map(|_| v.to_le_bytes()).collect() };
-        dev.htod(self.temperature.ptr(), &f32s(params.temperature))?;
-        dev.htod(self.top_p.ptr(), &f32s(params.top_p))?;
-        dev.htod(self.top_k.ptr(), &(0..b).flat_map(|_| (params.top_k as i32).to_le_bytes()).collect::<Vec<u8>>())?;
-        self.loaded = Some((*params, b));
+        let temperature: Vec<u8> = rows.iter().flat_map(|p| p.temperature.to_le_bytes()).collect();
+        let top_p: Vec<u8> = rows.iter().flat_map(|p| p.top_p.to_le_bytes()).collect();
+        let top_k: Vec<u8> = rows.iter().flat_map(|p| (p.top_k as i32).to_le_bytes()).collect();
+        dev.htod(self.temperature.ptr(), &temperature)?;
+        dev.htod(self.top_p.ptr(), &top_p)?;
+        dev.htod(self.top_k.ptr(), &top_k)?;
+        self.loaded = Some(rows.to_vec());
         Ok(())
     }
 
     /// Row i draws from `(seeds[i], step)`.
     pub fn set_rng(&self, seeds: &[u64], step: u64) -> Result<()> {
-        let bytes: Vec<u8> = seeds.iter().flat_map(|&s| [s as i64, step as i64]).flat_map(|v| v.to_le_bytes()).collect();
+        let pairs: Vec<(u64, u64)> = seeds.iter().map(|&s| (s, step)).collect();
+        self.set_rng_rows(&pairs)
+    }
+
+    /// Row i draws from `(seed, counter)` = `rows[i]`. The engine uses the request's seed and
+    /// the index of the token being generated, so a request samples the same tokens however
+    /// it is batched, chunked or preempted.
+    pub fn set_rng_rows(&self, rows: &[(u64, u64)]) -> Result<()> {
+        if rows.len() > self.rng.dim(0) {
+            return Err(Error::shape("sample", format!("{} rng rows exceed the sampler's {}", rows.len(), self.rng.dim(0))));
+        }
+        let bytes: Vec<u8> = rows.iter().flat_map(|&(s, c)| [s as i64, c as i64]).flat_map(|v| v.to_le_bytes()).collect();
         self.out.device().htod(self.rng.ptr(), &bytes)
     }
 

@@ -445,6 +445,7 @@ mod tests {
         let mut rng = Rng::new(fresh_seed());
         let mut r = request(1, &mut rng, 2, 5);
         r.prompt = (0..60).map(|i| 1 + i % 40).collect();
+        r.params.max_new_tokens = 4; // 60 + 4 fills the 64-token context exactly
         let cfg = SchedulerConfig { max_num_seqs: 4, max_batched_tokens: 16, num_blocks: 16, block_size: 4, max_model_len: 64 };
         let mut s = Scheduler::new(cfg).unwrap();
         s.add(r.clone()).unwrap();

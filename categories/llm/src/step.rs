@@ -137,6 +137,29 @@ impl StepPlan {
         self
     }
 
+    /// Append `n` padding decode rows to a decode-only step, so a batch of `b` sequences can
+    /// replay the CUDA graph captured for a larger bucket. A padding row runs token 0 at
+    /// position 0 over one key (block 0, slot 0: the cache is zero-initialised, so its
+    /// output is finite), writes nothing into the cache (slot -1, which `reshape_and_cache`
+    /// skips), and its logits row is computed and ignored.
+    pub fn pad_decode(&mut self, n: usize) -> Result<()> {
+        if self.prefill.is_some() {
+            return Err(Error::bad_input(OP, "only decode-only steps are padded"));
+        }
+        for _ in 0..n {
+            let row = self.input_ids.len();
+            self.input_ids.push(0);
+            self.positions.push(0);
+            self.slot_mapping.push(-1);
+            self.num_decode += 1;
+            self.decode_block_tables.extend(std::iter::repeat_n(0, self.max_blocks));
+            self.decode_seq_lens.push(1);
+            self.seq_rows.push((row, 1));
+            self.logits_rows.push(row as i32);
+        }
+        Ok(())
+    }
+
     pub fn num_tokens(&self) -> usize {
         self.input_ids.len()
     }
@@ -345,5 +368,20 @@ mod tests {
         assert!(e.to_string().contains("rows hold 2"), "{e}");
         let e = StepPlan::new(&[SeqStep { tokens: &[], context_len: 2, block_table: &[0] }], 4, 4, false).unwrap_err();
         assert!(e.to_string().contains("no tokens"), "{e}");
+    }
+
+    #[test]
+    fn padding_rows_write_nothing_and_read_one_key() {
+        let seqs = [SeqStep { tokens: &[4], context_len: 5, block_table: &[2, 3] }];
+        let mut p = StepPlan::new(&seqs, 4, 2, false).unwrap();
+        p.pad_decode(2).unwrap();
+        assert_eq!(p.num_decode, 3);
+        assert_eq!(p.input_ids, vec![4, 0, 0]);
+        assert_eq!(p.slot_mapping, vec![13, -1, -1]);
+        assert_eq!(p.decode_seq_lens, vec![6, 1, 1]);
+        assert_eq!(p.decode_block_tables, vec![2, 3, 0, 0, 0, 0]);
+        assert_eq!(p.logits_rows, vec![0, 1, 2]);
+        let pre = [SeqStep { tokens: &[1, 2], context_len: 0, block_table: &[0] }];
+        assert!(StepPlan::new(&pre, 4, 2, false).unwrap().pad_decode(1).is_err());
     }
 }
