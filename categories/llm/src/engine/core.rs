@@ -175,11 +175,11 @@ impl<R: StepRunner> Engine<R> {
             if let Some(l) = self.live.get_mut(&ev.id) {
                 l.first_token.get_or_insert(now);
                 l.output_tokens += 1;
-                if ev.finished.is_some() {
+                if let Some(reason) = ev.finished {
                     self.runner.release(ev.id);
                     let l = self.live.remove(&ev.id).expect("present");
                     self.stats.finished += 1;
-                    metrics = Some(finish_metrics(ev.id, &l, now, ev.finished.expect("finished")));
+                    metrics = Some(finish_metrics(ev.id, &l, now, reason));
                 }
             }
             outputs.push(EngineOutput { id: ev.id, token: ev.token, finished: ev.finished, metrics });
