@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs a GPU bundle made by `cargo xtask gpu-bundle` on a machine with a GPU and no Rust
 # toolchain: every GPU test binary, the PyTorch peer, then every bench binary, in one go.
-# Results land in $OUT (default ./gpu-results), at most 8 files:
+# Results land in $OUT (default ./gpu-results):
 #   log.txt             everything printed, in order
 #   tests.json          per test binary: exit code, passed/failed/ignored, expected outcome
 #   peer.json           PyTorch times at the bench shapes
 #   bench-*.json        bench reports (fastkernels.bench.v1), one per bench binary
 #   hf-*.json, e2e-*.json  end to end: HF transformers generate and ours (same GPU, same run)
+#   eval-llama.json     the engine workloads (cargo fastkernels eval)
+# (only 8 files come back from a device call: select steps with the variables below)
 #   summary.txt         the short verdict
 # Usage: bash bundle/run.sh   (from the folder holding bundle/)
 #        FK_SKIP_TESTS=1 bash bundle/run.sh   (peer + benches only)
@@ -14,7 +16,8 @@
 # names (default: all); FK_TEST_ARGS is passed to every test binary (a libtest filter, e.g.
 # "paged_attention"); FK_BENCH_ARGS to every bench binary (e.g. "--op paged --quick");
 # FK_SKIP_PEER=1 skips the PyTorch peer; FK_SKIP_E2E=1 the end-to-end runs, FK_SKIP_HF=1 their
-# HF transformers peer; FK_SKIP_CLI=1 the `generate` CLI check.
+# HF transformers peer; FK_SKIP_CLI=1 the `generate` CLI check; FK_SKIP_EVAL=1 the engine
+# workloads (FK_EVAL_WORKLOADS=LLM.mixed,LLM.single_request picks some; FK_EVAL_ARGS adds flags).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-$PWD/gpu-results}"
@@ -109,6 +112,19 @@ while read -r kind bin name config; do
     stamp
     [ "$rc" = 0 ] || { verdict=1; say "-- e2e $bin exit $rc"; }
 done <"$here/manifest.txt"
+
+# 6. The engine's workloads (`cargo fastkernels eval`) at Llama-3.1-8B shapes, random bf16 weights.
+if [ -z "${FK_SKIP_EVAL:-}" ] && [ -x "$here/bin/cargo-fastkernels" ]; then
+    say ""
+    say "== cargo fastkernels eval --arch llama --random-weights (${FK_EVAL_WORKLOADS:-all workloads})"
+    # shellcheck disable=SC2086
+    "$here/bin/cargo-fastkernels" eval --arch llama --random-weights ${FK_EVAL_WORKLOADS:+--workload $FK_EVAL_WORKLOADS} \
+        --json "$OUT/eval-llama.json" ${FK_EVAL_ARGS:-} 2>&1 | tee -a "$log"
+    rc=${PIPESTATUS[0]}
+    stamp
+    say "-- eval llama: exit $rc -> $([ "$rc" = 0 ] && echo as expected || echo UNEXPECTED)"
+    [ "$rc" = 0 ] || verdict=1
+fi
 
 {
     echo "bundle $FASTKERNELS_GIT_SHA: $([ $verdict = 0 ] && echo ALL AS EXPECTED || echo SOMETHING UNEXPECTED)"

@@ -3,13 +3,13 @@
 //! token ids. `--random-weights` takes a folder with only a config.json (e.g. the shipped
 //! real configs) and draws weights at random, for end-to-end timing at real sizes.
 
-use anyhow::{bail, Context as _, Result};
+use crate::models::{gpu, parse_dtype, resolve_arch, with_model, ModelSource, ModelVisitor};
+use anyhow::{bail, Result};
 use clap::Args;
 use fk_baselines::Context;
-use fk_llama::{LlamaConfig, LlamaForCausalLM};
 use fk_llm::{CausalLm, Generation, GenerationConfig, Generator, GeneratorOptions, SamplingParams};
 use fk_runtime::{DType, Device};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct GenerateArgs {
@@ -50,50 +50,23 @@ pub struct GenerateArgs {
     json: bool,
 }
 
-/// `model_type` values this build runs.
-const SUPPORTED: &[&str] = &["llama"];
-
-fn parse_dtype(s: &str) -> Result<DType> {
-    match s {
-        "f32" | "float32" => Ok(DType::F32),
-        "f16" | "float16" => Ok(DType::F16),
-        "bf16" | "bfloat16" => Ok(DType::BF16),
-        other => bail!("--dtype {other}: expected f32, f16 or bf16"),
-    }
-}
-
-fn model_type(dir: &Path) -> Result<String> {
-    let file = dir.join("config.json");
-    let text = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))?;
-    match v.get("model_type").and_then(|m| m.as_str()) {
-        Some(m) => Ok(m.to_string()),
-        None => bail!("{}: no `model_type`, so the architecture is unknown", file.display()),
-    }
-}
-
 pub fn run(a: GenerateArgs) -> Result<i32> {
     let dtype = a.dtype.as_deref().map(parse_dtype).transpose()?;
     if a.prompt_ids.is_empty() {
         bail!("--prompt-ids is empty");
     }
-    let mt = model_type(&a.model)?;
-    if !SUPPORTED.contains(&mt.as_str()) {
-        bail!("model_type `{mt}` is not supported by this build (supported: {})", SUPPORTED.join(", "));
-    }
-    let dev = Device::new(0).context("generate needs an NVIDIA GPU")?;
-    match mt.as_str() {
-        "llama" => {
-            let model = if a.random_weights {
-                let cfg = LlamaConfig::from_file(&a.model)?;
-                LlamaForCausalLM::random(&dev, &cfg, dtype.unwrap_or(DType::BF16), a.seed)?
-            } else {
-                LlamaForCausalLM::from_pretrained(&dev, &a.model, dtype)?
-            };
-            let eos = model.config.eos_token_ids.clone();
-            run_model(&dev, &model, &a, &mt, eos)
-        }
-        other => unreachable!("{other} is in SUPPORTED but has no arm"),
+    let src = ModelSource { dir: Some(a.model.clone()), arch: None, random_weights: a.random_weights, dtype, seed: a.seed };
+    resolve_arch(&src)?;
+    let dev = gpu("generate")?;
+    with_model(&dev, &src, Generate(&a))
+}
+
+struct Generate<'a>(&'a GenerateArgs);
+
+impl ModelVisitor for Generate<'_> {
+    type Out = i32;
+    fn visit<M: CausalLm>(self, dev: &Device, model: &M, mt: &str, eos: Vec<u32>) -> Result<i32> {
+        run_model(dev, model, self.0, mt, eos)
     }
 }
 

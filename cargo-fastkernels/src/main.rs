@@ -8,9 +8,12 @@
 mod bench;
 mod candidate;
 mod cargo;
+mod eval;
 mod generate;
 mod list;
+mod models;
 mod output;
+mod progress;
 mod registry;
 mod report;
 mod table;
@@ -51,6 +54,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Run an HF model folder on the GPU and print the continuation of a prompt
     Generate(generate::GenerateArgs),
+    /// Run the family's workloads (LLM.mixed, …) through the engine on the GPU
+    Eval(eval::EvalArgs),
     /// Create and list candidate kernels
     #[command(subcommand)]
     Candidate(candidate::CandidateCmd),
@@ -82,6 +87,7 @@ fn main() {
         Command::Report(a) => report::run(a),
         Command::Candidate(c) => candidate::run(&ctx, c),
         Command::Generate(a) => generate::run(a),
+        Command::Eval(a) => eval::run(a),
     };
     let code = match result {
         Ok(code) => code,

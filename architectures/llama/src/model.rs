@@ -184,6 +184,10 @@ impl CausalLm for LlamaForCausalLM {
         !prefill_kernel_supports(self.dtype, self.config.head_dim)
     }
 
+    fn streamed_weight_bytes(&self) -> usize {
+        LlamaForCausalLM::streamed_weight_bytes(self)
+    }
+
     fn forward(&self, ctx: &Context, batch: &ForwardBatch, kv: &PagedKvCache, s: &LlamaScratch, logits: &Tensor) -> Result<()> {
         let (hidden, _) = self.run_layers(ctx, batch, kv, s, |_, _, _| Ok(()))?;
         self.logits_into(ctx, batch, &hidden, s, logits)

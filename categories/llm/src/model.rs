@@ -41,5 +41,9 @@ pub trait CausalLm {
 
     /// Run every row of `batch` through the model (writing its new K/V into `kv`) and write
     /// the logits of the batch's `logits_rows` into `logits` (`[num_seqs, vocab]`, model dtype).
+    /// Weight bytes one forward step reads from device memory (the decode step's roofline:
+    /// everything but the rows of an untied embedding table it does not touch).
+    fn streamed_weight_bytes(&self) -> usize;
+
     fn forward(&self, ctx: &Context, batch: &ForwardBatch, kv: &PagedKvCache, scratch: &Self::Scratch, logits: &Tensor) -> Result<()>;
 }

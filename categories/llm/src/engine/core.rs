@@ -21,16 +21,41 @@ pub struct EngineOutput {
     pub metrics: Option<RequestMetrics>,
 }
 
-/// Counters over the engine's life.
+/// Counters over the engine's life (subtract two snapshots with [`EngineStats::since`]).
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct EngineStats {
     pub steps: u64,
-    /// Steps that ran only decode tokens (graph-eligible).
-    pub decode_only_steps: u64,
     pub scheduled_tokens: u64,
+    /// Wall seconds inside the runner (the step's GPU work and its host preparation).
+    pub step_s: f64,
+    /// Steps that ran only decode tokens (the graph-replayed ones), their wall seconds, the
+    /// sequences they ran and the keys they read (each row's context + its new token): what
+    /// a decode-bandwidth roofline needs.
+    pub decode_steps: u64,
+    pub decode_s: f64,
+    pub decode_rows: u64,
+    pub decode_kv_tokens: u64,
     pub preemptions: usize,
     pub finished: u64,
     pub aborted: u64,
+}
+
+impl EngineStats {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &EngineStats) -> EngineStats {
+        EngineStats {
+            steps: self.steps - earlier.steps,
+            scheduled_tokens: self.scheduled_tokens - earlier.scheduled_tokens,
+            step_s: self.step_s - earlier.step_s,
+            decode_steps: self.decode_steps - earlier.decode_steps,
+            decode_s: self.decode_s - earlier.decode_s,
+            decode_rows: self.decode_rows - earlier.decode_rows,
+            decode_kv_tokens: self.decode_kv_tokens - earlier.decode_kv_tokens,
+            preemptions: self.preemptions - earlier.preemptions,
+            finished: self.finished - earlier.finished,
+            aborted: self.aborted - earlier.aborted,
+        }
+    }
 }
 
 struct Live {
@@ -156,16 +181,22 @@ impl<R: StepRunner> Engine<R> {
                 output_index: out.len() as u64,
             });
         }
+        let t0 = Instant::now();
         let tokens = match self.runner.execute(&inputs) {
             Ok(t) if t.len() == inputs.len() => t,
             Ok(t) => return Err(self.fail(format!("the runner returned {} tokens for {} sequences", t.len(), inputs.len()))),
             Err(e) => return Err(self.fail(e.to_string())),
         };
         let now = Instant::now();
+        let took = now.duration_since(t0).as_secs_f64();
         self.stats.steps += 1;
+        self.stats.step_s += took;
         self.stats.scheduled_tokens += schedule.num_tokens() as u64;
         if schedule.seqs.iter().all(|s| s.tokens.len() == 1 && s.context_len > 0) {
-            self.stats.decode_only_steps += 1;
+            self.stats.decode_steps += 1;
+            self.stats.decode_s += took;
+            self.stats.decode_rows += schedule.seqs.len() as u64;
+            self.stats.decode_kv_tokens += schedule.seqs.iter().map(|s| s.context_len as u64 + 1).sum::<u64>();
         }
         let sampled: Vec<u32> = schedule.seqs.iter().zip(&tokens).filter(|(s, _)| s.sample).map(|(_, &t)| t).collect();
         let events = self.sched.update(&schedule, &sampled);

@@ -145,6 +145,39 @@ impl<'m, M: CausalLm> GpuRunner<'m, M> {
         self.limits.num_blocks * self.cfg.block_size * PagedKvCache::bytes_per_token(s.num_layers, s.kv_heads, s.head_dim, s.dtype)
     }
 
+    /// Capture the graph of every decode bucket now, as vLLM does at startup, so no timed
+    /// step pays for a capture. Every row is padding: nothing is written to the cache.
+    pub fn capture_decode_graphs(&mut self) -> Result<()> {
+        if !self.graphs.enabled() {
+            return Ok(());
+        }
+        for n in self.buckets.clone() {
+            let mut plan = StepPlan { max_blocks: self.max_blocks, ..StepPlan::default() };
+            plan.pad_decode(n)?;
+            self.run_plan(&plan, &vec![SamplingParams::greedy(); n], &vec![(0, 0); n], Some(n))?;
+        }
+        self.ctx.device.synchronize()
+    }
+
+    /// Upload `plan` and its sampling rows, then run the model and the sampler: replayed
+    /// from the graph of `bucket` when given, else eagerly. Leaves the tokens in the sampler.
+    fn run_plan(&mut self, plan: &StepPlan, params: &[SamplingParams], rng: &[(u64, u64)], bucket: Option<usize>) -> Result<()> {
+        let rows = plan.num_seqs();
+        self.sampler.set_rows(params)?;
+        self.sampler.set_rng_rows(rng)?;
+        let batch = self.bufs.upload(plan)?;
+        let logits = self.logits.narrow(0, 0, rows)?;
+        let (model, ctx, kv, scratch, sampler) = (self.model, &self.ctx, &self.kv, &self.scratch, &self.sampler);
+        let run = || -> Result<()> {
+            model.forward(ctx, &batch, kv, scratch, &logits)?;
+            sampler.enqueue(ctx, &logits)
+        };
+        match bucket {
+            Some(n) => self.graphs.run(&ctx.device, n, run),
+            None => run(),
+        }
+    }
+
     /// The graph bucket a decode-only batch of `b` replays, if any.
     fn bucket(&self, b: usize) -> Option<usize> {
         if !self.graphs.enabled() {
@@ -180,19 +213,7 @@ impl<M: CausalLm> StepRunner for GpuRunner<'_, M> {
         params.resize(rows, SamplingParams::greedy());
         let mut rng: Vec<(u64, u64)> = seqs.iter().map(|s| (s.sampling.seed, s.output_index)).collect();
         rng.resize(rows, (0, 0));
-        self.sampler.set_rows(&params)?;
-        self.sampler.set_rng_rows(&rng)?;
-        let batch = self.bufs.upload(&plan)?;
-        let logits = self.logits.narrow(0, 0, rows)?;
-        let (model, ctx, kv, scratch, sampler) = (self.model, &self.ctx, &self.kv, &self.scratch, &self.sampler);
-        let run = || -> Result<()> {
-            model.forward(ctx, &batch, kv, scratch, &logits)?;
-            sampler.enqueue(ctx, &logits)
-        };
-        match bucket {
-            Some(n) => self.graphs.run(&ctx.device, n, run)?,
-            None => run()?,
-        }
+        self.run_plan(&plan, &params, &rng, bucket)?;
         self.sampler.read(b)
     }
 

@@ -3,6 +3,7 @@
 //! streaming, and per-request timings. [`Engine`] is the synchronous core (step by step, as
 //! the benchmarks drive it); [`EngineService`] runs it on its own thread for servers.
 
+mod bench;
 mod core;
 mod fake;
 mod gpu_runner;
@@ -10,6 +11,7 @@ mod metrics;
 mod runner;
 mod service;
 
+pub use bench::{run_workload, LatencyReport, Progress, WorkloadReport};
 pub use self::core::{validate_request, Engine, EngineOutput, EngineStats};
 pub use fake::HashRunner;
 pub use gpu_runner::{GpuRunner, GpuRunnerConfig};

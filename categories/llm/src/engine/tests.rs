@@ -223,3 +223,32 @@ fn a_draining_shutdown_finishes_accepted_requests() {
     let (tokens, _) = s.collect().unwrap();
     assert_eq!(tokens, expected(&[4, 5, 6], &params(12, true)));
 }
+
+#[test]
+fn workloads_run_through_the_engine_and_report_their_tokens() {
+    use crate::workloads;
+    let mut e = Engine::new(HashRunner::new(RunnerLimits { num_blocks: 4096, block_size: 16, max_model_len: 8192, max_num_seqs: 64, max_batched_tokens: 16384, vocab_size: VOCAB })).unwrap();
+    let w = workloads::build("LLM.fixed_batch_32", VOCAB, 8192).unwrap();
+    let mut seen = 0;
+    let r = run_workload(&mut e, &w, &mut |done, total| {
+        assert!(done <= total && total == 32 * 8);
+        seen = done;
+    })
+    .unwrap();
+    assert_eq!(seen, 32 * 8, "3 warm-up + 5 timed iterations of 32 requests");
+    let lat = r.latency.as_ref().unwrap();
+    assert_eq!(lat.iterations_s.len(), 5);
+    assert_eq!(r.summary.requests, 32 * 5);
+    assert_eq!(r.summary.output_tokens, 32 * 5 * 128);
+    assert_eq!(r.engine.finished, 32 * 5);
+    // The batch is prefilled in one step (it fits the budget), then every sequence decodes
+    // its 127 other tokens in decode-only steps.
+    assert_eq!(r.engine.decode_rows, 32 * 5 * 127);
+    assert!(r.engine.decode_kv_tokens > r.engine.decode_rows * 128);
+    let mixed = workloads::build("LLM.mixed", VOCAB, 8192).unwrap();
+    let r = run_workload(&mut e, &mixed, &mut |_, _| {}).unwrap();
+    assert_eq!(r.summary.requests, 1000);
+    assert_eq!(r.summary.output_tokens, mixed.output_tokens());
+    assert!(r.summary.ttft_s.p99 <= r.summary.latency_s.max);
+    assert_eq!(e.used_blocks(), 0);
+}
