@@ -8,8 +8,8 @@
 #   bench-*.json        bench reports (fastkernels.bench.v1), one per bench binary
 #   hf-*.json, e2e-*.json  end to end: HF transformers generate and ours (same GPU, same run)
 #   eval-llama.json     the engine workloads (cargo fastkernels eval)
-# (only 8 files come back from a device call: select steps with the variables below)
 #   summary.txt         the short verdict
+# (only 8 files come back from a device call: select steps with the variables below)
 # Usage: bash bundle/run.sh   (from the folder holding bundle/)
 #        FK_SKIP_TESTS=1 bash bundle/run.sh   (peer + benches only)
 # Selection (device time is scarce): FK_TESTS / FK_BENCHES are extended regexes over binary

@@ -151,14 +151,20 @@ impl ModelVisitor for Eval<'_> {
         }
         let mut runs = Vec::new();
         for name in &self.names {
-            let w = workloads::build(name, spec.vocab_size, cap)?;
-            for note in &w.notes {
-                eprintln!("{name}: {note}");
-            }
+            let mut w = workloads::build(name, spec.vocab_size, cap)?;
             let cfg = self.runner_config(&w, spec.max_position_embeddings);
+            let mut fitted: Option<usize> = None;
             for (label, table) in &tables {
                 let ctx = Context::new(dev, table.clone())?;
                 let mut runner = GpuRunner::new(model, &ctx, cfg)?;
+                // A context the KV cache cannot hold is cut to what it can (long_context on a
+                // small GPU), and the workload is rebuilt and says so.
+                let fits = fk_llm::engine::StepRunner::limits(&runner).max_model_len;
+                if fits < w.max_seq_len() && fitted.is_none() {
+                    w = workloads::build(name, spec.vocab_size, fits)?;
+                    w.notes.push(format!("the KV cache holds {fits} tokens per sequence on this GPU, so prompts were cut to fit"));
+                    fitted = Some(fits);
+                }
                 runner.capture_decode_graphs()?;
                 let describe = fk_llm::engine::StepRunner::describe(&runner);
                 let mut engine = Engine::new(runner)?;
@@ -220,6 +226,7 @@ impl Eval<'_> {
             num_blocks: None,
             cuda_graphs: !self.a.no_cuda_graphs,
             max_graph_batch: 256,
+            fit_context_to_memory: true,
         }
     }
 }

@@ -344,3 +344,22 @@ fn generate_refuses_bad_folders_and_explains_a_missing_gpu() {
     let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1", "--dtype", "f8"]);
     assert!(r.stderr.contains("--dtype f8"), "{}", r.stderr);
 }
+
+#[test]
+fn eval_checks_its_arguments_before_looking_for_a_gpu() {
+    let r = fails(&["eval", "--arch", "llama", "--random-weights", "--workload", "LLM.nope"]);
+    assert!(r.stderr.contains("unknown workload `LLM.nope`") && r.stderr.contains("LLM.fixed_batch_32"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "llama", "--workload", "LLM.mixed"]);
+    assert!(r.stderr.contains("needs --random-weights"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "mixtral", "--random-weights"]);
+    assert!(r.stderr.contains("model_type `mixtral` is not supported"), "{}", r.stderr);
+    let r = fails(&["eval", "--workload", "LLM.mixed"]);
+    assert!(r.stderr.contains("--model DIR or --arch"), "{}", r.stderr);
+    let golden = workspace_root().join("tests/goldens/llama/tiny-gqa-llama3-f32");
+    let r = fails(&["eval", "--arch", "bert", "--model", golden.to_str().unwrap()]);
+    assert!(r.stderr.contains("is a `llama` model"), "{}", r.stderr);
+    if !Path::new("/dev/nvidia0").exists() {
+        let r = fails(&["eval", "--arch", "llama", "--random-weights", "--workload", "LLM.single_request"]);
+        assert!(r.stderr.contains("eval needs an NVIDIA GPU"), "{}", r.stderr);
+    }
+}

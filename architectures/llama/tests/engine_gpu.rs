@@ -32,6 +32,7 @@ fn tight(max_model_len: usize) -> GpuRunnerConfig {
         num_blocks: Some(2 * max_model_len.div_ceil(16)),
         cuda_graphs: true,
         max_graph_batch: 8,
+        fit_context_to_memory: false,
     }
 }
 

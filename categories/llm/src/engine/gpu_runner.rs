@@ -30,6 +30,9 @@ pub struct GpuRunnerConfig {
     pub cuda_graphs: bool,
     /// Largest decode batch replayed from a graph; larger ones run eagerly.
     pub max_graph_batch: usize,
+    /// When the KV cache cannot hold one sequence of `max_model_len`, serve the context it
+    /// can hold (the runner's limits say how much) instead of failing.
+    pub fit_context_to_memory: bool,
 }
 
 impl Default for GpuRunnerConfig {
@@ -43,6 +46,7 @@ impl Default for GpuRunnerConfig {
             num_blocks: None,
             cuda_graphs: true,
             max_graph_batch: 256,
+            fit_context_to_memory: false,
         }
     }
 }
@@ -104,7 +108,12 @@ impl<'m, M: CausalLm> GpuRunner<'m, M> {
                 (budget / block_bytes).min(useful)
             }
         };
-        if num_blocks < max_blocks {
+        let max_model_len = if num_blocks < max_blocks && cfg.fit_context_to_memory && num_blocks > 0 {
+            num_blocks * cfg.block_size
+        } else {
+            cfg.max_model_len
+        };
+        if num_blocks < max_model_len.div_ceil(cfg.block_size) {
             return Err(Error::config(format!(
                 "the KV cache gets {num_blocks} blocks of {} tokens ({:.2} GiB), fewer than one sequence of max_model_len {} needs ({max_blocks}): \
                  lower max_model_len or max_num_seqs, or raise gpu_memory_utilization",
@@ -122,7 +131,7 @@ impl<'m, M: CausalLm> GpuRunner<'m, M> {
         let limits = RunnerLimits {
             num_blocks,
             block_size: cfg.block_size,
-            max_model_len: cfg.max_model_len,
+            max_model_len,
             max_num_seqs: cfg.max_num_seqs,
             max_batched_tokens: cfg.max_batched_tokens,
             vocab_size: spec.vocab_size,
