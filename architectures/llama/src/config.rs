@@ -3,22 +3,12 @@
 //! transformers does), then validation into the struct the code uses, with errors that name
 //! the key and the file.
 
+use fk_llm::config::{attention_dims, need, parse_eos, parse_rope, positive, read_config, rms_eps};
+pub use fk_llm::config::{RawRopeScaling, RopeScaling};
 use fk_runtime::{Error, Result};
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
-
-/// `rope_scaling` as HF checkpoints write it, or transformers ≥ 5's `rope_parameters`
-/// (the same keys plus `rope_theta`). Only `default` and `llama3` are accepted for Llama.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct RawRopeScaling {
-    #[serde(alias = "type")]
-    pub rope_type: Option<String>,
-    pub rope_theta: Option<f64>,
-    pub factor: Option<f64>,
-    pub low_freq_factor: Option<f64>,
-    pub high_freq_factor: Option<f64>,
-    pub original_max_position_embeddings: Option<usize>,
-}
+#[cfg(test)]
+use std::path::Path;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct RawLlamaConfig {
@@ -45,12 +35,6 @@ pub struct RawLlamaConfig {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum RopeScaling {
-    Default,
-    Llama3 { factor: f64, low_freq_factor: f64, high_freq_factor: f64, original_max_position_embeddings: usize },
-}
-
-#[derive(Clone, Debug, PartialEq)]
 pub struct LlamaConfig {
     pub hidden_size: usize,
     pub intermediate_size: usize,
@@ -72,15 +56,8 @@ pub struct LlamaConfig {
 
 impl LlamaConfig {
     /// Read and validate `path` (a config.json or a folder holding one).
-    pub fn from_file(path: &Path) -> Result<LlamaConfig> {
-        // A folder (existing or not) means its config.json; a *.json path is the file itself.
-        let is_json = path.extension().is_some_and(|e| e == "json");
-        let file: PathBuf = if path.is_dir() || !is_json { path.join("config.json") } else { path.to_path_buf() };
-        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(format!("read {}", file.display()), e))?;
-        Self::from_json(&text).map_err(|e| match e {
-            Error::Config { message, .. } => Error::Config { file: Some(file.clone()), message },
-            other => other,
-        })
+    pub fn from_file(path: &std::path::Path) -> Result<LlamaConfig> {
+        read_config(path, Self::from_json)
     }
 
     pub fn from_json(text: &str) -> Result<LlamaConfig> {
@@ -108,18 +85,6 @@ impl LlamaConfig {
     }
 }
 
-fn need<T>(v: Option<T>, key: &str) -> Result<T> {
-    v.ok_or_else(|| Error::config(format!("missing required key `{key}`")))
-}
-
-fn positive(v: usize, key: &str) -> Result<usize> {
-    if v == 0 {
-        Err(Error::config(format!("`{key}` must be > 0")))
-    } else {
-        Ok(v)
-    }
-}
-
 impl RawLlamaConfig {
     pub fn validate(self) -> Result<LlamaConfig> {
         if let Some(mt) = &self.model_type {
@@ -129,72 +94,15 @@ impl RawLlamaConfig {
         }
         let hidden = positive(need(self.hidden_size, "hidden_size")?, "hidden_size")?;
         let heads = positive(need(self.num_attention_heads, "num_attention_heads")?, "num_attention_heads")?;
-        // transformers: num_key_value_heads defaults to num_attention_heads (MHA) and
-        // head_dim to hidden_size / num_attention_heads.
-        let kv_heads = positive(self.num_key_value_heads.unwrap_or(heads), "num_key_value_heads")?;
-        if heads % kv_heads != 0 {
-            return Err(Error::config(format!("num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}")));
-        }
-        let head_dim = match self.head_dim {
-            Some(d) => positive(d, "head_dim")?,
-            None if hidden % heads == 0 => hidden / heads,
-            None => return Err(Error::config(format!("hidden_size {hidden} is not divisible by num_attention_heads {heads} and head_dim is not set"))),
-        };
-        if head_dim % 2 != 0 {
-            return Err(Error::config(format!("head_dim {head_dim} must be even for rotary embeddings")));
-        }
+        let (kv_heads, head_dim) = attention_dims(hidden, heads, self.num_key_value_heads, self.head_dim)?;
         if let Some(act) = &self.hidden_act {
             if act != "silu" {
                 return Err(Error::config(format!("hidden_act `{act}` is not supported for Llama (expected `silu`)")));
             }
         }
-        let eps = self.rms_norm_eps.unwrap_or(1e-6);
-        if !(eps.is_finite() && eps > 0.0) {
-            return Err(Error::config(format!("rms_norm_eps {eps} must be > 0")));
-        }
-        // transformers ≥ 5 folds rope_theta and the scaling into `rope_parameters`; older
-        // files (every hub Llama) have `rope_theta` and `rope_scaling`. Accept both, not both
-        // disagreeing.
-        let rope = match (self.rope_scaling, self.rope_parameters) {
-            (Some(a), Some(b)) if a.rope_type != b.rope_type => {
-                return Err(Error::config("`rope_scaling` and `rope_parameters` disagree on rope_type"))
-            }
-            (a, b) => b.or(a),
-        };
-        let theta = match (self.rope_theta, rope.as_ref().and_then(|r| r.rope_theta)) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(Error::config(format!("rope_theta {a} and rope_parameters.rope_theta {b} disagree")))
-            }
-            (a, b) => a.or(b).unwrap_or(10000.0),
-        };
-        if !(theta.is_finite() && theta > 1.0) {
-            return Err(Error::config(format!("rope_theta {theta} must be > 1")));
-        }
-        let rope_scaling = match rope {
-            None => RopeScaling::Default,
-            Some(s) => match s.rope_type.as_deref() {
-                None | Some("default") => RopeScaling::Default,
-                Some("llama3") => RopeScaling::Llama3 {
-                    factor: need(s.factor, "rope_scaling.factor")?,
-                    low_freq_factor: need(s.low_freq_factor, "rope_scaling.low_freq_factor")?,
-                    high_freq_factor: need(s.high_freq_factor, "rope_scaling.high_freq_factor")?,
-                    original_max_position_embeddings: need(
-                        s.original_max_position_embeddings,
-                        "rope_scaling.original_max_position_embeddings",
-                    )?,
-                },
-                Some(other) => return Err(Error::config(format!("rope_scaling type `{other}` is not supported (default, llama3)"))),
-            },
-        };
-        let eos_token_ids = match &self.eos_token_id {
-            None | Some(serde_json::Value::Null) => vec![],
-            Some(serde_json::Value::Number(n)) => vec![n.as_u64().ok_or_else(|| Error::config(format!("eos_token_id {n} is not a token id")))? as u32],
-            Some(serde_json::Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_u64().map(|x| x as u32).ok_or_else(|| Error::config(format!("eos_token_id entry {v} is not a token id"))))
-                .collect::<Result<_>>()?,
-            Some(other) => return Err(Error::config(format!("eos_token_id {other} must be an id or a list of ids"))),
-        };
+        let eps = rms_eps(self.rms_norm_eps, 1e-6)?;
+        let (theta, rope_scaling) = parse_rope(self.rope_theta, self.rope_scaling, self.rope_parameters, 10000.0)?;
+        let eos_token_ids = parse_eos(&self.eos_token_id)?;
         Ok(LlamaConfig {
             eos_token_ids,
             hidden_size: hidden,
@@ -205,7 +113,7 @@ impl RawLlamaConfig {
             head_dim,
             vocab_size: positive(need(self.vocab_size, "vocab_size")?, "vocab_size")?,
             max_position_embeddings: self.max_position_embeddings.unwrap_or(2048),
-            rms_norm_eps: eps as f32,
+            rms_norm_eps: eps,
             rope_theta: theta,
             rope_scaling,
             attention_bias: self.attention_bias.unwrap_or(false),

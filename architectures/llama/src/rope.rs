@@ -1,46 +1,20 @@
-//! The rotary cos/sin cache of a Llama config, as vLLM builds it for `RotaryEmbedding`
-//! (`[max_position, head_dim]` f32: cos of the `head_dim/2` frequencies, then their sin),
-//! with `rope_scaling` `default` or `llama3` (transformers `_compute_llama3_parameters`).
-//! Computed in f64 and stored in f32; the GPU rotary kernel reads it directly.
+//! The rotary cos/sin cache of a Llama config (see [`fk_llm::rope`], which computes it).
 
-use crate::config::{LlamaConfig, RopeScaling};
+use crate::config::LlamaConfig;
 
-/// Inverse frequencies θ^(-2i/d), adjusted by the llama3 scaling rule: wavelengths shorter
-/// than `original_max / high_freq_factor` are kept, longer than `original_max /
-/// low_freq_factor` divided by `factor`, and the band between interpolated smoothly.
 pub fn inv_freq(cfg: &LlamaConfig) -> Vec<f64> {
-    let d = cfg.head_dim;
-    let base: Vec<f64> = (0..d / 2).map(|i| 1.0 / cfg.rope_theta.powf((2 * i) as f64 / d as f64)).collect();
-    match cfg.rope_scaling {
-        RopeScaling::Default => base,
-        RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
-            let old = original_max_position_embeddings as f64;
-            let (low_wavelen, high_wavelen) = (old / low_freq_factor, old / high_freq_factor);
-            base.into_iter()
-                .map(|f| {
-                    let wavelen = 2.0 * std::f64::consts::PI / f;
-                    if wavelen < high_wavelen {
-                        f
-                    } else if wavelen > low_wavelen {
-                        f / factor
-                    } else {
-                        let smooth = (old / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
-                        (1.0 - smooth) * f / factor + smooth * f
-                    }
-                })
-                .collect()
-        }
-    }
+    fk_llm::rope::inv_freq(cfg.rope_theta, cfg.head_dim, &cfg.rope_scaling)
 }
 
 /// Rows `0..positions` of the cache (tests and small models need only a prefix).
 pub fn cos_sin_cache(cfg: &LlamaConfig, positions: usize) -> Vec<f32> {
-    fk_baselines::reference::cos_sin_cache_from_freqs(positions, &inv_freq(cfg))
+    fk_llm::rope::cos_sin_cache(cfg.rope_theta, cfg.head_dim, &cfg.rope_scaling, positions)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RopeScaling;
 
     #[test]
     fn llama3_scaling_keeps_high_and_divides_low_frequencies() {

@@ -5,12 +5,14 @@
 //! streaming) with the family's workloads ([`workloads`]).
 
 pub mod attention;
+pub mod config;
 pub mod engine;
 pub mod generate;
 pub mod graphs;
 pub mod kv_blocks;
 pub mod kv_cache;
 pub mod model;
+pub mod rope;
 pub mod sampling;
 pub mod scheduler;
 pub mod step;
