@@ -9,6 +9,7 @@
 
 use crate::config::LlamaConfig;
 use crate::model::{LlamaForCausalLM, LlamaModel};
+use fk_llm::decoder::DecoderForCausalLM;
 use crate::modules::{LlamaAttention, LlamaDecoderLayer, LlamaMLP, LlamaRMSNorm};
 use fk_baselines::util::random_fill;
 use fk_llm::AttentionSpec;
@@ -118,8 +119,12 @@ fn build(cfg: &LlamaConfig, dev: &Device, dtype: DType, src: &mut dyn Source) ->
     Ok(LlamaForCausalLM {
         config: cfg.clone(),
         dtype,
-        model: LlamaModel { embed_tokens, layers, norm, cos_sin_cache: LlamaForCausalLM::cos_sin_cache(dev, cfg)? },
-        lm_head,
+        inner: DecoderForCausalLM {
+            name: "LlamaForCausalLM",
+            spec: LlamaForCausalLM::spec_of(cfg, dtype),
+            model: LlamaModel { embed_tokens, layers, norm, cos_sin_cache: LlamaForCausalLM::cos_sin_cache(dev, cfg)? },
+            lm_head,
+        },
     })
 }
 

@@ -6,6 +6,7 @@
 
 pub mod attention;
 pub mod config;
+pub mod decoder;
 pub mod engine;
 pub mod generate;
 pub mod goldens;

@@ -1,7 +1,7 @@
 //! `LlamaRMSNorm`→`LlamaMLP` (the second half of a decoder layer: residual-fused
 //! post_attention_layernorm, then the MLP) as a benchmark/test workload.
 
-use super::{mlp, LlamaMLP, LlamaRMSNorm, MlpScratch};
+use super::{mlp_reference, LlamaMLP, LlamaRMSNorm, MlpScratch};
 use crate::config::LlamaConfig;
 use fk_baselines::harness::Workload;
 use fk_baselines::{Context, OpTable};
@@ -36,7 +36,7 @@ pub struct MlpHalfLayer {
 impl MlpHalfLayer {
     pub fn new(dev: &Device, cfg: &LlamaConfig, tokens: usize, dtype: DType, rng: &mut Rng) -> Result<MlpHalfLayer> {
         let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
-        let (mlp, gate_up, down) = LlamaMLP::random(dev, cfg, dtype, rng)?;
+        let (mlp, gate_up, down) = LlamaMLP::random(dev, cfg.hidden_size, cfg.intermediate_size, dtype, rng)?;
         let hw = fk_runtime::host::round_trip(&rng.normal_vec(h, 1.0, 0.1), dtype);
         let hx = fk_runtime::host::round_trip(&rng.normal_vec(tokens * h, 0.0, 1.0), dtype);
         let hr = fk_runtime::host::round_trip(&rng.normal_vec(tokens * h, 0.0, 1.0), dtype);
@@ -96,7 +96,7 @@ impl Workload for MlpHalfLayer {
             let r = &self.hr[row * h..(row + 1) * h];
             let (normed, _) = fk_baselines::reference::fused_add_rms_norm(x, r, &self.hw, self.norm.variance_epsilon, dt);
             let normed: Vec<f32> = normed.iter().map(|&v| fk_runtime::host::round_scalar(v, dt) as f32).collect();
-            want.extend(mlp::reference(&normed, 1, h, i, &self.gate_up, &self.down, dt));
+            want.extend(mlp_reference(&normed, 1, h, i, &self.gate_up, &self.down, dt));
             got.extend_from_slice(&out[row * h..(row + 1) * h]);
         }
         // Two GEMMs with K = 4096 and 14336 accumulate in fp32 but round their outputs to

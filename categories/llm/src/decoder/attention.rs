@@ -1,14 +1,14 @@
 use fk_baselines::ops::{self, PagedKv, Rotary};
 use fk_baselines::Context;
-use fk_llm::{paged_attention, AttentionScratch, AttentionSpec, ForwardBatch};
+use crate::{paged_attention, AttentionScratch, AttentionSpec, ForwardBatch};
 use fk_runtime::linear::Linear;
 use fk_runtime::{Error, Result, Tensor};
 
-/// HF `LlamaAttention` (`q_proj`, `k_proj`, `v_proj`, `o_proj`, rotary on q and k, causal
+/// HF `LlamaAttention` / `MixtralAttention` (`q_proj`, `k_proj`, `v_proj`, `o_proj`, rotary on q and k, causal
 /// GQA softmax attention), executed as vLLM does: one GEMM over the fused `qkv_proj` weight
 /// (the checkpoint's q, k and v rows stacked in that order), the rotary kernel in place on the
 /// q and k column views, paged attention over the KV cache, and `o_proj`.
-pub struct LlamaAttention {
+pub struct DecoderAttention {
     pub qkv_proj: Linear,
     pub o_proj: Linear,
     pub spec: AttentionSpec,
@@ -21,12 +21,12 @@ pub struct AttentionBuffers {
     pub kernels: AttentionScratch,
 }
 
-impl LlamaAttention {
-    pub fn new(qkv_proj: Linear, o_proj: Linear, spec: AttentionSpec) -> Result<LlamaAttention> {
+impl DecoderAttention {
+    pub fn new(qkv_proj: Linear, o_proj: Linear, spec: AttentionSpec) -> Result<DecoderAttention> {
         let (q, kv) = (spec.heads * spec.head_dim, spec.kv_heads * spec.head_dim);
         if qkv_proj.out_features() != q + 2 * kv || o_proj.in_features() != q || o_proj.out_features() != qkv_proj.in_features() {
             return Err(Error::shape(
-                "LlamaAttention",
+                "DecoderAttention",
                 format!(
                     "qkv_proj [{}, {}] / o_proj [{}, {}] do not fit {} heads and {} kv heads of {}",
                     qkv_proj.out_features(),
@@ -39,7 +39,7 @@ impl LlamaAttention {
                 ),
             ));
         }
-        Ok(LlamaAttention { qkv_proj, o_proj, spec })
+        Ok(DecoderAttention { qkv_proj, o_proj, spec })
     }
 
     /// `x` `[T, hidden]` → `out` `[T, hidden]` for the rows of `batch`; new keys/values go

@@ -1,16 +1,17 @@
 use fk_baselines::{ops, Context};
 use fk_runtime::{Result, Tensor};
 
-/// HF `LlamaRMSNorm` (`weight`, `variance_epsilon`), run with vLLM's kernels: plain, or fused
-/// with the residual add in place (`forward_residual`), as the decoder layer uses it.
-pub struct LlamaRMSNorm {
+/// HF `LlamaRMSNorm` / `MixtralRMSNorm` (`weight`, `variance_epsilon`; vLLM's `RMSNorm`), run
+/// with vLLM's kernels: plain, or fused with the residual add in place (`forward_residual`),
+/// as the decoder layer uses it.
+pub struct RMSNorm {
     pub weight: Tensor,
     pub variance_epsilon: f32,
 }
 
-impl LlamaRMSNorm {
-    pub fn new(weight: Tensor, eps: f32) -> LlamaRMSNorm {
-        LlamaRMSNorm { weight, variance_epsilon: eps }
+impl RMSNorm {
+    pub fn new(weight: Tensor, eps: f32) -> RMSNorm {
+        RMSNorm { weight, variance_epsilon: eps }
     }
 
     /// `out = norm(x)` into a new tensor.

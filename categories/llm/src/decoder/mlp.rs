@@ -1,38 +1,37 @@
-use crate::config::LlamaConfig;
 use fk_baselines::{ops, Context};
 use fk_runtime::linear::Linear;
 use fk_runtime::rng::Rng;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
-/// HF `LlamaMLP`: `down_proj(act_fn(gate_proj(x)) * up_proj(x))`, executed as vLLM does it:
+/// HF `LlamaMLP` (and every gated-SiLU MLP: Mistral, Qwen2, a Mixtral expert): `down_proj(act_fn(gate_proj(x)) * up_proj(x))`, executed as vLLM does it:
 /// one GEMM over the merged `gate_up_proj` weight `[2·intermediate, hidden]` (gate rows
 /// first, then up), the fused `silu_and_mul` op, and the `down_proj` GEMM.
-pub struct LlamaMLP {
+pub struct GatedMlp {
     pub gate_up_proj: Linear,
     pub down_proj: Linear,
 }
 
-impl LlamaMLP {
-    pub fn new(gate_up_proj: Linear, down_proj: Linear) -> Result<LlamaMLP> {
+impl GatedMlp {
+    pub fn new(gate_up_proj: Linear, down_proj: Linear) -> Result<GatedMlp> {
         let (h, i2) = (gate_up_proj.in_features(), gate_up_proj.out_features());
         if i2 % 2 != 0 || down_proj.in_features() != i2 / 2 || down_proj.out_features() != h {
             return Err(Error::shape(
-                "LlamaMLP",
+                "GatedMlp",
                 format!("gate_up_proj [{i2}, {h}] and down_proj [{}, {}] do not fit together", down_proj.out_features(), down_proj.in_features()),
             ));
         }
-        Ok(LlamaMLP { gate_up_proj, down_proj })
+        Ok(GatedMlp { gate_up_proj, down_proj })
     }
 
-    /// Random weights at `cfg`'s shapes with mean 0 and std initializer_range = 0.02, as HF
-    /// initialises Llama, so activations keep a realistic scale (normal; uniform with that
-    /// std for the > 64 Mi-element matrices of real configs, which are much cheaper to draw). Also returns the host weights (gate_up,
-    /// down) for CPU references.
-    pub fn random(dev: &Device, cfg: &LlamaConfig, dtype: DType, rng: &mut Rng) -> Result<(LlamaMLP, Vec<f32>, Vec<f32>)> {
-        let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+    /// Random weights of a `hidden` → `inter` MLP with mean 0 and std 0.02 (HF's
+    /// initializer_range, so activations keep a realistic scale; normal, or uniform with that
+    /// std for the > 64 Mi-element matrices of real configs, which are much cheaper to draw).
+    /// Also returns the host weights (gate_up, down) for CPU references.
+    pub fn random(dev: &Device, hidden: usize, inter: usize, dtype: DType, rng: &mut Rng) -> Result<(GatedMlp, Vec<f32>, Vec<f32>)> {
+        let (h, i) = (hidden, inter);
         let gu = fk_baselines::harness::random(rng, 2 * i * h, 0.0, 0.02, dtype);
         let dn = fk_baselines::harness::random(rng, h * i, 0.0, 0.02, dtype);
-        let mlp = LlamaMLP::new(
+        let mlp = GatedMlp::new(
             Linear::new(Tensor::from_f32(dev, &gu, &[2 * i, h], dtype)?, None)?,
             Linear::new(Tensor::from_f32(dev, &dn, &[h, i], dtype)?, None)?,
         )?;
@@ -44,7 +43,7 @@ impl LlamaMLP {
     }
 
     /// `x` `[tokens, hidden]` → `out` `[tokens, hidden]`, using `scratch` buffers sized by
-    /// [`LlamaMLP::scratch`] (pre-allocated so a decode step allocates nothing).
+    /// [`GatedMlp::scratch`] (pre-allocated so a decode step allocates nothing).
     pub fn forward_into(&self, ctx: &Context, x: &Tensor, scratch: &MlpScratch, out: &Tensor) -> Result<()> {
         let t = x.dim(0);
         let gate_up = scratch.gate_up.narrow(0, 0, t)?;
@@ -70,7 +69,7 @@ impl LlamaMLP {
     }
 }
 
-/// Intermediate activations of [`LlamaMLP::forward_into`].
+/// Intermediate activations of [`GatedMlp::forward_into`].
 pub struct MlpScratch {
     pub gate_up: Tensor,
     pub act: Tensor,
