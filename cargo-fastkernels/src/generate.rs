@@ -51,9 +51,9 @@ pub struct GenerateArgs {
 }
 
 /// `model_type` values this build runs.
-const SUPPORTED: &[&str] = &["llama"];
+pub(crate) const SUPPORTED: &[&str] = &["llama"];
 
-fn parse_dtype(s: &str) -> Result<DType> {
+pub(crate) fn parse_dtype(s: &str) -> Result<DType> {
     match s {
         "f32" | "float32" => Ok(DType::F32),
         "f16" | "float16" => Ok(DType::F16),
@@ -62,7 +62,7 @@ fn parse_dtype(s: &str) -> Result<DType> {
     }
 }
 
-fn model_type(dir: &Path) -> Result<String> {
+pub(crate) fn model_type(dir: &Path) -> Result<String> {
     let file = dir.join("config.json");
     let text = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))?;

@@ -1,5 +1,6 @@
 //! `cargo fastkernels`: list the architecture registry, test and bench architecture crates,
-//! manage candidate kernels, and run models (`generate`).
+//! manage candidate kernels, and run models (`generate`, and `serve`: an OpenAI-compatible
+//! HTTP server).
 //!
 //! Works installed (`cargo install --path cargo-fastkernels`, then cargo runs
 //! `cargo-fastkernels fastkernels <args>`) and through the workspace alias in
@@ -13,6 +14,7 @@ mod list;
 mod output;
 mod registry;
 mod report;
+mod serve;
 mod table;
 mod test;
 mod workspace;
@@ -51,6 +53,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Run an HF model folder on the GPU and print the continuation of a prompt
     Generate(generate::GenerateArgs),
+    /// Serve an HF model folder over an OpenAI-compatible HTTP API (/v1/completions, /v1/models, /health)
+    Serve(serve::ServeArgs),
     /// Create and list candidate kernels
     #[command(subcommand)]
     Candidate(candidate::CandidateCmd),
@@ -82,6 +86,7 @@ fn main() {
         Command::Report(a) => report::run(a),
         Command::Candidate(c) => candidate::run(&ctx, c),
         Command::Generate(a) => generate::run(a),
+        Command::Serve(a) => serve::run_cli(a),
     };
     let code = match result {
         Ok(code) => code,
