@@ -29,14 +29,21 @@ const DRAIN_BYTES: usize = 16 << 20;
 /// connection and its buffer forever).
 const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// 200 while the server takes requests; 503 while it shuts down; 500 once the engine has
+/// failed (it will not recover: restart the process).
 pub async fn health(State(s): State<Arc<ServerState>>) -> Response {
-    let closing = s.is_closing();
-    let status = if closing { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let error = s.engine_error();
+    let (status, word) = match (&error, s.is_closing()) {
+        (Some(_), _) => (StatusCode::INTERNAL_SERVER_ERROR, "engine_failed"),
+        (None, true) => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+        (None, false) => (StatusCode::OK, "ok"),
+    };
     let body = json!({
-        "status": if closing { "shutting_down" } else { "ok" },
+        "status": word,
         "model": s.info.model,
         "runner": s.info.runner,
         "inflight": s.service.inflight(),
+        "error": error,
     });
     (status, Json(body)).into_response()
 }
@@ -96,7 +103,7 @@ async fn complete(s: Arc<ServerState>, body: Body) -> Result<Response, ApiError>
     let created = unix_now();
     if req.stream {
         let meta = ChunkMeta { id, created, model: s.info.model.clone(), prompt_tokens, include_usage: req.include_usage };
-        return Ok(Sse::new(SseChunks::new(rx, meta)).keep_alive(KeepAlive::default()).into_response());
+        return Ok(Sse::new(SseChunks::new(rx, meta, s.clone())).keep_alive(KeepAlive::default()).into_response());
     }
     collect(&s, rx, id, created, prompt_tokens).await
 }
@@ -118,7 +125,10 @@ async fn collect(s: &ServerState, mut rx: tokio::sync::mpsc::Receiver<Piece>, id
                 }
             }
             Piece::Failed(why) if s.is_closing() => return Err(ApiError::unavailable(format!("the server is shutting down: {why}"), "shutting_down")),
-            Piece::Failed(why) => return Err(ApiError::internal(format!("the engine failed: {why}"))),
+            Piece::Failed(why) => {
+                s.engine_failed(&why);
+                return Err(ApiError::internal(format!("the engine failed: {why}")));
+            }
         }
     }
     Err(ApiError::internal("the request's stream stopped unexpectedly"))

@@ -29,7 +29,7 @@ use axum::Router;
 use fk_llm::engine::{EngineService, ServiceInfo};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
@@ -57,16 +57,30 @@ pub struct ServerState {
     /// Unix time the server started: `created` of the model object.
     created: u64,
     closing: AtomicBool,
+    /// Why the engine stopped working, once a request has failed in it (outside shutdown):
+    /// the engine refuses every later step, so `/health` turns unhealthy for the supervisor.
+    engine_error: Mutex<Option<String>>,
 }
 
 impl ServerState {
     pub fn new(service: Arc<EngineService>, codec: Codec, config: ServerConfig) -> Arc<ServerState> {
         let info = service.info().clone();
-        Arc::new(ServerState { service, info, codec, config, created: unix_now(), closing: AtomicBool::new(false) })
+        Arc::new(ServerState { service, info, codec, config, created: unix_now(), closing: AtomicBool::new(false), engine_error: Mutex::new(None) })
     }
 
     fn is_closing(&self) -> bool {
         self.closing.load(Ordering::SeqCst)
+    }
+
+    fn engine_failed(&self, why: &str) {
+        eprintln!("error: a request failed in the engine: {why}");
+        if let Ok(mut e) = self.engine_error.lock() {
+            e.get_or_insert_with(|| why.to_string());
+        }
+    }
+
+    fn engine_error(&self) -> Option<String> {
+        self.engine_error.lock().ok().and_then(|e| e.clone())
     }
 }
 

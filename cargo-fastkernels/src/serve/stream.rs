@@ -11,6 +11,7 @@
 
 use super::openai::{finish_reason, Choice, Completion, Usage};
 use super::text::TextDecoder;
+use super::ServerState;
 use axum::response::sse::Event;
 use fk_llm::engine::{RequestStream, StreamEvent};
 use fk_llm::FinishReason;
@@ -18,6 +19,7 @@ use futures_core::Stream;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -87,11 +89,13 @@ pub struct SseChunks {
     completion_tokens: usize,
     queued: VecDeque<Event>,
     done: bool,
+    /// To report an engine failure (see [`ServerState::engine_failed`]).
+    state: Arc<ServerState>,
 }
 
 impl SseChunks {
-    pub fn new(rx: mpsc::Receiver<Piece>, meta: ChunkMeta) -> SseChunks {
-        SseChunks { rx, meta, completion_tokens: 0, queued: VecDeque::new(), done: false }
+    pub fn new(rx: mpsc::Receiver<Piece>, meta: ChunkMeta, state: Arc<ServerState>) -> SseChunks {
+        SseChunks { rx, meta, completion_tokens: 0, queued: VecDeque::new(), done: false, state }
     }
 
     fn json_event(v: &impl serde::Serialize) -> Event {
@@ -115,6 +119,9 @@ impl SseChunks {
                 }
             }
             Some(Piece::Failed(why)) => {
+                if !self.state.is_closing() {
+                    self.state.engine_failed(&why);
+                }
                 // As vLLM does: the error object as an event, then the usual end.
                 let err = super::error::ApiError::internal(why);
                 self.queued.push_back(Self::json_event(&err.body()));

@@ -5,7 +5,7 @@
 //! and shutdown ends running streams and stops.
 
 use super::*;
-use fk_llm::engine::{Engine, HashRunner, RunnerLimits, ServiceOptions};
+use fk_llm::engine::{Engine, HashRunner, RunnerLimits, ServiceOptions, StepRunner, StepSeqInput};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -31,22 +31,56 @@ struct Opts {
     max_inflight: usize,
     codec: Codec,
     grace: Duration,
+    /// Run [`FailingRunner`] instead of the plain stand-in.
+    poison: bool,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { step_delay: Duration::ZERO, max_inflight: 256, codec: Codec::Ids, grace: Duration::from_secs(5) }
+        Opts { step_delay: Duration::ZERO, max_inflight: 256, codec: Codec::Ids, grace: Duration::from_secs(5), poison: false }
+    }
+}
+
+const POISON: u32 = 66;
+
+/// The stand-in model, except that a step that runs `POISON` fails, as a device fault would.
+struct FailingRunner(HashRunner);
+
+impl StepRunner for FailingRunner {
+    fn limits(&self) -> RunnerLimits {
+        self.0.limits()
+    }
+
+    fn execute(&mut self, seqs: &[StepSeqInput<'_>]) -> fk_runtime::Result<Vec<u32>> {
+        if seqs.iter().any(|s| s.tokens.contains(&POISON)) {
+            return Err(fk_runtime::Error::config("injected device fault"));
+        }
+        self.0.execute(seqs)
+    }
+
+    fn release(&mut self, id: fk_llm::SeqId) {
+        self.0.release(id)
+    }
+
+    fn describe(&self) -> String {
+        "FailingRunner".into()
     }
 }
 
 fn start(o: Opts) -> Server {
     let limits = RunnerLimits { num_blocks: 512, block_size: 4, max_model_len: MAX_MODEL_LEN, max_num_seqs: 16, max_batched_tokens: 64, vocab_size: VOCAB };
     let delay = o.step_delay;
-    let service = EngineService::spawn(MODEL.into(), vec![EOS], ServiceOptions { max_inflight: o.max_inflight }, move || {
+    let make = move || {
         let mut r = HashRunner::new(limits);
         r.step_delay = delay;
-        Engine::new(r)
-    })
+        r
+    };
+    let opts = ServiceOptions { max_inflight: o.max_inflight };
+    let service = if o.poison {
+        EngineService::spawn(MODEL.into(), vec![EOS], opts, move || Engine::new(FailingRunner(make())))
+    } else {
+        EngineService::spawn(MODEL.into(), vec![EOS], opts, move || Engine::new(make()))
+    }
     .expect("engine");
     let mut config = ServerConfig::for_engine(service.info());
     config.max_body_bytes = BODY_LIMIT;
@@ -385,6 +419,29 @@ fn health_and_models() {
     let m = &v["data"][0];
     assert_eq!((m["id"].as_str(), m["object"].as_str(), m["max_model_len"].as_u64()), (Some(MODEL), Some("model"), Some(MAX_MODEL_LEN as u64)));
     assert_eq!(v["data"].as_array().map(Vec::len), Some(1));
+    s.shutdown();
+}
+
+#[test]
+fn an_engine_failure_is_a_500_and_turns_health_unhealthy() {
+    let s = start(Opts { poison: true, ..Opts::default() });
+    let ok = json!({"prompt": [1, 2], "max_tokens": 4, "temperature": 0});
+    assert_eq!(s.post(&ok).0, 200);
+    let (status, v) = s.post(&json!({"prompt": [1, POISON], "max_tokens": 4}));
+    assert_eq!(status, 500, "{v}");
+    assert_eq!(v["error"]["type"], "server_error");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("injected device fault")), "{v}");
+    let (status, v) = s.get("/health");
+    assert_eq!((status, v["status"].as_str()), (500, Some("engine_failed")), "{v}");
+    // The engine refuses to go on (its cache no longer matches its books), and says so; the
+    // HTTP side still answers.
+    let (status, v) = s.post(&ok);
+    assert_eq!(status, 500, "{v}");
+    let mut streamed = ok.clone();
+    streamed["stream"] = json!(true);
+    let events = s.stream(&streamed).all();
+    assert!(events.last().is_some_and(|e| e["error"]["type"] == "server_error"), "{events:?}");
+    assert_eq!(s.get("/v1/models").0, 200);
     s.shutdown();
 }
 
