@@ -82,6 +82,8 @@ async fn complete(s: Arc<ServerState>, body: Body) -> Result<Response, ApiError>
     if s.is_closing() {
         return Err(ApiError::unavailable("the server is shutting down", "shutting_down"));
     }
+    // The body is read as JSON whatever its content type: `curl -d` labels JSON as a form,
+    // and refusing it would only trip up hand-written requests.
     let bytes = read_body(body, s.config.max_body_bytes).await?;
     let req = parse_completion_request(&bytes)?;
     if let Some(m) = &req.model {
@@ -151,6 +153,11 @@ async fn prompt_ids(s: &ServerState, prompt: Prompt) -> Result<Vec<u32>, ApiErro
     };
     if ids.is_empty() {
         return Err(ApiError::bad_param("prompt", "the prompt is empty"));
+    }
+    // The engine checks this too; answered here to name the field.
+    let vocab = s.info.limits.vocab_size;
+    if let Some((pos, t)) = ids.iter().enumerate().find(|(_, &t)| t as usize >= vocab) {
+        return Err(ApiError::bad_param("prompt", format!("prompt token {pos} is {t}, outside the model's vocabulary [0, {vocab})")));
     }
     Ok(ids)
 }

@@ -356,7 +356,7 @@ fn bad_requests_get_4xx_with_openai_errors_and_the_server_keeps_serving() {
         ("prompt of the wrong type", with("prompt", json!({"a": 1})), 400, Some("prompt")),
         ("negative token id", with("prompt", json!([1, -2])), 400, Some("prompt")),
         ("fractional token id", with("prompt", json!([1.5])), 400, Some("prompt")),
-        ("token id outside the vocabulary", with("prompt", json!([1, VOCAB])), 400, None),
+        ("token id outside the vocabulary", with("prompt", json!([1, VOCAB])), 400, Some("prompt")),
         ("two prompts", with("prompt", json!([[1], [2]])), 400, Some("prompt")),
         ("string prompt without a tokenizer", with("prompt", json!("hello")), 400, Some("prompt")),
         ("max_tokens as a string", with("max_tokens", json!("ten")), 400, Some("max_tokens")),
