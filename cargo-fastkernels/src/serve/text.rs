@@ -193,6 +193,29 @@ mod tests {
         assert_eq!(deltas.concat(), "llo → 世界!");
     }
 
+    /// Any real tokenizer: streamed deltas add up to the whole output's text, which continues
+    /// the prompt's text.
+    #[test]
+    #[ignore = "needs FK_TOKENIZER_JSON=path/to/tokenizer.json"]
+    fn a_real_tokenizer_streams_what_it_decodes() {
+        let Ok(path) = std::env::var("FK_TOKENIZER_JSON") else { return };
+        let tok = Tokenizer::from_file(&path).expect("load tokenizer.json");
+        let codec = Codec::Tokenizer(Arc::new(tok));
+        let text = "The café's owner said: \"naïve résumé\" — 世界, 😀 ok.\n  Indented line; numbers 12345.";
+        let ids = codec.encode(text).expect("encode");
+        for cut in 1..ids.len() {
+            let (prompt, out) = ids.split_at(cut);
+            let mut dec = codec.decoder(prompt);
+            let mut streamed: String = out.iter().map(|&t| dec.push(t)).collect();
+            streamed.push_str(&dec.finish());
+            let Codec::Tokenizer(t) = &codec else { unreachable!() };
+            let whole = decode(t, &ids);
+            let head = decode(t, prompt);
+            assert!(whole.starts_with(&head), "cut {cut}: {head:?} is not a prefix of {whole:?}");
+            assert_eq!(format!("{head}{streamed}"), whole, "cut {cut}");
+        }
+    }
+
     #[test]
     fn id_mode_joins_ids_with_commas() {
         let mut dec = Codec::Ids.decoder(&[1, 2]);
