@@ -85,13 +85,13 @@ async fn complete(s: Arc<ServerState>, body: Body) -> Result<Response, ApiError>
     // The body is read as JSON whatever its content type: `curl -d` labels JSON as a form,
     // and refusing it would only trip up hand-written requests.
     let bytes = read_body(body, s.config.max_body_bytes).await?;
-    let req = parse_completion_request(&bytes)?;
+    let mut req = parse_completion_request(&bytes)?;
     if let Some(m) = &req.model {
         if *m != s.info.model {
             return Err(ApiError::model_not_found(m, &s.info.model));
         }
     }
-    let prompt = prompt_ids(&s, req.prompt.clone()).await?;
+    let prompt = prompt_ids(&s, std::mem::replace(&mut req.prompt, Prompt::Ids(Vec::new()))).await?;
     let params = request_params(&s, &req, prompt.len())?;
     let decoder = s.codec.decoder(&prompt);
     let prompt_tokens = prompt.len();
