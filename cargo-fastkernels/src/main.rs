@@ -1,5 +1,6 @@
 //! `cargo fastkernels`: list the architecture registry, test and bench architecture crates,
-//! manage candidate kernels, and run models (`generate`).
+//! manage candidate kernels, and run models (`generate`, and `serve`: an OpenAI-compatible
+//! HTTP server).
 //!
 //! Works installed (`cargo install --path cargo-fastkernels`, then cargo runs
 //! `cargo-fastkernels fastkernels <args>`) and through the workspace alias in
@@ -16,6 +17,7 @@ mod output;
 mod progress;
 mod registry;
 mod report;
+mod serve;
 mod table;
 mod test;
 mod workspace;
@@ -56,6 +58,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Run the family's workloads (LLM.mixed, …) through the engine on the GPU
     Eval(eval::EvalArgs),
+    /// Serve an HF model folder over an OpenAI-compatible HTTP API (/v1/completions, /v1/models, /health)
+    Serve(serve::ServeArgs),
     /// Create and list candidate kernels
     #[command(subcommand)]
     Candidate(candidate::CandidateCmd),
@@ -88,6 +92,7 @@ fn main() {
         Command::Candidate(c) => candidate::run(&ctx, c),
         Command::Generate(a) => generate::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Serve(a) => serve::run_cli(a),
     };
     let code = match result {
         Ok(code) => code,

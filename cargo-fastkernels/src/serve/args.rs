@@ -1,0 +1,161 @@
+//! The `serve` subcommand: its flags (vLLM's names where vLLM has one), building the GPU
+//! engine from an HF model folder, and running the server until Ctrl-C or SIGTERM.
+
+use super::{run, Codec, ServerConfig, ServerState};
+use crate::models::{model_type, parse_dtype, SUPPORTED};
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use fk_baselines::{Context, OpTable};
+use fk_llama::{LlamaConfig, LlamaForCausalLM};
+use fk_llm::engine::{Engine, EngineService, GpuRunner, GpuRunnerConfig, ServiceOptions};
+use fk_runtime::{DType, Device};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// HF model folder: config.json + safetensors (or only config.json with --random-weights);
+    /// a tokenizer.json there enables text prompts and text output
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Draw random weights from config.json instead of loading safetensors (seeded by --seed)
+    #[arg(long)]
+    random_weights: bool,
+    /// Seed of --random-weights
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Weights/activations dtype: f32, f16 or bf16 (default: the checkpoint's; bf16 with --random-weights)
+    #[arg(long)]
+    dtype: Option<String>,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// The model id clients send and /v1/models lists (default: --model as given)
+    #[arg(long, value_name = "NAME")]
+    served_model_name: Option<String>,
+    /// Most tokens (prompt + output) of one request (default: the model's
+    /// max_position_embeddings, at most 8192: every step uploads block tables this long per
+    /// sequence, so raise it only for long prompts)
+    #[arg(long, value_name = "N")]
+    max_model_len: Option<usize>,
+    /// Most sequences in one engine step
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_num_seqs: usize,
+    /// Most tokens in one engine step (the chunked-prefill budget)
+    #[arg(long, alias = "max-num-batched-tokens", value_name = "N", default_value_t = 8192)]
+    max_batched_tokens: usize,
+    /// Fraction of GPU memory this process may use once the KV cache is allocated
+    #[arg(long, value_name = "F", default_value_t = 0.9)]
+    gpu_memory_utilization: f64,
+    /// Requests accepted at once (queued + running); beyond it requests get 503 at once
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_inflight: usize,
+    /// Run decode steps eagerly instead of replaying CUDA graphs
+    #[arg(long)]
+    no_cuda_graphs: bool,
+    /// Largest request body in bytes (default: room for a whole-context prompt, at least 1 MiB)
+    #[arg(long, value_name = "BYTES")]
+    max_body_bytes: Option<usize>,
+    /// On Ctrl-C/SIGTERM, seconds running requests get to finish before they are ended
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    shutdown_timeout: u64,
+}
+
+pub fn run_cli(a: ServeArgs) -> Result<i32> {
+    if a.max_inflight == 0 {
+        bail!("--max-inflight must be >= 1");
+    }
+    if !(a.gpu_memory_utilization > 0.0 && a.gpu_memory_utilization <= 1.0) {
+        bail!("--gpu-memory-utilization {} must be in (0, 1]", a.gpu_memory_utilization);
+    }
+    let dtype = a.dtype.as_deref().map(parse_dtype).transpose()?;
+    let mt = model_type(&a.model)?;
+    if !SUPPORTED.contains(&mt.as_str()) {
+        bail!("model_type `{mt}` is not supported by this build (supported: {})", SUPPORTED.join(", "));
+    }
+    let codec = Codec::load(&a.model)?;
+    // Checked here, before anything is started, for a plain message on a machine without one.
+    drop(Device::new(0).context("serve needs an NVIDIA GPU")?);
+    let cfg = LlamaConfig::from_file(&a.model)?;
+    let runner_cfg = GpuRunnerConfig {
+        max_num_seqs: a.max_num_seqs,
+        max_batched_tokens: a.max_batched_tokens,
+        max_model_len: a.max_model_len.unwrap_or(cfg.max_position_embeddings.min(8192)),
+        gpu_memory_utilization: a.gpu_memory_utilization,
+        cuda_graphs: !a.no_cuda_graphs,
+        max_graph_batch: a.max_num_seqs.min(GpuRunnerConfig::default().max_graph_batch),
+        ..GpuRunnerConfig::default()
+    };
+    let name = a.served_model_name.clone().unwrap_or_else(|| a.model.display().to_string());
+    eprintln!("loading `{name}` ({mt}) …");
+    let (dir, random, seed) = (a.model.clone(), a.random_weights, a.seed);
+    let service = EngineService::spawn(name, cfg.eos_token_ids.clone(), ServiceOptions { max_inflight: a.max_inflight }, move || {
+        // On the engine thread, which then owns the CUDA context, graphs and cache.
+        let dev = Device::new(0)?;
+        let model = if random {
+            LlamaForCausalLM::random(&dev, &cfg, dtype.unwrap_or(DType::BF16), seed)?
+        } else {
+            LlamaForCausalLM::from_pretrained(&dev, &dir, dtype)?
+        };
+        // The runner borrows the model for as long as the engine runs, which is the rest of
+        // the process: leaking it is what ties the two lifetimes together.
+        let model: &'static LlamaForCausalLM = Box::leak(Box::new(model));
+        let ctx = Context::new(&dev, OpTable::baseline())?;
+        Engine::new(GpuRunner::new(model, &ctx, runner_cfg)?)
+    })?;
+    let service = Arc::new(service);
+    let info = service.info().clone();
+    let mut config = ServerConfig::for_engine(&info);
+    config.shutdown_grace = Duration::from_secs(a.shutdown_timeout);
+    if let Some(b) = a.max_body_bytes {
+        config.max_body_bytes = b;
+    }
+    let tokenizer = codec.has_tokenizer();
+    let state = ServerState::new(service, codec, config);
+    // One blocking-pool thread follows each request's stream (see `stream`), plus room for
+    // tokenizing prompts.
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(a.max_inflight + 64).build().context("start the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((a.host.as_str(), a.port)).await.with_context(|| format!("listen on {}:{}", a.host, a.port))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "serving `{}` on http://{addr} — {}; max_model_len {}, {} KV blocks of {}; {}",
+            info.model,
+            info.runner,
+            info.limits.max_model_len,
+            info.limits.num_blocks,
+            info.limits.block_size,
+            if tokenizer { "text prompts via tokenizer.json" } else { "token-id prompts only (no tokenizer.json)" }
+        );
+        run(listener, state, shutdown_signal()).await.context("the server failed")?;
+        eprintln!("server stopped");
+        Ok(0)
+    })
+}
+
+/// Ctrl-C or SIGTERM (what container runtimes and systemd send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    eprintln!("shutting down: no new requests; running ones get the grace period …");
+}
