@@ -178,7 +178,7 @@ pub fn moe_bench_cases(s: &MoeShapes, tokens: &[usize], dtype: DType) -> Vec<Cas
 
 /// Routing of `tokens` tokens: `k` distinct experts each (as a router picks them); `skew`
 /// sends ~70% of choices to expert 0.
-fn random_routing(rng: &mut Rng, tokens: usize, experts: usize, k: usize, skew: bool) -> Vec<i32> {
+pub(super) fn random_routing(rng: &mut Rng, tokens: usize, experts: usize, k: usize, skew: bool) -> Vec<i32> {
     let mut ids = Vec::with_capacity(tokens * k);
     for _ in 0..tokens {
         let mut chosen: Vec<i32> = Vec::with_capacity(k);

@@ -101,45 +101,41 @@ pub fn silu_mul_rounded(g: f64, u: f64, dtype: DType) -> f64 {
     s * round_scalar(u, dtype)
 }
 
-/// fused_moe gate_up for the listed slots: `x` `[T, H]`, `w13` `[E, 2I, H]`; slot s reads
-/// row s / k. Returns `[slots.len(), I]` (unrounded final product; 0 rows for invalid ids).
-pub fn fused_moe_gate_up(x: &[f32], hidden: usize, w13: &[f32], inter: usize, ids: &[i32], k: usize, slots: &[usize], dtype: DType) -> Vec<f64> {
-    let experts = w13.len() / (2 * inter * hidden).max(1);
-    let mut out = Vec::with_capacity(slots.len() * inter);
+/// `width` outputs per listed slot from `row(slot, expert, out)`; slots whose id is outside
+/// `[0, experts)` get zeros (the kernel leaves them unwritten; tests never route there).
+fn per_slot(slots: &[usize], ids: &[i32], experts: usize, width: usize, row: impl Fn(usize, usize, &mut Vec<f64>)) -> Vec<f64> {
+    let mut out = Vec::with_capacity(slots.len() * width);
     for &s in slots {
-        let e = ids[s];
-        if e < 0 || e as usize >= experts {
-            out.extend(std::iter::repeat_n(0.0, inter));
-            continue;
-        }
-        let xr = &x[(s / k) * hidden..][..hidden];
-        let w = &w13[e as usize * 2 * inter * hidden..][..2 * inter * hidden];
-        for i in 0..inter {
-            let g = dot(xr, &w[i * hidden..][..hidden]);
-            let u = dot(xr, &w[(inter + i) * hidden..][..hidden]);
-            out.push(silu_mul_rounded(g, u, dtype));
+        match usize::try_from(ids[s]) {
+            Ok(e) if e < experts => row(s, e, &mut out),
+            _ => out.extend(std::iter::repeat_n(0.0, width)),
         }
     }
     out
+}
+
+/// fused_moe gate_up for the listed slots: `x` `[T, H]`, `w13` `[E, 2I, H]`; slot s reads
+/// row s / k. Returns `[slots.len(), I]` (unrounded final product).
+#[allow(clippy::too_many_arguments)]
+pub fn fused_moe_gate_up(x: &[f32], hidden: usize, w13: &[f32], inter: usize, ids: &[i32], k: usize, slots: &[usize], dtype: DType) -> Vec<f64> {
+    let experts = w13.len() / (2 * inter * hidden).max(1);
+    per_slot(slots, ids, experts, inter, |s, e, out| {
+        let xr = &x[(s / k) * hidden..][..hidden];
+        let w = &w13[e * 2 * inter * hidden..][..2 * inter * hidden];
+        out.extend((0..inter).map(|i| silu_mul_rounded(dot(xr, &w[i * hidden..][..hidden]), dot(xr, &w[(inter + i) * hidden..][..hidden]), dtype)));
+    })
 }
 
 /// fused_moe down for the listed slots: `inter` `[T*k, I]` (row = slot), `w2` `[E, H, I]`,
 /// times the slot's routing weight if given. Returns `[slots.len(), H]` (unrounded).
 pub fn fused_moe_down(inter: &[f32], inter_size: usize, w2: &[f32], hidden: usize, ids: &[i32], weights: Option<&[f64]>, slots: &[usize]) -> Vec<f64> {
     let experts = w2.len() / (hidden * inter_size).max(1);
-    let mut out = Vec::with_capacity(slots.len() * hidden);
-    for &s in slots {
-        let e = ids[s];
-        if e < 0 || e as usize >= experts {
-            out.extend(std::iter::repeat_n(0.0, hidden));
-            continue;
-        }
+    per_slot(slots, ids, experts, hidden, |s, e, out| {
         let a = &inter[s * inter_size..][..inter_size];
-        let w = &w2[e as usize * hidden * inter_size..][..hidden * inter_size];
+        let w = &w2[e * hidden * inter_size..][..hidden * inter_size];
         let scale = weights.map_or(1.0, |ws| ws[s]);
         out.extend((0..hidden).map(|n| scale * dot(a, &w[n * inter_size..][..inter_size])));
-    }
-    out
+    })
 }
 
 /// moe_sum: `input` `[T, k, H]` -> `[T, H]`, each slot scaled by its weight (if given); slots
