@@ -20,8 +20,9 @@
 //   large  BM 128, BN 128, 8 warps (32x64), 3 stages: prefill, compute bound.
 // Where a Hopper path would go: a wgmma kernel (sm_90a; B from TMA-loaded 128B-swizzled smem,
 // A gathered by cp.async since TMA cannot gather rows, warp-specialised producer/consumers,
-// setmaxnreg) for the medium/large configs, selected in fused_moe.cu under FK_SM90A like
-// prefill_attention does. The small (decode) config is bandwidth-bound and gains little from it.
+// setmaxnreg) for the medium/large configs, with the epilogue staged through shared memory for
+// 16-byte coalesced stores (here each thread stores 4-byte pairs straight from registers),
+// selected in fused_moe.cu under FK_SM90A as prefill_attention does. The small (decode) config is bandwidth-bound and gains little from it.
 #pragma once
 #include "fk/attention/sm80_mma.cuh"
 #include "fk/common.cuh"
@@ -48,8 +49,9 @@ template <int BM_, int BN_, int WM_, int WN_, int STAGES_, int MIN_CTAS_ = 1> st
 };
 using SmallCfg = MoeCfg<16, 64, 1, 2, 6>;
 using MediumCfg = MoeCfg<64, 128, 2, 2, 4>;
-// 132 registers x 256 threads: one CTA per SM. Forcing two (MIN_CTAS 2, 128 registers) spilled
-// 12-24 bytes in ptxas 13.0, so the large tile keeps one CTA of 8 warps per SM.
+// ptxas 13.0 (sm_90a), no spills: small 90/96 registers (down/gate_up), medium and large
+// 151/171. Large: 171 x 256 threads allows one CTA per SM; forcing two (MIN_CTAS 2, 128
+// registers) spilled 12-24 bytes, so it keeps one CTA of 8 warps per SM.
 using LargeCfg = MoeCfg<128, 128, 4, 2, 3>;
 
 // Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a tile of 64-element rows.
