@@ -12,6 +12,10 @@
 #include "fk/ops/rotary_embedding.h"
 #include "fk/ops/skinny_gemm.h"
 #include "fk/ops/sample.h"
+#include "fk/ops/topk_softmax.h"
+#include "fk/ops/moe_align_block_size.h"
+#include "fk/ops/fused_moe.h"
+#include "fk/ops/moe_sum.h"
 
 #define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
 #define FK_STRUCT(name, s, ...)                                              \
@@ -106,5 +110,10 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_sample_params, status) FK_FIELD(fk_sample_params, batch)
               FK_FIELD(fk_sample_params, vocab) FK_FIELD(fk_sample_params, logits_stride)
               FK_FIELD(fk_sample_params, dtype) FK_FIELD(fk_sample_params, pad_))
+    // MoE ops (issue 5).
+    FK_STRUCT("topk_softmax", fk_topk_softmax_params, FK_FIELD(fk_topk_softmax_params, topk_weights) FK_FIELD(fk_topk_softmax_params, topk_ids) FK_FIELD(fk_topk_softmax_params, logits) FK_FIELD(fk_topk_softmax_params, tokens) FK_FIELD(fk_topk_softmax_params, logits_stride) FK_FIELD(fk_topk_softmax_params, num_experts) FK_FIELD(fk_topk_softmax_params, top_k) FK_FIELD(fk_topk_softmax_params, renormalize) FK_FIELD(fk_topk_softmax_params, dtype))
+    FK_STRUCT("moe_align_block_size", fk_moe_align_block_size_params, FK_FIELD(fk_moe_align_block_size_params, sorted_token_ids) FK_FIELD(fk_moe_align_block_size_params, expert_ids) FK_FIELD(fk_moe_align_block_size_params, num_tokens_post_padded) FK_FIELD(fk_moe_align_block_size_params, topk_ids) FK_FIELD(fk_moe_align_block_size_params, status) FK_FIELD(fk_moe_align_block_size_params, slots) FK_FIELD(fk_moe_align_block_size_params, num_experts) FK_FIELD(fk_moe_align_block_size_params, block_size))
+    FK_STRUCT("fused_moe", fk_fused_moe_params, FK_FIELD(fk_fused_moe_params, out) FK_FIELD(fk_fused_moe_params, a) FK_FIELD(fk_fused_moe_params, weight) FK_FIELD(fk_fused_moe_params, sorted_token_ids) FK_FIELD(fk_fused_moe_params, expert_ids) FK_FIELD(fk_fused_moe_params, num_tokens_post_padded) FK_FIELD(fk_fused_moe_params, topk_weights) FK_FIELD(fk_fused_moe_params, num_slots) FK_FIELD(fk_fused_moe_params, em_capacity) FK_FIELD(fk_fused_moe_params, n) FK_FIELD(fk_fused_moe_params, k) FK_FIELD(fk_fused_moe_params, a_stride) FK_FIELD(fk_fused_moe_params, out_stride) FK_FIELD(fk_fused_moe_params, num_experts) FK_FIELD(fk_fused_moe_params, a_rows_per_slot) FK_FIELD(fk_fused_moe_params, block_size) FK_FIELD(fk_fused_moe_params, activation) FK_FIELD(fk_fused_moe_params, dtype) FK_FIELD(fk_fused_moe_params, pad_))
+    FK_STRUCT("moe_sum", fk_moe_sum_params, FK_FIELD(fk_moe_sum_params, out) FK_FIELD(fk_moe_sum_params, input) FK_FIELD(fk_moe_sum_params, topk_weights) FK_FIELD(fk_moe_sum_params, topk_ids) FK_FIELD(fk_moe_sum_params, tokens) FK_FIELD(fk_moe_sum_params, hidden) FK_FIELD(fk_moe_sum_params, out_stride) FK_FIELD(fk_moe_sum_params, top_k) FK_FIELD(fk_moe_sum_params, num_experts) FK_FIELD(fk_moe_sum_params, dtype) FK_FIELD(fk_moe_sum_params, pad_))
     return (size_t)-1;
 }

@@ -204,6 +204,80 @@ pub struct PrefillAttentionParams {
     pub variant: i32,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TopkSoftmaxParams {
+    pub topk_weights: u64,
+    pub topk_ids: u64,
+    pub logits: u64,
+    pub tokens: i64,
+    pub logits_stride: i64,
+    pub num_experts: i32,
+    pub top_k: i32,
+    pub renormalize: i32,
+    pub dtype: i32,
+}
+
+/// `FK_TOPK_SOFTMAX_MAX_EXPERTS` / `FK_TOPK_SOFTMAX_MAX_K` of include/fk/ops/topk_softmax.h.
+pub const TOPK_SOFTMAX_MAX_EXPERTS: usize = 256;
+pub const TOPK_SOFTMAX_MAX_K: usize = 8;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MoeAlignBlockSizeParams {
+    pub sorted_token_ids: u64,
+    pub expert_ids: u64,
+    pub num_tokens_post_padded: u64,
+    pub topk_ids: u64,
+    pub status: u64,
+    pub slots: i64,
+    pub num_experts: i32,
+    pub block_size: i32,
+}
+
+/// `FK_MOE_ALIGN_MAX_EXPERTS` of include/fk/ops/moe_align_block_size.h.
+pub const MOE_ALIGN_MAX_EXPERTS: usize = 512;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FusedMoeParams {
+    pub out: u64,
+    pub a: u64,
+    pub weight: u64,
+    pub sorted_token_ids: u64,
+    pub expert_ids: u64,
+    pub num_tokens_post_padded: u64,
+    pub topk_weights: u64,
+    pub num_slots: i64,
+    pub em_capacity: i64,
+    pub n: i64,
+    pub k: i64,
+    pub a_stride: i64,
+    pub out_stride: i64,
+    pub num_experts: i32,
+    pub a_rows_per_slot: i32,
+    pub block_size: i32,
+    pub activation: i32,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MoeSumParams {
+    pub out: u64,
+    pub input: u64,
+    pub topk_weights: u64,
+    pub topk_ids: u64,
+    pub tokens: i64,
+    pub hidden: i64,
+    pub out_stride: i64,
+    pub top_k: i32,
+    pub num_experts: i32,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
 extern "C" {
     pub fn fk_baseline_rms_norm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_fused_add_rms_norm(params: *const c_void, stream: RawStream) -> i32;
@@ -216,6 +290,10 @@ extern "C" {
     pub fn fk_baseline_skinny_gemm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_prefill_attention(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_sample(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_topk_softmax(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_moe_align_block_size(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_fused_moe(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_moe_sum(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
 }
 
@@ -293,6 +371,27 @@ mod tests {
     fn skinny_gemm_layout_and_max_rows() {
         check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, pad_]);
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}")));
+    }
+
+    #[test]
+    fn moe_layouts_and_limits() {
+        check_layout!("topk_softmax", TopkSoftmaxParams, [topk_weights, topk_ids, logits, tokens, logits_stride, num_experts, top_k, renormalize, dtype]);
+        check_layout!(
+            "moe_align_block_size",
+            MoeAlignBlockSizeParams,
+            [sorted_token_ids, expert_ids, num_tokens_post_padded, topk_ids, status, slots, num_experts, block_size]
+        );
+        check_layout!(
+            "fused_moe",
+            FusedMoeParams,
+            [out, a, weight, sorted_token_ids, expert_ids, num_tokens_post_padded, topk_weights, num_slots, em_capacity, n, k,
+             a_stride, out_stride, num_experts, a_rows_per_slot, block_size, activation, dtype, pad_]
+        );
+        check_layout!("moe_sum", MoeSumParams, [out, input, topk_weights, topk_ids, tokens, hidden, out_stride, top_k, num_experts, dtype, pad_]);
+        let topk = include_str!("../include/fk/ops/topk_softmax.h");
+        assert!(topk.contains(&format!("FK_TOPK_SOFTMAX_MAX_EXPERTS {TOPK_SOFTMAX_MAX_EXPERTS}")));
+        assert!(topk.contains(&format!("FK_TOPK_SOFTMAX_MAX_K {TOPK_SOFTMAX_MAX_K}")));
+        assert!(include_str!("../include/fk/ops/moe_align_block_size.h").contains(&format!("FK_MOE_ALIGN_MAX_EXPERTS {MOE_ALIGN_MAX_EXPERTS}")));
     }
 
     /// The dtype codes in the C header are the other half of `DType::code`.

@@ -20,10 +20,14 @@ pub enum OpId {
     SkinnyGemm,
     PrefillAttention,
     Sample,
+    TopkSoftmax,
+    MoeAlignBlockSize,
+    FusedMoe,
+    MoeSum,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 11] = [
+    pub const ALL: [OpId; 15] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -35,6 +39,10 @@ impl OpId {
         OpId::SkinnyGemm,
         OpId::PrefillAttention,
         OpId::Sample,
+        OpId::TopkSoftmax,
+        OpId::MoeAlignBlockSize,
+        OpId::FusedMoe,
+        OpId::MoeSum,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -50,6 +58,10 @@ impl OpId {
             OpId::SkinnyGemm => "skinny_gemm",
             OpId::PrefillAttention => "prefill_attention",
             OpId::Sample => "sample",
+            OpId::TopkSoftmax => "topk_softmax",
+            OpId::MoeAlignBlockSize => "moe_align_block_size",
+            OpId::FusedMoe => "fused_moe",
+            OpId::MoeSum => "moe_sum",
         }
     }
 
@@ -70,6 +82,10 @@ impl OpId {
             OpId::SkinnyGemm => ffi::fk_baseline_skinny_gemm,
             OpId::PrefillAttention => ffi::fk_baseline_prefill_attention,
             OpId::Sample => ffi::fk_baseline_sample,
+            OpId::TopkSoftmax => ffi::fk_baseline_topk_softmax,
+            OpId::MoeAlignBlockSize => ffi::fk_baseline_moe_align_block_size,
+            OpId::FusedMoe => ffi::fk_baseline_fused_moe,
+            OpId::MoeSum => ffi::fk_baseline_moe_sum,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! GPU correctness of every baseline op against its CPU reference (fresh random inputs, all
-//! dtypes, ≥ 5 shapes each), plus bad-input handling and the sampling-specific trials.
+//! dtypes, ≥ 5 shapes each), plus bad-input handling, the sampling-specific trials and the
+//! MoE block (topk_softmax → fused_experts) against the composed reference.
 //! Without a GPU these are reported as ignored, with the reason.
-use fk_baselines::harness::{default_test_cases, error_trials, op_trials, sampling_trials, TrialOptions};
+use fk_baselines::harness::{default_test_cases, error_trials, moe_trials, op_trials, sampling_trials, TrialOptions};
 use fk_baselines::OpTable;
 use std::sync::Arc;
 
@@ -9,5 +10,6 @@ fn main() {
     let mut trials = op_trials(Arc::new(OpTable::baseline()), default_test_cases(), TrialOptions::default());
     trials.extend(error_trials());
     trials.extend(sampling_trials());
+    trials.extend(moe_trials());
     fk_runtime::gpu_test::run(trials)
 }

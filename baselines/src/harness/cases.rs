@@ -43,6 +43,8 @@ pub enum CaseParams {
     /// its own mode (greedy, temperature, top-k, top-p, both) and parameters, and some rows
     /// get tied maxima or -inf entries; otherwise every row uses (temperature, top_k, top_p).
     Sample { batch: usize, vocab: usize, pad: usize, mixed: bool, temperature: f32, top_k: i32, top_p: f32 },
+    /// topk_softmax, moe_align_block_size, fused_moe, moe_sum (see harness/moe.rs).
+    Moe(super::moe::MoeCase),
 }
 
 /// Where a prefill case's keys/values live.
@@ -113,6 +115,7 @@ impl Case {
                 };
                 format!("[{batch}, {vocab}]{stride} {mode}")
             }
+            CaseParams::Moe(c) => c.label(self.op),
         }
     }
 
@@ -146,6 +149,7 @@ impl Case {
                 v.join(" ")
             }
             CaseParams::Sample { .. } => String::new(),
+            CaseParams::Moe(c) => c.variant(self.op),
         }
     }
 
@@ -163,7 +167,9 @@ impl OpId {
     /// The dtypes the op's tests and benches use (prefill attention has no f32 kernel).
     pub fn dtypes(self) -> &'static [DType] {
         match self {
-            OpId::PrefillAttention => &[DType::F16, DType::BF16],
+            OpId::PrefillAttention | OpId::FusedMoe => &[DType::F16, DType::BF16],
+            // Expert ids in, ids out: no float dtype.
+            OpId::MoeAlignBlockSize => &[DType::I32],
             _ => &DType::FLOATS,
         }
     }
@@ -230,11 +236,12 @@ pub fn llm_prefill_bench_cases(s: &LlmShapes, seqlens: &[usize], causal: &[bool]
 
 /// Correctness shapes for every op × every dtype it supports (f32, f16, bf16).
 pub fn default_test_cases() -> Vec<Case> {
-    let mut cases = Vec::new();
+    let mut cases = super::moe::align_test_cases();
     for dtype in [DType::F16, DType::BF16] {
         cases.extend(prefill_test_cases(dtype));
     }
     for dtype in DType::FLOATS {
+        cases.extend(super::moe::moe_test_cases(dtype));
         // (rows, hidden, pad): awkward hiddens (16, 80: warp-per-row; 100: not a multiple of
         // the 16-byte vector → scalar path; 2880: gpt-oss), rows up to 16384, strided rows.
         let norm = [(1, 4096, 0), (7, 16, 0), (33, 80, 0), (130, 100, 0), (257, 2880, 0), (3, 8192, 0), (64, 4096, 64), (16384, 4096, 0)];

@@ -6,7 +6,7 @@ use crate::table::OpTable;
 use fk_runtime::gpu_test::{gpu_trial, TestTrial};
 use fk_runtime::{DType, Error, Tensor};
 
-fn expect_err<T: std::fmt::Debug>(r: fk_runtime::Result<T>, what: &str, pred: impl Fn(&Error) -> bool, needle: &str) -> Result<(), String> {
+pub(super) fn expect_err<T: std::fmt::Debug>(r: fk_runtime::Result<T>, what: &str, pred: impl Fn(&Error) -> bool, needle: &str) -> Result<(), String> {
     match r {
         Ok(v) => Err(format!("{what}: expected an error, got Ok({v:?})")),
         Err(e) if pred(&e) && e.to_string().contains(needle) => Ok(()),

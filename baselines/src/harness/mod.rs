@@ -7,6 +7,9 @@ pub mod bench;
 mod cases;
 mod errors;
 mod instances;
+mod moe;
+mod moe_bench;
+mod moe_trials;
 mod prefill;
 mod sampling;
 mod skinny;
@@ -18,6 +21,9 @@ pub use cases::{
 };
 pub use errors::error_trials;
 pub use instances::{instantiate, random, Checked};
+pub use moe::{moe_bench_cases, MoeCase, MoeGemmKind, MoeShapes};
+pub use moe_bench::moe_bench_specs;
+pub use moe_trials::moe_trials;
 pub use sampling::sampling_trials;
 pub use trials::{op_trials, TrialOptions};
 

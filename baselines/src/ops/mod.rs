@@ -5,6 +5,7 @@ mod attention;
 mod embedding;
 mod gated;
 mod linear;
+mod moe;
 mod norm;
 mod paged;
 mod rotary;
@@ -16,6 +17,10 @@ pub(crate) use attention::{prefill_attention_impl, PrefillKernel};
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
 pub use linear::{linear, skinny_gemm, takes_skinny_path};
+pub use moe::{
+    fused_experts, fused_moe, fused_moe_block_size, moe_align_block_size, moe_align_block_size_checked, moe_sum, topk_softmax, MoeAlignment, MoeGemm,
+    MoeWorkspace,
+};
 pub use norm::{fused_add_rms_norm, rms_norm};
 pub use paged::{paged_attention_decode, reshape_and_cache, DecodeSplits, PagedKv};
 pub use rotary::{rotary_embedding, Rotary};

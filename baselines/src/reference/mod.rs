@@ -6,6 +6,7 @@
 mod activation;
 pub mod attention;
 mod embedding;
+pub mod moe;
 mod norm;
 mod rotary;
 pub mod sampling;
@@ -16,6 +17,7 @@ pub use attention::{
     AttnShape,
 };
 pub use embedding::embedding;
+pub use moe::{moe_block_reference, MoeWeights};
 pub use norm::{fused_add_rms_norm, rms_norm};
 pub use rotary::{cos_sin_cache, cos_sin_cache_from_freqs, rotary_embedding};
 pub use sampling::{sample, SampleParams, Sampled};
