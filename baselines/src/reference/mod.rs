@@ -8,6 +8,7 @@ pub mod attention;
 mod embedding;
 mod interpolate;
 mod layer_norm;
+pub mod modules;
 mod norm;
 mod padded_attention;
 mod patch_embed;
