@@ -118,3 +118,14 @@ pub fn encoder_pairs(out: &crate::reference::modules::EncoderOutput) -> Vec<(Str
     }
     pairs
 }
+
+/// The cases of `arch` (see [`golden_root`]), at least `min` of them: fewer means the fixture
+/// folder is missing or was not regenerated, which a test must report, not pass over.
+pub fn arch_cases(arch: &str, manifest_dir: &str, min: usize) -> Result<Vec<GoldenCase>> {
+    let root = golden_root(arch, manifest_dir);
+    let cases = load_cases(&root)?;
+    if cases.len() < min {
+        return Err(Error::io(format!("{}: {} golden cases, expected at least {min}", root.display(), cases.len()), std::io::ErrorKind::NotFound.into()));
+    }
+    Ok(cases)
+}

@@ -60,6 +60,16 @@ def hooks(layers, embeddings):
     return got, hs
 
 
+@torch.no_grad()
+def run_hooked(model, layers, **inputs):
+    """model(**inputs) with the embeddings' and every layer's output captured."""
+    got, hs = hooks(layers, model.embeddings)
+    out = model(**inputs)
+    for h in hs:
+        h.remove()
+    return out, got
+
+
 def flat(t):
     """[B, S, H] -> [B*S, H] f32 contiguous (what the Rust side compares)."""
     t = t.float()
@@ -94,10 +104,7 @@ def padded_text_inputs(vocab, pad_id, lens, seed, first_id):
 
 @torch.no_grad()
 def run_text(model, layers, ids, mask, token_type_ids):
-    got, hs = hooks(layers, model.embeddings)
-    out = model(input_ids=ids, attention_mask=mask, token_type_ids=token_type_ids)
-    for h in hs:
-        h.remove()
+    out, got = run_hooked(model, layers, input_ids=ids, attention_mask=mask, token_type_ids=token_type_ids)
     # Padding must not change real rows: each sequence alone (no padding) gives the same rows.
     for b in range(ids.shape[0]):
         n = int(mask[b].sum())
@@ -185,10 +192,8 @@ def siglip2(out_dir):
             pixels[b, :h * w] = torch.rand(h * w, pdim, generator=g) * 2 - 1
             mask[b, :h * w] = 1
         spatial = torch.tensor(shapes, dtype=torch.long)
-        got, hs = hooks(model.encoder.layers, model.embeddings)
-        out = model(pixel_values=pixels.to(dtype), pixel_attention_mask=mask, spatial_shapes=spatial)
-        for hk in hs:
-            hk.remove()
+        out, got = run_hooked(model, model.encoder.layers, pixel_values=pixels.to(dtype), pixel_attention_mask=mask,
+                              spatial_shapes=spatial)
         golden = {"pixel_values": pixels.float(), "pixel_attention_mask": mask, "spatial_shapes": spatial,
                   "last_hidden_state": flat(out.last_hidden_state), "pooler_output": flat(out.pooler_output)}
         golden.update({k: flat(v) for k, v in got.items()})
@@ -220,10 +225,7 @@ def dinov3(out_dir):
         model = model.to(dtype)
         g = torch.Generator().manual_seed(5)
         pixels = torch.randn(2, 3, h, w, generator=g)
-        got, hs = hooks(model.model.layer, model.embeddings)
-        out = model(pixel_values=pixels.to(dtype))
-        for hk in hs:
-            hk.remove()
+        out, got = run_hooked(model, model.model.layer, pixel_values=pixels.to(dtype))
         golden = {"pixel_values": pixels.float(), "last_hidden_state": flat(out.last_hidden_state),
                   "pooler_output": flat(out.pooler_output)}
         golden.update({k: flat(v) for k, v in got.items()})

@@ -3,23 +3,14 @@
 //! XLM-R position ids; each sequence alone must give its rows of the batch; bad input is a
 //! named error.
 
-use fk_baselines::fixtures::{encoder_pairs, golden_root, load_cases, GoldenCase};
+use fk_baselines::fixtures::{arch_cases, encoder_pairs, GoldenCase};
 use fk_bge_m3::BgeM3;
+use fk_recsys::goldens::{max_padding_drift, token_batch};
 use fk_recsys::{BertConfig, TokenBatch};
 use fk_runtime::safetensors::Checkpoint;
 
 fn cases() -> Vec<GoldenCase> {
-    let root = golden_root("bge_m3", env!("CARGO_MANIFEST_DIR"));
-    let cases = load_cases(&root).unwrap();
-    assert!(cases.len() >= 2, "expected the golden configs in {}", root.display());
-    cases
-}
-
-fn batch_of(g: &GoldenCase) -> TokenBatch {
-    let shape = g.shape("input_ids").unwrap();
-    let ids = g.ints("input_ids").unwrap().into_iter().map(|x| x as u32).collect();
-    let mask = g.ints("attention_mask").unwrap().into_iter().map(|x| x != 0).collect();
-    TokenBatch::new(shape[0], shape[1], ids, mask, None).unwrap()
+    arch_cases("bge_m3", env!("CARGO_MANIFEST_DIR"), 2).unwrap()
 }
 
 fn model_of(g: &GoldenCase) -> BgeM3 {
@@ -30,7 +21,7 @@ fn model_of(g: &GoldenCase) -> BgeM3 {
 #[test]
 fn reference_matches_transformers() {
     for g in cases() {
-        let out = model_of(&g).forward(&batch_of(&g)).unwrap();
+        let out = model_of(&g).forward(&token_batch(&g).unwrap()).unwrap();
         let mut pairs = encoder_pairs(&out.encoder);
         pairs.push(("dense_embedding".into(), &out.dense_embedding[..]));
         for (key, rel) in g.check(&pairs).unwrap_or_else(|e| panic!("{e}")) {
@@ -42,19 +33,8 @@ fn reference_matches_transformers() {
 #[test]
 fn padding_changes_no_real_token() {
     for g in cases() {
-        let b = batch_of(&g);
-        let model = model_of(&g);
-        let batched = model.forward(&b).unwrap();
-        let h = model.model.cfg.hidden_size;
-        for s in 0..b.batch {
-            let ids = b.real_ids(s);
-            let n = ids.len();
-            let one = model.forward(&TokenBatch::from_sequences(&[ids], 1).unwrap()).unwrap();
-            let rows = &batched.encoder.last_hidden_state[s * b.seq * h..(s * b.seq + n) * h];
-            let max = rows.iter().zip(&one.encoder.last_hidden_state).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            assert!(max <= 1e-5, "{} sequence {s}: padding moved a real row by {max}", g.name);
-            assert_eq!(&batched.dense_embedding[s * h..(s + 1) * h], &one.dense_embedding[..]);
-        }
+        let drift = max_padding_drift(&model_of(&g).model, &token_batch(&g).unwrap()).unwrap();
+        assert!(drift <= 1e-5, "{}: padding moved a real row by {drift}", g.name);
     }
 }
 

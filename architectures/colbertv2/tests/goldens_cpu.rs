@@ -3,24 +3,14 @@
 //! pooler_output and the normalised token embeddings of a padded batch; each sequence run
 //! alone must give its rows of the padded batch; bad input is a named error.
 
-use fk_baselines::fixtures::{encoder_pairs, golden_root, load_cases, GoldenCase};
+use fk_baselines::fixtures::{arch_cases, encoder_pairs, GoldenCase};
 use fk_colbertv2::ColBERT;
+use fk_recsys::goldens::{max_padding_drift, token_batch};
 use fk_recsys::{BertConfig, TokenBatch};
 use fk_runtime::safetensors::Checkpoint;
 
 fn cases() -> Vec<GoldenCase> {
-    let root = golden_root("colbertv2", env!("CARGO_MANIFEST_DIR"));
-    let cases = load_cases(&root).unwrap();
-    assert!(cases.len() >= 2, "expected the golden configs in {}", root.display());
-    cases
-}
-
-fn batch_of(g: &GoldenCase) -> TokenBatch {
-    let shape = g.shape("input_ids").unwrap();
-    let ids = g.ints("input_ids").unwrap().into_iter().map(|x| x as u32).collect();
-    let mask = g.ints("attention_mask").unwrap().into_iter().map(|x| x != 0).collect();
-    let tt = g.ints("token_type_ids").unwrap().into_iter().map(|x| x as u32).collect();
-    TokenBatch::new(shape[0], shape[1], ids, mask, Some(tt)).unwrap()
+    arch_cases("colbertv2", env!("CARGO_MANIFEST_DIR"), 2).unwrap()
 }
 
 fn model_of(g: &GoldenCase) -> ColBERT {
@@ -31,8 +21,7 @@ fn model_of(g: &GoldenCase) -> ColBERT {
 #[test]
 fn reference_matches_transformers() {
     for g in cases() {
-        let b = batch_of(&g);
-        let out = model_of(&g).forward(&b).unwrap();
+        let out = model_of(&g).forward(&token_batch(&g).unwrap()).unwrap();
         let mut pairs = encoder_pairs(&out.encoder);
         pairs.push(("token_embeddings".into(), &out.token_embeddings[..]));
         for (key, rel) in g.check(&pairs).unwrap_or_else(|e| panic!("{e}")) {
@@ -41,23 +30,11 @@ fn reference_matches_transformers() {
     }
 }
 
-/// Each sequence alone (no padding) gives exactly its real rows of the padded batch.
 #[test]
 fn padding_changes_no_real_token() {
     for g in cases() {
-        let b = batch_of(&g);
-        let model = model_of(&g);
-        let batched = model.forward(&b).unwrap();
-        let h = model.bert.cfg.hidden_size;
-        for s in 0..b.batch {
-            let n = b.attention_mask[s * b.seq..(s + 1) * b.seq].iter().filter(|&&m| m).count();
-            let tt = b.token_type_ids.as_ref().map(|t| t[s * b.seq..s * b.seq + n].to_vec());
-            let alone = TokenBatch::new(1, n, b.real_ids(s), vec![true; n], tt).unwrap();
-            let one = model.forward(&alone).unwrap();
-            let rows = &batched.encoder.last_hidden_state[s * b.seq * h..(s * b.seq + n) * h];
-            let max = rows.iter().zip(&one.encoder.last_hidden_state).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            assert!(max <= 1e-5, "{} sequence {s}: padding moved a real row by {max}", g.name);
-        }
+        let drift = max_padding_drift(&model_of(&g).bert, &token_batch(&g).unwrap()).unwrap();
+        assert!(drift <= 1e-5, "{}: padding moved a real row by {drift}", g.name);
     }
 }
 

@@ -3,16 +3,13 @@
 //! plain MLPs, 2D RoPE on a 20×12 image (not the config's 16×16). Each image alone must give
 //! its rows of the batch; bad input is a named error.
 
-use fk_baselines::fixtures::{encoder_pairs, golden_root, load_cases, GoldenCase};
+use fk_baselines::fixtures::{arch_cases, encoder_pairs, GoldenCase};
 use fk_dinov3::{DINOv3ViTConfig, DINOv3ViTModel};
 use fk_multimodal::ImageBatch;
 use fk_runtime::safetensors::Checkpoint;
 
 fn cases() -> Vec<GoldenCase> {
-    let root = golden_root("dinov3", env!("CARGO_MANIFEST_DIR"));
-    let cases = load_cases(&root).unwrap();
-    assert!(cases.len() >= 3, "expected the golden configs in {}", root.display());
-    cases
+    arch_cases("dinov3", env!("CARGO_MANIFEST_DIR"), 3).unwrap()
 }
 
 fn images_of(g: &GoldenCase) -> ImageBatch {
@@ -62,10 +59,10 @@ fn bad_input_is_a_named_error() {
     let model = model_of(&g);
     let p = model.cfg.patch_size;
     let odd = ImageBatch::new(1, 3, 2 * p + 1, 2 * p, vec![0.0; 3 * (2 * p + 1) * 2 * p]).unwrap();
-    let e = model.forward(&odd).err().expect("indivisible size must fail").to_string();
+    let e = model.forward(&odd).expect_err("indivisible size must fail").to_string();
     assert!(e.contains("not a positive multiple of patch_size"), "{e}");
     let gray = ImageBatch::new(1, 1, 2 * p, 2 * p, vec![0.0; 4 * p * p]).unwrap();
-    let e = model.forward(&gray).err().expect("wrong channel count must fail").to_string();
+    let e = model.forward(&gray).expect_err("wrong channel count must fail").to_string();
     assert!(e.contains("num_channels"), "{e}");
     let wrong = DINOv3ViTConfig { num_register_tokens: model.cfg.num_register_tokens + 1, ..model.cfg.clone() };
     let e = DINOv3ViTModel::load(&Checkpoint::open(&g.dir).unwrap(), &wrong).err().expect("wrong registers must fail").to_string();

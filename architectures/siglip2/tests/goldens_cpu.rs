@@ -3,15 +3,12 @@
 //! from the 4×4 position table (upsampled and antialias-downsampled), padded to one length.
 //! Each image alone must give its rows of the padded batch; bad input is a named error.
 
-use fk_baselines::fixtures::{encoder_pairs, golden_root, load_cases, GoldenCase};
+use fk_baselines::fixtures::{arch_cases, encoder_pairs, GoldenCase};
 use fk_runtime::safetensors::Checkpoint;
 use fk_siglip2::{PatchBatch, Siglip2VisionConfig, Siglip2VisionTransformer};
 
 fn cases() -> Vec<GoldenCase> {
-    let root = golden_root("siglip2", env!("CARGO_MANIFEST_DIR"));
-    let cases = load_cases(&root).unwrap();
-    assert!(cases.len() >= 2, "expected the golden configs in {}", root.display());
-    cases
+    arch_cases("siglip2", env!("CARGO_MANIFEST_DIR"), 2).unwrap()
 }
 
 fn batch_of(g: &GoldenCase) -> PatchBatch {
@@ -71,7 +68,7 @@ fn bad_input_is_a_named_error() {
     assert!(e.contains("not a positive multiple of patch_size"), "{e}");
     // Patches of the wrong width (another patch size or channel count).
     let wrong = PatchBatch::from_images(&[(2 * p, 2 * p, vec![0.0; 4 * p * p])], 1, p, 16).unwrap();
-    let e = model.forward(&wrong).err().expect("wrong patch width must fail").to_string();
+    let e = model.forward(&wrong).expect_err("wrong patch width must fail").to_string();
     assert!(e.contains("num_channels"), "{e}");
     // A grid larger than the padded length, and a mask that disagrees with the grid.
     let pd = model.cfg.patch_dim();

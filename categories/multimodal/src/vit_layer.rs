@@ -68,8 +68,9 @@ mod tests {
     use fk_baselines::reference::modules::no_rotation;
     use fk_runtime::DType;
 
-    fn lin(n: usize, k: usize, v: f32) -> Linear {
-        Linear { weight: vec![v; n * k], bias: None, in_features: k, out_features: n }
+    /// Random weights: constant ones would cancel against LayerNorm's zero-mean output.
+    fn lin(n: usize, k: usize, seed: u64) -> Linear {
+        Linear { weight: fk_runtime::rng::Rng::new(seed).normal_vec(n * k, 0.0, 0.5), bias: None, in_features: k, out_features: n }
     }
 
     /// With zero layer scales the layer is the identity; with zero down projections too.
@@ -79,10 +80,10 @@ mod tests {
         let ln = LayerNorm { weight: vec![1.0; h], bias: None, eps: 1e-6 };
         let layer = VitLayer {
             norm1: ln.clone(),
-            attention: SelfAttention { q: lin(h, h, 0.1), k: lin(h, h, 0.2), v: lin(h, h, 0.3), o: lin(h, h, 0.4), heads: 2, head_dim: 2 },
+            attention: SelfAttention { q: lin(h, h, 1), k: lin(h, h, 2), v: lin(h, h, 3), o: lin(h, h, 4), heads: 2, head_dim: 2 },
             layer_scale1: Some(LayerScale { lambda1: vec![0.0; h] }),
             norm2: ln,
-            mlp: Mlp::Gated { gate: lin(8, h, 0.1), up: lin(8, h, 0.1), down: lin(h, 8, 0.1), act: Activation::Silu },
+            mlp: Mlp::Gated { gate: lin(8, h, 5), up: lin(8, h, 6), down: lin(h, 8, 7), act: Activation::Silu },
             layer_scale2: Some(LayerScale { lambda1: vec![0.0; h] }),
         };
         let x: Vec<f32> = (0..3 * h).map(|i| i as f32 * 0.5 - 2.0).collect();

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod bert;
 pub mod config;
+pub mod goldens;
 
 pub use batch::TokenBatch;
 pub use bert::{BertEmbeddings, BertLayer, BertModel, BertPooler};
