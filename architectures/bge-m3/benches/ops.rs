@@ -1,7 +1,7 @@
 //! fk-bge-m3 at BAAI/bge-m3 shapes (XLM-R large, 16 heads × 64), bf16: the baseline ops this
 //! encoder will run on the GPU that exist today: bidirectional prefill attention from short
 //! queries to its 8192-token limit. LayerNorm, GELU and the full encoder come with their
-//! kernels. `cargo fastkernels bench --arch bge_m3` runs this.
+//! kernels. `cargo bench -p fk-bge-m3 --bench ops` runs this (`cargo fastkernels bench` once the crate is registered).
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
 use fk_baselines::harness::encoder_attention_bench_cases;
 use fk_bge_m3::kernels::candidate_table;

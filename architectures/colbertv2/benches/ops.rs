@@ -1,7 +1,7 @@
 //! fk-colbertv2 at colbert-ir/colbertv2.0 shapes (BERT base, 12 heads × 64), bf16: the baseline
 //! ops this encoder will run on the GPU that exist today: bidirectional prefill attention at
 //! ColBERT's query length (32) and document length (180), batch 1–256. LayerNorm, GELU and
-//! the full encoder come with their kernels. `cargo fastkernels bench --arch colbertv2` runs this.
+//! the full encoder come with their kernels. `cargo bench -p fk-colbertv2 --bench ops` runs this (`cargo fastkernels bench` once the crate is registered).
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
 use fk_baselines::harness::encoder_attention_bench_cases;
 use fk_colbertv2::kernels::candidate_table;

@@ -2,7 +2,7 @@
 //! encoder will run on the GPU that exist today: bidirectional prefill attention over
 //! 1 CLS + 4 registers + patches at 224² (196 patches), 512² (1024) and 1024² (4096). 2D RoPE,
 //! LayerNorm, layer scale and the full model come with their kernels.
-//! `cargo fastkernels bench --arch dinov3` runs this.
+//! `cargo bench -p fk-dinov3 --bench ops` runs this (`cargo fastkernels bench` once the crate is registered).
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
 use fk_baselines::harness::encoder_attention_bench_cases;
 use fk_dinov3::kernels::candidate_table;

@@ -1,7 +1,7 @@
 //! fk-siglip2 at google/siglip2-so400m-patch16-naflex shapes (16 heads × 72), bf16. The
 //! baseline prefill attention kernel has no head_dim-72 instantiation yet, so this bench has
 //! no rows until the encoder kernels land (it says so instead of timing a fallback).
-//! `cargo fastkernels bench --arch siglip2` runs this.
+//! `cargo bench -p fk-siglip2 --bench ops` runs this (`cargo fastkernels bench` once the crate is registered).
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
 use fk_baselines::harness::encoder_attention_bench_cases;
 use fk_runtime::DType;
