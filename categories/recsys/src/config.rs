@@ -135,7 +135,7 @@ mod tests {
             (format!(r#"{{{MIN}, "model_type": "gpt2"}}"#), "model_type"),
             (format!(r#"{{{MIN}, "hidden_act": "mish"}}"#), "mish"),
             (format!(r#"{{{MIN}, "position_embedding_type": "relative_key"}}"#), "relative_key"),
-            (format!(r#"{{{MIN}, "num_attention_heads": 5}}"#), "divisible"),
+            (r#"{"hidden_size": 64, "num_attention_heads": 5, "num_hidden_layers": 2, "intermediate_size": 96, "vocab_size": 100}"#.to_string(), "divisible"),
             (format!(r#"{{{MIN}, "is_decoder": true}}"#), "is_decoder"),
             (format!(r#"{{{MIN}, "layer_norm_eps": 0.0}}"#), "layer_norm_eps"),
             (r#"{"hidden_size": "big"}"#.to_string(), "not a valid config.json"),
