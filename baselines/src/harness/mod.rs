@@ -16,7 +16,7 @@ mod skinny;
 mod trials;
 
 pub use cases::{
-    default_test_cases, llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, llm_prefill_bench_cases, llm_sample_bench_cases,
+    default_test_cases, encoder_attention_bench_cases, llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, llm_prefill_bench_cases, llm_sample_bench_cases,
     prefill_bench_case, Case, CaseParams, LlmShapes, PrefillSource,
 };
 pub use errors::error_trials;

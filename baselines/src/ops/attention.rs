@@ -45,6 +45,9 @@ pub(crate) enum PrefillKernel {
     Portable,
 }
 
+/// The head dims the prefill kernel is instantiated for (encoders at 72 or 80 need more).
+pub const PREFILL_HEAD_DIMS: [usize; 3] = [64, 128, 256];
+
 /// `out` `[total_q, heads*head_dim]` (contiguous; `[total_q, heads, head_dim]` is accepted too)
 /// = attention of `query` `[total_q, heads*head_dim]` (rows may be strided) over `kv`, for
 /// sequences delimited by `cu_seqlens_q` (i32 `[batch+1]`). f16 or bf16; head_dim 64, 128 or
@@ -116,7 +119,7 @@ pub(crate) fn prefill_attention_impl(
         return Err(Error::dtype(OP, format!("query is {dtype}; prefill_attention supports f16 and bf16")));
     }
     let hd = p.head_dim;
-    if ![64, 128, 256].contains(&hd) {
+    if !PREFILL_HEAD_DIMS.contains(&hd) {
         return Err(Error::shape(OP, format!("head_dim {hd} is not supported (64, 128, 256)")));
     }
     let (total_q, qcols, qs) = as_rows(OP, "query", query)?;

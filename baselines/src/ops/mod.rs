@@ -12,7 +12,7 @@ mod rotary;
 mod sampling;
 mod status;
 
-pub use attention::{prefill_attention, prefill_attention_checked, prefill_attention_with_status, PrefillKv, PrefillParams};
+pub use attention::{prefill_attention, prefill_attention_checked, prefill_attention_with_status, PrefillKv, PrefillParams, PREFILL_HEAD_DIMS};
 pub(crate) use attention::{prefill_attention_impl, PrefillKernel};
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};

@@ -21,7 +21,7 @@ impl AttnShape {
 }
 
 /// Softmax-weighted sum of `v_rows` for one query row over `keys` (indices into k/v rows).
-fn attend(q: &[f32], k: &[f32], v: &[f32], s: &AttnShape, kvh: usize, keys: impl Iterator<Item = usize> + Clone, out: &mut [f64]) {
+pub(super) fn attend(q: &[f32], k: &[f32], v: &[f32], s: &AttnShape, kvh: usize, keys: impl Iterator<Item = usize> + Clone, out: &mut [f64]) {
     let (d, kv_stride) = (s.head_dim, s.kv_heads * s.head_dim);
     let scores: Vec<f64> = keys
         .clone()
