@@ -1,4 +1,4 @@
-//! Reading an HF `config.json` for the encoder crates: the file (a folder means its
+//! Reading an HF `config.json` for every architecture crate: the file (a folder means its
 //! config.json), parse errors and validation errors that name the file, and the small checks
 //! every validated config repeats.
 

@@ -31,6 +31,8 @@ import transformers
 from safetensors.torch import load_file, save_file
 from transformers import MixtralConfig, MixtralForCausalLM
 
+from make_llama_goldens import greedy  # same greedy loop and top-2 gap as the Llama goldens
+
 PROMPT_LEN, GREEDY_STEPS = 11, 32
 
 BASE = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
@@ -81,17 +83,6 @@ def run(model, ids, k):
         top = torch.topk(probs, k + 1, dim=-1).values
         router_gap = min(router_gap, float((top[:, k - 1] - top[:, k]).min()))
     return logits, layer_out, norm_out[0][0], {i: r[2] for i, r in routes.items()}, router_gap
-
-
-@torch.no_grad()
-def greedy(model, ids, steps):
-    seq, gaps = ids.clone(), []
-    for _ in range(steps):
-        last = model(seq[None]).logits[0, -1].float()
-        top = torch.topk(last, 2)
-        gaps.append(float(top.values[0] - top.values[1]))
-        seq = torch.cat([seq, top.indices[:1]])
-    return seq[len(ids):], min(gaps)
 
 
 def main():

@@ -3,56 +3,45 @@
 //! transformers does), then validation into the struct the code uses, with errors that name
 //! the key and the file.
 
-use fk_llm::config::{attention_dims, need, parse_eos, parse_rope, positive, read_config, rms_eps};
+use fk_llm::config::{read_config, CoreDefaults, DecoderCore, RawDecoderConfig};
 pub use fk_llm::config::{RawRopeScaling, RopeScaling};
-use fk_runtime::{Error, Result};
+use fk_runtime::Result;
 use serde::Deserialize;
 #[cfg(test)]
 use std::path::Path;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct RawLlamaConfig {
-    pub model_type: Option<String>,
-    pub hidden_size: Option<usize>,
-    pub intermediate_size: Option<usize>,
-    pub num_hidden_layers: Option<usize>,
-    pub num_attention_heads: Option<usize>,
-    pub num_key_value_heads: Option<usize>,
-    pub head_dim: Option<usize>,
-    pub vocab_size: Option<usize>,
-    pub max_position_embeddings: Option<usize>,
-    pub rms_norm_eps: Option<f64>,
-    pub rope_theta: Option<f64>,
-    pub rope_scaling: Option<RawRopeScaling>,
-    pub rope_parameters: Option<RawRopeScaling>,
-    pub hidden_act: Option<String>,
+    #[serde(flatten)]
+    pub core: RawDecoderConfig,
     pub attention_bias: Option<bool>,
     pub mlp_bias: Option<bool>,
-    pub tie_word_embeddings: Option<bool>,
-    pub torch_dtype: Option<String>,
-    /// One id or a list (Llama 3.1 Instruct stops on several).
-    pub eos_token_id: Option<serde_json::Value>,
 }
 
+/// The validated config: the decoder's common keys ([`DecoderCore`], reached through
+/// `Deref`: `cfg.hidden_size`, …) and Llama's own.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LlamaConfig {
-    pub hidden_size: usize,
-    pub intermediate_size: usize,
-    pub num_hidden_layers: usize,
-    pub num_attention_heads: usize,
-    pub num_key_value_heads: usize,
-    pub head_dim: usize,
-    pub vocab_size: usize,
-    pub max_position_embeddings: usize,
-    pub rms_norm_eps: f32,
-    pub rope_theta: f64,
-    pub rope_scaling: RopeScaling,
+    pub core: DecoderCore,
     pub attention_bias: bool,
     pub mlp_bias: bool,
-    pub tie_word_embeddings: bool,
-    /// Ids that end generation (`eos_token_id`, one or a list; empty if absent).
-    pub eos_token_ids: Vec<u32>,
 }
+
+impl std::ops::Deref for LlamaConfig {
+    type Target = DecoderCore;
+    fn deref(&self) -> &DecoderCore {
+        &self.core
+    }
+}
+
+impl std::ops::DerefMut for LlamaConfig {
+    fn deref_mut(&mut self) -> &mut DecoderCore {
+        &mut self.core
+    }
+}
+
+/// transformers' `LlamaConfig` defaults for what a file may omit.
+const DEFAULTS: CoreDefaults = CoreDefaults { model_type: "llama", name: "Llama", max_position_embeddings: 2048, rms_norm_eps: 1e-6, rope_theta: 10000.0 };
 
 impl LlamaConfig {
     /// Read and validate `path` (a config.json or a folder holding one).
@@ -61,8 +50,7 @@ impl LlamaConfig {
     }
 
     pub fn from_json(text: &str) -> Result<LlamaConfig> {
-        let raw: RawLlamaConfig = serde_json::from_str(text).map_err(|e| Error::config(format!("not a valid config.json: {e}")))?;
-        raw.validate()
+        fk_baselines::hf_config::parse::<RawLlamaConfig>(text)?.validate()
     }
 
     /// The real meta-llama/Llama-3.1-8B-Instruct config, shipped in `configs/`.
@@ -87,39 +75,7 @@ impl LlamaConfig {
 
 impl RawLlamaConfig {
     pub fn validate(self) -> Result<LlamaConfig> {
-        if let Some(mt) = &self.model_type {
-            if mt != "llama" {
-                return Err(Error::config(format!("model_type is `{mt}`, expected `llama`")));
-            }
-        }
-        let hidden = positive(need(self.hidden_size, "hidden_size")?, "hidden_size")?;
-        let heads = positive(need(self.num_attention_heads, "num_attention_heads")?, "num_attention_heads")?;
-        let (kv_heads, head_dim) = attention_dims(hidden, heads, self.num_key_value_heads, self.head_dim)?;
-        if let Some(act) = &self.hidden_act {
-            if act != "silu" {
-                return Err(Error::config(format!("hidden_act `{act}` is not supported for Llama (expected `silu`)")));
-            }
-        }
-        let eps = rms_eps(self.rms_norm_eps, 1e-6)?;
-        let (theta, rope_scaling) = parse_rope(self.rope_theta, self.rope_scaling, self.rope_parameters, 10000.0)?;
-        let eos_token_ids = parse_eos(&self.eos_token_id)?;
-        Ok(LlamaConfig {
-            eos_token_ids,
-            hidden_size: hidden,
-            intermediate_size: positive(need(self.intermediate_size, "intermediate_size")?, "intermediate_size")?,
-            num_hidden_layers: positive(need(self.num_hidden_layers, "num_hidden_layers")?, "num_hidden_layers")?,
-            num_attention_heads: heads,
-            num_key_value_heads: kv_heads,
-            head_dim,
-            vocab_size: positive(need(self.vocab_size, "vocab_size")?, "vocab_size")?,
-            max_position_embeddings: self.max_position_embeddings.unwrap_or(2048),
-            rms_norm_eps: eps,
-            rope_theta: theta,
-            rope_scaling,
-            attention_bias: self.attention_bias.unwrap_or(false),
-            mlp_bias: self.mlp_bias.unwrap_or(false),
-            tie_word_embeddings: self.tie_word_embeddings.unwrap_or(false),
-        })
+        Ok(LlamaConfig { core: self.core.validate(&DEFAULTS)?, attention_bias: self.attention_bias.unwrap_or(false), mlp_bias: self.mlp_bias.unwrap_or(false) })
     }
 }
 

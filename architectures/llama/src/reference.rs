@@ -3,7 +3,7 @@
 //! reference ([`fk_llm::reference`]) with Llama's dense MLP.
 
 use crate::config::LlamaConfig;
-use fk_llm::reference::{load_tensor, DecoderDims, DecoderReference, FeedForwardRef};
+use fk_llm::reference::{load_tensor, DecoderReference, FeedForwardRef};
 pub use fk_llm::reference::ReferenceOutput;
 use fk_runtime::safetensors::Checkpoint;
 use fk_runtime::{DType, Result};
@@ -18,18 +18,7 @@ pub struct LlamaReference {
 impl LlamaReference {
     /// Load an HF Llama checkpoint (weights keyed as `model.layers.{i}.self_attn.q_proj.weight` …).
     pub fn load(ckpt: &Checkpoint, cfg: &LlamaConfig) -> Result<LlamaReference> {
-        let dims = DecoderDims {
-            hidden: cfg.hidden_size,
-            heads: cfg.num_attention_heads,
-            kv_heads: cfg.num_key_value_heads,
-            head_dim: cfg.head_dim,
-            vocab: cfg.vocab_size,
-            max_position_embeddings: cfg.max_position_embeddings,
-            rms_norm_eps: cfg.rms_norm_eps,
-            rope_theta: cfg.rope_theta,
-            rope_scaling: cfg.rope_scaling.clone(),
-            tie_word_embeddings: cfg.tie_word_embeddings,
-        };
+        let dims = cfg.dims();
         let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
         let inner = DecoderReference::load("LlamaReference", ckpt, dims, cfg.num_hidden_layers, |ckpt, l| {
             let p = |s: &str| format!("model.layers.{l}.mlp.{s}");

@@ -20,7 +20,9 @@ mod tests {
     fn llama3_scaling_keeps_high_and_divides_low_frequencies() {
         let cfg = LlamaConfig::llama_3_1_8b();
         let scaled = inv_freq(&cfg);
-        let plain = inv_freq(&LlamaConfig { rope_scaling: RopeScaling::Default, ..cfg.clone() });
+        let mut plain_cfg = cfg.clone();
+        plain_cfg.rope_scaling = RopeScaling::Default;
+        let plain = inv_freq(&plain_cfg);
         assert_eq!(scaled[0], plain[0]); // highest frequency: wavelength 2π < 8192/4
         let last = scaled.len() - 1; // lowest frequency: wavelength ≫ 8192
         assert!((scaled[last] - plain[last] / 8.0).abs() < 1e-18);
@@ -30,7 +32,8 @@ mod tests {
 
     #[test]
     fn default_cache_matches_the_generic_reference() {
-        let cfg = LlamaConfig { rope_scaling: RopeScaling::Default, ..LlamaConfig::llama_3_1_8b() };
+        let mut cfg = LlamaConfig::llama_3_1_8b();
+        cfg.rope_scaling = RopeScaling::Default;
         let ours = cos_sin_cache(&cfg, 17);
         let generic = fk_baselines::reference::cos_sin_cache(17, cfg.head_dim, cfg.rope_theta);
         assert!(ours.iter().zip(&generic).all(|(a, b)| (a - b).abs() < 1e-6));

@@ -72,7 +72,8 @@ impl LlamaStepWorkload {
     /// `cfg` at its real sizes (Attention/DecoderLayer scopes build one layer only).
     pub fn new(dev: &Device, cfg: &LlamaConfig, scope: Scope, kind: StepKind, seed: u64) -> Result<LlamaStepWorkload> {
         let layers = if scope == Scope::Model { cfg.num_hidden_layers } else { 1 };
-        let cfg = LlamaConfig { num_hidden_layers: layers, ..cfg.clone() };
+        let mut cfg = cfg.clone();
+        cfg.num_hidden_layers = layers;
         let dtype = DType::BF16;
         let model = LlamaForCausalLM::random(dev, &cfg, dtype, seed)?;
         // Block tables: sequence s owns blocks [s*per_seq, (s+1)*per_seq).

@@ -6,7 +6,6 @@
 use fk_llama::goldens::{golden_root, load_all};
 use fk_llama::reference::LlamaReference;
 use fk_llama::LlamaConfig;
-use fk_runtime::compare::compare;
 use fk_runtime::safetensors::Checkpoint;
 
 #[test]
@@ -18,20 +17,7 @@ fn reference_matches_transformers() {
         let cfg = LlamaConfig::from_file(&g.dir).unwrap_or_else(|e| panic!("{name}: {e}"));
         let model = LlamaReference::load(&Checkpoint::open(&g.dir).unwrap(), &cfg).unwrap_or_else(|e| panic!("{name}: {e}"));
         let out = model.forward(&g.input_ids).unwrap();
-        let mut ours: Vec<Vec<f32>> = out.layer_outputs.clone();
-        ours.push(out.final_norm.clone());
-        ours.push(out.logits.clone());
-        let keys = g.keys();
-        assert_eq!(keys.len(), ours.len(), "{name}: golden has {keys:?}");
-        for (key, ours) in keys.iter().zip(ours) {
-            let c = compare(&ours, &g.expected(key).unwrap(), g.tolerance());
-            assert!(c.passed(), "{name} {key}: {c}");
-            eprintln!("{name} {key}: rel_l2 {:.2e}", c.rel_l2);
-        }
-        if !g.is_bf16() {
-            let got = model.greedy(&g.input_ids, g.greedy.len()).unwrap();
-            assert_eq!(got, g.greedy, "{name}: greedy continuation differs from transformers");
-        }
+        g.check_reference(&out, |p, n| model.greedy(p, n)).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -41,11 +27,13 @@ fn bad_checkpoints_are_clear_errors() {
     let cfg = LlamaConfig::from_file(&g.dir).unwrap();
     let ckpt = Checkpoint::open(&g.dir).unwrap();
     // A config whose shapes do not match the weights.
-    let wrong = LlamaConfig { intermediate_size: cfg.intermediate_size + 1, ..cfg.clone() };
+    let mut wrong = cfg.clone();
+    wrong.intermediate_size += 1;
     let e = LlamaReference::load(&ckpt, &wrong).err().expect("wrong intermediate_size must fail").to_string();
     assert!(e.contains("gate_proj") && e.contains("113"), "{e}");
     // More layers than the checkpoint holds: a missing tensor, named.
-    let deeper = LlamaConfig { num_hidden_layers: cfg.num_hidden_layers + 1, ..cfg.clone() };
+    let mut deeper = cfg.clone();
+    deeper.num_hidden_layers += 1;
     let e = LlamaReference::load(&ckpt, &deeper).err().expect("missing layer must fail").to_string();
     assert!(e.contains("model.layers.2."), "{e}");
     // A prompt longer than the context, and an id outside the vocabulary.

@@ -194,7 +194,8 @@ fn bad_inputs(dev: &Device, g: &Golden) -> Result<(), String> {
 /// Two layers of Llama-3.1-8B's real shapes with random weights: activations stay finite
 /// and the logits are not degenerate (the random-weight recipe the benchmarks rely on).
 fn random_8b_shapes_are_finite(dev: &Device) -> Result<(), String> {
-    let cfg = LlamaConfig { num_hidden_layers: 2, max_position_embeddings: 8192, ..LlamaConfig::llama_3_1_8b() };
+    let mut cfg = LlamaConfig::llama_3_1_8b();
+    (cfg.num_hidden_layers, cfg.max_position_embeddings) = (2, 8192);
     let model = LlamaForCausalLM::random(dev, &cfg, DType::BF16, 7).map_err(s)?;
     let ctx = Context::new(dev, baseline_table()).map_err(s)?;
     let o = GeneratorOptions { max_batch: 2, max_model_len: 512, max_prefill_tokens: 512, block_size: 16, cuda_graphs: true };

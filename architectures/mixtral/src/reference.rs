@@ -5,7 +5,7 @@
 
 use crate::config::MixtralConfig;
 pub use fk_llm::reference::ReferenceOutput;
-use fk_llm::reference::{load_tensor, DecoderDims, DecoderReference, FeedForwardRef};
+use fk_llm::reference::{load_tensor, DecoderReference, FeedForwardRef};
 use fk_runtime::safetensors::Checkpoint;
 use fk_runtime::{Error, Result};
 
@@ -21,18 +21,7 @@ impl MixtralReference {
         if cfg.sliding_window.is_some_and(|w| w < cfg.max_position_embeddings) {
             return Err(Error::config("the CPU reference has no sliding-window attention yet (the shipped Mixtral config sets none)"));
         }
-        let dims = DecoderDims {
-            hidden: cfg.hidden_size,
-            heads: cfg.num_attention_heads,
-            kv_heads: cfg.num_key_value_heads,
-            head_dim: cfg.head_dim,
-            vocab: cfg.vocab_size,
-            max_position_embeddings: cfg.max_position_embeddings,
-            rms_norm_eps: cfg.rms_norm_eps,
-            rope_theta: cfg.rope_theta,
-            rope_scaling: cfg.rope_scaling.clone(),
-            tie_word_embeddings: cfg.tie_word_embeddings,
-        };
+        let dims = cfg.dims();
         let (h, i, e) = (cfg.hidden_size, cfg.intermediate_size, cfg.num_local_experts);
         let inner = DecoderReference::load(NAME, ckpt, dims, cfg.num_hidden_layers, |ckpt, l| {
             let p = |s: &str| format!("model.layers.{l}.block_sparse_moe.{s}");

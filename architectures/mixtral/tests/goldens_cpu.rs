@@ -6,7 +6,6 @@
 use fk_mixtral::goldens::{load_all, router_topk};
 use fk_mixtral::reference::MixtralReference;
 use fk_mixtral::MixtralConfig;
-use fk_runtime::compare::compare;
 use fk_runtime::safetensors::Checkpoint;
 
 #[test]
@@ -39,20 +38,7 @@ fn reference_matches_transformers_and_routes_tokens_identically() {
                 assert_eq!(ours, &want, "{name} layer {l}: expert order differs from transformers");
             }
         }
-        let mut ours: Vec<Vec<f32>> = out.layer_outputs.clone();
-        ours.push(out.final_norm.clone());
-        ours.push(out.logits.clone());
-        let keys = g.keys();
-        assert_eq!(keys.len(), ours.len(), "{name}: golden has {keys:?}");
-        for (key, ours) in keys.iter().zip(ours) {
-            let c = compare(&ours, &g.expected(key).unwrap(), g.tolerance());
-            eprintln!("{name} {key}: rel_l2 {:.2e}", c.rel_l2);
-            assert!(c.passed(), "{name} {key}: {c}");
-        }
-        if !g.is_bf16() {
-            let got = model.greedy(&g.input_ids, g.greedy.len()).unwrap();
-            assert_eq!(got, g.greedy, "{name}: greedy continuation differs from transformers");
-        }
+        g.check_reference(&out, |p, n| model.greedy(p, n)).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -61,10 +47,12 @@ fn bad_checkpoints_are_clear_errors() {
     let g = load_all().unwrap().into_iter().find(|g| g.name == "tiny-moe8-top2-f32").unwrap();
     let cfg = MixtralConfig::from_file(&g.dir).unwrap();
     let ckpt = Checkpoint::open(&g.dir).unwrap();
-    let more = MixtralConfig { num_local_experts: 9, ..cfg.clone() };
+    let mut more = cfg.clone();
+    more.num_local_experts = 9;
     let e = MixtralReference::load(&ckpt, &more).err().expect("a missing expert must fail").to_string();
     assert!(e.contains("block_sparse_moe.gate.weight") || e.contains("experts.8"), "{e}");
-    let wider = MixtralConfig { intermediate_size: cfg.intermediate_size + 1, ..cfg.clone() };
+    let mut wider = cfg.clone();
+    wider.intermediate_size += 1;
     let e = MixtralReference::load(&ckpt, &wider).err().expect("wrong expert shape must fail").to_string();
     assert!(e.contains("experts.0.w1.weight") && e.contains("97"), "{e}");
     let model = MixtralReference::load(&ckpt, &cfg).unwrap();

@@ -1,7 +1,9 @@
 //! Config pieces every decoder-only LLM of the family parses the same way from an HF
 //! `config.json`: rotary parameters (`rope_theta` + `rope_scaling`, or transformers ≥ 5's
 //! `rope_parameters`), EOS ids, and the required-key helpers whose errors name the key.
-//! Architecture configs (`LlamaConfig`, `MixtralConfig`, …) build on these.
+//! [`RawDecoderConfig`] holds the keys every Llama-shaped decoder has and
+//! [`RawDecoderConfig::validate`] turns them into a [`DecoderCore`]; architecture configs
+//! (`LlamaConfig`, `MixtralConfig`, …) flatten it into their raw struct and add their own keys.
 
 use fk_runtime::{Error, Result};
 use serde::Deserialize;
@@ -25,17 +27,7 @@ pub enum RopeScaling {
     Llama3 { factor: f64, low_freq_factor: f64, high_freq_factor: f64, original_max_position_embeddings: usize },
 }
 
-pub fn need<T>(v: Option<T>, key: &str) -> Result<T> {
-    v.ok_or_else(|| Error::config(format!("missing required key `{key}`")))
-}
-
-pub fn positive(v: usize, key: &str) -> Result<usize> {
-    if v == 0 {
-        Err(Error::config(format!("`{key}` must be > 0")))
-    } else {
-        Ok(v)
-    }
-}
+pub use fk_baselines::hf_config::{from_file as read_config, need, positive};
 
 /// Resolve rotary settings from the raw keys: `(rope_theta, scaling)`.
 pub fn parse_rope(rope_theta: Option<f64>, rope_scaling: Option<RawRopeScaling>, rope_parameters: Option<RawRopeScaling>, default_theta: f64) -> Result<(f64, RopeScaling)> {
@@ -118,14 +110,100 @@ pub fn rms_eps(v: Option<f64>, default: f64) -> Result<f32> {
     Ok(eps as f32)
 }
 
-/// Read a config file: `path` is a config.json or a folder holding one. Errors carry the file.
-pub fn read_config<T>(path: &std::path::Path, parse: impl FnOnce(&str) -> Result<T>) -> Result<T> {
-    // A folder (existing or not) means its config.json; a *.json path is the file itself.
-    let is_json = path.extension().is_some_and(|e| e == "json");
-    let file = if path.is_dir() || !is_json { path.join("config.json") } else { path.to_path_buf() };
-    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(format!("read {}", file.display()), e))?;
-    parse(&text).map_err(|e| match e {
-        Error::Config { message, .. } => Error::Config { file: Some(file.clone()), message },
-        other => other,
-    })
+/// The keys every Llama-shaped decoder's `config.json` has (unknown keys are ignored).
+#[derive(Clone, Debug, Deserialize)]
+pub struct RawDecoderConfig {
+    pub model_type: Option<String>,
+    pub hidden_size: Option<usize>,
+    pub intermediate_size: Option<usize>,
+    pub num_hidden_layers: Option<usize>,
+    pub num_attention_heads: Option<usize>,
+    pub num_key_value_heads: Option<usize>,
+    pub head_dim: Option<usize>,
+    pub vocab_size: Option<usize>,
+    pub max_position_embeddings: Option<usize>,
+    pub rms_norm_eps: Option<f64>,
+    pub rope_theta: Option<f64>,
+    pub rope_scaling: Option<RawRopeScaling>,
+    pub rope_parameters: Option<RawRopeScaling>,
+    pub hidden_act: Option<String>,
+    pub tie_word_embeddings: Option<bool>,
+    /// One id or a list (Llama 3.1 Instruct stops on several).
+    pub eos_token_id: Option<serde_json::Value>,
+}
+
+/// What an architecture's transformers config class defaults that the file may omit.
+pub struct CoreDefaults {
+    pub model_type: &'static str,
+    /// For errors: `Llama`, `Mixtral`.
+    pub name: &'static str,
+    pub max_position_embeddings: usize,
+    pub rms_norm_eps: f64,
+    pub rope_theta: f64,
+}
+
+/// The validated common part of a decoder config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecoderCore {
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: usize,
+    pub head_dim: usize,
+    pub vocab_size: usize,
+    pub max_position_embeddings: usize,
+    pub rms_norm_eps: f32,
+    pub rope_theta: f64,
+    pub rope_scaling: RopeScaling,
+    pub tie_word_embeddings: bool,
+    pub eos_token_ids: Vec<u32>,
+}
+
+impl RawDecoderConfig {
+    pub fn validate(self, d: &CoreDefaults) -> Result<DecoderCore> {
+        fk_baselines::hf_config::check_model_type(self.model_type.as_deref(), &[d.model_type])?;
+        let hidden = positive(need(self.hidden_size, "hidden_size")?, "hidden_size")?;
+        let heads = positive(need(self.num_attention_heads, "num_attention_heads")?, "num_attention_heads")?;
+        let (kv_heads, head_dim) = attention_dims(hidden, heads, self.num_key_value_heads, self.head_dim)?;
+        if let Some(act) = &self.hidden_act {
+            if act != "silu" {
+                return Err(Error::config(format!("hidden_act `{act}` is not supported for {} (expected `silu`)", d.name)));
+            }
+        }
+        let (rope_theta, rope_scaling) = parse_rope(self.rope_theta, self.rope_scaling, self.rope_parameters, d.rope_theta)?;
+        Ok(DecoderCore {
+            hidden_size: hidden,
+            intermediate_size: positive(need(self.intermediate_size, "intermediate_size")?, "intermediate_size")?,
+            num_hidden_layers: positive(need(self.num_hidden_layers, "num_hidden_layers")?, "num_hidden_layers")?,
+            num_attention_heads: heads,
+            num_key_value_heads: kv_heads,
+            head_dim,
+            vocab_size: positive(need(self.vocab_size, "vocab_size")?, "vocab_size")?,
+            max_position_embeddings: self.max_position_embeddings.unwrap_or(d.max_position_embeddings),
+            rms_norm_eps: rms_eps(self.rms_norm_eps, d.rms_norm_eps)?,
+            rope_theta,
+            rope_scaling,
+            tie_word_embeddings: self.tie_word_embeddings.unwrap_or(false),
+            eos_token_ids: parse_eos(&self.eos_token_id)?,
+        })
+    }
+}
+
+impl DecoderCore {
+    /// The geometry the CPU reference needs.
+    pub fn dims(&self) -> crate::reference::DecoderDims {
+        crate::reference::DecoderDims {
+            hidden: self.hidden_size,
+            heads: self.num_attention_heads,
+            kv_heads: self.num_key_value_heads,
+            head_dim: self.head_dim,
+            vocab: self.vocab_size,
+            max_position_embeddings: self.max_position_embeddings,
+            rms_norm_eps: self.rms_norm_eps,
+            rope_theta: self.rope_theta,
+            rope_scaling: self.rope_scaling.clone(),
+            tie_word_embeddings: self.tie_word_embeddings,
+        }
+    }
 }

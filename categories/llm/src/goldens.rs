@@ -92,3 +92,37 @@ pub fn load_all(arch: &str) -> Result<Vec<Golden>> {
         })
         .collect()
 }
+
+impl Golden {
+    /// Check a CPU reference's outputs against the golden (every layer's output, the final
+    /// norm, the logits; and for fp32 configs the greedy continuation `greedy(prompt, n)`
+    /// produces). Prints the rel-L2 of each; the error names the first mismatch.
+    pub fn check_reference(
+        &self,
+        out: &crate::reference::ReferenceOutput,
+        greedy: impl FnOnce(&[u32], usize) -> Result<Vec<u32>>,
+    ) -> std::result::Result<(), String> {
+        let name = &self.name;
+        let mut ours: Vec<&Vec<f32>> = out.layer_outputs.iter().collect();
+        ours.push(&out.final_norm);
+        ours.push(&out.logits);
+        let keys = self.keys();
+        if keys.len() != ours.len() {
+            return Err(format!("{name}: the golden has {keys:?}, the reference {} tensors", ours.len()));
+        }
+        for (key, ours) in keys.iter().zip(ours) {
+            let c = fk_runtime::compare::compare(ours, &self.expected(key).map_err(|e| e.to_string())?, self.tolerance());
+            eprintln!("{name} {key}: rel_l2 {:.2e}", c.rel_l2);
+            if !c.passed() {
+                return Err(format!("{name} {key}: {c}"));
+            }
+        }
+        if !self.is_bf16() {
+            let got = greedy(&self.input_ids, self.greedy.len()).map_err(|e| e.to_string())?;
+            if got != self.greedy {
+                return Err(format!("{name}: greedy continuation differs from transformers:\n ours {got:?}\n  hf  {:?}", self.greedy));
+            }
+        }
+        Ok(())
+    }
+}
