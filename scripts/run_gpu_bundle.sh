@@ -16,7 +16,7 @@
 # names (default: all); FK_TEST_ARGS is passed to every test binary (a libtest filter, e.g.
 # "paged_attention"); FK_BENCH_ARGS to every bench binary (e.g. "--op paged --quick");
 # FK_SKIP_PEER=1 skips the PyTorch peer; FK_SKIP_E2E=1 the end-to-end runs, FK_SKIP_HF=1 their
-# HF transformers peer; FK_SKIP_CLI=1 the `generate` CLI check; FK_SKIP_EVAL=1 the engine
+# HF transformers peer; FK_SKIP_CLI=1 the `generate` CLI check; FK_SKIP_SERVE=1 the `serve` smoke test; FK_SKIP_EVAL=1 the engine
 # workloads (FK_EVAL_WORKLOADS=LLM.mixed,LLM.single_request picks some; FK_EVAL_ARGS adds flags).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -95,6 +95,15 @@ if [ -z "${FK_SKIP_CLI:-}" ] && [ -x "$here/bin/cargo-fastkernels" ]; then
     rc=${PIPESTATUS[0]}
     stamp
     say "-- generate CLI vs goldens: exit $rc -> $([ "$rc" = 0 ] && echo as expected || echo UNEXPECTED)"
+    [ "$rc" = 0 ] || verdict=1
+fi
+if [ -z "${FK_SKIP_SERVE:-}" ] && [ -x "$here/bin/cargo-fastkernels" ]; then
+    say ""
+    say "== cargo fastkernels serve: greedy tokens over HTTP vs the transformers goldens"
+    python3 "$here/check_serve.py" --cli "$here/bin/cargo-fastkernels" --golden "$here/goldens/llama/tiny-gqa-llama3-f32" 2>&1 | tee -a "$log"
+    rc=${PIPESTATUS[0]}
+    stamp
+    say "-- serve smoke: exit $rc -> $([ "$rc" = 0 ] && echo as expected || echo UNEXPECTED)"
     [ "$rc" = 0 ] || verdict=1
 fi
 

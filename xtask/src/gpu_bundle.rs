@@ -81,6 +81,7 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
     std::fs::copy(ws.join("scripts/peer_torch_ops.py"), bundle.join("peer_torch_ops.py"))?;
     std::fs::copy(ws.join("scripts/peer_hf_generate.py"), bundle.join("peer_hf_generate.py"))?;
     std::fs::copy(ws.join("scripts/check_generate_cli.py"), bundle.join("check_generate_cli.py"))?;
+    std::fs::copy(ws.join("scripts/check_serve.py"), bundle.join("check_serve.py"))?;
     // The CLI itself, so `generate` runs on the GPU machine against the goldens.
     let cli = build_cli(ws)?;
     let cli_dst = bin.join("cargo-fastkernels");
