@@ -6,12 +6,11 @@
 
 use crate::config::LlamaConfig;
 use crate::modules::{LlamaMLP, MlpScratch};
-use crate::rope;
 use fk_baselines::Context;
 pub use fk_llm::decoder::DebugOutputs;
 use fk_llm::decoder::{DecoderForCausalLM, DecoderModel, DecoderScratch};
 use fk_llm::{CausalLm, ForwardBatch, LmSpec, PagedKvCache, ScratchSizes};
-use fk_runtime::{DType, Device, Result, Tensor};
+use fk_runtime::{DType, Result, Tensor};
 
 /// HF `LlamaModel`.
 pub type LlamaModel = DecoderModel<LlamaMLP>;
@@ -36,23 +35,6 @@ impl LlamaForCausalLM {
     /// Weight bytes one decode step streams (all but the untouched embedding rows).
     pub fn streamed_weight_bytes(&self) -> usize {
         self.inner.streamed_weight_bytes_for(1)
-    }
-
-    pub(crate) fn spec_of(cfg: &LlamaConfig, dtype: DType) -> LmSpec {
-        LmSpec {
-            num_layers: cfg.num_hidden_layers,
-            kv_heads: cfg.num_key_value_heads,
-            head_dim: cfg.head_dim,
-            hidden_size: cfg.hidden_size,
-            vocab_size: cfg.vocab_size,
-            max_position_embeddings: cfg.max_position_embeddings,
-            dtype,
-        }
-    }
-
-    pub(crate) fn cos_sin_cache(dev: &Device, cfg: &LlamaConfig) -> Result<Tensor> {
-        let p = cfg.max_position_embeddings;
-        Tensor::from_f32(dev, &rope::cos_sin_cache(cfg, p), &[p, cfg.head_dim], DType::F32)
     }
 }
 

@@ -9,9 +9,11 @@ mod layer;
 mod mlp;
 mod model;
 mod norm;
+mod weights;
 
 pub use attention::{AttentionBuffers, DecoderAttention};
 pub use layer::{DecoderLayer, FeedForward, LayerBuffers};
 pub use mlp::{reference as gated_mlp_reference, GatedMlp, MlpScratch};
 pub use model::{DebugOutputs, DecoderForCausalLM, DecoderModel, DecoderScratch};
 pub use norm::RMSNorm;
+pub use weights::{build_decoder, checkpoint_dtype, FromCheckpoint, RandomWeights, WeightSource};
