@@ -5,12 +5,13 @@
 
 use anyhow::{bail, Context as _, Result};
 use fk_llama::{LlamaConfig, LlamaForCausalLM};
+use fk_mixtral::{MixtralConfig, MixtralForCausalLM};
 use fk_llm::CausalLm;
 use fk_runtime::{DType, Device};
 use std::path::{Path, PathBuf};
 
 /// `model_type` values (and `--arch` names) this build runs.
-pub const SUPPORTED: &[&str] = &["llama"];
+pub const SUPPORTED: &[&str] = &["llama", "mixtral"];
 
 pub fn parse_dtype(s: &str) -> Result<DType> {
     match s {
@@ -101,6 +102,15 @@ pub fn with_model<V: ModelVisitor>(dev: &Device, src: &ModelSource, v: V) -> Res
                 (Some(d), true) => LlamaForCausalLM::random(dev, &LlamaConfig::from_file(d)?, src.dtype.unwrap_or(DType::BF16), src.seed)?,
                 (Some(d), false) => LlamaForCausalLM::from_pretrained(dev, d, src.dtype)?,
                 (None, _) => LlamaForCausalLM::random(dev, &LlamaConfig::llama_3_1_8b(), src.dtype.unwrap_or(DType::BF16), src.seed)?,
+            };
+            let eos = model.config.eos_token_ids.clone();
+            v.visit(dev, &model, &mt, eos)
+        }
+        "mixtral" => {
+            let model = match (&src.dir, src.random_weights) {
+                (Some(d), true) => MixtralForCausalLM::random(dev, &MixtralConfig::from_file(d)?, src.dtype.unwrap_or(DType::BF16), src.seed)?,
+                (Some(d), false) => MixtralForCausalLM::from_pretrained(dev, d, src.dtype)?,
+                (None, _) => MixtralForCausalLM::random(dev, &MixtralConfig::mixtral_8x7b(), src.dtype.unwrap_or(DType::BF16), src.seed)?,
             };
             let eos = model.config.eos_token_ids.clone();
             v.visit(dev, &model, &mt, eos)

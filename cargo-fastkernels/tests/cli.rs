@@ -351,8 +351,8 @@ fn eval_checks_its_arguments_before_looking_for_a_gpu() {
     assert!(r.stderr.contains("unknown workload `LLM.nope`") && r.stderr.contains("LLM.fixed_batch_32"), "{}", r.stderr);
     let r = fails(&["eval", "--arch", "llama", "--workload", "LLM.mixed"]);
     assert!(r.stderr.contains("needs --random-weights"), "{}", r.stderr);
-    let r = fails(&["eval", "--arch", "mixtral", "--random-weights"]);
-    assert!(r.stderr.contains("model_type `mixtral` is not supported"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "mamba", "--random-weights"]);
+    assert!(r.stderr.contains("model_type `mamba` is not supported"), "{}", r.stderr);
     let r = fails(&["eval", "--workload", "LLM.mixed"]);
     assert!(r.stderr.contains("--model DIR or --arch"), "{}", r.stderr);
     let golden = workspace_root().join("tests/goldens/llama/tiny-gqa-llama3-f32");

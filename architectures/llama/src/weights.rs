@@ -10,7 +10,7 @@ use crate::modules::LlamaMLP;
 use fk_llm::decoder::{build_decoder, checkpoint_dtype, FromCheckpoint, RandomWeights, WeightSource};
 use fk_runtime::linear::Linear;
 use fk_runtime::safetensors::Checkpoint;
-use fk_runtime::{DType, Device, Error, Result, Tensor};
+use fk_runtime::{DType, Device, Error, Result};
 use std::path::Path;
 
 fn build(cfg: &LlamaConfig, dev: &Device, dtype: DType, src: &mut dyn WeightSource) -> Result<LlamaForCausalLM> {
@@ -20,10 +20,7 @@ fn build(cfg: &LlamaConfig, dev: &Device, dtype: DType, src: &mut dyn WeightSour
     let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
     let inner = build_decoder("LlamaForCausalLM", &cfg.core, dev, dtype, src, |src, l| {
         let p = |s: &str| format!("model.layers.{l}.mlp.{s}");
-        let gate = src.tensor(&p("gate_proj.weight"), &[i, h])?;
-        let up = src.tensor(&p("up_proj.weight"), &[i, h])?;
-        let gate_up = Linear::new(Tensor::cat_rows(&[&gate, &up])?, None)?;
-        drop((gate, up));
+        let gate_up = Linear::new(src.stacked(&[(p("gate_proj.weight"), i), (p("up_proj.weight"), i)], h)?, None)?;
         LlamaMLP::new(gate_up, Linear::new(src.tensor(&p("down_proj.weight"), &[h, i])?, None)?)
     })?;
     Ok(LlamaForCausalLM { config: cfg.clone(), dtype, inner })

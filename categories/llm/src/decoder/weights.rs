@@ -25,6 +25,13 @@ pub trait WeightSource {
     /// A norm weight (random weights: ones, as HF initialises norms).
     fn norm(&mut self, name: &str, len: usize) -> Result<Tensor>;
     fn has(&self, name: &str) -> bool;
+    /// Tensors `(name, rows)`, each `[rows, cols]`, stacked along rows into one `[Σ rows,
+    /// cols]` tensor: what the fused projections (qkv, gate_up, an MoE layer's experts) run.
+    /// A random source draws the whole at once.
+    fn stacked(&mut self, parts: &[(String, usize)], cols: usize) -> Result<Tensor> {
+        let loaded = parts.iter().map(|(name, rows)| self.tensor(name, &[*rows, cols])).collect::<Result<Vec<_>>>()?;
+        Tensor::cat_rows(&loaded.iter().collect::<Vec<_>>())
+    }
 }
 
 pub struct FromCheckpoint<'a> {
@@ -70,6 +77,10 @@ impl WeightSource for RandomWeights<'_> {
     fn has(&self, _name: &str) -> bool {
         false
     }
+    fn stacked(&mut self, parts: &[(String, usize)], cols: usize) -> Result<Tensor> {
+        let rows = parts.iter().map(|(_, r)| r).sum::<usize>();
+        self.tensor("stacked", &[rows, cols])
+    }
 }
 
 /// The dtype a checkpoint is run in: `dtype`, else that of its embedding table.
@@ -100,11 +111,7 @@ pub fn build_decoder<F: FeedForward>(
     let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
     for l in 0..cfg.num_hidden_layers {
         let p = |s: &str| format!("model.layers.{l}.{s}");
-        let q = src.tensor(&p("self_attn.q_proj.weight"), &[qd, h])?;
-        let k = src.tensor(&p("self_attn.k_proj.weight"), &[kvd, h])?;
-        let vv = src.tensor(&p("self_attn.v_proj.weight"), &[kvd, h])?;
-        let qkv = Linear::new(Tensor::cat_rows(&[&q, &k, &vv])?, None)?;
-        drop((q, k, vv));
+        let qkv = Linear::new(src.stacked(&[(p("self_attn.q_proj.weight"), qd), (p("self_attn.k_proj.weight"), kvd), (p("self_attn.v_proj.weight"), kvd)], h)?, None)?;
         let o = Linear::new(src.tensor(&p("self_attn.o_proj.weight"), &[h, qd])?, None)?;
         layers.push(DecoderLayer {
             input_layernorm: RMSNorm::new(src.norm(&p("input_layernorm.weight"), h)?, cfg.rms_norm_eps),
