@@ -6,11 +6,9 @@
 
 use crate::config::LlamaConfig;
 use crate::modules::{LlamaMLP, MlpScratch};
-use fk_baselines::Context;
 pub use fk_llm::decoder::DebugOutputs;
 use fk_llm::decoder::{DecoderForCausalLM, DecoderModel, DecoderScratch};
-use fk_llm::{CausalLm, ForwardBatch, LmSpec, PagedKvCache, ScratchSizes};
-use fk_runtime::{DType, Result, Tensor};
+use fk_runtime::DType;
 
 /// HF `LlamaModel`.
 pub type LlamaModel = DecoderModel<LlamaMLP>;
@@ -38,26 +36,4 @@ impl LlamaForCausalLM {
     }
 }
 
-impl CausalLm for LlamaForCausalLM {
-    type Scratch = LlamaScratch;
-
-    fn spec(&self) -> LmSpec {
-        self.inner.spec()
-    }
-
-    fn scratch(&self, z: &ScratchSizes) -> Result<LlamaScratch> {
-        self.inner.scratch(z)
-    }
-
-    fn needs_per_token_view(&self) -> bool {
-        self.inner.needs_per_token_view()
-    }
-
-    fn streamed_weight_bytes(&self) -> usize {
-        self.inner.streamed_weight_bytes_for(1)
-    }
-
-    fn forward(&self, ctx: &Context, batch: &ForwardBatch, kv: &PagedKvCache, s: &LlamaScratch, logits: &Tensor) -> Result<()> {
-        self.inner.forward(ctx, batch, kv, s, logits)
-    }
-}
+fk_llm::causal_lm_via_decoder!(LlamaForCausalLM, LlamaMLP);

@@ -8,6 +8,7 @@ use fk_baselines::Context;
 use fk_llama::goldens::{load_all, Golden};
 use fk_llama::kernels::baseline_table;
 use fk_llama::{LlamaConfig, LlamaForCausalLM};
+use fk_llm::decoder::prompt_debug;
 use fk_llm::{GenerationConfig, Generator, GeneratorOptions, SamplingParams};
 use fk_runtime::compare::compare;
 use fk_runtime::gpu_test::{gpu_trial, run};
@@ -31,14 +32,7 @@ fn matches_transformers(dev: &Device, g: &Golden) -> Result<(), String> {
     let model = LlamaForCausalLM::from_pretrained(dev, &g.dir, None).map_err(s)?;
     let ctx = Context::new(dev, baseline_table()).map_err(s)?;
     let mut gen = Generator::new(&model, &ctx, opts(true)).map_err(s)?;
-    let mut debug = None;
-    let logits = gen
-        .prompt_logits(&g.input_ids, Some(&mut |m: &LlamaForCausalLM, ctx, batch, kv, scratch, logits| {
-            debug = Some(m.forward_debug(ctx, batch, kv, scratch, logits)?);
-            Ok(())
-        }))
-        .map_err(s)?;
-    let debug = debug.ok_or("the debug forward did not run")?;
+    let (debug, logits) = prompt_debug(&mut gen, &g.input_ids).map_err(s)?;
     let mut ours = debug.layer_outputs;
     ours.push(debug.final_norm);
     ours.push(logits);

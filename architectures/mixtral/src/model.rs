@@ -5,9 +5,7 @@
 
 use crate::config::MixtralConfig;
 use crate::moe_block::{MixtralSparseMoeBlock, MoeScratch};
-use fk_baselines::Context;
 use fk_llm::decoder::{build_decoder, checkpoint_dtype, DecoderForCausalLM, DecoderLayer, DecoderModel, DecoderScratch, FromCheckpoint, RandomWeights, WeightSource};
-use fk_llm::{CausalLm, ForwardBatch, LmSpec, PagedKvCache, ScratchSizes};
 use fk_runtime::linear::Linear;
 use fk_runtime::safetensors::Checkpoint;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -74,27 +72,4 @@ impl MixtralForCausalLM {
     }
 }
 
-impl CausalLm for MixtralForCausalLM {
-    type Scratch = MixtralScratch;
-
-    fn spec(&self) -> LmSpec {
-        self.inner.spec()
-    }
-
-    fn scratch(&self, z: &ScratchSizes) -> Result<MixtralScratch> {
-        self.inner.scratch(z)
-    }
-
-    fn needs_per_token_view(&self) -> bool {
-        self.inner.needs_per_token_view()
-    }
-
-    /// A decode step of one sequence: the router and top-k experts of every layer.
-    fn streamed_weight_bytes(&self) -> usize {
-        self.inner.streamed_weight_bytes_for(1)
-    }
-
-    fn forward(&self, ctx: &Context, batch: &ForwardBatch, kv: &PagedKvCache, s: &MixtralScratch, logits: &Tensor) -> Result<()> {
-        self.inner.forward(ctx, batch, kv, s, logits)
-    }
-}
+fk_llm::causal_lm_via_decoder!(MixtralForCausalLM, MixtralSparseMoeBlock);

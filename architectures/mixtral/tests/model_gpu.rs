@@ -5,6 +5,7 @@
 
 use fk_baselines::Context;
 use fk_baselines::OpTable;
+use fk_llm::decoder::prompt_debug;
 use fk_llm::engine::{Engine, GpuRunner, GpuRunnerConfig};
 use fk_llm::{Generator, GeneratorOptions, RequestParams, SamplingParams};
 use fk_mixtral::goldens::{load_all, Golden};
@@ -24,14 +25,7 @@ fn matches_transformers(dev: &Device, g: &Golden) -> Result<(), String> {
     let ctx = Context::new(dev, OpTable::baseline()).map_err(s)?;
     let opts = GeneratorOptions { max_batch: 4, max_model_len: 64, max_prefill_tokens: 256, block_size: 16, cuda_graphs: true };
     let mut gen = Generator::new(&model, &ctx, opts).map_err(s)?;
-    let mut debug = None;
-    let logits = gen
-        .prompt_logits(&g.input_ids, Some(&mut |m: &MixtralForCausalLM, ctx, batch, kv, scratch, logits| {
-            debug = Some(m.forward_debug(ctx, batch, kv, scratch, logits)?);
-            Ok(())
-        }))
-        .map_err(s)?;
-    let debug = debug.ok_or("the debug forward did not run")?;
+    let (debug, logits) = prompt_debug(&mut gen, &g.input_ids).map_err(s)?;
     let mut ours = debug.layer_outputs;
     ours.push(debug.final_norm);
     ours.push(logits);

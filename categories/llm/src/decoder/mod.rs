@@ -14,6 +14,6 @@ mod weights;
 pub use attention::{AttentionBuffers, DecoderAttention};
 pub use layer::{DecoderLayer, FeedForward, LayerBuffers};
 pub use mlp::{reference as gated_mlp_reference, GatedMlp, MlpScratch};
-pub use model::{DebugOutputs, DecoderForCausalLM, DecoderModel, DecoderScratch};
+pub use model::{prompt_debug, DebugOutputs, DecoderForCausalLM, DecoderModel, DecoderScratch};
 pub use norm::RMSNorm;
 pub use weights::{build_decoder, checkpoint_dtype, FromCheckpoint, RandomWeights, WeightSource};

@@ -183,3 +183,57 @@ impl<F: FeedForward> CausalLm for DecoderForCausalLM<F> {
         self.logits_into(ctx, batch, &hidden, s, logits)
     }
 }
+
+/// `impl CausalLm` for an architecture's wrapper around a [`DecoderForCausalLM`] (a struct
+/// with an `inner` decoder field): every method is the decoder's.
+#[macro_export]
+macro_rules! causal_lm_via_decoder {
+    ($model:ty, $ffn:ty) => {
+        impl $crate::CausalLm for $model {
+            type Scratch = $crate::decoder::DecoderScratch<<$ffn as $crate::decoder::FeedForward>::Scratch>;
+            fn spec(&self) -> $crate::LmSpec {
+                $crate::CausalLm::spec(&self.inner)
+            }
+            fn scratch(&self, z: &$crate::ScratchSizes) -> fk_runtime::Result<Self::Scratch> {
+                $crate::CausalLm::scratch(&self.inner, z)
+            }
+            fn needs_per_token_view(&self) -> bool {
+                $crate::CausalLm::needs_per_token_view(&self.inner)
+            }
+            /// A decode step of one sequence (the layers' feed-forward blocks count what one
+            /// token touches).
+            fn streamed_weight_bytes(&self) -> usize {
+                self.inner.streamed_weight_bytes_for(1)
+            }
+            fn forward(
+                &self,
+                ctx: &fk_baselines::Context,
+                batch: &$crate::ForwardBatch,
+                kv: &$crate::PagedKvCache,
+                s: &Self::Scratch,
+                logits: &fk_runtime::Tensor,
+            ) -> fk_runtime::Result<()> {
+                $crate::CausalLm::forward(&self.inner, ctx, batch, kv, s, logits)
+            }
+        }
+    };
+}
+
+/// The logits of every position of `prompt` (`[len, vocab]` f32) with each layer's output and
+/// the final norm, through `gen` (what golden tests compare).
+pub fn prompt_debug<M, F>(gen: &mut crate::Generator<'_, M>, prompt: &[u32]) -> Result<(DebugOutputs, Vec<f32>)>
+where
+    M: CausalLm<Scratch = DecoderScratch<F::Scratch>> + std::ops::Deref<Target = DecoderForCausalLM<F>>,
+    F: FeedForward,
+{
+    let mut debug = None;
+    let logits = gen.prompt_logits(
+        prompt,
+        Some(&mut |m: &M, ctx: &Context, batch: &ForwardBatch, kv: &PagedKvCache, s: &DecoderScratch<F::Scratch>, logits: &Tensor| {
+            debug = Some(m.forward_debug(ctx, batch, kv, s, logits)?);
+            Ok(())
+        }),
+    )?;
+    let debug = debug.ok_or_else(|| Error::config("the debug forward did not run"))?;
+    Ok((debug, logits))
+}
