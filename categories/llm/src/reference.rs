@@ -148,23 +148,12 @@ impl DecoderReference {
         let FeedForwardRef::Moe { router, experts, inter, top_k } = ffn else { unreachable!("moe() takes a Moe block") };
         let (h, e, k) = (self.dims.hidden, experts.len(), *top_k);
         let logits = self.linear(x, t, h, router, e);
+        // The router as the kernels' reference computes it; HF keeps the renormalised weights
+        // in f32, so they are rounded there.
         let f32r = |v: f64| v as f32 as f64;
-        let mut ids = Vec::with_capacity(t * k);
-        let mut weights = Vec::with_capacity(t * k);
-        for r in 0..t {
-            let row = &logits[r * e..][..e];
-            let m = row.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
-            let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
-            let probs: Vec<f64> = row.iter().map(|&v| f32r((v as f64 - m).exp() / z)).collect();
-            // torch.topk: largest first; equal values keep the lower index first.
-            let mut order: Vec<usize> = (0..e).collect();
-            order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
-            let sum: f64 = f32r(order[..k].iter().map(|&j| probs[j]).sum());
-            for &j in &order[..k] {
-                ids.push(j as u32);
-                weights.push(f32r(probs[j] / sum));
-            }
-        }
+        let topk = fk_baselines::reference::moe::topk_softmax(&logits, e, k, true);
+        let ids: Vec<u32> = topk.ids.iter().map(|&i| i as u32).collect();
+        let weights: Vec<f64> = topk.weights.iter().map(|&w| f32r(w)).collect();
         let mut out = vec![0f32; t * h];
         for (ex, (w1, w3, w2)) in experts.iter().enumerate() {
             // The rows routed to this expert, in token order (as torch.where yields them).
