@@ -98,20 +98,12 @@ pub fn with_model<V: ModelVisitor>(dev: &Device, src: &ModelSource, v: V) -> Res
     let mt = resolve_arch(src)?;
     match mt.as_str() {
         "llama" => {
-            let model = match (&src.dir, src.random_weights) {
-                (Some(d), true) => LlamaForCausalLM::random(dev, &LlamaConfig::from_file(d)?, src.dtype.unwrap_or(DType::BF16), src.seed)?,
-                (Some(d), false) => LlamaForCausalLM::from_pretrained(dev, d, src.dtype)?,
-                (None, _) => LlamaForCausalLM::random(dev, &LlamaConfig::llama_3_1_8b(), src.dtype.unwrap_or(DType::BF16), src.seed)?,
-            };
+            let model = load_llama(dev, src)?;
             let eos = model.config.eos_token_ids.clone();
             v.visit(dev, &model, &mt, eos)
         }
         "mixtral" => {
-            let model = match (&src.dir, src.random_weights) {
-                (Some(d), true) => MixtralForCausalLM::random(dev, &MixtralConfig::from_file(d)?, src.dtype.unwrap_or(DType::BF16), src.seed)?,
-                (Some(d), false) => MixtralForCausalLM::from_pretrained(dev, d, src.dtype)?,
-                (None, _) => MixtralForCausalLM::random(dev, &MixtralConfig::mixtral_8x7b(), src.dtype.unwrap_or(DType::BF16), src.seed)?,
-            };
+            let model = load_mixtral(dev, src)?;
             let eos = model.config.eos_token_ids.clone();
             v.visit(dev, &model, &mt, eos)
         }
@@ -122,4 +114,47 @@ pub fn with_model<V: ModelVisitor>(dev: &Device, src: &ModelSource, v: V) -> Res
 /// The GPU, or an error that says a GPU is needed for `what`.
 pub fn gpu(what: &str) -> Result<Device> {
     Device::new(0).with_context(|| format!("{what} needs an NVIDIA GPU"))
+}
+
+/// A Llama from `src`: the folder's weights, random weights at its config, or at the shipped
+/// Llama-3.1-8B config.
+pub fn load_llama(dev: &Device, src: &ModelSource) -> fk_runtime::Result<LlamaForCausalLM> {
+    match (&src.dir, src.random_weights) {
+        (Some(d), true) => LlamaForCausalLM::random(dev, &LlamaConfig::from_file(d)?, src.dtype.unwrap_or(DType::BF16), src.seed),
+        (Some(d), false) => LlamaForCausalLM::from_pretrained(dev, d, src.dtype),
+        (None, _) => LlamaForCausalLM::random(dev, &LlamaConfig::llama_3_1_8b(), src.dtype.unwrap_or(DType::BF16), src.seed),
+    }
+}
+
+/// A Mixtral from `src`, as [`load_llama`] (shipped config: Mixtral-8x7B-Instruct-v0.1).
+pub fn load_mixtral(dev: &Device, src: &ModelSource) -> fk_runtime::Result<MixtralForCausalLM> {
+    match (&src.dir, src.random_weights) {
+        (Some(d), true) => MixtralForCausalLM::random(dev, &MixtralConfig::from_file(d)?, src.dtype.unwrap_or(DType::BF16), src.seed),
+        (Some(d), false) => MixtralForCausalLM::from_pretrained(dev, d, src.dtype),
+        (None, _) => MixtralForCausalLM::random(dev, &MixtralConfig::mixtral_8x7b(), src.dtype.unwrap_or(DType::BF16), src.seed),
+    }
+}
+
+/// `(eos_token_ids, max_position_embeddings)` of the model `src` names, from its config (no
+/// GPU needed). `arch` is [`resolve_arch`]'s answer.
+pub fn config_facts(src: &ModelSource, arch: &str) -> Result<(Vec<u32>, usize)> {
+    Ok(match (arch, &src.dir) {
+        ("llama", Some(d)) => {
+            let c = LlamaConfig::from_file(d)?;
+            (c.eos_token_ids.clone(), c.max_position_embeddings)
+        }
+        ("llama", None) => {
+            let c = LlamaConfig::llama_3_1_8b();
+            (c.eos_token_ids.clone(), c.max_position_embeddings)
+        }
+        ("mixtral", Some(d)) => {
+            let c = MixtralConfig::from_file(d)?;
+            (c.eos_token_ids.clone(), c.max_position_embeddings)
+        }
+        ("mixtral", None) => {
+            let c = MixtralConfig::mixtral_8x7b();
+            (c.eos_token_ids.clone(), c.max_position_embeddings)
+        }
+        (other, _) => bail!("model_type `{other}` is not supported by this build (supported: {})", SUPPORTED.join(", ")),
+    })
 }

@@ -2,13 +2,13 @@
 //! engine from an HF model folder, and running the server until Ctrl-C or SIGTERM.
 
 use super::{run, Codec, ServerConfig, ServerState};
-use crate::models::{model_type, parse_dtype, SUPPORTED};
+use crate::models::{config_facts, load_llama, load_mixtral, parse_dtype, resolve_arch, ModelSource};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use fk_baselines::{Context, OpTable};
-use fk_llama::{LlamaConfig, LlamaForCausalLM};
 use fk_llm::engine::{Engine, EngineService, GpuRunner, GpuRunnerConfig, ServiceOptions};
-use fk_runtime::{DType, Device};
+use fk_llm::CausalLm;
+use fk_runtime::Device;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,18 +71,16 @@ pub fn run_cli(a: ServeArgs) -> Result<i32> {
         bail!("--gpu-memory-utilization {} must be in (0, 1]", a.gpu_memory_utilization);
     }
     let dtype = a.dtype.as_deref().map(parse_dtype).transpose()?;
-    let mt = model_type(&a.model)?;
-    if !SUPPORTED.contains(&mt.as_str()) {
-        bail!("model_type `{mt}` is not supported by this build (supported: {})", SUPPORTED.join(", "));
-    }
+    let src = ModelSource { dir: Some(a.model.clone()), arch: None, random_weights: a.random_weights, dtype, seed: a.seed };
+    let mt = resolve_arch(&src)?;
+    let (eos, max_pos) = config_facts(&src, &mt)?;
     let codec = Codec::load(&a.model)?;
     // Checked here, before anything is started, for a plain message on a machine without one.
     drop(Device::new(0).context("serve needs an NVIDIA GPU")?);
-    let cfg = LlamaConfig::from_file(&a.model)?;
     let runner_cfg = GpuRunnerConfig {
         max_num_seqs: a.max_num_seqs,
         max_batched_tokens: a.max_batched_tokens,
-        max_model_len: a.max_model_len.unwrap_or(cfg.max_position_embeddings.min(8192)),
+        max_model_len: a.max_model_len.unwrap_or(max_pos.min(8192)),
         gpu_memory_utilization: a.gpu_memory_utilization,
         cuda_graphs: !a.no_cuda_graphs,
         max_graph_batch: a.max_num_seqs.min(GpuRunnerConfig::default().max_graph_batch),
@@ -90,21 +88,12 @@ pub fn run_cli(a: ServeArgs) -> Result<i32> {
     };
     let name = a.served_model_name.clone().unwrap_or_else(|| a.model.display().to_string());
     eprintln!("loading `{name}` ({mt}) …");
-    let (dir, random, seed) = (a.model.clone(), a.random_weights, a.seed);
-    let service = EngineService::spawn(name, cfg.eos_token_ids.clone(), ServiceOptions { max_inflight: a.max_inflight }, move || {
-        // On the engine thread, which then owns the CUDA context, graphs and cache.
-        let dev = Device::new(0)?;
-        let model = if random {
-            LlamaForCausalLM::random(&dev, &cfg, dtype.unwrap_or(DType::BF16), seed)?
-        } else {
-            LlamaForCausalLM::from_pretrained(&dev, &dir, dtype)?
-        };
-        // The runner borrows the model for as long as the engine runs, which is the rest of
-        // the process: leaking it is what ties the two lifetimes together.
-        let model: &'static LlamaForCausalLM = Box::leak(Box::new(model));
-        let ctx = Context::new(&dev, OpTable::baseline())?;
-        Engine::new(GpuRunner::new(model, &ctx, runner_cfg)?)
-    })?;
+    let opts = ServiceOptions { max_inflight: a.max_inflight };
+    let service = match mt.as_str() {
+        "llama" => spawn_engine(name, eos, opts, runner_cfg, move |dev| load_llama(dev, &src))?,
+        "mixtral" => spawn_engine(name, eos, opts, runner_cfg, move |dev| load_mixtral(dev, &src))?,
+        other => bail!("`serve` has no engine for model_type `{other}`"),
+    };
     let service = Arc::new(service);
     let info = service.info().clone();
     let mut config = ServerConfig::for_engine(&info);
@@ -133,6 +122,29 @@ pub fn run_cli(a: ServeArgs) -> Result<i32> {
         eprintln!("server stopped");
         Ok(0)
     })
+}
+
+/// Start the engine thread: it loads the model with `load` (so the thread owns the CUDA
+/// context, graphs and cache) and runs it under a [`GpuRunner`].
+fn spawn_engine<M>(
+    name: String,
+    eos: Vec<u32>,
+    opts: ServiceOptions,
+    runner_cfg: GpuRunnerConfig,
+    load: impl FnOnce(&Device) -> fk_runtime::Result<M> + Send + 'static,
+) -> Result<EngineService>
+where
+    M: CausalLm + 'static,
+    M::Scratch: 'static,
+{
+    Ok(EngineService::spawn(name, eos, opts, move || {
+        let dev = Device::new(0)?;
+        // The runner borrows the model for as long as the engine runs, which is the rest of
+        // the process: leaking it is what ties the two lifetimes together.
+        let model: &'static M = Box::leak(Box::new(load(&dev)?));
+        let ctx = Context::new(&dev, OpTable::baseline())?;
+        Engine::new(GpuRunner::new(model, &ctx, runner_cfg)?)
+    })?)
 }
 
 /// Ctrl-C or SIGTERM (what container runtimes and systemd send).
