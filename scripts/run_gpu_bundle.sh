@@ -15,7 +15,7 @@
 # Selection (device time is scarce): FK_TESTS / FK_BENCHES are extended regexes over binary
 # names (default: all); FK_TEST_ARGS is passed to every test binary (a libtest filter, e.g.
 # "paged_attention"); FK_BENCH_ARGS to every bench binary (e.g. "--op paged --quick");
-# FK_SKIP_PEER=1 skips the PyTorch peer; FK_SKIP_E2E=1 the end-to-end runs, FK_SKIP_HF=1 their
+# FK_SKIP_PEER=1 skips the PyTorch op peer; FK_SKIP_MOE_PEER=1 the HF MixtralSparseMoeBlock peer; FK_SKIP_E2E=1 the end-to-end runs, FK_SKIP_HF=1 their
 # HF transformers peer; FK_SKIP_CLI=1 the `generate` CLI check; FK_SKIP_SERVE=1 the `serve` smoke test; FK_SKIP_EVAL=1 the engine
 # workloads (FK_EVAL_WORKLOADS=LLM.mixed,LLM.single_request picks some; FK_EVAL_ARGS adds flags).
 set -uo pipefail
@@ -73,6 +73,21 @@ if [ -z "${FK_SKIP_PEER:-}" ]; then
     say ""
     say "== PyTorch peer"
     PYTHONUNBUFFERED=1 python3 "$here/peer_torch_ops.py" --out "$OUT/peer.json" 2>&1 | tee -a "$log"
+    stamp
+fi
+if [ -z "${FK_SKIP_MOE_PEER:-}" ] && grep -qE '^bench .* moe ' "$here/manifest.txt" && echo "fk-baselines.ops" | grep -qE "${FK_BENCHES:-.}"; then
+    say ""
+    say "== HF transformers MixtralSparseMoeBlock peer (merged into peer.json)"
+    PYTHONUNBUFFERED=1 python3 "$here/peer_hf_moe.py" --out "$OUT/peer-moe.json" 2>&1 | grep -v -i warn | tee -a "$log"
+    python3 - "$OUT/peer.json" "$OUT/peer-moe.json" <<'PY'
+import json, os, sys
+peer, moe = sys.argv[1], sys.argv[2]
+base = json.load(open(peer)) if os.path.exists(peer) else {"schema": "fastkernels.peer.v1", "rows": []}
+if os.path.exists(moe):
+    base["rows"] += json.load(open(moe))["rows"]
+    os.remove(moe)
+json.dump(base, open(peer, "w"), indent=1)
+PY
     stamp
 fi
 while read -r kind bin name args; do

@@ -46,6 +46,9 @@ const ITEMS: &[Item] = &[
     Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: Some("examples/candidates/llama/half_row"), out: "fk-llama.candidates@half_row", expect: "fail", describe: "wrong candidate: rms_norm writes half of each row", bench_args: "" },
     Item { kind: Kind::Bench, package: "fk-llama", target: "ops", llama_slot: Some("examples/candidates/llama/tuned"), out: "fk-llama.ops@tuned", expect: "llama", describe: "fk-llama baseline vs tuned candidate", bench_args: "" },
     Item { kind: Kind::Bench, package: "fk-baselines", target: "ops", llama_slot: None, out: "fk-baselines.ops", expect: "selftest", describe: "baseline vs itself", bench_args: "--self-test --quick --op rms_norm --op silu_and_mul" },
+    // The MoE rows at Mixtral-8x7B shapes (L1 ops, their cuBLAS peer, the L2 routed experts);
+    // run.sh merges the HF `MixtralSparseMoeBlock` peer into peer.json first.
+    Item { kind: Kind::Bench, package: "fk-baselines", target: "ops", llama_slot: None, out: "fk-baselines.ops", expect: "moe", describe: "MoE ops at Mixtral-8x7B shapes", bench_args: "--op topk_softmax --op moe_align --op fused_moe --op moe_sum --op MixtralSparseMoeBlock" },
     Item { kind: Kind::E2e, package: "fk-llama", target: "generate", llama_slot: None, out: "fk-llama.generate", expect: "llama", describe: "Llama-3.1-8B end to end vs HF generate", bench_args: "architectures/llama/configs/Llama-3.1-8B-Instruct/config.json" },
 ];
 
@@ -58,12 +61,15 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
     std::fs::create_dir_all(&bin)?;
     let mut manifest = String::from("# kind binary expect-or-name args/description\n");
     for item in ITEMS {
-        let exe = build(ws, item)?;
         let dst = bin.join(item.out);
-        std::fs::copy(&exe, &dst).with_context(|| format!("copy {} -> {}", exe.display(), dst.display()))?;
-        // Symbols are not needed to run; stripping roughly halves the binaries.
-        if Command::new("strip").arg(&dst).status().map(|s| !s.success()).unwrap_or(true) {
-            eprintln!("warning: could not strip {} (no `strip`?); the bundle will be larger", dst.display());
+        let exe = build(ws, item)?;
+        // One binary may serve several manifest lines (the same bench with other arguments).
+        if !dst.exists() {
+            std::fs::copy(&exe, &dst).with_context(|| format!("copy {} -> {}", exe.display(), dst.display()))?;
+            // Symbols are not needed to run; stripping roughly halves the binaries.
+            if Command::new("strip").arg(&dst).status().map(|s| !s.success()).unwrap_or(true) {
+                eprintln!("warning: could not strip {} (no `strip`?); the bundle will be larger", dst.display());
+            }
         }
         match item.kind {
             Kind::Test => manifest.push_str(&format!("test {} {} {}\n", item.out, item.expect, item.describe)),
@@ -81,6 +87,7 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
     std::fs::copy(ws.join("scripts/run_gpu_bundle.sh"), bundle.join("run.sh"))?;
     std::fs::copy(ws.join("scripts/peer_torch_ops.py"), bundle.join("peer_torch_ops.py"))?;
     std::fs::copy(ws.join("scripts/peer_hf_generate.py"), bundle.join("peer_hf_generate.py"))?;
+    std::fs::copy(ws.join("scripts/peer_hf_moe.py"), bundle.join("peer_hf_moe.py"))?;
     std::fs::copy(ws.join("scripts/check_generate_cli.py"), bundle.join("check_generate_cli.py"))?;
     std::fs::copy(ws.join("scripts/check_serve.py"), bundle.join("check_serve.py"))?;
     // The CLI itself, so `generate` runs on the GPU machine against the goldens.
