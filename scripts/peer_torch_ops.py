@@ -221,7 +221,7 @@ def main():
 
     # Decode-time linear layers: F.linear (cuBLAS) at the skinny_gemm bench shapes.
     q_out, kv_out = HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM
-    for m in ((1, 8) if not only or "skinny_gemm" in only else ()):
+    for m in ((1, 8, 16, 32, 64) if not only or "skinny_gemm" in only else ()):
         for n, k in ((q_out + 2 * kv_out, HIDDEN), (HIDDEN, q_out), (2 * INTER, HIDDEN), (HIDDEN, INTER), (VOCAB, HIDDEN)):
             xm, wm = randn(m, k), randn(n, k) * k ** -0.5
             add("skinny_gemm", f"[{m}, {k}] x [{n}, {k}]", lambda xm=xm, wm=wm: F.linear(xm, wm))

@@ -1,6 +1,6 @@
 // sample baseline (L1). Contract and exact semantics: include/fk/ops/sample.h.
 // Greedy / temperature / top-k / top-p sampling of one token per row, seeded by a
-// counter-based RNG of (seed, counter, row). Mirrors vLLM's Sampler (top-k then top-p on the
+// counter-based RNG of each row's (seed, counter). Mirrors vLLM's Sampler (top-k then top-p on the
 // top-k set, then a draw) without sorting. Needs sm_90: thread-block clusters + DSMEM.
 //
 // Why this design: a decode step samples [batch, 128256] logits; one SM streaming a row
@@ -353,7 +353,7 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads, 3) 
         before_cta += q < rank ? masses[q] : 0;
     }
     const int64_t* rng = p.rng + 2 * r;
-    const double u = fk_sample_uniform(rng[0], rng[1], r);
+    const double u = fk_sample_uniform(rng[0], rng[1]);
     u64 U = u64(u * double(Z));
     if (U >= Z) U = Z - 1;  // Z >= 2^44 > 0
     const u64 start = before_cta + before_thread;

@@ -231,9 +231,22 @@ impl Eval<'_> {
     }
 }
 
+/// A decode step's wall time split into device time (CUDA events around its kernels) and
+/// the host's share (plan, uploads, readback): "6.32 (5.90+0.42)".
+fn decode_split(s: &fk_llm::engine::EngineStats) -> String {
+    if s.decode_steps == 0 {
+        return String::new();
+    }
+    let per = |x: f64| 1e3 * x / s.decode_steps as f64;
+    match s.decode_device_s {
+        Some(d) => format!("{:.2} ({:.2}+{:.2})", per(s.decode_s), per(d), per(s.decode_s - d)),
+        None => format!("{:.2}", per(s.decode_s)),
+    }
+}
+
 fn print_table(runs: &[Run]) {
-    let mut t = Table::new(&["workload", "kernels", "requests", "out tok/s", "total tok/s", "TTFT p50/p99 ms", "TPOT p50/p99 ms", "decode GB/s", "% copy", "vs baseline"])
-        .right_align(&[2, 3, 4, 7, 8, 9]);
+    let mut t = Table::new(&["workload", "kernels", "requests", "out tok/s", "total tok/s", "TTFT p50/p99 ms", "TPOT p50/p99 ms", "decode ms/step (GPU+host)", "decode GB/s", "% copy", "vs baseline"])
+        .right_align(&[2, 3, 4, 7, 8, 9, 10]);
     for r in runs {
         let s = &r.report.summary;
         let base = runs.iter().find(|b| b.workload == r.workload && b.kernels == "baseline").map(|b| b.report.summary.output_tok_per_s);
@@ -249,6 +262,7 @@ fn print_table(runs: &[Run]) {
             format!("{:.1}", s.total_tok_per_s),
             format!("{:.1} / {:.1}", s.ttft_s.p50 * 1e3, s.ttft_s.p99 * 1e3),
             format!("{:.2} / {:.2}", s.tpot_s.p50 * 1e3, s.tpot_s.p99 * 1e3),
+            decode_split(&r.report.engine),
             r.decode_gbs.map(|g| format!("{g:.0}")).unwrap_or_default(),
             r.decode_pct_of_copy.map(|p| format!("{p:.1}")).unwrap_or_default(),
             speedup,

@@ -69,7 +69,7 @@ impl SampleTensors {
 /// Reference tokens of every row (parallel over rows).
 fn reference_rows(logits: &[f32], vocab: usize, params: &[SampleParams]) -> Vec<Sampled> {
     let enc = par_rows(params.len(), |r| {
-        r.flat_map(|row| match refs::sample_row(&logits[row * vocab..(row + 1) * vocab], &params[row], row as u64) {
+        r.flat_map(|row| match refs::sample_row(&logits[row * vocab..(row + 1) * vocab], &params[row]) {
             Sampled::Invalid => [-1.0, 0.0],
             Sampled::Token { token, ambiguous } => [token as f64, if ambiguous { 1.0 } else { 0.0 }],
         })
@@ -265,7 +265,9 @@ pub fn sampling_trials() -> Vec<TestTrial> {
             for (temp, k, p) in [(0.9f32, 20, 0.9f32), (1.2, 0, 1.0), (0.7, 0, 0.75)] {
                 let l: Vec<f32> = (0..batch).flat_map(|_| row.iter().copied()).collect();
                 let seed = rng.next_u64() as i64;
-                let mut params: Vec<SampleParams> = (0..batch).map(|_| SampleParams { temperature: temp, top_k: k, top_p: p, seed, counter: 0 }).collect();
+                // Rows draw from their own (seed, counter) only: distinct seeds per row.
+                let mut params: Vec<SampleParams> =
+                    (0..batch).map(|r| SampleParams { temperature: temp, top_k: k, top_p: p, seed: seed.wrapping_add(r as i64), counter: 0 }).collect();
                 let mut st = SampleTensors::new(dev, &l, vocab, 0, DType::F32, &params).map_err(e)?;
                 let kept = refs::kept_distribution(&row, temp, k, p).ok_or("all -inf")?;
                 let z: f64 = kept.weights.iter().sum();
@@ -310,6 +312,42 @@ pub fn sampling_trials() -> Vec<TestTrial> {
             let same = a.iter().zip(&c).filter(|(x, y)| x == y).count();
             if same > batch / 4 {
                 return Err(format!("counter 5 and 6 agree on {same} of {batch} rows of a flat distribution"));
+            }
+            Ok(())
+        }),
+        gpu_trial("sample/a row's token follows its logits and (seed, counter), not its place in the batch", move |dev| {
+            // The engine relies on this: a request must sample the same tokens whether it runs
+            // alone or at any row of a continuous batch.
+            let (batch, vocab) = (24, 4096);
+            let mut rng = Rng::new(fresh_seed());
+            let l = random(&mut rng, batch * vocab, 0.0, 1.0, DType::F32);
+            let params: Vec<SampleParams> =
+                (0..batch).map(|_| SampleParams { temperature: 1.0, top_k: 0, top_p: 1.0, seed: rng.next_u64() as i64, counter: rng.range(0, 1 << 30) }).collect();
+            let st = SampleTensors::new(dev, &l, vocab, 0, DType::F32, &params).map_err(e)?;
+            st.out.poison().map_err(e)?;
+            st.run(&t()).map_err(e)?;
+            let a = st.tokens().map_err(e)?;
+            // Reverse the batch, then run each row alone.
+            let rev: Vec<usize> = (0..batch).rev().collect();
+            let lr: Vec<f32> = rev.iter().flat_map(|&r| l[r * vocab..(r + 1) * vocab].to_vec()).collect();
+            let pr: Vec<SampleParams> = rev.iter().map(|&r| params[r]).collect();
+            let st = SampleTensors::new(dev, &lr, vocab, 0, DType::F32, &pr).map_err(e)?;
+            st.out.poison().map_err(e)?;
+            st.run(&t()).map_err(e)?;
+            let b = st.tokens().map_err(e)?;
+            for (i, &r) in rev.iter().enumerate() {
+                if b[i] != a[r] {
+                    return Err(format!("row {r} drew {} at position {r} but {} at position {i}", a[r], b[i]));
+                }
+            }
+            for r in [0, batch / 2, batch - 1] {
+                let one = SampleTensors::new(dev, &l[r * vocab..(r + 1) * vocab], vocab, 0, DType::F32, &params[r..r + 1]).map_err(e)?;
+                one.out.poison().map_err(e)?;
+                one.run(&t()).map_err(e)?;
+                let got = one.tokens().map_err(e)?[0];
+                if got != a[r] {
+                    return Err(format!("row {r} drew {} in the batch but {got} alone", a[r]));
+                }
             }
             Ok(())
         }),

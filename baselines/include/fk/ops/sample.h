@@ -16,7 +16,9 @@
  *    top-p (p < 1), as vLLM / HF (mass relative to the top-k set): tau = the largest value v
  *    with sum_{i in K, z_i >= v} e_i >= p * sum_{i in K} e_i; F = { i in K : z_i >= tau }
  *    (ties at the boundary kept); else F = K.
- *    u = uniform01(seed, counter, r) (fk_sample_uniform below, identical on the host);
+ *    u = uniform01(seed, counter) (fk_sample_uniform below, identical on the host). The row's
+ *    position in the batch is deliberately not an input: a request draws the same token
+ *    wherever the scheduler puts it, so callers give rows distinct seeds;
  *    out[r] = the smallest i in F with sum_{j in F, j <= i} e_j > u * sum_{j in F} e_j.
  *  The kernel sums e as 2^-44 fixed point (exact, order-independent: the same inputs give
  *  the same token on every run and GPU); the CPU reference works in f64, so the two can
@@ -56,9 +58,9 @@ static inline FK_SAMPLE_HD uint64_t fk_sample_mix64(uint64_t z) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static inline FK_SAMPLE_HD double fk_sample_uniform(int64_t seed, int64_t counter, int64_t row) {
+static inline FK_SAMPLE_HD double fk_sample_uniform(int64_t seed, int64_t counter) {
     uint64_t h = fk_sample_mix64((uint64_t)seed ^ 0x243f6a8885a308d3ull);
     h = fk_sample_mix64(h ^ ((uint64_t)counter * 0x9e3779b97f4a7c15ull));
-    h = fk_sample_mix64(h ^ ((uint64_t)row * 0xd1b54a32d192ed03ull + 0x13198a2e03707344ull));
+    h = fk_sample_mix64(h + 0x13198a2e03707344ull);
     return (double)(h >> 11) * (1.0 / 9007199254740992.0);
 }

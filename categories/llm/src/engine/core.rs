@@ -35,6 +35,9 @@ pub struct EngineStats {
     pub decode_s: f64,
     pub decode_rows: u64,
     pub decode_kv_tokens: u64,
+    /// Device seconds of those decode steps (CUDA events), when the runner measures them:
+    /// `decode_s - decode_device_s` is the host's share (plan, uploads, token readback).
+    pub decode_device_s: Option<f64>,
     pub preemptions: usize,
     pub finished: u64,
     pub aborted: u64,
@@ -51,6 +54,7 @@ impl EngineStats {
             decode_s: self.decode_s - earlier.decode_s,
             decode_rows: self.decode_rows - earlier.decode_rows,
             decode_kv_tokens: self.decode_kv_tokens - earlier.decode_kv_tokens,
+            decode_device_s: self.decode_device_s.zip(earlier.decode_device_s).map(|(a, b)| a - b),
             preemptions: self.preemptions - earlier.preemptions,
             finished: self.finished - earlier.finished,
             aborted: self.aborted - earlier.aborted,
@@ -106,7 +110,7 @@ impl<R: StepRunner> Engine<R> {
     }
 
     pub fn stats(&self) -> EngineStats {
-        EngineStats { preemptions: self.sched.preemptions(), ..self.stats }
+        EngineStats { preemptions: self.sched.preemptions(), decode_device_s: self.runner.decode_device_seconds(), ..self.stats }
     }
 
     pub fn num_waiting(&self) -> usize {

@@ -11,6 +11,7 @@ use crate::model::{CausalLm, ScratchSizes};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::step::{SeqStep, StepBuffers, StepPlan};
 use fk_baselines::Context;
+use fk_runtime::event::Event;
 use fk_runtime::{Error, Result, Tensor};
 
 #[derive(Clone, Copy, Debug, serde::Serialize)]
@@ -69,6 +70,9 @@ pub struct GpuRunner<'m, M: CausalLm> {
     max_blocks: usize,
     buckets: Vec<usize>,
     graphs: DecodeGraphs,
+    /// Events around each decode step's GPU work and their running total (seconds).
+    decode_events: (Event, Event),
+    decode_device_s: f64,
 }
 
 impl<'m, M: CausalLm> GpuRunner<'m, M> {
@@ -136,7 +140,23 @@ impl<'m, M: CausalLm> GpuRunner<'m, M> {
             max_batched_tokens: cfg.max_batched_tokens,
             vocab_size: spec.vocab_size,
         };
-        Ok(GpuRunner { model, ctx: ctx.clone(), cfg, limits, kv, bufs, scratch, sampler, logits, max_blocks, buckets, graphs: DecodeGraphs::new(cfg.cuda_graphs) })
+        let decode_events = (Event::new(dev)?, Event::new(dev)?);
+        Ok(GpuRunner {
+            model,
+            ctx: ctx.clone(),
+            cfg,
+            limits,
+            kv,
+            bufs,
+            scratch,
+            sampler,
+            logits,
+            max_blocks,
+            buckets,
+            graphs: DecodeGraphs::new(cfg.cuda_graphs),
+            decode_events,
+            decode_device_s: 0.0,
+        })
     }
 
     pub fn config(&self) -> &GpuRunnerConfig {
@@ -163,18 +183,23 @@ impl<'m, M: CausalLm> GpuRunner<'m, M> {
         for n in self.buckets.clone() {
             let mut plan = StepPlan { max_blocks: self.max_blocks, ..StepPlan::default() };
             plan.pad_decode(n)?;
-            self.run_plan(&plan, &vec![SamplingParams::greedy(); n], &vec![(0, 0); n], Some(n))?;
+            self.run_plan(&plan, &vec![SamplingParams::greedy(); n], &vec![(0, 0); n], Some(n), false)?;
         }
         self.ctx.device.synchronize()
     }
 
     /// Upload `plan` and its sampling rows, then run the model and the sampler: replayed
     /// from the graph of `bucket` when given, else eagerly. Leaves the tokens in the sampler.
-    fn run_plan(&mut self, plan: &StepPlan, params: &[SamplingParams], rng: &[(u64, u64)], bucket: Option<usize>) -> Result<()> {
+    /// With `timed`, CUDA events bracket the kernels (after the uploads, which are synchronous
+    /// copies), for [`StepRunner::decode_device_seconds`].
+    fn run_plan(&mut self, plan: &StepPlan, params: &[SamplingParams], rng: &[(u64, u64)], bucket: Option<usize>, timed: bool) -> Result<()> {
         let rows = plan.num_seqs();
         self.sampler.set_rows(params)?;
         self.sampler.set_rng_rows(rng)?;
         let batch = self.bufs.upload(plan)?;
+        if timed {
+            self.decode_events.0.record()?;
+        }
         let logits = self.logits.narrow(0, 0, rows)?;
         let (model, ctx, kv, scratch, sampler) = (self.model, &self.ctx, &self.kv, &self.scratch, &self.sampler);
         let run = || -> Result<()> {
@@ -182,9 +207,13 @@ impl<'m, M: CausalLm> GpuRunner<'m, M> {
             sampler.enqueue(ctx, &logits)
         };
         match bucket {
-            Some(n) => self.graphs.run(&ctx.device, n, run),
-            None => run(),
+            Some(n) => self.graphs.run(&ctx.device, n, run)?,
+            None => run()?,
         }
+        if timed {
+            self.decode_events.1.record()?;
+        }
+        Ok(())
     }
 
     /// The graph bucket a decode-only batch of `b` replays, if any.
@@ -222,8 +251,16 @@ impl<M: CausalLm> StepRunner for GpuRunner<'_, M> {
         params.resize(rows, SamplingParams::greedy());
         let mut rng: Vec<(u64, u64)> = seqs.iter().map(|s| (s.sampling.seed, s.output_index)).collect();
         rng.resize(rows, (0, 0));
-        self.run_plan(&plan, &params, &rng, bucket)?;
-        self.sampler.read(b)
+        self.run_plan(&plan, &params, &rng, bucket, decode_only)?;
+        let tokens = self.sampler.read(b)?;
+        if decode_only {
+            self.decode_device_s += self.decode_events.0.elapsed_ms(&self.decode_events.1)? * 1e-3;
+        }
+        Ok(tokens)
+    }
+
+    fn decode_device_seconds(&self) -> Option<f64> {
+        Some(self.decode_device_s)
     }
 
     fn describe(&self) -> String {

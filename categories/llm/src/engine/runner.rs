@@ -51,4 +51,11 @@ pub trait StepRunner {
 
     /// A label for reports (model, dtype, device).
     fn describe(&self) -> String;
+
+    /// Device seconds the decode-only steps took so far (CUDA events around the step's GPU
+    /// work), if the runner measures them. Against the wall time of the same steps this
+    /// splits a decode step into GPU work and host overhead.
+    fn decode_device_seconds(&self) -> Option<f64> {
+        None
+    }
 }
