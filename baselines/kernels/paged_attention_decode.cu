@@ -26,10 +26,17 @@
 // The host chooses the splits (DecodeSplits::for_device) from host-known maxima only, so a
 // CUDA graph can replay the same launch while seq_lens change on the device.
 // Experiments and their numbers: experiments/decode/.
+// f16/bf16 with head_dim <= 128 and GQA groups <= 16 (Llama, Mixtral, ...) run the
+// tensor-core kernel of include/fk/attention/decode_mma.cuh instead; this one keeps fp32
+// caches, head_dim 256 and larger groups.
+#include "fk/attention/decode_mma.cuh"
 #include "fk/common.cuh"
 #include "fk/ops/paged_attention_decode.h"
 
 #include <math_constants.h>
+#include <stdlib.h>
+
+#include <type_traits>
 
 // Experiment knobs (experiments/decode/build.sh sweeps them); the defaults are the measured best.
 #ifndef FK_DECODE_THREADS
@@ -407,8 +414,39 @@ cudaError_t launch_g(const fk_paged_attention_decode_params* p, cudaStream_t str
     return cudaGetLastError();
 }
 
+// The tensor-core kernel (include/fk/attention/decode_mma.cuh) takes f16/bf16 with
+// head_dim <= 128 and GQA groups up to 16 whose query rows allow 32-bit loads.
+// FK_DECODE_CUDA_CORES=1 forces the CUDA-core kernel (A/B experiments on the device).
+template <typename T, int D>
+bool mma_path(const fk_paged_attention_decode_params* p) {
+    static const bool forced_off = [] {
+        const char* v = getenv("FK_DECODE_CUDA_CORES");
+        return v != nullptr && v[0] == '1';
+    }();
+    return !forced_off && p->heads / p->kv_heads <= fk::decode_mma::kRows && p->query_stride % 2 == 0 &&
+           reinterpret_cast<uintptr_t>(p->query) % 4 == 0;
+}
+
+template <typename T, int D>
+cudaError_t launch_mma(const fk_paged_attention_decode_params* p, cudaStream_t stream) {
+    using Gm = fk::decode_mma::Geo<T, D>;
+    auto kernel = fk::decode_mma::decode_mma_kernel<T, D>;
+    // A host-side attribute, no stream work: legal inside graph capture.
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Gm::kSmem);
+    if (e != cudaSuccess) return e;
+    const dim3 grid(static_cast<unsigned>(p->kv_heads), static_cast<unsigned>(p->max_splits), static_cast<unsigned>(p->seqs));
+    kernel<<<grid, fk::decode_mma::kThreads, Gm::kSmem, stream>>>(*p);
+    e = cudaGetLastError();
+    if (e != cudaSuccess || p->max_splits == 1) return e;
+    decode_combine_kernel<T, D><<<dim3(static_cast<unsigned>(p->heads), static_cast<unsigned>(p->seqs)), 128, 0, stream>>>(*p);
+    return cudaGetLastError();
+}
+
 template <typename T, int D>
 cudaError_t launch_d(const fk_paged_attention_decode_params* p, cudaStream_t stream) {
+    if constexpr (!std::is_same_v<T, float> && D <= 128) {
+        if (mma_path<T, D>(p)) return launch_mma<T, D>(p, stream);
+    }
     const int group = p->heads / p->kv_heads;
     // Up to 8 query heads per CTA; larger groups are split across CTAs. A group of 3 runs
     // as chunks of 2 (the second half-empty) rather than a G = 4 CTA with an idle head.

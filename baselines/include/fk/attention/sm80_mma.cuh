@@ -1,6 +1,6 @@
 // Warp-level tensor-core building blocks (sm_80+), private to the attention kernels:
 // 16-byte cp.async with zero fill, ldmatrix (plain and transposed), mma.sync m16n8k16 with
-// fp32 accumulators for f16/bf16, and packing two floats into one 32-bit f16/bf16 pair.
+// (and m16n8k8) fp32 accumulators for f16/bf16, and packing two floats into one 32-bit f16/bf16 pair.
 // Fragment layouts are the PTX ISA's for mma.m16n8k16 (lane = 4*g + c):
 //   A (16x16, row): a0 = (g, 2c..2c+1), a1 = (g+8, 2c..), a2 = (g, 8+2c..), a3 = (g+8, 8+2c..)
 //   B (16x8, col):  b0 = (k 2c..2c+1, n g), b1 = (k 8+2c.., n g)
@@ -48,6 +48,13 @@ template <> struct MmaType<__nv_bfloat16> {
             : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
     }
+    // m16n8k8: A (16x8) a0 = (g, 2c..2c+1), a1 = (g+8, 2c..); B (8x8) b0 = (k 2c..2c+1, n g).
+    __device__ __forceinline__ static void mma_k8(float (&c)[4], const uint32_t (&a)[2], uint32_t b0) {
+        asm volatile(
+            "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(b0));
+    }
     __device__ __forceinline__ static uint32_t pack(float lo, float hi) {
         __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
         return *reinterpret_cast<uint32_t*>(&v);
@@ -60,6 +67,12 @@ template <> struct MmaType<__half> {
             "{%0, %1, %2, %3};\n"
             : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    __device__ __forceinline__ static void mma_k8(float (&c)[4], const uint32_t (&a)[2], uint32_t b0) {
+        asm volatile(
+            "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(b0));
     }
     __device__ __forceinline__ static uint32_t pack(float lo, float hi) {
         __half2 v = __floats2half2_rn(lo, hi);
