@@ -2,16 +2,15 @@
 """HF transformers peer for the MoE bench: `MixtralSparseMoeBlock` at Mixtral-8x7B shapes.
 
 Runs where transformers, PyTorch and a GPU are (the device machine). Writes rows shaped like
-peer_torch_ops.py's (fastkernels.peer.v1) whose op/shape equal the Rust L2 row
-"MixtralSparseMoeBlock experts" (baselines/src/harness/moe_bench.rs), so the bench table gets
-a PyTorch column; run.sh merges them into peer.json before the benches run.
+peer_torch_ops.py's (fastkernels.peer.v1) whose op/shape equal fk-mixtral's L2 row
+"MixtralSparseMoeBlock" (architectures/mixtral/benches/ops.rs), so the bench table gets a
+PyTorch column; run.sh merges them into peer.json before the benches run.
 
 What is timed: the whole HF block (router linear + softmax/top-2/renormalise + experts) in bf16,
 once per experts implementation transformers offers: "eager" (the per-expert Python loop the
 acceptance compares against: `eager_us`), and where present "grouped_mm" / "batched_mm"
-(`grouped_mm_us`, `batched_mm_us`; extra fields, kept for the record). Our L2 row starts from
-router logits, so HF does one extra [T, 4096] x [4096, 8] GEMM (64 KiB of weights: negligible
-next to the 2.8 GB of experts, and it favours HF being slower, not us).
+(`grouped_mm_us`, `batched_mm_us`; extra fields, kept for the record). Both sides run the
+router GEMM, top-2 and the experts.
 Method as peer_torch_ops.py: 2 x L2 written before each call, CUDA events, warm-up, median.
 Weights: randn scaled 1/sqrt(fan_in); hidden states randn, so routing is near-uniform as in our
 bench's random router logits.
@@ -72,7 +71,7 @@ def main():
     for t in (int(x) for x in a.tokens.split(",")):
         x = torch.randn(1, t, HIDDEN, device=dev, dtype=torch.bfloat16)
         shape = f"[{t}, {HIDDEN}] E{EXPERTS} k{TOP_K} I={INTER}"
-        row = {"op": "MixtralSparseMoeBlock experts", "shape": shape, "dtype": "bf16", "eager_us": None, "compile_us": None,
+        row = {"op": "MixtralSparseMoeBlock", "shape": shape, "dtype": "bf16", "eager_us": None, "compile_us": None,
                "what": "transformers MixtralSparseMoeBlock (router + experts), per experts implementation"}
         for impl in impls:
             try:

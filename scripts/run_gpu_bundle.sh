@@ -75,7 +75,7 @@ if [ -z "${FK_SKIP_PEER:-}" ]; then
     PYTHONUNBUFFERED=1 python3 "$here/peer_torch_ops.py" --out "$OUT/peer.json" 2>&1 | tee -a "$log"
     stamp
 fi
-if [ -z "${FK_SKIP_MOE_PEER:-}" ] && grep -qE '^bench .* moe ' "$here/manifest.txt" && echo "fk-baselines.ops" | grep -qE "${FK_BENCHES:-.}"; then
+if [ -z "${FK_SKIP_MOE_PEER:-}" ] && grep -E '^bench ' "$here/manifest.txt" | awk '{print $2}' | grep -E "${FK_BENCHES:-.}" | grep -q mixtral; then
     say ""
     say "== HF transformers MixtralSparseMoeBlock peer (merged into peer.json)"
     PYTHONUNBUFFERED=1 python3 "$here/peer_hf_moe.py" --out "$OUT/peer-moe.json" 2>&1 | grep -v -i warn | tee -a "$log"

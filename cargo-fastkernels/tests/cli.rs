@@ -118,7 +118,10 @@ fn list_json_parses() {
     assert_eq!(llama["crate"], "fk-llama");
     assert_eq!(llama["family_name"], "Dense & MoE LLMs");
     let mixtral = archs.iter().find(|a| a["module"] == "mixtral").unwrap();
-    assert_eq!(mixtral["implemented"], false);
+    assert_eq!(mixtral["implemented"], true);
+    assert_eq!(mixtral["crate"], "fk-mixtral");
+    let deepseek = archs.iter().find(|a| a["module"] == "deepseek").unwrap();
+    assert_eq!(deepseek["implemented"], false);
     assert_eq!(v["families"].as_array().unwrap().len(), 8);
 }
 
@@ -187,7 +190,7 @@ fn candidate_new_rejects_unknown_op_and_arch() {
     let r = fails(&["candidate", "new", "--arch", "llama", "--op", "nosuch"]);
     assert!(r.stderr.contains("not a baseline op"), "{}", r.stderr);
     assert!(r.stderr.contains("rms_norm") && r.stderr.contains("silu_and_mul"), "{}", r.stderr);
-    let r = fails(&["candidate", "new", "--arch", "mixtral", "--op", "rms_norm"]);
+    let r = fails(&["candidate", "new", "--arch", "deepseek", "--op", "rms_norm"]);
     assert!(r.stderr.contains("not implemented yet"), "{}", r.stderr);
 }
 

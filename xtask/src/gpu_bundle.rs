@@ -46,9 +46,10 @@ const ITEMS: &[Item] = &[
     Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: Some("examples/candidates/llama/half_row"), out: "fk-llama.candidates@half_row", expect: "fail", describe: "wrong candidate: rms_norm writes half of each row", bench_args: "" },
     Item { kind: Kind::Bench, package: "fk-llama", target: "ops", llama_slot: Some("examples/candidates/llama/tuned"), out: "fk-llama.ops@tuned", expect: "llama", describe: "fk-llama baseline vs tuned candidate", bench_args: "" },
     Item { kind: Kind::Bench, package: "fk-baselines", target: "ops", llama_slot: None, out: "fk-baselines.ops", expect: "selftest", describe: "baseline vs itself", bench_args: "--self-test --quick --op rms_norm --op silu_and_mul" },
-    // The MoE rows at Mixtral-8x7B shapes (L1 ops, their cuBLAS peer, the L2 routed experts);
-    // run.sh merges the HF `MixtralSparseMoeBlock` peer into peer.json first.
-    Item { kind: Kind::Bench, package: "fk-baselines", target: "ops", llama_slot: None, out: "fk-baselines.ops", expect: "moe", describe: "MoE ops at Mixtral-8x7B shapes", bench_args: "--op topk_softmax --op moe_align --op fused_moe --op moe_sum --op MixtralSparseMoeBlock" },
+    // Mixtral-8x7B L1–L4 (the MoE ops with their cuBLAS peer, MixtralSparseMoeBlock, attention,
+    // decoder layer, the model); run.sh merges the HF `MixtralSparseMoeBlock` peer into
+    // peer.json first.
+    Item { kind: Kind::Bench, package: "fk-mixtral", target: "ops", llama_slot: None, out: "fk-mixtral.ops", expect: "mixtral", describe: "fk-mixtral L1-L4", bench_args: "" },
     Item { kind: Kind::E2e, package: "fk-llama", target: "generate", llama_slot: None, out: "fk-llama.generate", expect: "llama", describe: "Llama-3.1-8B end to end vs HF generate", bench_args: "architectures/llama/configs/Llama-3.1-8B-Instruct/config.json" },
 ];
 

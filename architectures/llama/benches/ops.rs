@@ -12,33 +12,13 @@ use fk_baselines::harness::{
 };
 use fk_baselines::OpId;
 use fk_llama::kernels::candidate_table;
-use fk_llama::step_workload::{LlamaStepWorkload, Scope, StepKind};
-use fk_llama::{LlamaConfig, MlpHalfLayer};
+use fk_llama::{LlamaConfig, LlamaForCausalLM, MlpHalfLayer};
 use fk_llm::attention::prefill_kernel_supports;
+use fk_llm::step_bench::{step_spec, BuildModel, ModuleNames, Scope, StepKind};
 use fk_runtime::DType;
+use std::sync::Arc;
 
 const TOKENS: [usize; 5] = [1, 16, 128, 2048, 8192];
-
-fn step_spec(cfg: &LlamaConfig, scope: Scope, kind: StepKind) -> BenchSpec {
-    let (op, level) = match scope {
-        Scope::Attention => ("LlamaAttention", "L2"),
-        Scope::DecoderLayer => ("LlamaDecoderLayer", "L3"),
-        Scope::Model => ("LlamaForCausalLM", "L4"),
-    };
-    let mut uses = vec![OpId::RotaryEmbedding, OpId::ReshapeAndCache, OpId::PagedAttentionDecode, OpId::PrefillAttention, OpId::SkinnyGemm];
-    if scope != Scope::Attention {
-        uses.extend([OpId::RmsNorm, OpId::FusedAddRmsNorm, OpId::SiluAndMul, OpId::Embedding]);
-    }
-    let cfg = cfg.clone();
-    BenchSpec {
-        op: op.into(),
-        level,
-        shape: kind.label(),
-        dtype: DType::BF16,
-        uses,
-        make: Box::new(move |dev, rng| Ok(Box::new(LlamaStepWorkload::new(dev, &cfg, scope, kind, rng.next_u64())?) as _)),
-    }
-}
 
 fn main() {
     let cfg = LlamaConfig::llama_3_1_8b();
@@ -72,9 +52,16 @@ fn main() {
     if prefill_kernel_supports(DType::BF16, cfg.head_dim) {
         kinds.insert(0, StepKind::Prefill { tokens: 2048 });
     }
+    let names = ModuleNames { attention: "LlamaAttention", layer: "LlamaDecoderLayer", model: "LlamaForCausalLM" };
+    let model_cfg = cfg.clone();
+    let build: BuildModel<_> = Arc::new(move |dev, layers, seed| {
+        let mut c = model_cfg.clone();
+        c.num_hidden_layers = layers;
+        Ok(LlamaForCausalLM::random(dev, &c, DType::BF16, seed)?.inner)
+    });
     for scope in [Scope::Attention, Scope::DecoderLayer, Scope::Model] {
         for &kind in &kinds {
-            specs.push(step_spec(&cfg, scope, kind));
+            specs.push(step_spec(names, scope, kind, cfg.num_hidden_layers, &[OpId::SiluAndMul], build.clone()));
         }
     }
     let env = BenchEnv { gemm_peak_tflops: Some(Box::new(bench::gemm_peak_tflops)) };

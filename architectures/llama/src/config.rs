@@ -57,20 +57,6 @@ impl LlamaConfig {
     pub fn llama_3_1_8b() -> LlamaConfig {
         Self::from_json(include_str!("../configs/Llama-3.1-8B-Instruct/config.json")).expect("shipped config is valid")
     }
-
-    /// The geometry the L1 benches use.
-    pub fn shapes(&self) -> fk_baselines::harness::LlmShapes {
-        fk_baselines::harness::LlmShapes {
-            hidden: self.hidden_size,
-            intermediate: self.intermediate_size,
-            heads: self.num_attention_heads,
-            kv_heads: self.num_key_value_heads,
-            head_dim: self.head_dim,
-            vocab: self.vocab_size,
-            max_position: self.max_position_embeddings,
-            eps: self.rms_norm_eps,
-        }
-    }
 }
 
 impl RawLlamaConfig {

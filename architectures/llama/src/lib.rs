@@ -14,7 +14,6 @@ pub mod model;
 pub mod modules;
 pub mod reference;
 pub mod rope;
-pub mod step_workload;
 pub mod weights;
 
 pub use config::{LlamaConfig, RopeScaling};

@@ -9,8 +9,10 @@
 
 pub mod config;
 pub mod goldens;
+pub mod kernels;
 pub mod model;
 pub mod moe_block;
+pub mod moe_block_workload;
 pub mod reference;
 
 pub use config::MixtralConfig;

@@ -98,6 +98,12 @@ impl FeedForward for MixtralSparseMoeBlock {
         self.gate.weight.nbytes() + self.w13.nbytes() + self.w2.nbytes()
     }
 
+    /// Router GEMM + top_k experts' gate_up (2·h·2i) and down (2·i·h).
+    fn flops_per_token(&self) -> u64 {
+        let (h, i) = (self.gate.in_features() as u64, self.intermediate_size() as u64);
+        2 * h * self.num_experts() as u64 + self.top_k as u64 * 6 * h * i
+    }
+
     /// The router and, at most, the experts `tokens · top_k` slots can touch.
     fn streamed_weight_bytes(&self, tokens: usize) -> usize {
         let e = self.num_experts();

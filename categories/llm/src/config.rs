@@ -160,6 +160,22 @@ pub struct DecoderCore {
     pub eos_token_ids: Vec<u32>,
 }
 
+impl DecoderCore {
+    /// The geometry the L1 benches use.
+    pub fn shapes(&self) -> fk_baselines::harness::LlmShapes {
+        fk_baselines::harness::LlmShapes {
+            hidden: self.hidden_size,
+            intermediate: self.intermediate_size,
+            heads: self.num_attention_heads,
+            kv_heads: self.num_key_value_heads,
+            head_dim: self.head_dim,
+            vocab: self.vocab_size,
+            max_position: self.max_position_embeddings,
+            eps: self.rms_norm_eps,
+        }
+    }
+}
+
 impl RawDecoderConfig {
     pub fn validate(self, d: &CoreDefaults) -> Result<DecoderCore> {
         fk_baselines::hf_config::check_model_type(self.model_type.as_deref(), &[d.model_type])?;

@@ -19,6 +19,7 @@ pub mod rope;
 pub mod sampling;
 pub mod scheduler;
 pub mod step;
+pub mod step_bench;
 pub mod workloads;
 
 pub use attention::{paged_attention, AttentionScratch, AttentionSpec};

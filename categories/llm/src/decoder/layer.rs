@@ -18,6 +18,9 @@ pub trait FeedForward {
     /// Weight bytes a forward step over `tokens` tokens reads (all of them for a dense MLP;
     /// only the experts it routes to for a mixture of experts, at most all).
     fn streamed_weight_bytes(&self, tokens: usize) -> usize;
+    /// Floating-point operations per token (for a mixture of experts: the router and the
+    /// experts one token is routed to).
+    fn flops_per_token(&self) -> u64;
 }
 
 impl FeedForward for GatedMlp {
@@ -33,6 +36,10 @@ impl FeedForward for GatedMlp {
     }
     fn streamed_weight_bytes(&self, _tokens: usize) -> usize {
         FeedForward::weight_bytes(self)
+    }
+    fn flops_per_token(&self) -> u64 {
+        // gate_up: 2·h·2i, down: 2·i·h.
+        6 * (self.down_proj.out_features() * self.intermediate_size()) as u64
     }
 }
 

@@ -1,22 +1,24 @@
-//! L2–L4 benchmark workloads at real Llama shapes with random weights: `LlamaAttention`,
-//! `LlamaDecoderLayer` and the whole `LlamaForCausalLM` over one prefill or decode step of
-//! the paged KV cache, run with the baseline or a candidate op table (A/B in situ).
+//! L2–L4 benchmark workloads for any decoder of the family (Llama, Mixtral, …) at real shapes
+//! with random weights: the attention module, one decoder layer and the whole causal LM over
+//! one prefill or decode step of the paged KV cache, with the baseline or a candidate op table
+//! (A/B in situ). Architecture benches name the modules as upstream does and supply the model.
 //!
 //! Correctness in the bench: a module's output must equal what the same module computes with
 //! the baseline table (recorded once at construction); the baseline module itself is checked
 //! against HF transformers by the golden tests. Whole-model decode steps replay a CUDA graph
 //! per op table, as generation does.
 
-use crate::config::LlamaConfig;
-use crate::model::{LlamaForCausalLM, LlamaScratch};
+use crate::decoder::{DecoderForCausalLM, DecoderScratch, FeedForward};
+use crate::{CausalLm, ForwardBatch, PagedKvCache, ScratchSizes, SeqStep, StepBuffers, StepPlan};
+use fk_baselines::harness::bench::BenchSpec;
 use fk_baselines::harness::Workload;
 use fk_baselines::ops::Rotary;
 use fk_baselines::util::random_fill;
-use fk_baselines::{Context, OpTable};
-use fk_llm::{CausalLm, ForwardBatch, PagedKvCache, ScratchSizes, SeqStep, StepBuffers, StepPlan};
+use fk_baselines::{Context, OpId, OpTable};
 use fk_runtime::compare::{compare, Tolerance};
 use fk_runtime::{DType, Device, Graph, Result, Tensor};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Which part of the model a workload times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,14 +52,59 @@ impl StepKind {
     }
 }
 
-pub struct LlamaStepWorkload {
-    model: LlamaForCausalLM,
+/// Upstream names of an architecture's modules, for the bench table.
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleNames {
+    pub attention: &'static str,
+    pub layer: &'static str,
+    pub model: &'static str,
+}
+
+/// Builds the model a workload runs: `layers` decoder layers at the architecture's real
+/// sizes, random weights from `seed`.
+pub type BuildModel<F> = Arc<dyn Fn(&Device, usize, u64) -> Result<DecoderForCausalLM<F>>>;
+
+/// A bench row for `scope` × `kind`: L2 attention, L3 decoder layer, L4 model (with
+/// `model_layers` layers: all of them, or fewer where the full model does not fit the GPU).
+/// `ffn_ops` are the L1 ops the feed-forward block runs (a candidate replacing one is timed).
+pub fn step_spec<F>(names: ModuleNames, scope: Scope, kind: StepKind, model_layers: usize, ffn_ops: &[OpId], build: BuildModel<F>) -> BenchSpec
+where
+    F: FeedForward + 'static,
+    F::Scratch: 'static,
+{
+    let (op, level) = match scope {
+        Scope::Attention => (names.attention.to_string(), "L2"),
+        Scope::DecoderLayer => (names.layer.to_string(), "L3"),
+        Scope::Model => (names.model.to_string(), "L4"),
+    };
+    let mut uses = vec![OpId::RotaryEmbedding, OpId::ReshapeAndCache, OpId::PagedAttentionDecode, OpId::PrefillAttention, OpId::SkinnyGemm];
+    if scope != Scope::Attention {
+        uses.extend([OpId::RmsNorm, OpId::FusedAddRmsNorm, OpId::Embedding]);
+        uses.extend_from_slice(ffn_ops);
+    }
+    let layers = if scope == Scope::Model { model_layers } else { 1 };
+    let shape = if scope == Scope::Model { format!("{} ({layers} layers)", kind.label()) } else { kind.label() };
+    BenchSpec {
+        op,
+        level,
+        shape,
+        dtype: DType::BF16,
+        uses,
+        make: Box::new(move |dev, rng| {
+            let model = build(dev, layers, rng.next_u64())?;
+            Ok(Box::new(DecoderStepWorkload::new(dev, model, scope, kind, rng.next_u64())?) as _)
+        }),
+    }
+}
+
+pub struct DecoderStepWorkload<F: FeedForward> {
+    model: DecoderForCausalLM<F>,
     scope: Scope,
     kind: StepKind,
     ctx: Context,
     kv: PagedKvCache,
     batch: ForwardBatch,
-    scratch: LlamaScratch,
+    scratch: DecoderScratch<F::Scratch>,
     /// Sources restored before each timed call (the layer updates hidden/residual in place).
     x_src: Tensor,
     r_src: Tensor,
@@ -68,21 +115,19 @@ pub struct LlamaStepWorkload {
 
 const BLOCK: usize = 16;
 
-impl LlamaStepWorkload {
-    /// `cfg` at its real sizes (Attention/DecoderLayer scopes build one layer only).
-    pub fn new(dev: &Device, cfg: &LlamaConfig, scope: Scope, kind: StepKind, seed: u64) -> Result<LlamaStepWorkload> {
-        let layers = if scope == Scope::Model { cfg.num_hidden_layers } else { 1 };
-        let mut cfg = cfg.clone();
-        cfg.num_hidden_layers = layers;
-        let dtype = DType::BF16;
-        let model = LlamaForCausalLM::random(dev, &cfg, dtype, seed)?;
+impl<F: FeedForward> DecoderStepWorkload<F> {
+    /// `model` with one layer for the Attention/DecoderLayer scopes; `seed` draws the cached
+    /// context and the inputs.
+    pub fn new(dev: &Device, model: DecoderForCausalLM<F>, scope: Scope, kind: StepKind, seed: u64) -> Result<DecoderStepWorkload<F>> {
+        let spec = model.spec;
+        let (layers, dtype) = (spec.num_layers, spec.dtype);
         // Block tables: sequence s owns blocks [s*per_seq, (s+1)*per_seq).
         let (seqs, ctx_len, new) = match kind {
             StepKind::Prefill { tokens } => (1, 0, tokens),
             StepKind::Decode { batch, context } => (batch, context, 1),
         };
         let per_seq = (ctx_len + new).div_ceil(BLOCK);
-        let kv = PagedKvCache::new(dev, layers, seqs * per_seq, BLOCK, cfg.num_key_value_heads, cfg.head_dim, dtype)?;
+        let kv = PagedKvCache::new(dev, layers, seqs * per_seq, BLOCK, spec.kv_heads, spec.head_dim, dtype)?;
         for l in 0..layers {
             // Cached context: random keys/values of a realistic scale.
             let layer = kv.layer(l)?;
@@ -90,24 +135,24 @@ impl LlamaStepWorkload {
             random_fill(layer.value_cache, seed ^ (2 * l as u64 + 2), 0.0, 1.0)?;
         }
         let tables: Vec<Vec<u32>> = (0..seqs).map(|s| ((s * per_seq) as u32..((s + 1) * per_seq) as u32).collect()).collect();
-        let tokens: Vec<Vec<u32>> = (0..seqs).map(|s| (0..new).map(|j| ((s * 7919 + j * 104_729) % cfg.vocab_size) as u32).collect()).collect();
+        let tokens: Vec<Vec<u32>> = (0..seqs).map(|s| (0..new).map(|j| ((s * 7919 + j * 104_729) % spec.vocab_size) as u32).collect()).collect();
         let steps: Vec<SeqStep<'_>> = (0..seqs).map(|s| SeqStep { tokens: &tokens[s], context_len: ctx_len, block_table: &tables[s] }).collect();
         let plan = StepPlan::new(&steps, BLOCK, per_seq, model.needs_per_token_view())?;
         let t = plan.num_tokens();
         let bufs = StepBuffers::new(dev, t, seqs, per_seq, model.needs_per_token_view())?;
         let batch = bufs.upload(&plan)?;
         let scratch = model.scratch(&ScratchSizes { max_tokens: t, max_seqs: seqs, max_blocks: per_seq, block_size: BLOCK })?;
-        let h = cfg.hidden_size;
+        let h = spec.hidden_size;
         let x_src = Tensor::empty(dev, &[t, h], dtype)?;
         let r_src = Tensor::empty(dev, &[t, h], dtype)?;
         random_fill(&x_src, seed ^ 0xa11, 0.0, 1.0)?;
         random_fill(&r_src, seed ^ 0xb22, 0.0, 1.0)?;
         let out = match scope {
-            Scope::Model => Tensor::empty(dev, &[seqs, cfg.vocab_size], dtype)?,
+            Scope::Model => Tensor::empty(dev, &[seqs, spec.vocab_size], dtype)?,
             _ => Tensor::empty(dev, &[t, h], dtype)?,
         };
         let ctx = Context::new(dev, OpTable::baseline())?;
-        let mut w = LlamaStepWorkload { model, scope, kind, ctx, kv, batch, scratch, x_src, r_src, out, graphs: HashMap::new(), reference: vec![] };
+        let mut w = DecoderStepWorkload { model, scope, kind, ctx, kv, batch, scratch, x_src, r_src, out, graphs: HashMap::new(), reference: vec![] };
         w.prepare()?;
         w.forward(&OpTable::baseline())?;
         w.reference = w.output()?;
@@ -122,7 +167,7 @@ impl LlamaStepWorkload {
     }
 
     fn rotary(&self) -> Rotary<'_> {
-        Rotary { head_size: self.model.config.head_dim, cos_sin_cache: &self.model.model.cos_sin_cache, is_neox_style: true }
+        Rotary { head_size: self.model.spec.head_dim, cos_sin_cache: &self.model.model.cos_sin_cache, is_neox_style: true }
     }
 
     /// One eager step with `table`.
@@ -143,19 +188,21 @@ impl LlamaStepWorkload {
         }
     }
 
-    /// Weights read plus KV-cache reads of the step (the floor of a decode step).
+    /// Weights the step reads (for a mixture of experts: at most the experts its tokens can
+    /// reach) plus the KV cache it reads: the floor of a decode step.
     fn weight_and_kv_bytes(&self) -> u64 {
-        let c = &self.model.config;
+        let spec = &self.model.spec;
+        let tokens = self.kind.tokens();
+        let layer = &self.model.model.layers[0];
+        let attn = (layer.self_attn.qkv_proj.weight.nbytes() + layer.self_attn.o_proj.weight.nbytes()) as u64;
         let weights = match self.scope {
-            Scope::Model => self.model.streamed_weight_bytes(),
-            Scope::DecoderLayer => self.model.weight_bytes() - self.model.model.embed_tokens.nbytes() - self.model.lm_head.weight.nbytes(),
-            Scope::Attention => {
-                let a = &self.model.model.layers[0].self_attn;
-                a.qkv_proj.weight.nbytes() + a.o_proj.weight.nbytes()
+            Scope::Model => self.model.streamed_weight_bytes_for(tokens) as u64,
+            Scope::DecoderLayer => {
+                attn + layer.mlp.streamed_weight_bytes(tokens) as u64 + (layer.input_layernorm.weight.nbytes() + layer.post_attention_layernorm.weight.nbytes()) as u64
             }
-        } as u64;
-        let layers = if self.scope == Scope::Model { c.num_hidden_layers } else { 1 } as u64;
-        let kv_per_token = 2 * (c.num_key_value_heads * c.head_dim * 2) as u64 * layers;
+            Scope::Attention => attn,
+        };
+        let kv_per_token = (2 * spec.kv_heads * spec.head_dim * spec.dtype.size() * spec.num_layers) as u64;
         let cached = match self.kind {
             StepKind::Prefill { tokens } => tokens as u64,
             StepKind::Decode { batch, context } => (batch * (context + 1)) as u64,
@@ -164,7 +211,7 @@ impl LlamaStepWorkload {
     }
 }
 
-impl Workload for LlamaStepWorkload {
+impl<F: FeedForward> Workload for DecoderStepWorkload<F> {
     fn prepare(&mut self) -> Result<()> {
         if self.scope == Scope::DecoderLayer {
             let t = self.batch.num_tokens;
@@ -200,22 +247,23 @@ impl Workload for LlamaStepWorkload {
     }
 
     fn flops(&self) -> u64 {
-        let c = &self.model.config;
+        let spec = &self.model.spec;
+        let attn_spec = &self.model.model.layers[0].self_attn.spec;
         let t = self.kind.tokens() as u64;
-        let (h, i, qd, kvd) = (c.hidden_size as u64, c.intermediate_size as u64, (c.num_attention_heads * c.head_dim) as u64, (c.num_key_value_heads * c.head_dim) as u64);
+        let h = spec.hidden_size as u64;
+        let (qd, kvd) = ((attn_spec.heads * attn_spec.head_dim) as u64, (attn_spec.kv_heads * attn_spec.head_dim) as u64);
         let proj = 2 * t * h * (qd + 2 * kvd) + 2 * t * qd * h;
-        let mlp = 6 * t * h * i;
+        let ffn = t * self.model.model.layers[0].mlp.flops_per_token();
         // Attention: QKᵀ and PV, 4·d per (query, key) pair per head; causal halves a prefill.
         let pairs = match self.kind {
             StepKind::Prefill { tokens } => (tokens * (tokens + 1) / 2) as u64,
             StepKind::Decode { batch, context } => (batch * (context + 1)) as u64,
         };
-        let attn = 4 * pairs * (c.num_attention_heads * c.head_dim) as u64;
-        let layers = if self.scope == Scope::Model { c.num_hidden_layers as u64 } else { 1 };
+        let attn = 4 * pairs * qd;
         match self.scope {
             Scope::Attention => proj + attn,
-            Scope::DecoderLayer => proj + attn + mlp,
-            Scope::Model => layers * (proj + attn + mlp) + 2 * (self.out.dim(0) as u64) * h * c.vocab_size as u64,
+            Scope::DecoderLayer => proj + attn + ffn,
+            Scope::Model => spec.num_layers as u64 * (proj + attn + ffn) + 2 * (self.out.dim(0) as u64) * h * spec.vocab_size as u64,
         }
     }
 }
