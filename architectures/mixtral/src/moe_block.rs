@@ -32,6 +32,13 @@ pub struct MoeScratch {
     workspaces: Vec<(usize, MoeWorkspace)>,
 }
 
+impl MoeScratch {
+    /// The experts the last forward step routed its first `tokens` tokens to, `[tokens, top_k]`.
+    pub fn topk_ids(&self, tokens: usize) -> Result<Tensor> {
+        self.topk_ids.narrow(0, 0, tokens)
+    }
+}
+
 impl MixtralSparseMoeBlock {
     pub fn new(gate: Linear, w13: Tensor, w2: Tensor, top_k: usize) -> Result<MixtralSparseMoeBlock> {
         let (e, h) = (gate.out_features(), gate.in_features());

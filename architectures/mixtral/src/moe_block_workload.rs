@@ -20,6 +20,8 @@ pub struct MoeBlockWorkload {
     x: Tensor,
     out: Tensor,
     reference: Vec<f32>,
+    /// Distinct experts the router picked for these tokens (the weights a step must read).
+    touched: usize,
 }
 
 impl MoeBlockWorkload {
@@ -35,9 +37,13 @@ impl MoeBlockWorkload {
         random_fill(&x, seed ^ 0x5eed, 0.0, 1.0)?;
         let out = Tensor::empty(dev, &[tokens, cfg.hidden_size], DType::BF16)?;
         let ctx = Context::new(dev, OpTable::baseline())?;
-        let mut w = MoeBlockWorkload { block, ctx, scratch, x, out, reference: Vec::new() };
+        let mut w = MoeBlockWorkload { block, ctx, scratch, x, out, reference: Vec::new(), touched: 0 };
         w.run(&OpTable::baseline())?;
         w.reference = w.out.to_f32()?;
+        let mut ids = w.scratch.topk_ids(tokens)?.to_i64()?;
+        ids.sort_unstable();
+        ids.dedup();
+        w.touched = ids.len();
         Ok(w)
     }
 }
@@ -59,11 +65,12 @@ impl Workload for MoeBlockWorkload {
         compare(&got, &want, Tolerance { atol: 0.5, rtol: 0.1, max_rel_l2: 2e-2 }).check("MixtralSparseMoeBlock vs the baseline table")
     }
 
-    /// The router and the experts the step's tokens can reach, read once; hidden states in
-    /// and out.
+    /// The router and the experts the step's tokens were routed to, read once; hidden states
+    /// in and out.
     fn bytes(&self) -> u64 {
-        let t = self.x.dim(0);
-        (self.block.streamed_weight_bytes(t) + 2 * self.x.nbytes()) as u64
+        let b = &self.block;
+        let per_expert = (b.w13.nbytes() + b.w2.nbytes()) / b.num_experts();
+        (b.gate.weight.nbytes() + self.touched * per_expert + 2 * self.x.nbytes()) as u64
     }
 
     fn flops(&self) -> u64 {
