@@ -19,28 +19,14 @@ Usage: peer_hf_moe.py --out peer-moe.json [--tokens 1,2,4,8,16,64,256,1024,4096]
 """
 import argparse
 import json
-import statistics
 import sys
 
 import torch
 
+from peer_torch_ops import time_us  # same method as the op peer (same folder in the bundle)
+
 # mistralai/Mixtral-8x7B-Instruct-v0.1 (architectures/mixtral/configs/.../config.json)
 HIDDEN, INTER, EXPERTS, TOP_K = 4096, 14336, 8, 2
-
-
-def time_us(fn, flush, reps, warmup=5):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    for i in range(reps):
-        flush.zero_()
-        starts[i].record()
-        fn()
-        ends[i].record()
-    torch.cuda.synchronize()
-    return statistics.median(s.elapsed_time(e) * 1e3 for s, e in zip(starts, ends))
 
 
 def main():

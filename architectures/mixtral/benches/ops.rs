@@ -49,8 +49,7 @@ fn main() {
         specs.push(BenchSpec {
             op: "MixtralSparseMoeBlock".into(),
             level: "L2",
-            // The PyTorch peer's shape label (scripts/peer_hf_moe.py) must equal this.
-            shape: format!("[{t}, {}] E{} k{} I={}", cfg.hidden_size, cfg.num_local_experts, cfg.num_experts_per_tok, cfg.intermediate_size),
+            shape: moe.block_label(t),
             dtype: DType::BF16,
             uses: [&moe_ops[..], &[OpId::SkinnyGemm]].concat(),
             make: Box::new(move |dev, rng| Ok(Box::new(MoeBlockWorkload::new(dev, &cfg, t, rng.next_u64())?) as _)),

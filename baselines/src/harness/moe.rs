@@ -159,6 +159,12 @@ impl MoeShapes {
     /// mistralai/Mixtral-8x7B-Instruct-v0.1: hidden_size 4096, intermediate_size 14336,
     /// num_local_experts 8, num_experts_per_tok 2.
     pub const MIXTRAL_8X7B: MoeShapes = MoeShapes { hidden: 4096, intermediate: 14336, experts: 8, top_k: 2 };
+
+    /// The shape label of a whole MoE block over `tokens` tokens (the PyTorch peer,
+    /// `scripts/peer_hf_moe.py`, writes the same).
+    pub fn block_label(&self, tokens: usize) -> String {
+        format!("[{tokens}, {}] E{} k{} I={}", self.hidden, self.experts, self.top_k, self.intermediate)
+    }
 }
 
 /// Bench cases of the MoE ops at a model's shapes for each token count (bf16).

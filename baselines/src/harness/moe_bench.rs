@@ -200,7 +200,7 @@ pub fn moe_bench_specs(s: &MoeShapes, tokens: &[usize]) -> Vec<BenchSpec> {
         specs.push(BenchSpec {
             op: "MixtralSparseMoeBlock experts".into(),
             level: "L2",
-            shape: format!("[{t}, {}] E{} k{} I={}", s.hidden, s.experts, s.top_k, s.intermediate),
+            shape: s.block_label(t),
             dtype: DType::BF16,
             uses: vec![OpId::TopkSoftmax, OpId::MoeAlignBlockSize, OpId::FusedMoe, OpId::MoeSum],
             make: Box::new(move |dev, rng| Ok(Box::new(ExpertsBlock::new(dev, &s, t, rng)?) as Box<dyn Workload>)),
