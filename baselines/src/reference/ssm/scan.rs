@@ -148,7 +148,7 @@ pub fn selective_state_update(inp: &ScanInputs, state: &mut [f64]) -> Result<Vec
 mod tests {
     use super::*;
 
-    pub(crate) fn lcg(n: usize, seed: u64) -> Vec<f32> {
+    fn lcg(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
         (0..n)
             .map(|_| {
@@ -177,8 +177,8 @@ mod tests {
             d_state: 1,
         };
         let (y, h) = selective_scan(&inp, None).unwrap();
-        let dA = (a[0] as f64).exp();
-        let h2 = dA * 1.0 + 3.0;
+        let da = (a[0] as f64).exp();
+        let h2 = da * 1.0 + 3.0;
         assert!((y[0] - 2.5).abs() < 1e-15 && (y[1] - (2.0 * h2 + 1.5)).abs() < 1e-12, "{y:?}");
         assert!((h[0] - h2).abs() < 1e-15);
     }
