@@ -17,6 +17,7 @@ mod pooling;
 mod rope_2d;
 mod rotary;
 pub mod sampling;
+pub mod ssm;
 
 pub use activation::{gelu, gelu_and_mul, gelu_erf, gelu_tanh, gelu_tanh_scalar, quick_gelu, quick_gelu_scalar, silu_and_mul};
 pub use attention::{
@@ -34,3 +35,7 @@ pub use pooling::{cls_pool, l2_normalize, mean_pool};
 pub use rope_2d::{dinov3_rope_cache, rope_2d};
 pub use rotary::{cos_sin_cache, cos_sin_cache_from_freqs, rotary_embedding};
 pub use sampling::{sample, SampleParams, Sampled};
+pub use ssm::{
+    causal_conv1d, causal_conv1d_update, rms_norm_gated, selective_scan, selective_scan_varlen, selective_state_update,
+    selective_state_update_mamba2, ssd_chunked, ssd_sequential, ScanInputs, SsdInputs,
+};
