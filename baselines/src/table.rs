@@ -162,6 +162,34 @@ impl OpTable {
     }
 }
 
+/// An architecture crate's `kernels` module: its op tables built from the candidate slot that
+/// `build.rs` compiled (`fk_runtime::build::CandidateSlot`, which writes
+/// `OUT_DIR/candidates.rs`). Expands to `CANDIDATES`, `SLOT_DIR`, `baseline_table()` and
+/// `candidate_table()`; use it as the whole body of `src/kernels.rs`.
+#[macro_export]
+macro_rules! candidate_slot {
+    ($crate_name:literal) => {
+        mod slot {
+            include!(concat!(env!("OUT_DIR"), "/candidates.rs"));
+        }
+
+        pub use slot::{CANDIDATES, SLOT_DIR};
+
+        /// Every op on its baseline kernel.
+        pub fn baseline_table() -> $crate::OpTable {
+            $crate::OpTable::baseline()
+        }
+
+        /// The baseline with this crate's candidates in place (equal to the baseline for an
+        /// empty slot).
+        pub fn candidate_table() -> $crate::OpTable {
+            // The generated list names only ops the build helper checked against the
+            // baseline's op list, so this cannot fail at run time.
+            $crate::OpTable::with_candidates(concat!($crate_name, " candidates"), CANDIDATES).expect("build.rs validated the candidate op names")
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,30 +220,3 @@ mod tests {
     }
 }
 
-/// An architecture crate's `kernels` module: its op tables built from the candidate slot that
-/// `build.rs` compiled (`fk_runtime::build::CandidateSlot`, which writes
-/// `OUT_DIR/candidates.rs`). Expands to `CANDIDATES`, `SLOT_DIR`, `baseline_table()` and
-/// `candidate_table()`; use it as the whole body of `src/kernels.rs`.
-#[macro_export]
-macro_rules! candidate_slot {
-    ($crate_name:literal) => {
-        mod slot {
-            include!(concat!(env!("OUT_DIR"), "/candidates.rs"));
-        }
-
-        pub use slot::{CANDIDATES, SLOT_DIR};
-
-        /// Every op on its baseline kernel.
-        pub fn baseline_table() -> $crate::OpTable {
-            $crate::OpTable::baseline()
-        }
-
-        /// The baseline with this crate's candidates in place (equal to the baseline for an
-        /// empty slot).
-        pub fn candidate_table() -> $crate::OpTable {
-            // The generated list names only ops the build helper checked against the
-            // baseline's op list, so this cannot fail at run time.
-            $crate::OpTable::with_candidates(concat!($crate_name, " candidates"), CANDIDATES).expect("build.rs validated the candidate op names")
-        }
-    };
-}
