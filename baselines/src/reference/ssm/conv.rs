@@ -104,6 +104,7 @@ pub fn causal_conv1d_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::ssm::test_values;
 
     #[test]
     fn width2_by_hand() {
@@ -125,24 +126,14 @@ mod tests {
         assert_eq!(st, vec![0.0, 0.0, 9.0]);
     }
 
-    fn lcg(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
-
     #[test]
     fn varlen_equals_each_sequence_alone_and_prefill_then_update() {
         let (dim, width) = (3, 4);
         let cu = [0, 5, 6, 13];
-        let x = lcg(13 * dim, 1);
-        let w = lcg(dim * width, 2);
-        let b = lcg(dim, 3);
-        let init: Vec<f64> = lcg(3 * dim * 3, 4).iter().map(|&v| v as f64).collect();
+        let x = test_values(13 * dim, 1);
+        let w = test_values(dim * width, 2);
+        let b = test_values(dim, 3);
+        let init: Vec<f64> = test_values(3 * dim * 3, 4).iter().map(|&v| v as f64).collect();
         let (y, st) = causal_conv1d(&x, &cu, dim, &w, Some(&b), Some(&init), true).unwrap();
         for s in 0..3 {
             let (t0, t1) = (cu[s], cu[s + 1]);

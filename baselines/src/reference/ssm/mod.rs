@@ -57,5 +57,11 @@ pub(crate) fn rows_of(op: &str, name: &str, len: usize, width: usize) -> Result<
     Ok(len / width)
 }
 
+/// Seeded test inputs uniform in [-1, 1).
+#[cfg(test)]
+pub(crate) fn test_values(n: usize, seed: u64) -> Vec<f32> {
+    fk_runtime::rng::Rng::new(seed).uniform_vec(n, -1.0, 1.0)
+}
+
 #[cfg(test)]
 mod golden_tests;

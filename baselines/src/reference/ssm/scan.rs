@@ -147,16 +147,7 @@ pub fn selective_state_update(inp: &ScanInputs, state: &mut [f64]) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::reference::ssm::test_values;
 
     #[test]
     fn one_channel_by_hand() {
@@ -196,14 +187,14 @@ mod tests {
 
     fn data(l: usize, dm: usize, n: usize) -> Data {
         Data {
-            u: lcg(l * dm, 1),
-            delta: lcg(l * dm, 2),
-            a: lcg(dm * n, 3).iter().map(|v| -(v.abs() + 0.1)).collect(),
-            b: lcg(l * n, 4),
-            c: lcg(l * n, 5),
-            d: lcg(dm, 6),
-            z: lcg(l * dm, 7),
-            db: lcg(dm, 8),
+            u: test_values(l * dm, 1),
+            delta: test_values(l * dm, 2),
+            a: test_values(dm * n, 3).iter().map(|v| -(v.abs() + 0.1)).collect(),
+            b: test_values(l * n, 4),
+            c: test_values(l * n, 5),
+            d: test_values(dm, 6),
+            z: test_values(l * dm, 7),
+            db: test_values(dm, 8),
         }
     }
 
@@ -235,7 +226,7 @@ mod tests {
         let (l, dm, n) = (11, 3, 4);
         let x = data(l, dm, n);
         let inp = inputs(&x, dm, n);
-        let init: Vec<f64> = lcg(dm * n, 9).iter().map(|&v| v as f64).collect();
+        let init: Vec<f64> = test_values(dm * n, 9).iter().map(|&v| v as f64).collect();
         let (y, h) = selective_scan(&inp, Some(&init)).unwrap();
         // scan(L1) then scan(L2, init = state) == scan(L1 + L2)
         let (y1, h1) = selective_scan(&inp.rows(0, 4), Some(&init)).unwrap();
@@ -251,7 +242,7 @@ mod tests {
         close(&yd, &y[6 * dm..]);
         close(&st, &h);
         // varlen: split [0,3,3,11] == each alone (an empty sequence keeps its initial state)
-        let inits: Vec<f64> = lcg(3 * dm * n, 10).iter().map(|&v| v as f64).collect();
+        let inits: Vec<f64> = test_values(3 * dm * n, 10).iter().map(|&v| v as f64).collect();
         let cu = [0, 3, 3, 11];
         let (yv, hv) = selective_scan_varlen(&inp, &cu, Some(&inits)).unwrap();
         for s in 0..3 {

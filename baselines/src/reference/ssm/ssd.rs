@@ -235,16 +235,7 @@ pub fn ssd_chunked(inp: &SsdInputs, initial_state: Option<&[f64]>, chunk_size: u
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::reference::ssm::test_values;
 
     const H: usize = 4;
     const P: usize = 3;
@@ -264,14 +255,14 @@ mod tests {
 
     fn data(l: usize, seed: u64) -> Data {
         Data {
-            x: lcg(l * H * P, seed),
-            dt: lcg(l * H, seed + 1),
-            a: lcg(H, seed + 2).iter().map(|v| -(v.abs() * 2.0 + 0.2)).collect(),
-            b: lcg(l * G * N, seed + 3),
-            c: lcg(l * G * N, seed + 4),
-            d: lcg(H, seed + 5),
-            z: lcg(l * H * P, seed + 6),
-            dtb: lcg(H, seed + 7),
+            x: test_values(l * H * P, seed),
+            dt: test_values(l * H, seed + 1),
+            a: test_values(H, seed + 2).iter().map(|v| -(v.abs() * 2.0 + 0.2)).collect(),
+            b: test_values(l * G * N, seed + 3),
+            c: test_values(l * G * N, seed + 4),
+            d: test_values(H, seed + 5),
+            z: test_values(l * H * P, seed + 6),
+            dtb: test_values(H, seed + 7),
         }
     }
 
@@ -342,7 +333,7 @@ mod tests {
         for (l, cs) in [(1, 4), (4, 4), (7, 4), (13, 5), (16, 16), (9, 1)] {
             let x = data(l, 10 + l as u64);
             let inp = inputs(&x);
-            let init: Vec<f64> = lcg(H * P * N, 99).iter().map(|&v| v as f64).collect();
+            let init: Vec<f64> = test_values(H * P * N, 99).iter().map(|&v| v as f64).collect();
             for st0 in [None, Some(&init[..])] {
                 let (ys, ss) = ssd_sequential(&inp, st0).unwrap();
                 let (yc, sc) = ssd_chunked(&inp, st0, cs).unwrap();
