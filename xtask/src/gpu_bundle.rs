@@ -62,15 +62,12 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
     std::fs::create_dir_all(&bin)?;
     let mut manifest = String::from("# kind binary expect-or-name args/description\n");
     for item in ITEMS {
-        let dst = bin.join(item.out);
         let exe = build(ws, item)?;
-        // One binary may serve several manifest lines (the same bench with other arguments).
-        if !dst.exists() {
-            std::fs::copy(&exe, &dst).with_context(|| format!("copy {} -> {}", exe.display(), dst.display()))?;
-            // Symbols are not needed to run; stripping roughly halves the binaries.
-            if Command::new("strip").arg(&dst).status().map(|s| !s.success()).unwrap_or(true) {
-                eprintln!("warning: could not strip {} (no `strip`?); the bundle will be larger", dst.display());
-            }
+        let dst = bin.join(item.out);
+        std::fs::copy(&exe, &dst).with_context(|| format!("copy {} -> {}", exe.display(), dst.display()))?;
+        // Symbols are not needed to run; stripping roughly halves the binaries.
+        if Command::new("strip").arg(&dst).status().map(|s| !s.success()).unwrap_or(true) {
+            eprintln!("warning: could not strip {} (no `strip`?); the bundle will be larger", dst.display());
         }
         match item.kind {
             Kind::Test => manifest.push_str(&format!("test {} {} {}\n", item.out, item.expect, item.describe)),
