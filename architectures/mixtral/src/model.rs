@@ -46,14 +46,17 @@ fn build(cfg: &MixtralConfig, dev: &Device, dtype: DType, src: &mut dyn WeightSo
             cfg.sliding_window
         )));
     }
-    let (h, i, e) = (cfg.hidden_size, cfg.intermediate_size, cfg.num_local_experts);
-    let inner = build_decoder("MixtralForCausalLM", &cfg.core, dev, dtype, src, |src, l| {
-        let gate = Linear::new(src.tensor(&format!("model.layers.{l}.block_sparse_moe.gate.weight"), &[e, h])?, None)?;
-        let w13 = stacked(src, l, e, &["w1", "w3"], i, h)?;
-        let w2 = stacked(src, l, e, &["w2"], h, i)?;
-        MixtralSparseMoeBlock::new(gate, w13, w2, cfg.num_experts_per_tok)
-    })?;
+    let inner = build_decoder("MixtralForCausalLM", &cfg.core, dev, dtype, src, |src, l| sparse_moe_block(cfg, src, l))?;
     Ok(MixtralForCausalLM { config: cfg.clone(), dtype, inner })
+}
+
+/// Layer `layer`'s `block_sparse_moe` (router + stacked experts) from `src`.
+pub fn sparse_moe_block(cfg: &MixtralConfig, src: &mut dyn WeightSource, layer: usize) -> Result<MixtralSparseMoeBlock> {
+    let (h, i, e) = (cfg.hidden_size, cfg.intermediate_size, cfg.num_local_experts);
+    let gate = Linear::new(src.tensor(&format!("model.layers.{layer}.block_sparse_moe.gate.weight"), &[e, h])?, None)?;
+    let w13 = stacked(src, layer, e, &["w1", "w3"], i, h)?;
+    let w2 = stacked(src, layer, e, &["w2"], h, i)?;
+    MixtralSparseMoeBlock::new(gate, w13, w2, cfg.num_experts_per_tok)
 }
 
 impl MixtralForCausalLM {

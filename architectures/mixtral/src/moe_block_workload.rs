@@ -4,14 +4,14 @@
 //! construction); the block itself is checked against transformers by the golden tests.
 
 use crate::config::MixtralConfig;
-use crate::model::MixtralForCausalLM;
+use crate::model::sparse_moe_block;
 use crate::moe_block::{MixtralSparseMoeBlock, MoeScratch};
 use fk_baselines::harness::Workload;
 use fk_baselines::util::random_fill;
 use fk_baselines::{Context, OpTable};
-use fk_llm::decoder::FeedForward;
+use fk_llm::decoder::{FeedForward, RandomWeights};
 use fk_runtime::compare::{compare, Tolerance};
-use fk_runtime::{DType, Device, Error, Result, Tensor};
+use fk_runtime::{DType, Device, Result, Tensor};
 
 pub struct MoeBlockWorkload {
     block: MixtralSparseMoeBlock,
@@ -25,13 +25,11 @@ pub struct MoeBlockWorkload {
 }
 
 impl MoeBlockWorkload {
-    /// The block of a one-layer `cfg` model (bf16, weights from `seed`) over `tokens` random
-    /// hidden states: the router spreads them over the experts as real traffic roughly does.
+    /// The block at `cfg`'s sizes (bf16, random weights from `seed`, drawn as the model's
+    /// are) over `tokens` random hidden states: the router spreads them over the experts as
+    /// real traffic roughly does.
     pub fn new(dev: &Device, cfg: &MixtralConfig, tokens: usize, seed: u64) -> Result<MoeBlockWorkload> {
-        let mut one = cfg.clone();
-        one.num_hidden_layers = 1;
-        let model = MixtralForCausalLM::random(dev, &one, DType::BF16, seed)?;
-        let block = model.inner.model.layers.into_iter().next().ok_or_else(|| Error::config("a one-layer model has a layer"))?.mlp;
+        let block = sparse_moe_block(cfg, &mut RandomWeights { dev, dtype: DType::BF16, seed }, 0)?;
         let scratch = block.scratch(dev, tokens, DType::BF16)?;
         let x = Tensor::empty(dev, &[tokens, cfg.hidden_size], DType::BF16)?;
         random_fill(&x, seed ^ 0x5eed, 0.0, 1.0)?;
