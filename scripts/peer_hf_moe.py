@@ -44,15 +44,14 @@ def main():
     cfg = MixtralConfig(hidden_size=HIDDEN, intermediate_size=INTER, num_local_experts=EXPERTS, num_experts_per_tok=TOP_K)
     block = MixtralSparseMoeBlock(cfg).to(dev, torch.bfloat16).eval()
     with torch.no_grad():
-        for name, p in block.named_parameters():
+        for p in block.parameters():
             p.normal_(0.0, p.shape[-1] ** -0.5)
     props = torch.cuda.get_device_properties(dev)
     flush = torch.empty(2 * max(props.L2_cache_size, 32 << 20), dtype=torch.uint8, device=dev)
-    impls = ["eager"]
     experts = block.experts
-    if hasattr(experts, "config"):
-        for name in ("grouped_mm", "batched_mm"):
-            impls.append(name)
+    # transformers dispatches the experts' forward on config._experts_implementation where the
+    # class is decorated with use_experts_implementation (it then holds the config).
+    impls = ["eager", "grouped_mm", "batched_mm"] if hasattr(experts, "config") else ["eager"]
     rows = []
     for t in (int(x) for x in a.tokens.split(",")):
         x = torch.randn(1, t, HIDDEN, device=dev, dtype=torch.bfloat16)

@@ -9,6 +9,7 @@
 //!   `MixtralForCausalLM` prefill 2048 and decode steps at batch 1 and 32. The full bf16 model
 //!   is ~93 GB: it fits the H200 (141 GB), not the H100 (80 GB); set
 //!   `FASTKERNELS_MIXTRAL_LAYERS=16` there (the row's shape says how many layers ran).
+//!
 //! `cargo fastkernels bench --arch mixtral` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
 use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases, moe_bench_specs, MoeShapes};
