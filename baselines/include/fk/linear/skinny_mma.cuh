@@ -64,9 +64,11 @@ __device__ __forceinline__ void load_weights(WeightRegs<S>& w, const T* row_lo, 
 
 // acc[t] += W(16 rows) · x(rows 8t .. 8t + 7)ᵀ over the S steps in `w`. k0 is the warp's
 // offset (uniform: mma.sync needs the whole warp, so every branch around it is warp-uniform);
-// lane_k the lane's. x rows at or past `rows` and k at or past ke contribute zeros, no load.
-template <typename T, int MT, int S>
-__device__ __forceinline__ void multiply(float (&acc)[MT][4], const WeightRegs<S>& w, const T* x_lane, int64_t x_row8, int rows_left, int k0, int lane_k, int ke) {
+// lane_k the lane's. `x_at(t, kk)` gives the lane's 8 values of x at k = kk for tile t (its
+// row 8t + g), zeros for rows that do not exist; k at or past ke contributes zeros, no load.
+// (The loader is what differs between a plain batch of rows and MoE's gathered token rows.)
+template <typename T, int MT, int S, typename XAt>
+__device__ __forceinline__ void multiply(float (&acc)[MT][4], const WeightRegs<S>& w, const XAt& x_at, int k0, int lane_k, int ke) {
 #pragma unroll
     for (int s = 0; s < S; ++s) {
         if (k0 + s * kStepK >= ke) break;
@@ -75,11 +77,26 @@ __device__ __forceinline__ void multiply(float (&acc)[MT][4], const WeightRegs<S
         const uint32_t a1[4] = {w.lo[s].z, w.hi[s].z, w.lo[s].w, w.hi[s].w};
 #pragma unroll
         for (int t = 0; t < MT; ++t) {
-            // x_lane points at row g; rows_left = rows - g, so row 8t + g exists iff 8t < rows_left.
-            const uint4 xv = 8 * t < rows_left && kk < ke ? __ldg(reinterpret_cast<const uint4*>(x_lane + t * x_row8 + kk)) : make_uint4(0, 0, 0, 0);
+            const uint4 xv = kk < ke ? x_at(t, kk) : make_uint4(0, 0, 0, 0);
             attn::MmaType<T>::mma(acc[t], a0, xv.x, xv.y);
             attn::MmaType<T>::mma(acc[t], a1, xv.z, xv.w);
         }
+    }
+}
+
+// Walks [kb, ke) for the lane's two weight rows with two register buffers: the loads of the
+// next S steps are issued before the current ones are multiplied. `wa` holds the first S steps
+// (loaded by the caller, possibly before a PDL wait).
+template <typename T, int MT, int S, typename XAt>
+__device__ __forceinline__ void stream_rows(float (&acc)[MT][4], WeightRegs<S>& wa, const T* row_lo, const T* row_hi, const XAt& x_at, int kb, int lane_k, int ke) {
+    constexpr int span = S * kStepK;
+    WeightRegs<S> wb;
+    for (int k0 = kb; k0 < ke; k0 += 2 * span) {
+        load_weights(wb, row_lo, row_hi, k0 + span, lane_k, ke);
+        multiply<T, MT, S>(acc, wa, x_at, k0, lane_k, ke);
+        if (k0 + span >= ke) break;
+        load_weights(wa, row_lo, row_hi, k0 + 2 * span, lane_k, ke);
+        multiply<T, MT, S>(acc, wb, x_at, k0 + span, lane_k, ke);
     }
 }
 
@@ -106,25 +123,22 @@ __global__ void __launch_bounds__(kWarps * 32, 2) skinny_mma_kernel(fk_skinny_ge
     const int lane_k = 8 * c;
 
     constexpr int S = steps_for<MT>();
-    WeightRegs<S> wa, wb;
+    WeightRegs<S> wa;
     load_weights(wa, row_lo, row_hi, kb, lane_k, ke);
     // Only now wait for the kernel that produced x (and last used the workspace).
     pdl_grid_sync();
 
+    // x rows are x_stride apart; the lane's row of tile t is 8t + g (x_lane + t * x_row8).
     const T* x_lane = static_cast<const T*>(p.x) + int64_t(g) * p.x_stride;
     const int64_t x_row8 = 8 * p.x_stride;
     const int rows_left = rows - g;
+    const auto x_at = [&](int t, int kk) {
+        return 8 * t < rows_left ? __ldg(reinterpret_cast<const uint4*>(x_lane + t * x_row8 + kk)) : make_uint4(0, 0, 0, 0);
+    };
     float acc[MT][4];
 #pragma unroll
     for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.f;
-    constexpr int span = S * kStepK;
-    for (int k0 = kb; k0 < ke; k0 += 2 * span) {
-        load_weights(wb, row_lo, row_hi, k0 + span, lane_k, ke);
-        multiply<T, MT, S>(acc, wa, x_lane, x_row8, rows_left, k0, lane_k, ke);
-        if (k0 + span >= ke) break;
-        load_weights(wa, row_lo, row_hi, k0 + 2 * span, lane_k, ke);
-        multiply<T, MT, S>(acc, wb, x_lane, x_row8, rows_left, k0 + span, lane_k, ke);
-    }
+    stream_rows<T, MT, S>(acc, wa, row_lo, row_hi, x_at, kb, lane_k, ke);
 
     // acc[t] = D[row g / g + 8 of the tile][x rows 8t + 2c, 8t + 2c + 1] (C fragment layout).
     const T* bias = static_cast<const T*>(p.bias);
