@@ -1,0 +1,139 @@
+// fk-mixtral candidate for fused_moe (contract: baselines/include/fk/ops/fused_moe.h): the
+// decode-time expert GEMMs, where each routed expert sees a handful of token rows.
+//
+// Why a different kernel there: with 16-slot aligned blocks the baseline's tile covers 16
+// tokens x 64+ weight rows and walks all of k serially in one CTA: at 1 token Mixtral's down
+// projection (2 experts x 4096 rows x k = 14336) becomes 128 CTAs with long serial k loops,
+// which keeps too few loads in flight (27 % of copy bandwidth on the H200). Here a CTA owns
+// one m16 tile of weight rows for one aligned block, and its 8 warps split k eight ways
+// (reduced through shared memory in warp order: deterministic), so the grid has thousands of
+// short-lived CTAs and every SM streams weights. Weights go straight from global memory into
+// mma fragments (fk/linear/skinny_mma.cuh, the skinny_gemm kernel's building blocks); token
+// rows are gathered through sorted_token_ids.
+//  * gate_up (activation 1): the tile's 16 rows are 8 gate rows (i0 .. i0 + 7) and the matching
+//    8 up rows (I + i0 ..), so one lane's accumulators hold gate and up of the same output and
+//    silu(gate) * up is formed in registers, rounded as PyTorch materialises it.
+//  * down (activation 0): 16 consecutive rows of w2; the fp32 sum is scaled by the slot's
+//    routing weight, then rounded once.
+// Aligned blocks of other sizes than 16 (moe_align_block_size's choice above ~32 slots per
+// expert, i.e. prefill) go to the baseline kernel, which is built for them.
+#include "fk/common.cuh"
+#include "fk/linear/skinny_mma.cuh"
+#include "fk/ops/fused_moe.h"
+
+// The baseline launcher, linked into the same binary (fk-baselines).
+extern "C" cudaError_t fk_baseline_fused_moe(const fk_fused_moe_params* p, cudaStream_t stream);
+
+namespace {
+
+namespace sk = fk::skinny;
+constexpr int kWarps = 8;
+constexpr int kBlock = 16;  // aligned-block size this kernel takes: two n8 tiles of token rows
+constexpr int kSteps = 4;   // 32-k steps per register buffer (2 tiles of accumulators: no spill)
+
+template <typename T> __device__ __forceinline__ float round_to(float v) { return fk::to_float(fk::from_float<T>(v)); }
+
+template <typename T, bool SILU>
+__global__ void __launch_bounds__(kWarps * 32, 2) moe_decode_kernel(const fk_fused_moe_params p) {
+    // Everything here (ids, expert of the block, the activations) comes from earlier kernels.
+    fk::pdl_grid_sync();
+    const int b = blockIdx.y;
+    if (int64_t(b) * kBlock >= *p.num_tokens_post_padded) return;
+    const int e = p.expert_ids[b];
+    if (e < 0 || e >= p.num_experts) return;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+    const int64_t n = p.n, k = p.k;
+    const T* w = static_cast<const T*>(p.weight) + int64_t(e) * (SILU ? 2 * n : n) * k;
+    // The lane's two weight rows (A fragment rows g and g + 8 of the tile).
+    int64_t r_lo, r_hi;
+    if constexpr (SILU) {
+        r_lo = int64_t(blockIdx.x) * 8 + g;  // gate row of output column r_lo
+        r_hi = n + r_lo;                     // its up row
+    } else {
+        r_lo = int64_t(blockIdx.x) * 16 + g;
+        r_hi = min(r_lo + 8, n - 1);  // past n (n % 16 == 8): a valid row, never stored
+    }
+    const T* row_lo = w + r_lo * k;
+    const T* row_hi = w + r_hi * k;
+
+    // The lane's token row of each n8 tile: slot sorted_token_ids[16 b + 8 t + g].
+    const int32_t* ids = p.sorted_token_ids + int64_t(b) * kBlock;
+    const T* xrow[2];
+#pragma unroll
+    for (int t = 0; t < 2; ++t) {
+        const int s = ids[8 * t + g];
+        xrow[t] = s >= 0 && s < p.num_slots ? static_cast<const T*>(p.a) + int64_t(s / p.a_rows_per_slot) * p.a_stride : nullptr;
+    }
+    const auto x_at = [&](int t, int kk) {
+        return xrow[t] != nullptr ? __ldg(reinterpret_cast<const uint4*>(xrow[t] + kk)) : make_uint4(0, 0, 0, 0);
+    };
+
+    // Warp w takes the w-th eighth of k (in 32-k steps).
+    const int per = static_cast<int>((k + kWarps * sk::kStepK - 1) / (kWarps * sk::kStepK) * sk::kStepK);
+    const int kb = warp * per, ke = static_cast<int>(min(k, int64_t(kb) + per));
+    float acc[2][4] = {};
+    sk::WeightRegs<kSteps> wa;
+    sk::load_weights(wa, row_lo, row_hi, kb, 8 * c, ke);
+    sk::stream_rows<T, 2, kSteps>(acc, wa, row_lo, row_hi, x_at, kb, 8 * c, ke);
+
+    // Sum the eight k ranges in warp order (the same bits on every run).
+    __shared__ float part[kWarps][2][4][32];
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) part[warp][t][j][lane] = acc[t][j];
+    __syncthreads();
+    if (warp != 0) return;
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            float s = 0.f;
+#pragma unroll
+            for (int v = 0; v < kWarps; ++v) s += part[v][t][j][lane];
+            acc[t][j] = s;
+        }
+
+    // acc[t][h2 + q] = D[weight row g (h2 = 0) or g + 8 (h2 = 2)][token column 8t + 2c + q].
+    T* out = static_cast<T*>(p.out);
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+        for (int q = 0; q < 2; ++q) {
+            const int s = ids[8 * t + 2 * c + q];
+            if (s < 0 || s >= p.num_slots) continue;
+            T* orow = out + int64_t(s) * p.out_stride;
+            if constexpr (SILU) {
+                const float gate = round_to<T>(acc[t][q]);
+                const float act = round_to<T>(gate / (1.f + expf(-gate)));
+                orow[r_lo] = fk::from_float<T>(act * round_to<T>(acc[t][2 + q]));
+            } else {
+                const float wt = p.topk_weights != nullptr ? p.topk_weights[s] : 1.f;
+                orow[r_lo] = fk::from_float<T>(acc[t][q] * wt);
+                if (r_lo + 8 < n) orow[r_lo + 8] = fk::from_float<T>(acc[t][2 + q] * wt);
+            }
+        }
+}
+
+template <typename T, bool SILU> cudaError_t launch(const fk_fused_moe_params* p, cudaStream_t stream) {
+    const int64_t tiles = SILU ? p->n / 8 : fk::ceil_div(p->n, int64_t(16));
+    const int64_t blocks = fk::ceil_div(p->em_capacity, int64_t(kBlock));
+    FK_REQUIRE(tiles <= 0x7fffffff && blocks <= 65535);
+    return fk::launch_pdl(moe_decode_kernel<T, SILU>, dim3(unsigned(tiles), unsigned(blocks)), dim3(kWarps * 32), 0, stream, *p);
+}
+
+}  // namespace
+
+FK_OP_LAUNCHER(fused_moe)(const fk_fused_moe_params* p, cudaStream_t stream) {
+    FK_REQUIRE(p != nullptr && stream != nullptr);
+    // Everything but 16-slot blocks, and every argument check, is the baseline's.
+    if (p->block_size != kBlock || p->k <= 0 || p->n <= 0 || p->k % 8 != 0 || p->n % 8 != 0 || p->a_rows_per_slot <= 0 ||
+        (p->activation != 0 && p->activation != 1) || (p->dtype != FK_DTYPE_BF16 && p->dtype != FK_DTYPE_F16) || p->em_capacity <= 0 ||
+        p->num_slots <= 0)
+        return fk_baseline_fused_moe(p, stream);
+    FK_REQUIRE(p->out && p->a && p->weight && p->sorted_token_ids && p->expert_ids && p->num_tokens_post_padded);
+    FK_REQUIRE(reinterpret_cast<uintptr_t>(p->a) % 16 == 0 && p->a_stride % 8 == 0 && reinterpret_cast<uintptr_t>(p->weight) % 16 == 0);
+    const bool silu = p->activation == 1;
+    if (p->dtype == FK_DTYPE_BF16) return silu ? launch<__nv_bfloat16, true>(p, stream) : launch<__nv_bfloat16, false>(p, stream);
+    return silu ? launch<__half, true>(p, stream) : launch<__half, false>(p, stream);
+}
