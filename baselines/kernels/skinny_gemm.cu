@@ -1,7 +1,9 @@
 // skinny_gemm baseline (L1). Contract: include/fk/ops/skinny_gemm.h. sm_80+.
-// f16/bf16 run the tensor-core kernel of include/fk/linear/skinny_mma.cuh (1..64 rows, k split
-// across blocks when the weight has few rows). f32 runs the CUDA-core GEMV below (<= 8 rows),
-// which FK_SKINNY_CUDA_CORES=1 also forces for f16/bf16 at <= 8 rows (A/B on the device).
+// Up to 8 rows (every dtype) run the CUDA-core GEMV below: at 1 row it streams the weight at
+// 82-96 % of copy bandwidth on the large Llama shapes, where the tensor-core kernel measured
+// 20-25 % slower (results/h200/run7-skinny-tc). f16/bf16 with 9..64 rows run the tensor-core
+// kernel of include/fk/linear/skinny_mma.cuh (k split across blocks when the weight has few
+// rows); FK_SKINNY_TENSOR_CORES=1 sends 1..8 rows there too (A/B runs on the device).
 // CUDA-core GEMV: each warp owns one weight row and walks k with 16-byte loads, U chunks of
 // 32 lanes x 16 B issued back to back before any math, so every lane has U independent weight
 // loads in flight (what keeps HBM busy; a loop that loads and uses one vector at a time leaves
@@ -178,9 +180,9 @@ template <typename T> cudaError_t launch_mma(const fk_skinny_gemm_params* p, cud
     return launch_mma_m<T, 8>(p, stream);
 }
 
-bool cuda_cores_forced() {
+bool tensor_cores_forced() {
     static const bool forced = [] {
-        const char* v = getenv("FK_SKINNY_CUDA_CORES");
+        const char* v = getenv("FK_SKINNY_TENSOR_CORES");
         return v != nullptr && v[0] == '1';
     }();
     return forced;
@@ -200,7 +202,7 @@ FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream)
     for (const void* ptr : {p->x, p->weight})
         FK_REQUIRE(reinterpret_cast<uintptr_t>(ptr) % 16 == 0);
     FK_REQUIRE(p->workspace == nullptr || (p->workspace_bytes >= 0 && reinterpret_cast<uintptr_t>(p->workspace) % 16 == 0));
-    if (eb == 4 || (cuda_cores_forced() && p->rows <= 8)) {
+    if (eb == 4 || (p->rows <= 8 && !tensor_cores_forced())) {
         FK_REQUIRE(p->rows <= FK_SKINNY_GEMM_MAX_ROWS_F32);
         FK_DISPATCH_FLOAT(p->dtype, T, { return launch<T>(p, stream); });
         return cudaErrorInvalidValue;

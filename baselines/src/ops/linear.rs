@@ -97,17 +97,17 @@ pub fn skinny_gemm(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&T
     launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
 }
 
-/// Most rows [`linear`] sends to `skinny_gemm` in `dtype` (cuBLASLt above).
-/// f16/bf16: the tensor-core kernel streams the weight at up to 64 rows (TODO(measure): the
-/// crossover with cuBLASLt is set from the H200 runs in results/). f32: only batch 1 — the
-/// CUDA-core GEMV beats cuBLASLt there, and f32 is a correctness dtype, not a serving one.
-/// `FK_SKINNY_LINEAR_ROWS=<n>` overrides it for 16-bit types (A/B runs on the device).
+/// Most rows [`linear`] sends to `skinny_gemm` in `dtype` (cuBLASLt above): 1. Measured on
+/// the H200 (results/h200/run7-skinny-tc): at 1 row the CUDA-core GEMV beats cuBLASLt at
+/// Llama-3.1-8B's decode shapes; the tensor-core kernel for 2..64 rows does not yet beat
+/// cuBLASLt (decode step at batch 32: 15.3 ms through it vs 5.95 ms through cuBLASLt).
+/// `FK_SKINNY_LINEAR_ROWS=<n>` raises it for 16-bit types (A/B runs on the device).
 pub fn skinny_linear_rows(dtype: DType) -> usize {
     static OVERRIDE: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
     if dtype == DType::F32 {
         return 1;
     }
-    OVERRIDE.get_or_init(|| std::env::var("FK_SKINNY_LINEAR_ROWS").ok().and_then(|v| v.parse().ok())).unwrap_or(SKINNY_GEMM_MAX_ROWS).min(SKINNY_GEMM_MAX_ROWS)
+    OVERRIDE.get_or_init(|| std::env::var("FK_SKINNY_LINEAR_ROWS").ok().and_then(|v| v.parse().ok())).unwrap_or(1).clamp(1, SKINNY_GEMM_MAX_ROWS)
 }
 
 /// Whether [`linear`] would run `skinny_gemm` for this input.

@@ -106,6 +106,71 @@ struct SplitArgs {
     int* counters;     // [gridDim.x], zero on entry and on exit
 };
 
+// The epilogue shared by the skinny kernels: a warp's m16 tile of weight rows (row_base ..
+// row_base + 15) x the rows of x, acc[t] = D[row g / g + 8][x rows 8t + 2c, 8t + 2c + 1] (C
+// fragment layout). One split: add the bias, round, store. Several (gridDim.y): store fp32
+// partials, and the last block of the row group (kGroupRows rows, blockIdx.x) to arrive adds
+// them in split order (the same bits whichever block finishes first), adds the bias, rounds
+// once and resets its counter for the next launch.
+template <typename T, int MT, int kGroupRows, int kThreads>
+__device__ __forceinline__ void finish(const float (&acc)[MT][4], const fk_skinny_gemm_params& p, const SplitArgs& sa, int64_t row_base, int g, int c) {
+    const int rows = static_cast<int>(p.rows);
+    const int64_t n = p.n;
+    const int split = blockIdx.y, splits = gridDim.y;
+    const T* bias = static_cast<const T*>(p.bias);
+    T* out = static_cast<T*>(p.out);
+    if (splits == 1) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int64_t r = row_base + g + 8 * h;
+            if (r >= n) continue;
+            const float b = bias != nullptr ? to_float(bias[r]) : 0.f;
+#pragma unroll
+            for (int t = 0; t < MT; ++t)
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    const int m = 8 * t + 2 * c + e;
+                    if (m < rows) out[m * p.out_stride + r] = from_float<T>(acc[t][2 * h + e] + b);
+                }
+        }
+        return;
+    }
+    float* part = sa.partial + int64_t(split) * rows * n;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int64_t r = row_base + g + 8 * h;
+        if (r >= n) continue;
+#pragma unroll
+        for (int t = 0; t < MT; ++t)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                const int m = 8 * t + 2 * c + e;
+                if (m < rows) __stcg(part + m * n + r, acc[t][2 * h + e]);
+            }
+    }
+    // Classic last-block reduction: publish the partials, count, and let the last block of
+    // this row group (over all splits) sum them.
+    __shared__ int is_last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) is_last = atomicAdd(&sa.counters[blockIdx.x], 1) == splits - 1;
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    const int64_t group_base = int64_t(blockIdx.x) * kGroupRows;
+    const int group_rows = n - group_base < kGroupRows ? static_cast<int>(n - group_base) : kGroupRows;
+    for (int i = threadIdx.x; i < rows * kGroupRows; i += kThreads) {
+        const int m = i / kGroupRows, rr = i % kGroupRows;
+        if (rr >= group_rows) continue;
+        const int64_t r = group_base + rr;
+        float s = 0.f;
+        for (int sp = 0; sp < splits; ++sp) s += __ldcg(sa.partial + (int64_t(sp) * rows + m) * n + r);
+        if (bias != nullptr) s += to_float(bias[r]);
+        out[m * p.out_stride + r] = from_float<T>(s);
+    }
+    if (threadIdx.x == 0) sa.counters[blockIdx.x] = 0;
+}
+
 template <typename T, int MT>
 // Two blocks per SM (<= 128 registers): one block of 8 warps alone leaves too few weight
 // loads in flight to cover HBM latency.
@@ -114,7 +179,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2) skinny_mma_kernel(fk_skinny_ge
     const int k = static_cast<int>(p.k), rows = static_cast<int>(p.rows);
     const int64_t n = p.n;
     const int64_t row_base = int64_t(blockIdx.x) * kRowsPerBlock + warp * 16;
-    const int split = blockIdx.y, splits = gridDim.y;
+    const int split = blockIdx.y;
     const int kb = split * sa.kslice, ke = min(k, kb + sa.kslice);
     const T* weight = static_cast<const T*>(p.weight);
     // Rows past n read the last row (valid memory) and are never stored.
@@ -140,60 +205,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2) skinny_mma_kernel(fk_skinny_ge
     for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.f;
     stream_rows<T, MT, S>(acc, wa, row_lo, row_hi, x_at, kb, lane_k, ke);
 
-    // acc[t] = D[row g / g + 8 of the tile][x rows 8t + 2c, 8t + 2c + 1] (C fragment layout).
-    const T* bias = static_cast<const T*>(p.bias);
-    T* out = static_cast<T*>(p.out);
-    if (splits == 1) {
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            const int64_t r = row_base + g + 8 * h;
-            if (r >= n) continue;
-            const float b = bias != nullptr ? to_float(bias[r]) : 0.f;
-#pragma unroll
-            for (int t = 0; t < MT; ++t)
-#pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    const int m = 8 * t + 2 * c + e;
-                    if (m < rows) out[m * p.out_stride + r] = from_float<T>(acc[t][2 * h + e] + b);
-                }
-        }
-        return;
-    }
-
-    float* part = sa.partial + int64_t(split) * rows * n;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const int64_t r = row_base + g + 8 * h;
-        if (r >= n) continue;
-#pragma unroll
-        for (int t = 0; t < MT; ++t)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-                const int m = 8 * t + 2 * c + e;
-                if (m < rows) __stcg(part + m * n + r, acc[t][2 * h + e]);
-            }
-    }
-    // Classic last-block reduction: publish the partials, count, and let the last block of
-    // this row group (over all splits) sum them.
-    __shared__ int is_last;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) is_last = atomicAdd(&sa.counters[blockIdx.x], 1) == splits - 1;
-    __syncthreads();
-    if (!is_last) return;
-    __threadfence();
-    const int64_t group_base = int64_t(blockIdx.x) * kRowsPerBlock;
-    const int group_rows = n - group_base < kRowsPerBlock ? static_cast<int>(n - group_base) : kRowsPerBlock;
-    for (int i = threadIdx.x; i < rows * kRowsPerBlock; i += kWarps * 32) {
-        const int m = i / kRowsPerBlock, rr = i % kRowsPerBlock;
-        if (rr >= group_rows) continue;
-        const int64_t r = group_base + rr;
-        float s = 0.f;
-        for (int sp = 0; sp < splits; ++sp) s += __ldcg(sa.partial + (int64_t(sp) * rows + m) * n + r);
-        if (bias != nullptr) s += to_float(bias[r]);
-        out[m * p.out_stride + r] = from_float<T>(s);
-    }
-    if (threadIdx.x == 0) sa.counters[blockIdx.x] = 0;
+    finish<T, MT, kRowsPerBlock, kWarps * 32>(acc, p, sa, row_base, g, c);
 }
 
 }  // namespace skinny
