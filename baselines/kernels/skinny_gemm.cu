@@ -1,10 +1,5 @@
 // skinny_gemm baseline (L1). Contract: include/fk/ops/skinny_gemm.h. sm_80+.
-// Up to 8 rows (every dtype) run the CUDA-core GEMV below: at 1 row it streams the weight at
-// 82-96 % of copy bandwidth on the large Llama shapes, where the tensor-core kernel measured
-// 20-25 % slower (results/h200/run7-skinny-tc). f16/bf16 with 9..64 rows run the tensor-core
-// kernel of include/fk/linear/skinny_mma.cuh (k split across blocks when the weight has few
-// rows); FK_SKINNY_TENSOR_CORES=1 sends 1..8 rows there too (A/B runs on the device).
-// CUDA-core GEMV: each warp owns one weight row and walks k with 16-byte loads, U chunks of
+// Memory-bound GEMV: each warp owns one weight row and walks k with 16-byte loads, U chunks of
 // 32 lanes x 16 B issued back to back before any math, so every lane has U independent weight
 // loads in flight (what keeps HBM busy; a loop that loads and uses one vector at a time leaves
 // the SM waiting on latency). The M activation rows are tiny and shared by every warp, so they
@@ -13,9 +8,7 @@
 // decode step the GEMVs follow each other and small kernels, and each kernel's ramp-up and
 // tail otherwise leave HBM idle for microseconds per launch.
 #include "fk/common.cuh"
-#include "fk/linear/skinny_mma.cuh"
 #include "fk/ops/skinny_gemm.h"
-#include <cstdlib>
 
 namespace {
 
@@ -126,68 +119,6 @@ template <typename T> cudaError_t launch(const fk_skinny_gemm_params* p, cudaStr
     return launch_m<T, 8>(p, stream);
 }
 
-// ---- tensor-core path ----
-
-// The first 64 KiB of the workspace are the split counters (one per block row group).
-constexpr int64_t kCounterBytes = 64 << 10;
-
-int sm_count() {
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) return 132;
-    return sms;
-}
-
-// How many blocks the k range is split over. Enough blocks to give every SM two (what the
-// registers allow resident), but each split keeps >= 512 k per warp (8 double-buffered
-// load rounds) so the prologue, the partials and the reduction stay small against the
-// weight stream. FK_SKINNY_SPLIT_TARGET (blocks per SM) exists for tuning runs.
-int split_count(const fk_skinny_gemm_params* p) {
-    static const int per_sm = [] {
-        const char* v = getenv("FK_SKINNY_SPLIT_TARGET");
-        const int t = v != nullptr ? atoi(v) : 0;
-        return t > 0 ? t : 2;
-    }();
-    static const int sms = sm_count();
-    const int64_t groups = fk::ceil_div(p->n, int64_t(fk::skinny::kRowsPerBlock));
-    if (p->workspace == nullptr || groups > kCounterBytes / int64_t(sizeof(int))) return 1;
-    int splits = 1;
-    while (splits < 16 && groups * splits < int64_t(per_sm) * sms && p->k >= int64_t(splits) * 2 * 512) splits *= 2;
-    // The partials must fit; fewer splits otherwise (only slower).
-    while (splits > 1 && kCounterBytes + int64_t(splits) * p->rows * p->n * int64_t(sizeof(float)) > p->workspace_bytes) splits /= 2;
-    return splits;
-}
-
-template <typename T, int MT> cudaError_t launch_mma_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
-    namespace sk = fk::skinny;
-    const int64_t groups = fk::ceil_div(p->n, int64_t(sk::kRowsPerBlock));
-    FK_REQUIRE(groups <= 0x7fffffff);
-    int splits = split_count(p);
-    const int64_t per = fk::ceil_div(fk::ceil_div(p->k, int64_t(splits)), int64_t(sk::kStepK)) * sk::kStepK;
-    splits = static_cast<int>(fk::ceil_div(p->k, per));
-    sk::SplitArgs sa{static_cast<int>(per), nullptr, nullptr};
-    if (splits > 1) {
-        sa.counters = static_cast<int*>(p->workspace);
-        sa.partial = reinterpret_cast<float*>(static_cast<char*>(p->workspace) + kCounterBytes);
-    }
-    return fk::launch_pdl(sk::skinny_mma_kernel<T, MT>, dim3(static_cast<unsigned>(groups), static_cast<unsigned>(splits)), dim3(sk::kWarps * 32), 0, stream, *p, sa);
-}
-
-template <typename T> cudaError_t launch_mma(const fk_skinny_gemm_params* p, cudaStream_t stream) {
-    // One instantiation per 8-row tile count keeps the accumulators in registers.
-    if (p->rows <= 8) return launch_mma_m<T, 1>(p, stream);
-    if (p->rows <= 16) return launch_mma_m<T, 2>(p, stream);
-    if (p->rows <= 32) return launch_mma_m<T, 4>(p, stream);
-    return launch_mma_m<T, 8>(p, stream);
-}
-
-bool tensor_cores_forced() {
-    static const bool forced = [] {
-        const char* v = getenv("FK_SKINNY_TENSOR_CORES");
-        return v != nullptr && v[0] == '1';
-    }();
-    return forced;
-}
-
 }  // namespace
 
 FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream) {
@@ -201,13 +132,6 @@ FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream)
     FK_REQUIRE(p->k % v == 0 && p->x_stride % v == 0 && p->x_stride >= p->k && p->out_stride >= p->n);
     for (const void* ptr : {p->x, p->weight})
         FK_REQUIRE(reinterpret_cast<uintptr_t>(ptr) % 16 == 0);
-    FK_REQUIRE(p->workspace == nullptr || (p->workspace_bytes >= 0 && reinterpret_cast<uintptr_t>(p->workspace) % 16 == 0));
-    if (eb == 4 || (p->rows <= 8 && !tensor_cores_forced())) {
-        FK_REQUIRE(p->rows <= FK_SKINNY_GEMM_MAX_ROWS_F32);
-        FK_DISPATCH_FLOAT(p->dtype, T, { return launch<T>(p, stream); });
-        return cudaErrorInvalidValue;
-    }
-    if (p->dtype == FK_DTYPE_BF16) return launch_mma<__nv_bfloat16>(p, stream);
-    if (p->dtype == FK_DTYPE_F16) return launch_mma<__half>(p, stream);
+    FK_DISPATCH_FLOAT(p->dtype, T, { return launch<T>(p, stream); });
     return cudaErrorInvalidValue;
 }

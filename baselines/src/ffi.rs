@@ -148,18 +148,12 @@ pub struct SkinnyGemmParams {
     pub k: i64,
     pub x_stride: i64,
     pub out_stride: i64,
-    pub workspace: u64,
-    pub workspace_bytes: i64,
     pub dtype: i32,
     pub pad_: i32,
 }
 
-/// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h (f16/bf16).
-pub const SKINNY_GEMM_MAX_ROWS: usize = 64;
-/// `FK_SKINNY_GEMM_MAX_ROWS_F32` of include/fk/ops/skinny_gemm.h.
-pub const SKINNY_GEMM_MAX_ROWS_F32: usize = 8;
-/// `FK_SKINNY_GEMM_WORKSPACE_BYTES` of include/fk/ops/skinny_gemm.h.
-pub const SKINNY_GEMM_WORKSPACE_BYTES: usize = 32 << 20;
+/// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
+pub const SKINNY_GEMM_MAX_ROWS: usize = 8;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -375,12 +369,8 @@ mod tests {
 
     #[test]
     fn skinny_gemm_layout_and_max_rows() {
-        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, workspace, workspace_bytes, dtype, pad_]);
-        let h = include_str!("../include/fk/ops/skinny_gemm.h");
-        assert!(h.contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}\n")));
-        assert!(h.contains(&format!("FK_SKINNY_GEMM_MAX_ROWS_F32 {SKINNY_GEMM_MAX_ROWS_F32}\n")));
-        assert_eq!(SKINNY_GEMM_WORKSPACE_BYTES, 32 << 20);
-        assert!(h.contains("FK_SKINNY_GEMM_WORKSPACE_BYTES (32 << 20)"));
+        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, pad_]);
+        assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}")));
     }
 
     #[test]

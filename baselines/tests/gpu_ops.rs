@@ -2,7 +2,7 @@
 //! dtypes, ≥ 5 shapes each), plus bad-input handling, the sampling-specific trials and the
 //! MoE block (topk_softmax → fused_experts) against the composed reference.
 //! Without a GPU these are reported as ignored, with the reason.
-use fk_baselines::harness::{default_test_cases, error_trials, moe_trials, op_trials, sampling_trials, skinny_trials, TrialOptions};
+use fk_baselines::harness::{default_test_cases, error_trials, moe_trials, op_trials, sampling_trials, TrialOptions};
 use fk_baselines::OpTable;
 use std::sync::Arc;
 
@@ -11,6 +11,5 @@ fn main() {
     trials.extend(error_trials());
     trials.extend(sampling_trials());
     trials.extend(moe_trials());
-    trials.extend(skinny_trials());
     fk_runtime::gpu_test::run(trials)
 }

@@ -8,8 +8,7 @@
 // one m16 tile of weight rows for one aligned block, and its 8 warps split k eight ways
 // (reduced through shared memory in warp order: deterministic), so the grid has thousands of
 // short-lived CTAs and every SM streams weights. Weights go straight from global memory into
-// mma fragments (fk/linear/skinny_mma.cuh, the skinny_gemm kernel's building blocks); token
-// rows are gathered through sorted_token_ids.
+// mma fragments (below); token rows are gathered through sorted_token_ids.
 //  * gate_up (activation 1): the tile's 16 rows are 8 gate rows (i0 .. i0 + 7) and the matching
 //    8 up rows (I + i0 ..), so one lane's accumulators hold gate and up of the same output and
 //    silu(gate) * up is formed in registers, rounded as PyTorch materialises it.
@@ -17,8 +16,8 @@
 //    routing weight, then rounded once.
 // Aligned blocks of other sizes than 16 (moe_align_block_size's choice above ~32 slots per
 // expert, i.e. prefill) go to the baseline kernel, which is built for them.
+#include "fk/attention/sm80_mma.cuh"
 #include "fk/common.cuh"
-#include "fk/linear/skinny_mma.cuh"
 #include "fk/ops/fused_moe.h"
 
 // The baseline launcher, linked into the same binary (fk-baselines).
@@ -26,7 +25,71 @@ extern "C" cudaError_t fk_baseline_fused_moe(const fk_fused_moe_params* p, cudaS
 
 namespace {
 
-namespace sk = fk::skinny;
+// ---- weights straight into mma fragments ----
+// out^T = W · x^T: W rows are the mma's A operand (16 per m16 tile), token rows its B operand
+// (8 per n8 tile). A dot product may walk k in any order as long as A and B agree, so lane
+// (g, c) loads 8 consecutive k of rows g and g + 8 with one 16-byte load each, and those are
+// its fragment slots of two m16n8k16 steps (slots 2c, 2c+1, 2c+8, 2c+9 of step j hold
+// physical k 8c + 4j + 0..3); the B fragment is then 8 consecutive k of one token row (one
+// 16-byte load feeds both steps). Every loaded byte is used; no shared memory.
+constexpr int kStepK = 32;  // k covered by one 16-byte load per lane and row
+
+template <int S> struct WeightRegs {
+    uint4 lo[S];
+    uint4 hi[S];
+};
+
+// Weights of S steps from warp offset k0 (the lane's 8 values at k0 + s * kStepK + lane_k),
+// zero without a load at or past ke (k % 8 == 0: a lane's vector is wholly in or out). Read
+// once: streamed past L1.
+template <typename T, int S>
+__device__ __forceinline__ void load_weights(WeightRegs<S>& w, const T* row_lo, const T* row_hi, int k0, int lane_k, int ke) {
+#pragma unroll
+    for (int s = 0; s < S; ++s) {
+        const int kk = k0 + s * kStepK + lane_k;
+        const bool in = kk < ke;
+        w.lo[s] = in ? __ldcs(reinterpret_cast<const uint4*>(row_lo + kk)) : make_uint4(0, 0, 0, 0);
+        w.hi[s] = in ? __ldcs(reinterpret_cast<const uint4*>(row_hi + kk)) : make_uint4(0, 0, 0, 0);
+    }
+}
+
+// acc[t] += W(16 rows) · x(token rows of tile t)ᵀ over the S steps in `w`; `x_at(t, kk)` gives
+// the lane's 8 values of its token row in tile t (zeros for padding). k0 is warp-uniform
+// (mma.sync needs the whole warp), lane_k the lane's offset.
+template <typename T, int MT, int S, typename XAt>
+__device__ __forceinline__ void multiply(float (&acc)[MT][4], const WeightRegs<S>& w, const XAt& x_at, int k0, int lane_k, int ke) {
+#pragma unroll
+    for (int s = 0; s < S; ++s) {
+        if (k0 + s * kStepK >= ke) break;
+        const int kk = k0 + s * kStepK + lane_k;
+        const uint32_t a0[4] = {w.lo[s].x, w.hi[s].x, w.lo[s].y, w.hi[s].y};
+        const uint32_t a1[4] = {w.lo[s].z, w.hi[s].z, w.lo[s].w, w.hi[s].w};
+#pragma unroll
+        for (int t = 0; t < MT; ++t) {
+            const uint4 xv = kk < ke ? x_at(t, kk) : make_uint4(0, 0, 0, 0);
+            fk::attn::MmaType<T>::mma(acc[t], a0, xv.x, xv.y);
+            fk::attn::MmaType<T>::mma(acc[t], a1, xv.z, xv.w);
+        }
+    }
+}
+
+// Walks [kb, ke) with two register buffers: the next S steps are requested before the current
+// ones are multiplied (one warp's loads alone are latency-bound).
+template <typename T, int MT, int S, typename XAt>
+__device__ __forceinline__ void stream_rows(float (&acc)[MT][4], const T* row_lo, const T* row_hi, const XAt& x_at, int kb, int lane_k, int ke) {
+    constexpr int span = S * kStepK;
+    WeightRegs<S> wa, wb;
+    load_weights(wa, row_lo, row_hi, kb, lane_k, ke);
+    for (int k0 = kb; k0 < ke; k0 += 2 * span) {
+        load_weights(wb, row_lo, row_hi, k0 + span, lane_k, ke);
+        multiply<T, MT, S>(acc, wa, x_at, k0, lane_k, ke);
+        if (k0 + span >= ke) break;
+        load_weights(wa, row_lo, row_hi, k0 + 2 * span, lane_k, ke);
+        multiply<T, MT, S>(acc, wb, x_at, k0 + span, lane_k, ke);
+    }
+}
+
+// ---- the kernel ----
 constexpr int kWarps = 8;
 constexpr int kBlock = 16;  // aligned-block size this kernel takes: two n8 tiles of token rows
 constexpr int kSteps = 4;   // 32-k steps per register buffer (2 tiles of accumulators: no spill)
@@ -69,12 +132,10 @@ __global__ void __launch_bounds__(kWarps * 32, 2) moe_decode_kernel(const fk_fus
     };
 
     // Warp w takes the w-th eighth of k (in 32-k steps).
-    const int per = static_cast<int>((k + kWarps * sk::kStepK - 1) / (kWarps * sk::kStepK) * sk::kStepK);
+    const int per = static_cast<int>((k + kWarps * kStepK - 1) / (kWarps * kStepK) * kStepK);
     const int kb = warp * per, ke = static_cast<int>(min(k, int64_t(kb) + per));
     float acc[2][4] = {};
-    sk::WeightRegs<kSteps> wa;
-    sk::load_weights(wa, row_lo, row_hi, kb, 8 * c, ke);
-    sk::stream_rows<T, 2, kSteps>(acc, wa, row_lo, row_hi, x_at, kb, 8 * c, ke);
+    stream_rows<T, 2, kSteps>(acc, row_lo, row_hi, x_at, kb, 8 * c, ke);
 
     // Sum the eight k ranges in warp order (the same bits on every run).
     __shared__ float part[kWarps][2][4][32];

@@ -127,8 +127,7 @@ __device__ __forceinline__ void pdl_grid_sync() {
 // Launch `kernel` allowing programmatic dependent launch: its CTAs may be scheduled while the
 // previous kernel's last CTAs still run (instead of after a full drain), which hides the
 // launch gap between the small back-to-back kernels of a decode step. Only for kernels that
-// call pdl_grid_sync() before touching anything an earlier kernel of the stream writes
-// (loads of constants, such as weights, may come first and overlap the previous kernel).
+// begin with pdl_grid_sync().
 template <typename... KArgs, typename... Args>
 __host__ cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args... args) {
     cudaLaunchConfig_t cfg = {};

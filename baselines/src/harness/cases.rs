@@ -25,8 +25,7 @@ pub enum CaseParams {
     /// `split_tokens` 0: chosen by `DecodeSplits::for_device` for the device it runs on.
     PagedDecode { seqs: usize, heads: usize, kv_heads: usize, head_dim: usize, block_size: usize, max_len: usize, split_tokens: usize, uniform: bool },
     /// skinny_gemm: x [rows, k] (row stride k + x_pad) times weight [n, k]ᵀ, optional bias.
-    /// `workspace`: give the op its split-k scratch (as `ops::linear` does) or not.
-    SkinnyGemm { rows: usize, n: usize, k: usize, bias: bool, x_pad: usize, workspace: bool },
+    SkinnyGemm { rows: usize, n: usize, k: usize, bias: bool, x_pad: usize },
     /// prefill_attention of sequences with `lens_q[b]` queries over `lens_k[b]` keys from `kv`;
     /// `portable` forces the portable (mma.sync) kernel where a faster one would be chosen.
     Prefill {
@@ -133,9 +132,7 @@ impl Case {
             CaseParams::ReshapeAndCache { fused, .. } => if *fused { "fused-kv" } else { "" }.into(),
             CaseParams::PagedDecode { block_size, split_tokens: 0, .. } => format!("block {block_size} split auto"),
             CaseParams::PagedDecode { block_size, split_tokens, .. } => format!("block {block_size} split {split_tokens}"),
-            CaseParams::SkinnyGemm { bias, workspace, .. } => {
-                format!("{}{}", if *bias { "bias" } else { "" }, if *workspace { "" } else { " no-workspace" }).trim().to_string()
-            }
+            CaseParams::SkinnyGemm { bias, .. } => if *bias { "bias" } else { "" }.into(),
             CaseParams::Prefill { window_left, kv, portable, .. } => {
                 let mut v = Vec::new();
                 if let Some(w) = window_left {
@@ -314,28 +311,11 @@ pub fn default_test_cases() -> Vec<Case> {
                 params: CaseParams::PagedDecode { seqs, heads, kv_heads, head_dim, block_size, max_len, split_tokens, uniform: false },
             });
         }
-        // (rows, n, k, bias, x_pad, workspace): every row bucket of both kernels (CUDA cores:
-        // 1, 2, 4, 8; tensor cores: 8, 16, 32, 64 rows of x), n not a multiple of a block's 128
-        // rows, k not a multiple of a load round, strided x (a qkv view), k split across blocks
-        // (workspace, few weight rows, long k) and not (no workspace). f32 stops at 8 rows.
-        let skinny = [
-            (1, 4096, 4096, false, 0, true),
-            (2, 17, 14336, true, 0, true),
-            (3, 100, 64, true, 0, false),
-            (5, 1001, 520, false, 0, true),
-            (8, 6144, 4096, false, 8, true),
-            (7, 333, 2048, true, 16, false),
-            (13, 4096, 14336, true, 0, true),
-            (32, 1000, 4104, false, 24, true),
-            (33, 129, 8192, true, 0, false),
-            (64, 4096, 4096, false, 0, true),
-            (57, 2050, 1032, true, 8, true),
-        ];
-        for &(rows, n, k, bias, x_pad, workspace) in &skinny {
-            if rows > crate::ops::skinny_gemm_max_rows(dtype) {
-                continue;
-            }
-            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows, n, k, bias, x_pad, workspace } });
+        // (rows, n, k, bias, x_pad): every row bucket (1, 2, 4, 8), n not a multiple of the
+        // CTA's rows, k not a multiple of the unrolled chunk, strided x (a qkv view).
+        let skinny = [(1, 4096, 4096, false, 0), (2, 17, 14336, true, 0), (3, 100, 64, true, 0), (5, 1001, 520, false, 0), (8, 6144, 4096, false, 8), (7, 333, 2048, true, 16)];
+        for &(rows, n, k, bias, x_pad) in &skinny {
+            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows, n, k, bias, x_pad } });
         }
         // (batch, vocab, pad): Llama 3 / Qwen 2 / Gemma 3 vocabularies, strided and odd rows
         // (unaligned: scalar loads), tiny vocabularies (empty CTAs in the cluster), batch 1024.
@@ -358,7 +338,7 @@ pub fn llm_linear_bench_cases(s: &LlmShapes, rows: &[usize], dtype: DType) -> Ve
     let mut cases = Vec::new();
     for &r in rows {
         for (n, k) in [(q + 2 * kv, h), (h, q), (2 * i, h), (h, i), (s.vocab, h)] {
-            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows: r, n, k, bias: false, x_pad: 0, workspace: true } });
+            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows: r, n, k, bias: false, x_pad: 0 } });
         }
     }
     cases

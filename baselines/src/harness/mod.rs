@@ -25,7 +25,6 @@ pub use moe::{moe_bench_cases, MoeCase, MoeGemmKind, MoeShapes};
 pub use moe_bench::moe_bench_specs;
 pub use moe_trials::moe_trials;
 pub use sampling::sampling_trials;
-pub use skinny::skinny_trials;
 pub use trials::{op_trials, TrialOptions};
 
 use crate::table::OpTable;

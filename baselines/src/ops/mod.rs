@@ -16,7 +16,7 @@ pub use attention::{prefill_attention, prefill_attention_checked, prefill_attent
 pub(crate) use attention::{prefill_attention_impl, PrefillKernel};
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
-pub use linear::{linear, skinny_gemm, skinny_gemm_max_rows, skinny_linear_rows, takes_skinny_path, SkinnyWorkspace};
+pub use linear::{linear, skinny_gemm, takes_skinny_path};
 pub use moe::{
     fused_experts, fused_moe, fused_moe_block_size, moe_align_block_size, moe_align_block_size_checked, moe_sum, topk_softmax, MoeAlignment, MoeGemm,
     MoeWorkspace,
