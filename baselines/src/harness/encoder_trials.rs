@@ -181,7 +181,7 @@ fn error_trials() -> Vec<TestTrial> {
             ops::interpolate_pos_embed(&t(), &x, (14, 14), &z(&[1, 256, 32], DType::BF16)?, (16, 16), PosEmbedResize::Bicubic).map_err(|e| format!("a valid call must pass: {e}"))?;
             expect_err(ops::interpolate_pos_embed(&t(), &x, (14, 15), &z(&[256, 32], DType::BF16)?, (16, 16), PosEmbedResize::Bicubic), "14x15 grid for 196 rows", shape, "14×15")?;
             expect_err(ops::interpolate_pos_embed(&t(), &x, (14, 14), &z(&[256, 31], DType::BF16)?, (16, 16), PosEmbedResize::BilinearAntialias), "31 channels", shape, "channels")?;
-            expect_err(ops::interpolate_pos_embed(&t(), &x, (14, 14), &z(&[0, 32], DType::BF16)?, (0, 16), PosEmbedResize::Bicubic), "empty grid", shape, "non-empty")
+            expect_err(ops::interpolate_pos_embed(&t(), &x, (14, 14), &z(&[256, 32], DType::BF16)?, (0, 16), PosEmbedResize::Bicubic), "empty grid", shape, "non-empty")
         }),
         gpu_trial("errors/pool: mask dtype and shape, 2-D input, out shape, hidden limit", move |dev| {
             let z = |shape: &[usize], d: DType| s(Tensor::zeros(dev, shape, d));

@@ -37,7 +37,7 @@ pub use status::DeviceStatus;
 pub use gelu::{gelu, GeluMode};
 pub use interpolate::{interpolate_pos_embed, PosEmbedResize};
 pub use layer_norm::{fused_add_layer_norm, layer_norm};
-pub use padding::{gather_rows, padded_attention, PaddedAttentionBuffers, Padding};
+pub use padding::{gather_rows, padded_attention, HostPadding, PaddedAttentionBuffers, Padding};
 pub use patch_embed::{patch_embed_im2col, PatchEmbed};
 pub use pool::{pool, Pooling};
 pub use rope_2d::{rope_2d, rope_2d_cache, Rope2d};

@@ -3,7 +3,9 @@
 //! bidirectional attention with a key-padding mask is unpad → `prefill_attention` with
 //! `causal = false` over `cu_seqlens` → pad, one kernel family with the LLM prefill path.
 
-use super::{as_rows, launch, prefill_attention, require_no_overlap, require_same_device, require_same_dtype, DeviceStatus, PrefillKv, PrefillParams};
+use super::{
+    as_rows, launch, prefill_attention, require_no_overlap, require_same_device, require_same_dtype, DeviceStatus, PrefillKv, PrefillParams, PREFILL_HEAD_DIMS,
+};
 use crate::ffi::GatherRowsParams;
 use crate::table::{OpId, OpTable};
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -51,6 +53,44 @@ pub fn gather_rows(table: &OpTable, input: &Tensor, index: &Tensor, out: &Tensor
     launch(table, OpId::GatherRows, input.device(), &p, || format!("input {input:?}, index {index:?}, out {out:?}"))
 }
 
+/// The index arrays of a `[batch, seq]` key-padding mask (true = a real token), on the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPadding {
+    pub lens: Vec<usize>,
+    pub cu_seqlens: Vec<i32>,
+    pub unpad: Vec<i32>,
+    pub pad: Vec<i32>,
+}
+
+impl HostPadding {
+    /// A sequence without a real token is an error: attention over no key has no defined
+    /// value (HF would average the padding).
+    pub fn from_mask(mask: &[bool], batch: usize, seq: usize) -> Result<HostPadding> {
+        const OP: &str = "padding";
+        if mask.len() != batch * seq || seq == 0 || batch == 0 {
+            return Err(Error::shape(OP, format!("mask has {} entries, expected batch {batch} × seq {seq} (both > 0)", mask.len())));
+        }
+        if batch * seq > i32::MAX as usize {
+            return Err(Error::shape(OP, format!("{batch}×{seq} tokens: at most 2^31 - 1")));
+        }
+        let lens: Vec<usize> = mask.chunks_exact(seq).map(|row| row.iter().filter(|&&m| m).count()).collect();
+        if let Some(b) = lens.iter().position(|&l| l == 0) {
+            return Err(Error::bad_input(OP, format!("sequence {b} has no real token (all padding)")));
+        }
+        let mut h = HostPadding { lens, cu_seqlens: vec![0], unpad: Vec::new(), pad: vec![-1; batch * seq] };
+        for (r, &m) in mask.iter().enumerate() {
+            if m {
+                h.pad[r] = h.unpad.len() as i32;
+                h.unpad.push(r as i32);
+            }
+            if (r + 1) % seq == 0 {
+                h.cu_seqlens.push(h.unpad.len() as i32);
+            }
+        }
+        Ok(h)
+    }
+}
+
 /// Where the real tokens of a `[batch, seq]` key-padding mask are (any padding side): built
 /// once per batch on the host, where HF's `attention_mask` comes from, and uploaded.
 pub struct Padding {
@@ -70,41 +110,18 @@ pub struct Padding {
 }
 
 impl Padding {
-    /// `mask` `[batch·seq]`, true = a real token. A sequence without a real token is an error:
-    /// attention over no key has no defined value (HF would average the padding).
+    /// `mask` `[batch·seq]`, true = a real token; see [`HostPadding::from_mask`].
     pub fn from_mask(dev: &Device, mask: &[bool], batch: usize, seq: usize) -> Result<Padding> {
-        const OP: &str = "padding";
-        if mask.len() != batch * seq || seq == 0 {
-            return Err(Error::shape(OP, format!("mask has {} entries, expected batch {batch} × seq {seq}", mask.len())));
-        }
-        if batch * seq > i32::MAX as usize {
-            return Err(Error::shape(OP, format!("{batch}×{seq} tokens: at most 2^31 - 1")));
-        }
-        let lens: Vec<usize> = mask.chunks_exact(seq).map(|row| row.iter().filter(|&&m| m).count()).collect();
-        if let Some(b) = lens.iter().position(|&l| l == 0) {
-            return Err(Error::bad_input(OP, format!("sequence {b} has no real token (all padding)")));
-        }
-        let mut cu = vec![0i32];
-        let (mut unpad, mut pad) = (Vec::new(), vec![-1i32; batch * seq]);
-        for (r, &m) in mask.iter().enumerate() {
-            if m {
-                pad[r] = unpad.len() as i32;
-                unpad.push(r as i32);
-            }
-            if (r + 1) % seq == 0 {
-                cu.push(unpad.len() as i32);
-            }
-        }
-        let total = unpad.len();
+        let h = HostPadding::from_mask(mask, batch, seq)?;
         Ok(Padding {
             batch,
             seq,
-            max_len: lens.iter().copied().max().unwrap_or(0),
-            lens,
-            total,
-            cu_seqlens: Tensor::from_i32(dev, &cu, &[batch + 1])?,
-            unpad_index: Tensor::from_i32(dev, &unpad, &[total])?,
-            pad_index: Tensor::from_i32(dev, &pad, &[batch * seq])?,
+            total: h.unpad.len(),
+            max_len: h.lens.iter().copied().max().unwrap_or(0),
+            cu_seqlens: Tensor::from_i32(dev, &h.cu_seqlens, &[batch + 1])?,
+            unpad_index: Tensor::from_i32(dev, &h.unpad, &[h.unpad.len()])?,
+            pad_index: Tensor::from_i32(dev, &h.pad, &[batch * seq])?,
+            lens: h.lens,
         })
     }
 
@@ -155,10 +172,18 @@ impl PaddedAttentionBuffers {
 /// them and every consumer ignores them). f16/bf16 and the prefill kernel's head dims.
 #[allow(clippy::too_many_arguments)]
 pub fn padded_attention(table: &OpTable, q: &Tensor, k: &Tensor, v: &Tensor, padding: &Padding, head_dim: usize, scale: f32, buf: &PaddedAttentionBuffers, out: &Tensor) -> Result<()> {
+    // Checked before anything is enqueued (prefill_attention would say the same, after the gathers).
+    const OP: &str = "padded_attention";
+    if !matches!(q.dtype(), DType::F16 | DType::BF16) {
+        return Err(Error::dtype(OP, format!("q is {}; the varlen attention kernel supports f16 and bf16", q.dtype())));
+    }
+    if !PREFILL_HEAD_DIMS.contains(&head_dim) {
+        return Err(Error::shape(OP, format!("head_dim {head_dim} is not supported by the prefill kernels ({PREFILL_HEAD_DIMS:?})")));
+    }
     let want = |t: &Tensor, b: &Tensor| t.rank() == 2 && b.rank() == 2 && t.dim(1) == b.dim(1) && b.dim(0) == padding.total;
     if !want(q, &buf.q) || !want(k, &buf.k) || !want(v, &buf.v) || !want(out, &buf.out) {
         return Err(Error::shape(
-            "padded_attention",
+            OP,
             format!("q {q:?}, k {k:?}, v {v:?}, out {out:?} do not match the buffers (q {:?}, k {:?}) for {} real tokens", buf.q, buf.k, padding.total),
         ));
     }
@@ -169,4 +194,37 @@ pub fn padded_attention(table: &OpTable, q: &Tensor, k: &Tensor, v: &Tensor, pad
     let kv = PrefillKv::Contiguous { key: &buf.k, value: &buf.v, cu_seqlens_k: &padding.cu_seqlens };
     prefill_attention(table, &buf.q, kv, &padding.cu_seqlens, &p, &buf.out)?;
     padding.pad(table, &buf.out, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Left and right padding alike: unpad lists the real rows in order, pad inverts it.
+    #[test]
+    fn indices_invert_each_other_and_cu_seqlens_count_real_tokens() {
+        let mask = [true, true, false, false, true, true, true, true, false];
+        let h = HostPadding::from_mask(&mask, 3, 3).unwrap();
+        // Rows: right-padded, left-padded, right-padded.
+        assert_eq!(h.lens, [2, 2, 2]);
+        assert_eq!(h.cu_seqlens, [0, 2, 4, 6]);
+        assert_eq!(h.unpad, [0, 1, 4, 5, 6, 7]);
+        assert_eq!(h.pad, [0, 1, -1, -1, 2, 3, 4, 5, -1]);
+        for (packed, &row) in h.unpad.iter().enumerate() {
+            assert_eq!(h.pad[row as usize], packed as i32);
+        }
+        assert_eq!(cu_from_reference(&mask, 3), h.cu_seqlens);
+    }
+
+    fn cu_from_reference(mask: &[bool], seq: usize) -> Vec<i32> {
+        crate::reference::cu_seqlens_from_mask(mask, seq).into_iter().map(|x| x as i32).collect()
+    }
+
+    #[test]
+    fn all_padding_and_bad_sizes_are_named_errors() {
+        let e = HostPadding::from_mask(&[true, false, false, false], 2, 2).unwrap_err().to_string();
+        assert!(e.contains("sequence 1 has no real token"), "{e}");
+        assert!(HostPadding::from_mask(&[true; 5], 2, 3).unwrap_err().to_string().contains("5 entries"));
+        assert!(HostPadding::from_mask(&[], 0, 4).is_err());
+    }
 }

@@ -19,7 +19,7 @@ pub struct Rope2d<'a> {
 /// The device cache of a `grid_h × grid_w` patch grid (HF `DINOv3ViTRopePositionEmbedding`
 /// at inference: no coordinate augmentation), built on the host in f64 as the reference does.
 pub fn rope_2d_cache(dev: &Device, grid_h: usize, grid_w: usize, head_dim: usize, theta: f64) -> Result<Tensor> {
-    if head_dim == 0 || head_dim % 4 != 0 || grid_h == 0 || grid_w == 0 || !(theta > 0.0) {
+    if head_dim == 0 || head_dim % 4 != 0 || grid_h == 0 || grid_w == 0 || !(theta.is_finite() && theta > 0.0) {
         return Err(Error::shape(OP, format!("grid {grid_h}×{grid_w}, head_dim {head_dim} (a multiple of 4: y and x halves of pairs), theta {theta}")));
     }
     let c = dinov3_rope_cache(grid_h, grid_w, head_dim, theta);
