@@ -1,8 +1,9 @@
 //! Encoder GPU trials beyond the per-op cases (harness/encoder.rs): the composed paths —
-//! the patch embedding (im2col + cuBLASLt GEMM) against the conv reference, and bidirectional
+//! the patch embedding (im2col + cuBLASLt GEMM) against the conv reference; bidirectional
 //! attention over a padded batch (unpad → varlen non-causal prefill → pad) against
-//! `reference::padded_attention`, including that padding content never reaches a real token —
-//! and bad input for every encoder op (a named `Err`, never a crash or garbage).
+//! `reference::padded_attention`, including that padding content never reaches a real token;
+//! SigLIP's attention-pool probe (one query per image over its real tokens) — and bad input
+//! for every encoder op (a named `Err`, never a crash or garbage).
 
 use super::errors::expect_err;
 use super::instances::random;
@@ -49,8 +50,44 @@ pub fn encoder_trials() -> Vec<TestTrial> {
             }));
         }
     }
+    // SigLIP's attention-pool head (`SiglipMultiheadAttentionPoolingHead`): one probe query per
+    // image over its (unpadded) patch tokens, non-causal. (batch, seq, heads, head_dim):
+    // SigLIP-B/16 at 224, 7B-like heads of 128, a single long image. (so400m has head_dim 72:
+    // not supported by the prefill kernels, see PREFILL_HEAD_DIMS.)
+    for dtype in [DType::F16, DType::BF16] {
+        for &(b, seq, h, d) in &[(4, 196, 12, 64), (3, 256, 16, 128), (1, 1024, 8, 64), (5, 37, 4, 256), (2, 729, 16, 64)] {
+            v.push(seeded(format!("attention_pool_probe/{dtype}/[{b}, {seq}, {h}, {d}] one query per image over its real tokens (prefill varlen, full)"), move |dev, rng| {
+                probe_attention_trial(dev, rng, b, seq, AttnShape { heads: h, kv_heads: h, head_dim: d, scale: 1.0 / (d as f64).sqrt() }, dtype)
+            }));
+        }
+    }
     v.extend(error_trials());
     v
+}
+
+fn probe_attention_trial(dev: &Device, rng: &mut Rng, batch: usize, seq: usize, sh: AttnShape, dtype: DType) -> Result<(), String> {
+    let w = sh.heads * sh.head_dim;
+    let lens: Vec<usize> = (0..batch).map(|b| if b == 0 { seq } else { rng.range(1, seq as i64 + 1) as usize }).collect();
+    let mask: Vec<bool> = (0..batch * seq).map(|t| t % seq < lens[t / seq]).collect();
+    let (hq, hk, hv) = (random(rng, batch * w, 0.0, 1.0, dtype), random(rng, batch * seq * w, 0.0, 1.0, dtype), random(rng, batch * seq * w, 0.0, 1.0, dtype));
+    let t = OpTable::baseline();
+    let padding = s(Padding::from_mask(dev, &mask, batch, seq))?;
+    let (k, v) = (s(Tensor::from_f32(dev, &hk, &[batch * seq, w], dtype))?, s(Tensor::from_f32(dev, &hv, &[batch * seq, w], dtype))?);
+    let (kp, vp) = (s(Tensor::empty(dev, &[padding.total, w], dtype))?, s(Tensor::empty(dev, &[padding.total, w], dtype))?);
+    s(padding.unpad(&t, &k, &kp))?;
+    s(padding.unpad(&t, &v, &vp))?;
+    let q = s(Tensor::from_f32(dev, &hq, &[batch, w], dtype))?;
+    let cu_q: Vec<i32> = (0..=batch as i32).collect();
+    let cu_q_t = s(Tensor::from_i32(dev, &cu_q, &[batch + 1]))?;
+    let out = s(Tensor::empty(dev, &[batch, w], dtype))?;
+    s(out.poison())?;
+    let p = ops::PrefillParams { head_dim: sh.head_dim, causal: false, scale: sh.scale as f32, window_left: None, max_seqlen_q: 1 };
+    s(ops::prefill_attention(&t, &q, ops::PrefillKv::Contiguous { key: &kp, value: &vp, cu_seqlens_k: &padding.cu_seqlens }, &cu_q_t, &p, &out))?;
+    let real = |x: &[f32]| -> Vec<f32> { (0..batch * seq).filter(|&r| mask[r]).flat_map(|r| x[r * w..(r + 1) * w].to_vec()).collect() };
+    let cu_k = reference::cu_seqlens_from_mask(&mask, seq);
+    let cu_qs: Vec<usize> = (0..=batch).collect();
+    let want = reference::prefill_attention(&hq, &real(&hk), &real(&hv), &cu_qs, &cu_k, &sh, false);
+    compare(&s(out.to_f32())?, &want, Tolerance::for_dtype(dtype)).check("probe attention vs varlen reference")
 }
 
 fn patch_embed_trial(dev: &Device, rng: &mut Rng, g: PatchGeometry, hidden: usize, dtype: DType) -> Result<(), String> {
