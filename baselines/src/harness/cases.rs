@@ -181,7 +181,7 @@ impl OpId {
 }
 
 /// Correctness shapes for prefill_attention (f16/bf16): varlen batches with odd lengths,
-/// causal and not, GQA 4:1, MQA, MHA, head_dim 64/128/256, windows, strided q/k/v views of a
+/// causal and not, GQA 4:1, MQA, MHA, head_dim 64/72/80/128/256, windows, strided q/k/v views of a
 /// fused qkv buffer, paged caches with shuffled blocks (chunked prefill: len_k > len_q), rows
 /// with no visible key (len_q > len_k), and the portable kernel forced.
 fn prefill_test_cases(dtype: DType) -> Vec<Case> {
@@ -203,6 +203,11 @@ fn prefill_test_cases(dtype: DType) -> Vec<Case> {
         (vec![100, 3], vec![30, 3], 4, 2, 128, true, None, Contiguous, false),
         (vec![7, 300], vec![7, 300], 8, 2, 128, true, None, FusedQkv, true),
         (vec![33, 64], vec![70, 64], 4, 2, 64, true, Some(20), Paged(16), true),
+        // Encoder head dims in zero-padded 128-wide tiles: SigLIP so400m (16 x 72, full), ViT-H
+        // (16 x 80, full, fused qkv), and 80 causal over a paged cache.
+        (vec![729, 5, 100], vec![729, 5, 100], 16, 16, 72, false, None, Contiguous, false),
+        (vec![257, 1, 64], vec![257, 1, 64], 16, 16, 80, false, None, FusedQkv, false),
+        (vec![40, 7], vec![90, 7], 8, 2, 80, true, None, Paged(16), false),
     ];
     specs
         .into_iter()
