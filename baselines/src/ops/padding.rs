@@ -2,6 +2,10 @@
 //! (`unpad`) and puts it back as zeros (`pad`), as FlashAttention's bert_padding does, so
 //! bidirectional attention with a key-padding mask is unpad → `prefill_attention` with
 //! `causal = false` over `cu_seqlens` → pad, one kernel family with the LLM prefill path.
+//! [`padded_attention`] does that per call (4 gathers); an encoder module does better to
+//! unpad once after the embeddings, run every layer on the packed `[total, hidden]` rows
+//! (norms, MLPs and GEMMs are per-token, attention takes `Padding::cu_seqlens`), and pad once
+//! at the end, as FlashAttention's BERT does: padding then costs no FLOPs at all.
 
 use super::{
     as_rows, launch, prefill_attention, require_no_overlap, require_same_device, require_same_dtype, DeviceStatus, PrefillKv, PrefillParams, PREFILL_HEAD_DIMS,
