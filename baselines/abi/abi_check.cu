@@ -16,6 +16,13 @@
 #include "fk/ops/moe_align_block_size.h"
 #include "fk/ops/fused_moe.h"
 #include "fk/ops/moe_sum.h"
+#include "fk/ops/layer_norm.h"
+#include "fk/ops/gelu.h"
+#include "fk/ops/patch_embed_im2col.h"
+#include "fk/ops/rope_2d.h"
+#include "fk/ops/interpolate_pos_embed.h"
+#include "fk/ops/pool.h"
+#include "fk/ops/gather_rows.h"
 
 #define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
 #define FK_STRUCT(name, s, ...)                                              \
@@ -115,5 +122,13 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
     FK_STRUCT("moe_align_block_size", fk_moe_align_block_size_params, FK_FIELD(fk_moe_align_block_size_params, sorted_token_ids) FK_FIELD(fk_moe_align_block_size_params, expert_ids) FK_FIELD(fk_moe_align_block_size_params, num_tokens_post_padded) FK_FIELD(fk_moe_align_block_size_params, topk_ids) FK_FIELD(fk_moe_align_block_size_params, status) FK_FIELD(fk_moe_align_block_size_params, slots) FK_FIELD(fk_moe_align_block_size_params, num_experts) FK_FIELD(fk_moe_align_block_size_params, block_size))
     FK_STRUCT("fused_moe", fk_fused_moe_params, FK_FIELD(fk_fused_moe_params, out) FK_FIELD(fk_fused_moe_params, a) FK_FIELD(fk_fused_moe_params, weight) FK_FIELD(fk_fused_moe_params, sorted_token_ids) FK_FIELD(fk_fused_moe_params, expert_ids) FK_FIELD(fk_fused_moe_params, num_tokens_post_padded) FK_FIELD(fk_fused_moe_params, topk_weights) FK_FIELD(fk_fused_moe_params, num_slots) FK_FIELD(fk_fused_moe_params, em_capacity) FK_FIELD(fk_fused_moe_params, n) FK_FIELD(fk_fused_moe_params, k) FK_FIELD(fk_fused_moe_params, a_stride) FK_FIELD(fk_fused_moe_params, out_stride) FK_FIELD(fk_fused_moe_params, num_experts) FK_FIELD(fk_fused_moe_params, a_rows_per_slot) FK_FIELD(fk_fused_moe_params, block_size) FK_FIELD(fk_fused_moe_params, activation) FK_FIELD(fk_fused_moe_params, dtype) FK_FIELD(fk_fused_moe_params, pad_))
     FK_STRUCT("moe_sum", fk_moe_sum_params, FK_FIELD(fk_moe_sum_params, out) FK_FIELD(fk_moe_sum_params, input) FK_FIELD(fk_moe_sum_params, topk_weights) FK_FIELD(fk_moe_sum_params, topk_ids) FK_FIELD(fk_moe_sum_params, tokens) FK_FIELD(fk_moe_sum_params, hidden) FK_FIELD(fk_moe_sum_params, out_stride) FK_FIELD(fk_moe_sum_params, top_k) FK_FIELD(fk_moe_sum_params, num_experts) FK_FIELD(fk_moe_sum_params, dtype) FK_FIELD(fk_moe_sum_params, pad_))
+    // Encoder ops (issue 6).
+    FK_STRUCT("layer_norm", fk_layer_norm_params, FK_FIELD(fk_layer_norm_params, out) FK_FIELD(fk_layer_norm_params, input) FK_FIELD(fk_layer_norm_params, residual) FK_FIELD(fk_layer_norm_params, weight) FK_FIELD(fk_layer_norm_params, bias) FK_FIELD(fk_layer_norm_params, rows) FK_FIELD(fk_layer_norm_params, hidden) FK_FIELD(fk_layer_norm_params, input_stride) FK_FIELD(fk_layer_norm_params, out_stride) FK_FIELD(fk_layer_norm_params, residual_stride) FK_FIELD(fk_layer_norm_params, eps) FK_FIELD(fk_layer_norm_params, dtype))
+    FK_STRUCT("gelu", fk_gelu_params, FK_FIELD(fk_gelu_params, out) FK_FIELD(fk_gelu_params, input) FK_FIELD(fk_gelu_params, n) FK_FIELD(fk_gelu_params, mode) FK_FIELD(fk_gelu_params, dtype))
+    FK_STRUCT("patch_embed_im2col", fk_patch_embed_im2col_params, FK_FIELD(fk_patch_embed_im2col_params, out) FK_FIELD(fk_patch_embed_im2col_params, pixels) FK_FIELD(fk_patch_embed_im2col_params, batch) FK_FIELD(fk_patch_embed_im2col_params, channels) FK_FIELD(fk_patch_embed_im2col_params, height) FK_FIELD(fk_patch_embed_im2col_params, width) FK_FIELD(fk_patch_embed_im2col_params, patch) FK_FIELD(fk_patch_embed_im2col_params, out_stride) FK_FIELD(fk_patch_embed_im2col_params, dtype) FK_FIELD(fk_patch_embed_im2col_params, pad_))
+    FK_STRUCT("rope_2d", fk_rope_2d_params, FK_FIELD(fk_rope_2d_params, query) FK_FIELD(fk_rope_2d_params, key) FK_FIELD(fk_rope_2d_params, cos_sin_cache) FK_FIELD(fk_rope_2d_params, tokens) FK_FIELD(fk_rope_2d_params, seq) FK_FIELD(fk_rope_2d_params, prefix) FK_FIELD(fk_rope_2d_params, query_stride) FK_FIELD(fk_rope_2d_params, key_stride) FK_FIELD(fk_rope_2d_params, heads) FK_FIELD(fk_rope_2d_params, kv_heads) FK_FIELD(fk_rope_2d_params, head_dim) FK_FIELD(fk_rope_2d_params, dtype))
+    FK_STRUCT("interpolate_pos_embed", fk_interpolate_pos_embed_params, FK_FIELD(fk_interpolate_pos_embed_params, out) FK_FIELD(fk_interpolate_pos_embed_params, input) FK_FIELD(fk_interpolate_pos_embed_params, channels) FK_FIELD(fk_interpolate_pos_embed_params, in_h) FK_FIELD(fk_interpolate_pos_embed_params, in_w) FK_FIELD(fk_interpolate_pos_embed_params, out_h) FK_FIELD(fk_interpolate_pos_embed_params, out_w) FK_FIELD(fk_interpolate_pos_embed_params, mode) FK_FIELD(fk_interpolate_pos_embed_params, dtype))
+    FK_STRUCT("pool", fk_pool_params, FK_FIELD(fk_pool_params, out) FK_FIELD(fk_pool_params, input) FK_FIELD(fk_pool_params, mask) FK_FIELD(fk_pool_params, batch) FK_FIELD(fk_pool_params, seq) FK_FIELD(fk_pool_params, hidden) FK_FIELD(fk_pool_params, out_stride) FK_FIELD(fk_pool_params, mode) FK_FIELD(fk_pool_params, normalize) FK_FIELD(fk_pool_params, mask_dtype) FK_FIELD(fk_pool_params, dtype))
+    FK_STRUCT("gather_rows", fk_gather_rows_params, FK_FIELD(fk_gather_rows_params, out) FK_FIELD(fk_gather_rows_params, input) FK_FIELD(fk_gather_rows_params, index) FK_FIELD(fk_gather_rows_params, status) FK_FIELD(fk_gather_rows_params, rows) FK_FIELD(fk_gather_rows_params, cols) FK_FIELD(fk_gather_rows_params, in_rows) FK_FIELD(fk_gather_rows_params, input_stride) FK_FIELD(fk_gather_rows_params, out_stride) FK_FIELD(fk_gather_rows_params, dtype) FK_FIELD(fk_gather_rows_params, pad_))
     return (size_t)-1;
 }

@@ -4,41 +4,10 @@
 // Any sm_80+ GPU. One block per token; each work item rotates N pairs (neox: N-element
 // vectors from both halves; gpt-j: one N-element vector holding N/2 interleaved pairs).
 #include "fk/common.cuh"
+#include "fk/rotary.cuh"
 #include "fk/ops/rotary_embedding.h"
 
 namespace {
-
-template <typename T, int N, bool NEOX>
-__device__ __forceinline__ void rotate_item(T* head, const float* cos, const float* sin, int half, int item) {
-    using P = fk::Packed<T, N>;
-    if (NEOX) {
-        const int i0 = item * N;
-        P a = *reinterpret_cast<const P*>(head + i0);
-        P b = *reinterpret_cast<const P*>(head + half + i0);
-#pragma unroll
-        for (int k = 0; k < N; ++k) {
-            const float c = cos[i0 + k], s = sin[i0 + k];
-            const float x = fk::to_float(a.v[k]), y = fk::to_float(b.v[k]);
-            a.v[k] = fk::from_float<T>(x * c - y * s);
-            b.v[k] = fk::from_float<T>(y * c + x * s);
-        }
-        *reinterpret_cast<P*>(head + i0) = a;
-        *reinterpret_cast<P*>(head + half + i0) = b;
-    } else {
-        static_assert(NEOX || N % 2 == 0 || N == 1, "gpt-j vectors hold whole pairs");
-        constexpr int E = N == 1 ? 2 : N;  // scalar path handles one pair (2 elements)
-        const int e0 = item * E;
-        T* p = head + e0;
-#pragma unroll
-        for (int k = 0; k < E; k += 2) {
-            const int pair = (e0 + k) / 2;
-            const float c = cos[pair], s = sin[pair];
-            const float x = fk::to_float(p[k]), y = fk::to_float(p[k + 1]);
-            p[k] = fk::from_float<T>(x * c - y * s);
-            p[k + 1] = fk::from_float<T>(y * c + x * s);
-        }
-    }
-}
 
 template <typename T, int N, bool NEOX>
 __global__ void __launch_bounds__(512) rotary_kernel(const int64_t* __restrict__ positions, T* __restrict__ query,
@@ -61,7 +30,7 @@ __global__ void __launch_bounds__(512) rotary_kernel(const int64_t* __restrict__
         const int h = w / items_per_head, item = w % items_per_head;
         T* head = h < num_heads ? query + t * q_stride + static_cast<int64_t>(h) * head_size
                                 : key + t * k_stride + static_cast<int64_t>(h - num_heads) * head_size;
-        rotate_item<T, N, NEOX>(head, cos, sin, half, item);
+        fk::rotate_item<T, N, NEOX>(head, cos, sin, half, item);
     }
 }
 

@@ -278,6 +278,117 @@ pub struct MoeSumParams {
     pub pad_: i32,
 }
 
+// Encoder ops (issue 6): include/fk/ops/{layer_norm,gelu,patch_embed_im2col,rope_2d,
+// interpolate_pos_embed,pool,gather_rows}.h.
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct LayerNormParams {
+    pub out: u64,
+    pub input: u64,
+    pub residual: u64,
+    pub weight: u64,
+    pub bias: u64,
+    pub rows: i64,
+    pub hidden: i64,
+    pub input_stride: i64,
+    pub out_stride: i64,
+    pub residual_stride: i64,
+    pub eps: f32,
+    pub dtype: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct GeluParams {
+    pub out: u64,
+    pub input: u64,
+    pub n: i64,
+    pub mode: i32,
+    pub dtype: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PatchEmbedIm2colParams {
+    pub out: u64,
+    pub pixels: u64,
+    pub batch: i64,
+    pub channels: i64,
+    pub height: i64,
+    pub width: i64,
+    pub patch: i64,
+    pub out_stride: i64,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Rope2dParams {
+    pub query: u64,
+    pub key: u64,
+    pub cos_sin_cache: u64,
+    pub tokens: i64,
+    pub seq: i64,
+    pub prefix: i64,
+    pub query_stride: i64,
+    pub key_stride: i64,
+    pub heads: i32,
+    pub kv_heads: i32,
+    pub head_dim: i32,
+    pub dtype: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct InterpolatePosEmbedParams {
+    pub out: u64,
+    pub input: u64,
+    pub channels: i64,
+    pub in_h: i32,
+    pub in_w: i32,
+    pub out_h: i32,
+    pub out_w: i32,
+    pub mode: i32,
+    pub dtype: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PoolParams {
+    pub out: u64,
+    pub input: u64,
+    pub mask: u64,
+    pub batch: i64,
+    pub seq: i64,
+    pub hidden: i64,
+    pub out_stride: i64,
+    pub mode: i32,
+    pub normalize: i32,
+    pub mask_dtype: i32,
+    pub dtype: i32,
+}
+
+/// `FK_POOL_MAX_HIDDEN` of include/fk/ops/pool.h.
+pub const POOL_MAX_HIDDEN: usize = 12288;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct GatherRowsParams {
+    pub out: u64,
+    pub input: u64,
+    pub index: u64,
+    pub status: u64,
+    pub rows: i64,
+    pub cols: i64,
+    pub in_rows: i64,
+    pub input_stride: i64,
+    pub out_stride: i64,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
 extern "C" {
     pub fn fk_baseline_rms_norm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_fused_add_rms_norm(params: *const c_void, stream: RawStream) -> i32;
@@ -294,6 +405,13 @@ extern "C" {
     pub fn fk_baseline_moe_align_block_size(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_fused_moe(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_moe_sum(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_layer_norm(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_gelu(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_patch_embed_im2col(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_rope_2d(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_interpolate_pos_embed(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_pool(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_gather_rows(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
 }
 
@@ -392,6 +510,19 @@ mod tests {
         assert!(topk.contains(&format!("FK_TOPK_SOFTMAX_MAX_EXPERTS {TOPK_SOFTMAX_MAX_EXPERTS}")));
         assert!(topk.contains(&format!("FK_TOPK_SOFTMAX_MAX_K {TOPK_SOFTMAX_MAX_K}")));
         assert!(include_str!("../include/fk/ops/moe_align_block_size.h").contains(&format!("FK_MOE_ALIGN_MAX_EXPERTS {MOE_ALIGN_MAX_EXPERTS}")));
+    }
+
+    #[test]
+    fn encoder_layouts_and_limits() {
+        check_layout!("layer_norm", LayerNormParams, [out, input, residual, weight, bias, rows, hidden, input_stride, out_stride, residual_stride, eps, dtype]);
+        check_layout!("gelu", GeluParams, [out, input, n, mode, dtype]);
+        check_layout!("patch_embed_im2col", PatchEmbedIm2colParams, [out, pixels, batch, channels, height, width, patch, out_stride, dtype, pad_]);
+        check_layout!("rope_2d", Rope2dParams, [query, key, cos_sin_cache, tokens, seq, prefix, query_stride, key_stride, heads, kv_heads, head_dim, dtype]);
+        check_layout!("interpolate_pos_embed", InterpolatePosEmbedParams, [out, input, channels, in_h, in_w, out_h, out_w, mode, dtype]);
+        check_layout!("pool", PoolParams, [out, input, mask, batch, seq, hidden, out_stride, mode, normalize, mask_dtype, dtype]);
+        check_layout!("gather_rows", GatherRowsParams, [out, input, index, status, rows, cols, in_rows, input_stride, out_stride, dtype, pad_]);
+        assert!(include_str!("../include/fk/ops/pool.h").contains(&format!("FK_POOL_MAX_HIDDEN {POOL_MAX_HIDDEN}")));
+        assert!(include_str!("../include/fk/ops/layer_norm.h").contains("FK_LAYER_NORM_MAX_HIDDEN_BYTES (512 * 8 * 16)"));
     }
 
     /// The dtype codes in the C header are the other half of `DType::code`.

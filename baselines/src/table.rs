@@ -24,10 +24,17 @@ pub enum OpId {
     MoeAlignBlockSize,
     FusedMoe,
     MoeSum,
+    LayerNorm,
+    Gelu,
+    PatchEmbedIm2col,
+    Rope2d,
+    InterpolatePosEmbed,
+    Pool,
+    GatherRows,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 15] = [
+    pub const ALL: [OpId; 22] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -43,6 +50,13 @@ impl OpId {
         OpId::MoeAlignBlockSize,
         OpId::FusedMoe,
         OpId::MoeSum,
+        OpId::LayerNorm,
+        OpId::Gelu,
+        OpId::PatchEmbedIm2col,
+        OpId::Rope2d,
+        OpId::InterpolatePosEmbed,
+        OpId::Pool,
+        OpId::GatherRows,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -62,6 +76,13 @@ impl OpId {
             OpId::MoeAlignBlockSize => "moe_align_block_size",
             OpId::FusedMoe => "fused_moe",
             OpId::MoeSum => "moe_sum",
+            OpId::LayerNorm => "layer_norm",
+            OpId::Gelu => "gelu",
+            OpId::PatchEmbedIm2col => "patch_embed_im2col",
+            OpId::Rope2d => "rope_2d",
+            OpId::InterpolatePosEmbed => "interpolate_pos_embed",
+            OpId::Pool => "pool",
+            OpId::GatherRows => "gather_rows",
         }
     }
 
@@ -86,6 +107,13 @@ impl OpId {
             OpId::MoeAlignBlockSize => ffi::fk_baseline_moe_align_block_size,
             OpId::FusedMoe => ffi::fk_baseline_fused_moe,
             OpId::MoeSum => ffi::fk_baseline_moe_sum,
+            OpId::LayerNorm => ffi::fk_baseline_layer_norm,
+            OpId::Gelu => ffi::fk_baseline_gelu,
+            OpId::PatchEmbedIm2col => ffi::fk_baseline_patch_embed_im2col,
+            OpId::Rope2d => ffi::fk_baseline_rope_2d,
+            OpId::InterpolatePosEmbed => ffi::fk_baseline_interpolate_pos_embed,
+            OpId::Pool => ffi::fk_baseline_pool,
+            OpId::GatherRows => ffi::fk_baseline_gather_rows,
         }
     }
 }

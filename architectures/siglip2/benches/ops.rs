@@ -1,6 +1,6 @@
-//! fk-siglip2 at google/siglip2-so400m-patch16-naflex shapes (16 heads × 72), bf16. The
-//! baseline prefill attention kernel has no head_dim-72 instantiation yet, so this bench has
-//! no rows until the encoder kernels land (it says so instead of timing a fallback).
+//! fk-siglip2 at google/siglip2-so400m-patch16-naflex shapes (16 heads × 72), bf16. Head dim
+//! 72 runs on the portable prefill kernel in zero-padded 128-wide tiles; a build whose
+//! prefill kernels lack it gets no rows (the bench says so instead of timing a fallback).
 //! `cargo bench -p fk-siglip2 --bench ops` runs this (`cargo fastkernels bench` once the crate is registered).
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
 use fk_baselines::harness::encoder_attention_bench_cases;

@@ -1,5 +1,5 @@
 // Work decomposition shared by the row-normalisation kernels (rms_norm, fused_add_rms_norm,
-// later layer_norm): one row is owned by a warp (short rows) or by a block (long rows), and
+// layer_norm): one row is owned by a warp (short rows) or by a block (long rows), and
 // each thread keeps its VPT packed vectors of the row in registers, so the row is read from
 // memory exactly once.
 #pragma once
@@ -53,6 +53,13 @@ template <bool WARP_PER_ROW> struct RowGroup {
     __device__ __forceinline__ int size() const { return WARP_PER_ROW ? 32 : blockDim.x; }
     // Must be reached by every thread of the group (block mode: the whole block).
     __device__ __forceinline__ float sum(float v) const { return WARP_PER_ROW ? warp_sum(v) : block_sum(v); }
+    // A second reduction in the same kernel (layer_norm's variance after its mean): block_sum
+    // has one shared array per kernel, so every thread must have read the first result
+    // before the partials are overwritten.
+    __device__ __forceinline__ float sum_again(float v) const {
+        if (!WARP_PER_ROW) __syncthreads();
+        return sum(v);
+    }
 };
 
 }  // namespace fk

@@ -45,6 +45,9 @@ pub enum CaseParams {
     Sample { batch: usize, vocab: usize, pad: usize, mixed: bool, temperature: f32, top_k: i32, top_p: f32 },
     /// topk_softmax, moe_align_block_size, fused_moe, moe_sum (see harness/moe.rs).
     Moe(super::moe::MoeCase),
+    /// layer_norm, gelu, patch_embed_im2col, rope_2d, interpolate_pos_embed, pool,
+    /// gather_rows (see harness/encoder.rs).
+    Encoder(super::encoder::EncoderCase),
 }
 
 /// Where a prefill case's keys/values live.
@@ -116,6 +119,7 @@ impl Case {
                 format!("[{batch}, {vocab}]{stride} {mode}")
             }
             CaseParams::Moe(c) => c.label(self.op),
+            CaseParams::Encoder(c) => c.label(),
         }
     }
 
@@ -150,6 +154,7 @@ impl Case {
             }
             CaseParams::Sample { .. } => String::new(),
             CaseParams::Moe(c) => c.variant(self.op),
+            CaseParams::Encoder(c) => c.variant(),
         }
     }
 
@@ -176,7 +181,7 @@ impl OpId {
 }
 
 /// Correctness shapes for prefill_attention (f16/bf16): varlen batches with odd lengths,
-/// causal and not, GQA 4:1, MQA, MHA, head_dim 64/128/256, windows, strided q/k/v views of a
+/// causal and not, GQA 4:1, MQA, MHA, head_dim 64/72/80/128/256, windows, strided q/k/v views of a
 /// fused qkv buffer, paged caches with shuffled blocks (chunked prefill: len_k > len_q), rows
 /// with no visible key (len_q > len_k), and the portable kernel forced.
 fn prefill_test_cases(dtype: DType) -> Vec<Case> {
@@ -198,6 +203,11 @@ fn prefill_test_cases(dtype: DType) -> Vec<Case> {
         (vec![100, 3], vec![30, 3], 4, 2, 128, true, None, Contiguous, false),
         (vec![7, 300], vec![7, 300], 8, 2, 128, true, None, FusedQkv, true),
         (vec![33, 64], vec![70, 64], 4, 2, 64, true, Some(20), Paged(16), true),
+        // Encoder head dims in zero-padded 128-wide tiles: SigLIP so400m (16 x 72, full), ViT-H
+        // (16 x 80, full, fused qkv), and 80 causal over a paged cache.
+        (vec![729, 5, 100], vec![729, 5, 100], 16, 16, 72, false, None, Contiguous, false),
+        (vec![257, 1, 64], vec![257, 1, 64], 16, 16, 80, false, None, FusedQkv, false),
+        (vec![40, 7], vec![90, 7], 8, 2, 80, true, None, Paged(16), false),
     ];
     specs
         .into_iter()
@@ -242,6 +252,7 @@ pub fn default_test_cases() -> Vec<Case> {
     }
     for dtype in DType::FLOATS {
         cases.extend(super::moe::moe_test_cases(dtype));
+        cases.extend(super::encoder::encoder_test_cases(dtype));
         // (rows, hidden, pad): awkward hiddens (16, 80: warp-per-row; 100: not a multiple of
         // the 16-byte vector → scalar path; 2880: gpt-oss), rows up to 16384, strided rows.
         let norm = [(1, 4096, 0), (7, 16, 0), (33, 80, 0), (130, 100, 0), (257, 2880, 0), (3, 8192, 0), (64, 4096, 64), (16384, 4096, 0)];

@@ -5,6 +5,9 @@
 
 pub mod bench;
 mod cases;
+mod encoder;
+mod encoder_inst;
+mod encoder_trials;
 mod errors;
 mod instances;
 mod moe;
@@ -19,6 +22,8 @@ pub use cases::{
     default_test_cases, encoder_attention_bench_cases, llm_bench_cases, llm_decode_bench_cases, llm_linear_bench_cases, llm_prefill_bench_cases, llm_sample_bench_cases,
     prefill_bench_case, Case, CaseParams, LlmShapes, PrefillSource,
 };
+pub use encoder::{encoder_bench_cases, EncoderCase, MaskKind};
+pub use encoder_trials::encoder_trials;
 pub use errors::error_trials;
 pub use instances::{instantiate, random, Checked};
 pub use moe::{moe_bench_cases, MoeCase, MoeGemmKind, MoeShapes};

@@ -45,8 +45,9 @@ pub(crate) enum PrefillKernel {
     Portable,
 }
 
-/// The head dims the prefill kernel is instantiated for (encoders at 72 or 80 need more).
-pub const PREFILL_HEAD_DIMS: [usize; 3] = [64, 128, 256];
+/// The head dims the prefill kernels take (72 and 80, SigLIP so400m and ViT-H, run on the
+/// portable kernel in zero-padded 128-wide tiles).
+pub const PREFILL_HEAD_DIMS: [usize; 5] = [64, 72, 80, 128, 256];
 
 /// `out` `[total_q, heads*head_dim]` (contiguous; `[total_q, heads, head_dim]` is accepted too)
 /// = attention of `query` `[total_q, heads*head_dim]` (rows may be strided) over `kv`, for
@@ -120,7 +121,7 @@ pub(crate) fn prefill_attention_impl(
     }
     let hd = p.head_dim;
     if !PREFILL_HEAD_DIMS.contains(&hd) {
-        return Err(Error::shape(OP, format!("head_dim {hd} is not supported (64, 128, 256)")));
+        return Err(Error::shape(OP, format!("head_dim {hd} is not supported {PREFILL_HEAD_DIMS:?}")));
     }
     let (total_q, qcols, qs) = as_rows(OP, "query", query)?;
     if query.rank() != 2 || qcols % hd != 0 || qcols == 0 {

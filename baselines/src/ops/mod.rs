@@ -11,6 +11,14 @@ mod paged;
 mod rotary;
 mod sampling;
 mod status;
+// Encoder ops (issue 6).
+mod gelu;
+mod interpolate;
+mod layer_norm;
+mod padding;
+mod patch_embed;
+mod pool;
+mod rope_2d;
 
 pub use attention::{prefill_attention, prefill_attention_checked, prefill_attention_with_status, PrefillKv, PrefillParams, PREFILL_HEAD_DIMS};
 pub(crate) use attention::{prefill_attention_impl, PrefillKernel};
@@ -26,6 +34,13 @@ pub use paged::{paged_attention_decode, reshape_and_cache, DecodeSplits, PagedKv
 pub use rotary::{rotary_embedding, Rotary};
 pub use sampling::{sample, sample_checked, sample_with_status, sample_workspace_bytes, SamplingInputs, SAMPLE_MAX_VOCAB};
 pub use status::DeviceStatus;
+pub use gelu::{gelu, GeluMode};
+pub use interpolate::{interpolate_pos_embed, PosEmbedResize};
+pub use layer_norm::{fused_add_layer_norm, layer_norm};
+pub use padding::{gather_rows, padded_attention, HostPadding, PaddedAttentionBuffers, Padding};
+pub use patch_embed::{patch_embed_im2col, PatchEmbed};
+pub use pool::{pool, Pooling};
+pub use rope_2d::{rope_2d, rope_2d_cache, Rope2d};
 
 use crate::table::{OpId, OpTable};
 use fk_runtime::{DType, Device, Error, Result, Tensor};

@@ -9,7 +9,7 @@ use fk_runtime::{Error, Result, Tensor};
 /// Must equal `FK_RMS_NORM_MAX_HIDDEN_BYTES` in include/fk/ops/rms_norm.h (tested).
 pub const MAX_HIDDEN_BYTES: usize = 512 * 8 * 16;
 
-fn check_weight_eps(op: &str, input: &Tensor, weight: &Tensor, hidden: usize, eps: f32) -> Result<()> {
+pub(super) fn check_weight_eps(op: &str, input: &Tensor, weight: &Tensor, hidden: usize, eps: f32) -> Result<()> {
     require_same_dtype(op, "weight", weight, input.dtype())?;
     if weight.shape() != [hidden] || !weight.is_contiguous() {
         return Err(Error::shape(op, format!("weight {weight:?} must be contiguous [{hidden}] (hidden of input {input:?})")));

@@ -1,13 +1,17 @@
-// Portable prefill attention kernel (sm_80+, any head_dim of 64/128/256): the FlashAttention-2
+// Portable prefill attention kernel (sm_80+, head_dim 64/72/80/128/256): the FlashAttention-2
 // scheme. A CTA of 4 warps owns 64 query rows of one (sequence, head); each warp owns 16 rows
 // and keeps their output accumulator and online-softmax statistics in registers. K/V tiles of
 // 64 keys are double-buffered in shared memory with cp.async (the next tile loads while this
 // one is used; 32 keys at head_dim 256); S = Q K^T and O += P V run on mma.sync m16n8k16 with operands from ldmatrix
 // (V through ldmatrix.trans), and P goes from the S accumulators straight into A fragments.
 // Tiles wholly outside a CTA's causal/window band are skipped; only band-edge tiles are masked.
-// Shared tiles are rows of head_dim 16-bit values with 16-byte chunks XOR-swizzled by row
+// Shared tiles are rows of D 16-bit values with 16-byte chunks XOR-swizzled by row
 // (conflict-free ldmatrix). Used where the Hopper kernel is not: head_dim 256, non-sm_90a
 // builds, and by tests that force it.
+// D is the tile width; the head's width in memory is p.head_dim <= D (encoders' 72 and 80 run
+// in 128-wide tiles: the swizzle works in groups of 8 chunks, so D stays a multiple of 64).
+// Chunks past head_dim are zero-filled, so they add nothing to Q K^T, and the output columns
+// they produce are not stored. For head_dim == D this is exactly the unpadded kernel.
 #pragma once
 #include "fk/attention/prefill_seq.cuh"
 #include "fk/attention/sm80_mma.cuh"
@@ -47,6 +51,9 @@ __global__ void __launch_bounds__(Sm80Cfg<D>::THREADS) prefill_sm80_kernel(const
     if (m0 >= s.len_q) return;
     const int m1 = min(m0 + BM, s.len_q);
     const int kvh = h / (p.heads / p.kv_heads);
+    // The head's width in memory. Only the 128-wide tiles carry narrower heads (72, 80); for
+    // the others it is the constant D, so their code (and register budget) is unchanged.
+    const int hd = D == 128 ? p.head_dim : D;
     const bool causal = p.causal != 0;
     const KeyTiles<BN> tiles(s, m0, m1, causal, p.window_left);
 
@@ -60,8 +67,9 @@ __global__ void __launch_bounds__(Sm80Cfg<D>::THREADS) prefill_sm80_kernel(const
     for (int i = tid; i < BM * CH; i += C::THREADS) {
         const int r = i / CH, c = i % CH;
         const bool ok = m0 + r < s.len_q;
-        const T* src = ok ? query + (s.q0 + m0 + r) * p.query_stride + int64_t(h) * D + c * 8 : query;
-        cp_async16(sq + sm80_swz<CH>(r, c), src, ok);
+        const bool in_head = c * 8 < hd;
+        const T* src = ok && in_head ? query + (s.q0 + m0 + r) * p.query_stride + int64_t(h) * hd + c * 8 : query;
+        cp_async16(sq + sm80_swz<CH>(r, c), src, ok && in_head);
     }
     auto load_kv = [&](int t, int buf) {
 #pragma unroll 1
@@ -73,9 +81,10 @@ __global__ void __launch_bounds__(Sm80Cfg<D>::THREADS) prefill_sm80_kernel(const
                 row = key_row<PAGED>(p, s, b, j, ok);
                 if (!ok && c == 0) status_report(p.status, b);
             }
-            const int64_t col = int64_t(kvh) * D + c * 8;
-            cp_async16(sk + buf * C::KV_BYTES + sm80_swz<CH>(r, c), ok ? key + row * p.key_stride + col : key, ok);
-            cp_async16(sv + buf * C::KV_BYTES + sm80_swz<CH>(r, c), ok ? value + row * p.value_stride + col : value, ok);
+            const int64_t col = int64_t(kvh) * hd + c * 8;
+            const bool load = ok && c * 8 < hd;  // padding chunks read as zeros
+            cp_async16(sk + buf * C::KV_BYTES + sm80_swz<CH>(r, c), load ? key + row * p.key_stride + col : key, load);
+            cp_async16(sv + buf * C::KV_BYTES + sm80_swz<CH>(r, c), load ? value + row * p.value_stride + col : value, load);
         }
     };
     if (tiles.t_lo < tiles.t_hi) load_kv(tiles.t_lo, 0);
@@ -185,7 +194,7 @@ __global__ void __launch_bounds__(Sm80Cfg<D>::THREADS) prefill_sm80_kernel(const
     cp_async_wait<0>();
 
     T* out = static_cast<T*>(p.out);
-    const int64_t out_stride = int64_t(p.heads) * D;
+    const int64_t out_stride = int64_t(p.heads) * hd;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         float l = lrow[r];
@@ -194,10 +203,11 @@ __global__ void __launch_bounds__(Sm80Cfg<D>::THREADS) prefill_sm80_kernel(const
         const float inv = l > 0.f ? 1.f / l : 0.f;
         const int row = row0 + 8 * r;
         if (row < s.len_q) {
-            T* dst = out + (s.q0 + row) * out_stride + int64_t(h) * D + 2 * c4;
+            T* dst = out + (s.q0 + row) * out_stride + int64_t(h) * hd + 2 * c4;
 #pragma unroll
             for (int i = 0; i < D / 8; ++i)
-                *reinterpret_cast<uint32_t*>(dst + 8 * i) = M::pack(o[i][2 * r] * inv, o[i][2 * r + 1] * inv);
+                if (8 * i < hd)  // head_dim is a multiple of 8: whole 8-column groups
+                    *reinterpret_cast<uint32_t*>(dst + 8 * i) = M::pack(o[i][2 * r] * inv, o[i][2 * r + 1] * inv);
         }
     }
 }

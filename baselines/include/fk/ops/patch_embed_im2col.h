@@ -1,0 +1,22 @@
+/* Op contract: patch_embed_im2col (L1), the data movement half of a ViT patch embedding
+ * (`nn.Conv2d(C, hidden, kernel_size=p, stride=p)` then `flatten(2).transpose(1, 2)`):
+ *   out[(b * gh + py) * gw + px, (c * p + ky) * p + kx] = pixels[b, c, py * p + ky, px * p + kx]
+ * with gh = height / p, gw = width / p. The column order is the conv weight's (c, ky, kx), so
+ * `out @ weight.view(hidden, C*p*p)^T + bias` (one tensor-core GEMM) is the convolution.
+ * Launcher: FK_OP_LAUNCHER(patch_embed_im2col)(const fk_patch_embed_im2col_params*, cudaStream_t)
+ * dtypes: f32, f16, bf16 (pixels and out share it). height and width are multiples of patch. */
+#pragma once
+#include "fk/dtype.h"
+
+typedef struct fk_patch_embed_im2col_params {
+    void* out;            /* [batch * gh * gw, channels * patch * patch], row stride out_stride */
+    const void* pixels;   /* [batch, channels, height, width] contiguous (NCHW, as HF gives it) */
+    int64_t batch;
+    int64_t channels;
+    int64_t height;
+    int64_t width;
+    int64_t patch;
+    int64_t out_stride;   /* elements between out rows (>= channels * patch * patch) */
+    int32_t dtype;
+    int32_t pad_;
+} fk_patch_embed_im2col_params;
