@@ -16,6 +16,11 @@
 #include "fk/ops/moe_align_block_size.h"
 #include "fk/ops/fused_moe.h"
 #include "fk/ops/moe_sum.h"
+#include "fk/ops/causal_conv1d.h"
+#include "fk/ops/causal_conv1d_update.h"
+#include "fk/ops/selective_scan.h"
+#include "fk/ops/selective_state_update.h"
+#include "fk/ops/rms_norm_gated.h"
 
 #define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
 #define FK_STRUCT(name, s, ...)                                              \
@@ -115,5 +120,41 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
     FK_STRUCT("moe_align_block_size", fk_moe_align_block_size_params, FK_FIELD(fk_moe_align_block_size_params, sorted_token_ids) FK_FIELD(fk_moe_align_block_size_params, expert_ids) FK_FIELD(fk_moe_align_block_size_params, num_tokens_post_padded) FK_FIELD(fk_moe_align_block_size_params, topk_ids) FK_FIELD(fk_moe_align_block_size_params, status) FK_FIELD(fk_moe_align_block_size_params, slots) FK_FIELD(fk_moe_align_block_size_params, num_experts) FK_FIELD(fk_moe_align_block_size_params, block_size))
     FK_STRUCT("fused_moe", fk_fused_moe_params, FK_FIELD(fk_fused_moe_params, out) FK_FIELD(fk_fused_moe_params, a) FK_FIELD(fk_fused_moe_params, weight) FK_FIELD(fk_fused_moe_params, sorted_token_ids) FK_FIELD(fk_fused_moe_params, expert_ids) FK_FIELD(fk_fused_moe_params, num_tokens_post_padded) FK_FIELD(fk_fused_moe_params, topk_weights) FK_FIELD(fk_fused_moe_params, num_slots) FK_FIELD(fk_fused_moe_params, em_capacity) FK_FIELD(fk_fused_moe_params, n) FK_FIELD(fk_fused_moe_params, k) FK_FIELD(fk_fused_moe_params, a_stride) FK_FIELD(fk_fused_moe_params, out_stride) FK_FIELD(fk_fused_moe_params, num_experts) FK_FIELD(fk_fused_moe_params, a_rows_per_slot) FK_FIELD(fk_fused_moe_params, block_size) FK_FIELD(fk_fused_moe_params, activation) FK_FIELD(fk_fused_moe_params, dtype) FK_FIELD(fk_fused_moe_params, pad_))
     FK_STRUCT("moe_sum", fk_moe_sum_params, FK_FIELD(fk_moe_sum_params, out) FK_FIELD(fk_moe_sum_params, input) FK_FIELD(fk_moe_sum_params, topk_weights) FK_FIELD(fk_moe_sum_params, topk_ids) FK_FIELD(fk_moe_sum_params, tokens) FK_FIELD(fk_moe_sum_params, hidden) FK_FIELD(fk_moe_sum_params, out_stride) FK_FIELD(fk_moe_sum_params, top_k) FK_FIELD(fk_moe_sum_params, num_experts) FK_FIELD(fk_moe_sum_params, dtype) FK_FIELD(fk_moe_sum_params, pad_))
+    FK_STRUCT("causal_conv1d", fk_causal_conv1d_params,
+              FK_FIELD(fk_causal_conv1d_params, out) FK_FIELD(fk_causal_conv1d_params, x) FK_FIELD(fk_causal_conv1d_params, weight)
+              FK_FIELD(fk_causal_conv1d_params, bias) FK_FIELD(fk_causal_conv1d_params, cu_seqlens) FK_FIELD(fk_causal_conv1d_params, initial_state)
+              FK_FIELD(fk_causal_conv1d_params, final_state) FK_FIELD(fk_causal_conv1d_params, tokens) FK_FIELD(fk_causal_conv1d_params, dim)
+              FK_FIELD(fk_causal_conv1d_params, x_stride) FK_FIELD(fk_causal_conv1d_params, out_stride) FK_FIELD(fk_causal_conv1d_params, batch)
+              FK_FIELD(fk_causal_conv1d_params, width) FK_FIELD(fk_causal_conv1d_params, silu) FK_FIELD(fk_causal_conv1d_params, dtype))
+    FK_STRUCT("causal_conv1d_update", fk_causal_conv1d_update_params,
+              FK_FIELD(fk_causal_conv1d_update_params, out) FK_FIELD(fk_causal_conv1d_update_params, x) FK_FIELD(fk_causal_conv1d_update_params, weight)
+              FK_FIELD(fk_causal_conv1d_update_params, bias) FK_FIELD(fk_causal_conv1d_update_params, conv_state) FK_FIELD(fk_causal_conv1d_update_params, batch)
+              FK_FIELD(fk_causal_conv1d_update_params, dim) FK_FIELD(fk_causal_conv1d_update_params, x_stride) FK_FIELD(fk_causal_conv1d_update_params, out_stride)
+              FK_FIELD(fk_causal_conv1d_update_params, width) FK_FIELD(fk_causal_conv1d_update_params, silu) FK_FIELD(fk_causal_conv1d_update_params, dtype)
+              FK_FIELD(fk_causal_conv1d_update_params, pad_))
+    FK_STRUCT("selective_scan", fk_selective_scan_params,
+              FK_FIELD(fk_selective_scan_params, out) FK_FIELD(fk_selective_scan_params, u) FK_FIELD(fk_selective_scan_params, delta)
+              FK_FIELD(fk_selective_scan_params, A) FK_FIELD(fk_selective_scan_params, B) FK_FIELD(fk_selective_scan_params, C)
+              FK_FIELD(fk_selective_scan_params, D) FK_FIELD(fk_selective_scan_params, z) FK_FIELD(fk_selective_scan_params, delta_bias)
+              FK_FIELD(fk_selective_scan_params, cu_seqlens) FK_FIELD(fk_selective_scan_params, initial_state) FK_FIELD(fk_selective_scan_params, final_state)
+              FK_FIELD(fk_selective_scan_params, tokens) FK_FIELD(fk_selective_scan_params, dim) FK_FIELD(fk_selective_scan_params, u_stride)
+              FK_FIELD(fk_selective_scan_params, delta_stride) FK_FIELD(fk_selective_scan_params, z_stride) FK_FIELD(fk_selective_scan_params, out_stride)
+              FK_FIELD(fk_selective_scan_params, b_stride) FK_FIELD(fk_selective_scan_params, c_stride) FK_FIELD(fk_selective_scan_params, batch)
+              FK_FIELD(fk_selective_scan_params, d_state) FK_FIELD(fk_selective_scan_params, delta_softplus) FK_FIELD(fk_selective_scan_params, dtype))
+    FK_STRUCT("selective_state_update", fk_selective_state_update_params,
+              FK_FIELD(fk_selective_state_update_params, out) FK_FIELD(fk_selective_state_update_params, state) FK_FIELD(fk_selective_state_update_params, x)
+              FK_FIELD(fk_selective_state_update_params, dt) FK_FIELD(fk_selective_state_update_params, A) FK_FIELD(fk_selective_state_update_params, B)
+              FK_FIELD(fk_selective_state_update_params, C) FK_FIELD(fk_selective_state_update_params, D) FK_FIELD(fk_selective_state_update_params, z)
+              FK_FIELD(fk_selective_state_update_params, dt_bias) FK_FIELD(fk_selective_state_update_params, batch) FK_FIELD(fk_selective_state_update_params, x_stride)
+              FK_FIELD(fk_selective_state_update_params, dt_stride) FK_FIELD(fk_selective_state_update_params, z_stride) FK_FIELD(fk_selective_state_update_params, out_stride)
+              FK_FIELD(fk_selective_state_update_params, b_stride) FK_FIELD(fk_selective_state_update_params, c_stride) FK_FIELD(fk_selective_state_update_params, heads)
+              FK_FIELD(fk_selective_state_update_params, head_dim) FK_FIELD(fk_selective_state_update_params, ngroups) FK_FIELD(fk_selective_state_update_params, d_state)
+              FK_FIELD(fk_selective_state_update_params, dt_softplus) FK_FIELD(fk_selective_state_update_params, a_per_state) FK_FIELD(fk_selective_state_update_params, dtype)
+              FK_FIELD(fk_selective_state_update_params, pad_))
+    FK_STRUCT("rms_norm_gated", fk_rms_norm_gated_params,
+              FK_FIELD(fk_rms_norm_gated_params, out) FK_FIELD(fk_rms_norm_gated_params, x) FK_FIELD(fk_rms_norm_gated_params, z)
+              FK_FIELD(fk_rms_norm_gated_params, weight) FK_FIELD(fk_rms_norm_gated_params, rows) FK_FIELD(fk_rms_norm_gated_params, hidden)
+              FK_FIELD(fk_rms_norm_gated_params, group_size) FK_FIELD(fk_rms_norm_gated_params, x_stride) FK_FIELD(fk_rms_norm_gated_params, z_stride)
+              FK_FIELD(fk_rms_norm_gated_params, out_stride) FK_FIELD(fk_rms_norm_gated_params, eps) FK_FIELD(fk_rms_norm_gated_params, dtype))
     return (size_t)-1;
 }

@@ -24,10 +24,15 @@ pub enum OpId {
     MoeAlignBlockSize,
     FusedMoe,
     MoeSum,
+    CausalConv1d,
+    CausalConv1dUpdate,
+    SelectiveScan,
+    SelectiveStateUpdate,
+    RmsNormGated,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 15] = [
+    pub const ALL: [OpId; 20] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -43,6 +48,11 @@ impl OpId {
         OpId::MoeAlignBlockSize,
         OpId::FusedMoe,
         OpId::MoeSum,
+        OpId::CausalConv1d,
+        OpId::CausalConv1dUpdate,
+        OpId::SelectiveScan,
+        OpId::SelectiveStateUpdate,
+        OpId::RmsNormGated,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -62,6 +72,11 @@ impl OpId {
             OpId::MoeAlignBlockSize => "moe_align_block_size",
             OpId::FusedMoe => "fused_moe",
             OpId::MoeSum => "moe_sum",
+            OpId::CausalConv1d => "causal_conv1d",
+            OpId::CausalConv1dUpdate => "causal_conv1d_update",
+            OpId::SelectiveScan => "selective_scan",
+            OpId::SelectiveStateUpdate => "selective_state_update",
+            OpId::RmsNormGated => "rms_norm_gated",
         }
     }
 
@@ -86,6 +101,11 @@ impl OpId {
             OpId::MoeAlignBlockSize => ffi::fk_baseline_moe_align_block_size,
             OpId::FusedMoe => ffi::fk_baseline_fused_moe,
             OpId::MoeSum => ffi::fk_baseline_moe_sum,
+            OpId::CausalConv1d => ffi::fk_baseline_causal_conv1d,
+            OpId::CausalConv1dUpdate => ffi::fk_baseline_causal_conv1d_update,
+            OpId::SelectiveScan => ffi::fk_baseline_selective_scan,
+            OpId::SelectiveStateUpdate => ffi::fk_baseline_selective_state_update,
+            OpId::RmsNormGated => ffi::fk_baseline_rms_norm_gated,
         }
     }
 }

@@ -45,6 +45,9 @@ pub enum CaseParams {
     Sample { batch: usize, vocab: usize, pad: usize, mixed: bool, temperature: f32, top_k: i32, top_p: f32 },
     /// topk_softmax, moe_align_block_size, fused_moe, moe_sum (see harness/moe.rs).
     Moe(super::moe::MoeCase),
+    /// causal_conv1d(_update), selective_scan, selective_state_update, rms_norm_gated (see
+    /// harness/ssm.rs).
+    Ssm(super::ssm::SsmCase),
 }
 
 /// Where a prefill case's keys/values live.
@@ -116,6 +119,7 @@ impl Case {
                 format!("[{batch}, {vocab}]{stride} {mode}")
             }
             CaseParams::Moe(c) => c.label(self.op),
+            CaseParams::Ssm(c) => c.label(self.op),
         }
     }
 
@@ -150,6 +154,7 @@ impl Case {
             }
             CaseParams::Sample { .. } => String::new(),
             CaseParams::Moe(c) => c.variant(self.op),
+            CaseParams::Ssm(c) => c.variant(),
         }
     }
 
@@ -242,6 +247,7 @@ pub fn default_test_cases() -> Vec<Case> {
     }
     for dtype in DType::FLOATS {
         cases.extend(super::moe::moe_test_cases(dtype));
+        cases.extend(super::ssm::ssm_test_cases(dtype));
         // (rows, hidden, pad): awkward hiddens (16, 80: warp-per-row; 100: not a multiple of
         // the 16-byte vector → scalar path; 2880: gpt-oss), rows up to 16384, strided rows.
         let norm = [(1, 4096, 0), (7, 16, 0), (33, 80, 0), (130, 100, 0), (257, 2880, 0), (3, 8192, 0), (64, 4096, 64), (16384, 4096, 0)];
