@@ -26,8 +26,8 @@ pub struct SsmCase {
     /// Every optional input (bias / SiLU / initial state / D / z / dt bias + softplus, the
     /// norm's gate); `false` leaves them all out.
     pub full: bool,
-    /// > 0: the activations are strided row views (row stride dim + pad); for the scan, B and
-    /// C are then column blocks of one x_proj-like output.
+    /// Row padding: when positive the activations are strided row views (row stride
+    /// dim + pad); for the scan, B and C are then column blocks of one x_proj-like output.
     pub pad: usize,
 }
 
@@ -58,11 +58,7 @@ impl SsmCase {
 
     /// Mamba-2 heads (selective_state_update with head_dim > 0).
     pub fn heads(&self) -> usize {
-        if self.head_dim == 0 {
-            self.dim
-        } else {
-            self.dim / self.head_dim
-        }
+        self.dim.checked_div(self.head_dim).unwrap_or(self.dim)
     }
 
     fn lens_label(&self) -> String {
