@@ -23,6 +23,11 @@
 #include "fk/ops/interpolate_pos_embed.h"
 #include "fk/ops/pool.h"
 #include "fk/ops/gather_rows.h"
+#include "fk/ops/causal_conv1d.h"
+#include "fk/ops/causal_conv1d_update.h"
+#include "fk/ops/selective_scan.h"
+#include "fk/ops/selective_state_update.h"
+#include "fk/ops/rms_norm_gated.h"
 
 #define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
 #define FK_STRUCT(name, s, ...)                                              \
@@ -130,5 +135,41 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
     FK_STRUCT("interpolate_pos_embed", fk_interpolate_pos_embed_params, FK_FIELD(fk_interpolate_pos_embed_params, out) FK_FIELD(fk_interpolate_pos_embed_params, input) FK_FIELD(fk_interpolate_pos_embed_params, channels) FK_FIELD(fk_interpolate_pos_embed_params, in_h) FK_FIELD(fk_interpolate_pos_embed_params, in_w) FK_FIELD(fk_interpolate_pos_embed_params, out_h) FK_FIELD(fk_interpolate_pos_embed_params, out_w) FK_FIELD(fk_interpolate_pos_embed_params, mode) FK_FIELD(fk_interpolate_pos_embed_params, dtype))
     FK_STRUCT("pool", fk_pool_params, FK_FIELD(fk_pool_params, out) FK_FIELD(fk_pool_params, input) FK_FIELD(fk_pool_params, mask) FK_FIELD(fk_pool_params, batch) FK_FIELD(fk_pool_params, seq) FK_FIELD(fk_pool_params, hidden) FK_FIELD(fk_pool_params, out_stride) FK_FIELD(fk_pool_params, mode) FK_FIELD(fk_pool_params, normalize) FK_FIELD(fk_pool_params, mask_dtype) FK_FIELD(fk_pool_params, dtype))
     FK_STRUCT("gather_rows", fk_gather_rows_params, FK_FIELD(fk_gather_rows_params, out) FK_FIELD(fk_gather_rows_params, input) FK_FIELD(fk_gather_rows_params, index) FK_FIELD(fk_gather_rows_params, status) FK_FIELD(fk_gather_rows_params, rows) FK_FIELD(fk_gather_rows_params, cols) FK_FIELD(fk_gather_rows_params, in_rows) FK_FIELD(fk_gather_rows_params, input_stride) FK_FIELD(fk_gather_rows_params, out_stride) FK_FIELD(fk_gather_rows_params, dtype) FK_FIELD(fk_gather_rows_params, pad_))
+    FK_STRUCT("causal_conv1d", fk_causal_conv1d_params,
+              FK_FIELD(fk_causal_conv1d_params, out) FK_FIELD(fk_causal_conv1d_params, x) FK_FIELD(fk_causal_conv1d_params, weight)
+              FK_FIELD(fk_causal_conv1d_params, bias) FK_FIELD(fk_causal_conv1d_params, cu_seqlens) FK_FIELD(fk_causal_conv1d_params, initial_state)
+              FK_FIELD(fk_causal_conv1d_params, final_state) FK_FIELD(fk_causal_conv1d_params, tokens) FK_FIELD(fk_causal_conv1d_params, dim)
+              FK_FIELD(fk_causal_conv1d_params, x_stride) FK_FIELD(fk_causal_conv1d_params, out_stride) FK_FIELD(fk_causal_conv1d_params, batch)
+              FK_FIELD(fk_causal_conv1d_params, width) FK_FIELD(fk_causal_conv1d_params, silu) FK_FIELD(fk_causal_conv1d_params, dtype))
+    FK_STRUCT("causal_conv1d_update", fk_causal_conv1d_update_params,
+              FK_FIELD(fk_causal_conv1d_update_params, out) FK_FIELD(fk_causal_conv1d_update_params, x) FK_FIELD(fk_causal_conv1d_update_params, weight)
+              FK_FIELD(fk_causal_conv1d_update_params, bias) FK_FIELD(fk_causal_conv1d_update_params, conv_state) FK_FIELD(fk_causal_conv1d_update_params, batch)
+              FK_FIELD(fk_causal_conv1d_update_params, dim) FK_FIELD(fk_causal_conv1d_update_params, x_stride) FK_FIELD(fk_causal_conv1d_update_params, out_stride)
+              FK_FIELD(fk_causal_conv1d_update_params, width) FK_FIELD(fk_causal_conv1d_update_params, silu) FK_FIELD(fk_causal_conv1d_update_params, dtype)
+              FK_FIELD(fk_causal_conv1d_update_params, pad_))
+    FK_STRUCT("selective_scan", fk_selective_scan_params,
+              FK_FIELD(fk_selective_scan_params, out) FK_FIELD(fk_selective_scan_params, u) FK_FIELD(fk_selective_scan_params, delta)
+              FK_FIELD(fk_selective_scan_params, A) FK_FIELD(fk_selective_scan_params, B) FK_FIELD(fk_selective_scan_params, C)
+              FK_FIELD(fk_selective_scan_params, D) FK_FIELD(fk_selective_scan_params, z) FK_FIELD(fk_selective_scan_params, delta_bias)
+              FK_FIELD(fk_selective_scan_params, cu_seqlens) FK_FIELD(fk_selective_scan_params, initial_state) FK_FIELD(fk_selective_scan_params, final_state)
+              FK_FIELD(fk_selective_scan_params, tokens) FK_FIELD(fk_selective_scan_params, dim) FK_FIELD(fk_selective_scan_params, u_stride)
+              FK_FIELD(fk_selective_scan_params, delta_stride) FK_FIELD(fk_selective_scan_params, z_stride) FK_FIELD(fk_selective_scan_params, out_stride)
+              FK_FIELD(fk_selective_scan_params, b_stride) FK_FIELD(fk_selective_scan_params, c_stride) FK_FIELD(fk_selective_scan_params, batch)
+              FK_FIELD(fk_selective_scan_params, d_state) FK_FIELD(fk_selective_scan_params, delta_softplus) FK_FIELD(fk_selective_scan_params, dtype))
+    FK_STRUCT("selective_state_update", fk_selective_state_update_params,
+              FK_FIELD(fk_selective_state_update_params, out) FK_FIELD(fk_selective_state_update_params, state) FK_FIELD(fk_selective_state_update_params, x)
+              FK_FIELD(fk_selective_state_update_params, dt) FK_FIELD(fk_selective_state_update_params, A) FK_FIELD(fk_selective_state_update_params, B)
+              FK_FIELD(fk_selective_state_update_params, C) FK_FIELD(fk_selective_state_update_params, D) FK_FIELD(fk_selective_state_update_params, z)
+              FK_FIELD(fk_selective_state_update_params, dt_bias) FK_FIELD(fk_selective_state_update_params, batch) FK_FIELD(fk_selective_state_update_params, x_stride)
+              FK_FIELD(fk_selective_state_update_params, dt_stride) FK_FIELD(fk_selective_state_update_params, z_stride) FK_FIELD(fk_selective_state_update_params, out_stride)
+              FK_FIELD(fk_selective_state_update_params, b_stride) FK_FIELD(fk_selective_state_update_params, c_stride) FK_FIELD(fk_selective_state_update_params, heads)
+              FK_FIELD(fk_selective_state_update_params, head_dim) FK_FIELD(fk_selective_state_update_params, ngroups) FK_FIELD(fk_selective_state_update_params, d_state)
+              FK_FIELD(fk_selective_state_update_params, dt_softplus) FK_FIELD(fk_selective_state_update_params, a_per_state) FK_FIELD(fk_selective_state_update_params, dtype)
+              FK_FIELD(fk_selective_state_update_params, pad_))
+    FK_STRUCT("rms_norm_gated", fk_rms_norm_gated_params,
+              FK_FIELD(fk_rms_norm_gated_params, out) FK_FIELD(fk_rms_norm_gated_params, x) FK_FIELD(fk_rms_norm_gated_params, z)
+              FK_FIELD(fk_rms_norm_gated_params, weight) FK_FIELD(fk_rms_norm_gated_params, rows) FK_FIELD(fk_rms_norm_gated_params, hidden)
+              FK_FIELD(fk_rms_norm_gated_params, group_size) FK_FIELD(fk_rms_norm_gated_params, x_stride) FK_FIELD(fk_rms_norm_gated_params, z_stride)
+              FK_FIELD(fk_rms_norm_gated_params, out_stride) FK_FIELD(fk_rms_norm_gated_params, eps) FK_FIELD(fk_rms_norm_gated_params, dtype))
     return (size_t)-1;
 }

@@ -389,6 +389,129 @@ pub struct GatherRowsParams {
     pub pad_: i32,
 }
 
+/// `FK_CAUSAL_CONV1D_MAX_WIDTH` of include/fk/ops/causal_conv1d.h.
+pub const CAUSAL_CONV1D_MAX_WIDTH: usize = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CausalConv1dParams {
+    pub out: u64,
+    pub x: u64,
+    pub weight: u64,
+    pub bias: u64,
+    pub cu_seqlens: u64,
+    pub initial_state: u64,
+    pub final_state: u64,
+    pub tokens: i64,
+    pub dim: i64,
+    pub x_stride: i64,
+    pub out_stride: i64,
+    pub batch: i32,
+    pub width: i32,
+    pub silu: i32,
+    pub dtype: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CausalConv1dUpdateParams {
+    pub out: u64,
+    pub x: u64,
+    pub weight: u64,
+    pub bias: u64,
+    pub conv_state: u64,
+    pub batch: i64,
+    pub dim: i64,
+    pub x_stride: i64,
+    pub out_stride: i64,
+    pub width: i32,
+    pub silu: i32,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
+/// `FK_SELECTIVE_SCAN_MAX_DSTATE` of include/fk/ops/selective_scan.h.
+pub const SELECTIVE_SCAN_MAX_DSTATE: usize = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SelectiveScanParams {
+    pub out: u64,
+    pub u: u64,
+    pub delta: u64,
+    pub a: u64,
+    pub b: u64,
+    pub c: u64,
+    pub d: u64,
+    pub z: u64,
+    pub delta_bias: u64,
+    pub cu_seqlens: u64,
+    pub initial_state: u64,
+    pub final_state: u64,
+    pub tokens: i64,
+    pub dim: i64,
+    pub u_stride: i64,
+    pub delta_stride: i64,
+    pub z_stride: i64,
+    pub out_stride: i64,
+    pub b_stride: i64,
+    pub c_stride: i64,
+    pub batch: i32,
+    pub d_state: i32,
+    pub delta_softplus: i32,
+    pub dtype: i32,
+}
+
+/// `FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE` of include/fk/ops/selective_state_update.h.
+pub const SELECTIVE_STATE_UPDATE_MAX_DSTATE: usize = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SelectiveStateUpdateParams {
+    pub out: u64,
+    pub state: u64,
+    pub x: u64,
+    pub dt: u64,
+    pub a: u64,
+    pub b: u64,
+    pub c: u64,
+    pub d: u64,
+    pub z: u64,
+    pub dt_bias: u64,
+    pub batch: i64,
+    pub x_stride: i64,
+    pub dt_stride: i64,
+    pub z_stride: i64,
+    pub out_stride: i64,
+    pub b_stride: i64,
+    pub c_stride: i64,
+    pub heads: i32,
+    pub head_dim: i32,
+    pub ngroups: i32,
+    pub d_state: i32,
+    pub dt_softplus: i32,
+    pub a_per_state: i32,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RmsNormGatedParams {
+    pub out: u64,
+    pub x: u64,
+    pub z: u64,
+    pub weight: u64,
+    pub rows: i64,
+    pub hidden: i64,
+    pub group_size: i64,
+    pub x_stride: i64,
+    pub z_stride: i64,
+    pub out_stride: i64,
+    pub eps: f32,
+    pub dtype: i32,
+}
+
 extern "C" {
     pub fn fk_baseline_rms_norm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_fused_add_rms_norm(params: *const c_void, stream: RawStream) -> i32;
@@ -412,6 +535,11 @@ extern "C" {
     pub fn fk_baseline_interpolate_pos_embed(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_pool(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_gather_rows(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_causal_conv1d(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_causal_conv1d_update(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_selective_scan(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_selective_state_update(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_rms_norm_gated(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
 }
 
@@ -523,6 +651,33 @@ mod tests {
         check_layout!("gather_rows", GatherRowsParams, [out, input, index, status, rows, cols, in_rows, input_stride, out_stride, dtype, pad_]);
         assert!(include_str!("../include/fk/ops/pool.h").contains(&format!("FK_POOL_MAX_HIDDEN {POOL_MAX_HIDDEN}")));
         assert!(include_str!("../include/fk/ops/layer_norm.h").contains("FK_LAYER_NORM_MAX_HIDDEN_BYTES (512 * 8 * 16)"));
+    }
+
+    #[test]
+    fn ssm_layouts_and_limits() {
+        check_layout!(
+            "causal_conv1d",
+            CausalConv1dParams,
+            [out, x, weight, bias, cu_seqlens, initial_state, final_state, tokens, dim, x_stride, out_stride, batch, width, silu, dtype]
+        );
+        check_layout!("causal_conv1d_update", CausalConv1dUpdateParams, [out, x, weight, bias, conv_state, batch, dim, x_stride, out_stride, width, silu, dtype, pad_]);
+        check_layout!(
+            "selective_scan",
+            SelectiveScanParams,
+            [out, u, delta, a, b, c, d, z, delta_bias, cu_seqlens, initial_state, final_state, tokens, dim, u_stride, delta_stride,
+             z_stride, out_stride, b_stride, c_stride, batch, d_state, delta_softplus, dtype]
+        );
+        check_layout!(
+            "selective_state_update",
+            SelectiveStateUpdateParams,
+            [out, state, x, dt, a, b, c, d, z, dt_bias, batch, x_stride, dt_stride, z_stride, out_stride, b_stride, c_stride, heads,
+             head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, pad_]
+        );
+        check_layout!("rms_norm_gated", RmsNormGatedParams, [out, x, z, weight, rows, hidden, group_size, x_stride, z_stride, out_stride, eps, dtype]);
+        assert!(include_str!("../include/fk/ops/causal_conv1d.h").contains(&format!("FK_CAUSAL_CONV1D_MAX_WIDTH {CAUSAL_CONV1D_MAX_WIDTH}")));
+        assert!(include_str!("../include/fk/ops/selective_scan.h").contains(&format!("FK_SELECTIVE_SCAN_MAX_DSTATE {SELECTIVE_SCAN_MAX_DSTATE}")));
+        assert!(include_str!("../include/fk/ops/selective_state_update.h")
+            .contains(&format!("FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE {SELECTIVE_STATE_UPDATE_MAX_DSTATE}")));
     }
 
     /// The dtype codes in the C header are the other half of `DType::code`.

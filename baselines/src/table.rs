@@ -31,10 +31,15 @@ pub enum OpId {
     InterpolatePosEmbed,
     Pool,
     GatherRows,
+    CausalConv1d,
+    CausalConv1dUpdate,
+    SelectiveScan,
+    SelectiveStateUpdate,
+    RmsNormGated,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 22] = [
+    pub const ALL: [OpId; 27] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -57,6 +62,11 @@ impl OpId {
         OpId::InterpolatePosEmbed,
         OpId::Pool,
         OpId::GatherRows,
+        OpId::CausalConv1d,
+        OpId::CausalConv1dUpdate,
+        OpId::SelectiveScan,
+        OpId::SelectiveStateUpdate,
+        OpId::RmsNormGated,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -83,6 +93,11 @@ impl OpId {
             OpId::InterpolatePosEmbed => "interpolate_pos_embed",
             OpId::Pool => "pool",
             OpId::GatherRows => "gather_rows",
+            OpId::CausalConv1d => "causal_conv1d",
+            OpId::CausalConv1dUpdate => "causal_conv1d_update",
+            OpId::SelectiveScan => "selective_scan",
+            OpId::SelectiveStateUpdate => "selective_state_update",
+            OpId::RmsNormGated => "rms_norm_gated",
         }
     }
 
@@ -114,6 +129,11 @@ impl OpId {
             OpId::InterpolatePosEmbed => ffi::fk_baseline_interpolate_pos_embed,
             OpId::Pool => ffi::fk_baseline_pool,
             OpId::GatherRows => ffi::fk_baseline_gather_rows,
+            OpId::CausalConv1d => ffi::fk_baseline_causal_conv1d,
+            OpId::CausalConv1dUpdate => ffi::fk_baseline_causal_conv1d_update,
+            OpId::SelectiveScan => ffi::fk_baseline_selective_scan,
+            OpId::SelectiveStateUpdate => ffi::fk_baseline_selective_state_update,
+            OpId::RmsNormGated => ffi::fk_baseline_rms_norm_gated,
         }
     }
 }

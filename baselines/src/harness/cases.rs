@@ -48,6 +48,9 @@ pub enum CaseParams {
     /// layer_norm, gelu, patch_embed_im2col, rope_2d, interpolate_pos_embed, pool,
     /// gather_rows (see harness/encoder.rs).
     Encoder(super::encoder::EncoderCase),
+    /// causal_conv1d(_update), selective_scan, selective_state_update, rms_norm_gated (see
+    /// harness/ssm.rs).
+    Ssm(super::ssm::SsmCase),
 }
 
 /// Where a prefill case's keys/values live.
@@ -120,6 +123,7 @@ impl Case {
             }
             CaseParams::Moe(c) => c.label(self.op),
             CaseParams::Encoder(c) => c.label(),
+            CaseParams::Ssm(c) => c.label(self.op),
         }
     }
 
@@ -155,6 +159,7 @@ impl Case {
             CaseParams::Sample { .. } => String::new(),
             CaseParams::Moe(c) => c.variant(self.op),
             CaseParams::Encoder(c) => c.variant(),
+            CaseParams::Ssm(c) => c.variant(),
         }
     }
 
@@ -253,6 +258,7 @@ pub fn default_test_cases() -> Vec<Case> {
     for dtype in DType::FLOATS {
         cases.extend(super::moe::moe_test_cases(dtype));
         cases.extend(super::encoder::encoder_test_cases(dtype));
+        cases.extend(super::ssm::ssm_test_cases(dtype));
         // (rows, hidden, pad): awkward hiddens (16, 80: warp-per-row; 100: not a multiple of
         // the 16-byte vector → scalar path; 2880: gpt-oss), rows up to 16384, strided rows.
         let norm = [(1, 4096, 0), (7, 16, 0), (33, 80, 0), (130, 100, 0), (257, 2880, 0), (3, 8192, 0), (64, 4096, 64), (16384, 4096, 0)];

@@ -16,6 +16,10 @@ mod moe_trials;
 mod prefill;
 mod sampling;
 mod skinny;
+mod ssm;
+mod ssm_bench;
+mod ssm_inst;
+mod ssm_trials;
 mod trials;
 
 pub use cases::{
@@ -30,6 +34,9 @@ pub use moe::{moe_bench_cases, MoeCase, MoeGemmKind, MoeShapes};
 pub use moe_bench::moe_bench_specs;
 pub use moe_trials::moe_trials;
 pub use sampling::sampling_trials;
+pub use ssm::{ssm_bench_cases, SsmCase, SsmShapes};
+pub use ssm_bench::ssm_bench_specs;
+pub use ssm_trials::ssm_trials;
 pub use trials::{op_trials, TrialOptions};
 
 use crate::table::OpTable;

@@ -2,6 +2,7 @@
 //! the launcher from the op table on the device's stream, and turn its code into `Result`.
 
 mod attention;
+mod conv1d;
 mod embedding;
 mod gated;
 mod linear;
@@ -10,6 +11,8 @@ mod norm;
 mod paged;
 mod rotary;
 mod sampling;
+mod scan;
+mod seqlens;
 mod status;
 // Encoder ops (issue 6).
 mod gelu;
@@ -29,10 +32,13 @@ pub use moe::{
     fused_experts, fused_moe, fused_moe_block_size, moe_align_block_size, moe_align_block_size_checked, moe_sum, topk_softmax, MoeAlignment, MoeGemm,
     MoeWorkspace,
 };
-pub use norm::{fused_add_rms_norm, rms_norm};
+pub use conv1d::{causal_conv1d, causal_conv1d_update, CausalConv1d, PrefillStates};
+pub use norm::{fused_add_rms_norm, rms_norm, rms_norm_gated};
 pub use paged::{paged_attention_decode, reshape_and_cache, DecodeSplits, PagedKv};
 pub use rotary::{rotary_embedding, Rotary};
 pub use sampling::{sample, sample_checked, sample_with_status, sample_workspace_bytes, SamplingInputs, SAMPLE_MAX_VOCAB};
+pub use scan::{selective_scan, selective_state_update, DecodeTokens, ScanTokens, SelectiveScan, StateUpdate};
+pub use seqlens::SeqLens;
 pub use status::DeviceStatus;
 pub use gelu::{gelu, GeluMode};
 pub use interpolate::{interpolate_pos_embed, PosEmbedResize};

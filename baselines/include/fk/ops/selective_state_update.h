@@ -1,0 +1,46 @@
+/* Op contract: selective_state_update (L1): the decode step of the selective scan, one token
+ * per sequence, advancing the SSM state in place (Dao-AILab / vLLM `selective_state_update`).
+ * One contract covers both Mamba generations; a state row is (b, h, p) with p < head_dim:
+ *   dt      = dt[b, h] + dt_bias[h];  dt = softplus(dt) when dt_softplus
+ *   a[n]    = A[h, n] (a_per_state = 1: Mamba-1, A [heads, d_state]) or A[h] (Mamba-2)
+ *   g       = h / (heads / ngroups)
+ *   state[b, h, p, n] = exp(dt * a[n]) * state[b, h, p, n] + dt * B[b, g, n] * x[b, h, p]
+ *   y       = sum_n C[b, g, n] * state[b, h, p, n] + D[h] * x[b, h, p];  y *= silu(z[b, h, p])
+ * Mamba-1 is heads = d_inner, head_dim = 1, ngroups = 1, a_per_state = 1 (dt per channel);
+ * Mamba-2 is a_per_state = 0 with per-head dt, A, D, dt_bias.
+ * fp32 state and math; out rounded once to the dtype.
+ * Launcher: FK_OP_LAUNCHER(selective_state_update)(const fk_selective_state_update_params*, cudaStream_t)
+ * dtypes: x, dt, B, C, z, out f32, f16 or bf16 (same); state, A, D, dt_bias f32.
+ * Limits: 1 <= d_state <= FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE; heads % ngroups == 0. */
+#pragma once
+#include "fk/dtype.h"
+
+#define FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE 256
+
+typedef struct fk_selective_state_update_params {
+    void* out;                 /* [batch, heads * head_dim], rows out_stride apart */
+    float* state;              /* [batch, heads, head_dim, d_state], contiguous; in place */
+    const void* x;             /* [batch, heads * head_dim], rows x_stride apart */
+    const void* dt;            /* [batch, heads], rows dt_stride apart */
+    const float* A;            /* [heads, d_state] (a_per_state) or [heads] */
+    const void* B;             /* [batch, ngroups * d_state], rows b_stride apart */
+    const void* C;             /* [batch, ngroups * d_state], rows c_stride apart */
+    const float* D;            /* [heads] or NULL */
+    const void* z;             /* [batch, heads * head_dim], rows z_stride apart, or NULL */
+    const float* dt_bias;      /* [heads] or NULL */
+    int64_t batch;
+    int64_t x_stride;
+    int64_t dt_stride;
+    int64_t z_stride;
+    int64_t out_stride;
+    int64_t b_stride;
+    int64_t c_stride;
+    int32_t heads;
+    int32_t head_dim;
+    int32_t ngroups;
+    int32_t d_state;
+    int32_t dt_softplus;       /* 0 or 1 */
+    int32_t a_per_state;       /* 1: A is [heads, d_state] (Mamba-1); 0: [heads] (Mamba-2) */
+    int32_t dtype;
+    int32_t pad_;
+} fk_selective_state_update_params;

@@ -1,0 +1,166 @@
+// causal_conv1d baseline (L1). Contract: include/fk/ops/causal_conv1d.h.
+// Mirrors Dao-AILab `causal_conv1d_fn` (channels-last, varlen) as vLLM's Mamba layers call it.
+// Any sm_80+ GPU.
+// Work split: a thread owns V adjacent channels (one 16-byte vector when the layout allows)
+// and walks kChunk consecutive tokens of the packed batch, keeping the last W-1 inputs in
+// registers, so each input is read from memory once per chunk (plus W-1 rows of overlap) and
+// every warp access is a coalesced row segment. A chunk may cross sequence boundaries: the
+// thread restarts its window from that sequence's initial state when it does.
+// A second small kernel writes the final states, after the conv kernel on the stream, so that
+// final_state may be the same buffer as initial_state (the conv cache updated in place).
+#include "fk/ops/causal_conv1d.h"
+#include "fk/ssm.cuh"
+
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kChunk = 64;  // tokens per thread: W-1 overlap rows cost <5% extra reads
+
+// The sequence holding token t: the last s with cu[s] <= t (skips empty sequences, since
+// cu[s+1] > t then). cu[batch] = tokens > t, so s < batch.
+__device__ __forceinline__ int find_seq(const int32_t* cu, int batch, int64_t t) {
+    int lo = 0, hi = batch;
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (cu[mid] <= t) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
+// Input of channel c at position pos of sequence s (which starts at `start`): x itself, or
+// the initial state (index pos - start + W - 1) before the start, or zero without one.
+template <typename T, int W>
+__device__ __forceinline__ float input_at(const T* x, int64_t x_stride, const T* init, int64_t dim, int s, int64_t c,
+                                          int64_t start, int64_t pos) {
+    if (pos >= start) return fk::to_float(x[pos * x_stride + c]);
+    if (init == nullptr) return 0.f;
+    return fk::to_float(init[(static_cast<int64_t>(s) * dim + c) * (W - 1) + (pos - start + W - 1)]);
+}
+
+template <typename T, int V, int W>
+__global__ void __launch_bounds__(kThreads) conv_kernel(T* __restrict__ out, const T* __restrict__ x, const T* __restrict__ weight,
+                                                        const T* __restrict__ bias, const int32_t* __restrict__ cu,
+                                                        const T* init, int64_t tokens, int64_t dim, int64_t x_stride,
+                                                        int64_t out_stride, int batch, bool silu) {
+    using P = fk::Packed<T, V>;
+    const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x) * V;
+    if (c0 >= dim) return;
+    const int64_t t0 = static_cast<int64_t>(blockIdx.y) * kChunk;
+    const int64_t t1 = min(t0 + kChunk, tokens);
+
+    float w[V][W], b[V];
+#pragma unroll
+    for (int v = 0; v < V; ++v) {
+#pragma unroll
+        for (int k = 0; k < W; ++k) w[v][k] = fk::to_float(weight[(c0 + v) * W + k]);
+        b[v] = bias ? fk::to_float(bias[c0 + v]) : 0.f;
+    }
+
+    int s = find_seq(cu, batch, t0);
+    int64_t start = cu[s], next = cu[s + 1];
+    // win[k] = input at t - (W-1) + k for the token t about to be computed.
+    float win[W - 1][V];
+#pragma unroll
+    for (int k = 0; k < W - 1; ++k)
+#pragma unroll
+        for (int v = 0; v < V; ++v) win[k][v] = input_at<T, W>(x, x_stride, init, dim, s, c0 + v, start, t0 - (W - 1) + k);
+
+    for (int64_t t = t0; t < t1; ++t) {
+        if (t >= next) {
+            // A new sequence starts at t: its window is its initial state (or zeros).
+            while (cu[s + 1] <= t) ++s;
+            start = cu[s];
+            next = cu[s + 1];
+#pragma unroll
+            for (int k = 0; k < W - 1; ++k)
+#pragma unroll
+                for (int v = 0; v < V; ++v) win[k][v] = input_at<T, W>(x, x_stride, init, dim, s, c0 + v, start, t - (W - 1) + k);
+        }
+        const P xv = *reinterpret_cast<const P*>(x + t * x_stride + c0);
+        P o;
+#pragma unroll
+        for (int v = 0; v < V; ++v) {
+            const float xt = fk::to_float(xv.v[v]);
+            float acc = b[v];
+#pragma unroll
+            for (int k = 0; k < W - 1; ++k) acc = fmaf(w[v][k], win[k][v], acc);
+            acc = fmaf(w[v][W - 1], xt, acc);
+            o.v[v] = fk::from_float<T>(silu ? fk::silu(acc) : acc);
+#pragma unroll
+            for (int k = 0; k + 1 < W - 1; ++k) win[k][v] = win[k + 1][v];
+            win[W - 2][v] = xt;
+        }
+        *reinterpret_cast<P*>(out + t * out_stride + c0) = o;
+    }
+}
+
+// final[s, c, :] = the last W-1 inputs of sequence s (into its initial state when short).
+// Each thread reads all of its entries before writing them, so final may alias init.
+template <typename T, int W>
+__global__ void __launch_bounds__(kThreads) final_state_kernel(T* final_state, const T* __restrict__ x, const int32_t* __restrict__ cu,
+                                                               const T* init, int64_t dim, int64_t x_stride) {
+    const int64_t c = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+    const int s = blockIdx.y;
+    if (c >= dim) return;
+    const int64_t start = cu[s], end = cu[s + 1];
+    T v[W - 1];
+#pragma unroll
+    for (int k = 0; k < W - 1; ++k) v[k] = fk::from_float<T>(input_at<T, W>(x, x_stride, init, dim, s, c, start, end - (W - 1) + k));
+#pragma unroll
+    for (int k = 0; k < W - 1; ++k) final_state[(static_cast<int64_t>(s) * dim + c) * (W - 1) + k] = v[k];
+}
+
+template <typename T, int W>
+cudaError_t launch(const fk_causal_conv1d_params* p, bool vec, cudaStream_t stream) {
+    T* out = static_cast<T*>(p->out);
+    const T* x = static_cast<const T*>(p->x);
+    const T* w = static_cast<const T*>(p->weight);
+    const T* bias = static_cast<const T*>(p->bias);
+    const T* init = static_cast<const T*>(p->initial_state);
+    if (p->tokens > 0) {
+        constexpr int NV = fk::Vec16<T>::N;
+        const int v = vec ? NV : 1;
+        const int64_t gx = fk::ceil_div(fk::ceil_div(p->dim, v), kThreads), gy = fk::ceil_div(p->tokens, kChunk);
+        FK_REQUIRE(gx <= 0x7fffffffLL && gy <= 65535);
+        const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
+        if (vec)
+            conv_kernel<T, NV, W><<<grid, kThreads, 0, stream>>>(out, x, w, bias, p->cu_seqlens, init, p->tokens, p->dim,
+                                                                 p->x_stride, p->out_stride, p->batch, p->silu != 0);
+        else
+            conv_kernel<T, 1, W><<<grid, kThreads, 0, stream>>>(out, x, w, bias, p->cu_seqlens, init, p->tokens, p->dim,
+                                                                p->x_stride, p->out_stride, p->batch, p->silu != 0);
+        const cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) return e;
+    }
+    if (p->final_state != nullptr) {
+        const int64_t gx = fk::ceil_div(p->dim, kThreads);
+        FK_REQUIRE(gx <= 0x7fffffffLL && p->batch <= 65535);
+        const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(p->batch));
+        final_state_kernel<T, W><<<grid, kThreads, 0, stream>>>(static_cast<T*>(p->final_state), x, p->cu_seqlens, init,
+                                                                 p->dim, p->x_stride);
+    }
+    return cudaGetLastError();
+}
+
+}  // namespace
+
+FK_OP_LAUNCHER(causal_conv1d)(const fk_causal_conv1d_params* p, cudaStream_t stream) {
+    FK_REQUIRE(p != nullptr && stream != nullptr);
+    FK_REQUIRE(p->tokens >= 0 && p->dim > 0 && p->batch > 0 && p->x_stride >= p->dim && p->out_stride >= p->dim);
+    FK_REQUIRE(p->width >= 2 && p->width <= FK_CAUSAL_CONV1D_MAX_WIDTH);
+    FK_REQUIRE(p->cu_seqlens != nullptr && p->weight != nullptr);
+    FK_REQUIRE(p->tokens == 0 || (p->x != nullptr && p->out != nullptr));
+    const int eb = fk::dtype_bytes(p->dtype);
+    FK_REQUIRE(eb > 0);
+    const void* ptrs[2] = {p->out, p->x};
+    const int64_t strides[2] = {p->x_stride, p->out_stride};
+    const bool vec = fk::vec16_ok(p->dim, eb, ptrs, 2, strides, 2);
+    FK_DISPATCH_FLOAT(p->dtype, T, {
+        switch (p->width) {
+            case 2: return launch<T, 2>(p, vec, stream);
+            case 3: return launch<T, 3>(p, vec, stream);
+            default: return launch<T, 4>(p, vec, stream);
+        }
+    });
+    return cudaSuccess;
+}

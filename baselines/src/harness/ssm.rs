@@ -1,0 +1,212 @@
+//! The state-space-model ops in the harness (issue 7: Mamba / Mamba-2): case shapes
+//! ([`SsmCase`]), correctness shapes (odd channel counts that miss the 16-byte vector path,
+//! empty / one-token / longer-than-a-chunk sequences, several sequences per batch, strided
+//! rows) and bench shapes at state-spaces/mamba-2.8b and Mamba-Codestral-7B. The device
+//! instances are in `ssm_inst.rs`, the trials beyond the per-case ones in `ssm_trials.rs`.
+
+use super::cases::{Case, CaseParams};
+use crate::table::OpId;
+use fk_runtime::DType;
+
+/// One SSM case; each op uses the fields it needs.
+#[derive(Clone, Debug)]
+pub struct SsmCase {
+    /// causal_conv1d, selective_scan: the lengths of the packed sequences.
+    pub lens: Vec<usize>,
+    /// Decode ops: sequences; rms_norm_gated: rows.
+    pub batch: usize,
+    /// Channels: conv dim, scan d_inner, heads·head_dim for Mamba-2 decode, hidden for the norm.
+    pub dim: usize,
+    pub width: usize,
+    pub d_state: usize,
+    /// selective_state_update: 0 = Mamba-1 form, else the Mamba-2 head_dim (heads = dim / head_dim).
+    pub head_dim: usize,
+    /// selective_state_update (Mamba-2): B/C groups; rms_norm_gated: norm groups.
+    pub ngroups: usize,
+    /// Every optional input (bias / SiLU / initial state / D / z / dt bias + softplus, the
+    /// norm's gate); `false` leaves them all out.
+    pub full: bool,
+    /// Row padding: when positive the activations are strided row views (row stride
+    /// dim + pad); for the scan, B and C are then column blocks of one x_proj-like output.
+    pub pad: usize,
+}
+
+impl SsmCase {
+    fn new(dim: usize) -> SsmCase {
+        SsmCase { lens: vec![], batch: 0, dim, width: 4, d_state: 16, head_dim: 0, ngroups: 1, full: true, pad: 0 }
+    }
+
+    pub fn prefill(lens: &[usize], dim: usize) -> SsmCase {
+        SsmCase { lens: lens.to_vec(), ..SsmCase::new(dim) }
+    }
+
+    pub fn rows(batch: usize, dim: usize) -> SsmCase {
+        SsmCase { batch, ..SsmCase::new(dim) }
+    }
+
+    pub fn tokens(&self) -> usize {
+        self.lens.iter().sum()
+    }
+
+    pub fn cu_seqlens(&self) -> Vec<usize> {
+        let mut cu = vec![0];
+        for &l in &self.lens {
+            cu.push(cu[cu.len() - 1] + l);
+        }
+        cu
+    }
+
+    /// Mamba-2 heads (selective_state_update with head_dim > 0).
+    pub fn heads(&self) -> usize {
+        self.dim.checked_div(self.head_dim).unwrap_or(self.dim)
+    }
+
+    fn lens_label(&self) -> String {
+        match self.lens.as_slice() {
+            [l, rest @ ..] if rest.iter().all(|r| r == l) => format!("{}x{l}", self.lens.len()),
+            _ => format!("lens {:?}", self.lens),
+        }
+    }
+
+    pub(super) fn label(&self, op: OpId) -> String {
+        let (d, w, n) = (self.dim, self.width, self.d_state);
+        match op {
+            OpId::CausalConv1d => format!("{} dim {d} w{w}", self.lens_label()),
+            OpId::CausalConv1dUpdate => format!("[{}, {d}] w{w}", self.batch),
+            OpId::SelectiveScan => format!("{} dim {d} N{n}", self.lens_label()),
+            OpId::SelectiveStateUpdate if self.head_dim == 0 => format!("mamba1 [{}, {d}] N{n}", self.batch),
+            OpId::SelectiveStateUpdate => format!("mamba2 [{}, {}, {}] G{} N{n}", self.batch, self.heads(), self.head_dim, self.ngroups),
+            _ => format!("[{}, {d}] group {}", self.batch, d / self.ngroups.max(1)),
+        }
+    }
+
+    pub(super) fn variant(&self) -> String {
+        let mut v = vec![if self.full { "full" } else { "bare" }.to_string()];
+        if self.pad > 0 {
+            v.push(format!("stride {}", self.dim + self.pad));
+        }
+        v.join(" ")
+    }
+}
+
+fn mk(op: OpId, dtype: DType, c: SsmCase) -> Case {
+    Case { op, dtype, params: CaseParams::Ssm(c) }
+}
+
+/// Correctness cases of the five SSM ops for `dtype`.
+pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
+    let mut cases = Vec::new();
+    // causal_conv1d: (lens, dim, width, full, pad). 100 and 33 channels miss the vector path;
+    // 65 and 130 tokens cross the 64-token chunk inside a sequence; [0, ...] has an empty
+    // sequence; lengths 1 and 2 are shorter than the conv window (the final state reaches
+    // into the initial state).
+    let conv: [(&[usize], usize, usize, bool, usize); 7] = [
+        (&[1], 64, 4, true, 0),
+        (&[7, 1, 30], 100, 4, true, 0),
+        (&[200], 256, 3, false, 0),
+        (&[0, 65, 130, 3], 40, 2, true, 24),
+        (&[1000, 5], 1536, 4, true, 0),
+        (&[2, 2, 2, 2, 2], 33, 4, true, 7),
+        (&[300], 5120, 4, true, 0),
+    ];
+    for &(lens, dim, width, full, pad) in &conv {
+        cases.push(mk(OpId::CausalConv1d, dtype, SsmCase { width, full, pad, ..SsmCase::prefill(lens, dim) }));
+    }
+    // causal_conv1d_update: (batch, dim, width, full, pad).
+    for &(batch, dim, width, full, pad) in &[(1, 64, 4, true, 0), (3, 100, 4, true, 0), (32, 5120, 4, true, 0), (7, 33, 2, false, 5), (2, 257, 3, true, 0), (64, 1536, 4, false, 16)] {
+        cases.push(mk(OpId::CausalConv1dUpdate, dtype, SsmCase { width, full, pad, ..SsmCase::rows(batch, dim) }));
+    }
+    // selective_scan: (lens, dim, d_state, full, pad). Channel counts that leave the last
+    // 16-channel block partly empty (100, 40, 17); d_state 8 / 40 (the 16 / 64 kernels with
+    // unused state lanes) and 32; sequences of 1, of exactly one 64-token chunk, of many.
+    let scan: [(&[usize], usize, usize, bool, usize); 8] = [
+        (&[1], 32, 16, true, 0),
+        (&[7, 1, 70], 100, 16, true, 0),
+        (&[200], 64, 16, false, 0),
+        (&[0, 65, 129, 3], 40, 8, true, 8),
+        (&[1000], 48, 16, true, 0),
+        (&[30, 64, 31], 17, 32, true, 3),
+        (&[100, 2], 24, 40, true, 0),
+        (&[2048], 160, 16, true, 0),
+    ];
+    for &(lens, dim, n, full, pad) in &scan {
+        cases.push(mk(OpId::SelectiveScan, dtype, SsmCase { d_state: n, full, pad, ..SsmCase::prefill(lens, dim) }));
+    }
+    // selective_state_update: (batch, dim, head_dim (0: Mamba-1), ngroups, d_state, full, pad).
+    let update = [
+        (1, 64, 0, 1, 16, true, 0),
+        (3, 100, 0, 1, 16, true, 0),
+        (32, 5120, 0, 1, 16, true, 0),
+        (7, 33, 0, 1, 4, false, 5),
+        (1, 8 * 64, 64, 1, 128, true, 0),
+        (4, 24 * 64, 64, 8, 128, true, 32),
+        (3, 5 * 7, 7, 1, 16, false, 0),
+        (3, 6 * 10, 10, 2, 20, true, 0),
+        (2, 128 * 64, 64, 8, 128, true, 0),
+    ];
+    for &(batch, dim, head_dim, ngroups, n, full, pad) in &update {
+        cases.push(mk(OpId::SelectiveStateUpdate, dtype, SsmCase { head_dim, ngroups, d_state: n, full, pad, ..SsmCase::rows(batch, dim) }));
+    }
+    // rms_norm_gated: (rows, hidden, ngroups, full (gate), pad). Group 50 misses the vector
+    // path; 8192 / 8 is Codestral's; 5120 / 1 mamba2-2.7b's.
+    for &(rows, dim, g, full, pad) in &[(1, 64, 1, true, 0), (7, 100, 2, true, 0), (33, 8192, 8, true, 0), (130, 5120, 1, true, 0), (3, 96, 4, false, 8), (257, 1536, 3, true, 16)] {
+        cases.push(mk(OpId::RmsNormGated, dtype, SsmCase { ngroups: g, full, pad, ..SsmCase::rows(rows, dim) }));
+    }
+    cases
+}
+
+/// Geometry of a Mamba / Mamba-2 mixer (config.json).
+#[derive(Clone, Debug)]
+pub struct SsmShapes {
+    pub name: &'static str,
+    pub hidden: usize,
+    pub d_inner: usize,
+    pub d_state: usize,
+    pub conv_width: usize,
+    /// Mamba-2: heads of head_dim channels and B/C groups; 0 for Mamba-1.
+    pub head_dim: usize,
+    pub ngroups: usize,
+}
+
+impl SsmShapes {
+    /// state-spaces/mamba-2.8b-hf: hidden_size 2560, intermediate_size 5120, state_size 16,
+    /// conv_kernel 4.
+    pub const MAMBA_2_8B: SsmShapes = SsmShapes { name: "mamba-2.8b", hidden: 2560, d_inner: 5120, d_state: 16, conv_width: 4, head_dim: 0, ngroups: 1 };
+    /// mistralai/Mamba-Codestral-7B-v0.1: hidden_size 4096, expand 2 (d_inner 8192),
+    /// num_heads 128, head_dim 64, n_groups 8, state_size 128, conv_kernel 4.
+    pub const MAMBA_CODESTRAL_7B: SsmShapes = SsmShapes { name: "Mamba-Codestral-7B", hidden: 4096, d_inner: 8192, d_state: 128, conv_width: 4, head_dim: 64, ngroups: 8 };
+
+    /// Mamba-2 convolves x, B and C together (conv_dim = d_inner + 2·ngroups·d_state).
+    pub fn conv_dim(&self) -> usize {
+        if self.head_dim == 0 {
+            self.d_inner
+        } else {
+            self.d_inner + 2 * self.ngroups * self.d_state
+        }
+    }
+}
+
+/// Bench cases of a model's SSM ops: prefill ops at each token count (one sequence), decode
+/// ops at each batch. Mamba-1: conv, scan, decode conv + state update; Mamba-2: conv, decode
+/// conv + state update (per-head form), the gated norm (its prefill scan is the chunked SSD,
+/// not one of these ops).
+pub fn ssm_bench_cases(s: &SsmShapes, tokens: &[usize], batches: &[usize], dtype: DType) -> Vec<Case> {
+    let mut cases = Vec::new();
+    let base = SsmCase { width: s.conv_width, d_state: s.d_state, head_dim: s.head_dim, ngroups: s.ngroups, ..SsmCase::new(s.conv_dim()) };
+    for &t in tokens {
+        cases.push(mk(OpId::CausalConv1d, dtype, SsmCase { lens: vec![t], ..base.clone() }));
+        if s.head_dim == 0 {
+            cases.push(mk(OpId::SelectiveScan, dtype, SsmCase { lens: vec![t], dim: s.d_inner, ..base.clone() }));
+        } else {
+            cases.push(mk(OpId::RmsNormGated, dtype, SsmCase { batch: t, dim: s.d_inner, ..base.clone() }));
+        }
+    }
+    for &b in batches {
+        cases.push(mk(OpId::CausalConv1dUpdate, dtype, SsmCase { batch: b, ..base.clone() }));
+        cases.push(mk(OpId::SelectiveStateUpdate, dtype, SsmCase { batch: b, dim: s.d_inner, ..base.clone() }));
+        if s.head_dim > 0 && !tokens.contains(&b) {
+            cases.push(mk(OpId::RmsNormGated, dtype, SsmCase { batch: b, dim: s.d_inner, ..base.clone() }));
+        }
+    }
+    cases
+}
