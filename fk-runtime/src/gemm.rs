@@ -10,17 +10,11 @@
 //!
 //! Heuristic queries cost tens of microseconds, far more than a small decode-time GEMM, so
 //! each distinct problem (dtype, sizes, strides, pointer alignment, bias) gets a cached plan:
-//! descriptor, layouts and an algorithm. For decode-sized problems (at most [`TUNE_MAX_ROWS`]
-//! rows of x) the first eager call times the heuristic's top candidates on the real operands
-//! and keeps the fastest: there the heuristic's first pick is often a throughput tile that
-//! leaves most SMs idle, and the few shapes (one per graph bucket and layer kind) make the
-//! one-time cost negligible. Larger problems (prefill: a new row count every chunk) keep the
-//! heuristic's first pick. `FK_GEMM_TUNE=0` turns tuning off (A/B runs).
+//! descriptor, layouts and the first algorithm the heuristic returns.
 
 use crate::device::{Device, DeviceBuffer};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::event::Event;
 use crate::tensor::Tensor;
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublaslt::result::{self, CublasError};
@@ -127,14 +121,7 @@ struct Plan {
     b: sys::cublasLtMatrixLayout_t,
     c: sys::cublasLtMatrixLayout_t,
     algo: sys::cublasLtMatmulAlgo_t,
-    /// The heuristic's candidates, best guess first (timed once, then cleared).
-    candidates: Vec<sys::cublasLtMatmulAlgo_t>,
 }
-
-/// Problems with at most this many rows of x are tuned on first use (see the module doc).
-pub const TUNE_MAX_ROWS: usize = 64;
-/// How many heuristic candidates are timed.
-const TUNE_CANDIDATES: usize = 8;
 
 // SAFETY: cuBLASLt descriptors are plain host-side objects with no thread affinity; `Gemm`
 // only touches them with its mutex held.
@@ -183,14 +170,8 @@ impl Plan {
             cuda_type(key.dtype).ok_or(("cuda_type", CublasError(sys::cublasStatus_t::CUBLAS_STATUS_NOT_SUPPORTED)))?;
         let (m, n, k) = (key.n as u64, key.m as u64, key.k as u64);
         use std::ptr::null_mut as null;
-        let mut plan = Plan {
-            desc: null(),
-            a: null(),
-            b: null(),
-            c: null(),
-            algo: sys::cublasLtMatmulAlgo_t { data: [0; 8] },
-            candidates: Vec::new(),
-        };
+        let mut plan =
+            Plan { desc: null(), a: null(), b: null(), c: null(), algo: sys::cublasLtMatmulAlgo_t { data: [0; 8] } };
         // fp32 accumulation and fp32 alpha/beta for every dtype. For f32 this is exact
         // fp32 (not CUBLAS_COMPUTE_32F_FAST_TF32, which rounds inputs to 10-bit mantissas).
         plan.desc = lt(
@@ -222,27 +203,11 @@ impl Plan {
         pref.set(PrefAttr::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_x)?;
         pref.set(PrefAttr::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_y)?;
         pref.set(PrefAttr::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_y)?;
-        // key.m is the row count of x (cuBLASLt's n).
-        let wanted = if key.m <= TUNE_MAX_ROWS { TUNE_CANDIDATES } else { 1 };
-        // SAFETY: an all-zero heuristic result is a valid value of this plain C struct.
-        let mut results: Vec<sys::cublasLtMatmulHeuristicResult_t> = vec![unsafe { std::mem::zeroed() }; wanted];
-        let mut found = 0i32;
-        // SAFETY: every handle passed is live; C and D share one layout; `results` holds
-        // `wanted` entries and cuBLASLt writes at most that many, reporting how many in `found`.
-        let status = unsafe {
-            sys::cublasLtMatmulAlgoGetHeuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, pref.0, wanted as i32, results.as_mut_ptr(), &mut found)
-        };
-        lt("cublasLtMatmulAlgoGetHeuristic", status.result())?;
-        let usable: Vec<_> = results
-            .iter()
-            .take(found.max(0) as usize)
-            .filter(|r| r.state == sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS)
-            .map(|r| r.algo)
-            .collect();
-        plan.algo = *usable.first().ok_or(("cublasLtMatmulAlgoGetHeuristic", CublasError(sys::cublasStatus_t::CUBLAS_STATUS_NOT_SUPPORTED)))?;
-        if usable.len() > 1 {
-            plan.candidates = usable;
-        }
+        // SAFETY: every handle passed is live; C and D share one layout.
+        let heuristic = lt("cublasLtMatmulAlgoGetHeuristic", unsafe {
+            result::get_matmul_algo_heuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, pref.0)
+        })?;
+        plan.algo = heuristic.algo;
         Ok(plan)
     }
 }
@@ -442,54 +407,11 @@ impl Gemm {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(Plan::new(self.handle, &key, WORKSPACE_BYTES).map_err(fail)?),
         };
-        if !plan.candidates.is_empty() && tuning_enabled() && !self.capturing() {
-            self.tune(plan, p, &fail)?;
-        }
-        self.launch(plan, &plan.algo, p).map_err(fail)
-    }
-
-    /// Whether the device stream is capturing a graph (no synchronisation allowed then).
-    fn capturing(&self) -> bool {
-        !matches!(self.device.cuda_stream().capture_status(), Ok(cudarc::driver::sys::CUstreamCaptureStatus::CU_STREAM_CAPTURE_STATUS_NONE))
-    }
-
-    /// Time each candidate algorithm of `plan` on `p` (3 runs after a warm-up, CUDA events)
-    /// and keep the fastest; the heuristic's first pick stays unless another is >= 3 % faster,
-    /// so near-ties do not flip the choice between processes. Synchronises the stream: called
-    /// only outside graph capture, once per plan. `p`'s output is overwritten by identical
-    /// values (beta = 0), so the call's result is unaffected.
-    fn tune(&self, plan: &mut Plan, p: &Problem, fail: &dyn Fn((&'static str, CublasError)) -> Error) -> Result<()> {
-        let candidates = std::mem::take(&mut plan.candidates);
-        let (start, end) = (Event::new(&self.device)?, Event::new(&self.device)?);
-        let mut best: Option<(f64, sys::cublasLtMatmulAlgo_t)> = None;
-        for (i, algo) in candidates.iter().enumerate() {
-            if self.launch(plan, algo, p).is_err() {
-                continue; // a candidate that cannot run this problem is simply not chosen
-            }
-            start.record()?;
-            for _ in 0..3 {
-                self.launch(plan, algo, p).map_err(fail)?;
-            }
-            end.record()?;
-            let ms = start.elapsed_ms(&end)?;
-            let ms = if i == 0 { ms } else { ms / 0.97 };
-            if best.is_none_or(|(b, _)| ms < b) {
-                best = Some((ms, *algo));
-            }
-        }
-        if let Some((_, algo)) = best {
-            plan.algo = algo;
-        }
-        Ok(())
-    }
-
-    /// Enqueue one cublasLtMatmul of `p` with `plan`'s descriptors and `algo`.
-    fn launch(&self, plan: &Plan, algo: &sys::cublasLtMatmulAlgo_t, p: &Problem) -> std::result::Result<(), (&'static str, CublasError)> {
         if let Some(bias) = p.bias {
             // The bias pointer lives in the shared descriptor; the lock keeps it ours until
             // cublasLtMatmul has read it (the call copies its arguments before returning).
             // SAFETY: plan.desc is live; BIAS_POINTER takes a `const void*`, i.e. a u64 address.
-            unsafe { set_desc(plan.desc, DescAttr::CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias) }?;
+            unsafe { set_desc(plan.desc, DescAttr::CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias) }.map_err(fail)?;
         }
         let (alpha, beta) = (1.0f32, 0.0f32);
         // SAFETY: the pointers were checked against the tensors' shapes and strides above
@@ -510,20 +432,14 @@ impl Gemm {
                 plan.c,
                 p.y as *mut c_void,
                 plan.c,
-                algo,
+                &plan.algo,
                 self.workspace.ptr() as *mut c_void,
                 self.workspace.bytes(),
                 self.device.stream() as sys::cudaStream_t,
             )
         };
-        lt("cublasLtMatmul", status)
+        lt("cublasLtMatmul", status).map_err(fail)
     }
-}
-
-/// `FK_GEMM_TUNE=0` turns first-use tuning off (read once).
-fn tuning_enabled() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("FK_GEMM_TUNE").map_or(true, |v| v != "0"))
 }
 
 impl Drop for Gemm {
