@@ -14,8 +14,10 @@
 //    silu(gate) * up is formed in registers, rounded as PyTorch materialises it.
 //  * down (activation 0): 16 consecutive rows of w2; the fp32 sum is scaled by the slot's
 //    routing weight, then rounded once.
-// Aligned blocks of other sizes than 16 (moe_align_block_size's choice above ~32 slots per
-// expert, i.e. prefill) go to the baseline kernel, which is built for them.
+// Above 32 token slots (16 tokens at top-2), or with aligned blocks other than 16 slots, the
+// baseline kernel runs: measured on the H200 (results/h200/run9-mixtral-candidate), this kernel
+// wins up to 32 slots (down projection 2.3x at 1 token, 1.3x at 2-16; gate_up 1.2x .. 1.02x)
+// and loses at 64 (0.8x), where the baseline's 16 x 64 tiles reuse each weight load enough.
 #include "fk/attention/sm80_mma.cuh"
 #include "fk/common.cuh"
 #include "fk/ops/fused_moe.h"
@@ -93,6 +95,7 @@ __device__ __forceinline__ void stream_rows(float (&acc)[MT][4], const T* row_lo
 constexpr int kWarps = 8;
 constexpr int kBlock = 16;  // aligned-block size this kernel takes: two n8 tiles of token rows
 constexpr int kSteps = 4;   // 32-k steps per register buffer (2 tiles of accumulators: no spill)
+constexpr int64_t kMaxSlots = 32;  // token slots (tokens x top_k) this kernel takes
 
 template <typename T> __device__ __forceinline__ float round_to(float v) { return fk::to_float(fk::from_float<T>(v)); }
 
@@ -188,7 +191,7 @@ template <typename T, bool SILU> cudaError_t launch(const fk_fused_moe_params* p
 FK_OP_LAUNCHER(fused_moe)(const fk_fused_moe_params* p, cudaStream_t stream) {
     FK_REQUIRE(p != nullptr && stream != nullptr);
     // Everything but 16-slot blocks, and every argument check, is the baseline's.
-    if (p->block_size != kBlock || p->k <= 0 || p->n <= 0 || p->k % 8 != 0 || p->n % 8 != 0 || p->a_rows_per_slot <= 0 ||
+    if (p->block_size != kBlock || p->num_slots > kMaxSlots || p->k <= 0 || p->n <= 0 || p->k % 8 != 0 || p->n % 8 != 0 || p->a_rows_per_slot <= 0 ||
         (p->activation != 0 && p->activation != 1) || (p->dtype != FK_DTYPE_BF16 && p->dtype != FK_DTYPE_F16) || p->em_capacity <= 0 ||
         p->num_slots <= 0)
         return fk_baseline_fused_moe(p, stream);
