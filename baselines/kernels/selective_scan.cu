@@ -29,14 +29,8 @@ constexpr int kSeg = 8;          // time lanes per channel
 constexpr int kThreads = 128;
 constexpr int kChanPerBlock = kThreads / kSeg;
 
-// 2^x for x <= 0 (a decay): the bare MUFU instruction. exp2f adds a rescaling for results
-// below 2^-126 (three more instructions per call, on the op's hottest line); such a decay
-// is 0 for every purpose, so flushing it is harmless.
-__device__ __forceinline__ float decay2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
+// 2^x for x <= 0 (a decay): a decay below 2^-126 is 0 for every purpose.
+__device__ __forceinline__ float decay2(float x) { return fk::ex2_ftz(x); }
 
 // Shared-memory slot of (state n, chunk row r = lane * ITEMS + item): the 8 time lanes of a
 // channel read their 4 consecutive items of one state as one 16-byte load, the 8 loads
@@ -125,11 +119,10 @@ __global__ void __launch_bounds__(kThreads, 3) scan_kernel(const fk_selective_sc
         float dt_sum = 0.f;
 #pragma unroll
         for (int i = 0; i < ITEMS; ++i) {
-            float v = 0.f;
-            if (i < nin) {
-                v = fk::to_float(rd[i]) + dbias;
-                if (p.delta_softplus) v = fk::softplus(v);
-            }
+            // Branch-free: every item computes its step, the missing ones are zeroed.
+            float v = fk::to_float(rd[i]) + dbias;
+            if (p.delta_softplus) v = fk::softplus(v);
+            v = i < nin ? v : 0.f;
             const float uv = fk::to_float(ru[i]);
             dt[i] = v;
             dt_sum += v;
