@@ -107,12 +107,16 @@ __global__ void __launch_bounds__(kThreads, 3) scan_kernel(const fk_selective_sc
         const int nin = (!valid || rem <= 0) ? 0 : (rem < ITEMS ? static_cast<int>(rem) : ITEMS);
         T rd[ITEMS], ru[ITEMS];
         {
+            // Row pointers bumped by the stride (a 64-bit add) rather than recomputed from
+            // i * stride (a 64-bit multiply per item).
             const T* dp = delta + t0 * p.delta_stride + d;
             const T* up = u + t0 * p.u_stride + d;
 #pragma unroll
             for (int i = 0; i < ITEMS; ++i) {
-                rd[i] = i < nin ? dp[i * p.delta_stride] : fk::from_float<T>(0.f);
-                ru[i] = i < nin ? up[i * p.u_stride] : fk::from_float<T>(0.f);
+                rd[i] = i < nin ? *dp : fk::from_float<T>(0.f);
+                ru[i] = i < nin ? *up : fk::from_float<T>(0.f);
+                dp += p.delta_stride;
+                up += p.u_stride;
             }
         }
         float dt[ITEMS], du[ITEMS], y[ITEMS];
@@ -181,14 +185,19 @@ __global__ void __launch_bounds__(kThreads, 3) scan_kernel(const fk_selective_sc
             const T* zp = z + t0 * p.z_stride + d;
             T rz[ITEMS];
 #pragma unroll
-            for (int i = 0; i < ITEMS; ++i) rz[i] = i < nin ? zp[i * p.z_stride] : fk::from_float<T>(0.f);
+            for (int i = 0; i < ITEMS; ++i) {
+                rz[i] = i < nin ? *zp : fk::from_float<T>(0.f);
+                zp += p.z_stride;
+            }
 #pragma unroll
             for (int i = 0; i < ITEMS; ++i) y[i] *= fk::silu(fk::to_float(rz[i]));
         }
         T* op = out + t0 * p.out_stride + d;
 #pragma unroll
-        for (int i = 0; i < ITEMS; ++i)
-            if (i < nin) op[i * p.out_stride] = fk::from_float<T>(y[i]);
+        for (int i = 0; i < ITEMS; ++i) {
+            if (i < nin) *op = fk::from_float<T>(y[i]);
+            op += p.out_stride;
+        }
     }
 
     // Every lane read the initial state above; the write below may overwrite it in place.
