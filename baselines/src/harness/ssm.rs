@@ -118,15 +118,16 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     }
     // selective_scan: (lens, dim, d_state, full, pad). Channel counts that leave the last
     // 16-channel block partly empty (100, 40, 17); d_state 8 / 40 (the 16 / 64 kernels with
-    // unused state lanes) and 32; sequences of 1, of exactly one 64-token chunk, of many.
+    // unused state lanes) and 32; sequences of 1, of exactly one chunk (128 tokens at
+    // d_state <= 32, 64 above), of many chunks.
     let scan: [(&[usize], usize, usize, bool, usize); 8] = [
         (&[1], 32, 16, true, 0),
         (&[7, 1, 70], 100, 16, true, 0),
         (&[200], 64, 16, false, 0),
         (&[0, 65, 129, 3], 40, 8, true, 8),
         (&[1000], 48, 16, true, 0),
-        (&[30, 64, 31], 17, 32, true, 3),
-        (&[100, 2], 24, 40, true, 0),
+        (&[30, 128, 31], 17, 32, true, 3),
+        (&[100, 64, 2], 24, 40, true, 0),
         (&[2048], 160, 16, true, 0),
     ];
     for &(lens, dim, n, full, pad) in &scan {
