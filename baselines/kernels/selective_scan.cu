@@ -29,14 +29,8 @@ constexpr int kSeg = 8;          // time lanes per channel
 constexpr int kThreads = 128;
 constexpr int kChanPerBlock = kThreads / kSeg;
 
-// 2^x for x <= 0 (a decay): the bare MUFU instruction. exp2f adds a rescaling for results
-// below 2^-126 (three more instructions per call, on the op's hottest line); such a decay
-// is 0 for every purpose, so flushing it is harmless.
-__device__ __forceinline__ float decay2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
+// 2^x for x <= 0 (a decay): a decay below 2^-126 is 0 for every purpose.
+__device__ __forceinline__ float decay2(float x) { return fk::ex2_ftz(x); }
 
 // Shared-memory slot of (state n, chunk row r = lane * ITEMS + item): the 8 time lanes of a
 // channel read their 4 consecutive items of one state as one 16-byte load, the 8 loads
@@ -113,23 +107,26 @@ __global__ void __launch_bounds__(kThreads, 3) scan_kernel(const fk_selective_sc
         const int nin = (!valid || rem <= 0) ? 0 : (rem < ITEMS ? static_cast<int>(rem) : ITEMS);
         T rd[ITEMS], ru[ITEMS];
         {
+            // Row pointers bumped by the stride (a 64-bit add) rather than recomputed from
+            // i * stride (a 64-bit multiply per item).
             const T* dp = delta + t0 * p.delta_stride + d;
             const T* up = u + t0 * p.u_stride + d;
 #pragma unroll
             for (int i = 0; i < ITEMS; ++i) {
-                rd[i] = i < nin ? dp[i * p.delta_stride] : fk::from_float<T>(0.f);
-                ru[i] = i < nin ? up[i * p.u_stride] : fk::from_float<T>(0.f);
+                rd[i] = i < nin ? *dp : fk::from_float<T>(0.f);
+                ru[i] = i < nin ? *up : fk::from_float<T>(0.f);
+                dp += p.delta_stride;
+                up += p.u_stride;
             }
         }
         float dt[ITEMS], du[ITEMS], y[ITEMS];
         float dt_sum = 0.f;
 #pragma unroll
         for (int i = 0; i < ITEMS; ++i) {
-            float v = 0.f;
-            if (i < nin) {
-                v = fk::to_float(rd[i]) + dbias;
-                if (p.delta_softplus) v = fk::softplus(v);
-            }
+            // Branch-free: every item computes its step, the missing ones are zeroed.
+            float v = fk::to_float(rd[i]) + dbias;
+            if (p.delta_softplus) v = fk::softplus(v);
+            v = i < nin ? v : 0.f;
             const float uv = fk::to_float(ru[i]);
             dt[i] = v;
             dt_sum += v;
@@ -188,14 +185,19 @@ __global__ void __launch_bounds__(kThreads, 3) scan_kernel(const fk_selective_sc
             const T* zp = z + t0 * p.z_stride + d;
             T rz[ITEMS];
 #pragma unroll
-            for (int i = 0; i < ITEMS; ++i) rz[i] = i < nin ? zp[i * p.z_stride] : fk::from_float<T>(0.f);
+            for (int i = 0; i < ITEMS; ++i) {
+                rz[i] = i < nin ? *zp : fk::from_float<T>(0.f);
+                zp += p.z_stride;
+            }
 #pragma unroll
             for (int i = 0; i < ITEMS; ++i) y[i] *= fk::silu(fk::to_float(rz[i]));
         }
         T* op = out + t0 * p.out_stride + d;
 #pragma unroll
-        for (int i = 0; i < ITEMS; ++i)
-            if (i < nin) op[i * p.out_stride] = fk::from_float<T>(y[i]);
+        for (int i = 0; i < ITEMS; ++i) {
+            if (i < nin) *op = fk::from_float<T>(y[i]);
+            op += p.out_stride;
+        }
     }
 
     // Every lane read the initial state above; the write below may overwrite it in place.

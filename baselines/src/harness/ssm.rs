@@ -118,15 +118,16 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     }
     // selective_scan: (lens, dim, d_state, full, pad). Channel counts that leave the last
     // 16-channel block partly empty (100, 40, 17); d_state 8 / 40 (the 16 / 64 kernels with
-    // unused state lanes) and 32; sequences of 1, of exactly one 64-token chunk, of many.
+    // unused state lanes) and 32; sequences of 1, of exactly one chunk (128 tokens at
+    // d_state <= 32, 64 above), of many chunks.
     let scan: [(&[usize], usize, usize, bool, usize); 8] = [
         (&[1], 32, 16, true, 0),
         (&[7, 1, 70], 100, 16, true, 0),
         (&[200], 64, 16, false, 0),
         (&[0, 65, 129, 3], 40, 8, true, 8),
         (&[1000], 48, 16, true, 0),
-        (&[30, 64, 31], 17, 32, true, 3),
-        (&[100, 2], 24, 40, true, 0),
+        (&[30, 128, 31], 17, 32, true, 3),
+        (&[100, 64, 2], 24, 40, true, 0),
         (&[2048], 160, 16, true, 0),
     ];
     for &(lens, dim, n, full, pad) in &scan {
@@ -209,4 +210,43 @@ pub fn ssm_bench_cases(s: &SsmShapes, tokens: &[usize], batches: &[usize], dtype
         }
     }
     cases
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_rows_are_unique_and_shaped_like_the_models() {
+        assert_eq!(SsmShapes::MAMBA_CODESTRAL_7B.conv_dim(), 8192 + 2 * 8 * 128);
+        assert_eq!(SsmShapes::MAMBA_2_8B.conv_dim(), 5120);
+        let mut labels = std::collections::BTreeSet::new();
+        for s in [SsmShapes::MAMBA_2_8B, SsmShapes::MAMBA_CODESTRAL_7B] {
+            for c in ssm_bench_cases(&s, &[1, 2048, 8192], &[1, 32], DType::BF16) {
+                assert!(labels.insert(c.name()), "duplicate bench row {}", c.name());
+            }
+        }
+        // Mamba-1: conv + scan per token count, conv update + state update per batch.
+        let m1 = ssm_bench_cases(&SsmShapes::MAMBA_2_8B, &[2048], &[32], DType::BF16);
+        let ops: Vec<OpId> = m1.iter().map(|c| c.op).collect();
+        assert_eq!(ops, [OpId::CausalConv1d, OpId::SelectiveScan, OpId::CausalConv1dUpdate, OpId::SelectiveStateUpdate]);
+        assert!(labels.iter().any(|l| l.contains("mamba2 [32, 128, 64] G8 N128")), "{labels:?}");
+    }
+
+    #[test]
+    fn test_cases_cover_every_ssm_op_with_odd_shapes() {
+        let cases = ssm_test_cases(DType::BF16);
+        for op in [OpId::CausalConv1d, OpId::CausalConv1dUpdate, OpId::SelectiveScan, OpId::SelectiveStateUpdate, OpId::RmsNormGated] {
+            let of: Vec<&SsmCase> = cases.iter().filter(|c| c.op == op).filter_map(|c| if let CaseParams::Ssm(s) = &c.params { Some(s) } else { None }).collect();
+            assert!(of.len() >= 5, "{op}: {} cases", of.len());
+            assert!(of.iter().any(|s| s.dim % 8 != 0 || (s.ngroups > 1 && (s.dim / s.ngroups) % 8 != 0)), "{op}: no channel count off the 16-byte vector");
+            assert!(of.iter().any(|s| !s.full) && of.iter().any(|s| s.pad > 0), "{op}: needs a bare and a strided case");
+        }
+        // Prefill ops: a length-1 sequence, an empty one, one longer than a chunk, several.
+        for op in [OpId::CausalConv1d, OpId::SelectiveScan] {
+            let lens: Vec<&Vec<usize>> = cases.iter().filter(|c| c.op == op).filter_map(|c| if let CaseParams::Ssm(s) = &c.params { Some(&s.lens) } else { None }).collect();
+            assert!(lens.iter().any(|l| l.contains(&1)) && lens.iter().any(|l| l.contains(&0)));
+            assert!(lens.iter().any(|l| l.iter().any(|&x| x > 128)) && lens.iter().any(|l| l.len() >= 3));
+        }
+    }
 }
