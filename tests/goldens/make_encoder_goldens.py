@@ -123,16 +123,26 @@ def text_golden(out, got, ids, mask, tt):
     return g
 
 
+# The GPU attention kernels take head_dim 64/72/80/128/256 only, so each text architecture has a
+# second, GPU-shaped pair of cases (`hd64-*`: hidden 128, 2 heads of 64) next to the tiny ones.
+TEXT_SHAPES = [("tiny", dict(hidden_size=32, num_attention_heads=4)), ("hd64", dict(hidden_size=128, num_attention_heads=2))]
+
+
 def colbertv2(out_dir):
-    cfg = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=56, vocab_size=131,
+    for tag, shape in TEXT_SHAPES:
+        colbertv2_case(out_dir, tag, shape)
+
+
+def colbertv2_case(out_dir, tag, shape):
+    cfg = BertConfig(**shape, num_hidden_layers=2, intermediate_size=56, vocab_size=131,
                      max_position_embeddings=40, type_vocab_size=2, layer_norm_eps=1e-12, hidden_act="gelu",
                      initializer_range=0.1, pad_token_id=0, attn_implementation="eager",
                      architectures=["HF_ColBERT"])
-    for name, dtype in [("tiny-padded-f32", F32), ("tiny-padded-bf16", BF16)]:
+    for name, dtype in [(f"{tag}-padded-f32", F32), (f"{tag}-padded-bf16", BF16)]:
         torch.manual_seed(0)
         model = BertModel(cfg).eval()
         randomize(model)
-        linear = torch.nn.Linear(32, 24, bias=False)
+        linear = torch.nn.Linear(cfg.hidden_size, 24, bias=False)
         torch.nn.init.normal_(linear.weight, std=0.1)
         model, linear = model.to(dtype), linear.to(dtype)
         ids, mask = padded_text_inputs(cfg.vocab_size, 0, [13, 7], 1, 1)
@@ -151,11 +161,16 @@ def colbertv2(out_dir):
 
 
 def bge_m3(out_dir):
-    cfg = XLMRobertaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48, vocab_size=150,
+    for tag, shape in TEXT_SHAPES:
+        bge_m3_case(out_dir, tag, shape)
+
+
+def bge_m3_case(out_dir, tag, shape):
+    cfg = XLMRobertaConfig(**shape, num_hidden_layers=2, intermediate_size=48, vocab_size=150,
                            max_position_embeddings=40, type_vocab_size=1, layer_norm_eps=1e-5, hidden_act="gelu",
                            initializer_range=0.1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
                            attn_implementation="eager", architectures=["XLMRobertaModel"])
-    for name, dtype in [("tiny-padded-f32", F32), ("tiny-padded-bf16", BF16)]:
+    for name, dtype in [(f"{tag}-padded-f32", F32), (f"{tag}-padded-bf16", BF16)]:
         torch.manual_seed(1)
         model = XLMRobertaModel(cfg).eval()
         randomize(model)

@@ -42,8 +42,8 @@ pub fn encoder_trials() -> Vec<TestTrial> {
     }
     // (batch, seq, heads, kv_heads, head_dim): GQA with odd lengths, BERT-base, head 128, one
     // sequence without padding, SigLIP-like 64 x 64, head 256.
-    // SigLIP so400m (16 x 72) and ViT-H (16 x 80) run in zero-padded 128-wide tiles.
-    let pa = [(3, 37, 4, 2, 64), (2, 128, 12, 12, 64), (4, 17, 8, 8, 128), (1, 5, 2, 1, 64), (5, 64, 16, 16, 64), (2, 200, 4, 4, 256), (3, 97, 16, 16, 72), (2, 65, 16, 16, 80)];
+    // SigLIP so400m (16 x 72), ViT-H (16 x 80) and MiniLM (12 x 32) run in zero-padded 128-wide tiles.
+    let pa = [(3, 37, 4, 2, 64), (2, 128, 12, 12, 64), (4, 17, 8, 8, 128), (1, 5, 2, 1, 64), (5, 64, 16, 16, 64), (2, 200, 4, 4, 256), (3, 97, 16, 16, 72), (2, 65, 16, 16, 80), (3, 41, 12, 12, 32)];
     for dtype in [DType::F16, DType::BF16] {
         for &(b, seq, h, kv, d) in &pa {
             v.push(seeded(format!("padded_attention/{dtype}/[{b}, {seq}, {h}, {kv}, {d}] unpad + varlen full + pad vs padded reference, padding never leaks"), move |dev, rng| {
