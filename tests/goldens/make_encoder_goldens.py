@@ -229,9 +229,12 @@ def dinov3(out_dir):
         ("tiny-plain-f32", F32, dict(use_gated_mlp=False, hidden_act="gelu", num_register_tokens=1, query_bias=True,
                                      key_bias=False, value_bias=True, layerscale_value=1.0), (16, 16)),
     ]
+    # GPU-shaped twins (hidden 128, 2 heads of 64: the GPU attention kernels' head dims).
+    cases += [("hd64" + name[4:], dtype, extra, size) for name, dtype, extra, size in cases]
     first = cases[0][2]
     for name, dtype, extra, (h, w) in cases:
-        cfg = DINOv3ViTConfig(**base, **(extra or first))
+        shape = dict(hidden_size=128, num_attention_heads=2) if name.startswith("hd64") else {}
+        cfg = DINOv3ViTConfig(**dict(base, **shape), **(extra or first))
         torch.manual_seed(4)
         model = DINOv3ViTModel(cfg).eval()
         randomize(model)
