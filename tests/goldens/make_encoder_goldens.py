@@ -123,13 +123,13 @@ def text_golden(out, got, ids, mask, tt):
     return g
 
 
-# The GPU attention kernels take head_dim 64/72/80/128/256 only, so each text architecture has a
+# The GPU attention kernels take head_dim 32/64/72/80/128/256 only, so each text architecture (and SigLIP-2) has a
 # second, GPU-shaped pair of cases (`hd64-*`: hidden 128, 2 heads of 64) next to the tiny ones.
-TEXT_SHAPES = [("tiny", dict(hidden_size=32, num_attention_heads=4)), ("hd64", dict(hidden_size=128, num_attention_heads=2))]
+ENCODER_SHAPES = [("tiny", dict(hidden_size=32, num_attention_heads=4)), ("hd64", dict(hidden_size=128, num_attention_heads=2))]
 
 
 def colbertv2(out_dir):
-    for tag, shape in TEXT_SHAPES:
+    for tag, shape in ENCODER_SHAPES:
         colbertv2_case(out_dir, tag, shape)
 
 
@@ -161,7 +161,7 @@ def colbertv2_case(out_dir, tag, shape):
 
 
 def bge_m3(out_dir):
-    for tag, shape in TEXT_SHAPES:
+    for tag, shape in ENCODER_SHAPES:
         bge_m3_case(out_dir, tag, shape)
 
 
@@ -184,16 +184,21 @@ def bge_m3_case(out_dir, tag, shape):
         save_case(out_dir, "bge_m3", name, model, golden, {"seed": 1, "dtype": str(dtype)})
 
 
-@torch.no_grad()
 def siglip2(out_dir):
-    cfg = Siglip2VisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+    for tag, shape in ENCODER_SHAPES:
+        siglip2_case(out_dir, tag, shape)
+
+
+@torch.no_grad()
+def siglip2_case(out_dir, tag, shape):
+    cfg = Siglip2VisionConfig(**shape, intermediate_size=48, num_hidden_layers=2,
                               num_channels=3, num_patches=16, patch_size=4, layer_norm_eps=1e-6,
                               hidden_act="gelu_pytorch_tanh", vision_use_head=True, attn_implementation="eager")
     # Image 0: a 4x6 grid (24 patches, the whole max length; wider than the 4x4 table: upsampled
     # along x). Image 1: 3x5 (15 real patches, 9 padding; fewer rows: antialiased downsampling).
     shapes = [(4, 6), (3, 5)]
     max_patches, pdim = 24, 3 * 4 * 4
-    for name, dtype in [("tiny-naflex-f32", F32), ("tiny-naflex-bf16", BF16)]:
+    for name, dtype in [(f"{tag}-naflex-f32", F32), (f"{tag}-naflex-bf16", BF16)]:
         torch.manual_seed(2)
         model = Siglip2VisionModel(cfg).eval()
         randomize(model)

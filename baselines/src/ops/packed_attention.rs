@@ -12,6 +12,9 @@
 //!   fallback (f32 checks against the goldens), not the fast path.
 //!
 //! Anything else (f32 at 72/80, a head_dim neither kernel has) is a named error at build time.
+//!
+//! [`PackedAttention::pooling`] is the same with one query per sequence over all of its
+//! tokens: SigLIP's attention-pool probe.
 
 use super::{paged_attention_decode, prefill_attention, reshape_and_cache, DecodeSplits, DeviceStatus, PagedKv, Padding, PrefillKv, PrefillParams, PREFILL_HEAD_DIMS};
 use crate::table::OpTable;
@@ -68,11 +71,26 @@ pub struct PackedAttention {
     pub head_dim: usize,
     pub scale: f32,
     pub kernel: PackedAttentionKernel,
+    /// Query rows: `total` (self-attention) or `batch` (pooling).
+    pub queries: usize,
+    /// i32 `[batch + 1]` = 0, 1, …, batch for pooling (one query per sequence); `None` for
+    /// self-attention (queries are the tokens: `Padding::cu_seqlens`).
+    cu_seqlens_q: Option<Tensor>,
     view: Option<DecodeView>,
 }
 
 impl PackedAttention {
+    /// Self-attention: every token queries its sequence.
     pub fn new(padding: &Padding, heads: usize, kv_heads: usize, head_dim: usize, scale: f32, dtype: DType) -> Result<PackedAttention> {
+        Self::build(padding, heads, kv_heads, head_dim, scale, dtype, false)
+    }
+
+    /// Pooling: one query row per sequence attends over all of that sequence's tokens.
+    pub fn pooling(padding: &Padding, heads: usize, kv_heads: usize, head_dim: usize, scale: f32, dtype: DType) -> Result<PackedAttention> {
+        Self::build(padding, heads, kv_heads, head_dim, scale, dtype, true)
+    }
+
+    fn build(padding: &Padding, heads: usize, kv_heads: usize, head_dim: usize, scale: f32, dtype: DType, pooling: bool) -> Result<PackedAttention> {
         if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
             return Err(Error::shape(OP, format!("{heads} heads is not a positive multiple of {kv_heads} kv heads")));
         }
@@ -82,24 +100,32 @@ impl PackedAttention {
         let kernel = PackedAttentionKernel::choose(dtype, head_dim)?;
         let view = match kernel {
             PackedAttentionKernel::Prefill => None,
-            PackedAttentionKernel::PerTokenDecode => Some(DecodeView::new(padding, kv_heads, head_dim, dtype)?),
+            PackedAttentionKernel::PerTokenDecode => Some(DecodeView::new(padding, kv_heads, head_dim, dtype, pooling)?),
         };
-        Ok(PackedAttention { heads, kv_heads, head_dim, scale, kernel, view })
+        let (queries, cu_seqlens_q) = if pooling {
+            let cu: Vec<i32> = (0..=padding.batch as i32).collect();
+            (padding.batch, Some(Tensor::from_i32(padding.cu_seqlens.device(), &cu, &[padding.batch + 1])?))
+        } else {
+            (padding.total, None)
+        };
+        Ok(PackedAttention { heads, kv_heads, head_dim, scale, kernel, queries, cu_seqlens_q, view })
     }
 
-    /// `out` `[total, heads·head_dim]` (contiguous) from `q` `[total, heads·head_dim]`, `k`/`v`
-    /// `[total, kv_heads·head_dim]` (rows may be strided views of a fused qkv).
+    /// `out` `[queries, heads·head_dim]` (contiguous) from `q` `[queries, heads·head_dim]`,
+    /// `k`/`v` `[total, kv_heads·head_dim]` (rows may be strided views of a fused qkv).
     pub fn forward(&self, table: &OpTable, padding: &Padding, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
-        let (t, qw, kw) = (padding.total, self.heads * self.head_dim, self.kv_heads * self.head_dim);
-        let fits = |x: &Tensor, w: usize| x.rank() == 2 && x.dim(0) == t && x.dim(1) == w;
-        if !fits(q, qw) || !fits(k, kw) || !fits(v, kw) || !fits(out, qw) || !out.is_contiguous() {
-            return Err(Error::shape(OP, format!("q {q:?}, k {k:?}, v {v:?}, out {out:?} must be [{t}, {qw}] / [{t}, {kw}] (out contiguous)")));
+        let (t, n, qw, kw) = (padding.total, self.queries, self.heads * self.head_dim, self.kv_heads * self.head_dim);
+        let fits = |x: &Tensor, rows: usize, w: usize| x.rank() == 2 && x.dim(0) == rows && x.dim(1) == w;
+        if !fits(q, n, qw) || !fits(k, t, kw) || !fits(v, t, kw) || !fits(out, n, qw) || !out.is_contiguous() {
+            return Err(Error::shape(OP, format!("q {q:?}, out {out:?} must be [{n}, {qw}] (out contiguous), k {k:?} and v {v:?} [{t}, {kw}]")));
         }
         match &self.view {
             None => {
-                let p = PrefillParams { head_dim: self.head_dim, causal: false, scale: self.scale, window_left: None, max_seqlen_q: padding.max_len };
+                let cu_q = self.cu_seqlens_q.as_ref().unwrap_or(&padding.cu_seqlens);
+                let max_q = if self.cu_seqlens_q.is_some() { 1 } else { padding.max_len };
+                let p = PrefillParams { head_dim: self.head_dim, causal: false, scale: self.scale, window_left: None, max_seqlen_q: max_q };
                 let kv = PrefillKv::Contiguous { key: k, value: v, cu_seqlens_k: &padding.cu_seqlens };
-                prefill_attention(table, q, kv, &padding.cu_seqlens, &p, out)
+                prefill_attention(table, q, kv, cu_q, &p, out)
             }
             Some(view) => {
                 if view.slot_mapping.dim(0) != t {
@@ -107,7 +133,7 @@ impl PackedAttention {
                 }
                 let cache = PagedKv { key_cache: &view.key_cache, value_cache: &view.value_cache };
                 reshape_and_cache(table, k, v, &cache, &view.slot_mapping, &view.status)?;
-                let o = out.reshape(&[t, self.heads, self.head_dim])?;
+                let o = out.reshape(&[n, self.heads, self.head_dim])?;
                 paged_attention_decode(table, q, &cache, &view.block_table, &view.seq_lens, view.splits, None, self.scale, &o, &view.status)
             }
         }
@@ -115,17 +141,19 @@ impl PackedAttention {
 }
 
 impl DecodeView {
-    fn new(padding: &Padding, kv_heads: usize, head_dim: usize, dtype: DType) -> Result<DecodeView> {
+    /// `pooling`: one query per sequence instead of one per token.
+    fn new(padding: &Padding, kv_heads: usize, head_dim: usize, dtype: DType, pooling: bool) -> Result<DecodeView> {
         let (t, max_len) = (padding.total, padding.max_len);
+        let queries = if pooling { padding.batch } else { t };
         // The decode kernel's grid has one row per query: at most 65535.
-        if t > 65535 {
-            return Err(Error::shape(OP, format!("{t} tokens: the per-token view takes at most 65535 (use f16/bf16 for the varlen prefill kernel)")));
+        if queries > 65535 {
+            return Err(Error::shape(OP, format!("{queries} queries: the per-token view takes at most 65535 (use f16/bf16 for the varlen prefill kernel)")));
         }
         let dev = padding.cu_seqlens.device();
-        let (mut table, mut lens) = (Vec::with_capacity(t * max_len), Vec::with_capacity(t));
+        let (mut table, mut lens) = (Vec::with_capacity(queries * max_len), Vec::with_capacity(queries));
         let mut start = 0usize;
         for &len in &padding.lens {
-            for _ in 0..len {
+            for _ in 0..if pooling { 1 } else { len } {
                 table.extend((0..max_len).map(|j| (start + j.min(len - 1)) as i32));
                 lens.push(len as i32);
             }
@@ -136,8 +164,8 @@ impl DecodeView {
             key_cache: Tensor::empty(dev, &[t, 1, kv_heads, head_dim], dtype)?,
             value_cache: Tensor::empty(dev, &[t, 1, kv_heads, head_dim], dtype)?,
             slot_mapping: Tensor::from_i64(dev, &slots, &[t])?,
-            block_table: Tensor::from_i32(dev, &table, &[t, max_len])?,
-            seq_lens: Tensor::from_i32(dev, &lens, &[t])?,
+            block_table: Tensor::from_i32(dev, &table, &[queries, max_len])?,
+            seq_lens: Tensor::from_i32(dev, &lens, &[queries])?,
             // One split over the whole sequence: no workspace, and encoder sequences are short.
             splits: DecodeSplits::new(max_len, 1, max_len)?,
             status: DeviceStatus::new(dev)?,

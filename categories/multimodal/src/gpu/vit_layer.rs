@@ -72,21 +72,30 @@ impl VitMlp {
         }
     }
 
-    /// `x` `[T, hidden]` → `out` `[T, hidden]`.
-    pub fn forward(&self, ctx: &Context, x: &Tensor, buf: &VitLayerBuffers, out: &Tensor) -> Result<()> {
+    /// Width of the first GEMM's output (`2·intermediate` when gated).
+    pub fn inter_width(&self) -> usize {
         match self {
-            VitMlp::Plain { up, down, act } => {
-                ops::linear(ctx, x, up, &buf.inter)?;
-                ops::gelu(&ctx.ops, &buf.inter, &buf.inter, *act)?;
-                ops::linear(ctx, &buf.inter, down, out)
+            VitMlp::Plain { .. } => self.intermediate_size(),
+            VitMlp::Gated { .. } => 2 * self.intermediate_size(),
+        }
+    }
+
+    /// `x` `[T, hidden]` → `out` `[T, hidden]`, with scratch `inter` `[T, inter_width]` and
+    /// `act` `[T, intermediate]` (unused by the plain MLP).
+    pub fn forward(&self, ctx: &Context, x: &Tensor, inter: &Tensor, act: &Tensor, out: &Tensor) -> Result<()> {
+        match self {
+            VitMlp::Plain { up, down, act: mode } => {
+                ops::linear(ctx, x, up, inter)?;
+                ops::gelu(&ctx.ops, inter, inter, *mode)?;
+                ops::linear(ctx, inter, down, out)
             }
-            VitMlp::Gated { gate_up, down, act } => {
-                ops::linear(ctx, x, gate_up, &buf.inter)?;
-                match act {
-                    GatedAct::Silu => ops::silu_and_mul(&ctx.ops, &buf.inter, &buf.act)?,
-                    GatedAct::Gelu(a) => ops::gelu_and_mul(&ctx.ops, &buf.inter, &buf.act, *a)?,
+            VitMlp::Gated { gate_up, down, act: kind } => {
+                ops::linear(ctx, x, gate_up, inter)?;
+                match kind {
+                    GatedAct::Silu => ops::silu_and_mul(&ctx.ops, inter, act)?,
+                    GatedAct::Gelu(a) => ops::gelu_and_mul(&ctx.ops, inter, act, *a)?,
                 }
-                ops::linear(ctx, &buf.act, down, out)
+                ops::linear(ctx, act, down, out)
             }
         }
     }
@@ -116,8 +125,7 @@ pub struct VitLayerBuffers {
 impl VitLayerBuffers {
     pub fn new(dev: &Device, layer: &VitLayer, tokens: usize, dtype: DType) -> Result<VitLayerBuffers> {
         let h = layer.o_proj.out_features();
-        let i = layer.mlp.intermediate_size();
-        let inter = if matches!(layer.mlp, VitMlp::Gated { .. }) { 2 * i } else { i };
+        let (i, inter) = (layer.mlp.intermediate_size(), layer.mlp.inter_width());
         Ok(VitLayerBuffers {
             qkv: Tensor::empty(dev, &[tokens, 3 * h], dtype)?,
             attn: Tensor::empty(dev, &[tokens, h], dtype)?,
@@ -165,7 +173,7 @@ impl VitLayer {
         ops::linear(ctx, &buf.attn, &self.o_proj, &buf.tmp)?;
         // x += attention; tmp = norm2(x)
         self.norm2.forward_residual(ctx, &buf.tmp, x, &buf.tmp)?;
-        self.mlp.forward(ctx, &buf.tmp, buf, &buf.attn)?;
+        self.mlp.forward(ctx, &buf.tmp, &buf.inter, &buf.act, &buf.attn)?;
         // x += mlp; normed = next_norm(x)
         next_norm.forward_residual(ctx, &buf.attn, x, normed)
     }
