@@ -55,9 +55,9 @@ struct DecodeView {
     value_cache: Tensor,
     /// i64 `[total]`: identity (token t goes to block t).
     slot_mapping: Tensor,
-    /// i32 `[total, max_len]`: the blocks (= packed rows) of the token's sequence.
+    /// i32 `[queries, max_len]`: the blocks (= packed rows) of the query's sequence.
     block_table: Tensor,
-    /// i32 `[total]`: the length of the token's sequence.
+    /// i32 `[queries]`: the length of the query's sequence.
     seq_lens: Tensor,
     splits: DecodeSplits,
     status: DeviceStatus,
@@ -150,15 +150,7 @@ impl DecodeView {
             return Err(Error::shape(OP, format!("{queries} queries: the per-token view takes at most 65535 (use f16/bf16 for the varlen prefill kernel)")));
         }
         let dev = padding.cu_seqlens.device();
-        let (mut table, mut lens) = (Vec::with_capacity(queries * max_len), Vec::with_capacity(queries));
-        let mut start = 0usize;
-        for &len in &padding.lens {
-            for _ in 0..if pooling { 1 } else { len } {
-                table.extend((0..max_len).map(|j| (start + j.min(len - 1)) as i32));
-                lens.push(len as i32);
-            }
-            start += len;
-        }
+        let (table, lens) = decode_view_tables(&padding.lens, max_len, pooling);
         let slots: Vec<i64> = (0..t as i64).collect();
         Ok(DecodeView {
             key_cache: Tensor::empty(dev, &[t, 1, kv_heads, head_dim], dtype)?,
@@ -173,9 +165,36 @@ impl DecodeView {
     }
 }
 
+/// The per-token view's host tables for sequences of `lens` packed back to back, one block
+/// per token: for each query (every token, or one per sequence when `pooling`) the row of
+/// its sequence's packed rows (padded past the length with its last row, never read) and
+/// the sequence length.
+fn decode_view_tables(lens: &[usize], max_len: usize, pooling: bool) -> (Vec<i32>, Vec<i32>) {
+    let (mut table, mut seq_lens) = (Vec::new(), Vec::new());
+    let mut start = 0usize;
+    for &len in lens {
+        for _ in 0..if pooling { 1 } else { len } {
+            table.extend((0..max_len).map(|j| (start + j.min(len.saturating_sub(1))) as i32));
+            seq_lens.push(len as i32);
+        }
+        start += len;
+    }
+    (table, seq_lens)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_view_rows_list_each_sequence_tokens() {
+        let (t, l) = decode_view_tables(&[2, 3], 3, false);
+        assert_eq!(l, [2, 2, 3, 3, 3]);
+        assert_eq!(t, [0, 1, 1, 0, 1, 1, 2, 3, 4, 2, 3, 4, 2, 3, 4]);
+        let (t, l) = decode_view_tables(&[2, 3], 3, true);
+        assert_eq!(l, [2, 3]);
+        assert_eq!(t, [0, 1, 1, 2, 3, 4]);
+    }
 
     #[test]
     fn kernel_choice_follows_dtype_and_head_dim() {
