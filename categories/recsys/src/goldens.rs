@@ -43,15 +43,26 @@ pub fn real_rows<T: Copy>(x: &[T], mask: &[bool], width: usize) -> Vec<T> {
     x.chunks_exact(width).zip(mask).filter(|(_, &m)| m).flat_map(|(r, _)| r.iter().copied()).collect()
 }
 
-/// The GPU model's padding drift: the largest |difference| between sequence s's real rows
-/// of `last_hidden_state` in the padded batch and for s alone, over all s, plus the largest
-/// |value| on a padding row (which must be exactly 0).
-pub fn gpu_padding_drift(model: &crate::gpu::BertModel, ctx: &fk_baselines::Context, b: &TokenBatch) -> Result<(f32, f32)> {
+/// How far the GPU model's padded batch is from each sequence run alone.
+#[derive(Clone, Copy, Debug)]
+pub struct PaddingDrift {
+    /// Largest |difference| over the real rows of `last_hidden_state`.
+    pub max_abs: f32,
+    /// Relative L2 of the difference over the real rows (bf16 rounds a summation-order
+    /// change to whole ulps, so its bound is relative).
+    pub rel_l2: f64,
+    /// Largest |value| on a padding row (must be exactly 0).
+    pub pad_max: f32,
+}
+
+/// The GPU model's padding drift: sequence s's real rows of `last_hidden_state` in the padded
+/// batch vs s alone, over all s, and what sits on the padding rows.
+pub fn gpu_padding_drift(model: &crate::gpu::BertModel, ctx: &fk_baselines::Context, b: &TokenBatch) -> Result<PaddingDrift> {
     let batched = model.forward(ctx, b, false)?;
     let h = model.cfg.hidden_size;
     let rows = batched.last_hidden_state.to_f32()?;
     let pad_max = rows.chunks_exact(h).zip(&b.attention_mask).filter(|(_, &m)| !m).flat_map(|(r, _)| r.iter()).fold(0f32, |a, &v| a.max(v.abs()));
-    let mut max = 0f32;
+    let (mut max, mut diff2, mut ref2) = (0f32, 0f64, 0f64);
     for s in 0..b.batch {
         let real: Vec<usize> = (0..b.seq).filter(|&t| b.attention_mask[s * b.seq + t]).collect();
         let tt = b.token_type_ids.as_ref().map(|t| real.iter().map(|&i| t[s * b.seq + i]).collect());
@@ -59,10 +70,14 @@ pub fn gpu_padding_drift(model: &crate::gpu::BertModel, ctx: &fk_baselines::Cont
         let alone = alone.last_hidden_state.to_f32()?;
         for (n, &t) in real.iter().enumerate() {
             let row = &rows[(s * b.seq + t) * h..][..h];
-            max = row.iter().zip(&alone[n * h..][..h]).map(|(a, b)| (a - b).abs()).fold(max, f32::max);
+            for (&a, &o) in row.iter().zip(&alone[n * h..][..h]) {
+                max = max.max((a - o).abs());
+                diff2 += (a as f64 - o as f64).powi(2);
+                ref2 += (o as f64).powi(2);
+            }
         }
     }
-    Ok((max, pad_max))
+    Ok(PaddingDrift { max_abs: max, rel_l2: (diff2 / ref2.max(f64::MIN_POSITIVE)).sqrt(), pad_max })
 }
 
 /// `(key, rel_l2)` after comparing `ours` with the golden `key` at the case's tolerance
