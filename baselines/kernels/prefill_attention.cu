@@ -83,7 +83,9 @@ cudaError_t launch_t(const fk_prefill_attention_params* p, cudaStream_t stream) 
         case 64: return launch_sm80<T, 64, PAGED>(p, stream);
         // SigLIP so400m (72) and ViT-H (80): 128-wide tiles, the padding zero-filled (the
         // swizzle needs whole groups of 8 chunks; FlashAttention-2 pads these to 96 instead).
-        case 72: case 80:
+        // Small BERTs (MiniLM, BERT-small: 32) the same way: 4x the MMA work of a 32-wide
+        // tile, but correct with no new kernel instance.
+        case 32: case 72: case 80:
         case 128: return launch_sm80<T, 128, PAGED>(p, stream);
         default: return launch_sm80<T, 256, PAGED>(p, stream);
     }
@@ -96,7 +98,7 @@ bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 =
 FK_OP_LAUNCHER(prefill_attention)(const fk_prefill_attention_params* p, cudaStream_t stream) {
     FK_REQUIRE(p != nullptr && stream != nullptr);
     FK_REQUIRE(p->dtype == FK_DTYPE_F16 || p->dtype == FK_DTYPE_BF16);
-    FK_REQUIRE(p->head_dim == 64 || p->head_dim == 72 || p->head_dim == 80 || p->head_dim == 128 || p->head_dim == 256);
+    FK_REQUIRE(p->head_dim == 32 || p->head_dim == 64 || p->head_dim == 72 || p->head_dim == 80 || p->head_dim == 128 || p->head_dim == 256);
     FK_REQUIRE(p->batch >= 0 && p->batch <= 65535);
     FK_REQUIRE(p->heads > 0 && p->kv_heads > 0 && p->heads % p->kv_heads == 0);
     FK_REQUIRE(p->total_q >= 0 && p->total_q < kMaxLen && p->max_seqlen_q >= 0 && p->max_seqlen_q < kMaxLen);

@@ -123,16 +123,26 @@ def text_golden(out, got, ids, mask, tt):
     return g
 
 
+# The GPU attention kernels take head_dim 32/64/72/80/128/256 only, so each text architecture (and SigLIP-2) has a
+# second, GPU-shaped pair of cases (`hd64-*`: hidden 128, 2 heads of 64) next to the tiny ones.
+ENCODER_SHAPES = [("tiny", dict(hidden_size=32, num_attention_heads=4)), ("hd64", dict(hidden_size=128, num_attention_heads=2))]
+
+
 def colbertv2(out_dir):
-    cfg = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=56, vocab_size=131,
+    for tag, shape in ENCODER_SHAPES:
+        colbertv2_case(out_dir, tag, shape)
+
+
+def colbertv2_case(out_dir, tag, shape):
+    cfg = BertConfig(**shape, num_hidden_layers=2, intermediate_size=56, vocab_size=131,
                      max_position_embeddings=40, type_vocab_size=2, layer_norm_eps=1e-12, hidden_act="gelu",
                      initializer_range=0.1, pad_token_id=0, attn_implementation="eager",
                      architectures=["HF_ColBERT"])
-    for name, dtype in [("tiny-padded-f32", F32), ("tiny-padded-bf16", BF16)]:
+    for name, dtype in [(f"{tag}-padded-f32", F32), (f"{tag}-padded-bf16", BF16)]:
         torch.manual_seed(0)
         model = BertModel(cfg).eval()
         randomize(model)
-        linear = torch.nn.Linear(32, 24, bias=False)
+        linear = torch.nn.Linear(cfg.hidden_size, 24, bias=False)
         torch.nn.init.normal_(linear.weight, std=0.1)
         model, linear = model.to(dtype), linear.to(dtype)
         ids, mask = padded_text_inputs(cfg.vocab_size, 0, [13, 7], 1, 1)
@@ -151,11 +161,16 @@ def colbertv2(out_dir):
 
 
 def bge_m3(out_dir):
-    cfg = XLMRobertaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48, vocab_size=150,
+    for tag, shape in ENCODER_SHAPES:
+        bge_m3_case(out_dir, tag, shape)
+
+
+def bge_m3_case(out_dir, tag, shape):
+    cfg = XLMRobertaConfig(**shape, num_hidden_layers=2, intermediate_size=48, vocab_size=150,
                            max_position_embeddings=40, type_vocab_size=1, layer_norm_eps=1e-5, hidden_act="gelu",
                            initializer_range=0.1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
                            attn_implementation="eager", architectures=["XLMRobertaModel"])
-    for name, dtype in [("tiny-padded-f32", F32), ("tiny-padded-bf16", BF16)]:
+    for name, dtype in [(f"{tag}-padded-f32", F32), (f"{tag}-padded-bf16", BF16)]:
         torch.manual_seed(1)
         model = XLMRobertaModel(cfg).eval()
         randomize(model)
@@ -169,16 +184,21 @@ def bge_m3(out_dir):
         save_case(out_dir, "bge_m3", name, model, golden, {"seed": 1, "dtype": str(dtype)})
 
 
-@torch.no_grad()
 def siglip2(out_dir):
-    cfg = Siglip2VisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+    for tag, shape in ENCODER_SHAPES:
+        siglip2_case(out_dir, tag, shape)
+
+
+@torch.no_grad()
+def siglip2_case(out_dir, tag, shape):
+    cfg = Siglip2VisionConfig(**shape, intermediate_size=48, num_hidden_layers=2,
                               num_channels=3, num_patches=16, patch_size=4, layer_norm_eps=1e-6,
                               hidden_act="gelu_pytorch_tanh", vision_use_head=True, attn_implementation="eager")
     # Image 0: a 4x6 grid (24 patches, the whole max length; wider than the 4x4 table: upsampled
     # along x). Image 1: 3x5 (15 real patches, 9 padding; fewer rows: antialiased downsampling).
     shapes = [(4, 6), (3, 5)]
     max_patches, pdim = 24, 3 * 4 * 4
-    for name, dtype in [("tiny-naflex-f32", F32), ("tiny-naflex-bf16", BF16)]:
+    for name, dtype in [(f"{tag}-naflex-f32", F32), (f"{tag}-naflex-bf16", BF16)]:
         torch.manual_seed(2)
         model = Siglip2VisionModel(cfg).eval()
         randomize(model)
@@ -214,9 +234,12 @@ def dinov3(out_dir):
         ("tiny-plain-f32", F32, dict(use_gated_mlp=False, hidden_act="gelu", num_register_tokens=1, query_bias=True,
                                      key_bias=False, value_bias=True, layerscale_value=1.0), (16, 16)),
     ]
+    # GPU-shaped twins (hidden 128, 2 heads of 64: the GPU attention kernels' head dims).
+    cases += [("hd64" + name[4:], dtype, extra, size) for name, dtype, extra, size in cases]
     first = cases[0][2]
     for name, dtype, extra, (h, w) in cases:
-        cfg = DINOv3ViTConfig(**base, **(extra or first))
+        shape = dict(hidden_size=128, num_attention_heads=2) if name.startswith("hd64") else {}
+        cfg = DINOv3ViTConfig(**dict(base, **shape), **(extra or first))
         torch.manual_seed(4)
         model = DINOv3ViTModel(cfg).eval()
         randomize(model)

@@ -5,9 +5,10 @@
 //! `dim`-vector per token (late interaction). [`reference::ColBERT`] is the CPU reference,
 //! built on `fk_recsys::BertModel`; its goldens come from HF transformers
 //! (`tests/goldens/colbertv2/`). The same BERT path runs the real all-MiniLM-L6-v2
-//! checkpoint in `tests/minilm_cpu.rs`. GPU modules come with the encoder kernels.
+//! checkpoint in `tests/minilm_cpu.rs`. [`gpu`] runs the same model on the GPU.
 
 pub mod config;
+pub mod gpu;
 pub mod kernels;
 pub mod reference;
 

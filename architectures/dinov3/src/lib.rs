@@ -5,9 +5,10 @@
 //! interpolation), pre-norm layers with layer scale and a plain or gated (SwiGLU) MLP, a final
 //! LayerNorm; the pooled output is the normalised CLS row. [`reference::DINOv3ViTModel`] is the
 //! CPU reference with HF transformers module names and weight keys, checked against goldens
-//! (`tests/goldens/dinov3/`).
+//! (`tests/goldens/dinov3/`); [`gpu::DINOv3ViTModel`] runs it on the GPU.
 
 pub mod config;
+pub mod gpu;
 pub mod kernels;
 pub mod reference;
 

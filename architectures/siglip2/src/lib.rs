@@ -5,9 +5,11 @@
 //! position grid is resized per image (bilinear, antialiased); a pre-norm ViT encoder with a
 //! key-padding mask; `post_layernorm`; the attention-pool head gives one vector per image.
 //! [`reference::Siglip2VisionTransformer`] is the CPU reference with HF transformers module
-//! names and weight keys, checked against goldens (`tests/goldens/siglip2/`).
+//! names and weight keys, checked against goldens (`tests/goldens/siglip2/`); [`gpu::Siglip2VisionTransformer`] runs it on
+//! the GPU.
 
 pub mod config;
+pub mod gpu;
 pub mod kernels;
 pub mod patches;
 pub mod reference;

@@ -213,6 +213,8 @@ fn prefill_test_cases(dtype: DType) -> Vec<Case> {
         (vec![729, 5, 100], vec![729, 5, 100], 16, 16, 72, false, None, Contiguous, false),
         (vec![257, 1, 64], vec![257, 1, 64], 16, 16, 80, false, None, FusedQkv, false),
         (vec![40, 7], vec![90, 7], 8, 2, 80, true, None, Paged(16), false),
+        // MiniLM / BERT-small head_dim 32 (12 heads, full, fused qkv), same 128-wide tiles.
+        (vec![128, 9, 60], vec![128, 9, 60], 12, 12, 32, false, None, FusedQkv, false),
     ];
     specs
         .into_iter()

@@ -8,7 +8,7 @@
 use super::errors::expect_err;
 use super::instances::random;
 use crate::context::Context;
-use crate::ops::{self, DeviceStatus, GeluMode, PaddedAttentionBuffers, Padding, PatchEmbed, Pooling, PosEmbedResize, Rope2d};
+use crate::ops::{self, DeviceStatus, GeluMode, PackedAttention, PackedAttentionKernel, PaddedAttentionBuffers, Padding, PatchEmbed, Pooling, PosEmbedResize, Rope2d};
 use crate::reference::{self, AttnShape, PatchGeometry};
 use crate::table::OpTable;
 use fk_runtime::compare::{compare, Tolerance};
@@ -43,13 +43,31 @@ pub fn encoder_trials() -> Vec<TestTrial> {
     }
     // (batch, seq, heads, kv_heads, head_dim): GQA with odd lengths, BERT-base, head 128, one
     // sequence without padding, SigLIP-like 64 x 64, head 256.
-    // SigLIP so400m (16 x 72) and ViT-H (16 x 80) run in zero-padded 128-wide tiles.
-    let pa = [(3, 37, 4, 2, 64), (2, 128, 12, 12, 64), (4, 17, 8, 8, 128), (1, 5, 2, 1, 64), (5, 64, 16, 16, 64), (2, 200, 4, 4, 256), (3, 97, 16, 16, 72), (2, 65, 16, 16, 80)];
+    // SigLIP so400m (16 x 72), ViT-H (16 x 80) and MiniLM (12 x 32) run in zero-padded 128-wide tiles.
+    let pa = [(3, 37, 4, 2, 64), (2, 128, 12, 12, 64), (4, 17, 8, 8, 128), (1, 5, 2, 1, 64), (5, 64, 16, 16, 64), (2, 200, 4, 4, 256), (3, 97, 16, 16, 72), (2, 65, 16, 16, 80), (3, 41, 12, 12, 32)];
     for dtype in [DType::F16, DType::BF16] {
         for &(b, seq, h, kv, d) in &pa {
             v.push(seeded(format!("padded_attention/{dtype}/[{b}, {seq}, {h}, {kv}, {d}] unpad + varlen full + pad vs padded reference, padding never leaks"), move |dev, rng| {
                 padded_attention_trial(dev, rng, b, seq, AttnShape { heads: h, kv_heads: kv, head_dim: d, scale: 1.0 / (d as f64).sqrt() }, dtype)
             }));
+        }
+    }
+    // PackedAttention (what the encoder models run on packed tokens): self-attention and
+    // pooling (one query per sequence), f32 through the per-token paged-decode view (head_dim
+    // 64/128/256), f16/bf16 through the varlen prefill kernel. (batch, max_len, heads,
+    // kv_heads, head_dim).
+    let pk = [(3, 37, 4, 2, 64), (2, 20, 2, 2, 128), (1, 9, 2, 2, 64), (3, 41, 12, 12, 32)];
+    for dtype in DType::FLOATS {
+        for &(b, seq, h, kv, d) in &pk {
+            if PackedAttentionKernel::choose(dtype, d).is_err() {
+                continue;
+            }
+            for pooling in [false, true] {
+                let what = if pooling { "pooling (one query per sequence)" } else { "self-attention" };
+                v.push(seeded(format!("packed_attention/{dtype}/[{b}, {seq}, {h}, {kv}, {d}] {what} vs varlen reference"), move |dev, rng| {
+                    packed_attention_trial(dev, rng, b, seq, AttnShape { heads: h, kv_heads: kv, head_dim: d, scale: 1.0 / (d as f64).sqrt() }, dtype, pooling)
+                }));
+            }
         }
     }
     // SigLIP's attention-pool head (`SiglipMultiheadAttentionPoolingHead`): one probe query per
@@ -150,6 +168,41 @@ fn padded_attention_trial(dev: &Device, rng: &mut Rng, batch: usize, seq: usize,
         return Err(format!("padding content changed real output element {i} (row {}): {} -> {}", i / qw, got[i], again[i]));
     }
     Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn packed_attention_trial(dev: &Device, rng: &mut Rng, batch: usize, seq: usize, sh: AttnShape, dtype: DType, pooling: bool) -> Result<(), String> {
+    let (qw, kw) = (sh.heads * sh.head_dim, sh.kv_heads * sh.head_dim);
+    let lens: Vec<usize> = (0..batch).map(|b| if b == 0 { seq } else { rng.range(1, seq as i64 + 1) as usize }).collect();
+    let mask: Vec<bool> = (0..batch * seq).map(|t| t % seq < lens[t / seq]).collect();
+    let padding = s(Padding::from_mask(dev, &mask, batch, seq))?;
+    let t = padding.total;
+    let nq = if pooling { batch } else { t };
+    let (hq, hk, hv) = (random(rng, nq * qw, 0.0, 1.0, dtype), random(rng, t * kw, 0.0, 1.0, dtype), random(rng, t * kw, 0.0, 1.0, dtype));
+    let scale = sh.scale as f32;
+    let attn = if pooling {
+        s(PackedAttention::pooling(&padding, sh.heads, sh.kv_heads, sh.head_dim, scale, dtype))?
+    } else {
+        s(PackedAttention::new(&padding, sh.heads, sh.kv_heads, sh.head_dim, scale, dtype))?
+    };
+    let q = s(Tensor::from_f32(dev, &hq, &[nq, qw], dtype))?;
+    // k and v as column views of one fused [t, 2·kw] buffer, as the models pass them.
+    let mut kv_host = Vec::with_capacity(t * 2 * kw);
+    for r in 0..t {
+        kv_host.extend_from_slice(&hk[r * kw..(r + 1) * kw]);
+        kv_host.extend_from_slice(&hv[r * kw..(r + 1) * kw]);
+    }
+    let kv = s(Tensor::from_f32(dev, &kv_host, &[t, 2 * kw], dtype))?;
+    let out = s(Tensor::empty(dev, &[nq, qw], dtype))?;
+    s(out.poison())?;
+    s(attn.forward(&OpTable::baseline(), &padding, &q, &s(kv.narrow(1, 0, kw))?, &s(kv.narrow(1, kw, kw))?, &out))?;
+    let mut cu_k = vec![0usize];
+    for &l in &lens {
+        cu_k.push(cu_k.last().copied().unwrap_or(0) + l);
+    }
+    let cu_q: Vec<usize> = if pooling { (0..=batch).collect() } else { cu_k.clone() };
+    let want = reference::prefill_attention(&hq, &hk, &hv, &cu_q, &cu_k, &sh, false);
+    compare(&s(out.to_f32())?, &want, Tolerance::for_dtype(dtype)).check(&format!("{:?} kernel", attn.kernel))
 }
 
 fn error_trials() -> Vec<TestTrial> {

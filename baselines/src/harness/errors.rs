@@ -138,7 +138,7 @@ pub fn error_trials() -> Vec<TestTrial> {
             ops::prefill_attention(&t(), &q, kv(), &cu, &p, &out).map_err(|e| format!("a valid call must pass: {e}"))?;
             let (q32, k32, o32) = (e(Tensor::zeros(dev, &[10, 256], DType::F32))?, e(Tensor::zeros(dev, &[10, 128], DType::F32))?, e(Tensor::zeros(dev, &[10, 256], DType::F32))?);
             expect_err(ops::prefill_attention(&t(), &q32, PrefillKv::Contiguous { key: &k32, value: &k32, cu_seqlens_k: &cu }, &cu, &p, &o32), "f32", |e| matches!(e, Error::DType { .. }), "f32")?;
-            expect_err(ops::prefill_attention(&t(), &q, kv(), &cu, &PrefillParams { head_dim: 32, ..p }, &out), "head_dim 32", |e| matches!(e, Error::Shape { .. }), "head_dim 32")?;
+            expect_err(ops::prefill_attention(&t(), &q, kv(), &cu, &PrefillParams { head_dim: 48, ..p }, &out), "head_dim 48", |e| matches!(e, Error::Shape { .. }), "head_dim 48")?;
             let q3 = e(Tensor::zeros(dev, &[10, 192], DType::BF16))?;
             let o3 = e(Tensor::zeros(dev, &[10, 192], DType::BF16))?;
             expect_err(ops::prefill_attention(&t(), &q3, kv(), &cu, &p, &o3), "3 heads over 2 kv heads", |e| matches!(e, Error::Shape { .. }), "multiple")?;

@@ -45,9 +45,9 @@ pub(crate) enum PrefillKernel {
     Portable,
 }
 
-/// The head dims the prefill kernels take (72 and 80, SigLIP so400m and ViT-H, run on the
-/// portable kernel in zero-padded 128-wide tiles).
-pub const PREFILL_HEAD_DIMS: [usize; 5] = [64, 72, 80, 128, 256];
+/// The head dims the prefill kernels take (32, 72 and 80, MiniLM/BERT-small, SigLIP so400m
+/// and ViT-H, run on the portable kernel in zero-padded 128-wide tiles).
+pub const PREFILL_HEAD_DIMS: [usize; 6] = [32, 64, 72, 80, 128, 256];
 
 /// `out` `[total_q, heads*head_dim]` (contiguous; `[total_q, heads, head_dim]` is accepted too)
 /// = attention of `query` `[total_q, heads*head_dim]` (rows may be strided) over `kv`, for

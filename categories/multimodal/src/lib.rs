@@ -4,10 +4,11 @@
 //! references with upstream semantics: the pre-norm encoder layer ([`VitLayer`]: LayerNorm →
 //! self-attention → optional layer scale → residual, LayerNorm → MLP → optional layer scale →
 //! residual), plain and gated MLPs ([`Mlp`]), the attention-pool head SigLIP uses
-//! ([`MultiheadAttentionPoolingHead`]) and NCHW image batches ([`ImageBatch`]). GPU modules
-//! come with the encoder kernels in `fk-baselines`.
+//! ([`MultiheadAttentionPoolingHead`]) and NCHW image batches ([`ImageBatch`]). [`gpu`] holds the GPU
+//! encoder layer on the encoder ops of `fk-baselines`.
 
 pub mod attention_pool;
+pub mod gpu;
 pub mod image;
 pub mod vit_layer;
 

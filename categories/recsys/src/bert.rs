@@ -86,46 +86,11 @@ impl BertModel {
 
     /// Position ids of the batch, as HF forms them (see [`PositionStyle`]).
     pub fn position_ids(&self, b: &TokenBatch) -> Vec<usize> {
-        let pad = self.cfg.pad_token_id;
-        let mut out = Vec::with_capacity(b.batch * b.seq);
-        for row in b.input_ids.chunks_exact(b.seq) {
-            match self.cfg.position_style {
-                PositionStyle::Absolute => out.extend(0..b.seq),
-                PositionStyle::FromPadding => {
-                    let mut count = 0;
-                    for &id in row {
-                        if id as usize != pad {
-                            count += 1;
-                            out.push(pad + count);
-                        } else {
-                            out.push(pad);
-                        }
-                    }
-                }
-            }
-        }
-        out
+        position_ids(&self.cfg, b)
     }
 
-    /// Check ids, token types and length against the config: out-of-range values are
-    /// user errors here, not silent garbage rows.
     fn check(&self, b: &TokenBatch) -> Result<()> {
-        let c = &self.cfg;
-        if b.seq > c.max_sequence_length() {
-            return Err(Error::bad_input(
-                "BertModel",
-                format!("sequence length {} exceeds the {} positions of max_position_embeddings {}", b.seq, c.max_sequence_length(), c.max_position_embeddings),
-            ));
-        }
-        if let Some((t, &id)) = b.input_ids.iter().enumerate().find(|(_, &id)| id as usize >= c.vocab_size) {
-            return Err(Error::bad_input("BertModel", format!("token {} of sequence {} has id {id}, vocab_size is {}", t % b.seq, t / b.seq, c.vocab_size)));
-        }
-        if let Some(tt) = &b.token_type_ids {
-            if let Some(&bad) = tt.iter().find(|&&x| x as usize >= c.type_vocab_size) {
-                return Err(Error::bad_input("BertModel", format!("token_type_id {bad} out of range (type_vocab_size {})", c.type_vocab_size)));
-            }
-        }
-        Ok(())
+        check_batch(&self.cfg, b)
     }
 
     pub fn forward(&self, b: &TokenBatch) -> Result<EncoderOutput> {
@@ -169,4 +134,63 @@ impl BertPooler {
         let d = self.dense.forward(r, &first);
         r.round(d.iter().map(|&v| (v as f64).tanh()))
     }
+}
+
+/// Position ids of `b` `[batch·seq]`, as HF forms them (see [`PositionStyle`]); shared by the
+/// CPU reference and the GPU model.
+pub fn position_ids(cfg: &BertConfig, b: &TokenBatch) -> Vec<usize> {
+    let pad = cfg.pad_token_id;
+    let mut out = Vec::with_capacity(b.batch * b.seq);
+    for row in b.input_ids.chunks_exact(b.seq) {
+        match cfg.position_style {
+            PositionStyle::Absolute => out.extend(0..b.seq),
+            PositionStyle::FromPadding => {
+                let mut count = 0;
+                for &id in row {
+                    if id as usize != pad {
+                        count += 1;
+                        out.push(pad + count);
+                    } else {
+                        out.push(pad);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Check ids, token types and length against the config: out-of-range values are user
+/// errors here, not silent garbage rows (CPU reference and GPU model alike).
+pub fn check_batch(c: &BertConfig, b: &TokenBatch) -> Result<()> {
+    // The fields are public, so a batch may not have come through `TokenBatch::new`.
+    let n = b.batch * b.seq;
+    if n == 0 || b.input_ids.len() != n || b.attention_mask.len() != n || b.token_type_ids.as_ref().is_some_and(|t| t.len() != n) {
+        return Err(Error::shape(
+            "BertModel",
+            format!(
+                "batch {}×{}: input_ids ({}), attention_mask ({}) and token_type_ids ({:?}) must all have {n} entries",
+                b.batch,
+                b.seq,
+                b.input_ids.len(),
+                b.attention_mask.len(),
+                b.token_type_ids.as_ref().map(Vec::len)
+            ),
+        ));
+    }
+    if b.seq > c.max_sequence_length() {
+        return Err(Error::bad_input(
+            "BertModel",
+            format!("sequence length {} exceeds the {} positions of max_position_embeddings {}", b.seq, c.max_sequence_length(), c.max_position_embeddings),
+        ));
+    }
+    if let Some((t, &id)) = b.input_ids.iter().enumerate().find(|(_, &id)| id as usize >= c.vocab_size) {
+        return Err(Error::bad_input("BertModel", format!("token {} of sequence {} has id {id}, vocab_size is {}", t % b.seq, t / b.seq, c.vocab_size)));
+    }
+    if let Some(tt) = &b.token_type_ids {
+        if let Some(&bad) = tt.iter().find(|&&x| x as usize >= c.type_vocab_size) {
+            return Err(Error::bad_input("BertModel", format!("token_type_id {bad} out of range (type_vocab_size {})", c.type_vocab_size)));
+        }
+    }
+    Ok(())
 }

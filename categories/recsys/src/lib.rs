@@ -3,13 +3,15 @@
 //! For now, the BERT-family text encoders that ColBERTv2 (BERT) and BGE-M3 (XLM-RoBERTa)
 //! build on: [`BertConfig`] (one validated config for both `model_type`s), [`TokenBatch`]
 //! (a right-padded batch with its attention mask) and [`BertModel`], the CPU reference of HF
-//! `BertModel` / `XLMRobertaModel` with upstream module names and weight keys. GPU modules
-//! come with the encoder kernels (layer_norm, gelu, padded attention) in `fk-baselines`.
+//! `BertModel` / `XLMRobertaModel` with upstream module names and weight keys. [`gpu::BertModel`] runs the same
+//! modules on the GPU with the encoder ops of `fk-baselines` (layer_norm, gelu, varlen attention
+//! over the packed tokens).
 
 pub mod batch;
 pub mod bert;
 pub mod config;
 pub mod goldens;
+pub mod gpu;
 
 pub use batch::TokenBatch;
 pub use bert::{BertEmbeddings, BertLayer, BertModel, BertPooler};

@@ -1,4 +1,4 @@
-// Portable prefill attention kernel (sm_80+, head_dim 64/72/80/128/256): the FlashAttention-2
+// Portable prefill attention kernel (sm_80+, head_dim 32/64/72/80/128/256): the FlashAttention-2
 // scheme. A CTA of 4 warps owns 64 query rows of one (sequence, head); each warp owns 16 rows
 // and keeps their output accumulator and online-softmax statistics in registers. K/V tiles of
 // 64 keys are double-buffered in shared memory with cp.async (the next tile loads while this
@@ -8,7 +8,7 @@
 // Shared tiles are rows of D 16-bit values with 16-byte chunks XOR-swizzled by row
 // (conflict-free ldmatrix). Used where the Hopper kernel is not: head_dim 256, non-sm_90a
 // builds, and by tests that force it.
-// D is the tile width; the head's width in memory is p.head_dim <= D (encoders' 72 and 80 run
+// D is the tile width; the head's width in memory is p.head_dim <= D (encoders' 32, 72 and 80 run
 // in 128-wide tiles: the swizzle works in groups of 8 chunks, so D stays a multiple of 64).
 // Chunks past head_dim are zero-filled, so they add nothing to Q K^T, and the output columns
 // they produce are not stored. For head_dim == D this is exactly the unpadded kernel.

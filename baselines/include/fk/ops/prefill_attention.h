@@ -12,7 +12,7 @@
  * w >= 0 also keeps only j >= i + shift - w. A row with no visible key is written as 0.
  * Launcher:
  *   FK_OP_LAUNCHER(prefill_attention)(const fk_prefill_attention_params*, cudaStream_t)
- * dtypes: f16 or bf16 (fp32 softmax statistics and accumulation). head_dim: 64, 72, 80, 128, 256.
+ * dtypes: f16 or bf16 (fp32 softmax statistics and accumulation). head_dim: 32, 64, 72, 80, 128, 256.
  * Bad device data never reads or writes out of bounds: a cu_seqlens entry outside [0, total]
  * or decreasing, a seq_lens_k past the block table, a length above max_seqlen_q, or a block id
  * outside the cache is clamped / read as zeros, and the sequence is reported in *status. */

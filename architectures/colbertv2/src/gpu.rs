@@ -1,0 +1,63 @@
+//! ColBERT's encoder on the GPU: `fk_recsys::gpu::BertModel`, then the `linear` projection
+//! and per-token L2 normalisation on the packed real tokens, padded once at the end (padding
+//! rows are zeros, as ColBERT's `D * mask` makes them).
+
+use fk_baselines::ops::{self, Pooling};
+use fk_baselines::Context;
+use fk_recsys::gpu::{BertModel, BertOutput};
+use fk_recsys::{BertConfig, TokenBatch};
+use fk_runtime::linear::Linear;
+use fk_runtime::safetensors::Checkpoint;
+use fk_runtime::{DType, Device, Error, Result, Tensor};
+use std::path::Path;
+
+pub struct ColBERT {
+    pub bert: BertModel,
+    /// `linear.weight [dim, hidden]`, no bias.
+    pub linear: Linear,
+}
+
+pub struct ColBERTOutput {
+    pub encoder: BertOutput,
+    /// `[batch, seq, dim]`: unit vectors for real tokens, zeros for padding.
+    pub token_embeddings: Tensor,
+}
+
+impl ColBERT {
+    /// An HF folder (config.json + safetensors with `bert.*` and `linear.weight`).
+    pub fn from_pretrained(dev: &Device, dir: &Path, dtype: Option<DType>) -> Result<ColBERT> {
+        let cfg = BertConfig::from_file(dir)?;
+        ColBERT::load(dev, &Checkpoint::open(dir)?, &cfg, dtype)
+    }
+
+    pub fn load(dev: &Device, ckpt: &Checkpoint, cfg: &BertConfig, dtype: Option<DType>) -> Result<ColBERT> {
+        let bert = BertModel::load(dev, ckpt, cfg, dtype)?;
+        // The projection width is not in config.json (ColBERT keeps `dim` in its own metadata).
+        let info = ckpt.info("linear.weight")?;
+        let dim = match info.shape[..] {
+            [dim, h] if h == cfg.hidden_size && dim > 0 => dim,
+            _ => return Err(Error::shape("ColBERT", format!("linear.weight is {:?}, expected [dim, {}]", info.shape, cfg.hidden_size))),
+        };
+        let linear = Linear::load(ckpt, dev, "linear", cfg.hidden_size, dim, bert.dtype, false)?;
+        Ok(ColBERT { bert, linear })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.linear.out_features()
+    }
+
+    /// Token embeddings of `b`; `output_hidden_states` as in `BertModel::forward`.
+    pub fn forward(&self, ctx: &Context, b: &TokenBatch, output_hidden_states: bool) -> Result<ColBERTOutput> {
+        let encoder = self.bert.forward(ctx, b, output_hidden_states)?;
+        let (t, dim, dtype, dev) = (encoder.padding.total, self.dim(), self.bert.dtype, &ctx.device);
+        let projected = Tensor::empty(dev, &[t, dim], dtype)?;
+        ops::linear(ctx, &encoder.packed, &self.linear, &projected)?;
+        // Every packed row is a "sequence" of one token: CLS pooling with normalize is then
+        // exactly a per-row `F.normalize(p=2, dim=-1)`.
+        let unit = Tensor::empty(dev, &[t, dim], dtype)?;
+        ops::pool(&ctx.ops, &projected.reshape(&[t, 1, dim])?, None, Pooling::Cls, true, &unit)?;
+        let padded = Tensor::empty(dev, &[b.batch * b.seq, dim], dtype)?;
+        encoder.padding.pad(&ctx.ops, &unit, &padded)?;
+        Ok(ColBERTOutput { token_embeddings: padded.reshape(&[b.batch, b.seq, dim])?, encoder })
+    }
+}
