@@ -7,6 +7,13 @@
 //! the baseline table (recorded once at construction); the baseline module itself is checked
 //! against HF transformers by the golden tests. Whole-model decode steps replay a CUDA graph
 //! per op table, as generation does.
+//!
+//! A whole model can legitimately drift beyond a layer's tolerance: in a mixture of experts a
+//! candidate's last-bit rounding can flip a near-tied router choice in some layer, and the
+//! token then goes through other experts from there on. So when a model's output differs,
+//! the check runs every layer again with the baseline's own input to that layer (teacher
+//! forcing) and accepts only if each layer matches the baseline layer at the layer tolerance —
+//! the same in-situ check as L3, on all layers — and says so.
 
 use crate::decoder::{DecoderForCausalLM, DecoderScratch, FeedForward};
 use crate::{CausalLm, ForwardBatch, PagedKvCache, ScratchSizes, SeqStep, StepBuffers, StepPlan};
@@ -111,9 +118,13 @@ pub struct DecoderStepWorkload<F: FeedForward> {
     out: Tensor,
     graphs: HashMap<String, Graph>,
     reference: Vec<f32>,
+    /// The table of the last `run` (what `check` audits).
+    last_table: Option<OpTable>,
 }
 
 const BLOCK: usize = 16;
+/// A module with the same inputs and another kernel: bf16-sized rounding differences.
+const MODULE_TOLERANCE: Tolerance = Tolerance { atol: 0.5, rtol: 0.1, max_rel_l2: 2e-2 };
 
 impl<F: FeedForward> DecoderStepWorkload<F> {
     /// `model` with one layer for the Attention/DecoderLayer scopes; `seed` draws the cached
@@ -152,11 +163,49 @@ impl<F: FeedForward> DecoderStepWorkload<F> {
             _ => Tensor::empty(dev, &[t, h], dtype)?,
         };
         let ctx = Context::new(dev, OpTable::baseline())?;
-        let mut w = DecoderStepWorkload { model, scope, kind, ctx, kv, batch, scratch, x_src, r_src, out, graphs: HashMap::new(), reference: vec![] };
+        let mut w = DecoderStepWorkload { model, scope, kind, ctx, kv, batch, scratch, x_src, r_src, out, graphs: HashMap::new(), reference: vec![], last_table: None };
         w.prepare()?;
         w.forward(&OpTable::baseline())?;
         w.reference = w.output()?;
         Ok(w)
+    }
+
+    /// Teacher-forced audit of `table` (see the module doc): the baseline model runs layer by
+    /// layer and each layer's input (hidden, residual) is kept; then every layer runs with
+    /// `table` from that input and its outputs are compared with the baseline layer's. Ok:
+    /// the worst layer's rel-L2; Err: the first layer that differs.
+    fn layerwise_drift(&self, table: &OpTable) -> std::result::Result<f64, String> {
+        let e = |x: fk_runtime::Error| x.to_string();
+        let t = self.batch.num_tokens;
+        let (hidden, residual) = (self.scratch.hidden.narrow(0, 0, t).map_err(e)?, self.scratch.residual.narrow(0, 0, t).map_err(e)?);
+        let rope = self.rotary();
+        let layers = &self.model.model.layers;
+        let run_layer = |ctx: &Context, i: usize| -> Result<()> {
+            layers[i].forward(ctx, &hidden, &residual, i == 0, &self.batch, &self.kv.layer(i)?, &rope, &self.scratch.layers)
+        };
+        let base = self.ctx.with_ops(&OpTable::baseline());
+        fk_baselines::ops::embedding(&base.ops, &self.batch.input_ids, &self.model.model.embed_tokens, &residual, &self.scratch.embed_status).map_err(e)?;
+        let mut inputs = Vec::with_capacity(layers.len());
+        let mut wanted = Vec::with_capacity(layers.len());
+        for i in 0..layers.len() {
+            inputs.push((hidden.duplicate().map_err(e)?, residual.duplicate().map_err(e)?));
+            run_layer(&base, i).map_err(e)?;
+            wanted.push((hidden.to_f32().map_err(e)?, residual.to_f32().map_err(e)?));
+        }
+        let cand = self.ctx.with_ops(table);
+        let mut worst = 0f64;
+        for (i, ((h_in, r_in), (h_want, r_want))) in inputs.iter().zip(&wanted).enumerate() {
+            hidden.copy_from(h_in).map_err(e)?;
+            residual.copy_from(r_in).map_err(e)?;
+            run_layer(&cand, i).map_err(e)?;
+            for (what, got, want) in [("hidden", hidden.to_f32().map_err(e)?, h_want), ("residual", residual.to_f32().map_err(e)?, r_want)] {
+                let want: Vec<f64> = want.iter().map(|&v| v as f64).collect();
+                let c = compare(&got, &want, MODULE_TOLERANCE);
+                worst = worst.max(c.rel_l2);
+                c.check(&format!("layer {i} {what} (given the baseline's input) vs the baseline table"))?;
+            }
+        }
+        Ok(worst)
     }
 
     fn output(&self) -> Result<Vec<f32>> {
@@ -222,6 +271,7 @@ impl<F: FeedForward> Workload for DecoderStepWorkload<F> {
     }
 
     fn run(&mut self, table: &OpTable) -> Result<()> {
+        self.last_table = Some(table.clone());
         let graphable = self.scope == Scope::Model && matches!(self.kind, StepKind::Decode { .. });
         if !graphable {
             return self.forward(table);
@@ -238,8 +288,17 @@ impl<F: FeedForward> Workload for DecoderStepWorkload<F> {
     fn check(&mut self) -> std::result::Result<(), String> {
         let got = self.output().map_err(|e| e.to_string())?;
         let want: Vec<f64> = self.reference.iter().map(|&v| v as f64).collect();
-        // Same model, same inputs: a candidate kernel may round differently, bf16-sized.
-        compare(&got, &want, Tolerance { atol: 0.5, rtol: 0.1, max_rel_l2: 2e-2 }).check(&format!("{:?} {} vs the baseline table", self.scope, self.kind.label()))
+        let whole = compare(&got, &want, MODULE_TOLERANCE).check(&format!("{:?} {} vs the baseline table", self.scope, self.kind.label()));
+        let (Err(e), Scope::Model, Some(table)) = (&whole, self.scope, self.last_table.clone()) else {
+            return whole;
+        };
+        match self.layerwise_drift(&table) {
+            Ok(worst) => {
+                eprintln!("  {} {}: the whole model drifts from the baseline ({e}), but every layer given the baseline's input matches it (worst layer rel_l2 {worst:.1e}): accepted as amplification through depth", self.model.name, self.kind.label());
+                Ok(())
+            }
+            Err(layer) => Err(format!("{e}; and layer by layer: {layer}")),
+        }
     }
 
     fn bytes(&self) -> u64 {
