@@ -58,7 +58,14 @@ const ITEMS: &[Item] = &[
     Item { kind: Kind::E2e, package: "fk-llama", target: "generate", llama_slot: None, out: "fk-llama.generate", expect: "llama", describe: "Llama-3.1-8B end to end vs HF generate", bench_args: "architectures/llama/configs/Llama-3.1-8B-Instruct/config.json" },
 ];
 
-pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
+/// Builds the bundle into `out_dir` (default `bundle/`). `only`: just the items whose binary
+/// name contains one of these substrings (every binary together no longer fits the device
+/// tool's 64 MiB carry, even compressed), plus the CLI.
+pub fn run(ws: &Path, out_dir: Option<PathBuf>, only: Option<Vec<String>>) -> Result<()> {
+    let items: Vec<&Item> = ITEMS.iter().filter(|i| only.as_ref().is_none_or(|o| o.iter().any(|s| i.out.contains(s.as_str())))).collect();
+    if items.is_empty() {
+        bail!("gpu-bundle --only {:?}: no binary matches (names: {})", only.unwrap_or_default(), ITEMS.iter().map(|i| i.out).collect::<Vec<_>>().join(", "));
+    }
     let bundle = out_dir.unwrap_or_else(|| ws.join("bundle"));
     if bundle.exists() {
         std::fs::remove_dir_all(&bundle).with_context(|| format!("remove old {}", bundle.display()))?;
@@ -66,7 +73,7 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
     let bin = bundle.join("bin");
     std::fs::create_dir_all(&bin)?;
     let mut manifest = String::from("# kind binary expect-or-name args/description\n");
-    for item in ITEMS {
+    for item in items {
         let exe = build(ws, item)?;
         let dst = bin.join(item.out);
         std::fs::copy(&exe, &dst).with_context(|| format!("copy {} -> {}", exe.display(), dst.display()))?;
@@ -113,7 +120,7 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>) -> Result<()> {
     }
     let size = dir_size(&bundle)?;
     if size > MAX_BUNDLE_BYTES {
-        bail!("bundle is {} MiB even compressed (limit {} MiB)", size >> 20, MAX_BUNDLE_BYTES >> 20);
+        bail!("bundle is {} MiB even compressed (limit {} MiB): pick the binaries a run needs with --only", size >> 20, MAX_BUNDLE_BYTES >> 20);
     }
     eprintln!("gpu bundle: {} ({:.1} MiB). On the GPU machine: OUT=<dir> bash {}/run.sh", bundle.display(), size as f64 / (1 << 20) as f64, bundle.file_name().and_then(|s| s.to_str()).unwrap_or("bundle"));
     Ok(())

