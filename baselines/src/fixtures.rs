@@ -129,3 +129,58 @@ pub fn arch_cases(arch: &str, manifest_dir: &str, min: usize) -> Result<Vec<Gold
     }
     Ok(cases)
 }
+
+/// `r` must be an error whose message mentions every needle (a bad input named, not just
+/// refused). The message says what was expected and what came.
+pub fn expect_err<T>(r: Result<T>, what: &str, needles: &[&str]) -> std::result::Result<(), String> {
+    match r {
+        Ok(_) => Err(format!("{what}: expected an error")),
+        Err(e) => {
+            let m = e.to_string();
+            match needles.iter().find(|n| !m.contains(*n)) {
+                Some(n) => Err(format!("{what}: error `{m}` should mention `{n}`")),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// One trial of a GPU golden test: the check for one case.
+pub type GoldenCheck = fn(&fk_runtime::Device, &GoldenCase) -> std::result::Result<(), String>;
+
+/// The trials an encoder crate's GPU golden test runs per case: a case whose head_dim has no
+/// attention kernel must be refused by name (`unsupported`); any other must match
+/// transformers, pass the architecture's batching trial (`batching`: its name and check: a
+/// padded batch or a batch of images against each input alone), and — f32 cases — name bad
+/// input.
+pub struct EncoderGoldenTrials {
+    pub has_kernel: fn(&GoldenCase) -> bool,
+    pub unsupported: GoldenCheck,
+    pub matches: GoldenCheck,
+    pub batching: (&'static str, GoldenCheck),
+    pub bad_input: GoldenCheck,
+}
+
+impl EncoderGoldenTrials {
+    pub fn trials(&self, cases: Vec<GoldenCase>) -> Vec<fk_runtime::gpu_test::TestTrial> {
+        use fk_runtime::gpu_test::gpu_trial;
+        let mut trials = Vec::new();
+        for g in cases.into_iter().map(std::sync::Arc::new) {
+            let name = g.name.clone();
+            let case = |check: GoldenCheck| {
+                let g = g.clone();
+                move |dev: &fk_runtime::Device| check(dev, &g)
+            };
+            if !(self.has_kernel)(&g) {
+                trials.push(gpu_trial(format!("goldens/{name}/unsupported head_dim is a named error"), case(self.unsupported)));
+                continue;
+            }
+            trials.push(gpu_trial(format!("goldens/{name}/matches transformers"), case(self.matches)));
+            trials.push(gpu_trial(format!("goldens/{name}/{}", self.batching.0), case(self.batching.1)));
+            if !g.is_bf16() {
+                trials.push(gpu_trial(format!("goldens/{name}/bad input is a named error"), case(self.bad_input)));
+            }
+        }
+        trials
+    }
+}

@@ -5,15 +5,14 @@
 //! `hd64-*` cases are the GPU-shaped ones (head_dim 64); the `tiny-*` cases (head_dim 8, no
 //! attention kernel) must be refused with an error naming the head_dim. Ignored without a GPU.
 
-use fk_baselines::fixtures::{arch_cases, GoldenCase};
+use fk_baselines::fixtures::{arch_cases, EncoderGoldenTrials, GoldenCase};
 use fk_baselines::ops::PackedAttentionKernel;
 use fk_baselines::{Context, OpTable};
 use fk_colbertv2::gpu::ColBERT;
 use fk_recsys::goldens::{check_bad_batches, check_gpu_encoder, check_key, expect_err, gpu_padding_drift, token_batch};
 use fk_recsys::BertConfig;
-use fk_runtime::gpu_test::{gpu_trial, run};
+use fk_runtime::gpu_test::run;
 use fk_runtime::{DType, Device};
-use std::sync::Arc;
 
 fn s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
@@ -73,19 +72,12 @@ fn unsupported_head_dim(dev: &Device, g: &GoldenCase) -> Result<(), String> {
 
 fn main() {
     let cases = arch_cases("colbertv2", env!("CARGO_MANIFEST_DIR"), 4).expect("tests/goldens/colbertv2 loads");
-    let mut trials = Vec::new();
-    for g in cases.into_iter().map(Arc::new) {
-        let name = g.name.clone();
-        if !has_kernel(&g) {
-            trials.push(gpu_trial(format!("goldens/{name}/unsupported head_dim is a named error"), move |dev| unsupported_head_dim(dev, &g)));
-            continue;
-        }
-        let (a, b) = (g.clone(), g.clone());
-        trials.push(gpu_trial(format!("goldens/{name}/matches transformers"), move |dev| matches_transformers(dev, &a)));
-        trials.push(gpu_trial(format!("goldens/{name}/padding changes no real token"), move |dev| padding_changes_no_real_token(dev, &b)));
-        if !g.is_bf16() {
-            trials.push(gpu_trial(format!("goldens/{name}/bad input is a named error"), move |dev| bad_input(dev, &g)));
-        }
-    }
-    run(trials)
+    let trials = EncoderGoldenTrials {
+        has_kernel,
+        unsupported: unsupported_head_dim,
+        matches: matches_transformers,
+        batching: ("padding changes no real token", padding_changes_no_real_token),
+        bad_input,
+    };
+    run(trials.trials(cases))
 }

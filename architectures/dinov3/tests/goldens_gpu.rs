@@ -6,17 +6,16 @@
 //! 64); the `tiny-*` cases (head_dim 8, no attention kernel) must be refused with an error
 //! naming the head_dim. Ignored without a GPU.
 
-use fk_baselines::fixtures::{arch_cases, GoldenCase};
+use fk_baselines::fixtures::{arch_cases, expect_err, EncoderGoldenTrials, GoldenCase};
 use fk_baselines::ops::PackedAttentionKernel;
 use fk_baselines::{Context, OpTable};
 use fk_dinov3::gpu::DINOv3ViTModel;
 use fk_dinov3::DINOv3ViTConfig;
 use fk_multimodal::ImageBatch;
 use fk_runtime::compare::compare;
-use fk_runtime::gpu_test::{gpu_trial, run};
+use fk_runtime::gpu_test::run;
 use fk_runtime::safetensors::Checkpoint;
 use fk_runtime::{DType, Device};
-use std::sync::Arc;
 
 fn s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
@@ -71,23 +70,16 @@ fn batch_rows_equal_each_image_alone(dev: &Device, g: &GoldenCase) -> Result<(),
     Ok(())
 }
 
-fn expect_err<T>(r: fk_runtime::Result<T>, what: &str, needle: &str) -> Result<(), String> {
-    match r {
-        Ok(_) => Err(format!("{what}: expected an error")),
-        Err(e) if e.to_string().contains(needle) => Ok(()),
-        Err(e) => Err(format!("{what}: error `{e}` should mention `{needle}`")),
-    }
-}
 
 fn bad_input(dev: &Device, g: &GoldenCase) -> Result<(), String> {
     let (model, ctx) = setup(dev, g)?;
     let p = model.cfg.patch_size;
     let odd = ImageBatch::new(1, 3, 2 * p + 1, 2 * p, vec![0.0; 3 * (2 * p + 1) * 2 * p]).map_err(s)?;
-    expect_err(model.forward(&ctx, &odd, false), "image size not a multiple of the patch", "not a positive multiple of patch_size")?;
+    expect_err(model.forward(&ctx, &odd, false), "image size not a multiple of the patch", &["not a positive multiple of patch_size"])?;
     let gray = ImageBatch::new(1, 1, 2 * p, 2 * p, vec![0.0; 4 * p * p]).map_err(s)?;
-    expect_err(model.forward(&ctx, &gray, false), "wrong channel count", "num_channels")?;
+    expect_err(model.forward(&ctx, &gray, false), "wrong channel count", &["num_channels"])?;
     let wrong = DINOv3ViTConfig { num_register_tokens: model.cfg.num_register_tokens + 1, ..model.cfg.clone() };
-    expect_err(DINOv3ViTModel::load(dev, &Checkpoint::open(&g.dir).map_err(s)?, &wrong, None), "config with more registers than the checkpoint", "register_tokens")?;
+    expect_err(DINOv3ViTModel::load(dev, &Checkpoint::open(&g.dir).map_err(s)?, &wrong, None), "config with more registers than the checkpoint", &["register_tokens"])?;
     // Still usable after the refusals.
     let ok = ImageBatch::new(1, 3, 2 * p, 3 * p, vec![0.5; 18 * p * p]).map_err(s)?;
     model.forward(&ctx, &ok, false).map(|_| ()).map_err(s)
@@ -96,24 +88,17 @@ fn bad_input(dev: &Device, g: &GoldenCase) -> Result<(), String> {
 fn unsupported_head_dim(dev: &Device, g: &GoldenCase) -> Result<(), String> {
     let (model, ctx) = setup(dev, g)?;
     let hd = model.cfg.head_dim;
-    expect_err(model.forward(&ctx, &images_of(g)?, false), "head_dim without a kernel", &format!("head_dim {hd}"))
+    expect_err(model.forward(&ctx, &images_of(g)?, false), "head_dim without a kernel", &[&format!("head_dim {hd}")])
 }
 
 fn main() {
     let cases = arch_cases("dinov3", env!("CARGO_MANIFEST_DIR"), 6).expect("tests/goldens/dinov3 loads");
-    let mut trials = Vec::new();
-    for g in cases.into_iter().map(Arc::new) {
-        let name = g.name.clone();
-        if !has_kernel(&g) {
-            trials.push(gpu_trial(format!("goldens/{name}/unsupported head_dim is a named error"), move |dev| unsupported_head_dim(dev, &g)));
-            continue;
-        }
-        let (a, b) = (g.clone(), g.clone());
-        trials.push(gpu_trial(format!("goldens/{name}/matches transformers"), move |dev| matches_transformers(dev, &a)));
-        trials.push(gpu_trial(format!("goldens/{name}/each image alone == its rows of the batch"), move |dev| batch_rows_equal_each_image_alone(dev, &b)));
-        if !g.is_bf16() {
-            trials.push(gpu_trial(format!("goldens/{name}/bad input is a named error"), move |dev| bad_input(dev, &g)));
-        }
-    }
-    run(trials)
+    let trials = EncoderGoldenTrials {
+        has_kernel,
+        unsupported: unsupported_head_dim,
+        matches: matches_transformers,
+        batching: ("each image alone == its rows of the batch", batch_rows_equal_each_image_alone),
+        bad_input,
+    };
+    run(trials.trials(cases))
 }

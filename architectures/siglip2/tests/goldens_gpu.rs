@@ -7,15 +7,14 @@
 //! `tiny-*` cases (head_dim 8, no attention kernel) must be refused with an error naming the
 //! head_dim. Ignored without a GPU.
 
-use fk_baselines::fixtures::{arch_cases, model_tolerance, GoldenCase};
+use fk_baselines::fixtures::{arch_cases, expect_err, model_tolerance, EncoderGoldenTrials, GoldenCase};
 use fk_baselines::ops::PackedAttentionKernel;
 use fk_baselines::{Context, OpTable};
 use fk_runtime::compare::compare;
-use fk_runtime::gpu_test::{gpu_trial, run};
+use fk_runtime::gpu_test::run;
 use fk_runtime::{DType, Device};
 use fk_siglip2::gpu::Siglip2VisionTransformer;
 use fk_siglip2::{PatchBatch, Siglip2VisionConfig};
-use std::sync::Arc;
 
 fn s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
@@ -104,22 +103,15 @@ fn padding_changes_no_real_patch(dev: &Device, g: &GoldenCase) -> Result<(), Str
     Ok(())
 }
 
-fn expect_err<T>(r: fk_runtime::Result<T>, what: &str, needle: &str) -> Result<(), String> {
-    match r {
-        Ok(_) => Err(format!("{what}: expected an error")),
-        Err(e) if e.to_string().contains(needle) => Ok(()),
-        Err(e) => Err(format!("{what}: error `{e}` should mention `{needle}`")),
-    }
-}
 
 fn bad_input(dev: &Device, g: &GoldenCase) -> Result<(), String> {
     let (model, ctx) = setup(dev, g)?;
     let (c, p) = (model.cfg.num_channels, model.cfg.patch_size);
     // An image whose size is not a multiple of the patch never becomes a batch.
-    expect_err(PatchBatch::from_images(&[(p + 1, 2 * p, vec![0.0; c * (p + 1) * 2 * p])], c, p, 16), "image size not a multiple of the patch", "not a positive multiple of patch_size")?;
+    expect_err(PatchBatch::from_images(&[(p + 1, 2 * p, vec![0.0; c * (p + 1) * 2 * p])], c, p, 16), "image size not a multiple of the patch", &["not a positive multiple of patch_size"])?;
     // Patches of the wrong width (another patch size or channel count).
     let wrong = PatchBatch::from_images(&[(2 * p, 2 * p, vec![0.0; 4 * p * p])], 1, p, 16).map_err(s)?;
-    expect_err(model.forward(&ctx, &wrong, false), "wrong patch width", "num_channels")?;
+    expect_err(model.forward(&ctx, &wrong, false), "wrong patch width", &["num_channels"])?;
     // Still usable.
     let ok = PatchBatch::from_images(&[(2 * p, 3 * p, vec![0.25; c * 6 * p * p])], c, p, 8).map_err(s)?;
     model.forward(&ctx, &ok, false).map(|_| ()).map_err(s)
@@ -128,24 +120,17 @@ fn bad_input(dev: &Device, g: &GoldenCase) -> Result<(), String> {
 fn unsupported_head_dim(dev: &Device, g: &GoldenCase) -> Result<(), String> {
     let (model, ctx) = setup(dev, g)?;
     let hd = model.cfg.head_dim;
-    expect_err(model.forward(&ctx, &batch_of(g)?, false), "head_dim without a kernel", &format!("head_dim {hd}"))
+    expect_err(model.forward(&ctx, &batch_of(g)?, false), "head_dim without a kernel", &[&format!("head_dim {hd}")])
 }
 
 fn main() {
     let cases = arch_cases("siglip2", env!("CARGO_MANIFEST_DIR"), 4).expect("tests/goldens/siglip2 loads");
-    let mut trials = Vec::new();
-    for g in cases.into_iter().map(Arc::new) {
-        let name = g.name.clone();
-        if !has_kernel(&g) {
-            trials.push(gpu_trial(format!("goldens/{name}/unsupported head_dim is a named error"), move |dev| unsupported_head_dim(dev, &g)));
-            continue;
-        }
-        let (a, b) = (g.clone(), g.clone());
-        trials.push(gpu_trial(format!("goldens/{name}/matches transformers"), move |dev| matches_transformers(dev, &a)));
-        trials.push(gpu_trial(format!("goldens/{name}/padding changes no real patch"), move |dev| padding_changes_no_real_patch(dev, &b)));
-        if !g.is_bf16() {
-            trials.push(gpu_trial(format!("goldens/{name}/bad input is a named error"), move |dev| bad_input(dev, &g)));
-        }
-    }
-    run(trials)
+    let trials = EncoderGoldenTrials {
+        has_kernel,
+        unsupported: unsupported_head_dim,
+        matches: matches_transformers,
+        batching: ("padding changes no real patch", padding_changes_no_real_patch),
+        bad_input,
+    };
+    run(trials.trials(cases))
 }

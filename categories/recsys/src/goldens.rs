@@ -4,6 +4,7 @@
 
 use crate::batch::TokenBatch;
 use crate::bert::BertModel;
+pub use fk_baselines::fixtures::expect_err;
 use fk_baselines::fixtures::GoldenCase;
 use fk_runtime::Result;
 
@@ -116,19 +117,6 @@ pub fn check_gpu_encoder(g: &GoldenCase, out: &crate::gpu::BertOutput, b: &Token
     Ok(report)
 }
 
-/// `Ok` when `r` is an error whose message mentions every needle.
-pub fn expect_err<T>(r: Result<T>, what: &str, needles: &[&str]) -> std::result::Result<(), String> {
-    match r {
-        Ok(_) => Err(format!("{what}: expected an error")),
-        Err(e) => {
-            let m = e.to_string();
-            match needles.iter().find(|n| !m.contains(*n)) {
-                Some(n) => Err(format!("{what}: error `{m}` should mention `{n}`")),
-                None => Ok(()),
-            }
-        }
-    }
-}
 
 /// The batches every BERT-family model must refuse with a named error, given its `forward`:
 /// a sequence past the position table, an id past the vocabulary, a token type past
