@@ -2,12 +2,18 @@
 // The grouped expert GEMM of a MoE block over the blocks moe_align_block_size laid out (vLLM's
 // fused_moe_kernel): gate_up with silu(gate) * up fused into the epilogue, or down with the
 // routing weight applied. The kernel and its tile configurations: include/fk/moe/fused_moe_sm80.cuh.
-// The launcher picks the configuration whose M tile divides block_size (16 / 64 / 128 rows),
+// The launcher picks the configuration whose M tile divides block_size (16 / 64 / 128 rows;
+// built for sm_90a, blocks of 128 go to the wgmma kernel of include/fk/moe/fused_moe_sm90.cuh),
 // sizes the grid from the host-known capacity of sorted_token_ids (blocks past the device-side
 // num_tokens_post_padded exit at once), and launches on `stream` only: capturable in a graph.
 #include "fk/common.cuh"
 #include "fk/moe/fused_moe_sm80.cuh"
+#include "fk/moe/fused_moe_sm90.cuh"
 #include "fk/ops/fused_moe.h"
+
+#ifndef FK_SM90A
+#define FK_SM90A 0
+#endif
 
 namespace {
 
@@ -25,7 +31,23 @@ template <typename T, class C, bool SILU> cudaError_t launch_cfg(const fk_fused_
     return fk::launch_pdl(kernel, dim3(unsigned(gx), unsigned(gy)), dim3(C::THREADS), size_t(C::SMEM), stream, *p);
 }
 
+#if FK_SM90A
+template <typename T, bool SILU> cudaError_t launch_sm90(const fk_fused_moe_params* p, cudaStream_t stream) {
+    using C = fk::moe::Sm90Cfg;
+    auto kernel = fk::moe::fused_moe_sm90_kernel<T, SILU>;
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
+    if (e != cudaSuccess) return e;
+    const int64_t cols = SILU ? C::BN / 2 : C::BN;
+    const int64_t gx = fk::ceil_div(p->em_capacity, C::BM), gy = fk::ceil_div(p->n, cols);
+    FK_REQUIRE(gx <= 0x7fffffff && gy <= 65535);
+    return fk::launch_pdl(kernel, dim3(unsigned(gx), unsigned(gy)), dim3(C::THREADS), size_t(C::SMEM), stream, *p);
+}
+#endif
+
 template <typename T, bool SILU> cudaError_t launch_t(const fk_fused_moe_params* p, cudaStream_t stream) {
+#if FK_SM90A
+    if (p->block_size % fk::moe::Sm90Cfg::BM == 0) return launch_sm90<T, SILU>(p, stream);
+#endif
     if (p->block_size % LargeCfg::BM == 0) return launch_cfg<T, LargeCfg, SILU>(p, stream);
     if (p->block_size % MediumCfg::BM == 0) return launch_cfg<T, MediumCfg, SILU>(p, stream);
     return launch_cfg<T, SmallCfg, SILU>(p, stream);
