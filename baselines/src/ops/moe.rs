@@ -151,11 +151,13 @@ pub fn moe_align_block_size_checked(table: &OpTable, topk_ids: &Tensor, align: &
 /// The M tile block size for `tokens` tokens routed `top_k` ways over `experts`: 16 rows when
 /// an expert sees few slots (decode: the GEMM streams weights and padding costs little), 64
 /// in between, 128 for prefill (vLLM's fused_moe configs make the same three-way choice).
+/// 128 already from ~96 slots per expert: on sm_90a blocks of 128 run the wgmma kernel, which
+/// is several times the mma.sync rate, so its padding (at most 127 rows per expert) is cheap.
 pub fn fused_moe_block_size(tokens: usize, top_k: usize, experts: usize) -> usize {
     let per_expert = (tokens * top_k).div_ceil(experts.max(1));
     if per_expert <= 32 {
         16
-    } else if per_expert <= 256 {
+    } else if per_expert <= 96 {
         64
     } else {
         128
