@@ -3,7 +3,7 @@
 // fused_moe_kernel): gate_up with silu(gate) * up fused into the epilogue, or down with the
 // routing weight applied. The kernel and its tile configurations: include/fk/moe/fused_moe_sm80.cuh.
 // The launcher picks the configuration whose M tile divides block_size (16 / 64 / 128 rows;
-// built for sm_90a, blocks of 128 go to the wgmma kernel of include/fk/moe/fused_moe_sm90.cuh),
+// built for sm_90a, blocks of 64 and 128 go to the wgmma kernel of include/fk/moe/fused_moe_sm90.cuh),
 // sizes the grid from the host-known capacity of sorted_token_ids (blocks past the device-side
 // num_tokens_post_padded exit at once), and launches on `stream` only: capturable in a graph.
 #include "fk/common.cuh"
@@ -13,6 +13,9 @@
 
 #ifndef FK_SM90A
 #define FK_SM90A 0
+#endif
+#if FK_SM90A
+#include <cudaTypedefs.h>  // PFN_cuTensorMapEncodeTiled
 #endif
 
 namespace {
@@ -32,21 +35,50 @@ template <typename T, class C, bool SILU> cudaError_t launch_cfg(const fk_fused_
 }
 
 #if FK_SM90A
-template <typename T, bool SILU> cudaError_t launch_sm90(const fk_fused_moe_params* p, cudaStream_t stream) {
-    using C = fk::moe::Sm90Cfg;
-    auto kernel = fk::moe::fused_moe_sm90_kernel<T, SILU>;
+// cuTensorMapEncodeTiled is a driver function: reached through cudart's entry-point query so
+// the library keeps linking against the static runtime only. Null if the driver lacks it.
+PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+    static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+        void* f = nullptr;
+        cudaDriverEntryPointQueryResult q{};
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) != cudaSuccess || q != cudaDriverEntryPointSuccess) return PFN_cuTensorMapEncodeTiled_v12000(nullptr);
+        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
+    }();
+    return fn;
+}
+
+// The weight [E, n_w, K] as the kernel's TMA source: box 64 (K) x 64 rows, 128-byte swizzle
+// (the SW128 tile layout the wgmma descriptors read), out-of-range rows/columns zero-filled.
+bool encode_weight_map(CUtensorMap* map, const fk_fused_moe_params* p, bool silu) {
+    const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
+    if (encode == nullptr) return false;
+    const cuuint64_t k = cuuint64_t(p->k), n_w = cuuint64_t(silu ? 2 * p->n : p->n);
+    const cuuint64_t dims[3] = {k, n_w, cuuint64_t(p->num_experts)};
+    const cuuint64_t strides[2] = {k * 2, n_w * k * 2};  // bytes, dims 1 and 2
+    const cuuint32_t box[3] = {64, 64, 1}, elem_strides[3] = {1, 1, 1};
+    const CUtensorMapDataType type = p->dtype == FK_DTYPE_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+    return encode(map, type, 3, const_cast<void*>(p->weight), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                  CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+template <typename T, bool SILU, int WM> cudaError_t launch_sm90(const fk_fused_moe_params* p, const CUtensorMap& wmap, cudaStream_t stream) {
+    using C = fk::moe::Sm90Cfg<WM>;
+    auto kernel = fk::moe::fused_moe_sm90_kernel<T, SILU, WM>;
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
     if (e != cudaSuccess) return e;
     const int64_t cols = SILU ? C::BN / 2 : C::BN;
     const int64_t gx = fk::ceil_div(p->em_capacity, C::BM), gy = fk::ceil_div(p->n, cols);
     FK_REQUIRE(gx <= 0x7fffffff && gy <= 65535);
-    return fk::launch_pdl(kernel, dim3(unsigned(gx), unsigned(gy)), dim3(C::THREADS), size_t(C::SMEM), stream, *p);
+    return fk::launch_pdl(kernel, dim3(unsigned(gx), unsigned(gy)), dim3(C::THREADS), size_t(C::SMEM), stream, *p, wmap);
 }
 #endif
 
 template <typename T, bool SILU> cudaError_t launch_t(const fk_fused_moe_params* p, cudaStream_t stream) {
 #if FK_SM90A
-    if (p->block_size % fk::moe::Sm90Cfg::BM == 0) return launch_sm90<T, SILU>(p, stream);
+    // Without a tensor map (a driver older than CUDA 12.0's API) the portable kernel runs.
+    CUtensorMap wmap;
+    if (p->block_size % 64 == 0 && encode_weight_map(&wmap, p, SILU))
+        return p->block_size % 128 == 0 ? launch_sm90<T, SILU, 2>(p, wmap, stream) : launch_sm90<T, SILU, 1>(p, wmap, stream);
 #endif
     if (p->block_size % LargeCfg::BM == 0) return launch_cfg<T, LargeCfg, SILU>(p, stream);
     if (p->block_size % MediumCfg::BM == 0) return launch_cfg<T, MediumCfg, SILU>(p, stream);

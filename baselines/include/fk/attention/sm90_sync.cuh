@@ -1,5 +1,6 @@
-// Hopper (sm_90a) synchronisation and descriptor building blocks, private to the attention
-// kernels: mbarriers (init, arrive, parity wait, cp.async completion arrive), the proxy fence
+// Hopper (sm_90a) synchronisation and descriptor building blocks of the warp-specialised
+// kernels (prefill attention, the MoE grouped GEMM): mbarriers (init, arrive, parity wait,
+// cp.async completion arrive, TMA transaction counts), TMA tile loads, the proxy fence
 // between cp.async writes (generic proxy) and wgmma reads (async proxy), wgmma fence /
 // commit / wait, register-pinning fences, setmaxnreg, and shared-memory matrix descriptors
 // for the 128-byte-swizzled layout.
@@ -42,6 +43,22 @@ __device__ __forceinline__ void cp_async_arrive_noinc(uint32_t bar) {
     asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+
+// Adds one arrival and raises the phase's expected transaction bytes: the phase completes once
+// every arrival is in and TMA copies have delivered `bytes` (see tma_load_3d).
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+// TMA: copies the box at element coordinates (c0 innermost, c1, c2) of the tensor `tmap`
+// describes (a __grid_constant__ kernel parameter) to shared memory at `dst`, laid out and
+// swizzled as the map says; the bytes count against `bar`'s transaction count. Boxes that
+// reach past the tensor are zero-filled.
+__device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1, int c2) {
+    asm volatile(
+        "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(tmap)), "r"(bar), "r"(c0), "r"(c1), "r"(c2)
+        : "memory");
+}
 
 // cp.async writes through the generic proxy; wgmma reads shared memory through the async proxy.
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }

@@ -1,27 +1,36 @@
 // The grouped expert GEMM behind kernels/fused_moe.cu on Hopper (sm_90a): wgmma from
-// 128-byte-swizzled shared tiles, for blocks of 128 token slots (block_size % 128 == 0: the
-// prefill / large-batch case, where the mma.sync kernel of fused_moe_sm80.cuh tops out near a
-// quarter of cuBLAS because mma.sync cannot feed Hopper's tensor cores).
+// 128-byte-swizzled shared tiles, for blocks of 64 or 128 token slots (the prefill and
+// large-batch cases, where the mma.sync kernel of fused_moe_sm80.cuh tops out near a quarter
+// of cuBLAS because mma.sync cannot feed Hopper's tensor cores).
 //
-// One CTA = one 128-slot block of sorted_token_ids (one expert) x one tile of 256 weight rows,
-// three warpgroups, warp-specialised as the prefill attention kernel is (same building blocks,
-// fk/attention/sm90_sync.cuh):
+// One CTA = one block of BM = 64 WM slots of sorted_token_ids (one expert) x one tile of 256
+// weight rows, three warpgroups, warp-specialised as the prefill attention kernel is (same
+// building blocks, fk/attention/sm90_sync.cuh):
 //   warpgroup 0 (producer, few registers): walks K in 64-wide steps and fills a ring of
-//     STAGES shared stages, each an A tile [128 slots, 64] gathered row by row from
-//     a[slot / a_rows_per_slot] (TMA cannot gather rows; padding slots are zero-filled) and a
-//     B tile [256 weight rows, 64] of the expert's weight, all with 16-byte cp.async whose
-//     completion arrives on the stage's "full" mbarrier, so the producer only ever waits for
-//     a stage to be freed.
-//   warpgroups 1, 2 (consumers, 64 slots each): per stage 4 k16 steps x two m64n128k16 wgmma
-//     (A and B both K-major from shared memory), one wgmma group kept in flight: the stage of
-//     step kt-1 is released as soon as step kt has been issued and kt-1 has retired.
-// gate_up (SILU): the 256 B rows are 128 gate rows (w13 rows n0..) and the 128 up rows of the
-// same columns (w13 rows I + n0..), so accumulator half 0 holds gate and half 1 holds up of
-// the same output element in the same thread: silu(gate) * up is formed in registers and only
-// [slots, I] is written. down (!SILU): 256 output columns, scaled by the slot's routing weight.
-// The epilogue stores 4-byte pairs straight from the wgmma accumulator layout; the output is
-// small next to the K loop (K >= 4096 at the shapes this path is for).
+//     STAGES shared stages, each an A tile [BM slots, 64] gathered row by row from
+//     a[slot / a_rows_per_slot] with 16-byte cp.async (TMA cannot gather rows; padding slots
+//     are zero-filled) and a B tile [256 weight rows, 64] of the expert's weight as four TMA
+//     boxes of 64 rows (one thread issues them). Both complete the stage's "full" mbarrier
+//     (cp.async arrivals + TMA transaction bytes), so the producer only ever waits for a
+//     stage to be freed. Why TMA for B: with cp.async for both tiles the one producer
+//     warpgroup's copy instructions capped the kernel near 330 TFLOP/s (run 13, 42 % of
+//     cuBLAS); B is most of the bytes and a plain 3-D tensor [E, n_w, K].
+//   warpgroups 1, 2 (consumers): m64n128k16 wgmma (A and B K-major from shared memory), one
+//     wgmma group kept in flight: a stage is released as soon as the next has been issued
+//     and it has retired.
+//     WM = 2 (BM 128, prefill): consumer w owns slots 64w.. and all 256 B rows (two n128
+//       accumulators).
+//     WM = 1 (BM 64, mid-size batches): both consumers share the 64 slots, consumer w owns
+//       B rows 128w .. 128w + 127 (one accumulator): the tile stays 256 rows wide, so each
+//       CTA still streams enough weight bytes, with half the padding rows of BM 128.
+// gate_up (SILU): a consumer's B rows are its gate rows followed by the up rows of the same
+// columns (w13 rows n and I + n), so gate and up of one output element sit in the same thread:
+// silu(gate) * up is formed in registers and only [slots, I] is written. down (!SILU): 256
+// output columns, scaled by the slot's routing weight. The epilogue stores 4-byte pairs
+// straight from the accumulator layout; the output is small next to the K loop.
 #pragma once
+#include <cuda.h>  // CUtensorMap
+
 #include "fk/attention/sm80_mma.cuh"
 #include "fk/attention/sm90_sync.cuh"
 #include "fk/attention/sm90_wgmma_ops.cuh"
@@ -33,20 +42,38 @@ namespace fk {
 namespace moe {
 namespace {
 
-struct Sm90Cfg {
-    static constexpr int BM = 128, BN = 256, BK = 64, STAGES = 4, THREADS = 384;
+template <int WM_> struct Sm90Cfg {
+    static constexpr int WM = WM_, BM = 64 * WM, BN = 256, BK = 64, THREADS = 384;
+    static constexpr int STAGES = WM == 2 ? 4 : 5;  // as many as fit next to the tiles
+    static constexpr int BOX_ROWS = 64;             // TMA box of B: 64 (K) x 64 rows, 8 KB
     static constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2;
-    static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;  // 48 KB; a multiple of 1024
+    static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;     // a multiple of 1024
     static constexpr int SMEM = 1024 + STAGES * STAGE_BYTES;  // + slack to 1024-align the ring
     // 128 x 56 + 256 x 224 = 384 x 168 registers: what __launch_bounds__(384, 1) gives the CTA.
     static constexpr int PRODUCER_REGS = 56, CONSUMER_REGS = 224;
+    static_assert(STAGES * STAGE_BYTES + 1024 <= 227 * 1024, "shared memory");
 };
 
-template <typename T, bool SILU>
-__global__ void __launch_bounds__(Sm90Cfg::THREADS, 1) fused_moe_sm90_kernel(const __grid_constant__ fk_fused_moe_params p) {
+// First weight row (within the expert) of TMA box j (0..3) of the B tile at column n0.
+template <int WM, bool SILU> __device__ __forceinline__ int box_row(int j, int64_t n0, int64_t N) {
+    if constexpr (!SILU) return static_cast<int>(n0 + 64 * j);
+    // WM 2: boxes gate, gate, up, up (consumers share all 256 rows: acc 0 gate, acc 1 up).
+    // WM 1: boxes gate, up (consumer 0's 64 columns), gate, up (consumer 1's).
+    const bool up = WM == 2 ? j >= 2 : (j & 1) != 0;
+    const int col = WM == 2 ? 64 * (j & 1) : 64 * (j >> 1);
+    return static_cast<int>((up ? N : 0) + n0 + col);
+}
+
+// `wmap`: the weight as a 3-D tensor (K, n_w, E), box (64, 64, 1), 128-byte swizzle (what the
+// launcher encodes); rows past n_w of an expert are zero-filled by TMA, and a gate box reaching
+// past N reads up rows whose products land in columns the epilogue never stores.
+template <typename T, bool SILU, int WM>
+__global__ void __launch_bounds__(384, 1)
+    fused_moe_sm90_kernel(const __grid_constant__ fk_fused_moe_params p, const __grid_constant__ CUtensorMap wmap) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    using C = Sm90Cfg;
+    using C = Sm90Cfg<WM>;
     using M = attn::MmaType<T>;
+    constexpr int NH = WM;  // n128 accumulators per consumer
     extern __shared__ uint8_t smem_raw[];
     __shared__ int s_arow[C::BM];  // row of a, or -1 for padding
     __shared__ int s_slot[C::BM];  // output row (slot), or -1
@@ -74,7 +101,7 @@ __global__ void __launch_bounds__(Sm90Cfg::THREADS, 1) fused_moe_sm90_kernel(con
     auto empty = [&](int st) { return attn::smem_addr(&bars[C::STAGES + st]); };
     if (tid == 0) {
         for (int st = 0; st < C::STAGES; ++st) {
-            attn::mbar_init(full(st), 128);  // one cp.async arrival per producer thread
+            attn::mbar_init(full(st), 129);  // a cp.async arrival per producer thread + the TMA issuer's
             attn::mbar_init(empty(st), 8);   // one arrival per consumer warp
         }
         attn::mbar_init_fence();
@@ -87,13 +114,18 @@ __global__ void __launch_bounds__(Sm90Cfg::THREADS, 1) fused_moe_sm90_kernel(con
         // ---------------- producer ----------------
         attn::setmaxnreg_dec<C::PRODUCER_REGS>();
         const T* A = static_cast<const T*>(p.a);
-        const T* W = static_cast<const T*>(p.weight) + int64_t(expert) * (SILU ? 2 * N : N) * K;
         const int c = t % 8, r0 = t / 8;  // this thread's 16-byte chunk and first row (16 rows a pass)
-        // Weight rows this thread copies, fixed over K: row r0 + 16 i of the B tile.
+        if (t == 0) asm volatile("prefetch.tensormap [%0];" ::"l"(reinterpret_cast<uint64_t>(&wmap)) : "memory");
         for (int kt = 0; kt < ktiles; ++kt) {
             const int st = kt % C::STAGES;
             attn::mbar_wait(empty(st), ((kt / C::STAGES) & 1) ^ 1);
             const uint32_t sa = ring + st * C::STAGE_BYTES, sb = sa + C::A_BYTES;
+            if (t == 0) {
+                attn::mbar_arrive_expect_tx(full(st), C::B_BYTES);
+#pragma unroll
+                for (int j = 0; j < C::BN / C::BOX_ROWS; ++j)
+                    attn::tma_load_3d(sb + j * C::BOX_ROWS * 128, &wmap, full(st), kt * C::BK, box_row<WM, SILU>(j, n0, N), expert);
+            }
             const int64_t kk = int64_t(kt) * C::BK + c * 8;
             const bool kin = kk < K;
 #pragma unroll
@@ -102,22 +134,6 @@ __global__ void __launch_bounds__(Sm90Cfg::THREADS, 1) fused_moe_sm90_kernel(con
                 const bool ok = kin && ar >= 0;
                 attn::cp_async16(sa + attn::sw128_offset<C::BM>(r, c), ok ? A + ar * p.a_stride + kk : A, ok);
             }
-#pragma unroll
-            for (int i = 0; i < C::BN / 16; ++i) {
-                const int r = r0 + 16 * i;
-                int64_t grow;
-                bool ok;
-                if constexpr (SILU) {
-                    const int64_t col = n0 + (r % (C::BN / 2));
-                    ok = col < N;
-                    grow = (r < C::BN / 2 ? 0 : N) + col;
-                } else {
-                    grow = n0 + r;
-                    ok = grow < N;
-                }
-                ok = ok && kin;
-                attn::cp_async16(sb + attn::sw128_offset<C::BN>(r, c), ok ? W + grow * K + kk : W, ok);
-            }
             attn::cp_async_arrive_noinc(full(st));
         }
         attn::cp_async_wait_all();
@@ -125,68 +141,71 @@ __global__ void __launch_bounds__(Sm90Cfg::THREADS, 1) fused_moe_sm90_kernel(con
         // ---------------- consumers ----------------
         attn::setmaxnreg_inc<C::CONSUMER_REGS>();
         const int w = wg - 1, warp = t / 32, lane = t % 32;
-        float acc[2][64];
+        float acc[NH][64];
 #pragma unroll
-        for (int h = 0; h < 2; ++h)
+        for (int h = 0; h < NH; ++h)
 #pragma unroll
             for (int i = 0; i < 64; ++i) acc[h][i] = 0.f;
-        // K-major SW128 descriptors (sbo = 8 rows x 128 B); this consumer's 64 A rows start
-        // 64 x 128 B into the A tile, B's second 128 rows 128 x 128 B into the B tile. Each
-        // k16 step advances 32 bytes inside the 128-byte rows.
-        const uint64_t a0 = attn::sw128_desc(ring + w * 64 * 128, 16, 1024);
-        const uint64_t b0 = attn::sw128_desc(ring + C::A_BYTES, 16, 1024);
+        // K-major SW128 descriptors (sbo = 8 rows x 128 B). WM 2: this consumer's 64 A rows
+        // start 64 x 128 B into the A tile and it reads both 128-row halves of B; WM 1: both
+        // read A from row 0 and consumer w its own B half. A k16 step is 32 bytes along the row.
+        const int a_row = WM == 2 ? 64 * w : 0, b_row = WM == 2 ? 0 : 128 * w;
+        const uint64_t a0 = attn::sw128_desc(ring + a_row * 128, 16, 1024);
+        const uint64_t b0 = attn::sw128_desc(ring + C::A_BYTES + b_row * 128, 16, 1024);
         constexpr uint64_t STAGE = C::STAGE_BYTES >> 4, B_HALF = (128 * 128) >> 4;
         for (int kt = 0; kt < ktiles; ++kt) {
             const int st = kt % C::STAGES;
             attn::mbar_wait(full(st), (kt / C::STAGES) & 1);
             attn::fence_proxy_async();
-            attn::reg_fence(acc[0]);
-            attn::reg_fence(acc[1]);
+#pragma unroll
+            for (int h = 0; h < NH; ++h) attn::reg_fence(acc[h]);
             attn::wgmma_fence();
             const uint64_t da = a0 + st * STAGE, db = b0 + st * STAGE;
 #pragma unroll
-            for (int k16 = 0; k16 < C::BK / 16; ++k16) {
-                attn::WgmmaOps<T>::ss128(acc[0], da + 2 * k16, db + 2 * k16, 1);
-                attn::WgmmaOps<T>::ss128(acc[1], da + 2 * k16, db + B_HALF + 2 * k16, 1);
-            }
+            for (int k16 = 0; k16 < C::BK / 16; ++k16)
+#pragma unroll
+                for (int h = 0; h < NH; ++h) attn::WgmmaOps<T>::ss128(acc[h], da + 2 * k16, db + h * B_HALF + 2 * k16, 1);
             attn::wgmma_commit();
             // Step kt-1 has retired (only kt may still run): its stage goes back to the producer.
             attn::wgmma_wait<1>();
-            attn::reg_fence(acc[0]);
-            attn::reg_fence(acc[1]);
+#pragma unroll
+            for (int h = 0; h < NH; ++h) attn::reg_fence(acc[h]);
             if (kt > 0 && lane == 0) attn::mbar_arrive(empty((kt - 1) % C::STAGES));
         }
         attn::wgmma_wait<0>();
-        attn::reg_fence(acc[0]);
-        attn::reg_fence(acc[1]);
+#pragma unroll
+        for (int h = 0; h < NH; ++h) attn::reg_fence(acc[h]);
 
-        // Accumulator layout (m64nN): d[4i + e] is row 16 warp + lane/4 (+8 for e >= 2),
-        // column 8i + 2 (lane % 4) + (e & 1).
+        // Accumulator layout (m64n128): acc[h][4i + e] is row 16 warp + lane/4 (+8 for e >= 2),
+        // column 8i + 2 (lane % 4) + (e & 1) of the h-th 128 B rows this consumer reads.
+        // Output columns: gate_up WM 2: 8i (gate acc 0, up acc 1, 16 blocks); gate_up WM 1:
+        // 64w + 8i (gate i < 8, up i + 8); down: 128 (WM 2 ? h : w) + 8i.
         T* out = static_cast<T*>(p.out);
         const int g = lane / 4, c2 = 2 * (lane % 4);
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            const int slot = s_slot[w * 64 + warp * 16 + g + 8 * h];
+        for (int r = 0; r < 2; ++r) {
+            const int slot = s_slot[a_row + warp * 16 + g + 8 * r];
             if (slot < 0) continue;
             T* orow = out + int64_t(slot) * p.out_stride;
             if constexpr (SILU) {
+                constexpr int BLOCKS = WM == 2 ? 16 : 8;  // n8 output blocks per consumer
 #pragma unroll
-                for (int i = 0; i < 16; ++i) {
-                    const int64_t col = n0 + 8 * i + c2;
+                for (int i = 0; i < BLOCKS; ++i) {
+                    const int64_t col = n0 + (WM == 2 ? 0 : 64 * w) + 8 * i + c2;
                     if (col >= N) continue;
-                    const float* gate = &acc[0][4 * i + 2 * h];
-                    const float* up = &acc[1][4 * i + 2 * h];
+                    const float* gate = &acc[0][4 * i + 2 * r];
+                    const float* up = WM == 2 ? &acc[NH - 1][4 * i + 2 * r] : &acc[0][4 * (i + 8) + 2 * r];
                     *reinterpret_cast<uint32_t*>(orow + col) = M::pack(silu_mul<T>(gate[0], up[0]), silu_mul<T>(gate[1], up[1]));
                 }
             } else {
                 const float rw = p.topk_weights != nullptr ? p.topk_weights[slot] : 1.f;
 #pragma unroll
-                for (int half = 0; half < 2; ++half)
+                for (int h = 0; h < NH; ++h)
 #pragma unroll
                     for (int i = 0; i < 16; ++i) {
-                        const int64_t col = n0 + 128 * half + 8 * i + c2;
+                        const int64_t col = n0 + 128 * (WM == 2 ? h : w) + 8 * i + c2;
                         if (col >= N) continue;
-                        *reinterpret_cast<uint32_t*>(orow + col) = M::pack(acc[half][4 * i + 2 * h] * rw, acc[half][4 * i + 2 * h + 1] * rw);
+                        *reinterpret_cast<uint32_t*>(orow + col) = M::pack(acc[h][4 * i + 2 * r] * rw, acc[h][4 * i + 2 * r + 1] * rw);
                     }
             }
         }
