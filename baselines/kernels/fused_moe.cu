@@ -15,7 +15,7 @@
 #define FK_SM90A 0
 #endif
 #if FK_SM90A
-#include <cudaTypedefs.h>  // PFN_cuTensorMapEncodeTiled
+#include "fk/tma_host.cuh"
 #endif
 
 namespace {
@@ -35,30 +35,13 @@ template <typename T, class C, bool SILU> cudaError_t launch_cfg(const fk_fused_
 }
 
 #if FK_SM90A
-// cuTensorMapEncodeTiled is a driver function: reached through cudart's entry-point query so
-// the library keeps linking against the static runtime only. Null if the driver lacks it.
-PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-    static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-        void* f = nullptr;
-        cudaDriverEntryPointQueryResult q{};
-        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) != cudaSuccess || q != cudaDriverEntryPointSuccess) return PFN_cuTensorMapEncodeTiled_v12000(nullptr);
-        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
-    }();
-    return fn;
-}
-
 // The weight [E, n_w, K] as the kernel's TMA source: box 64 (K) x 64 rows, 128-byte swizzle
 // (the SW128 tile layout the wgmma descriptors read), out-of-range rows/columns zero-filled.
 bool encode_weight_map(CUtensorMap* map, const fk_fused_moe_params* p, bool silu) {
-    const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
-    if (encode == nullptr) return false;
     const cuuint64_t k = cuuint64_t(p->k), n_w = cuuint64_t(silu ? 2 * p->n : p->n);
-    const cuuint64_t dims[3] = {k, n_w, cuuint64_t(p->num_experts)};
-    const cuuint64_t strides[2] = {k * 2, n_w * k * 2};  // bytes, dims 1 and 2
-    const cuuint32_t box[3] = {64, 64, 1}, elem_strides[3] = {1, 1, 1};
-    const CUtensorMapDataType type = p->dtype == FK_DTYPE_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
-    return encode(map, type, 3, const_cast<void*>(p->weight), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                  CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+    const cuuint64_t dims[3] = {k, n_w, cuuint64_t(p->num_experts)}, strides[2] = {k * 2, n_w * k * 2};
+    const cuuint32_t box[3] = {64, 64, 1};
+    return fk::encode_sw128_map<3>(map, p->weight, p->dtype, dims, strides, box);
 }
 
 template <typename T, bool SILU, int WM> cudaError_t launch_sm90(const fk_fused_moe_params* p, const CUtensorMap& wmap, cudaStream_t stream) {
