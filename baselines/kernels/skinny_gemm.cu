@@ -1,8 +1,4 @@
 // skinny_gemm baseline (L1). Contract: include/fk/ops/skinny_gemm.h. sm_80+.
-// Built for sm_90a, f16/bf16 inputs of 2..64 rows run the wgmma kernel of
-// include/fk/linear/skinny_sm90.cuh (weight rows as the MMA's M, k split over a cluster).
-// Everything else runs the CUDA-core GEMV below, 8 rows per launch (more rows: one launch per
-// 8; only portable builds get there, as a correct fallback).
 // Memory-bound GEMV: each warp owns one weight row and walks k with 16-byte loads, U chunks of
 // 32 lanes x 16 B issued back to back before any math, so every lane has U independent weight
 // loads in flight (what keeps HBM busy; a loop that loads and uses one vector at a time leaves
@@ -12,15 +8,7 @@
 // decode step the GEMVs follow each other and small kernels, and each kernel's ramp-up and
 // tail otherwise leave HBM idle for microseconds per launch.
 #include "fk/common.cuh"
-#include "fk/linear/skinny_sm90.cuh"
 #include "fk/ops/skinny_gemm.h"
-
-#ifndef FK_SM90A
-#define FK_SM90A 0
-#endif
-#if FK_SM90A
-#include "fk/tma_host.cuh"
-#endif
 
 namespace {
 
@@ -123,77 +111,13 @@ template <typename T, int M> cudaError_t launch_m(const fk_skinny_gemm_params* p
     return fk::launch_pdl(skinny_gemm_kernel<T, M>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
 }
 
-template <typename T> cudaError_t launch_gemv(const fk_skinny_gemm_params* p, cudaStream_t stream) {
+template <typename T> cudaError_t launch(const fk_skinny_gemm_params* p, cudaStream_t stream) {
     // One instantiation per row-count bucket keeps the accumulators in registers.
     if (p->rows <= 1) return launch_m<T, 1>(p, stream);
     if (p->rows <= 2) return launch_m<T, 2>(p, stream);
     if (p->rows <= 4) return launch_m<T, 4>(p, stream);
     return launch_m<T, 8>(p, stream);
 }
-
-template <typename T> cudaError_t launch(const fk_skinny_gemm_params* p, cudaStream_t stream) {
-    for (int64_t r = 0; r < p->rows; r += 8) {
-        fk_skinny_gemm_params q = *p;
-        q.rows = p->rows - r < 8 ? p->rows - r : 8;
-        q.x = static_cast<const T*>(p->x) + r * p->x_stride;
-        q.out = static_cast<T*>(p->out) + r * p->out_stride;
-        const cudaError_t e = launch_gemv<T>(&q, stream);
-        if (e != cudaSuccess) return e;
-    }
-    return cudaSuccess;
-}
-
-#if FK_SM90A
-// A row-major [rows, k] matrix (row stride in elements) as a 2-D TMA source, box 64 x 64,
-// 128-byte swizzle; boxes past the last row or k are zero-filled.
-bool encode_rows(CUtensorMap* map, const void* base, int64_t rows, int64_t k, int64_t stride, int32_t dtype) {
-    const cuuint64_t dims[2] = {cuuint64_t(k), cuuint64_t(rows)}, strides[1] = {cuuint64_t(stride) * 2};
-    const cuuint32_t box[2] = {64, 64};
-    return fk::encode_sw128_map<2>(map, base, dtype, dims, strides, box);
-}
-
-int sm_count() {
-    static const int sms = [] {
-        int dev = 0, n = 0;
-        if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) return 132;
-        return n;
-    }();
-    return sms;
-}
-
-// Returns cudaErrorNotSupported (nothing launched) when no tensor map can be made.
-template <typename T> cudaError_t launch_sm90(const fk_skinny_gemm_params* p, cudaStream_t stream) {
-    using C = fk::skinny::Sm90Cfg;
-    CUtensorMap wmap, xmap;
-    if (!encode_rows(&wmap, p->weight, p->n, p->k, p->k, p->dtype) || !encode_rows(&xmap, p->x, p->rows, p->k, p->x_stride, p->dtype))
-        return cudaErrorNotSupported;
-    const int64_t tiles = fk::ceil_div(p->n, int64_t(C::ROWS)), ktiles = fk::ceil_div(p->k, int64_t(C::BK));
-    FK_REQUIRE(tiles * 8 <= 0x7fffffff);
-    // Split k over a cluster until the grid gives every SM two CTAs (three fit: 66 KB of
-    // shared memory each), keeping >= 4 k tiles (256 k) per split.
-    int split = 1;
-    while (split < 8 && tiles * split < 2 * int64_t(sm_count()) && ktiles >= 8 * split) split *= 2;
-    const int per = static_cast<int>(fk::ceil_div(ktiles, int64_t(split)));
-    auto kernel = fk::skinny::skinny_sm90_kernel<T>;
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
-    if (e != cudaSuccess) return e;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(static_cast<unsigned>(tiles * split));
-    cfg.blockDim = dim3(C::THREADS);
-    cfg.dynamicSmemBytes = C::SMEM;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[2];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = static_cast<unsigned>(split);
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[1].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 2;
-    return cudaLaunchKernelEx(&cfg, kernel, *p, wmap, xmap, per);
-}
-#endif
 
 }  // namespace
 
@@ -208,12 +132,6 @@ FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream)
     FK_REQUIRE(p->k % v == 0 && p->x_stride % v == 0 && p->x_stride >= p->k && p->out_stride >= p->n);
     for (const void* ptr : {p->x, p->weight})
         FK_REQUIRE(reinterpret_cast<uintptr_t>(ptr) % 16 == 0);
-#if FK_SM90A
-    if (p->rows >= 2 && eb == 2) {
-        const cudaError_t e = p->dtype == FK_DTYPE_BF16 ? launch_sm90<__nv_bfloat16>(p, stream) : launch_sm90<__half>(p, stream);
-        if (e != cudaErrorNotSupported) return e;
-    }
-#endif
     FK_DISPATCH_FLOAT(p->dtype, T, { return launch<T>(p, stream); });
     return cudaErrorInvalidValue;
 }

@@ -153,7 +153,7 @@ pub struct SkinnyGemmParams {
 }
 
 /// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
-pub const SKINNY_GEMM_MAX_ROWS: usize = 64;
+pub const SKINNY_GEMM_MAX_ROWS: usize = 8;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]

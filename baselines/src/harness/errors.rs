@@ -108,9 +108,9 @@ pub fn error_trials() -> Vec<TestTrial> {
         gpu_trial("errors/skinny_gemm too many rows, unaligned in_features, mismatched out", move |dev| {
             let e = |r: fk_runtime::Result<Tensor>| r.map_err(|e| e.to_string());
             let w = e(Tensor::zeros(dev, &[32, 64], DType::BF16))?;
-            let x65 = e(Tensor::zeros(dev, &[65, 64], DType::BF16))?;
-            let o65 = e(Tensor::zeros(dev, &[65, 32], DType::BF16))?;
-            expect_err(ops::skinny_gemm(&t(), &x65, &w, None, &o65), "65 rows", |e| matches!(e, Error::Shape { .. }), "at most 64")?;
+            let x9 = e(Tensor::zeros(dev, &[9, 64], DType::BF16))?;
+            let o9 = e(Tensor::zeros(dev, &[9, 32], DType::BF16))?;
+            expect_err(ops::skinny_gemm(&t(), &x9, &w, None, &o9), "9 rows", |e| matches!(e, Error::Shape { .. }), "at most 8")?;
             let w100 = e(Tensor::zeros(dev, &[32, 100], DType::BF16))?;
             let x100 = e(Tensor::zeros(dev, &[2, 100], DType::BF16))?;
             let o2 = e(Tensor::zeros(dev, &[2, 32], DType::BF16))?;
@@ -118,14 +118,14 @@ pub fn error_trials() -> Vec<TestTrial> {
             let x2 = e(Tensor::zeros(dev, &[2, 64], DType::BF16))?;
             let o_bad = e(Tensor::zeros(dev, &[2, 31], DType::BF16))?;
             expect_err(ops::skinny_gemm(&t(), &x2, &w, None, &o_bad), "out [2, 31]", |e| matches!(e, Error::Shape { .. }), "out")?;
-            // ops::linear routes 65 rows to cuBLASLt and 1 row to skinny_gemm: both work.
+            // ops::linear routes 9 rows to cuBLASLt and 1 row to skinny_gemm: both work.
             let ctx = crate::Context::new(dev, t()).map_err(|e| e.to_string())?;
             let lin = fk_runtime::Linear::new(w.clone(), None).map_err(|e| e.to_string())?;
             let x1 = x2.narrow(0, 0, 1).map_err(|e| e.to_string())?;
-            if ops::takes_skinny_path(&x65, &lin) || !ops::takes_skinny_path(&x1, &lin) {
-                return Err("linear routes 65 rows to skinny_gemm or 1 row away from it".into());
+            if ops::takes_skinny_path(&x9, &lin) || !ops::takes_skinny_path(&x1, &lin) {
+                return Err("linear routes 9 rows to skinny_gemm or 1 row away from it".into());
             }
-            ops::linear(&ctx, &x65, &lin, &o65).map_err(|e| e.to_string())?;
+            ops::linear(&ctx, &x9, &lin, &o9).map_err(|e| e.to_string())?;
             ops::linear(&ctx, &x1, &lin, &e(Tensor::zeros(dev, &[1, 32], DType::BF16))?).map_err(|e| e.to_string())
         }),
         gpu_trial("errors/prefill_attention: dtypes, head_dim, head counts, index dtypes, shapes, alignment, scale", move |dev| {

@@ -1,13 +1,12 @@
-//! Linear layers (`F.linear`, HF `*_proj`): decode-sized inputs (see [`skinny_linear_rows`]) run
-//! the `skinny_gemm` op from the op table, which streams the weight at the bandwidth roofline;
-//! more rows run cuBLASLt.
+//! Linear layers (`F.linear`, HF `*_proj`): a single row (batch-1 decode) runs the `skinny_gemm` op from the
+//! op table, which streams the weight at the bandwidth roofline; more rows run cuBLASLt.
 
 use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype};
 use crate::context::Context;
 use crate::ffi::{SkinnyGemmParams, SKINNY_GEMM_MAX_ROWS};
 use crate::table::{OpId, OpTable};
 use fk_runtime::linear::Linear;
-use fk_runtime::{DType, Error, Result, Tensor};
+use fk_runtime::{Error, Result, Tensor};
 
 /// `out[m, n] = x[m, :] · weight[n, :] (+ bias[n])` for at most [`SKINNY_GEMM_MAX_ROWS`] rows.
 /// `x` and `out` are 2-D (rows may be strided views); `weight` `[n, k]` contiguous.
@@ -65,24 +64,17 @@ pub fn skinny_gemm(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&T
     launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
 }
 
-/// Most rows [`linear`] sends to `skinny_gemm` in `dtype` (cuBLASLt above). 1 row everywhere:
-/// the CUDA-core GEMV beats cuBLASLt there (H100: qkv 26 vs 36 µs, o_proj 20 vs 42 µs, lm_head
-/// 360 vs 389 µs). Up to 64 rows of f16/bf16 when the library is built for sm_90a, where the op
-/// runs its wgmma kernel with k split over clusters (cuBLASLt's tiles leave most SMs idle on
-/// weights of 4096 rows: o_proj at 32 rows streamed at 42 % of copy, run 7). The portable
-/// build's GEMV takes 8 rows per launch, so more rows stay with cuBLASLt there.
-/// `FK_SKINNY_LINEAR_ROWS=<n>` overrides it (A/B runs on the device).
-pub fn skinny_linear_rows(dtype: DType) -> usize {
-    static OVERRIDE: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
-    let default = if env!("FK_COMPUTE_CAP") == "90a" && dtype.size() == 2 { SKINNY_GEMM_MAX_ROWS } else { 1 };
-    OVERRIDE.get_or_init(|| std::env::var("FK_SKINNY_LINEAR_ROWS").ok().and_then(|v| v.parse().ok())).unwrap_or(default).min(SKINNY_GEMM_MAX_ROWS)
-}
+/// Most rows [`linear`] sends to `skinny_gemm`. Measured on the H100 at Llama-3.1-8B's decode
+/// shapes (experiments/skinny_gemm, results/h100): at 1 row the op beats cuBLASLt (qkv 26 vs
+/// 36 µs, o_proj 20 vs 42 µs, lm_head 360 vs 389 µs, equal on gate_up/down); at 2+ rows
+/// cuBLASLt's tensor-core kernels already stream the weight at the same rate and win.
+pub const SKINNY_LINEAR_ROWS: usize = 1;
 
 /// Whether [`linear`] would run `skinny_gemm` for this input.
 pub fn takes_skinny_path(x: &Tensor, lin: &Linear) -> bool {
     let v = 16 / x.dtype().size().max(1);
     x.rank() == 2
-        && x.dim(0) <= skinny_linear_rows(x.dtype())
+        && x.dim(0) <= SKINNY_LINEAR_ROWS.min(SKINNY_GEMM_MAX_ROWS)
         && lin.in_features() % v == 0
         && x.ptr() % 16 == 0
         && lin.weight.ptr() % 16 == 0

@@ -11,7 +11,7 @@
 #pragma once
 #include "fk/dtype.h"
 
-#define FK_SKINNY_GEMM_MAX_ROWS 64
+#define FK_SKINNY_GEMM_MAX_ROWS 8
 
 typedef struct fk_skinny_gemm_params {
     void* out;            /* [rows, n], row stride out_stride */
