@@ -1,6 +1,7 @@
 //! fastkernels runtime.
 //!
-//! Always available (no CUDA needed): [`dtype`], [`error`], [`compare`], [`rng`], [`host`]
+//! Always available (no CUDA needed): [`dtype`], [`error`], [`compare`], [`rng`], [`host`], the
+//! [`embed`] engine (request batching, generic over an encoder)
 //! and the nvcc [`build`] helper that every kernel crate's `build.rs` uses.
 //! With the default `cuda` feature: the never-panicking [`driver`] probe, [`device`] and
 //! streams, device [`tensor`]s, CUDA [`event`]s and [`graph`]s, cuBLASLt [`gemm`], [`linear`] and
@@ -9,6 +10,7 @@
 pub mod build;
 pub mod compare;
 pub mod dtype;
+pub mod embed;
 pub mod error;
 pub mod host;
 pub mod rng;

@@ -8,6 +8,7 @@
 //! (`tests/goldens/dinov3/`); [`gpu::DINOv3ViTModel`] runs it on the GPU.
 
 pub mod config;
+pub mod embed;
 pub mod gpu;
 pub mod kernels;
 pub mod reference;

@@ -9,6 +9,7 @@
 //! the GPU.
 
 pub mod config;
+pub mod embed;
 pub mod gpu;
 pub mod kernels;
 pub mod patches;
