@@ -29,16 +29,10 @@ pub struct EmbedEngine<E: Encoder> {
 }
 
 impl<E: Encoder> EmbedEngine<E> {
+    /// A token budget below the model's positions is allowed (a batch-1 workload of short
+    /// texts needs no 8K budget); a request over the budget is refused at submit.
     pub fn new(encoder: E, policy: BatchPolicy) -> Result<EmbedEngine<E>> {
         policy.check()?;
-        if let Some(max) = encoder.max_len() {
-            if max > policy.max_batched_tokens {
-                return Err(Error::config(format!(
-                    "batch policy: max_batched_tokens {} is below the model's {max} positions, so a full-length sequence could never run",
-                    policy.max_batched_tokens
-                )));
-            }
-        }
         Ok(EmbedEngine { encoder, policy, queue: Vec::new(), next_id: 0 })
     }
 
@@ -52,6 +46,11 @@ impl<E: Encoder> EmbedEngine<E> {
         if let (EmbedInput::Text { input_ids, .. }, Some(max)) = (&input, self.encoder.max_len()) {
             if input_ids.len() > max {
                 return Err(Error::bad_input("embed", format!("{} tokens exceed the model's {max} positions", input_ids.len())));
+            }
+        }
+        if let EmbedInput::Text { input_ids, .. } = &input {
+            if input_ids.len() > self.policy.max_batched_tokens {
+                return Err(Error::bad_input("embed", format!("{} tokens exceed the batch token budget max_batched_tokens = {}", input_ids.len(), self.policy.max_batched_tokens)));
             }
         }
         self.encoder.check(&input)?;
@@ -211,8 +210,10 @@ mod tests {
         assert!(err.contains("empty text"), "{err}");
         let img = EmbedInput::Image { channels: 3, height: 1, width: 1, pixels: vec![0.0; 3] };
         assert!(e.submit(img).unwrap_err().to_string().contains("the request is image, the encoder takes text"));
-        let err = EmbedEngine::new(Fake { vocab: 10, seen: RefCell::new(Vec::new()) }, BatchPolicy { max_batch: 8, max_batched_tokens: 100 }).err().unwrap().to_string();
-        assert!(err.contains("below the model's 512 positions"), "{err}");
+        let mut small = EmbedEngine::new(Fake { vocab: 10, seen: RefCell::new(Vec::new()) }, BatchPolicy { max_batch: 8, max_batched_tokens: 100 }).unwrap();
+        let err = small.submit(EmbedInput::text(vec![1; 101])).unwrap_err().to_string();
+        assert!(err.contains("101 tokens exceed the batch token budget max_batched_tokens = 100"), "{err}");
+        assert!(small.submit(EmbedInput::text(vec![1; 100])).is_ok());
         assert!(e.embed(Vec::new()).unwrap().is_empty());
     }
 }
