@@ -269,7 +269,7 @@ fn gather_input(a: &EmbedArgs, dir: &Path, arch: &str) -> Result<Input> {
 
 pub fn run(a: EmbedArgs) -> Result<i32> {
     let dtype = a.dtype.as_deref().map(parse_dtype).transpose()?;
-    let arch = resolve(&a.model, None)?;
+    let arch = resolve(&a.model, None, false)?;
     let input = gather_input(&a, &a.model, arch)?;
     if let Some(d) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;

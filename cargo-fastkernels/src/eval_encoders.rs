@@ -2,7 +2,7 @@
 //! (`fk_runtime::embed::workloads`) through the embedding engine, reported as sequences/s or
 //! images/s with latency percentiles, as a table and JSON (`fastkernels.eval-encoders.v1`).
 
-use crate::encoders::{resolve, Loaded};
+use crate::encoders::{arch_by_name, resolve, Loaded};
 use crate::eval::EvalArgs;
 use crate::models::gpu;
 use crate::table::Table;
@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 use fk_baselines::{Context, OpTable};
 use fk_runtime::embed::workloads::{self, EmbedWorkload, ModelShape};
 use fk_runtime::embed::{EmbedEngine, EmbedStats, Encoder};
+use fk_runtime::DType;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -85,34 +86,30 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
     if a.max_num_seqs == Some(0) {
         bail!("--max-num-seqs must be positive");
     }
-    let Some(dir) = &a.model else {
-        bail!(
-            "encoders run from an HF folder: --model DIR. For random weights at the shipped config, `python3 scripts/peer_hf_encoders.py --arch {0} --save-dir DIR` writes one to DIR/{0} (the same weights HF is timed with)",
-            a.arch.as_deref().unwrap_or("ARCH")
-        );
+    let dtype = a.dtype.as_deref().map(crate::models::parse_dtype).transpose()?;
+    let arch = match (&a.model, &a.arch) {
+        (Some(dir), arch) => resolve(dir, arch.as_deref(), a.random_weights)?,
+        (None, Some(arch)) if a.random_weights => arch_by_name(arch)?,
+        (None, Some(_)) => bail!("--arch without --model needs --random-weights (the shipped config has no weights)"),
+        (None, None) => bail!("name a model: --model DIR or --arch ARCH --random-weights"),
     };
-    if a.random_weights {
-        bail!("--random-weights is not implemented for encoders: make the folder with `scripts/peer_hf_encoders.py --save-dir DIR`, then --model DIR");
-    }
-    let dtype = a
-        .dtype
-        .as_deref()
-        .map(crate::models::parse_dtype)
-        .transpose()?;
-    let arch = resolve(dir, a.arch.as_deref())?;
     if let Some(p) = &a.json {
         if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
         }
     }
     let dev = gpu("eval")?;
-    let model = Loaded::load(&dev, arch, dir, dtype)?;
+    let model = match (&a.model, a.random_weights) {
+        (Some(dir), false) => Loaded::load(&dev, arch, dir, dtype)?,
+        (dir, _) => Loaded::random(&dev, arch, dir.as_deref(), dtype.unwrap_or(DType::BF16), a.seed)?,
+    };
     let ctx = Context::new(&dev, OpTable::baseline())?;
     let shape = model.shape();
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| dir.display().to_string());
+    let name = match &a.model {
+        Some(dir) => dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string()),
+        None => format!("{arch} (shipped config)"),
+    };
+    let name = if a.random_weights { format!("{name}, random weights") } else { name };
     eprintln!(
         "eval {name} ({arch}, {}) on {}: {shape:?}",
         model.dtype(),

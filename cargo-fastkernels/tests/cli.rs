@@ -374,8 +374,10 @@ fn eval_checks_its_arguments_before_looking_for_a_gpu() {
 fn encoder_eval_checks_its_arguments_before_looking_for_a_gpu() {
     let r = fails(&["eval", "--arch", "colbertv2", "--workload", "Embed.nope"]);
     assert!(r.stderr.contains("unknown workload `Embed.nope`") && r.stderr.contains("Embed.batch1, Embed.throughput"), "{}", r.stderr);
-    let r = fails(&["eval", "--arch", "bge-m3", "--random-weights"]);
-    assert!(r.stderr.contains("--model DIR") && r.stderr.contains("peer_hf_encoders.py"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "bge-m3"]);
+    assert!(r.stderr.contains("needs --random-weights"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "dinov3", "--random-weights", "--max-num-seqs", "0"]);
+    assert!(r.stderr.contains("--max-num-seqs must be positive"), "{}", r.stderr);
     let golden = |a: &str, c: &str| workspace_root().join("tests/goldens").join(a).join(c);
     let dino = golden("dinov3", "hd64-gated-f32");
     let r = fails(&["eval", "--arch", "colbertv2", "--model", dino.to_str().unwrap()]);
@@ -385,6 +387,8 @@ fn encoder_eval_checks_its_arguments_before_looking_for_a_gpu() {
     if !Path::new("/dev/nvidia0").exists() {
         for (a, c) in [("colbertv2", "hd64-padded-f32"), ("bge_m3", "hd64-padded-f32"), ("siglip2", "hd64-naflex-f32"), ("dinov3", "hd64-gated-f32")] {
             let r = fails(&["eval", "--model", golden(a, c).to_str().unwrap(), "--workload", "Embed.batch1"]);
+            assert!(r.stderr.contains("eval needs an NVIDIA GPU"), "{a}: {}", r.stderr);
+            let r = fails(&["eval", "--arch", a, "--random-weights", "--workload", "Embed.throughput"]);
             assert!(r.stderr.contains("eval needs an NVIDIA GPU"), "{a}: {}", r.stderr);
         }
     }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod embed;
 pub mod gpu;
 pub mod kernels;
+pub mod random;
 pub mod reference;
 
 pub use config::{dinov3_vit7b16, DINOv3ViTConfig};

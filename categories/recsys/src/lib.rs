@@ -13,6 +13,7 @@ pub mod bert;
 pub mod config;
 pub mod embed;
 pub mod goldens;
+pub mod random;
 pub mod gpu;
 
 pub use batch::TokenBatch;
