@@ -88,7 +88,8 @@ fn has_tensor(dir: &Path, name: &str) -> Result<bool> {
     Ok(ckpt.contains(name))
 }
 
-/// A loaded encoder.
+/// A loaded encoder. One per process, so the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Loaded {
     Bert(BertModel),
     ColBERT(ColBERT),
