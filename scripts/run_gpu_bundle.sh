@@ -150,6 +150,34 @@ if [ -z "${FK_SKIP_EVAL:-}" ] && [ -x "$here/bin/cargo-fastkernels" ]; then
     [ "$rc" = 0 ] || verdict=1
 fi
 
+# 7. The encoders (issue 6): for each architecture the HF transformers peer (eager, bf16, SDPA)
+# draws random weights at the shipped config, times the Embed.* workloads and saves the model;
+# then `cargo fastkernels eval` times the same workloads on the same weights.
+if [ -z "${FK_SKIP_ENCODERS:-}" ] && [ -x "$here/bin/cargo-fastkernels" ]; then
+    models="${FK_ENCODER_DIR:-$here/encoder-models}"
+    for arch in $(echo "${FK_ENCODERS:-colbertv2,bge_m3,siglip2,dinov3}" | tr , ' '); do
+        say ""
+        say "== encoders: $arch (HF transformers peer, then cargo fastkernels eval on the same weights)"
+        PYTHONUNBUFFERED=1 python3 "$here/scripts/peer_hf_encoders.py" --arch "$arch" --save-dir "$models" \
+            --out "$OUT/hf-encoders-$arch.json" ${FK_ENCODER_PEER_ARGS:-} 2>&1 | grep -v -i warn | tee -a "$log"
+        "$here/bin/cargo-fastkernels" eval --model "$models/$arch" --json "$OUT/eval-$arch.json" ${FK_EVAL_ARGS:-} 2>&1 | tee -a "$log"
+        rc=${PIPESTATUS[0]}
+        stamp
+        say "-- eval $arch: exit $rc -> $([ "$rc" = 0 ] && echo as expected || echo UNEXPECTED)"
+        [ "$rc" = 0 ] || verdict=1
+        python3 - "$OUT/eval-$arch.json" "$OUT/hf-encoders-$arch.json" <<'PY' 2>&1 | tee -a "$log"
+import json, sys
+ours, hf = (json.load(open(p)) for p in sys.argv[1:3])
+peer = {r["workload"]: r for r in hf["runs"]}
+for r in ours["runs"]:
+    p = peer.get(r["workload"])
+    if p:
+        print(f"-- {ours['arch']} {r['workload']}: ours {r['per_s']:.1f} {r['unit']}, HF {p['per_s']:.1f}, ratio {r['per_s'] / p['per_s']:.2f}x")
+PY
+        rm -rf "${models:?}/$arch"
+    done
+fi
+
 {
     echo "bundle $FASTKERNELS_GIT_SHA: $([ $verdict = 0 ] && echo ALL AS EXPECTED || echo SOMETHING UNEXPECTED)"
     grep -E "^-- " "$log"

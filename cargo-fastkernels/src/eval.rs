@@ -1,4 +1,5 @@
-//! `cargo fastkernels eval`: the family's workloads through the engine on the GPU, with a
+//! `cargo fastkernels eval`: the family's workloads through the engine on the GPU (the
+//! encoders' `Embed.*` workloads in `eval_encoders`), with a
 //! progress bar, a summary table and JSON. `--candidate` runs each workload twice in the same
 //! process — on the baseline kernels and on this build's candidate slot — and reports the
 //! speedup, so an end-to-end gain is measured through exactly the code production runs.
@@ -21,42 +22,42 @@ use std::path::PathBuf;
 pub struct EvalArgs {
     /// Architecture (with --random-weights and no --model: its shipped real config)
     #[arg(long)]
-    arch: Option<String>,
+    pub(crate) arch: Option<String>,
     /// Workloads (repeatable or comma-separated); default: all of the family's
     #[arg(long = "workload", value_delimiter = ',')]
-    workloads: Vec<String>,
+    pub(crate) workloads: Vec<String>,
     /// HF model folder (config.json + safetensors, or only config.json with --random-weights)
     #[arg(long, value_name = "DIR")]
-    model: Option<PathBuf>,
+    pub(crate) model: Option<PathBuf>,
     /// Draw weights at random from the config (seeded by --seed)
     #[arg(long)]
-    random_weights: bool,
+    pub(crate) random_weights: bool,
     /// f32, f16 or bf16 (default: the checkpoint's; bf16 with random weights)
     #[arg(long)]
-    dtype: Option<String>,
+    pub(crate) dtype: Option<String>,
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Also run every workload on this build's candidate kernels and report the speedup
     #[arg(long)]
-    candidate: bool,
+    pub(crate) candidate: bool,
     /// Most sequences per step (default: 256; the batch of a latency workload; 64 for long_context)
     #[arg(long)]
-    max_num_seqs: Option<usize>,
+    pub(crate) max_num_seqs: Option<usize>,
     /// Token budget per step, the chunked-prefill size (default 8192)
     #[arg(long)]
-    max_batched_tokens: Option<usize>,
+    pub(crate) max_batched_tokens: Option<usize>,
     /// Cap on prompt + output tokens per request (default: the model's context); longer
     /// workload prompts are cut and the report says so
     #[arg(long)]
-    max_model_len: Option<usize>,
+    pub(crate) max_model_len: Option<usize>,
     #[arg(long, default_value_t = 0.9)]
-    gpu_memory_utilization: f64,
+    pub(crate) gpu_memory_utilization: f64,
     /// Run decode steps eagerly instead of replaying CUDA graphs
     #[arg(long)]
-    no_cuda_graphs: bool,
+    pub(crate) no_cuda_graphs: bool,
     /// Write the results (`fastkernels.eval.v1`) here
     #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
+    pub(crate) json: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -88,6 +89,9 @@ struct EvalFile {
 }
 
 pub fn run(a: EvalArgs) -> Result<i32> {
+    if crate::encoders::is_encoder(a.model.as_deref(), a.arch.as_deref())? {
+        return crate::eval_encoders::run(&a);
+    }
     let dtype = a.dtype.as_deref().map(parse_dtype).transpose()?;
     let src = ModelSource { dir: a.model.clone(), arch: a.arch.clone(), random_weights: a.random_weights, dtype, seed: a.seed };
     let arch = resolve_arch(&src)?;

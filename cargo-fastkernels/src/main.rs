@@ -1,6 +1,6 @@
 //! `cargo fastkernels`: list the architecture registry, test and bench architecture crates,
-//! manage candidate kernels, and run models (`generate`, and `serve`: an OpenAI-compatible
-//! HTTP server).
+//! manage candidate kernels, and run models (`generate`, `embed` for encoders, `eval`, and
+//! `serve`: an OpenAI-compatible HTTP server).
 //!
 //! Works installed (`cargo install --path cargo-fastkernels`, then cargo runs
 //! `cargo-fastkernels fastkernels <args>`) and through the workspace alias in
@@ -9,7 +9,10 @@
 mod bench;
 mod candidate;
 mod cargo;
+mod embed;
+mod encoders;
 mod eval;
+mod eval_encoders;
 mod generate;
 mod list;
 mod models;
@@ -56,6 +59,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Run an HF model folder on the GPU and print the continuation of a prompt
     Generate(generate::GenerateArgs),
+    /// Run an HF encoder folder on token ids, text or pixel values; write last_hidden_state and the pooled output
+    Embed(embed::EmbedArgs),
     /// Run the family's workloads (LLM.mixed, …) through the engine on the GPU
     Eval(eval::EvalArgs),
     /// Serve an HF model folder over an OpenAI-compatible HTTP API (/v1/completions, /v1/models, /health)
@@ -92,6 +97,7 @@ fn main() {
         Command::Candidate(c) => candidate::run(&ctx, c),
         Command::Generate(a) => generate::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Embed(a) => embed::run(a),
         Command::Serve(a) => serve::run_cli(a),
     };
     let code = match result {

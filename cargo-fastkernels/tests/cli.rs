@@ -369,3 +369,73 @@ fn eval_checks_its_arguments_before_looking_for_a_gpu() {
         assert!(r.stderr.contains("eval needs an NVIDIA GPU"), "{}", r.stderr);
     }
 }
+
+#[test]
+fn encoder_eval_checks_its_arguments_before_looking_for_a_gpu() {
+    let r = fails(&["eval", "--arch", "colbertv2", "--workload", "Embed.nope"]);
+    assert!(r.stderr.contains("unknown workload `Embed.nope`") && r.stderr.contains("Embed.batch1, Embed.throughput"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "bge-m3"]);
+    assert!(r.stderr.contains("needs --random-weights"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "dinov3", "--random-weights", "--max-num-seqs", "0"]);
+    assert!(r.stderr.contains("--max-num-seqs must be positive"), "{}", r.stderr);
+    let golden = |a: &str, c: &str| workspace_root().join("tests/goldens").join(a).join(c);
+    let dino = golden("dinov3", "hd64-gated-f32");
+    let r = fails(&["eval", "--arch", "colbertv2", "--model", dino.to_str().unwrap()]);
+    assert!(r.stderr.contains("is a `dinov3_vit` model"), "{}", r.stderr);
+    let r = fails(&["eval", "--model", dino.to_str().unwrap(), "--candidate"]);
+    assert!(r.stderr.contains("--candidate"), "{}", r.stderr);
+    if !Path::new("/dev/nvidia0").exists() {
+        for (a, c) in [("colbertv2", "hd64-padded-f32"), ("bge_m3", "hd64-padded-f32"), ("siglip2", "hd64-naflex-f32"), ("dinov3", "hd64-gated-f32")] {
+            let r = fails(&["eval", "--model", golden(a, c).to_str().unwrap(), "--workload", "Embed.batch1"]);
+            assert!(r.stderr.contains("eval needs an NVIDIA GPU"), "{a}: {}", r.stderr);
+            let r = fails(&["eval", "--arch", a, "--random-weights", "--workload", "Embed.throughput"]);
+            assert!(r.stderr.contains("eval needs an NVIDIA GPU"), "{a}: {}", r.stderr);
+        }
+    }
+}
+
+#[test]
+fn embed_names_bad_input_and_a_missing_gpu_without_panicking() {
+    let golden = |a: &str, c: &str| workspace_root().join("tests/goldens").join(a).join(c).to_str().unwrap().to_string();
+    let (colbert, bge, dino) = (golden("colbertv2", "hd64-padded-f32"), golden("bge_m3", "hd64-padded-f32"), golden("dinov3", "hd64-gated-f32"));
+    let tmp = temp_dir("embed");
+    let out = tmp.join("out.safetensors");
+    let out = out.to_str().unwrap();
+    let r = fails(&["embed", "--model", &colbert, "--out", out]);
+    assert!(r.stderr.contains("give exactly one input"), "{}", r.stderr);
+    // The golden ColBERT has max_position_embeddings 40 and vocab_size 131.
+    let long = vec!["5"; 41].join(",");
+    let r = fails(&["embed", "--model", &colbert, "--input-ids", &long, "--out", out]);
+    assert!(r.stderr.contains("sequence length 41 exceeds"), "{}", r.stderr);
+    let r = fails(&["embed", "--model", &colbert, "--input-ids", "5,131", "--out", out]);
+    assert!(r.stderr.contains("has id 131, vocab_size is 131"), "{}", r.stderr);
+    let r = fails(&["embed", "--model", &colbert, "--input-ids", "5,x", "--out", out]);
+    assert!(r.stderr.contains("`x` is not a non-negative integer"), "{}", r.stderr);
+    let r = fails(&["embed", "--model", &colbert, "--input-ids", "5,6", "--attention-mask", "1", "--out", out]);
+    assert!(r.stderr.contains("--attention-mask 1: must be 2 zeros/ones"), "{}", r.stderr);
+    let r = fails(&["embed", "--model", &bge, "--text", "hello", "--out", out]);
+    assert!(r.stderr.contains("tokenizer.json"), "{}", r.stderr);
+    let r = fails(&["embed", "--model", &dino, "--input-ids", "5,6", "--out", out]);
+    assert!(r.stderr.contains("vision: give --pixel-values"), "{}", r.stderr);
+    // Images whose size is not a multiple of the patch (4 in the golden DINOv3).
+    let px = tmp.join("px.safetensors");
+    let pixels: Vec<u8> = (0..3 * 6 * 8).flat_map(|_| 0.5f32.to_le_bytes()).collect();
+    write_pixels(&px, &[1, 3, 6, 8], &pixels);
+    let r = fails(&["embed", "--model", &dino, "--pixel-values", px.to_str().unwrap(), "--out", out]);
+    assert!(r.stderr.contains("6×8 is not a positive multiple of patch_size 4"), "{}", r.stderr);
+    let r = fails(&["embed", "--model", &colbert, "--pixel-values", px.to_str().unwrap(), "--out", out]);
+    assert!(r.stderr.contains("text: give --input-ids or --text"), "{}", r.stderr);
+    if !Path::new("/dev/nvidia0").exists() {
+        let r = fails(&["embed", "--model", &colbert, "--input-ids", "5,6,7", "--input-ids", "8", "--out", out]);
+        assert!(r.stderr.contains("embed needs an NVIDIA GPU"), "{}", r.stderr);
+        let good: Vec<u8> = (0..3 * 8 * 8).flat_map(|_| 0.5f32.to_le_bytes()).collect();
+        write_pixels(&px, &[1, 3, 8, 8], &good);
+        let r = fails(&["embed", "--model", &dino, "--pixel-values", px.to_str().unwrap(), "--out", out]);
+        assert!(r.stderr.contains("embed needs an NVIDIA GPU"), "{}", r.stderr);
+    }
+}
+
+/// A safetensors file with one f32 tensor `pixel_values`.
+fn write_pixels(path: &Path, shape: &[usize], bytes: &[u8]) {
+    fk_runtime::safetensors::write_safetensors(path, &[("pixel_values", fk_runtime::DType::F32, shape, bytes)]).unwrap();
+}

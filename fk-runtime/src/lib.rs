@@ -1,14 +1,16 @@
 //! fastkernels runtime.
 //!
-//! Always available (no CUDA needed): [`dtype`], [`error`], [`compare`], [`rng`], [`host`]
+//! Always available (no CUDA needed): [`dtype`], [`error`], [`compare`], [`rng`], [`host`], the
+//! [`embed`] engine (request batching, generic over an encoder)
 //! and the nvcc [`build`] helper that every kernel crate's `build.rs` uses.
 //! With the default `cuda` feature: the never-panicking [`driver`] probe, [`device`] and
 //! streams, device [`tensor`]s, CUDA [`event`]s and [`graph`]s, cuBLASLt [`gemm`], [`linear`] and
-//! [`safetensors`] loading.
+//! [`safetensors`] loading, [`random_weights`] (an in-memory checkpoint at a real config).
 
 pub mod build;
 pub mod compare;
 pub mod dtype;
+pub mod embed;
 pub mod error;
 pub mod host;
 pub mod rng;
@@ -27,6 +29,8 @@ pub mod gpu_test;
 pub mod graph;
 #[cfg(feature = "cuda")]
 pub mod linear;
+#[cfg(feature = "cuda")]
+pub mod random_weights;
 #[cfg(feature = "cuda")]
 pub mod safetensors;
 #[cfg(feature = "cuda")]

@@ -40,7 +40,23 @@ pub struct Checkpoint {
 
 struct Shard {
     path: PathBuf,
-    map: Mmap,
+    map: ShardBytes,
+}
+
+/// A shard's bytes: a mapped file, or a buffer built in memory ([`Checkpoint::from_fn`]).
+enum ShardBytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for ShardBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ShardBytes::Mapped(m) => m,
+            ShardBytes::Owned(v) => v,
+        }
+    }
 }
 
 struct Entry {
@@ -114,6 +130,29 @@ impl Checkpoint {
             return Checkpoint::open_index(path);
         }
         Checkpoint::open_single(path)
+    }
+
+    /// A checkpoint held in memory: `tensors` (name, dtype, shape), each `fill`ed with its
+    /// little-endian bytes. `label` stands for the file in errors. What random weights at a
+    /// real config load through, so they take exactly the loaders' code path.
+    pub fn from_fn(label: impl Into<PathBuf>, tensors: &[(String, DType, Vec<usize>)], mut fill: impl FnMut(&str, DType, &mut [u8])) -> Result<Checkpoint> {
+        let label = label.into();
+        let mut entries = HashMap::with_capacity(tensors.len());
+        let mut at = 0usize;
+        for (name, dtype, shape) in tensors {
+            let n = shape.iter().product::<usize>() * dtype.size();
+            let e = Entry { shard: 0, dtype: Ok(*dtype), shape: shape.clone(), start: at, end: at + n };
+            if entries.insert(name.clone(), e).is_some() {
+                return Err(corrupt(&label, format!("tensor `{name}` given twice")));
+            }
+            at += n;
+        }
+        let mut bytes = vec![0u8; at];
+        for (name, dtype, _) in tensors {
+            let e = &entries[name];
+            fill(name, *dtype, &mut bytes[e.start..e.end]);
+        }
+        Ok(Checkpoint { path: label.clone(), shards: vec![Shard { path: label, map: ShardBytes::Owned(bytes) }], tensors: entries })
     }
 
     fn open_single(path: &Path) -> Result<Checkpoint> {
@@ -314,7 +353,7 @@ impl Shard {
                 (name, entry)
             })
             .collect();
-        Ok((Shard { path: path.to_path_buf(), map }, tensors))
+        Ok((Shard { path: path.to_path_buf(), map: ShardBytes::Mapped(map) }, tensors))
     }
 }
 

@@ -44,6 +44,11 @@ const ITEMS: &[Item] = &[
     Item { kind: Kind::Test, package: "fk-bge-m3", target: "goldens_gpu", llama_slot: None, out: "fk-bge-m3.goldens_gpu", expect: "pass", describe: "BGE-M3 (XLM-R) GPU vs transformers goldens, padding, bad input", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-siglip2", target: "goldens_gpu", llama_slot: None, out: "fk-siglip2.goldens_gpu", expect: "pass", describe: "SigLIP-2 vision tower GPU vs transformers goldens, bad input", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-dinov3", target: "goldens_gpu", llama_slot: None, out: "fk-dinov3.goldens_gpu", expect: "pass", describe: "DINOv3 GPU vs transformers goldens, bad input", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-colbertv2", target: "embed_gpu", llama_slot: None, out: "fk-colbertv2.embed_gpu", expect: "pass", describe: "embedding engine on ColBERTv2: batched == alone, bad requests", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-bge-m3", target: "embed_gpu", llama_slot: None, out: "fk-bge-m3.embed_gpu", expect: "pass", describe: "embedding engine on BGE-M3: batched == alone, bad requests", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-siglip2", target: "embed_gpu", llama_slot: None, out: "fk-siglip2.embed_gpu", expect: "pass", describe: "embedding engine on SigLIP-2: resolutions grouped, batched == alone, bad requests", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-dinov3", target: "embed_gpu", llama_slot: None, out: "fk-dinov3.embed_gpu", expect: "pass", describe: "embedding engine on DINOv3: resolutions grouped, batched == alone, bad requests", bench_args: "" },
+    Item { kind: Kind::Test, package: "cargo-fastkernels", target: "embed_gpu", llama_slot: None, out: "cargo-fastkernels.embed_gpu", expect: "pass", describe: "cargo fastkernels embed on the encoder goldens vs transformers", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: None, out: "fk-llama.candidates", expect: "pass", describe: "fk-llama as committed (empty slot)", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-mixtral", target: "candidates", llama_slot: None, out: "fk-mixtral.candidates", expect: "pass", describe: "fk-mixtral's fused_moe candidate vs reference and baseline, MixtralSparseMoeBlock A/B", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-llama", target: "candidates", llama_slot: Some("examples/candidates/llama/tuned"), out: "fk-llama.candidates@tuned", expect: "pass", describe: "correct rms_norm candidate", bench_args: "" },
@@ -56,6 +61,14 @@ const ITEMS: &[Item] = &[
     // peer.json first.
     Item { kind: Kind::Bench, package: "fk-mixtral", target: "ops", llama_slot: None, out: "fk-mixtral.ops", expect: "mixtral", describe: "fk-mixtral L1-L4", bench_args: "" },
     Item { kind: Kind::E2e, package: "fk-llama", target: "generate", llama_slot: None, out: "fk-llama.generate", expect: "llama", describe: "Llama-3.1-8B end to end vs HF generate", bench_args: "architectures/llama/configs/Llama-3.1-8B-Instruct/config.json" },
+];
+
+/// The shipped encoder configs `scripts/peer_hf_encoders.py` reads (keep in step with its CONFIGS).
+const ENCODER_CONFIGS: &[&str] = &[
+    "architectures/colbertv2/configs/colbertv2.0/config.json",
+    "architectures/bge-m3/configs/bge-m3/config.json",
+    "architectures/siglip2/configs/siglip2-so400m-patch16-naflex/config.json",
+    "architectures/dinov3/configs/dinov3-vit7b16-pretrain-lvd1689m/config.json",
 ];
 
 /// Builds the bundle into `out_dir` (default `bundle/`). `only`: just the items whose binary
@@ -100,6 +113,15 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>, only: Option<Vec<String>>) -> Re
     std::fs::copy(ws.join("scripts/peer_hf_moe.py"), bundle.join("peer_hf_moe.py"))?;
     std::fs::copy(ws.join("scripts/check_generate_cli.py"), bundle.join("check_generate_cli.py"))?;
     std::fs::copy(ws.join("scripts/check_serve.py"), bundle.join("check_serve.py"))?;
+    // The encoders' HF peer builds its random models from the shipped configs, which it
+    // finds at their repository paths from its own folder (bundle/scripts/ -> bundle/).
+    std::fs::create_dir_all(bundle.join("scripts"))?;
+    std::fs::copy(ws.join("scripts/peer_hf_encoders.py"), bundle.join("scripts/peer_hf_encoders.py"))?;
+    for cfg in ENCODER_CONFIGS {
+        let dst = bundle.join(cfg);
+        std::fs::create_dir_all(dst.parent().expect("has a parent"))?;
+        std::fs::copy(ws.join(cfg), &dst).with_context(|| format!("copy {cfg}"))?;
+    }
     // The CLI itself, so `generate` runs on the GPU machine against the goldens.
     let cli = build_cli(ws)?;
     let cli_dst = bin.join("cargo-fastkernels");

@@ -7,6 +7,7 @@
 //! HF checkpoint (`sparse_linear.pt`, `colbert_linear.pt`) and are not modelled yet. [`gpu::BgeM3`] runs the dense encoder on the GPU.
 
 pub mod config;
+pub mod embed;
 pub mod gpu;
 pub mod kernels;
 pub mod reference;

@@ -8,6 +8,7 @@
 //! checkpoint in `tests/minilm_cpu.rs`. [`gpu`] runs the same model on the GPU.
 
 pub mod config;
+pub mod embed;
 pub mod gpu;
 pub mod kernels;
 pub mod reference;

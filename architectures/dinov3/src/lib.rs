@@ -8,8 +8,10 @@
 //! (`tests/goldens/dinov3/`); [`gpu::DINOv3ViTModel`] runs it on the GPU.
 
 pub mod config;
+pub mod embed;
 pub mod gpu;
 pub mod kernels;
+pub mod random;
 pub mod reference;
 
 pub use config::{dinov3_vit7b16, DINOv3ViTConfig};

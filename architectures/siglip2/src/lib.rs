@@ -9,9 +9,11 @@
 //! the GPU.
 
 pub mod config;
+pub mod embed;
 pub mod gpu;
 pub mod kernels;
 pub mod patches;
+pub mod random;
 pub mod reference;
 
 pub use config::{siglip2_so400m_naflex, Siglip2VisionConfig};

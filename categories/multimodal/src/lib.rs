@@ -5,9 +5,11 @@
 //! self-attention → optional layer scale → residual, LayerNorm → MLP → optional layer scale →
 //! residual), plain and gated MLPs ([`Mlp`]), the attention-pool head SigLIP uses
 //! ([`MultiheadAttentionPoolingHead`]) and NCHW image batches ([`ImageBatch`]). [`gpu`] holds the GPU
-//! encoder layer on the encoder ops of `fk-baselines`.
+//! encoder layer on the encoder ops of `fk-baselines`; [`embed`] the image side of the embedding
+//! engine (`fk_runtime::embed`).
 
 pub mod attention_pool;
+pub mod embed;
 pub mod gpu;
 pub mod image;
 pub mod vit_layer;

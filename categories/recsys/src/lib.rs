@@ -5,12 +5,15 @@
 //! (a right-padded batch with its attention mask) and [`BertModel`], the CPU reference of HF
 //! `BertModel` / `XLMRobertaModel` with upstream module names and weight keys. [`gpu::BertModel`] runs the same
 //! modules on the GPU with the encoder ops of `fk-baselines` (layer_norm, gelu, varlen attention
-//! over the packed tokens).
+//! over the packed tokens). [`embed`] connects them to the embedding engine
+//! (`fk_runtime::embed`): text requests → padded batches, per-request checks, `BertEncoder`.
 
 pub mod batch;
 pub mod bert;
 pub mod config;
+pub mod embed;
 pub mod goldens;
+pub mod random;
 pub mod gpu;
 
 pub use batch::TokenBatch;

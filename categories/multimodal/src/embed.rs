@@ -1,0 +1,67 @@
+//! The ViT family's side of the embedding engine (`fk_runtime::embed`): image requests of
+//! one resolution → an [`ImageBatch`], and the per-request image check (channels, size a
+//! multiple of the patch) every ViT encoder needs.
+
+use crate::ImageBatch;
+use fk_runtime::embed::EmbedInput;
+use fk_runtime::{Error, Result};
+
+/// The image requests of one batch (the batcher groups by resolution) as NCHW.
+pub fn image_batch(inputs: &[&EmbedInput]) -> Result<ImageBatch> {
+    let mut size = None;
+    let mut pixels = Vec::new();
+    for (i, x) in inputs.iter().enumerate() {
+        let EmbedInput::Image { channels, height, width, pixels: p } = x else {
+            return Err(Error::bad_input("image_batch", format!("request {i} is text, the model takes images")));
+        };
+        let s = (*channels, *height, *width);
+        if *size.get_or_insert(s) != s {
+            return Err(Error::bad_input("image_batch", format!("request {i} is {channels}×{height}×{width}, the batch's first image {:?}: one resolution per batch", size)));
+        }
+        pixels.extend_from_slice(p);
+    }
+    let Some((c, h, w)) = size else {
+        return Err(Error::bad_input("image_batch", "empty batch"));
+    };
+    ImageBatch::new(inputs.len(), c, h, w, pixels)
+}
+
+/// One image request checked for a model with `num_channels` and `patch_size`.
+pub fn check_image(input: &EmbedInput, num_channels: usize, patch_size: usize) -> Result<()> {
+    match input {
+        EmbedInput::Image { channels, height, width, .. } => {
+            if *channels != num_channels {
+                return Err(Error::bad_input("embed", format!("image has {channels} channels, the model takes num_channels {num_channels}")));
+            }
+            if *height == 0 || *width == 0 || height % patch_size != 0 || width % patch_size != 0 {
+                return Err(Error::bad_input("embed", format!("image size {height}×{width} is not a positive multiple of patch_size {patch_size}")));
+            }
+            Ok(())
+        }
+        EmbedInput::Text { .. } => Err(Error::bad_input("embed", "a text request for an image model")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(c: usize, h: usize, w: usize, v: f32) -> EmbedInput {
+        EmbedInput::Image { channels: c, height: h, width: w, pixels: vec![v; c * h * w] }
+    }
+
+    #[test]
+    fn batches_and_checks() {
+        let b = image_batch(&[&img(3, 4, 8, 1.0), &img(3, 4, 8, 2.0)]).unwrap();
+        assert_eq!((b.batch, b.channels, b.height, b.width), (2, 3, 4, 8));
+        assert_eq!(b.pixels[96], 2.0);
+        let e = image_batch(&[&img(3, 4, 8, 1.0), &img(3, 8, 4, 1.0)]).unwrap_err().to_string();
+        assert!(e.contains("one resolution per batch"), "{e}");
+        assert!(check_image(&img(3, 32, 48, 0.0), 3, 16).is_ok());
+        let e = check_image(&img(3, 30, 48, 0.0), 3, 16).unwrap_err().to_string();
+        assert!(e.contains("30×48 is not a positive multiple of patch_size 16"), "{e}");
+        let e = check_image(&img(1, 32, 32, 0.0), 3, 16).unwrap_err().to_string();
+        assert!(e.contains("1 channels"), "{e}");
+        assert!(check_image(&EmbedInput::text(vec![1]), 3, 16).is_err());
+    }
+}

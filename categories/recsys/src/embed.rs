@@ -1,0 +1,116 @@
+//! The BERT family's side of the embedding engine (`fk_runtime::embed`): text requests →
+//! a right-padded [`TokenBatch`], per-request checks against the config, and the engine's
+//! [`Encoder`] for a plain `BertModel` / `XLMRobertaModel` (pooled = `pooler_output`).
+//! ColBERT and BGE-M3 wrap the same pieces with their heads.
+
+use crate::bert::check_batch;
+use crate::gpu::{BertModel, BertOutput};
+use crate::{BertConfig, TokenBatch};
+use fk_baselines::Context;
+use fk_runtime::embed::{host_rows, EmbedInput, Embedding, Encoder, Modality};
+use fk_runtime::{Error, Result};
+
+/// The text requests of one batch as a right-padded [`TokenBatch`] (token types given for
+/// some requests only are zeros for the others, as BERT defaults them).
+pub fn token_batch(inputs: &[&EmbedInput], pad_token_id: u32) -> Result<TokenBatch> {
+    let mut seqs = Vec::with_capacity(inputs.len());
+    let mut types: Vec<Option<&Vec<u32>>> = Vec::with_capacity(inputs.len());
+    for (i, x) in inputs.iter().enumerate() {
+        match x {
+            EmbedInput::Text { input_ids, token_type_ids } => {
+                seqs.push(input_ids.clone());
+                types.push(token_type_ids.as_ref());
+            }
+            EmbedInput::Image { .. } => return Err(Error::bad_input("token_batch", format!("request {i} is an image, the model takes text"))),
+        }
+    }
+    let mut b = TokenBatch::from_sequences(&seqs, pad_token_id)?;
+    if types.iter().any(Option::is_some) {
+        let mut tt = vec![0u32; b.batch * b.seq];
+        for (r, t) in types.iter().enumerate() {
+            if let Some(t) = t {
+                tt[r * b.seq..r * b.seq + t.len()].copy_from_slice(t);
+            }
+        }
+        b.token_type_ids = Some(tt);
+    }
+    Ok(b)
+}
+
+/// One text request checked against `cfg` as a batch of one: length within the positions,
+/// ids within the vocabulary, token types within `type_vocab_size` (the model's own errors).
+pub fn check_text(cfg: &BertConfig, input: &EmbedInput) -> Result<()> {
+    check_batch(cfg, &token_batch(&[input], cfg.pad_token_id as u32)?)
+}
+
+/// Rows `[seq, width]` of padded `[batch, seq, width]` host data, cut to each request's
+/// `lens[b]` real rows (right padding).
+pub fn unpad_rows(padded: &[f32], lens: &[usize], seq: usize, width: usize) -> Vec<Vec<f32>> {
+    lens.iter().enumerate().map(|(b, &n)| padded[b * seq * width..(b * seq + n) * width].to_vec()).collect()
+}
+
+/// A GPU `BertModel` with its kernel context, as the engine's encoder.
+pub struct BertEncoder<'a> {
+    pub model: &'a BertModel,
+    pub ctx: &'a Context,
+}
+
+impl BertEncoder<'_> {
+    /// The batch `inputs` through the model.
+    pub fn forward(&self, inputs: &[&EmbedInput]) -> Result<(TokenBatch, BertOutput)> {
+        let b = token_batch(inputs, self.model.cfg.pad_token_id as u32)?;
+        let out = self.model.forward(self.ctx, &b, false)?;
+        Ok((b, out))
+    }
+}
+
+impl Encoder for BertEncoder<'_> {
+    fn modality(&self) -> Modality {
+        Modality::Text
+    }
+    fn max_len(&self) -> Option<usize> {
+        Some(self.model.cfg.max_sequence_length())
+    }
+    fn check(&self, input: &EmbedInput) -> Result<()> {
+        check_text(&self.model.cfg, input)
+    }
+    fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
+        let (_, out) = self.forward(inputs)?;
+        let pooled = match &out.pooler_output {
+            Some(p) => host_rows(p)?.into_iter().map(Some).collect(),
+            None => {
+                // No pooler: nothing pooled, but the batch still ran (and synced).
+                self.ctx.device.synchronize()?;
+                vec![None; inputs.len()]
+            }
+        };
+        Ok(pooled.into_iter().map(|pooled| Embedding { pooled, tokens: None, token_dim: 0 }).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_batch_pads_and_fills_token_types() {
+        let a = EmbedInput::text(vec![5, 6, 7]);
+        let b = EmbedInput::Text { input_ids: vec![8], token_type_ids: Some(vec![1]) };
+        let t = token_batch(&[&a, &b], 0).unwrap();
+        assert_eq!((t.batch, t.seq, &t.input_ids[..]), (2, 3, &[5, 6, 7, 8, 0, 0][..]));
+        assert_eq!(t.token_type_ids.unwrap(), [0, 0, 0, 1, 0, 0]);
+        assert_eq!(unpad_rows(&[1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12.], &[3, 1], 3, 2), vec![vec![1., 2., 3., 4., 5., 6.], vec![7., 8.]]);
+        let img = EmbedInput::Image { channels: 1, height: 1, width: 1, pixels: vec![0.0] };
+        assert!(token_batch(&[&img], 0).unwrap_err().to_string().contains("request 0 is an image"));
+    }
+
+    #[test]
+    fn check_text_names_length_and_id_problems() {
+        let cfg = BertConfig::from_json(r#"{"model_type": "bert", "vocab_size": 100, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 4}"#).unwrap();
+        assert!(check_text(&cfg, &EmbedInput::text(vec![1, 2, 3, 4])).is_ok());
+        let e = check_text(&cfg, &EmbedInput::text(vec![1; 5])).unwrap_err().to_string();
+        assert!(e.contains("sequence length 5 exceeds"), "{e}");
+        let e = check_text(&cfg, &EmbedInput::text(vec![1, 100])).unwrap_err().to_string();
+        assert!(e.contains("id 100, vocab_size is 100"), "{e}");
+    }
+}

@@ -1,0 +1,219 @@
+//! [`EmbedEngine`]: a queue of checked requests, run in batches the batcher plans, results
+//! handed back in submission order with per-request latencies.
+
+use super::{plan_batches, BatchPolicy, EmbedInput, Embedding, Encoder};
+use crate::{Error, Result};
+use std::time::Instant;
+
+/// What one [`EmbedEngine::run`] did.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct EmbedStats {
+    pub requests: usize,
+    pub batches: usize,
+    /// Real tokens (text) or images.
+    pub items: usize,
+    /// Text: `Σ count × longest` over batches (what the batches were sized for).
+    pub padded_tokens: usize,
+    /// From the start of the run to the end of the last batch.
+    pub wall_s: f64,
+    /// Per request, in submission order: from the start of the run to the end of its batch
+    /// (every request is queued when the run starts, as in an offline embedding job).
+    pub latencies_s: Vec<f64>,
+}
+
+pub struct EmbedEngine<E: Encoder> {
+    pub encoder: E,
+    pub policy: BatchPolicy,
+    queue: Vec<(u64, EmbedInput)>,
+    next_id: u64,
+}
+
+impl<E: Encoder> EmbedEngine<E> {
+    /// A token budget below the model's positions is allowed (a batch-1 workload of short
+    /// texts needs no 8K budget); a request over the budget is refused at submit.
+    pub fn new(encoder: E, policy: BatchPolicy) -> Result<EmbedEngine<E>> {
+        policy.check()?;
+        Ok(EmbedEngine { encoder, policy, queue: Vec::new(), next_id: 0 })
+    }
+
+    /// Queue `input` after checking it against the model; the id orders the results.
+    pub fn submit(&mut self, input: EmbedInput) -> Result<u64> {
+        let m = self.encoder.modality();
+        if input.modality() != m {
+            return Err(Error::bad_input("embed", format!("the request is {}, the encoder takes {m}", input.modality())));
+        }
+        input.check_shape()?;
+        if let (EmbedInput::Text { input_ids, .. }, Some(max)) = (&input, self.encoder.max_len()) {
+            if input_ids.len() > max {
+                return Err(Error::bad_input("embed", format!("{} tokens exceed the model's {max} positions", input_ids.len())));
+            }
+        }
+        if let EmbedInput::Text { input_ids, .. } = &input {
+            if input_ids.len() > self.policy.max_batched_tokens {
+                return Err(Error::bad_input("embed", format!("{} tokens exceed the batch token budget max_batched_tokens = {}", input_ids.len(), self.policy.max_batched_tokens)));
+            }
+        }
+        self.encoder.check(&input)?;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.queue.push((id, input));
+        Ok(id)
+    }
+
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Run everything queued; `(id, embedding)` in submission order. On an error the queue
+    /// is emptied (the requests of a failed run are not retried behind the caller's back).
+    pub fn run(&mut self) -> Result<(Vec<(u64, Embedding)>, EmbedStats)> {
+        let queue = std::mem::take(&mut self.queue);
+        let inputs: Vec<&EmbedInput> = queue.iter().map(|(_, x)| x).collect();
+        let plan = plan_batches(&inputs, &self.policy)?;
+        let start = Instant::now();
+        let mut out: Vec<Option<Embedding>> = vec![None; queue.len()];
+        let mut stats = EmbedStats { requests: queue.len(), batches: plan.len(), latencies_s: vec![0.0; queue.len()], ..Default::default() };
+        for batch in &plan {
+            let members: Vec<&EmbedInput> = batch.iter().map(|&i| inputs[i]).collect();
+            let embeddings = self.encoder.embed_batch(&members)?;
+            if embeddings.len() != batch.len() {
+                return Err(Error::shape("embed", format!("the encoder returned {} embeddings for a batch of {}", embeddings.len(), batch.len())));
+            }
+            let done = start.elapsed().as_secs_f64();
+            let longest = members.iter().map(|x| x.len()).max().unwrap_or(0);
+            match members[0] {
+                EmbedInput::Text { .. } => {
+                    stats.items += members.iter().map(|x| x.len()).sum::<usize>();
+                    stats.padded_tokens += batch.len() * longest;
+                }
+                EmbedInput::Image { .. } => stats.items += batch.len(),
+            }
+            for (&i, e) in batch.iter().zip(embeddings) {
+                out[i] = Some(e);
+                stats.latencies_s[i] = done;
+            }
+        }
+        stats.wall_s = start.elapsed().as_secs_f64();
+        let results = queue.iter().zip(out).map(|((id, _), e)| (*id, e.expect("the plan covers every request"))).collect();
+        Ok((results, stats))
+    }
+
+    /// Queue all of `inputs` or none: the first bad one is an error naming its index, and
+    /// nothing is queued. Only into an empty queue (so indices are the requests' ids).
+    pub fn submit_all(&mut self, inputs: &[EmbedInput]) -> Result<()> {
+        if !self.queue.is_empty() {
+            return Err(Error::bad_input("embed", format!("{} requests are already queued: run them first", self.queue.len())));
+        }
+        for (i, x) in inputs.iter().enumerate() {
+            if let Err(e) = self.submit(x.clone()) {
+                self.queue.clear();
+                return Err(Error::bad_input("embed", format!("request {i}: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Queue `inputs`, run them, return their embeddings in order.
+    pub fn embed(&mut self, inputs: Vec<EmbedInput>) -> Result<Vec<Embedding>> {
+        self.submit_all(&inputs)?;
+        Ok(self.run()?.0.into_iter().map(|(_, e)| e).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::Modality;
+    use std::cell::RefCell;
+
+    /// A stand-in text encoder: the pooled vector is a hash of the sequence alone (so a
+    /// batch gives each request exactly what it gets alone only if the engine keeps the
+    /// rows straight), tokens are `id·10` per token; it records the batches it saw.
+    struct Fake {
+        vocab: u32,
+        seen: RefCell<Vec<Vec<usize>>>,
+    }
+
+    impl Encoder for Fake {
+        fn modality(&self) -> Modality {
+            Modality::Text
+        }
+        fn max_len(&self) -> Option<usize> {
+            Some(512)
+        }
+        fn check(&self, input: &EmbedInput) -> Result<()> {
+            match input {
+                EmbedInput::Text { input_ids, .. } => match input_ids.iter().find(|&&id| id >= self.vocab) {
+                    Some(id) => Err(Error::bad_input("Fake", format!("id {id} out of range"))),
+                    None => Ok(()),
+                },
+                _ => unreachable!("the engine checks the modality first"),
+            }
+        }
+        fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
+            self.seen.borrow_mut().push(inputs.iter().map(|x| x.len()).collect());
+            Ok(inputs
+                .iter()
+                .map(|x| match x {
+                    EmbedInput::Text { input_ids, .. } => Embedding {
+                        pooled: Some(vec![input_ids.iter().fold(17u64, |h, &i| h.wrapping_mul(31).wrapping_add(i as u64)) as f32, input_ids.len() as f32]),
+                        tokens: Some(input_ids.iter().map(|&i| i as f32 * 10.0).collect()),
+                        token_dim: 1,
+                    },
+                    _ => unreachable!(),
+                })
+                .collect())
+        }
+    }
+
+    fn engine(policy: BatchPolicy) -> EmbedEngine<Fake> {
+        EmbedEngine::new(Fake { vocab: 1000, seen: RefCell::new(Vec::new()) }, policy).unwrap()
+    }
+
+    #[test]
+    fn batched_results_come_back_in_request_order_and_equal_alone() {
+        let mut rng = crate::rng::Rng::new(3);
+        let inputs: Vec<EmbedInput> = (0..500).map(|_| EmbedInput::text((0..rng.range(1, 513)).map(|_| rng.range(0, 1000) as u32).collect())).collect();
+        let mut e = engine(BatchPolicy { max_batch: 64, max_batched_tokens: 8192 });
+        let batched = e.embed(inputs.clone()).unwrap();
+        let mut alone = engine(BatchPolicy { max_batch: 1, max_batched_tokens: 512 });
+        for (x, b) in inputs.iter().zip(&batched) {
+            assert_eq!(&alone.embed(vec![x.clone()]).unwrap()[0], b);
+        }
+        let seen = e.encoder.seen.borrow();
+        assert!(seen.len() < 500 && seen.iter().all(|b| b.len() <= 64 && b.len() * b.iter().max().unwrap() <= 8192), "{} batches", seen.len());
+    }
+
+    #[test]
+    fn ids_and_stats() {
+        let mut e = engine(BatchPolicy { max_batch: 2, max_batched_tokens: 1024 });
+        for n in [3usize, 1, 2] {
+            e.submit(EmbedInput::text(vec![1; n])).unwrap();
+        }
+        assert_eq!(e.pending(), 3);
+        let (r, s) = e.run().unwrap();
+        assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!((s.requests, s.batches, s.items, s.padded_tokens), (3, 2, 6, 2 * 2 + 3));
+        assert!(s.latencies_s.iter().all(|&l| l > 0.0 && l <= s.wall_s));
+        assert_eq!(e.pending(), 0);
+    }
+
+    #[test]
+    fn bad_requests_are_named_errors_and_leave_nothing_queued() {
+        let mut e = engine(BatchPolicy::default());
+        let err = e.embed(vec![EmbedInput::text(vec![1, 2]), EmbedInput::text(vec![5, 1000])]).unwrap_err().to_string();
+        assert!(err.contains("request 1") && err.contains("id 1000 out of range"), "{err}");
+        assert_eq!(e.pending(), 0);
+        let err = e.submit(EmbedInput::text(vec![1; 513])).unwrap_err().to_string();
+        assert!(err.contains("513 tokens exceed the model's 512 positions"), "{err}");
+        let err = e.submit(EmbedInput::text(vec![])).unwrap_err().to_string();
+        assert!(err.contains("empty text"), "{err}");
+        let img = EmbedInput::Image { channels: 3, height: 1, width: 1, pixels: vec![0.0; 3] };
+        assert!(e.submit(img).unwrap_err().to_string().contains("the request is image, the encoder takes text"));
+        let mut small = EmbedEngine::new(Fake { vocab: 10, seen: RefCell::new(Vec::new()) }, BatchPolicy { max_batch: 8, max_batched_tokens: 100 }).unwrap();
+        let err = small.submit(EmbedInput::text(vec![1; 101])).unwrap_err().to_string();
+        assert!(err.contains("101 tokens exceed the batch token budget max_batched_tokens = 100"), "{err}");
+        assert!(small.submit(EmbedInput::text(vec![1; 100])).is_ok());
+        assert!(e.embed(Vec::new()).unwrap().is_empty());
+    }
+}
