@@ -10,6 +10,11 @@
 pub mod config;
 pub mod goldens;
 pub mod kernels;
+pub mod mixer;
+pub mod model;
 pub mod reference;
+pub mod weights;
 
 pub use config::MambaConfig;
+pub use mixer::MambaMixer;
+pub use model::{LogitsRows, MambaBlock, MambaForCausalLM, MambaModel, Step, StepOutput};

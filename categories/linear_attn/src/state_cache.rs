@@ -146,6 +146,19 @@ impl RecurrentStateCache {
         })
     }
 
+    /// Zero `slot`'s conv window and SSM state in every layer: what a new sequence starts
+    /// from (HF's fresh cache). The slot must be allocated.
+    pub fn reset(&self, slot: usize) -> Result<()> {
+        self.slots
+            .check_batch(&[slot])
+            .map_err(|e| Error::bad_input("state_cache", e.to_string()))?;
+        for t in self.conv.iter().chain(&self.ssm) {
+            let row = t.narrow(0, slot, 1)?;
+            row.device().memset(row.ptr(), 0, row.nbytes())?;
+        }
+        Ok(())
+    }
+
     /// Prepare the states of a batch of allocated `slots` (in batch order). Call
     /// [`StateBatch::layer`] per layer, then [`StateBatch::finish`] to write gathered states back.
     pub fn batch(&self, slots: &[usize]) -> Result<StateBatch<'_>> {
