@@ -10,6 +10,8 @@ pub enum SlotError {
     Exhausted { slots: usize },
     #[error("state slot {slot} is not allocated (freed twice, or never handed out)")]
     NotAllocated { slot: usize },
+    #[error("state slot {slot} appears twice in one batch")]
+    Duplicate { slot: usize },
     #[error("state slot {slot} is out of range: the cache has {slots} slots")]
     OutOfRange { slot: usize, slots: usize },
 }
@@ -93,8 +95,11 @@ impl SlotManager {
                     slots: self.used.len(),
                 });
             }
-            if !self.used[s] || std::mem::replace(&mut seen[s], true) {
+            if !self.used[s] {
                 return Err(SlotError::NotAllocated { slot: s });
+            }
+            if std::mem::replace(&mut seen[s], true) {
+                return Err(SlotError::Duplicate { slot: s });
             }
         }
         Ok(())
