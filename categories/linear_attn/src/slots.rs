@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(m.check_batch(&[1, 0]), Ok(()));
         assert_eq!(
             m.check_batch(&[0, 0]),
-            Err(SlotError::NotAllocated { slot: 0 })
+            Err(SlotError::Duplicate { slot: 0 })
         );
         assert_eq!(
             m.check_batch(&[2]),
