@@ -186,12 +186,7 @@ impl MambaForCausalLM {
         let mut row = out.logits[(prompt.len() - 1) * v..].to_vec();
         let (mut tokens, mut rows) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for step in 0..n {
-            // First maximum, as torch.argmax / topk pick on ties.
-            let next = row
-                .iter()
-                .enumerate()
-                .fold(0, |best, (j, &x)| if x > row[best] { j } else { best })
-                as u32;
+            let next = crate::model::argmax(&row);
             tokens.push(next);
             rows.push(std::mem::take(&mut row));
             if step + 1 < n {
