@@ -152,6 +152,7 @@ impl MambaForCausalLM {
     /// Runs one step of the batch whose sequence s owns state slot `slots[s]`: a prefill
     /// continues from the slot's state (reset a slot with [`RecurrentStateCache::reset`] to
     /// start a sequence), a decode step advances it by one token.
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         ctx: &Context,
@@ -162,6 +163,24 @@ impl MambaForCausalLM {
         rows: LogitsRows,
         debug: bool,
     ) -> Result<StepOutput> {
+        let (logits, mut out) = self.forward_device(ctx, ids, step, cache, slots, rows, debug)?;
+        out.logits = logits.to_f32()?;
+        Ok(out)
+    }
+
+    /// [`Self::forward`] with the logits left on the device (`[rows, vocab]`, model dtype,
+    /// what the GPU sampler takes); the returned `StepOutput` has no host logits.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_device(
+        &self,
+        ctx: &Context,
+        ids: &[u32],
+        step: Step,
+        cache: &RecurrentStateCache,
+        slots: &[usize],
+        rows: LogitsRows,
+        debug: bool,
+    ) -> Result<(Tensor, StepOutput)> {
         self.check_step(ids, slots, step, cache)?;
         let dev = &ctx.device;
         let (t, h) = (ids.len(), self.config.hidden_size);
@@ -225,12 +244,13 @@ impl MambaForCausalLM {
         };
         let logits = Tensor::empty(dev, &[picked.dim(0), self.config.vocab_size], self.dtype)?;
         ops::linear(ctx, &picked, &self.lm_head, &logits)?;
-        Ok(StepOutput {
-            logits: logits.to_f32()?,
+        let out = StepOutput {
+            logits: Vec::new(),
             rows: picked.dim(0),
             layer_outputs,
             final_norm,
-        })
+        };
+        Ok((logits, out))
     }
 
     /// Greedy continuations of `prompts` (batched prefill, then batched decode steps) on a
