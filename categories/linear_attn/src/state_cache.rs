@@ -187,6 +187,7 @@ impl RecurrentStateCache {
             slots: slots.to_vec(),
             gathered,
             pending: None,
+            runs: runs_of(slots),
         })
     }
 }
@@ -200,6 +201,21 @@ pub struct StateBatch<'a> {
     gathered: Option<LayerStates>,
     /// The layer whose rows sit in `gathered` and must still be scattered back.
     pending: Option<usize>,
+    /// `(batch row, slot, count)`: maximal runs of consecutive slots, one copy each (an engine
+    /// hands out the lowest free slot, so batches are mostly a few long runs).
+    runs: Vec<(usize, usize, usize)>,
+}
+
+/// Maximal runs of consecutive slots in batch order: `(first batch row, first slot, length)`.
+fn runs_of(slots: &[usize]) -> Vec<(usize, usize, usize)> {
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    for (i, &s) in slots.iter().enumerate() {
+        match runs.last_mut() {
+            Some((_, first, n)) if *first + *n == s => *n += 1,
+            _ => runs.push((i, s, 1)),
+        }
+    }
+    runs
 }
 
 impl StateBatch<'_> {
@@ -221,9 +237,9 @@ impl StateBatch<'_> {
                 ssm: ssm.narrow(0, self.slots[0], self.slots.len())?,
             }),
             Some(g) => {
-                for (i, &s) in self.slots.iter().enumerate() {
-                    g.conv.narrow(0, i, 1)?.copy_from(&conv.narrow(0, s, 1)?)?;
-                    g.ssm.narrow(0, i, 1)?.copy_from(&ssm.narrow(0, s, 1)?)?;
+                for &(i, s, n) in &self.runs {
+                    g.conv.narrow(0, i, n)?.copy_from(&conv.narrow(0, s, n)?)?;
+                    g.ssm.narrow(0, i, n)?.copy_from(&ssm.narrow(0, s, n)?)?;
                 }
                 self.pending = Some(layer);
                 Ok(LayerStates {
@@ -237,9 +253,9 @@ impl StateBatch<'_> {
     fn scatter_pending(&mut self) -> Result<()> {
         if let (Some(layer), Some(g)) = (self.pending.take(), &self.gathered) {
             let (conv, ssm) = (self.cache.conv(layer)?, self.cache.ssm(layer)?);
-            for (i, &s) in self.slots.iter().enumerate() {
-                conv.narrow(0, s, 1)?.copy_from(&g.conv.narrow(0, i, 1)?)?;
-                ssm.narrow(0, s, 1)?.copy_from(&g.ssm.narrow(0, i, 1)?)?;
+            for &(i, s, n) in &self.runs {
+                conv.narrow(0, s, n)?.copy_from(&g.conv.narrow(0, i, n)?)?;
+                ssm.narrow(0, s, n)?.copy_from(&g.ssm.narrow(0, i, n)?)?;
             }
         }
         Ok(())
@@ -281,6 +297,16 @@ mod tests {
             ..s
         };
         assert_eq!(m2.ssm_shape(2), vec![2, 80, 64, 128]);
+    }
+
+    #[test]
+    fn runs_of_consecutive_slots() {
+        assert_eq!(
+            runs_of(&[3, 4, 5, 0, 1, 7]),
+            vec![(0, 3, 3), (3, 0, 2), (5, 7, 1)]
+        );
+        assert_eq!(runs_of(&[2, 1, 0]), vec![(0, 2, 1), (1, 1, 1), (2, 0, 1)]);
+        assert_eq!(runs_of(&[5]), vec![(0, 5, 1)]);
     }
 
     #[test]

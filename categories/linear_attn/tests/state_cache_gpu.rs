@@ -108,7 +108,7 @@ fn scattered_batches_round_trip(dev: &Device) -> Result<(), String> {
             )
         })
         .collect();
-    let batch = [3, 0];
+    let batch = [2, 3, 0]; // runs: slots 2..4 in one copy, then slot 0
     let mut b = cache.batch(&batch).map_err(s)?;
     for l in 0..SPEC.layers {
         let st = b.layer(l).map_err(s)?;
