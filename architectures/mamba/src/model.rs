@@ -255,12 +255,7 @@ impl MambaForCausalLM {
 
     /// Greedy continuations of `prompts` (batched prefill, then batched decode steps) on a
     /// fresh state cache: the tokens and, per prompt, the logits each token was chosen from.
-    pub fn greedy(
-        &self,
-        ctx: &Context,
-        prompts: &[Vec<u32>],
-        n: usize,
-    ) -> Result<(Vec<Vec<u32>>, Vec<Vec<Vec<f32>>>)> {
+    pub fn greedy(&self, ctx: &Context, prompts: &[Vec<u32>], n: usize) -> Result<GreedyOutput> {
         let mut cache = self.new_state_cache(prompts.len().max(1))?;
         let slots = cache
             .slots_mut()
@@ -306,6 +301,9 @@ impl MambaForCausalLM {
         Ok((tokens, rows))
     }
 }
+
+/// Per prompt: the greedy tokens, and per token the logits row it was chosen from.
+pub type GreedyOutput = (Vec<Vec<u32>>, Vec<Vec<Vec<f32>>>);
 
 /// First maximum, as torch.argmax picks on ties.
 pub fn argmax(row: &[f32]) -> u32 {
