@@ -364,6 +364,8 @@ fn generate_mamba_checks_config_and_sampling_before_looking_for_a_gpu() {
         let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1,2,3"]);
         assert!(r.stderr.contains("needs an NVIDIA GPU"), "{}", r.stderr);
     }
+    let r = fails(&["eval", "--model", golden.to_str().unwrap(), "--workload", "LLM.mixed"]);
+    assert!(r.stderr.contains("runs under `cargo fastkernels generate` only"), "{}", r.stderr);
 }
 
 #[test]
@@ -372,8 +374,8 @@ fn eval_checks_its_arguments_before_looking_for_a_gpu() {
     assert!(r.stderr.contains("unknown workload `LLM.nope`") && r.stderr.contains("LLM.fixed_batch_32"), "{}", r.stderr);
     let r = fails(&["eval", "--arch", "llama", "--workload", "LLM.mixed"]);
     assert!(r.stderr.contains("needs --random-weights"), "{}", r.stderr);
-    let r = fails(&["eval", "--arch", "mamba", "--random-weights"]);
-    assert!(r.stderr.contains("model_type `mamba` is not supported"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "mamba2", "--random-weights"]);
+    assert!(r.stderr.contains("model_type `mamba2` is not supported"), "{}", r.stderr);
     let r = fails(&["eval", "--workload", "LLM.mixed"]);
     assert!(r.stderr.contains("--model DIR or --arch"), "{}", r.stderr);
     let golden = workspace_root().join("tests/goldens/llama/tiny-gqa-llama3-f32");
