@@ -1,13 +1,15 @@
 //! fk-mamba: baseline vs this crate's candidates at state-spaces/mamba-2.8b-hf's shapes (the
-//! shipped config.json), bf16: L1 only for now — the SSM ops (`causal_conv1d` and
+//! shipped config.json), bf16: the SSM ops (`causal_conv1d` and
 //! `selective_scan` at 1 / 2048 / 8192 prompt tokens, `causal_conv1d_update` and
-//! `selective_state_update` at batch 1 and 32). The dense ops and L2–L4 (MambaMixer,
-//! MambaBlock, the model) come with a step bench that takes a recurrent-state model.
+//! `selective_state_update` at batch 1 and 32) and L2 `MambaMixer` (in_proj … out_proj) at 2048
+//! and 8192 prompt tokens and decode batch 1 and 32. L3/L4 (MambaBlock, the model) are still to come.
 //!
 //! `cargo fastkernels bench --arch mamba` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
 use fk_baselines::harness::{ssm_bench_cases, SsmShapes};
+use fk_baselines::OpId;
 use fk_mamba::kernels::candidate_table;
+use fk_mamba::mixer_workload::{MambaMixerWorkload, MixerStep};
 use fk_mamba::MambaConfig;
 use fk_runtime::DType;
 
@@ -22,10 +24,44 @@ fn main() {
         head_dim: 0,
         ngroups: 1,
     };
-    let specs = ssm_bench_cases(&shapes, &[1, 2048, 8192], &[1, 32], DType::BF16)
-        .into_iter()
-        .map(BenchSpec::l1)
-        .collect();
+    let mut specs: Vec<BenchSpec> =
+        ssm_bench_cases(&shapes, &[1, 2048, 8192], &[1, 32], DType::BF16)
+            .into_iter()
+            .map(BenchSpec::l1)
+            .collect();
+    let steps = [
+        MixerStep::Prefill { tokens: 2048 },
+        MixerStep::Prefill { tokens: 8192 },
+        MixerStep::Decode { batch: 1 },
+        MixerStep::Decode { batch: 32 },
+    ];
+    for step in steps {
+        let (shape, uses) = match step {
+            MixerStep::Prefill { tokens } => (
+                format!("prefill [{tokens}, {}]", cfg.hidden_size),
+                vec![OpId::CausalConv1d, OpId::SelectiveScan, OpId::SkinnyGemm],
+            ),
+            MixerStep::Decode { batch } => (
+                format!("decode [{batch}, {}]", cfg.hidden_size),
+                vec![
+                    OpId::CausalConv1dUpdate,
+                    OpId::SelectiveStateUpdate,
+                    OpId::SkinnyGemm,
+                ],
+            ),
+        };
+        let cfg = cfg.clone();
+        specs.push(BenchSpec {
+            op: "MambaMixer".into(),
+            level: "L2",
+            shape,
+            dtype: DType::BF16,
+            uses,
+            make: Box::new(move |dev, rng| {
+                Ok(Box::new(MambaMixerWorkload::new(dev, &cfg, step, rng.next_u64())?) as _)
+            }),
+        });
+    }
     let env = BenchEnv {
         gemm_peak_tflops: Some(Box::new(bench::gemm_peak_tflops)),
     };
