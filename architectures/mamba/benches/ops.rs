@@ -2,7 +2,8 @@
 //! shipped config.json), bf16: the SSM ops (`causal_conv1d` and
 //! `selective_scan` at 1 / 2048 / 8192 prompt tokens, `causal_conv1d_update` and
 //! `selective_state_update` at batch 1 and 32) and L2 `MambaMixer` (in_proj … out_proj) at 2048
-//! and 8192 prompt tokens and decode batch 1 and 32. L3/L4 (MambaBlock, the model) are still to come.
+//! and 8192 prompt tokens and decode batch 1 and 32; L4 `MambaForCausalLM` (64 layers,
+//! ~5.5 GB in bf16) prefill 2048 and decode steps at batch 1 and 32. L3 (MambaBlock) is to come.
 //!
 //! `cargo fastkernels bench --arch mamba` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
@@ -10,6 +11,7 @@ use fk_baselines::harness::{ssm_bench_cases, SsmShapes};
 use fk_baselines::OpId;
 use fk_mamba::kernels::candidate_table;
 use fk_mamba::mixer_workload::{MambaMixerWorkload, MixerStep};
+use fk_mamba::model_workload::MambaModelWorkload;
 use fk_mamba::MambaConfig;
 use fk_runtime::DType;
 
@@ -59,6 +61,41 @@ fn main() {
             uses,
             make: Box::new(move |dev, rng| {
                 Ok(Box::new(MambaMixerWorkload::new(dev, &cfg, step, rng.next_u64())?) as _)
+            }),
+        });
+    }
+    let all_ops = vec![
+        OpId::Embedding,
+        OpId::RmsNorm,
+        OpId::FusedAddRmsNorm,
+        OpId::CausalConv1d,
+        OpId::SelectiveScan,
+        OpId::CausalConv1dUpdate,
+        OpId::SelectiveStateUpdate,
+        OpId::SkinnyGemm,
+    ];
+    for step in [
+        MixerStep::Prefill { tokens: 2048 },
+        MixerStep::Decode { batch: 1 },
+        MixerStep::Decode { batch: 32 },
+    ] {
+        let shape = match step {
+            MixerStep::Prefill { tokens } => {
+                format!("prefill {tokens} tokens, {} layers", cfg.num_hidden_layers)
+            }
+            MixerStep::Decode { batch } => {
+                format!("decode batch {batch}, {} layers", cfg.num_hidden_layers)
+            }
+        };
+        let cfg = cfg.clone();
+        specs.push(BenchSpec {
+            op: "MambaForCausalLM".into(),
+            level: "L4",
+            shape,
+            dtype: DType::BF16,
+            uses: all_ops.clone(),
+            make: Box::new(move |dev, rng| {
+                Ok(Box::new(MambaModelWorkload::new(dev, &cfg, step, rng.next_u64())?) as _)
             }),
         });
     }
