@@ -58,6 +58,8 @@ const ITEMS: &[Item] = &[
     // decoder layer, the model); run.sh merges the HF `MixtralSparseMoeBlock` peer into
     // peer.json first.
     Item { kind: Kind::Bench, package: "fk-mixtral", target: "ops", llama_slot: None, out: "fk-mixtral.ops", expect: "mixtral", describe: "fk-mixtral L1-L4", bench_args: "" },
+    // Mamba-2.8B: the SSM ops (L1), MambaMixer (L2), the 64-layer model (L4).
+    Item { kind: Kind::Bench, package: "fk-mamba", target: "ops", llama_slot: None, out: "fk-mamba.ops", expect: "mamba", describe: "fk-mamba L1, L2, L4", bench_args: "" },
     Item { kind: Kind::E2e, package: "fk-llama", target: "generate", llama_slot: None, out: "fk-llama.generate", expect: "llama", describe: "Llama-3.1-8B end to end vs HF generate", bench_args: "architectures/llama/configs/Llama-3.1-8B-Instruct/config.json" },
 ];
 
