@@ -55,8 +55,10 @@ pub struct MambaConfig {
     pub eos_token_ids: Vec<u32>,
 }
 
-/// The SSM kernels' limits (`baselines/include/fk/ops/*`): conv width 2..=4, d_state <= 256.
+/// The SSM kernels' limits (`baselines/include/fk/ops/*`): conv width 2..=4; d_state <= 64
+/// (`FK_SELECTIVE_SCAN_MAX_DSTATE`; the decode update takes up to 256).
 const MAX_CONV_KERNEL: usize = 4;
+const MAX_STATE_SIZE: usize = 64;
 
 impl MambaConfig {
     /// Read and validate `path` (a config.json or a folder holding one).
@@ -123,9 +125,9 @@ impl RawMambaConfig {
         // Defaults are transformers' MambaConfig's.
         let vocab = positive(self.vocab_size.unwrap_or(50280), "vocab_size")?;
         let state = positive(self.state_size.unwrap_or(16), "state_size")?;
-        if state > 256 {
+        if state > MAX_STATE_SIZE {
             return Err(Error::config(format!(
-                "`state_size` {state} exceeds 256, the selective-scan kernels' limit"
+                "`state_size` {state} exceeds {MAX_STATE_SIZE}, the selective_scan kernel's limit"
             )));
         }
         let expand = positive(self.expand.unwrap_or(2), "expand")?;
@@ -225,6 +227,7 @@ mod tests {
         let cases = [
             (format!("{{{ok}, \"conv_kernel\": 5}}"), "conv_kernel"),
             (format!("{{{ok}, \"state_size\": 0}}"), "state_size"),
+            (format!("{{{ok}, \"state_size\": 65}}"), "exceeds 64"),
             (
                 format!("{{{ok}, \"time_step_rank\": \"big\"}}"),
                 "time_step_rank",
