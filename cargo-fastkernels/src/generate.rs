@@ -3,11 +3,14 @@
 //! token ids. `--random-weights` takes a folder with only a config.json (e.g. the shipped
 //! real configs) and draws weights at random, for end-to-end timing at real sizes.
 
-use crate::models::{gpu, parse_dtype, resolve_arch, with_model, ModelSource, ModelVisitor};
+mod mamba;
+
+use crate::models::{gpu, model_type, parse_dtype, resolve_arch, with_model, ModelSource, ModelVisitor};
 use anyhow::{bail, Result};
 use clap::Args;
 use fk_baselines::Context;
 use fk_llm::{CausalLm, Generation, GenerationConfig, Generator, GeneratorOptions, SamplingParams};
+use fk_mamba::MambaConfig;
 use fk_runtime::{DType, Device};
 use std::path::PathBuf;
 
@@ -54,6 +57,12 @@ pub fn run(a: GenerateArgs) -> Result<i32> {
     let dtype = a.dtype.as_deref().map(parse_dtype).transpose()?;
     if a.prompt_ids.is_empty() {
         bail!("--prompt-ids is empty");
+    }
+    // Mamba is recurrent: it runs outside the KV-cache `CausalLm` path (see generate/mamba.rs).
+    if model_type(&a.model)? == "mamba" {
+        MambaConfig::from_file(&a.model)?;
+        mamba::check_args(&a)?;
+        return mamba::run(&a, &gpu("generate")?, dtype);
     }
     let src = ModelSource { dir: Some(a.model.clone()), arch: None, random_weights: a.random_weights, dtype, seed: a.seed };
     resolve_arch(&src)?;

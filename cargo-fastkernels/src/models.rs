@@ -87,6 +87,11 @@ pub fn resolve_arch(src: &ModelSource) -> Result<String> {
         }
         (None, None) => bail!("name a model: --model DIR or --arch ARCH --random-weights"),
     };
+    if mt == "mamba" {
+        // generate runs Mamba itself (generate/mamba.rs); the other commands build the
+        // KV-cache `GpuRunner` from a `CausalLm`, which a recurrent model is not.
+        bail!("model_type `mamba` runs under `cargo fastkernels generate` only so far (eval and serve need a KV-cache model: {})", SUPPORTED.join(", "));
+    }
     if !SUPPORTED.contains(&mt.as_str()) {
         bail!("model_type `{mt}` is not supported by this build (supported: {})", SUPPORTED.join(", "));
     }

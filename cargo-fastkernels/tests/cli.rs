@@ -352,13 +352,30 @@ fn generate_refuses_bad_folders_and_explains_a_missing_gpu() {
 }
 
 #[test]
+fn generate_mamba_checks_config_and_sampling_before_looking_for_a_gpu() {
+    let golden = workspace_root().join("tests/goldens/mamba/tiny-tied-f32");
+    let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1,2", "--top-p", "1.5"]);
+    assert!(r.stderr.contains("top_p"), "{}", r.stderr);
+    let tmp = temp_dir("generate-mamba");
+    std::fs::write(tmp.join("config.json"), r#"{"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "conv_kernel": 7}"#).unwrap();
+    let r = fails(&["generate", "--model", tmp.to_str().unwrap(), "--prompt-ids", "1,2"]);
+    assert!(r.stderr.contains("conv_kernel"), "{}", r.stderr);
+    if !Path::new("/dev/nvidia0").exists() {
+        let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1,2,3"]);
+        assert!(r.stderr.contains("needs an NVIDIA GPU"), "{}", r.stderr);
+    }
+    let r = fails(&["eval", "--model", golden.to_str().unwrap(), "--workload", "LLM.mixed"]);
+    assert!(r.stderr.contains("runs under `cargo fastkernels generate` only"), "{}", r.stderr);
+}
+
+#[test]
 fn eval_checks_its_arguments_before_looking_for_a_gpu() {
     let r = fails(&["eval", "--arch", "llama", "--random-weights", "--workload", "LLM.nope"]);
     assert!(r.stderr.contains("unknown workload `LLM.nope`") && r.stderr.contains("LLM.fixed_batch_32"), "{}", r.stderr);
     let r = fails(&["eval", "--arch", "llama", "--workload", "LLM.mixed"]);
     assert!(r.stderr.contains("needs --random-weights"), "{}", r.stderr);
-    let r = fails(&["eval", "--arch", "mamba", "--random-weights"]);
-    assert!(r.stderr.contains("model_type `mamba` is not supported"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "mamba2", "--random-weights"]);
+    assert!(r.stderr.contains("model_type `mamba2` is not supported"), "{}", r.stderr);
     let r = fails(&["eval", "--workload", "LLM.mixed"]);
     assert!(r.stderr.contains("--model DIR or --arch"), "{}", r.stderr);
     let golden = workspace_root().join("tests/goldens/llama/tiny-gqa-llama3-f32");

@@ -40,6 +40,9 @@ const ITEMS: &[Item] = &[
     Item { kind: Kind::Test, package: "fk-llama", target: "model_gpu", llama_slot: None, out: "fk-llama.model_gpu", expect: "pass", describe: "LlamaForCausalLM vs HF goldens, batching, graphs, bad input", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-llama", target: "engine_gpu", llama_slot: None, out: "fk-llama.engine_gpu", expect: "pass", describe: "LLM engine: continuous batching == alone, seeds, 10k requests, bad input", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-mixtral", target: "model_gpu", llama_slot: None, out: "fk-mixtral.model_gpu", expect: "pass", describe: "MixtralForCausalLM (fused MoE) vs HF goldens in bf16, engine, errors", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-linear-attn", target: "state_cache_gpu", llama_slot: None, out: "fk-linear-attn.state_cache_gpu", expect: "pass", describe: "recurrent-state cache: reset, views, gather/scatter, bad batches", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-mamba", target: "model_gpu", llama_slot: None, out: "fk-mamba.model_gpu", expect: "pass", describe: "MambaForCausalLM vs HF goldens (fp32, bf16), states, batch == alone, decode == prefill, bad input", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-mamba", target: "engine_gpu", llama_slot: None, out: "fk-mamba.engine_gpu", expect: "pass", describe: "Mamba under the LLM engine (MambaRunner): greedy == transformers, batched == alone", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-colbertv2", target: "goldens_gpu", llama_slot: None, out: "fk-colbertv2.goldens_gpu", expect: "pass", describe: "ColBERTv2 (BERT) GPU vs transformers goldens, padding, bad input", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-bge-m3", target: "goldens_gpu", llama_slot: None, out: "fk-bge-m3.goldens_gpu", expect: "pass", describe: "BGE-M3 (XLM-R) GPU vs transformers goldens, padding, bad input", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-siglip2", target: "goldens_gpu", llama_slot: None, out: "fk-siglip2.goldens_gpu", expect: "pass", describe: "SigLIP-2 vision tower GPU vs transformers goldens, bad input", bench_args: "" },
@@ -60,6 +63,8 @@ const ITEMS: &[Item] = &[
     // decoder layer, the model); run.sh merges the HF `MixtralSparseMoeBlock` peer into
     // peer.json first.
     Item { kind: Kind::Bench, package: "fk-mixtral", target: "ops", llama_slot: None, out: "fk-mixtral.ops", expect: "mixtral", describe: "fk-mixtral L1-L4", bench_args: "" },
+    // Mamba-2.8B: the SSM ops (L1), MambaMixer (L2), the 64-layer model (L4).
+    Item { kind: Kind::Bench, package: "fk-mamba", target: "ops", llama_slot: None, out: "fk-mamba.ops", expect: "mamba", describe: "fk-mamba L1, L2, L4", bench_args: "" },
     Item { kind: Kind::E2e, package: "fk-llama", target: "generate", llama_slot: None, out: "fk-llama.generate", expect: "llama", describe: "Llama-3.1-8B end to end vs HF generate", bench_args: "architectures/llama/configs/Llama-3.1-8B-Instruct/config.json" },
 ];
 

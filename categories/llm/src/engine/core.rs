@@ -163,6 +163,9 @@ impl<R: StepRunner> Engine<R> {
         }
         let schedule = self.sched.schedule();
         for id in &schedule.preempted {
+            // It will be recomputed from its first token: drop what the runner keeps for it
+            // (a recurrent model's state slot; nothing for the KV-cache runner).
+            self.runner.release(*id);
             if let Some(l) = self.live.get_mut(id) {
                 l.preemptions += 1;
             }

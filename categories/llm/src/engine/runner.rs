@@ -45,8 +45,9 @@ pub trait StepRunner {
     /// token per sequence, in order; entries whose `sample` is false are unspecified.
     fn execute(&mut self, seqs: &[StepSeqInput<'_>]) -> Result<Vec<u32>>;
 
-    /// A request finished or was aborted: drop any per-sequence state the runner keeps (the
-    /// KV blocks themselves belong to the scheduler; recurrent-state models keep more).
+    /// A request finished, was aborted or was preempted (it restarts from `context_len` 0):
+    /// drop any per-sequence state the runner keeps (the KV blocks themselves belong to the
+    /// scheduler; recurrent-state models keep more).
     fn release(&mut self, _id: SeqId) {}
 
     /// A label for reports (model, dtype, device).

@@ -1,0 +1,163 @@
+//! The GPU `MambaMixer` (HF `MambaMixer.forward` / mamba_ssm's `Mamba`): in_proj → (x, z);
+//! x → `causal_conv1d` + SiLU (prefill, varlen) or `causal_conv1d_update` (decode); x_proj →
+//! (dt, B, C) read as column views; dt_proj without its bias (the scan adds it in f32 before
+//! the softplus, as HF passes `delta_bias`); `selective_scan` (prefill) or
+//! `selective_state_update` (decode) with the D skip and SiLU(z) gate fused; out_proj.
+//! Recurrent states are the batch's rows of the state cache, read and written in place.
+
+use fk_baselines::ops::{
+    self, CausalConv1d, DecodeTokens, PrefillStates, ScanTokens, SelectiveScan, SeqLens,
+    StateUpdate,
+};
+use fk_baselines::Context;
+use fk_linear_attn::state_cache::LayerStates;
+use fk_runtime::linear::Linear;
+use fk_runtime::{DType, Error, Result, Tensor};
+
+pub struct MambaMixer {
+    pub in_proj: Linear,
+    /// conv1d.weight `[intermediate, 1, k]` viewed as `[intermediate, k]` (model dtype).
+    pub conv_weight: Tensor,
+    pub conv_bias: Option<Tensor>,
+    pub x_proj: Linear,
+    /// dt_proj.weight only; its bias is `dt_bias`.
+    pub dt_proj: Linear,
+    /// dt_proj.bias as f32 `[intermediate]` (the scan kernels keep SSM parameters in f32).
+    pub dt_bias: Tensor,
+    /// `-exp(A_log)` f32 `[intermediate, state_size]`.
+    pub a: Tensor,
+    /// D f32 `[intermediate]`.
+    pub d: Tensor,
+    pub out_proj: Linear,
+    pub time_step_rank: usize,
+    pub state_size: usize,
+}
+
+impl MambaMixer {
+    pub fn intermediate_size(&self) -> usize {
+        self.a.dim(0)
+    }
+
+    fn conv(&self) -> CausalConv1d<'_> {
+        CausalConv1d {
+            weight: &self.conv_weight,
+            bias: self.conv_bias.as_ref(),
+            silu: true,
+        }
+    }
+
+    /// Linear on `x` into a fresh `[rows, out]` tensor (skinny GEMM for one row, cuBLASLt otherwise).
+    fn project(ctx: &Context, lin: &Linear, x: &Tensor) -> Result<Tensor> {
+        let out = Tensor::empty(x.device(), &[x.dim(0), lin.out_features()], lin.dtype())?;
+        ops::linear(ctx, x, lin, &out)?;
+        Ok(out)
+    }
+
+    /// in_proj, then (x, z) as column views of its output.
+    fn split_in_proj(&self, ctx: &Context, hidden: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        let i = self.intermediate_size();
+        let xz = Self::project(ctx, &self.in_proj, hidden)?;
+        let (x, z) = (xz.narrow(1, 0, i)?, xz.narrow(1, i, i)?);
+        Ok((xz, x, z))
+    }
+
+    /// x_proj and dt_proj: returns (dt `[rows, intermediate]`, the x_proj output, B, C views).
+    fn dt_b_c(&self, ctx: &Context, xc: &Tensor) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+        let (r, n) = (self.time_step_rank, self.state_size);
+        let dbc = Self::project(ctx, &self.x_proj, xc)?;
+        let dt = Self::project(ctx, &self.dt_proj, &dbc.narrow(1, 0, r)?)?;
+        let (b, c) = (dbc.narrow(1, r, n)?, dbc.narrow(1, r + n, n)?);
+        Ok((dt, dbc, b, c))
+    }
+
+    fn check_states(&self, states: &LayerStates, batch: usize, dtype: DType) -> Result<()> {
+        let (i, n, k) = (
+            self.intermediate_size(),
+            self.state_size,
+            self.conv_weight.dim(1),
+        );
+        if states.conv.shape() != [batch, i, k - 1] || states.conv.dtype() != dtype {
+            return Err(Error::shape(
+                "MambaMixer",
+                format!(
+                    "conv state {:?} must be {dtype} [{batch}, {i}, {}]",
+                    states.conv,
+                    k - 1
+                ),
+            ));
+        }
+        if states.ssm.shape() != [batch, i, n] || states.ssm.dtype() != DType::F32 {
+            return Err(Error::shape(
+                "MambaMixer",
+                format!("ssm state {:?} must be f32 [{batch}, {i}, {n}]", states.ssm),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Prefill `hidden` `[tokens, hidden_size]`: the sequences of `seqlens`, each continuing
+    /// from (and leaving its final state in) row s of `states` (zeroed rows start a sequence).
+    pub fn prefill(
+        &self,
+        ctx: &Context,
+        hidden: &Tensor,
+        seqlens: &SeqLens,
+        states: &LayerStates,
+    ) -> Result<Tensor> {
+        self.check_states(states, seqlens.batch(), hidden.dtype())?;
+        let (_xz, x, z) = self.split_in_proj(ctx, hidden)?;
+        let xc = Tensor::empty(hidden.device(), x.shape(), x.dtype())?;
+        let st = PrefillStates {
+            initial: Some(&states.conv),
+            final_state: Some(&states.conv),
+        };
+        ops::causal_conv1d(&ctx.ops, &self.conv(), &x, seqlens, st, &xc)?;
+        let (dt, _dbc, b, c) = self.dt_b_c(ctx, &xc)?;
+        let y = Tensor::empty(hidden.device(), xc.shape(), xc.dtype())?;
+        let scan = SelectiveScan {
+            a: &self.a,
+            d: Some(&self.d),
+            delta_bias: Some(&self.dt_bias),
+            delta_softplus: true,
+        };
+        let tokens = ScanTokens {
+            u: &xc,
+            delta: &dt,
+            b: &b,
+            c: &c,
+            z: Some(&z),
+        };
+        let st = PrefillStates {
+            initial: Some(&states.ssm),
+            final_state: Some(&states.ssm),
+        };
+        ops::selective_scan(&ctx.ops, &scan, &tokens, seqlens, st, &y)?;
+        Self::project(ctx, &self.out_proj, &y)
+    }
+
+    /// One token per sequence: `hidden` `[batch, hidden_size]`, states advanced in place.
+    pub fn decode(&self, ctx: &Context, hidden: &Tensor, states: &LayerStates) -> Result<Tensor> {
+        self.check_states(states, hidden.dim(0), hidden.dtype())?;
+        let (_xz, x, z) = self.split_in_proj(ctx, hidden)?;
+        let xc = Tensor::empty(hidden.device(), x.shape(), x.dtype())?;
+        ops::causal_conv1d_update(&ctx.ops, &self.conv(), &x, &states.conv, &xc)?;
+        let (dt, _dbc, b, c) = self.dt_b_c(ctx, &xc)?;
+        let y = Tensor::empty(hidden.device(), xc.shape(), xc.dtype())?;
+        let m = StateUpdate {
+            a: &self.a,
+            d: Some(&self.d),
+            dt_bias: Some(&self.dt_bias),
+            dt_softplus: true,
+            ngroups: 1,
+        };
+        let tokens = DecodeTokens {
+            x: &xc,
+            dt: &dt,
+            b: &b,
+            c: &c,
+            z: Some(&z),
+        };
+        ops::selective_state_update(&ctx.ops, &m, &tokens, &states.ssm, &y)?;
+        Self::project(ctx, &self.out_proj, &y)
+    }
+}
