@@ -116,6 +116,7 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>, only: Option<Vec<String>>) -> Re
     std::fs::copy(ws.join("scripts/peer_torch_ops.py"), bundle.join("peer_torch_ops.py"))?;
     std::fs::copy(ws.join("scripts/peer_hf_generate.py"), bundle.join("peer_hf_generate.py"))?;
     std::fs::copy(ws.join("scripts/peer_hf_moe.py"), bundle.join("peer_hf_moe.py"))?;
+    std::fs::copy(ws.join("scripts/peer_hf_mamba.py"), bundle.join("peer_hf_mamba.py"))?;
     std::fs::copy(ws.join("scripts/check_generate_cli.py"), bundle.join("check_generate_cli.py"))?;
     std::fs::copy(ws.join("scripts/check_serve.py"), bundle.join("check_serve.py"))?;
     // The encoders' HF peer builds its random models from the shipped configs, which it
