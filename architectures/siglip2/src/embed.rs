@@ -18,7 +18,7 @@ pub struct Siglip2Encoder<'a> {
 pub fn patch_batch(inputs: &[&EmbedInput], patch_size: usize) -> Result<PatchBatch> {
     let b = image_batch(inputs)?;
     let n = b.channels * b.height * b.width;
-    let images: Vec<(usize, usize, Vec<f32>)> = b.pixels.chunks_exact(n).map(|p| (b.height, b.width, p.to_vec())).collect();
+    let images: Vec<(usize, usize, &[f32])> = b.pixels.chunks_exact(n).map(|p| (b.height, b.width, p)).collect();
     PatchBatch::from_images(&images, b.channels, patch_size, (b.height / patch_size) * (b.width / patch_size))
 }
 

@@ -161,8 +161,14 @@ impl Siglip2VisionTransformer {
     fn embed(&self, ctx: &Context, b: &PatchBatch, padding: &Padding) -> Result<(Tensor, Tensor)> {
         let (dev, h, dtype, t) = (&ctx.device, self.cfg.hidden_size, self.dtype, padding.total);
         let pd = b.patch_dim;
-        let real: Vec<f32> = b.pixel_values.chunks_exact(pd).zip(&b.mask).filter(|(_, &m)| m).flat_map(|(r, _)| r.iter().copied()).collect();
-        let pixels = Tensor::from_f32(dev, &real, &[t, pd], dtype)?;
+        // Only real patches go up; a batch without padding (one resolution: the engine's
+        // batches) is sent as it is, without another host copy.
+        let pixels = if b.mask.iter().all(|&m| m) {
+            Tensor::from_f32(dev, &b.pixel_values, &[t, pd], dtype)?
+        } else {
+            let real: Vec<f32> = b.pixel_values.chunks_exact(pd).zip(&b.mask).filter(|(_, &m)| m).flat_map(|(r, _)| r.iter().copied()).collect();
+            Tensor::from_f32(dev, &real, &[t, pd], dtype)?
+        };
         let e = &self.embeddings;
         let x = Tensor::empty(dev, &[t, h], dtype)?;
         ops::linear(ctx, &pixels, &e.patch_embedding, &x)?;
