@@ -3,9 +3,9 @@
 
 use crate::gpu::ColBERT;
 use fk_baselines::Context;
-use fk_recsys::embed::{check_text, token_batch, unpad_rows};
+use fk_recsys::embed::{check_text, token_batch};
 use fk_runtime::embed::{EmbedInput, Embedding, Encoder, Modality};
-use fk_runtime::Result;
+use fk_runtime::{Error, Result};
 
 pub struct ColBERTEncoder<'a> {
     pub model: &'a ColBERT,
@@ -24,10 +24,21 @@ impl Encoder for ColBERTEncoder<'_> {
     }
     fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
         let b = token_batch(inputs, self.model.bert.cfg.pad_token_id as u32)?;
-        let out = self.model.forward(self.ctx, &b, false)?;
+        let (_, unit) = self.model.forward_packed(self.ctx, &b, false)?;
         let dim = self.model.dim();
-        let lens: Vec<usize> = inputs.iter().map(|x| x.len()).collect();
-        let rows = unpad_rows(&out.token_embeddings.to_f32()?, &lens, b.seq, dim);
-        Ok(rows.into_iter().map(|t| Embedding { pooled: None, tokens: Some(t), token_dim: dim }).collect())
+        // Packed rows are each request's real tokens, in batch order.
+        let packed = unit.to_f32()?;
+        let total: usize = inputs.iter().map(|x| x.len()).sum();
+        if packed.len() != total * dim {
+            return Err(Error::shape("ColBERTEncoder", format!("{} packed values for {total} tokens × {dim}", packed.len())));
+        }
+        let mut rest = &packed[..];
+        let mut out = Vec::with_capacity(inputs.len());
+        for x in inputs {
+            let (mine, tail) = rest.split_at(x.len() * dim);
+            out.push(Embedding { pooled: None, tokens: Some(mine.to_vec()), token_dim: dim });
+            rest = tail;
+        }
+        Ok(out)
     }
 }

@@ -48,6 +48,16 @@ impl ColBERT {
 
     /// Token embeddings of `b`; `output_hidden_states` as in `BertModel::forward`.
     pub fn forward(&self, ctx: &Context, b: &TokenBatch, output_hidden_states: bool) -> Result<ColBERTOutput> {
+        let (encoder, unit) = self.forward_packed(ctx, b, output_hidden_states)?;
+        let (dim, dtype, dev) = (self.dim(), self.bert.dtype, &ctx.device);
+        let padded = Tensor::empty(dev, &[b.batch * b.seq, dim], dtype)?;
+        encoder.padding.pad(&ctx.ops, &unit, &padded)?;
+        Ok(ColBERTOutput { token_embeddings: padded.reshape(&[b.batch, b.seq, dim])?, encoder })
+    }
+
+    /// The encoder output and the unit vectors of the real tokens only, packed `[total, dim]`
+    /// in batch order (what a server returns: no padding rows to download and strip).
+    pub fn forward_packed(&self, ctx: &Context, b: &TokenBatch, output_hidden_states: bool) -> Result<(BertOutput, Tensor)> {
         let encoder = self.bert.forward(ctx, b, output_hidden_states)?;
         let (t, dim, dtype, dev) = (encoder.padding.total, self.dim(), self.bert.dtype, &ctx.device);
         let projected = Tensor::empty(dev, &[t, dim], dtype)?;
@@ -56,8 +66,6 @@ impl ColBERT {
         // exactly a per-row `F.normalize(p=2, dim=-1)`.
         let unit = Tensor::empty(dev, &[t, dim], dtype)?;
         ops::pool(&ctx.ops, &projected.reshape(&[t, 1, dim])?, None, Pooling::Cls, true, &unit)?;
-        let padded = Tensor::empty(dev, &[b.batch * b.seq, dim], dtype)?;
-        encoder.padding.pad(&ctx.ops, &unit, &padded)?;
-        Ok(ColBERTOutput { token_embeddings: padded.reshape(&[b.batch, b.seq, dim])?, encoder })
+        Ok((encoder, unit))
     }
 }
