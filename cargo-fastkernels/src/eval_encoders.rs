@@ -161,7 +161,7 @@ fn run_workload(enc: &dyn Encoder, w: &EmbedWorkload, shape: &ModelShape) -> Res
             total.padded_tokens += s.padded_tokens;
         }
     } else {
-        engine.submit_all(&w.requests)?;
+        engine.submit_all(w.requests.iter().cloned())?;
         let (_, s) = engine.run()?;
         latencies = s.latencies_s.clone();
         total = s;

@@ -43,12 +43,6 @@ pub fn check_text(cfg: &BertConfig, input: &EmbedInput) -> Result<()> {
     check_batch(cfg, &token_batch(&[input], cfg.pad_token_id as u32)?)
 }
 
-/// Rows `[seq, width]` of padded `[batch, seq, width]` host data, cut to each request's
-/// `lens[b]` real rows (right padding).
-pub fn unpad_rows(padded: &[f32], lens: &[usize], seq: usize, width: usize) -> Vec<Vec<f32>> {
-    lens.iter().enumerate().map(|(b, &n)| padded[b * seq * width..(b * seq + n) * width].to_vec()).collect()
-}
-
 /// A GPU `BertModel` with its kernel context, as the engine's encoder.
 pub struct BertEncoder<'a> {
     pub model: &'a BertModel,
@@ -99,7 +93,6 @@ mod tests {
         let t = token_batch(&[&a, &b], 0).unwrap();
         assert_eq!((t.batch, t.seq, &t.input_ids[..]), (2, 3, &[5, 6, 7, 8, 0, 0][..]));
         assert_eq!(t.token_type_ids.unwrap(), [0, 0, 0, 1, 0, 0]);
-        assert_eq!(unpad_rows(&[1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12.], &[3, 1], 3, 2), vec![vec![1., 2., 3., 4., 5., 6.], vec![7., 8.]]);
         let img = EmbedInput::Image { channels: 1, height: 1, width: 1, pixels: vec![0.0] };
         assert!(token_batch(&[&img], 0).unwrap_err().to_string().contains("request 0 is an image"));
     }

@@ -8,7 +8,7 @@ use crate::compare::{compare, Tolerance};
 /// vectors per request. Returns a one-line report, or what differed.
 pub fn batched_matches_alone<E: Encoder>(engine: &mut EmbedEngine<E>, inputs: &[EmbedInput], tol: Tolerance) -> Result<String, String> {
     let batched_policy = engine.policy;
-    engine.submit_all(inputs).map_err(|e| e.to_string())?;
+    engine.submit_all(inputs.iter().cloned()).map_err(|e| e.to_string())?;
     let (batched, stats) = engine.run().map_err(|e| e.to_string())?;
     if stats.batches >= inputs.len() && inputs.len() > 1 {
         return Err(format!("{} requests ran in {} batches: nothing was batched", inputs.len(), stats.batches));

@@ -100,12 +100,12 @@ impl<E: Encoder> EmbedEngine<E> {
 
     /// Queue all of `inputs` or none: the first bad one is an error naming its index, and
     /// nothing is queued. Only into an empty queue (so indices are the requests' ids).
-    pub fn submit_all(&mut self, inputs: &[EmbedInput]) -> Result<()> {
+    pub fn submit_all(&mut self, inputs: impl IntoIterator<Item = EmbedInput>) -> Result<()> {
         if !self.queue.is_empty() {
             return Err(Error::bad_input("embed", format!("{} requests are already queued: run them first", self.queue.len())));
         }
-        for (i, x) in inputs.iter().enumerate() {
-            if let Err(e) = self.submit(x.clone()) {
+        for (i, x) in inputs.into_iter().enumerate() {
+            if let Err(e) = self.submit(x) {
                 self.queue.clear();
                 return Err(Error::bad_input("embed", format!("request {i}: {e}")));
             }
@@ -115,7 +115,7 @@ impl<E: Encoder> EmbedEngine<E> {
 
     /// Queue `inputs`, run them, return their embeddings in order.
     pub fn embed(&mut self, inputs: Vec<EmbedInput>) -> Result<Vec<Embedding>> {
-        self.submit_all(&inputs)?;
+        self.submit_all(inputs)?;
         Ok(self.run()?.0.into_iter().map(|(_, e)| e).collect())
     }
 }
