@@ -10,6 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub fn run(ws: &Path) -> Result<()> {
+    // A one-shot build gains nothing from incremental caches (GBs of disk on this workspace).
+    std::env::set_var("CARGO_INCREMENTAL", "0");
     type Step<'a> = (&'a str, Box<dyn Fn() -> Result<()> + 'a>);
     let steps: Vec<Step> = vec![
         ("setup-cuda", Box::new(|| crate::setup_cuda::run(ws, false).map(|_| ()))),
