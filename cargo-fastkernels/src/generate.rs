@@ -10,7 +10,6 @@ use anyhow::{bail, Result};
 use clap::Args;
 use fk_baselines::Context;
 use fk_llm::{CausalLm, Generation, GenerationConfig, Generator, GeneratorOptions, SamplingParams};
-use fk_mamba::MambaConfig;
 use fk_runtime::{DType, Device};
 use std::path::PathBuf;
 
@@ -58,11 +57,13 @@ pub fn run(a: GenerateArgs) -> Result<i32> {
     if a.prompt_ids.is_empty() {
         bail!("--prompt-ids is empty");
     }
-    // Mamba is recurrent: it runs outside the KV-cache `CausalLm` path (see generate/mamba.rs).
-    if model_type(&a.model)? == "mamba" {
-        MambaConfig::from_file(&a.model)?;
+    // Mamba and Mamba-2 are recurrent: they run outside the KV-cache `CausalLm` path (see
+    // generate/mamba.rs).
+    let mt = model_type(&a.model)?;
+    if mamba::RECURRENT.contains(&mt.as_str()) {
+        mamba::check_config(&a, &mt)?;
         mamba::check_args(&a)?;
-        return mamba::run(&a, &gpu("generate")?, dtype);
+        return mamba::run(&a, &gpu("generate")?, dtype, &mt);
     }
     let src = ModelSource { dir: Some(a.model.clone()), arch: None, random_weights: a.random_weights, dtype, seed: a.seed };
     resolve_arch(&src)?;

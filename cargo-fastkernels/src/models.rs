@@ -25,7 +25,8 @@ pub fn parse_dtype(s: &str) -> Result<DType> {
 pub fn model_type(dir: &Path) -> Result<String> {
     let file = dir.join("config.json");
     let text = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))?;
+    // Python's bare `Infinity` (older Mamba-2 configs' time_step_limit) is read as transformers does.
+    let v: serde_json::Value = serde_json::from_str(&fk_baselines::hf_config::python_non_finite(&text)).with_context(|| format!("{} is not valid JSON", file.display()))?;
     match v.get("model_type").and_then(|m| m.as_str()) {
         Some(m) => Ok(m.to_string()),
         None => bail!("{}: no `model_type`, so the architecture is unknown", file.display()),
@@ -87,10 +88,10 @@ pub fn resolve_arch(src: &ModelSource) -> Result<String> {
         }
         (None, None) => bail!("name a model: --model DIR or --arch ARCH --random-weights"),
     };
-    if mt == "mamba" {
-        // generate runs Mamba itself (generate/mamba.rs); the other commands build the
-        // KV-cache `GpuRunner` from a `CausalLm`, which a recurrent model is not.
-        bail!("model_type `mamba` runs under `cargo fastkernels generate` only so far (eval and serve need a KV-cache model: {})", SUPPORTED.join(", "));
+    if mt == "mamba" || mt == "mamba2" {
+        // generate runs Mamba and Mamba-2 itself (generate/mamba.rs); the other commands build
+        // the KV-cache `GpuRunner` from a `CausalLm`, which a recurrent model is not.
+        bail!("model_type `{mt}` runs under `cargo fastkernels generate` only so far (eval and serve need a KV-cache model: {})", SUPPORTED.join(", "));
     }
     if !SUPPORTED.contains(&mt.as_str()) {
         bail!("model_type `{mt}` is not supported by this build (supported: {})", SUPPORTED.join(", "));

@@ -369,13 +369,32 @@ fn generate_mamba_checks_config_and_sampling_before_looking_for_a_gpu() {
 }
 
 #[test]
+fn generate_mamba2_checks_config_and_sampling_before_looking_for_a_gpu() {
+    let golden = workspace_root().join("tests/goldens/mamba2/tiny-g2-chunk4-f32");
+    let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1,2", "--top-p", "1.5"]);
+    assert!(r.stderr.contains("top_p"), "{}", r.stderr);
+    let tmp = temp_dir("generate-mamba2");
+    std::fs::write(tmp.join("config.json"), r#"{"model_type": "mamba2", "hidden_size": 64, "num_heads": 8, "head_dim": 8, "num_hidden_layers": 2}"#).unwrap();
+    let r = fails(&["generate", "--model", tmp.to_str().unwrap(), "--prompt-ids", "1,2"]);
+    assert!(r.stderr.contains("head_dim"), "{}", r.stderr);
+    // The shipped Mamba-Codestral config (Python's bare `Infinity` in time_step_limit) is read.
+    let codestral = workspace_root().join("architectures/mamba2/configs/Mamba-Codestral-7B-v0.1");
+    if !Path::new("/dev/nvidia0").exists() {
+        let r = fails(&["generate", "--model", codestral.to_str().unwrap(), "--random-weights", "--prompt-ids", "1,2,3"]);
+        assert!(r.stderr.contains("needs an NVIDIA GPU"), "{}", r.stderr);
+    }
+}
+
+#[test]
 fn eval_checks_its_arguments_before_looking_for_a_gpu() {
     let r = fails(&["eval", "--arch", "llama", "--random-weights", "--workload", "LLM.nope"]);
     assert!(r.stderr.contains("unknown workload `LLM.nope`") && r.stderr.contains("LLM.fixed_batch_32"), "{}", r.stderr);
     let r = fails(&["eval", "--arch", "llama", "--workload", "LLM.mixed"]);
     assert!(r.stderr.contains("needs --random-weights"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "rwkv7", "--random-weights"]);
+    assert!(r.stderr.contains("model_type `rwkv7` is not supported"), "{}", r.stderr);
     let r = fails(&["eval", "--arch", "mamba2", "--random-weights"]);
-    assert!(r.stderr.contains("model_type `mamba2` is not supported"), "{}", r.stderr);
+    assert!(r.stderr.contains("model_type `mamba2` runs under `cargo fastkernels generate` only"), "{}", r.stderr);
     let r = fails(&["eval", "--workload", "LLM.mixed"]);
     assert!(r.stderr.contains("--model DIR or --arch"), "{}", r.stderr);
     let golden = workspace_root().join("tests/goldens/llama/tiny-gqa-llama3-f32");

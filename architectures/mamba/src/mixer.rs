@@ -11,6 +11,7 @@ use fk_baselines::ops::{
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
+use fk_linear_attn::RecurrentMixer;
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Error, Result, Tensor};
 
@@ -159,5 +160,15 @@ impl MambaMixer {
         };
         ops::selective_state_update(&ctx.ops, &m, &tokens, &states.ssm, &y)?;
         Self::project(ctx, &self.out_proj, &y)
+    }
+}
+
+/// The family's stack runs the mixer through this (the inherent methods stay for direct use).
+impl RecurrentMixer for MambaMixer {
+    fn prefill(&self, ctx: &Context, hidden: &Tensor, seqlens: &SeqLens, states: &LayerStates) -> Result<Tensor> {
+        MambaMixer::prefill(self, ctx, hidden, seqlens, states)
+    }
+    fn decode(&self, ctx: &Context, hidden: &Tensor, states: &LayerStates) -> Result<Tensor> {
+        MambaMixer::decode(self, ctx, hidden, states)
     }
 }

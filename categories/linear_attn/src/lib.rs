@@ -10,9 +10,22 @@
 //!   `conv [slots, conv_dim, d_conv-1]` (model dtype, the layout `causal_conv1d{,_update}`
 //!   read and write) and `ssm [slots, ssm_dim, d_state]` (f32, the layout `selective_scan` /
 //!   `selective_state_update` keep), plus gather/scatter for batches of arbitrary slots.
+//! - [`step`]: one step of a recurrent LM over that cache ([`Step`], [`LogitsRows`],
+//!   [`StepOutput`], the shared input checks) and the [`RecurrentLm`] trait the family's models
+//!   implement, with greedy decoding on top.
+//! - [`stack::ResidualStack`]: the embeddings → (norm → mixer → residual)* → norm_f → lm_head
+//!   step both Mamba generations run, over any [`RecurrentMixer`].
+//! - [`runner::RecurrentRunner`]: the LLM engine's `StepRunner` for any [`RecurrentLm`]: each
+//!   sequence owns a state slot instead of KV blocks.
 
+pub mod runner;
 pub mod slots;
+pub mod stack;
 pub mod state_cache;
+pub mod step;
 
+pub use runner::{RecurrentRunner, RecurrentRunnerConfig};
 pub use slots::{SlotError, SlotManager};
-pub use state_cache::{RecurrentStateCache, StateBatch, StateCacheSpec};
+pub use stack::{RecurrentMixer, ResidualStack};
+pub use state_cache::{LayerStates, RecurrentStateCache, StateBatch, StateCacheSpec};
+pub use step::{check_step, GreedyOutput, LogitsRows, RecurrentLm, Step, StepOutput};

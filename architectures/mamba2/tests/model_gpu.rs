@@ -1,0 +1,236 @@
+//! The GPU `Mamba2ForCausalLM` against HF transformers goldens and its own invariants: every
+//! block's output, the final norm, the prompt logits and each layer's recurrent state after the
+//! prompt match transformers (fp32 and bf16); 32 greedy tokens decoded through the state cache
+//! are identical for the fp32 configs; a batch of variable-length prompts in non-consecutive
+//! slots decodes each prompt as it decodes alone; prefill-then-decode and a prompt prefilled in
+//! two chunks equal one prefill of the whole sequence; bad input (token ids, shapes, dtypes,
+//! slots, checkpoints) is a clear error. GPU trials are ignored without a GPU.
+
+use fk_baselines::Context;
+use fk_mamba2::goldens::{load_all, Golden};
+use fk_mamba2::kernels::baseline_table;
+use fk_mamba2::{LogitsRows, Mamba2Config, Mamba2ForCausalLM, RecurrentLm, Step};
+use fk_runtime::compare::{compare, Tolerance};
+use fk_runtime::gpu_test::{gpu_trial, run};
+use fk_runtime::rng::{fresh_seed, Rng};
+use fk_runtime::{DType, Device};
+use std::sync::Arc;
+
+fn s<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+fn setup(dev: &Device, g: &Golden, dtype: Option<DType>) -> Result<(Mamba2ForCausalLM, Context), String> {
+    let model = Mamba2ForCausalLM::from_pretrained(dev, &g.dir, dtype).map_err(s)?;
+    Ok((model, Context::new(dev, baseline_table()).map_err(s)?))
+}
+
+/// First maximum, as torch.argmax picks on ties.
+fn argmax(row: &[f32]) -> u32 {
+    fk_baselines::reference::sampling::argmax(row) as u32
+}
+
+/// fp32 self-consistency (batch vs alone, decode vs prefill): summation order only.
+fn self_tol(g: &Golden) -> Tolerance {
+    if g.is_bf16() {
+        g.tolerance()
+    } else {
+        Tolerance { atol: 1e-4, rtol: 1e-3, max_rel_l2: 1e-5 }
+    }
+}
+
+/// Prefill `ids` as one sequence on a fresh one-slot cache; all rows' logits, and the cache.
+fn prefill_all(model: &Mamba2ForCausalLM, ctx: &Context, ids: &[u32], debug: bool) -> Result<(fk_mamba2::StepOutput, fk_linear_attn::RecurrentStateCache, usize), String> {
+    let mut cache = model.new_state_cache(1).map_err(s)?;
+    let slot = cache.slots_mut().allocate().map_err(s)?;
+    cache.reset(slot).map_err(s)?;
+    let out = model.forward(ctx, ids, Step::Prefill { lens: &[ids.len()] }, &cache, &[slot], LogitsRows::All, debug).map_err(s)?;
+    Ok((out, cache, slot))
+}
+
+fn matches_transformers(dev: &Device, g: &Golden) -> Result<(), String> {
+    let (model, ctx) = setup(dev, g, None)?;
+    let (out, cache, _) = prefill_all(&model, &ctx, &g.input_ids, true)?;
+    let mut ours = out.layer_outputs;
+    ours.push(out.final_norm);
+    ours.push(out.logits);
+    let mut report = Vec::new();
+    let mut check = |key: &str, got: &[f32]| -> Result<(), String> {
+        let c = compare(got, &g.expected(key).map_err(s)?, g.tolerance());
+        c.check(&format!("{} {key}", g.name))?;
+        report.push(format!("{key} {:.1e}", c.rel_l2));
+        Ok(())
+    };
+    for (key, got) in g.keys().iter().zip(&ours) {
+        check(key, got)?;
+    }
+    for l in 0..model.config.num_hidden_layers {
+        check(&format!("conv_state.{l}"), &cache.conv(l).map_err(s)?.to_f32().map_err(s)?)?;
+        check(&format!("ssm_state.{l}"), &cache.ssm(l).map_err(s)?.to_f32().map_err(s)?)?;
+    }
+    let (tokens, rows) = model.greedy(&ctx, std::slice::from_ref(&g.input_ids), g.greedy.len()).map_err(s)?;
+    let same = tokens[0].iter().zip(&g.greedy).take_while(|(a, b)| a == b).count();
+    let v = model.config.vocab_size;
+    let ours: Vec<f32> = rows[0][..(same + 1).min(rows[0].len())].concat();
+    let want = g.expected("greedy_logits").map_err(s)?;
+    let c = compare(&ours, &want[..ours.len()], g.tolerance());
+    c.check(&format!("{} greedy_logits", g.name))?;
+    eprintln!("{}: rel_l2 {}; greedy {same}/{} tokens as transformers, their logits {:.1e} over {} steps", g.name, report.join(", "), g.greedy.len(), c.rel_l2, ours.len() / v);
+    if !g.is_bf16() && tokens[0] != g.greedy {
+        return Err(format!("{}: greedy differs from transformers after {same} tokens:\n ours {:?}\n  hf  {:?}", g.name, tokens[0], g.greedy));
+    }
+    Ok(())
+}
+
+/// Variable-length prompts (spanning several SSD chunks, and one token) batched into slots
+/// [3, 0, 2] (gathered/scattered, not a view) decode as each does alone; prefill-then-decode
+/// equals the prefill of the whole sequence; a prompt prefilled in two chunks (split inside an
+/// SSD chunk) gives the logits and state of one prefill.
+fn batch_and_decode_invariants(dev: &Device, g: &Golden) -> Result<(), String> {
+    let (model, ctx) = setup(dev, g, None)?;
+    let seed = fresh_seed();
+    let mut rng = Rng::new(seed);
+    let v = model.config.vocab_size;
+    let prompts: Vec<Vec<u32>> = [g.input_ids.len(), 1, 17]
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| if i == 0 { g.input_ids.clone() } else { (0..len).map(|_| rng.range(1, v as i64) as u32).collect() })
+        .collect();
+    let n = 12;
+    let mut cache = model.new_state_cache(4).map_err(s)?;
+    let all = cache.slots_mut().allocate_many(4).map_err(s)?;
+    cache.slots_mut().free(1).map_err(s)?;
+    let slots = [all[3], all[0], all[2]];
+    for &sl in &slots {
+        cache.reset(sl).map_err(s)?;
+    }
+    let lens: Vec<usize> = prompts.iter().map(Vec::len).collect();
+    let mut out = model.forward(&ctx, &prompts.concat(), Step::Prefill { lens: &lens }, &cache, &slots, LogitsRows::Last, false).map_err(s)?;
+    let mut batched = vec![Vec::new(); prompts.len()];
+    for step in 0..n {
+        let next: Vec<u32> = out.logits.chunks_exact(v).map(argmax).collect();
+        for (b, &t) in batched.iter_mut().zip(&next) {
+            b.push(t);
+        }
+        if step + 1 < n {
+            out = model.forward(&ctx, &next, Step::Decode, &cache, &slots, LogitsRows::All, false).map_err(s)?;
+        }
+    }
+    let tol = self_tol(g);
+    for (i, p) in prompts.iter().enumerate() {
+        let (alone, rows) = model.greedy(&ctx, std::slice::from_ref(p), n).map_err(s)?;
+        // fp32 must give the same tokens; bf16 GEMMs of other row counts may round differently.
+        if !g.is_bf16() && alone[0] != batched[i] {
+            return Err(format!("{} [seed {seed}]: prompt {i} (len {}) decodes differently in a batch:\n batch {:?}\n alone {:?}", g.name, p.len(), batched[i], alone[0]));
+        }
+        // Prefill of prompt + the first n-1 generated tokens: its last n rows are the decode steps' logits.
+        let whole: Vec<u32> = p.iter().chain(&alone[0][..n - 1]).copied().collect();
+        let (full, _, _) = prefill_all(&model, &ctx, &whole, false)?;
+        let want: Vec<f64> = full.logits[(p.len() - 1) * v..].iter().map(|&x| x as f64).collect();
+        compare(&rows[0].concat(), &want, tol).check(&format!("{} [seed {seed}] prompt {i}: decode steps vs whole prefill", g.name))?;
+    }
+    // Two prefill chunks (the first ends inside an SSD chunk) vs one.
+    let p = &prompts[2];
+    let (one, one_cache, one_slot) = prefill_all(&model, &ctx, p, false)?;
+    let mut c2 = model.new_state_cache(1).map_err(s)?;
+    let sl = c2.slots_mut().allocate().map_err(s)?;
+    c2.reset(sl).map_err(s)?;
+    let split = 6;
+    let a = model.forward(&ctx, &p[..split], Step::Prefill { lens: &[split] }, &c2, &[sl], LogitsRows::All, false).map_err(s)?;
+    let b = model.forward(&ctx, &p[split..], Step::Prefill { lens: &[p.len() - split] }, &c2, &[sl], LogitsRows::All, false).map_err(s)?;
+    let pieces: Vec<f32> = a.logits.iter().chain(&b.logits).copied().collect();
+    compare(&pieces, &one.logits.iter().map(|&x| x as f64).collect::<Vec<_>>(), tol).check(&format!("{} [seed {seed}] prefill in two chunks", g.name))?;
+    for l in 0..model.config.num_hidden_layers {
+        let (x, y) = (c2.ssm(l).map_err(s)?.to_f32().map_err(s)?, one_cache.ssm(l).map_err(s)?.to_f32().map_err(s)?);
+        let n_state = x.len();
+        let want: Vec<f64> = y[one_slot * n_state..(one_slot + 1) * n_state].iter().map(|&v| v as f64).collect();
+        compare(&x, &want, tol).check(&format!("{} [seed {seed}] ssm_state.{l} after two chunks", g.name))?;
+    }
+    Ok(())
+}
+
+fn expect_err<T>(r: fk_runtime::Result<T>, what: &str, needles: &[&str]) -> Result<(), String> {
+    match r {
+        Ok(_) => Err(format!("{what}: expected an error")),
+        Err(e) => {
+            let e = e.to_string();
+            match needles.iter().find(|n| !e.contains(*n)) {
+                Some(n) => Err(format!("{what}: error `{e}` should mention `{n}`")),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+fn bad_inputs(dev: &Device, g: &Golden) -> Result<(), String> {
+    let (model, ctx) = setup(dev, g, None)?;
+    let v = model.config.vocab_size as u32;
+    let mut cache = model.new_state_cache(2).map_err(s)?;
+    let slot = cache.slots_mut().allocate().map_err(s)?;
+    let pre = |ids: &[u32], lens: &[usize], slots: &[usize]| model.forward(&ctx, ids, Step::Prefill { lens }, &cache, slots, LogitsRows::Last, false).map(|_| ());
+    expect_err(pre(&[1, v], &[2], &[slot]), "token id out of range", &["id", "vocabulary"])?;
+    expect_err(pre(&[1, 2, 3], &[2], &[slot]), "lengths that do not add up", &["add up"])?;
+    expect_err(pre(&[1, 2], &[1, 1], &[slot]), "more sequences than slots", &["2 sequence lengths for 1 state slots"])?;
+    expect_err(pre(&[1, 2], &[2], &[1]), "an unallocated slot", &["slot 1"])?;
+    expect_err(pre(&[1, 2], &[2], &[7]), "a slot out of range", &["out of range"])?;
+    expect_err(pre(&[], &[], &[]), "an empty batch", &["empty batch"])?;
+    expect_err(
+        model.forward(&ctx, &[1, 2], Step::Decode, &cache, &[slot], LogitsRows::All, false).map(|_| ()),
+        "decode with 2 tokens for 1 slot",
+        &["one token per sequence"],
+    )?;
+    let other = Mamba2ForCausalLM::from_pretrained(dev, &g.dir, Some(if model.dtype == DType::F32 { DType::BF16 } else { DType::F32 })).map_err(s)?;
+    expect_err(other.forward(&ctx, &[1], Step::Decode, &cache, &[slot], LogitsRows::All, false), "a state cache of another dtype", &["not made for this model"])?;
+    expect_err(Mamba2ForCausalLM::from_pretrained(dev, &g.dir, Some(DType::I32)), "i32 weights", &["not supported"])?;
+    // A config that disagrees with the checkpoint names the tensor.
+    let tmp = std::env::temp_dir().join(format!("fk-mamba2-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(s)?;
+    std::fs::copy(g.dir.join("model.safetensors"), tmp.join("model.safetensors")).map_err(s)?;
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(g.dir.join("config.json")).map_err(s)?).map_err(s)?;
+    cfg["state_size"] = serde_json::json!(model.config.state_size + 1);
+    std::fs::write(tmp.join("config.json"), cfg.to_string()).map_err(s)?;
+    let r = expect_err(Mamba2ForCausalLM::from_pretrained(dev, &tmp, None), "state_size off by one", &["in_proj.weight"]);
+    std::fs::remove_dir_all(&tmp).ok();
+    r?;
+    // The model still works after every refusal.
+    model.greedy(&ctx, &[vec![1, 2, 3]], 2).map_err(s)?;
+    Ok(())
+}
+
+/// Two layers of Mamba-Codestral's real shapes with random bf16 weights: prefill of a prompt
+/// longer than one SSD chunk (256) and a short one, then a few decode steps, stay finite and
+/// the logits are not degenerate.
+fn random_codestral_shapes_are_finite(dev: &Device) -> Result<(), String> {
+    let mut cfg = Mamba2Config::mamba_codestral_7b();
+    cfg.num_hidden_layers = 2;
+    let model = Mamba2ForCausalLM::random(dev, &cfg, DType::BF16, 7).map_err(s)?;
+    let ctx = Context::new(dev, baseline_table()).map_err(s)?;
+    let prompt: Vec<u32> = (0..300).map(|i| (i * 7919 % 32000) as u32).collect();
+    let (tokens, rows) = model.greedy(&ctx, &[prompt.clone(), prompt[..5].to_vec()], 8).map_err(s)?;
+    if rows.iter().flatten().flatten().any(|x| !x.is_finite()) {
+        return Err("non-finite logits".into());
+    }
+    let (mn, mx) = rows[0][7].iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    if mx - mn < 1e-3 {
+        return Err(format!("degenerate logits: range {mn}..{mx}"));
+    }
+    eprintln!("random Mamba-Codestral-shaped (2 layers, bf16): logits range {mn:.3}..{mx:.3}, tokens {tokens:?}");
+    Ok(())
+}
+
+fn main() {
+    let goldens = load_all().expect("tests/goldens/mamba2 loads");
+    let mut trials = Vec::new();
+    for g in goldens {
+        let g = Arc::new(g);
+        let (a, b) = (g.clone(), g.clone());
+        trials.push(gpu_trial(format!("goldens/{}/matches transformers", g.name), move |dev| matches_transformers(dev, &a)));
+        trials.push(gpu_trial(format!("goldens/{}/batch == alone, prefill+decode == whole prefill", g.name), move |dev| batch_and_decode_invariants(dev, &b)));
+        if g.name == "tiny-g1-tied-bias-f32" {
+            let c = g.clone();
+            trials.push(gpu_trial("errors/bad ids, shapes, slots, dtypes and checkpoints", move |dev| bad_inputs(dev, &c)));
+        }
+    }
+    trials.push(gpu_trial("random weights/Mamba-Codestral shapes, 2 layers, finite", random_codestral_shapes_are_finite));
+    run(trials)
+}
