@@ -34,6 +34,8 @@ fn main() {
     println!("cargo:ops={}", ops.join(","));
     println!("cargo:rustc-env=FK_COMPUTE_CAP={}", cap.arch);
     println!("cargo:rustc-env=FK_NVCC_VERSION={}", toolkit.version);
+    // The SASS tests (src/sass_tests.rs) look for cuobjdump next to the nvcc that built the kernels.
+    println!("cargo:rustc-env=FK_NVCC={}", toolkit.nvcc.display());
 }
 
 /// The `.cu` files of `dir`, sorted (so the library and the op list do not depend on the

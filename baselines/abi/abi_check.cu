@@ -28,6 +28,7 @@
 #include "fk/ops/selective_scan.h"
 #include "fk/ops/selective_state_update.h"
 #include "fk/ops/rms_norm_gated.h"
+#include "fk/ops/ssd_chunk_scan.h"
 
 #define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
 #define FK_STRUCT(name, s, ...)                                              \
@@ -171,5 +172,13 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_rms_norm_gated_params, weight) FK_FIELD(fk_rms_norm_gated_params, rows) FK_FIELD(fk_rms_norm_gated_params, hidden)
               FK_FIELD(fk_rms_norm_gated_params, group_size) FK_FIELD(fk_rms_norm_gated_params, x_stride) FK_FIELD(fk_rms_norm_gated_params, z_stride)
               FK_FIELD(fk_rms_norm_gated_params, out_stride) FK_FIELD(fk_rms_norm_gated_params, eps) FK_FIELD(fk_rms_norm_gated_params, dtype))
+    FK_STRUCT("ssd_chunk_scan", fk_ssd_chunk_scan_params,
+              FK_FIELD(fk_ssd_chunk_scan_params, out) FK_FIELD(fk_ssd_chunk_scan_params, x) FK_FIELD(fk_ssd_chunk_scan_params, dt) FK_FIELD(fk_ssd_chunk_scan_params, A)
+              FK_FIELD(fk_ssd_chunk_scan_params, B) FK_FIELD(fk_ssd_chunk_scan_params, C) FK_FIELD(fk_ssd_chunk_scan_params, D) FK_FIELD(fk_ssd_chunk_scan_params, dt_bias)
+              FK_FIELD(fk_ssd_chunk_scan_params, cu_seqlens) FK_FIELD(fk_ssd_chunk_scan_params, initial_state) FK_FIELD(fk_ssd_chunk_scan_params, final_state) FK_FIELD(fk_ssd_chunk_scan_params, tokens)
+              FK_FIELD(fk_ssd_chunk_scan_params, x_stride) FK_FIELD(fk_ssd_chunk_scan_params, dt_stride) FK_FIELD(fk_ssd_chunk_scan_params, b_stride) FK_FIELD(fk_ssd_chunk_scan_params, c_stride)
+              FK_FIELD(fk_ssd_chunk_scan_params, out_stride) FK_FIELD(fk_ssd_chunk_scan_params, dt_min) FK_FIELD(fk_ssd_chunk_scan_params, dt_max) FK_FIELD(fk_ssd_chunk_scan_params, batch)
+              FK_FIELD(fk_ssd_chunk_scan_params, heads) FK_FIELD(fk_ssd_chunk_scan_params, head_dim) FK_FIELD(fk_ssd_chunk_scan_params, ngroups) FK_FIELD(fk_ssd_chunk_scan_params, d_state)
+              FK_FIELD(fk_ssd_chunk_scan_params, dt_softplus) FK_FIELD(fk_ssd_chunk_scan_params, dtype) FK_FIELD(fk_ssd_chunk_scan_params, pad_))
     return (size_t)-1;
 }

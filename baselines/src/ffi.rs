@@ -495,6 +495,42 @@ pub struct SelectiveStateUpdateParams {
     pub pad_: i32,
 }
 
+/// `FK_SSD_CHUNK_SCAN_MAX_{DSTATE,HEADDIM}` of include/fk/ops/ssd_chunk_scan.h.
+pub const SSD_CHUNK_SCAN_MAX_DSTATE: usize = 256;
+pub const SSD_CHUNK_SCAN_MAX_HEADDIM: usize = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SsdChunkScanParams {
+    pub out: u64,
+    pub x: u64,
+    pub dt: u64,
+    pub a: u64,
+    pub b: u64,
+    pub c: u64,
+    pub d: u64,
+    pub dt_bias: u64,
+    pub cu_seqlens: u64,
+    pub initial_state: u64,
+    pub final_state: u64,
+    pub tokens: i64,
+    pub x_stride: i64,
+    pub dt_stride: i64,
+    pub b_stride: i64,
+    pub c_stride: i64,
+    pub out_stride: i64,
+    pub dt_min: f32,
+    pub dt_max: f32,
+    pub batch: i32,
+    pub heads: i32,
+    pub head_dim: i32,
+    pub ngroups: i32,
+    pub d_state: i32,
+    pub dt_softplus: i32,
+    pub dtype: i32,
+    pub pad_: i32,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct RmsNormGatedParams {
@@ -540,6 +576,7 @@ extern "C" {
     pub fn fk_baseline_selective_scan(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_selective_state_update(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_rms_norm_gated(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_ssd_chunk_scan(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
 }
 
@@ -674,6 +711,15 @@ mod tests {
              head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, pad_]
         );
         check_layout!("rms_norm_gated", RmsNormGatedParams, [out, x, z, weight, rows, hidden, group_size, x_stride, z_stride, out_stride, eps, dtype]);
+        check_layout!(
+            "ssd_chunk_scan",
+            SsdChunkScanParams,
+            [out, x, dt, a, b, c, d, dt_bias, cu_seqlens, initial_state, final_state, tokens, x_stride, dt_stride, b_stride, c_stride,
+             out_stride, dt_min, dt_max, batch, heads, head_dim, ngroups, d_state, dt_softplus, dtype, pad_]
+        );
+        let ssd = include_str!("../include/fk/ops/ssd_chunk_scan.h");
+        assert!(ssd.contains(&format!("FK_SSD_CHUNK_SCAN_MAX_DSTATE {SSD_CHUNK_SCAN_MAX_DSTATE}")));
+        assert!(ssd.contains(&format!("FK_SSD_CHUNK_SCAN_MAX_HEADDIM {SSD_CHUNK_SCAN_MAX_HEADDIM}")));
         assert!(include_str!("../include/fk/ops/causal_conv1d.h").contains(&format!("FK_CAUSAL_CONV1D_MAX_WIDTH {CAUSAL_CONV1D_MAX_WIDTH}")));
         assert!(include_str!("../include/fk/ops/selective_scan.h").contains(&format!("FK_SELECTIVE_SCAN_MAX_DSTATE {SELECTIVE_SCAN_MAX_DSTATE}")));
         assert!(include_str!("../include/fk/ops/selective_state_update.h")

@@ -22,3 +22,6 @@ pub use table::{Candidate, OpId, OpTable};
 pub const COMPUTE_CAP: &str = env!("FK_COMPUTE_CAP");
 /// nvcc release used for the build.
 pub const NVCC_VERSION: &str = env!("FK_NVCC_VERSION");
+
+#[cfg(test)]
+mod sass_tests;

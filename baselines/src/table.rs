@@ -36,10 +36,11 @@ pub enum OpId {
     SelectiveScan,
     SelectiveStateUpdate,
     RmsNormGated,
+    SsdChunkScan,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 27] = [
+    pub const ALL: [OpId; 28] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -67,6 +68,7 @@ impl OpId {
         OpId::SelectiveScan,
         OpId::SelectiveStateUpdate,
         OpId::RmsNormGated,
+        OpId::SsdChunkScan,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -98,6 +100,7 @@ impl OpId {
             OpId::SelectiveScan => "selective_scan",
             OpId::SelectiveStateUpdate => "selective_state_update",
             OpId::RmsNormGated => "rms_norm_gated",
+            OpId::SsdChunkScan => "ssd_chunk_scan",
         }
     }
 
@@ -134,6 +137,7 @@ impl OpId {
             OpId::SelectiveScan => ffi::fk_baseline_selective_scan,
             OpId::SelectiveStateUpdate => ffi::fk_baseline_selective_state_update,
             OpId::RmsNormGated => ffi::fk_baseline_rms_norm_gated,
+            OpId::SsdChunkScan => ffi::fk_baseline_ssd_chunk_scan,
         }
     }
 }

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 pub fn run(ws: &Path) -> Result<()> {
     // A one-shot build gains nothing from incremental caches (GBs of disk on this workspace).
     std::env::set_var("CARGO_INCREMENTAL", "0");
+    // setup-cuda installs cuobjdump: the SASS tests must run, not skip.
+    std::env::set_var("FASTKERNELS_REQUIRE_CUOBJDUMP", "1");
     type Step<'a> = (&'a str, Box<dyn Fn() -> Result<()> + 'a>);
     let steps: Vec<Step> = vec![
         ("setup-cuda", Box::new(|| crate::setup_cuda::run(ws, false).map(|_| ()))),

@@ -15,12 +15,16 @@ use std::process::Command;
 /// an unpinned `nvidia-nvvm` resolves to a newer release whose NVVM emits PTX that the 13.0
 /// `ptxas` of `nvidia-cuda-nvcc==13.0.88` rejects ("Unsupported .version"). The set is complete
 /// (nvcc's own requirements are nvvm, crt and runtime), so pip runs with `--no-deps`.
-pub const WHEELS: [&str; 5] = [
+/// cuobjdump and the nvdisasm it runs (for the SASS tests of `fk-baselines`) have no 13.0
+/// wheels; 13.2 reads the sm_90a objects of any 13.x nvcc.
+pub const WHEELS: [&str; 7] = [
     "nvidia-cuda-nvcc==13.0.88",
     "nvidia-nvvm==13.0.88",
     "nvidia-cuda-crt==13.0.88",
     "nvidia-cuda-runtime==13.0.96",
     "nvidia-cuda-cccl==13.0.85",
+    "nvidia-cuda-cuobjdump==13.2.51",
+    "nvidia-cuda-nvdisasm==13.2.51",
 ];
 
 /// Install folder relative to the workspace root (what the build helper searches for).
@@ -86,6 +90,12 @@ fn verify(toolkit: &Path) -> Result<String> {
     let cudart = toolkit.join("lib/libcudart_static.a");
     if !cudart.is_file() {
         bail!("{} is missing (wheel nvidia-cuda-runtime)", cudart.display());
+    }
+    for (tool, wheel) in [("cuobjdump", "nvidia-cuda-cuobjdump"), ("nvdisasm", "nvidia-cuda-nvdisasm")] {
+        let path = toolkit.join("bin").join(tool);
+        if !path.is_file() {
+            bail!("{} is missing (wheel {wheel})", path.display());
+        }
     }
     smoke_compile(&nvcc)?;
     Ok(version)

@@ -20,6 +20,8 @@ mod ssm;
 mod ssm_bench;
 mod ssm_inst;
 mod ssm_trials;
+mod ssd_inst;
+mod ssd_trials;
 mod trials;
 
 pub use cases::{

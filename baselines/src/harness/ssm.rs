@@ -19,7 +19,8 @@ pub struct SsmCase {
     pub dim: usize,
     pub width: usize,
     pub d_state: usize,
-    /// selective_state_update: 0 = Mamba-1 form, else the Mamba-2 head_dim (heads = dim / head_dim).
+    /// selective_state_update: 0 = Mamba-1 form, else the Mamba-2 head_dim (heads = dim / head_dim);
+    /// ssd_chunk_scan: the head_dim.
     pub head_dim: usize,
     /// selective_state_update (Mamba-2): B/C groups; rms_norm_gated: norm groups.
     pub ngroups: usize,
@@ -76,6 +77,7 @@ impl SsmCase {
             OpId::SelectiveScan => format!("{} dim {d} N{n}", self.lens_label()),
             OpId::SelectiveStateUpdate if self.head_dim == 0 => format!("mamba1 [{}, {d}] N{n}", self.batch),
             OpId::SelectiveStateUpdate => format!("mamba2 [{}, {}, {}] G{} N{n}", self.batch, self.heads(), self.head_dim, self.ngroups),
+            OpId::SsdChunkScan => format!("{} heads {}x{} G{} N{n}", self.lens_label(), self.heads(), self.head_dim, self.ngroups),
             _ => format!("[{}, {d}] group {}", self.batch, d / self.ngroups.max(1)),
         }
     }
@@ -153,6 +155,26 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     for &(rows, dim, g, full, pad) in &[(1, 64, 1, true, 0), (7, 100, 2, true, 0), (33, 8192, 8, true, 0), (130, 5120, 1, true, 0), (3, 96, 4, false, 8), (257, 1536, 3, true, 16)] {
         cases.push(mk(OpId::RmsNormGated, dtype, SsmCase { ngroups: g, full, pad, ..SsmCase::rows(rows, dim) }));
     }
+    // ssd_chunk_scan: (lens, heads, head_dim, ngroups, d_state, full, pad). The 16-bit kernel
+    // runs chunks of 64 tokens on slices of 32 channels of a head and d_state tiles of 64/128
+    // (smaller sizes padded): 16 / 20 / 40 exercise the padding, 20 and 40 the element-wise
+    // (non-16-byte) loads, 96 three slices; d_state 200 takes the plain recurrence. Lengths:
+    // 1, 0, 63-65 (around one chunk), several sequences, 2048. `full` with `pad` also clamps
+    // dt (HF's time_step_limit).
+    let ssd: [(&[usize], usize, usize, usize, usize, bool, usize); 9] = [
+        (&[1], 2, 64, 1, 128, true, 0),
+        (&[7, 1, 70], 4, 64, 2, 64, true, 0),
+        (&[200], 3, 32, 1, 128, false, 0),
+        (&[0, 65, 129, 63], 4, 16, 2, 16, true, 8),
+        (&[1000], 8, 64, 8, 128, true, 0),
+        (&[30, 128, 31], 5, 20, 1, 40, true, 3),
+        (&[100, 64, 2], 2, 96, 1, 64, true, 0),
+        (&[300], 2, 64, 1, 200, false, 5),
+        (&[2048], 4, 64, 1, 128, true, 0),
+    ];
+    for &(lens, heads, head_dim, ngroups, n, full, pad) in &ssd {
+        cases.push(mk(OpId::SsdChunkScan, dtype, SsmCase { head_dim, ngroups, d_state: n, full, pad, ..SsmCase::prefill(lens, heads * head_dim) }));
+    }
     cases
 }
 
@@ -176,6 +198,10 @@ impl SsmShapes {
     /// mistralai/Mamba-Codestral-7B-v0.1: hidden_size 4096, expand 2 (d_inner 8192),
     /// num_heads 128, head_dim 64, n_groups 8, state_size 128, conv_kernel 4.
     pub const MAMBA_CODESTRAL_7B: SsmShapes = SsmShapes { name: "Mamba-Codestral-7B", hidden: 4096, d_inner: 8192, d_state: 128, conv_width: 4, head_dim: 64, ngroups: 8 };
+    /// state-spaces/mamba2-2.7b: hidden_size 2560, expand 2 (d_inner 5120 = 80 heads of 64),
+    /// state_size 128, n_groups 1: the same model width as mamba-2.8b, so its SSD scan and
+    /// mamba-2.8b's selective scan compare at equal width.
+    pub const MAMBA2_2_7B: SsmShapes = SsmShapes { name: "mamba2-2.7b", hidden: 2560, d_inner: 5120, d_state: 128, conv_width: 4, head_dim: 64, ngroups: 1 };
 
     /// Mamba-2 convolves x, B and C together (conv_dim = d_inner + 2·ngroups·d_state).
     pub fn conv_dim(&self) -> usize {
@@ -188,9 +214,8 @@ impl SsmShapes {
 }
 
 /// Bench cases of a model's SSM ops: prefill ops at each token count (one sequence), decode
-/// ops at each batch. Mamba-1: conv, scan, decode conv + state update; Mamba-2: conv, decode
-/// conv + state update (per-head form), the gated norm (its prefill scan is the chunked SSD,
-/// not one of these ops).
+/// ops at each batch. Mamba-1: conv, scan, decode conv + state update; Mamba-2: conv, the
+/// chunked SSD scan, the gated norm, decode conv + state update (per-head form).
 pub fn ssm_bench_cases(s: &SsmShapes, tokens: &[usize], batches: &[usize], dtype: DType) -> Vec<Case> {
     let mut cases = Vec::new();
     let base = SsmCase { width: s.conv_width, d_state: s.d_state, head_dim: s.head_dim, ngroups: s.ngroups, ..SsmCase::new(s.conv_dim()) };
@@ -199,6 +224,7 @@ pub fn ssm_bench_cases(s: &SsmShapes, tokens: &[usize], batches: &[usize], dtype
         if s.head_dim == 0 {
             cases.push(mk(OpId::SelectiveScan, dtype, SsmCase { lens: vec![t], dim: s.d_inner, ..base.clone() }));
         } else {
+            cases.push(mk(OpId::SsdChunkScan, dtype, SsmCase { lens: vec![t], dim: s.d_inner, ..base.clone() }));
             cases.push(mk(OpId::RmsNormGated, dtype, SsmCase { batch: t, dim: s.d_inner, ..base.clone() }));
         }
     }
@@ -221,7 +247,7 @@ mod tests {
         assert_eq!(SsmShapes::MAMBA_CODESTRAL_7B.conv_dim(), 8192 + 2 * 8 * 128);
         assert_eq!(SsmShapes::MAMBA_2_8B.conv_dim(), 5120);
         let mut labels = std::collections::BTreeSet::new();
-        for s in [SsmShapes::MAMBA_2_8B, SsmShapes::MAMBA_CODESTRAL_7B] {
+        for s in [SsmShapes::MAMBA_2_8B, SsmShapes::MAMBA_CODESTRAL_7B, SsmShapes::MAMBA2_2_7B] {
             for c in ssm_bench_cases(&s, &[1, 2048, 8192], &[1, 32], DType::BF16) {
                 assert!(labels.insert(c.name()), "duplicate bench row {}", c.name());
             }
@@ -231,19 +257,24 @@ mod tests {
         let ops: Vec<OpId> = m1.iter().map(|c| c.op).collect();
         assert_eq!(ops, [OpId::CausalConv1d, OpId::SelectiveScan, OpId::CausalConv1dUpdate, OpId::SelectiveStateUpdate]);
         assert!(labels.iter().any(|l| l.contains("mamba2 [32, 128, 64] G8 N128")), "{labels:?}");
+        // Mamba-2 prefill: conv, the SSD scan, the gated norm.
+        let m2 = ssm_bench_cases(&SsmShapes::MAMBA2_2_7B, &[8192], &[], DType::BF16);
+        let ops: Vec<OpId> = m2.iter().map(|c| c.op).collect();
+        assert_eq!(ops, [OpId::CausalConv1d, OpId::SsdChunkScan, OpId::RmsNormGated]);
+        assert!(m2[1].name().contains("1x8192 heads 80x64 G1 N128"), "{}", m2[1].name());
     }
 
     #[test]
     fn test_cases_cover_every_ssm_op_with_odd_shapes() {
         let cases = ssm_test_cases(DType::BF16);
-        for op in [OpId::CausalConv1d, OpId::CausalConv1dUpdate, OpId::SelectiveScan, OpId::SelectiveStateUpdate, OpId::RmsNormGated] {
+        for op in [OpId::CausalConv1d, OpId::CausalConv1dUpdate, OpId::SelectiveScan, OpId::SelectiveStateUpdate, OpId::RmsNormGated, OpId::SsdChunkScan] {
             let of: Vec<&SsmCase> = cases.iter().filter(|c| c.op == op).filter_map(|c| if let CaseParams::Ssm(s) = &c.params { Some(s) } else { None }).collect();
             assert!(of.len() >= 5, "{op}: {} cases", of.len());
             assert!(of.iter().any(|s| s.dim % 8 != 0 || (s.ngroups > 1 && (s.dim / s.ngroups) % 8 != 0)), "{op}: no channel count off the 16-byte vector");
             assert!(of.iter().any(|s| !s.full) && of.iter().any(|s| s.pad > 0), "{op}: needs a bare and a strided case");
         }
         // Prefill ops: a length-1 sequence, an empty one, one longer than a chunk, several.
-        for op in [OpId::CausalConv1d, OpId::SelectiveScan] {
+        for op in [OpId::CausalConv1d, OpId::SelectiveScan, OpId::SsdChunkScan] {
             let lens: Vec<&Vec<usize>> = cases.iter().filter(|c| c.op == op).filter_map(|c| if let CaseParams::Ssm(s) = &c.params { Some(&s.lens) } else { None }).collect();
             assert!(lens.iter().any(|l| l.contains(&1)) && lens.iter().any(|l| l.contains(&0)));
             assert!(lens.iter().any(|l| l.iter().any(|&x| x > 128)) && lens.iter().any(|l| l.len() >= 3));

@@ -18,7 +18,7 @@ use fk_runtime::rng::Rng;
 use fk_runtime::{DType, Device, Result, Tensor};
 
 /// References bigger than this many multiply-adds are checked on [`SAMPLED`] channels.
-const FULL_CHECK: usize = 1 << 26;
+pub(super) const FULL_CHECK: usize = 1 << 26;
 const SAMPLED: usize = 64;
 
 pub(super) fn instantiate_ssm(dev: &Device, case: &Case, c: &SsmCase, rng: &mut Rng) -> Result<Box<dyn Checked>> {
@@ -27,6 +27,7 @@ pub(super) fn instantiate_ssm(dev: &Device, case: &Case, c: &SsmCase, rng: &mut 
         OpId::CausalConv1dUpdate => Box::new(ConvUpdateInst::new(dev, case.dtype, c, rng)?),
         OpId::SelectiveScan => Box::new(ScanInst::new(dev, case.dtype, c, rng)?),
         OpId::SelectiveStateUpdate => Box::new(UpdateInst::new(dev, case.dtype, c, rng)?),
+        OpId::SsdChunkScan => Box::new(super::ssd_inst::SsdInst::new(dev, case.dtype, c, rng)?),
         _ => Box::new(NormGatedInst::new(dev, case.dtype, c, rng)?),
     })
 }
@@ -46,7 +47,7 @@ pub(super) fn strided_output(dev: &Device, rows: usize, cols: usize, pad: usize,
 }
 
 /// Columns `idx` of a row-major `[rows, width]` matrix.
-fn columns<T: Copy>(v: &[T], width: usize, idx: &[usize]) -> Vec<T> {
+pub(super) fn columns<T: Copy>(v: &[T], width: usize, idx: &[usize]) -> Vec<T> {
     v.chunks_exact(width).flat_map(|r| idx.iter().map(|&i| r[i])).collect()
 }
 
@@ -61,18 +62,18 @@ fn checked_channels(dim: usize, cost: usize) -> Vec<usize> {
     v
 }
 
-fn f64s(v: &[f32]) -> Vec<f64> {
+pub(super) fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
 
 /// Negative A = -exp(A_log) with |A| log-uniform in [0.5, 16].
-fn random_a(rng: &mut Rng, n: usize) -> Vec<f32> {
+pub(super) fn random_a(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| -((0.5f64.ln() + rng.uniform() * (32f64).ln()).exp()) as f32).collect()
 }
 
 /// Raw dt: with softplus + bias, N(0, 0.5) around a bias in [-4, -1] (dt of ~0.02 … 0.5);
 /// without, positive steps in [0.005, 0.2] as the softplus would have produced.
-fn random_dt(rng: &mut Rng, n: usize, softplus: bool, dtype: DType) -> Vec<f32> {
+pub(super) fn random_dt(rng: &mut Rng, n: usize, softplus: bool, dtype: DType) -> Vec<f32> {
     if softplus {
         random(rng, n, 0.0, 0.5, dtype)
     } else {
@@ -80,13 +81,13 @@ fn random_dt(rng: &mut Rng, n: usize, softplus: bool, dtype: DType) -> Vec<f32> 
     }
 }
 
-fn state_tol() -> Tolerance {
+pub(super) fn state_tol() -> Tolerance {
     // fp32 state from exactly representable inputs: f32 tolerances whatever the activations' dtype.
     Tolerance::for_dtype(DType::F32)
 }
 
 /// Compare output `i` (of `outs`) with its reference under `tol`.
-fn check_outputs(names: &[&str], outs: &[Vec<f32>], refs: &[Vec<f64>], tols: &[Tolerance]) -> std::result::Result<(), String> {
+pub(super) fn check_outputs(names: &[&str], outs: &[Vec<f32>], refs: &[Vec<f64>], tols: &[Tolerance]) -> std::result::Result<(), String> {
     for (i, name) in names.iter().enumerate() {
         compare(&outs[i], &refs[i], tols[i]).check(name)?;
     }

@@ -15,13 +15,13 @@ use fk_runtime::gpu_test::{gpu_trial, TestTrial};
 use fk_runtime::rng::{fresh_seed, Rng};
 use fk_runtime::{DType, Device, Error, Tensor};
 
-type R<T> = std::result::Result<T, String>;
+pub(super) type R<T> = std::result::Result<T, String>;
 
-fn e<T>(r: fk_runtime::Result<T>) -> R<T> {
+pub(super) fn e<T>(r: fk_runtime::Result<T>) -> R<T> {
     r.map_err(|e| e.to_string())
 }
 
-fn cumsum(lens: &[usize]) -> Vec<usize> {
+pub(super) fn cumsum(lens: &[usize]) -> Vec<usize> {
     let mut cu = vec![0];
     for &l in lens {
         cu.push(cu[cu.len() - 1] + l);
@@ -30,7 +30,7 @@ fn cumsum(lens: &[usize]) -> Vec<usize> {
 }
 
 /// Rows `[cu[s] + lo(s), cu[s] + hi(s))` of every sequence s of a `[tokens, width]` matrix.
-fn gather(v: &[f32], width: usize, cu: &[usize], part: impl Fn(usize, usize) -> (usize, usize)) -> Vec<f32> {
+pub(super) fn gather(v: &[f32], width: usize, cu: &[usize], part: impl Fn(usize, usize) -> (usize, usize)) -> Vec<f32> {
     let mut out = Vec::new();
     for s in 0..cu.len() - 1 {
         let (lo, hi) = part(s, cu[s + 1] - cu[s]);
@@ -39,16 +39,16 @@ fn gather(v: &[f32], width: usize, cu: &[usize], part: impl Fn(usize, usize) -> 
     out
 }
 
-fn f64s(v: &[f32]) -> Vec<f64> {
+pub(super) fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
 
 /// Split points: sequence 0 in its middle, the others anywhere in 0..=len.
-fn splits(rng: &mut Rng, lens: &[usize]) -> Vec<usize> {
+pub(super) fn splits(rng: &mut Rng, lens: &[usize]) -> Vec<usize> {
     lens.iter().enumerate().map(|(i, &l)| if i == 0 { l / 2 } else { rng.range(0, l as i64 + 1) as usize }).collect()
 }
 
-fn with_seed(name: &str, f: impl FnOnce(&mut Rng) -> R<()>) -> R<()> {
+pub(super) fn with_seed(name: &str, f: impl FnOnce(&mut Rng) -> R<()>) -> R<()> {
     let seed = fresh_seed();
     let mut rng = Rng::new(seed);
     f(&mut rng).map_err(|m| format!("{m}\n  [{name}, seed {seed}: replay with FASTKERNELS_SEED={seed}]"))
@@ -238,16 +238,17 @@ pub fn ssm_trials() -> Vec<TestTrial> {
         }
     }
     v.extend(error_trials());
+    v.extend(super::ssd_trials::ssd_trials());
     v
 }
 
-fn is_shape(e: &Error) -> bool {
+pub(super) fn is_shape(e: &Error) -> bool {
     matches!(e, Error::Shape { .. })
 }
-fn is_dtype(e: &Error) -> bool {
+pub(super) fn is_dtype(e: &Error) -> bool {
     matches!(e, Error::DType { .. })
 }
-fn is_bad(e: &Error) -> bool {
+pub(super) fn is_bad(e: &Error) -> bool {
     matches!(e, Error::BadInput { .. })
 }
 

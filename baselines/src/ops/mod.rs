@@ -13,6 +13,7 @@ mod rotary;
 mod sampling;
 mod scan;
 mod seqlens;
+mod ssd;
 mod status;
 // Encoder ops (issue 6).
 mod gelu;
@@ -40,6 +41,7 @@ pub use rotary::{rotary_embedding, Rotary};
 pub use sampling::{sample, sample_checked, sample_with_status, sample_workspace_bytes, SamplingInputs, SAMPLE_MAX_VOCAB};
 pub use scan::{selective_scan, selective_state_update, DecodeTokens, ScanTokens, SelectiveScan, StateUpdate};
 pub use seqlens::SeqLens;
+pub use ssd::{ssd_chunk_scan, SsdScan, SsdTokens};
 pub use status::DeviceStatus;
 pub use gelu::{gelu, GeluMode};
 pub use interpolate::{interpolate_pos_embed, PosEmbedResize};

@@ -34,7 +34,7 @@ pub struct ScanTokens<'a> {
 }
 
 /// A 2-D tensor `[rows, cols]` with contiguous rows of `dtype`: returns its row stride.
-fn rows_of(op: &str, what: &str, t: &Tensor, rows: usize, cols: usize, dtype: DType) -> Result<usize> {
+pub(super) fn rows_of(op: &str, what: &str, t: &Tensor, rows: usize, cols: usize, dtype: DType) -> Result<usize> {
     require_same_dtype(op, what, t, dtype)?;
     if t.rank() != 2 {
         return Err(Error::shape(op, format!("{what} {t:?} must be 2-D [{rows}, {cols}]")));
@@ -47,7 +47,7 @@ fn rows_of(op: &str, what: &str, t: &Tensor, rows: usize, cols: usize, dtype: DT
 }
 
 /// An f32 parameter of exactly `shape`, contiguous.
-fn f32_param(op: &str, what: &str, t: &Tensor, shape: &[usize]) -> Result<()> {
+pub(super) fn f32_param(op: &str, what: &str, t: &Tensor, shape: &[usize]) -> Result<()> {
     if t.dtype() != DType::F32 {
         return Err(Error::dtype(op, format!("{what} is {}, expected f32 (SSM parameters are kept in f32)", t.dtype())));
     }

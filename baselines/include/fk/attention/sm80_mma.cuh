@@ -1,4 +1,4 @@
-// Warp-level tensor-core building blocks (sm_80+), private to the attention kernels:
+// Warp-level tensor-core building blocks (sm_80+) of the attention kernels and ssd_chunk_scan:
 // 16-byte cp.async with zero fill, ldmatrix (plain and transposed), mma.sync m16n8k16 with
 // (and m16n8k8) fp32 accumulators for f16/bf16, and packing two floats into one 32-bit f16/bf16 pair.
 // Fragment layouts are the PTX ISA's for mma.m16n8k16 (lane = 4*g + c):

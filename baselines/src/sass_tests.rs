@@ -1,0 +1,74 @@
+//! What the compiled kernels are made of, read from their SASS (no GPU needed): the claims a
+//! kernel's comments make about the instructions it runs are checked here, on every build.
+//!
+//! cuobjdump comes with every CUDA toolkit; the pip toolkit of `cargo xtask setup-cuda` installs
+//! it next to nvcc. Without one the tests say so and pass, unless FASTKERNELS_REQUIRE_CUOBJDUMP=1
+//! (set by `cargo xtask ci`), where a missing cuobjdump is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn cuobjdump() -> Option<PathBuf> {
+    let next_to_nvcc = Path::new(env!("FK_NVCC")).with_file_name("cuobjdump");
+    if next_to_nvcc.is_file() {
+        return Some(next_to_nvcc);
+    }
+    let on_path = std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("cuobjdump")).find(|c| c.is_file()));
+    if on_path.is_none() && std::env::var("FASTKERNELS_REQUIRE_CUOBJDUMP").is_ok_and(|v| v == "1") {
+        panic!("FASTKERNELS_REQUIRE_CUOBJDUMP=1 but no cuobjdump next to {} or on PATH (cargo xtask setup-cuda --force installs it)", env!("FK_NVCC"));
+    }
+    on_path
+}
+
+/// The newest object of kernel file `stem` (`kernels/<stem>.cu`) in this build's OUT_DIR.
+fn object_of(stem: &str) -> PathBuf {
+    let dir = Path::new(env!("OUT_DIR")).join("fk-obj");
+    let prefix = format!("{stem}-");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix) && e.path().extension().is_some_and(|x| x == "o"))
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+        .unwrap_or_else(|| panic!("no object of kernels/{stem}.cu in {}", dir.display()))
+}
+
+/// (function name, SASS lines) of every kernel in `obj`.
+fn sass_functions(tool: &Path, obj: &Path) -> Vec<(String, Vec<String>)> {
+    let out = Command::new(tool).arg("-sass").arg(obj).output().unwrap_or_else(|e| panic!("{}: {e}", tool.display()));
+    assert!(out.status.success(), "cuobjdump -sass {} failed: {}", obj.display(), String::from_utf8_lossy(&out.stderr));
+    let mut funcs: Vec<(String, Vec<String>)> = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(name) = line.trim().strip_prefix("Function : ") {
+            funcs.push((name.to_string(), Vec::new()));
+        } else if let Some((_, body)) = funcs.last_mut() {
+            body.push(line.to_string());
+        }
+    }
+    funcs
+}
+
+fn count(body: &[String], opcode: &str) -> usize {
+    body.iter().filter(|l| l.split_whitespace().any(|w| w.starts_with(opcode))).count()
+}
+
+/// Issue 7: the Mamba-2 SSD chunk scan runs its products on tensor cores (HMMA), in every
+/// instantiation of its 16-bit kernel; the f32 / fallback recurrence has none.
+#[test]
+fn ssd_chunk_scan_uses_tensor_cores() {
+    let Some(tool) = cuobjdump() else {
+        eprintln!("no cuobjdump: SASS not checked (FASTKERNELS_REQUIRE_CUOBJDUMP=1 makes this a failure)");
+        return;
+    };
+    let funcs = sass_functions(&tool, &object_of("ssd_chunk_scan"));
+    let tc: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("tc_kernel")).collect();
+    assert!(tc.len() >= 4, "expected the tensor-core kernel for f16 and bf16 at 2 state tiles, found {:?}", funcs.iter().map(|f| &f.0).collect::<Vec<_>>());
+    for (name, body) in &tc {
+        let hmma = count(body, "HMMA");
+        eprintln!("{name}: {hmma} HMMA");
+        assert!(hmma >= 16, "{name}: {hmma} HMMA instructions");
+    }
+    for (name, body) in funcs.iter().filter(|(n, _)| n.contains("seq_kernel")) {
+        assert_eq!(count(body, "HMMA"), 0, "{name}");
+    }
+}
