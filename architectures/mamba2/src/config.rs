@@ -10,6 +10,7 @@
 //! and ignored, as transformers' `Mamba2Mixer` ignores them: it always gates, then normalises
 //! per group (`MambaRMSNormGated`, mamba_ssm's `norm_before_gate=False`).
 
+use fk_baselines::ffi::{SELECTIVE_STATE_UPDATE_MAX_DSTATE, SSD_CHUNK_SCAN_MAX_DSTATE, SSD_CHUNK_SCAN_MAX_HEADDIM};
 use fk_baselines::hf_config::{check_model_type, eps, float_value, from_file, parse, positive};
 use fk_runtime::{Error, Result};
 use serde::Deserialize;
@@ -70,10 +71,20 @@ pub struct Mamba2Config {
     pub eos_token_ids: Vec<u32>,
 }
 
-/// The kernels' limits: causal_conv1d widths 2..=4, selective_state_update d_state <= 256
-/// (`baselines/include/fk/ops/*`).
+/// The kernels' limits (`baselines/include/fk/ops/*`): causal_conv1d widths 2..=4; d_state of
+/// both the prefill scan (ssd_chunk_scan) and the decode update (selective_state_update);
+/// head_dim of ssd_chunk_scan.
 const MAX_CONV_KERNEL: usize = 4;
-const MAX_STATE_SIZE: usize = 256;
+const MAX_STATE_SIZE: usize = min(SELECTIVE_STATE_UPDATE_MAX_DSTATE, SSD_CHUNK_SCAN_MAX_DSTATE);
+const MAX_HEAD_DIM: usize = SSD_CHUNK_SCAN_MAX_HEADDIM;
+
+const fn min(a: usize, b: usize) -> usize {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
 
 impl Mamba2Config {
     /// Read and validate `path` (a config.json or a folder holding one).
@@ -145,7 +156,10 @@ impl RawMamba2Config {
         let state = positive(self.state_size.unwrap_or(128), "state_size")?;
         let expand = positive(self.expand.unwrap_or(2), "expand")?;
         if state > MAX_STATE_SIZE {
-            return Err(Error::config(format!("`state_size` {state} exceeds {MAX_STATE_SIZE}, the selective_state_update kernel's limit")));
+            return Err(Error::config(format!("`state_size` {state} exceeds {MAX_STATE_SIZE}, the SSM kernels' limit")));
+        }
+        if head_dim > MAX_HEAD_DIM {
+            return Err(Error::config(format!("`head_dim` {head_dim} exceeds {MAX_HEAD_DIM}, the ssd_chunk_scan kernel's limit")));
         }
         let inter = expand * hidden;
         if heads * head_dim != inter {
@@ -230,6 +244,7 @@ mod tests {
             (with("n_groups", "3"), "n_groups"),
             (with("n_groups", "0"), "n_groups"),
             (with("state_size", "257"), "exceeds 256"),
+            (with("head_dim", "512"), "head_dim"),
             (with("chunk_size", "0"), "chunk_size"),
             (with("time_step_limit", "[0.1]"), "time_step_limit"),
             (with("time_step_limit", "[0.2, 0.1]"), "time_step_limit"),

@@ -113,7 +113,7 @@ impl Mamba2Mixer {
             ngroups: self.n_groups,
         };
         let st = PrefillStates { initial: Some(&states.ssm), final_state: Some(&states.ssm) };
-        ops::ssd_chunk_scan(&ctx.ops, &scan, tokens, seqlens, st, None, y)
+        ops::ssd_chunk_scan(&ctx.ops, &scan, tokens, seqlens, st, y)
     }
 }
 
