@@ -141,3 +141,23 @@ fn bad_inputs_and_checkpoints_are_clear_errors() {
     let e = Mamba2ForCausalLM::load(&Checkpoint::open(&tied.dir).unwrap(), &untied).err().expect("no lm_head must fail").to_string();
     assert!(e.contains("lm_head.weight"), "{e}");
 }
+
+#[test]
+fn time_step_limit_clamps_the_prefill_only() {
+    let g = load_all().unwrap().into_iter().find(|g| g.name == "tiny-g2-chunk4-f32").unwrap();
+    let (mut cfg, model) = load(&g);
+    let ckpt = Checkpoint::open(&g.dir).unwrap();
+    let base = model.forward(&g.input_ids, &mut model.new_state()).unwrap().logits;
+    // A cap below most softplus(dt + dt_bias) values changes the prompt's logits...
+    cfg.time_step_limit = (0.0, 1e-3);
+    let capped = Mamba2ForCausalLM::load(&ckpt, &cfg).unwrap();
+    let mut st = capped.new_state();
+    let out = capped.forward(&g.input_ids, &mut st).unwrap().logits;
+    let c = compare(&out, &base.iter().map(|&x| x as f64).collect::<Vec<_>>(), SELF_TOL);
+    assert!(!c.passed(), "a time_step_limit of 1e-3 should change the prefill: {c}");
+    // ...while a decode step ignores it, as transformers' selective_state_update does.
+    let mut st2 = st.clone();
+    let a = capped.forward(&[5], &mut st).unwrap().logits;
+    let b = model.forward(&[5], &mut st2).unwrap().logits;
+    assert_eq!(a, b, "decode must not clamp dt");
+}
