@@ -6,12 +6,16 @@
 //! returned on `release` (finish, abort, preemption). The scheduler still counts KV blocks;
 //! the runner reports enough of them that they never bind (they back no memory here).
 //! Tokens are drawn by the family's GPU sampler from the request's seed and output index, as
-//! `GpuRunner` draws them. Eager: no CUDA graphs yet.
+//! `GpuRunner` draws them. Decode-only batches replay a CUDA graph per batch-size bucket
+//! (`crate::decode`: states read by slot, so one graph serves any slots; a batch is padded up
+//! to its bucket); prefill chunks run eagerly.
 
+use crate::decode::DecodeBuffers;
 use crate::model::{LogitsRows, MambaForCausalLM, Step};
 use fk_baselines::Context;
 use fk_linear_attn::RecurrentStateCache;
 use fk_llm::engine::{RunnerLimits, StepRunner, StepSeqInput};
+use fk_llm::graphs::DecodeGraphs;
 use fk_llm::{Sampler, SamplingParams, SeqId};
 use fk_runtime::{Error, Result, Tensor};
 use std::collections::HashMap;
@@ -39,7 +43,13 @@ pub struct MambaRunner<'m> {
     live: HashMap<SeqId, Live>,
     sampler: Sampler,
     limits: RunnerLimits,
+    graphs: DecodeGraphs,
+    /// Decode buffers per bucket, made on first use.
+    buffers: HashMap<usize, DecodeBuffers>,
 }
+
+/// Decode batch buckets (as vLLM's capture sizes): powers of two up to this.
+const MAX_GRAPH_BATCH: usize = 256;
 
 impl<'m> MambaRunner<'m> {
     pub fn new(
@@ -69,7 +79,40 @@ impl<'m> MambaRunner<'m> {
             live: HashMap::new(),
             sampler,
             limits,
+            graphs: DecodeGraphs::new(true),
+            buffers: HashMap::new(),
         })
+    }
+
+    /// Replay decode steps from CUDA graphs (the default) or run them eagerly.
+    pub fn set_cuda_graphs(&mut self, on: bool) {
+        self.graphs = DecodeGraphs::new(on);
+        self.buffers.clear();
+    }
+
+    /// CUDA graphs captured so far.
+    pub fn graphs_captured(&self) -> usize {
+        self.graphs.len()
+    }
+
+    /// The bucket a decode batch of `b` sequences is padded to, if graphs are on and it fits.
+    fn bucket(&self, b: usize) -> Option<usize> {
+        let top = MAX_GRAPH_BATCH.min(self.limits.max_num_seqs.next_power_of_two());
+        (self.graphs.enabled() && b <= top).then(|| b.next_power_of_two())
+    }
+
+    /// A decode step of `ids` (sequence b in slot `slots[b]`) replayed from the graph of its
+    /// bucket; returns the `[batch, vocab]` logits.
+    fn decode_graphed(&mut self, bucket: usize, ids: &[u32], slots: &[usize]) -> Result<Tensor> {
+        if !self.buffers.contains_key(&bucket) {
+            let bufs = self.model.decode_buffers(&self.cache, bucket)?;
+            self.buffers.insert(bucket, bufs);
+        }
+        let bufs = self.buffers.get_mut(&bucket).expect("inserted above");
+        self.model.stage_decode(bufs, &self.cache, ids, slots)?;
+        let (model, ctx, cache, bufs) = (self.model, &self.ctx, &self.cache, &*bufs);
+        self.graphs.run(&ctx.device, bucket, || model.decode_step(ctx, cache, bufs))?;
+        bufs.logits()
     }
 
     /// Sequences holding a state slot (0 once every request has finished).
@@ -156,15 +199,14 @@ impl StepRunner for MambaRunner<'_> {
             } else {
                 Step::Prefill { lens: &lens }
             };
-            let (logits, _) = self.model.forward_device(
-                &self.ctx,
-                &ids,
-                step,
-                &self.cache,
-                &gslots,
-                LogitsRows::Last,
-                false,
-            )?;
+            let logits = match self.bucket(group.len()).filter(|_| is_decode) {
+                Some(bucket) => self.decode_graphed(bucket, &ids, &gslots)?,
+                None => {
+                    self.model
+                        .forward_device(&self.ctx, &ids, step, &self.cache, &gslots, LogitsRows::Last, false)?
+                        .0
+                }
+            };
             let rows: Vec<&StepSeqInput<'_>> = group.iter().map(|&i| &seqs[i]).collect();
             for (&i, t) in group.iter().zip(self.sample(&logits, &rows)?) {
                 tokens[i] = t;
