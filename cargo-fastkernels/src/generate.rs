@@ -12,7 +12,7 @@ use crate::models::{config_facts, gpu, load, parse_dtype, resolve_arch, ModelSou
 use anyhow::{bail, Result};
 use clap::Args;
 use fk_baselines::Context;
-use fk_llm::engine::{validate_request, Engine, RunnerLimits, StepRunner};
+use fk_llm::engine::{validate_request, Engine, RunnerLimits};
 use fk_llm::{GenerationTiming, RequestParams, SamplingParams};
 use fk_runtime::DType;
 use std::path::PathBuf;
