@@ -58,6 +58,11 @@ fn num(v: &Value, path: &str) -> Result<f64, String> {
     cur.as_f64().ok_or_else(|| format!("`{path}` is not a number: {cur}"))
 }
 
+/// A finite figure above zero (NaN is not).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 /// `eval` of a tiny random Mamba (the golden folder's config) on `workload`.
 fn eval_completes(workload: &'static str) -> Result<(), String> {
     let g = golden("tiny-tied-bf16")?;
@@ -90,20 +95,19 @@ fn eval_completes(workload: &'static str) -> Result<(), String> {
     }
     for k in ["output_tok_per_s", "total_tok_per_s", "ttft_s.p50", "ttft_s.p99", "tpot_s.p50", "tpot_s.p99"] {
         let x = num(sum, k)?;
-        if !(x.is_finite() && x > 0.0) {
+        if !positive(x) {
             return Err(format!("summary.{k} = {x}"));
         }
     }
     if num(sum, "ttft_s.p50")? > num(sum, "ttft_s.p99")? || num(sum, "tpot_s.p50")? > num(sum, "tpot_s.p99")? {
         return Err(format!("percentiles out of order: {sum}"));
     }
-    if !(num(r, "decode_gbs")? > 0.0) || num(&r["report"]["engine"], "decode_steps")? < 1.0 {
+    if !positive(num(r, "decode_gbs")?) || num(&r["report"]["engine"], "decode_steps")? < 1.0 {
         return Err(format!("decode figures: {} {}", r["decode_gbs"], r["report"]["engine"]));
     }
-    if workload.starts_with("LLM.single") || workload.starts_with("LLM.fixed") {
-        if !(num(&r["report"]["latency"], "ms_per_token")? > 0.0) {
-            return Err(format!("latency: {}", r["report"]["latency"]));
-        }
+    let latency = workload.starts_with("LLM.single") || workload.starts_with("LLM.fixed");
+    if latency && !positive(num(&r["report"]["latency"], "ms_per_token")?) {
+        return Err(format!("latency: {}", r["report"]["latency"]));
     }
     let notes = r["report"]["notes"].to_string();
     if !notes.contains("recurrent") || notes.contains("cut") || notes.contains("dropped") {
@@ -163,7 +167,7 @@ fn generate_matches_transformers(g: &Golden) -> Result<(), String> {
     if !g.is_bf16() && got != g.greedy {
         return Err(format!("{}: greedy differs from transformers:\n ours {got:?}\n  hf  {:?}", g.name, g.greedy));
     }
-    if v["model_type"] != "mamba" || v["cuda_graphs"] != false || !(num(&v, "timing.ttft_s")? > 0.0) || !(num(&v, "timing.decode_tok_per_s")? > 0.0) {
+    if v["model_type"] != "mamba" || v["cuda_graphs"] != false || !positive(num(&v, "timing.ttft_s")?) || !positive(num(&v, "timing.decode_tok_per_s")?) {
         return Err(format!("fields: {v}"));
     }
     Ok(())

@@ -26,6 +26,8 @@ use serde::Serialize;
 /// (`max_num_seqs * len / 16` block ids, 16 MiB at 256 sequences) and request bodies, and
 /// holds `LLM.long_context`'s 128K-token prompts uncut.
 pub const RECURRENT_MAX_MODEL_LEN: usize = 1 << 18;
+// LLM.long_context's longest request (128K prompt + 256 output tokens) must fit uncut.
+const _: () = assert!(RECURRENT_MAX_MODEL_LEN >= 128 * 1024 + 256);
 
 /// What a model keeps per sequence between engine steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -279,7 +281,6 @@ mod tests {
     fn a_model_without_positions_is_capped_at_the_recurrent_limit() {
         let rec = info(CacheKind::Recurrent { bytes_per_sequence: 8 }, None);
         assert_eq!(rec.max_model_len(), RECURRENT_MAX_MODEL_LEN);
-        assert!(RECURRENT_MAX_MODEL_LEN >= 128 * 1024 + 256, "LLM.long_context's longest request must fit uncut");
         check_sizes(rec.max_position_embeddings, &sizes(4, 64, RECURRENT_MAX_MODEL_LEN)).unwrap();
         let e = check_sizes(rec.max_position_embeddings, &sizes(4, 64, RECURRENT_MAX_MODEL_LEN + 1)).unwrap_err().to_string();
         assert!(e.contains("recurrent model"), "{e}");
