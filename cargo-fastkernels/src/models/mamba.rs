@@ -1,9 +1,9 @@
 //! Mamba (`model_type` `mamba`) as an [`EngineModel`]: `MambaForCausalLM` under fk-mamba's
-//! `MambaRunner`. A Mamba-2 model plugs in the same way: its loader, a runner function and a
-//! prompt-logits function, and one arm in `models::load`.
+//! `MambaRunner`. A Mamba-2 model plugs in the same way: a file like this one (facts, loader,
+//! a runner function and a prompt-logits function) and one entry in `archs::ARCHS`.
 
 use super::engine_model::{CacheKind, EngineModel, ModelInfo, RecurrentConfig, RecurrentModel};
-use super::ModelSource;
+use super::{ConfigFacts, ModelSource};
 use anyhow::Result;
 use fk_baselines::Context;
 use fk_llm::engine::StepRunner;
@@ -11,11 +11,17 @@ use fk_mamba::{LogitsRows, MambaConfig, MambaForCausalLM, MambaRunner, MambaRunn
 use fk_runtime::{DType, Device};
 
 /// The config `src` names: the folder's, or the shipped Mamba-2.8B one.
-pub fn config(src: &ModelSource) -> fk_runtime::Result<MambaConfig> {
+fn config(src: &ModelSource) -> fk_runtime::Result<MambaConfig> {
     match &src.dir {
         Some(d) => MambaConfig::from_file(d),
         None => Ok(MambaConfig::mamba_2_8b()),
     }
+}
+
+/// No positions: the context is capped at `RECURRENT_MAX_MODEL_LEN` instead.
+pub fn facts(src: &ModelSource) -> Result<ConfigFacts> {
+    let c = config(src)?;
+    Ok(ConfigFacts { vocab_size: c.vocab_size, eos_token_ids: c.eos_token_ids.clone(), max_position_embeddings: None, recurrent: true })
 }
 
 /// The folder's weights, or random weights at its config (or the shipped one).

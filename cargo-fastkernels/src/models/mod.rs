@@ -3,20 +3,30 @@
 //! architecture's shipped real config with random weights. Commands get the loaded model as
 //! a `Box<dyn EngineModel>` ([`engine_model`]): something that builds the engine's runner,
 //! whether the model keeps a KV cache or a recurrent state, with the facts reports need.
-//! Adding an architecture is one arm in [`load`] and one in [`config_facts`].
+//! Adding an architecture is one entry in [`archs::ARCHS`].
 
+mod archs;
 pub mod engine_model;
 mod mamba;
 
 use anyhow::{bail, Context as _, Result};
-use engine_model::{EngineModel, KvCacheModel};
-use fk_llama::{LlamaConfig, LlamaForCausalLM};
-use fk_mixtral::{MixtralConfig, MixtralForCausalLM};
+use archs::{Arch, ARCHS};
+use engine_model::EngineModel;
+use fk_baselines::OpTable;
 use fk_runtime::{DType, Device};
 use std::path::{Path, PathBuf};
 
-/// `model_type` values (and `--arch` names) this build runs.
-pub const SUPPORTED: &[&str] = &["llama", "mixtral", "mamba"];
+/// `model_type` values (and `--arch` names) this build runs, for messages.
+pub fn supported() -> String {
+    ARCHS.iter().map(|a| a.model_type).collect::<Vec<_>>().join(", ")
+}
+
+fn arch(model_type: &str) -> Result<&'static Arch> {
+    match ARCHS.iter().find(|a| a.model_type == model_type) {
+        Some(a) => Ok(a),
+        None => bail!("model_type `{model_type}` is not supported by this build (supported: {})", supported()),
+    }
+}
 
 pub fn parse_dtype(s: &str) -> Result<DType> {
     match s {
@@ -85,54 +95,33 @@ pub fn resolve_arch(src: &ModelSource) -> Result<String> {
         }
         (None, None) => bail!("name a model: --model DIR or --arch ARCH --random-weights"),
     };
-    if !SUPPORTED.contains(&mt.as_str()) {
-        bail!("model_type `{mt}` is not supported by this build (supported: {})", SUPPORTED.join(", "));
-    }
+    arch(&mt)?;
     Ok(mt)
 }
 
 /// Load the model `src` names on `dev`, ready for the engine.
 pub fn load(dev: &Device, src: &ModelSource) -> Result<Box<dyn EngineModel>> {
-    let mt = resolve_arch(src)?;
-    Ok(match mt.as_str() {
-        "llama" => {
-            let model = load_llama(dev, src)?;
-            let eos = model.config.eos_token_ids.clone();
-            Box::new(KvCacheModel::new(model, &mt, eos))
-        }
-        "mixtral" => {
-            let model = load_mixtral(dev, src)?;
-            let eos = model.config.eos_token_ids.clone();
-            Box::new(KvCacheModel::new(model, &mt, eos))
-        }
-        "mamba" => mamba::load(dev, src)?,
-        // Only if SUPPORTED gained a name without an arm (a test checks they agree).
-        other => bail!("model_type `{other}` has no loader in this build"),
-    })
+    (arch(&resolve_arch(src)?)?.load)(dev, src)
+}
+
+/// This build's candidate op table for `model_type` and the ops it replaces, for
+/// `eval --candidate`: an error naming the problem when the architecture has no slot or its
+/// slot is empty (the candidate would equal the baseline).
+pub fn candidate_table(model_type: &str) -> Result<(OpTable, Vec<String>)> {
+    let with_slot = || ARCHS.iter().filter(|a| a.candidates.is_some()).map(|a| a.model_type).collect::<Vec<_>>().join(", ");
+    let Some(slot) = &arch(model_type)?.candidates else {
+        bail!("--candidate: no candidate slot for `{model_type}` (eval runs the candidates of: {})", with_slot());
+    };
+    let ops = (slot.ops)();
+    if ops.is_empty() {
+        bail!("--candidate: {}'s candidate slot ({}) is empty in this build, so the candidate equals the baseline", slot.crate_name, slot.dir);
+    }
+    Ok(((slot.table)(), ops))
 }
 
 /// The GPU, or an error that says a GPU is needed for `what`.
 pub fn gpu(what: &str) -> Result<Device> {
     Device::new(0).with_context(|| format!("{what} needs an NVIDIA GPU"))
-}
-
-/// A Llama from `src`: the folder's weights, random weights at its config, or at the shipped
-/// Llama-3.1-8B config.
-fn load_llama(dev: &Device, src: &ModelSource) -> fk_runtime::Result<LlamaForCausalLM> {
-    match (&src.dir, src.random_weights) {
-        (Some(d), true) => LlamaForCausalLM::random(dev, &LlamaConfig::from_file(d)?, src.dtype.unwrap_or(DType::BF16), src.seed),
-        (Some(d), false) => LlamaForCausalLM::from_pretrained(dev, d, src.dtype),
-        (None, _) => LlamaForCausalLM::random(dev, &LlamaConfig::llama_3_1_8b(), src.dtype.unwrap_or(DType::BF16), src.seed),
-    }
-}
-
-/// A Mixtral from `src`, as [`load_llama`] (shipped config: Mixtral-8x7B-Instruct-v0.1).
-fn load_mixtral(dev: &Device, src: &ModelSource) -> fk_runtime::Result<MixtralForCausalLM> {
-    match (&src.dir, src.random_weights) {
-        (Some(d), true) => MixtralForCausalLM::random(dev, &MixtralConfig::from_file(d)?, src.dtype.unwrap_or(DType::BF16), src.seed),
-        (Some(d), false) => MixtralForCausalLM::from_pretrained(dev, d, src.dtype),
-        (None, _) => MixtralForCausalLM::random(dev, &MixtralConfig::mixtral_8x7b(), src.dtype.unwrap_or(DType::BF16), src.seed),
-    }
 }
 
 /// What a command needs to know about a model before loading it.
@@ -155,30 +144,9 @@ impl ConfigFacts {
 }
 
 /// The facts of the model `src` names, from its config, validated (no GPU needed, so a bad
-/// config is reported before a GPU is looked for). `arch` is [`resolve_arch`]'s answer.
-pub fn config_facts(src: &ModelSource, arch: &str) -> Result<ConfigFacts> {
-    let kv = |vocab_size, eos: &[u32], max_pos| ConfigFacts { vocab_size, eos_token_ids: eos.to_vec(), max_position_embeddings: Some(max_pos), recurrent: false };
-    Ok(match arch {
-        "llama" => {
-            let c = match &src.dir {
-                Some(d) => LlamaConfig::from_file(d)?,
-                None => LlamaConfig::llama_3_1_8b(),
-            };
-            kv(c.vocab_size, &c.eos_token_ids, c.max_position_embeddings)
-        }
-        "mixtral" => {
-            let c = match &src.dir {
-                Some(d) => MixtralConfig::from_file(d)?,
-                None => MixtralConfig::mixtral_8x7b(),
-            };
-            kv(c.vocab_size, &c.eos_token_ids, c.max_position_embeddings)
-        }
-        "mamba" => {
-            let c = mamba::config(src)?;
-            ConfigFacts { vocab_size: c.vocab_size, eos_token_ids: c.eos_token_ids.clone(), max_position_embeddings: None, recurrent: true }
-        }
-        other => bail!("model_type `{other}` is not supported by this build (supported: {})", SUPPORTED.join(", ")),
-    })
+/// config is reported before a GPU is looked for). `model_type` is [`resolve_arch`]'s answer.
+pub fn config_facts(src: &ModelSource, model_type: &str) -> Result<ConfigFacts> {
+    (arch(model_type)?.facts)(src)
 }
 
 #[cfg(test)]
@@ -217,16 +185,17 @@ mod tests {
         let src = folder(golden("llama", "tiny-gqa-llama3-f32"));
         assert_eq!(resolve_arch(&src).unwrap(), "llama");
         let f = config_facts(&src, "llama").unwrap();
-        let c = LlamaConfig::from_file(src.dir.as_ref().unwrap()).unwrap();
+        let c = fk_llama::LlamaConfig::from_file(src.dir.as_ref().unwrap()).unwrap();
         assert_eq!(f, ConfigFacts { vocab_size: c.vocab_size, eos_token_ids: c.eos_token_ids.clone(), max_position_embeddings: Some(c.max_position_embeddings), recurrent: false });
         assert_eq!(f.max_model_len(), c.max_position_embeddings);
     }
 
     #[test]
     fn every_supported_arch_has_facts_and_unknown_ones_are_named() {
-        for a in SUPPORTED {
+        assert_eq!(supported(), "llama, mixtral, mamba");
+        for a in ARCHS.iter().map(|a| a.model_type) {
             let src = shipped(a);
-            assert_eq!(&resolve_arch(&src).unwrap(), a);
+            assert_eq!(resolve_arch(&src).unwrap(), a);
             let f = config_facts(&src, a).unwrap();
             assert!(f.vocab_size > 0 && f.max_model_len() > 0, "{a}: {f:?}");
         }
