@@ -64,6 +64,20 @@ impl MambaMixer {
         self.a.dim(0)
     }
 
+    /// Device bytes of every parameter: a decode step reads each of them once.
+    pub fn weight_bytes(&self) -> usize {
+        let lin = |l: &Linear| l.weight.nbytes() + l.bias.as_ref().map_or(0, Tensor::nbytes);
+        lin(&self.in_proj)
+            + self.conv_weight.nbytes()
+            + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
+            + lin(&self.x_proj)
+            + lin(&self.dt_proj)
+            + self.dt_bias.nbytes()
+            + self.a.nbytes()
+            + self.d.nbytes()
+            + lin(&self.out_proj)
+    }
+
     fn conv(&self) -> CausalConv1d<'_> {
         CausalConv1d {
             weight: &self.conv_weight,
