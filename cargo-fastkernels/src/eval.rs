@@ -53,8 +53,7 @@ pub struct EvalArgs {
     pub(crate) max_model_len: Option<usize>,
     #[arg(long, default_value_t = 0.9)]
     pub(crate) gpu_memory_utilization: f64,
-    /// Run decode steps eagerly instead of replaying CUDA graphs (recurrent models such as
-    /// Mamba always run eagerly)
+    /// Run decode steps eagerly instead of replaying CUDA graphs
     #[arg(long)]
     pub(crate) no_cuda_graphs: bool,
     /// Write the results (`fastkernels.eval.v1`) here
@@ -158,7 +157,7 @@ impl Eval<'_> {
             CacheKind::PagedKv { .. } => None,
             CacheKind::Recurrent { bytes_per_sequence } => {
                 let note = format!(
-                    "{} is recurrent ({:.1} MiB of state per sequence, eager steps): it has no position limit, so requests are capped at {} tokens{}",
+                    "{} is recurrent ({:.1} MiB of state per sequence): it has no position limit, so requests are capped at {} tokens{}",
                     info.arch,
                     bytes_per_sequence as f64 / (1u64 << 20) as f64,
                     self.cap,

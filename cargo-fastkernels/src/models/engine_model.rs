@@ -92,7 +92,7 @@ pub struct EngineSizes {
     pub max_model_len: usize,
     /// KV cache only: the fraction of device memory the process may hold once it is allocated.
     pub gpu_memory_utilization: f64,
-    /// KV cache only: decode steps replayed from CUDA graphs (recurrent runners are eager).
+    /// Decode steps replayed from CUDA graphs (KV-cache and recurrent runners alike).
     pub cuda_graphs: bool,
     /// KV cache only: serve the context the cache can hold when it cannot hold `max_model_len`.
     pub fit_context_to_memory: bool,
@@ -104,6 +104,8 @@ pub struct RecurrentConfig {
     pub max_num_seqs: usize,
     pub max_model_len: usize,
     pub max_batched_tokens: usize,
+    /// Decode steps replayed from CUDA graphs (captured on first use of each batch bucket).
+    pub cuda_graphs: bool,
 }
 
 /// The configuration a runner was built with, for reports.
@@ -241,9 +243,9 @@ impl<M> RecurrentModel<M> {
     }
 }
 
-/// What a recurrent runner takes from `s` (it has no KV cache and runs eagerly).
+/// What a recurrent runner takes from `s` (it has no KV cache).
 pub fn recurrent_config(s: &EngineSizes) -> RecurrentConfig {
-    RecurrentConfig { max_num_seqs: s.max_num_seqs, max_model_len: s.max_model_len, max_batched_tokens: s.max_batched_tokens }
+    RecurrentConfig { max_num_seqs: s.max_num_seqs, max_model_len: s.max_model_len, max_batched_tokens: s.max_batched_tokens, cuda_graphs: s.cuda_graphs }
 }
 
 impl<M> EngineModel for RecurrentModel<M> {
@@ -314,9 +316,9 @@ mod tests {
         let g = gpu_runner_config(&s);
         assert_eq!((g.max_num_seqs, g.max_batched_tokens, g.max_model_len, g.block_size), (300, 8192, 1000, 16));
         assert_eq!((g.gpu_memory_utilization, g.cuda_graphs, g.fit_context_to_memory, g.max_graph_batch, g.num_blocks), (0.5, false, true, 256, None));
-        assert_eq!(recurrent_config(&s), RecurrentConfig { max_num_seqs: 300, max_model_len: 1000, max_batched_tokens: 8192 });
+        assert_eq!(recurrent_config(&s), RecurrentConfig { max_num_seqs: 300, max_model_len: 1000, max_batched_tokens: 8192, cuda_graphs: false });
         let v = serde_json::to_value(RunnerConfig::Recurrent(recurrent_config(&s))).unwrap();
-        assert_eq!(v, serde_json::json!({"max_num_seqs": 300, "max_model_len": 1000, "max_batched_tokens": 8192}));
+        assert_eq!(v, serde_json::json!({"max_num_seqs": 300, "max_model_len": 1000, "max_batched_tokens": 8192, "cuda_graphs": false}));
         let v = serde_json::to_value(RunnerConfig::PagedKv(g)).unwrap();
         assert_eq!(v["block_size"], 16, "a KV runner's config reports as GpuRunnerConfig did");
         let v = serde_json::to_value(info(CacheKind::Recurrent { bytes_per_sequence: 8 }, None)).unwrap();

@@ -34,7 +34,9 @@ fn load_model(dev: &Device, src: &ModelSource) -> fk_runtime::Result<MambaForCau
 
 fn runner<'a>(m: &'a MambaForCausalLM, ctx: &Context, c: RecurrentConfig) -> fk_runtime::Result<Box<dyn StepRunner + 'a>> {
     let cfg = MambaRunnerConfig { max_num_seqs: c.max_num_seqs, max_model_len: c.max_model_len, max_batched_tokens: c.max_batched_tokens };
-    Ok(Box::new(MambaRunner::new(m, ctx, cfg)?))
+    let mut runner = MambaRunner::new(m, ctx, cfg)?;
+    runner.set_cuda_graphs(c.cuda_graphs);
+    Ok(Box::new(runner))
 }
 
 /// The whole prompt as one prefill on a fresh state slot, logits at every position.
