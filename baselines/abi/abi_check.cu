@@ -144,7 +144,7 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_causal_conv1d_params, width) FK_FIELD(fk_causal_conv1d_params, silu) FK_FIELD(fk_causal_conv1d_params, dtype))
     FK_STRUCT("causal_conv1d_update", fk_causal_conv1d_update_params,
               FK_FIELD(fk_causal_conv1d_update_params, out) FK_FIELD(fk_causal_conv1d_update_params, x) FK_FIELD(fk_causal_conv1d_update_params, weight)
-              FK_FIELD(fk_causal_conv1d_update_params, bias) FK_FIELD(fk_causal_conv1d_update_params, conv_state) FK_FIELD(fk_causal_conv1d_update_params, batch)
+              FK_FIELD(fk_causal_conv1d_update_params, bias) FK_FIELD(fk_causal_conv1d_update_params, conv_state) FK_FIELD(fk_causal_conv1d_update_params, state_indices) FK_FIELD(fk_causal_conv1d_update_params, state_rows) FK_FIELD(fk_causal_conv1d_update_params, batch)
               FK_FIELD(fk_causal_conv1d_update_params, dim) FK_FIELD(fk_causal_conv1d_update_params, x_stride) FK_FIELD(fk_causal_conv1d_update_params, out_stride)
               FK_FIELD(fk_causal_conv1d_update_params, width) FK_FIELD(fk_causal_conv1d_update_params, silu) FK_FIELD(fk_causal_conv1d_update_params, dtype)
               FK_FIELD(fk_causal_conv1d_update_params, pad_))
@@ -158,7 +158,7 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_selective_scan_params, b_stride) FK_FIELD(fk_selective_scan_params, c_stride) FK_FIELD(fk_selective_scan_params, batch)
               FK_FIELD(fk_selective_scan_params, d_state) FK_FIELD(fk_selective_scan_params, delta_softplus) FK_FIELD(fk_selective_scan_params, dtype))
     FK_STRUCT("selective_state_update", fk_selective_state_update_params,
-              FK_FIELD(fk_selective_state_update_params, out) FK_FIELD(fk_selective_state_update_params, state) FK_FIELD(fk_selective_state_update_params, x)
+              FK_FIELD(fk_selective_state_update_params, out) FK_FIELD(fk_selective_state_update_params, state) FK_FIELD(fk_selective_state_update_params, state_indices) FK_FIELD(fk_selective_state_update_params, state_rows) FK_FIELD(fk_selective_state_update_params, x)
               FK_FIELD(fk_selective_state_update_params, dt) FK_FIELD(fk_selective_state_update_params, A) FK_FIELD(fk_selective_state_update_params, B)
               FK_FIELD(fk_selective_state_update_params, C) FK_FIELD(fk_selective_state_update_params, D) FK_FIELD(fk_selective_state_update_params, z)
               FK_FIELD(fk_selective_state_update_params, dt_bias) FK_FIELD(fk_selective_state_update_params, batch) FK_FIELD(fk_selective_state_update_params, x_stride)

@@ -13,13 +13,15 @@ constexpr int kThreads = 128;
 
 template <typename T, int W>
 __global__ void __launch_bounds__(kThreads) update_kernel(T* __restrict__ out, const T* __restrict__ x, const T* __restrict__ weight,
-                                                          const T* __restrict__ bias, T* __restrict__ state, int64_t dim,
+                                                          const T* __restrict__ bias, T* __restrict__ state,
+                                                          const int32_t* __restrict__ state_indices, int64_t dim,
                                                           int64_t x_stride, int64_t out_stride, bool silu) {
     fk::pdl_grid_sync();
     const int64_t c = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
     const int64_t b = blockIdx.y;
-    if (c >= dim) return;
-    T* st = state + (b * dim + c) * (W - 1);
+    const int64_t row = state_indices ? state_indices[b] : b;
+    if (c >= dim || row < 0) return;
+    T* st = state + (row * dim + c) * (W - 1);
     T old[W - 1];
 #pragma unroll
     for (int k = 0; k < W - 1; ++k) old[k] = st[k];
@@ -39,7 +41,7 @@ cudaError_t launch(const fk_causal_conv1d_update_params* p, cudaStream_t stream)
     const dim3 grid(static_cast<unsigned>(fk::ceil_div(p->dim, kThreads)), static_cast<unsigned>(p->batch));
     return fk::launch_pdl(update_kernel<T, W>, grid, dim3(kThreads), 0, stream, static_cast<T*>(p->out),
                           static_cast<const T*>(p->x), static_cast<const T*>(p->weight), static_cast<const T*>(p->bias),
-                          static_cast<T*>(p->conv_state), p->dim, p->x_stride, p->out_stride, p->silu != 0);
+                          static_cast<T*>(p->conv_state), p->state_indices, p->dim, p->x_stride, p->out_stride, p->silu != 0);
 }
 
 }  // namespace
@@ -51,6 +53,7 @@ FK_OP_LAUNCHER(causal_conv1d_update)(const fk_causal_conv1d_update_params* p, cu
     if (p->batch == 0) return cudaSuccess;
     FK_REQUIRE(p->out != nullptr && p->x != nullptr && p->weight != nullptr && p->conv_state != nullptr);
     FK_REQUIRE(p->batch <= 65535 && fk::ceil_div(p->dim, kThreads) <= 0x7fffffffLL);
+    FK_REQUIRE(p->state_indices ? p->state_rows >= 1 : p->state_rows == p->batch);
     cudaError_t e = cudaErrorInvalidValue;
     FK_DISPATCH_FLOAT(p->dtype, T, {
         switch (p->width) {

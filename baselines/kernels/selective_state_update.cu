@@ -18,9 +18,11 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const fk_selective_sta
     const int lane = threadIdx.x % LPR;
     const int64_t row = static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR;
     const int64_t hp_count = static_cast<int64_t>(p.heads) * p.head_dim;
-    // Rows past the end still take part in the shuffles below (whole warps), without memory.
-    const bool valid = row < p.batch * hp_count;
-    const int64_t b = valid ? row / hp_count : 0, hp = valid ? row % hp_count : 0;
+    // Rows past the end, and padding rows (negative state index), still take part in the
+    // shuffles below (whole warps), without memory.
+    const int64_t b = row < p.batch * hp_count ? row / hp_count : 0, hp = row % hp_count;
+    const int64_t srow = p.state_indices ? p.state_indices[b] : b;
+    const bool valid = row < p.batch * hp_count && srow >= 0;
     const int h = static_cast<int>(hp / p.head_dim);
     const int g = h / (p.heads / p.ngroups), N = p.d_state;
 
@@ -33,7 +35,7 @@ __global__ void __launch_bounds__(kThreads) update_kernel(const fk_selective_sta
     const float dtx = dt * xv;
     const T* Bv = static_cast<const T*>(p.B) + b * p.b_stride + static_cast<int64_t>(g) * N;
     const T* Cv = static_cast<const T*>(p.C) + b * p.c_stride + static_cast<int64_t>(g) * N;
-    float* st = p.state + row * N;
+    float* st = p.state + (srow * hp_count + hp) * N;
     // Mamba-2: one decay for the whole row.
     const float dA_head = (valid && !p.a_per_state) ? exp2f(dt * p.A[h] * fk::kLog2e) : 0.f;
     float y = 0.f;
@@ -73,6 +75,7 @@ FK_OP_LAUNCHER(selective_state_update)(const fk_selective_state_update_params* p
     FK_REQUIRE(p->b_stride >= static_cast<int64_t>(p->ngroups) * p->d_state && p->c_stride >= static_cast<int64_t>(p->ngroups) * p->d_state);
     if (p->batch == 0) return cudaSuccess;
     FK_REQUIRE(p->out && p->state && p->x && p->dt && p->A && p->B && p->C);
+    FK_REQUIRE(p->state_indices ? p->state_rows >= 1 : p->state_rows == p->batch);
     cudaError_t e = cudaErrorInvalidValue;
     FK_DISPATCH_FLOAT(p->dtype, T, {
         if (p->d_state >= 32) e = launch<T, 32>(p, stream);

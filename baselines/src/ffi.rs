@@ -420,6 +420,8 @@ pub struct CausalConv1dUpdateParams {
     pub weight: u64,
     pub bias: u64,
     pub conv_state: u64,
+    pub state_indices: u64,
+    pub state_rows: i64,
     pub batch: i64,
     pub dim: i64,
     pub x_stride: i64,
@@ -470,6 +472,8 @@ pub const SELECTIVE_STATE_UPDATE_MAX_DSTATE: usize = 256;
 pub struct SelectiveStateUpdateParams {
     pub out: u64,
     pub state: u64,
+    pub state_indices: u64,
+    pub state_rows: i64,
     pub x: u64,
     pub dt: u64,
     pub a: u64,
@@ -697,7 +701,7 @@ mod tests {
             CausalConv1dParams,
             [out, x, weight, bias, cu_seqlens, initial_state, final_state, tokens, dim, x_stride, out_stride, batch, width, silu, dtype]
         );
-        check_layout!("causal_conv1d_update", CausalConv1dUpdateParams, [out, x, weight, bias, conv_state, batch, dim, x_stride, out_stride, width, silu, dtype, pad_]);
+        check_layout!("causal_conv1d_update", CausalConv1dUpdateParams, [out, x, weight, bias, conv_state, state_indices, state_rows, batch, dim, x_stride, out_stride, width, silu, dtype, pad_]);
         check_layout!(
             "selective_scan",
             SelectiveScanParams,
@@ -707,7 +711,7 @@ mod tests {
         check_layout!(
             "selective_state_update",
             SelectiveStateUpdateParams,
-            [out, state, x, dt, a, b, c, d, z, dt_bias, batch, x_stride, dt_stride, z_stride, out_stride, b_stride, c_stride, heads,
+            [out, state, state_indices, state_rows, x, dt, a, b, c, d, z, dt_bias, batch, x_stride, dt_stride, z_stride, out_stride, b_stride, c_stride, heads,
              head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, pad_]
         );
         check_layout!("rms_norm_gated", RmsNormGatedParams, [out, x, z, weight, rows, hidden, group_size, x_stride, z_stride, out_stride, eps, dtype]);

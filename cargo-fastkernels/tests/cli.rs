@@ -364,8 +364,48 @@ fn generate_mamba_checks_config_and_sampling_before_looking_for_a_gpu() {
         let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1,2,3"]);
         assert!(r.stderr.contains("needs an NVIDIA GPU"), "{}", r.stderr);
     }
-    let r = fails(&["eval", "--model", golden.to_str().unwrap(), "--workload", "LLM.mixed"]);
-    assert!(r.stderr.contains("runs under `cargo fastkernels generate` only"), "{}", r.stderr);
+    let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1,301"]);
+    assert!(r.stderr.contains("outside the vocabulary [0, 301)"), "{}", r.stderr);
+    let r = fails(&["generate", "--model", golden.to_str().unwrap(), "--prompt-ids", "1", "--max-new-tokens", "0"]);
+    assert!(r.stderr.contains("--max-new-tokens must be > 0"), "{}", r.stderr);
+}
+
+#[test]
+fn eval_and_serve_run_mamba_and_check_their_arguments_before_looking_for_a_gpu() {
+    let golden = workspace_root().join("tests/goldens/mamba/tiny-tied-f32");
+    let dir = golden.to_str().unwrap();
+    if !Path::new("/dev/nvidia0").exists() {
+        for w in ["LLM.mixed", "LLM.long_context", "LLM.single_request", "LLM.fixed_batch_32"] {
+            let r = fails(&["eval", "--model", dir, "--workload", w]);
+            assert!(r.stderr.contains("eval needs an NVIDIA GPU"), "{w}: {}", r.stderr);
+        }
+        let r = fails(&["eval", "--arch", "mamba", "--random-weights", "--workload", "LLM.single_request"]);
+        assert!(r.stderr.contains("eval needs an NVIDIA GPU"), "{}", r.stderr);
+        let r = fails(&["serve", "--model", dir]);
+        assert!(r.stderr.contains("serve needs an NVIDIA GPU"), "{}", r.stderr);
+    }
+    // --candidate applies to Mamba (fk-mamba has a candidate slot): an empty slot is named.
+    let r = fails(&["eval", "--model", dir, "--candidate"]);
+    assert!(r.stderr.contains("--candidate"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "mixtral", "--random-weights", "--candidate"]);
+    assert!(r.stderr.contains("no candidate slot for `mixtral`"), "{}", r.stderr);
+    let r = fails(&["eval", "--model", dir, "--max-model-len", "0"]);
+    assert!(r.stderr.contains("--max-model-len must be > 0"), "{}", r.stderr);
+    let r = fails(&["serve", "--model", dir, "--max-model-len", "300000"]);
+    assert!(r.stderr.contains("the most a recurrent model is sized for"), "{}", r.stderr);
+    let r = fails(&["eval", "--arch", "llama", "--model", dir]);
+    assert!(r.stderr.contains("is a `mamba` model"), "{}", r.stderr);
+    let tmp = temp_dir("mamba-eval");
+    std::fs::write(tmp.join("config.json"), r#"{"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "conv_kernel": 7}"#).unwrap();
+    for cmd in ["eval", "serve"] {
+        let r = fails(&[cmd, "--model", tmp.to_str().unwrap()]);
+        assert!(r.stderr.contains("conv_kernel"), "{cmd}: {}", r.stderr);
+    }
+    std::fs::write(tmp.join("config.json"), r#"{"model_type": "rwkv"}"#).unwrap();
+    for cmd in ["eval", "serve"] {
+        let r = fails(&[cmd, "--model", tmp.to_str().unwrap()]);
+        assert!(r.stderr.contains("model_type `rwkv` is not supported by this build (supported: llama, mixtral, mamba, mamba2)"), "{cmd}: {}", r.stderr);
+    }
 }
 
 #[test]
@@ -382,6 +422,15 @@ fn generate_mamba2_checks_config_and_sampling_before_looking_for_a_gpu() {
     if !Path::new("/dev/nvidia0").exists() {
         let r = fails(&["generate", "--model", codestral.to_str().unwrap(), "--random-weights", "--prompt-ids", "1,2,3"]);
         assert!(r.stderr.contains("needs an NVIDIA GPU"), "{}", r.stderr);
+        // eval and serve run Mamba-2 too (the shipped config, or a folder).
+        let r = fails(&["eval", "--arch", "mamba2", "--random-weights", "--workload", "LLM.single_request"]);
+        assert!(r.stderr.contains("eval needs an NVIDIA GPU"), "{}", r.stderr);
+        let r = fails(&["serve", "--model", golden.to_str().unwrap()]);
+        assert!(r.stderr.contains("serve needs an NVIDIA GPU"), "{}", r.stderr);
+    }
+    for cmd in ["eval", "serve"] {
+        let r = fails(&[cmd, "--model", tmp.to_str().unwrap()]);
+        assert!(r.stderr.contains("head_dim"), "{cmd}: {}", r.stderr);
     }
 }
 
@@ -393,8 +442,6 @@ fn eval_checks_its_arguments_before_looking_for_a_gpu() {
     assert!(r.stderr.contains("needs --random-weights"), "{}", r.stderr);
     let r = fails(&["eval", "--arch", "rwkv7", "--random-weights"]);
     assert!(r.stderr.contains("model_type `rwkv7` is not supported"), "{}", r.stderr);
-    let r = fails(&["eval", "--arch", "mamba2", "--random-weights"]);
-    assert!(r.stderr.contains("model_type `mamba2` runs under `cargo fastkernels generate` only"), "{}", r.stderr);
     let r = fails(&["eval", "--workload", "LLM.mixed"]);
     assert!(r.stderr.contains("--model DIR or --arch"), "{}", r.stderr);
     let golden = workspace_root().join("tests/goldens/llama/tiny-gqa-llama3-f32");

@@ -8,6 +8,7 @@
 //! `fk-baselines` with the recurrent-state cache of `fk-linear-attn`.
 
 pub mod config;
+pub mod decode;
 pub mod engine;
 pub mod goldens;
 pub mod kernels;
@@ -19,6 +20,7 @@ pub mod reference;
 pub mod weights;
 
 pub use config::MambaConfig;
+pub use decode::DecodeBuffers;
 pub use engine::{MambaRunner, MambaRunnerConfig};
 pub use mixer::MambaMixer;
 pub use model::{LogitsRows, MambaBlock, MambaForCausalLM, MambaModel, Step, StepOutput};

@@ -7,13 +7,39 @@
 
 use fk_baselines::ops::{
     self, CausalConv1d, DecodeTokens, PrefillStates, ScanTokens, SelectiveScan, SeqLens,
-    StateUpdate,
+    StateSlots, StateUpdate,
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
 use fk_linear_attn::RecurrentMixer;
 use fk_runtime::linear::Linear;
-use fk_runtime::{DType, Error, Result, Tensor};
+use fk_runtime::{DType, Device, Error, Result, Tensor};
+
+/// The activations of one decode step of a mixer for a batch of `rows`, allocated once and
+/// shared by every layer (they run one after another), so a step launches kernels only and can
+/// be captured as a CUDA graph.
+pub struct MixerDecodeBuffers {
+    xz: Tensor,
+    xc: Tensor,
+    dbc: Tensor,
+    dt: Tensor,
+    y: Tensor,
+}
+
+impl MixerDecodeBuffers {
+    pub fn new(dev: &Device, mixer: &MambaMixer, rows: usize, dtype: DType) -> Result<MixerDecodeBuffers> {
+        let i = mixer.intermediate_size();
+        // Zeroed: padding rows of a bucket flow through the row-wise ops and must stay finite.
+        let z = |cols: usize| Tensor::zeros(dev, &[rows, cols], dtype);
+        Ok(MixerDecodeBuffers {
+            xz: z(2 * i)?,
+            xc: z(i)?,
+            dbc: z(mixer.x_proj.out_features())?,
+            dt: z(i)?,
+            y: z(i)?,
+        })
+    }
+}
 
 pub struct MambaMixer {
     pub in_proj: Linear,
@@ -37,6 +63,20 @@ pub struct MambaMixer {
 impl MambaMixer {
     pub fn intermediate_size(&self) -> usize {
         self.a.dim(0)
+    }
+
+    /// Device bytes of every parameter: a decode step reads each of them once.
+    pub fn weight_bytes(&self) -> usize {
+        let lin = |l: &Linear| l.weight.nbytes() + l.bias.as_ref().map_or(0, Tensor::nbytes);
+        lin(&self.in_proj)
+            + self.conv_weight.nbytes()
+            + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
+            + lin(&self.x_proj)
+            + lin(&self.dt_proj)
+            + self.dt_bias.nbytes()
+            + self.a.nbytes()
+            + self.d.nbytes()
+            + lin(&self.out_proj)
     }
 
     fn conv(&self) -> CausalConv1d<'_> {
@@ -134,6 +174,23 @@ impl MambaMixer {
         };
         ops::selective_scan(&ctx.ops, &scan, &tokens, seqlens, st, &y)?;
         Self::project(ctx, &self.out_proj, &y)
+    }
+
+    /// One token per batch row, graph-capturable: `hidden` `[rows, hidden_size]` is read, then
+    /// overwritten with the mixer's output; row b's states are slot `slots[b]` of this layer's
+    /// cache tensors (`conv` `[capacity, intermediate, k - 1]`, `ssm` `[capacity, intermediate,
+    /// state_size]`), advanced in place; padding rows touch no state.
+    pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
+        let (i, r, n) = (self.intermediate_size(), self.time_step_rank, self.state_size);
+        ops::linear(ctx, hidden, &self.in_proj, &b.xz)?;
+        let (x, z) = (b.xz.narrow(1, 0, i)?, b.xz.narrow(1, i, i)?);
+        ops::causal_conv1d_update_slots(&ctx.ops, &self.conv(), &x, conv, slots, &b.xc)?;
+        ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
+        ops::linear(ctx, &b.dbc.narrow(1, 0, r)?, &self.dt_proj, &b.dt)?;
+        let m = StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: 1 };
+        let tokens = DecodeTokens { x: &b.xc, dt: &b.dt, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
+        ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
+        ops::linear(ctx, &b.y, &self.out_proj, hidden)
     }
 
     /// One token per sequence: `hidden` `[batch, hidden_size]`, states advanced in place.

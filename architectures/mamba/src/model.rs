@@ -37,6 +37,22 @@ pub struct MambaForCausalLM {
 }
 
 impl MambaForCausalLM {
+    /// Weight bytes one forward step reads from device memory (the decode step's roofline):
+    /// every block's norm and mixer, the final norm and lm_head. Of the embedding table a step
+    /// reads only its tokens' rows, so an untied table is not counted; a tied one is, once,
+    /// as lm_head.
+    pub fn streamed_weight_bytes(&self) -> usize {
+        let b = &self.backbone;
+        let blocks: usize = b
+            .layers
+            .iter()
+            .map(|l| l.norm.nbytes() + l.mixer.weight_bytes())
+            .sum();
+        let head =
+            self.lm_head.weight.nbytes() + self.lm_head.bias.as_ref().map_or(0, Tensor::nbytes);
+        blocks + b.norm_f.nbytes() + head
+    }
+
     /// The recurrent state one sequence needs, per layer.
     pub fn state_spec(&self) -> StateCacheSpec {
         let c = &self.config;

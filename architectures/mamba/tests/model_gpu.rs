@@ -351,6 +351,37 @@ fn random_2_8b_shapes_are_finite(dev: &Device) -> Result<(), String> {
     Ok(())
 }
 
+/// `streamed_weight_bytes` (the decode roofline `cargo fastkernels eval` reports against)
+/// counts every parameter once, from the config: tied and untied, with and without biases.
+fn streamed_weight_bytes_counts_every_parameter(dev: &Device, g: &Golden) -> Result<(), String> {
+    for dtype in [DType::F32, DType::BF16] {
+        let (model, _) = setup(dev, g, Some(dtype))?;
+        let c = &model.config;
+        let (h, i, n, r, k) = (
+            c.hidden_size,
+            c.intermediate_size,
+            c.state_size,
+            c.time_step_rank,
+            c.conv_kernel,
+        );
+        let biases = if c.use_bias { 2 * i + h } else { 0 } + if c.use_conv_bias { i } else { 0 };
+        // Model-dtype matrices and norms; dt_bias, A and D in f32.
+        let per_layer = (2 * i * h + i * k + c.x_proj_dim() * i + i * r + h * i + h + biases)
+            * dtype.size()
+            + (i + i * n + i) * 4;
+        let want =
+            c.num_hidden_layers * per_layer + h * dtype.size() + c.vocab_size * h * dtype.size();
+        let got = model.streamed_weight_bytes();
+        if got != want {
+            return Err(format!(
+                "{} {dtype}: streamed_weight_bytes {got}, expected {want}",
+                g.name
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let goldens = load_all().expect("tests/goldens/mamba loads");
     let mut trials = Vec::new();
@@ -367,6 +398,11 @@ fn main() {
                 g.name
             ),
             move |dev| batch_and_decode_invariants(dev, &b),
+        ));
+        let w = g.clone();
+        trials.push(gpu_trial(
+            format!("goldens/{}/streamed_weight_bytes", g.name),
+            move |dev| streamed_weight_bytes_counts_every_parameter(dev, &w),
         ));
         if g.name == "tiny-untied-bias-f32" {
             let c = g.clone();

@@ -50,6 +50,13 @@ impl Mamba2Mixer {
         self.intermediate_size() + 2 * self.n_groups * self.state_size
     }
 
+    /// Device bytes of every parameter: a decode step reads each of them once.
+    pub fn weight_bytes(&self) -> usize {
+        let lin = |l: &Linear| l.weight.nbytes() + l.bias.as_ref().map_or(0, Tensor::nbytes);
+        let params = [&self.conv_weight, &self.dt_bias, &self.a, &self.d, &self.norm];
+        lin(&self.in_proj) + lin(&self.out_proj) + params.iter().map(|t| t.nbytes()).sum::<usize>() + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
+    }
+
     fn conv(&self) -> CausalConv1d<'_> {
         CausalConv1d { weight: &self.conv_weight, bias: self.conv_bias.as_ref(), silu: true }
     }

@@ -76,6 +76,7 @@ fn tols(dtype: DType) -> (Tolerance, Tolerance) {
 }
 
 /// ssd_chunk_scan over rows `part(s, len)` of each sequence, states `init` -> `fin`: y.
+#[allow(clippy::too_many_arguments)]
 fn run_part(dev: &Device, dtype: DType, hd: Heads, h: &Data, lens: &[usize], part: &dyn Fn(usize, usize) -> (usize, usize), init: Option<&Tensor>, fin: &Tensor) -> R<Vec<f32>> {
     let cu = cumsum(lens);
     let plens: Vec<usize> = (0..lens.len()).map(|s| { let (lo, hi) = part(s, lens[s]); hi - lo }).collect();

@@ -161,7 +161,8 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     // (non-16-byte) loads, 96 three slices; d_state 200 takes the plain recurrence. Lengths:
     // 1, 0, 63-65 (around one chunk), several sequences, 2048. `full` with `pad` also clamps
     // dt (HF's time_step_limit).
-    let ssd: [(&[usize], usize, usize, usize, usize, bool, usize); 9] = [
+    type SsdRow = (&'static [usize], usize, usize, usize, usize, bool, usize);
+    let ssd: [SsdRow; 9] = [
         (&[1], 2, 64, 1, 128, true, 0),
         (&[7, 1, 70], 4, 64, 2, 64, true, 0),
         (&[200], 3, 32, 1, 128, false, 0),

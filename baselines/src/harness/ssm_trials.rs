@@ -239,6 +239,7 @@ pub fn ssm_trials() -> Vec<TestTrial> {
     }
     v.extend(error_trials());
     v.extend(super::ssd_trials::ssd_trials());
+    v.extend(super::slot_trials::slot_trials());
     v
 }
 

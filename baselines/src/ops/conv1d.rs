@@ -3,7 +3,7 @@
 //! headers `include/fk/ops/causal_conv1d{,_update}.h`; CPU reference:
 //! [`crate::reference::ssm::causal_conv1d`].
 
-use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, SeqLens};
+use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, SeqLens, StateSlots};
 use crate::ffi::{CausalConv1dParams, CausalConv1dUpdateParams, CAUSAL_CONV1D_MAX_WIDTH};
 use crate::table::{OpId, OpTable};
 use fk_runtime::{Error, Result, Tensor};
@@ -139,6 +139,16 @@ pub fn causal_conv1d(table: &OpTable, conv: &CausalConv1d, x: &Tensor, seqlens: 
 /// Decode conv: x, out `[batch, dim]` (rows may be strided), `conv_state` `[batch, dim, width-1]`
 /// (contiguous, x's dtype) rolled in place.
 pub fn causal_conv1d_update(table: &OpTable, conv: &CausalConv1d, x: &Tensor, conv_state: &Tensor, out: &Tensor) -> Result<()> {
+    conv_update(table, conv, x, conv_state, None, out)
+}
+
+/// [`causal_conv1d_update`] over a state cache: `conv_state` `[slots, dim, width - 1]`, batch
+/// row b using slot `slots.host()[b]` (padding rows skipped, their out rows left as they were).
+pub fn causal_conv1d_update_slots(table: &OpTable, conv: &CausalConv1d, x: &Tensor, conv_state: &Tensor, slots: &StateSlots, out: &Tensor) -> Result<()> {
+    conv_update(table, conv, x, conv_state, Some(slots), out)
+}
+
+fn conv_update(table: &OpTable, conv: &CausalConv1d, x: &Tensor, conv_state: &Tensor, slots: Option<&StateSlots>, out: &Tensor) -> Result<()> {
     const OP: &str = "causal_conv1d_update";
     require_float(OP, "x", x)?;
     require_same_dtype(OP, "out", out, x.dtype())?;
@@ -146,8 +156,16 @@ pub fn causal_conv1d_update(table: &OpTable, conv: &CausalConv1d, x: &Tensor, co
     let (batch, dim, xs, os) = rows_pair(OP, x, out)?;
     let width = check_conv(OP, conv, x, dim)?;
     require_same_dtype(OP, "conv_state", conv_state, x.dtype())?;
-    if conv_state.shape() != [batch, dim, width - 1] || !conv_state.is_contiguous() {
-        return Err(Error::shape(OP, format!("conv_state {conv_state:?} must be contiguous [{batch}, {dim}, {}]", width - 1)));
+    let rows = match slots {
+        Some(s) if s.rows() != batch => return Err(Error::shape(OP, format!("x has {batch} rows but the state slots {}", s.rows()))),
+        Some(s) => s.capacity(),
+        None => batch,
+    };
+    if conv_state.shape() != [rows, dim, width - 1] || !conv_state.is_contiguous() {
+        return Err(Error::shape(OP, format!("conv_state {conv_state:?} must be contiguous [{rows}, {dim}, {}]", width - 1)));
+    }
+    if let Some(s) = slots {
+        require_same_device(OP, &[("x", x), ("state slots", s.tensor())])?;
     }
     if batch > 65535 {
         return Err(Error::shape(OP, format!("batch {batch} exceeds 65535")));
@@ -161,6 +179,8 @@ pub fn causal_conv1d_update(table: &OpTable, conv: &CausalConv1d, x: &Tensor, co
         weight: conv.weight.ptr(),
         bias: conv.bias.map_or(0, |b| b.ptr()),
         conv_state: conv_state.ptr(),
+        state_indices: slots.map_or(0, |s| s.tensor().ptr()),
+        state_rows: rows as i64,
         batch: batch as i64,
         dim: dim as i64,
         x_stride: xs as i64,

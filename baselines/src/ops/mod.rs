@@ -14,6 +14,7 @@ mod sampling;
 mod scan;
 mod seqlens;
 mod ssd;
+mod state_slots;
 mod status;
 // Encoder ops (issue 6).
 mod gelu;
@@ -34,14 +35,15 @@ pub use moe::{
     fused_experts, fused_moe, fused_moe_block_size, moe_align_block_size, moe_align_block_size_checked, moe_sum, topk_softmax, MoeAlignment, MoeGemm,
     MoeWorkspace,
 };
-pub use conv1d::{causal_conv1d, causal_conv1d_update, CausalConv1d, PrefillStates};
+pub use conv1d::{causal_conv1d, causal_conv1d_update, causal_conv1d_update_slots, CausalConv1d, PrefillStates};
 pub use norm::{fused_add_rms_norm, rms_norm, rms_norm_gated};
 pub use paged::{paged_attention_decode, reshape_and_cache, DecodeSplits, PagedKv};
 pub use rotary::{rotary_embedding, Rotary};
 pub use sampling::{sample, sample_checked, sample_with_status, sample_workspace_bytes, SamplingInputs, SAMPLE_MAX_VOCAB};
-pub use scan::{selective_scan, selective_state_update, DecodeTokens, ScanTokens, SelectiveScan, StateUpdate};
+pub use scan::{selective_scan, selective_state_update, selective_state_update_slots, DecodeTokens, ScanTokens, SelectiveScan, StateUpdate};
 pub use seqlens::SeqLens;
 pub use ssd::{ssd_chunk_scan, SsdScan, SsdTokens};
+pub use state_slots::StateSlots;
 pub use status::DeviceStatus;
 pub use gelu::{gelu, GeluMode};
 pub use interpolate::{interpolate_pos_embed, PosEmbedResize};

@@ -5,7 +5,7 @@
 //! and [`crate::reference::ssm::selective_state_update_mamba2`].
 
 use super::conv1d::same_tensor;
-use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, PrefillStates, SeqLens};
+use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, PrefillStates, SeqLens, StateSlots};
 use crate::ffi::{SelectiveScanParams, SelectiveStateUpdateParams, SELECTIVE_SCAN_MAX_DSTATE, SELECTIVE_STATE_UPDATE_MAX_DSTATE};
 use crate::table::{OpId, OpTable};
 use fk_runtime::{DType, Error, Result, Tensor};
@@ -184,6 +184,17 @@ fn decode_rows(op: &str, what: &str, t: &Tensor, rows: usize, cols: usize, dtype
 /// Advance `state` f32 `[batch, heads, head_dim, d_state]` (or `[batch, heads, d_state]`:
 /// head_dim 1, Mamba-1) by one token in place, writing y into `out`.
 pub fn selective_state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeTokens, state: &Tensor, out: &Tensor) -> Result<()> {
+    state_update(table, m, inp, state, None, out)
+}
+
+/// [`selective_state_update`] over a state cache: `state` `[slots, heads, (head_dim,) d_state]`,
+/// batch row b using slot `slots.host()[b]` (padding rows skipped, their out rows left as they
+/// were).
+pub fn selective_state_update_slots(table: &OpTable, m: &StateUpdate, inp: &DecodeTokens, state: &Tensor, slots: &StateSlots, out: &Tensor) -> Result<()> {
+    state_update(table, m, inp, state, Some(slots), out)
+}
+
+fn state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeTokens, state: &Tensor, slots: Option<&StateSlots>, out: &Tensor) -> Result<()> {
     const OP: &str = "selective_state_update";
     let x = inp.x;
     require_float(OP, "x", x)?;
@@ -191,10 +202,16 @@ pub fn selective_state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeToke
     if state.dtype() != DType::F32 {
         return Err(Error::dtype(OP, format!("state is {}, expected f32", state.dtype())));
     }
-    let (batch, heads, head_dim, n) = match *state.shape() {
+    let (rows, heads, head_dim, n) = match *state.shape() {
         [b, h, n] => (b, h, 1, n),
         [b, h, p, n] => (b, h, p, n),
         _ => return Err(Error::shape(OP, format!("state {state:?} must be [batch, heads, head_dim, d_state] or [batch, dim, d_state]"))),
+    };
+    // Without slots the state has one row per sequence; with them, one per cache slot.
+    let batch = match slots {
+        Some(s) if s.capacity() != rows => return Err(Error::shape(OP, format!("state {state:?} has {rows} rows but the state slots index a cache of {}", s.capacity()))),
+        Some(s) => s.rows(),
+        None => rows,
     };
     if !state.is_contiguous() {
         return Err(Error::shape(OP, format!("state {state:?} must be contiguous")));
@@ -233,6 +250,7 @@ pub fn selective_state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeToke
     reads.extend(m.dt_bias.map(|t| ("dt_bias", t)));
     let mut all = reads.clone();
     all.extend([("state", state), ("out", out)]);
+    all.extend(slots.map(|s| ("state slots", s.tensor())));
     require_same_device(OP, &all)?;
     for &(what, t) in &reads {
         require_no_overlap(OP, ("out", out), (what, t))?;
@@ -242,6 +260,8 @@ pub fn selective_state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeToke
     let p = SelectiveStateUpdateParams {
         out: out.ptr(),
         state: state.ptr(),
+        state_indices: slots.map_or(0, |s| s.tensor().ptr()),
+        state_rows: rows as i64,
         x: x.ptr(),
         dt: inp.dt.ptr(),
         a: m.a.ptr(),

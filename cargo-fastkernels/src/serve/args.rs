@@ -2,12 +2,12 @@
 //! engine from an HF model folder, and running the server until Ctrl-C or SIGTERM.
 
 use super::{run, Codec, ServerConfig, ServerState};
-use crate::models::{config_facts, load_llama, load_mixtral, parse_dtype, resolve_arch, ModelSource};
+use crate::models::engine_model::{check_sizes, EngineModel, EngineSizes};
+use crate::models::{config_facts, load, parse_dtype, resolve_arch, ConfigFacts, ModelSource};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use fk_baselines::{Context, OpTable};
-use fk_llm::engine::{Engine, EngineService, GpuRunner, GpuRunnerConfig, ServiceOptions};
-use fk_llm::CausalLm;
+use fk_llm::engine::{Engine, EngineService, ServiceOptions};
 use fk_runtime::Device;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,7 +37,8 @@ pub struct ServeArgs {
     served_model_name: Option<String>,
     /// Most tokens (prompt + output) of one request (default: the model's
     /// max_position_embeddings, at most 8192: every step uploads block tables this long per
-    /// sequence, so raise it only for long prompts)
+    /// sequence, so raise it only for long prompts; a recurrent model such as Mamba has no
+    /// positions and no block tables: 262144)
     #[arg(long, value_name = "N")]
     max_model_len: Option<usize>,
     /// Most sequences in one engine step
@@ -73,27 +74,23 @@ pub fn run_cli(a: ServeArgs) -> Result<i32> {
     let dtype = a.dtype.as_deref().map(parse_dtype).transpose()?;
     let src = ModelSource { dir: Some(a.model.clone()), arch: None, random_weights: a.random_weights, dtype, seed: a.seed };
     let mt = resolve_arch(&src)?;
-    let (eos, max_pos) = config_facts(&src, &mt)?;
+    let facts = config_facts(&src, &mt)?;
     let codec = Codec::load(&a.model)?;
-    // Checked here, before anything is started, for a plain message on a machine without one.
-    drop(Device::new(0).context("serve needs an NVIDIA GPU")?);
-    let runner_cfg = GpuRunnerConfig {
+    let sizes = EngineSizes {
         max_num_seqs: a.max_num_seqs,
         max_batched_tokens: a.max_batched_tokens,
-        max_model_len: a.max_model_len.unwrap_or(max_pos.min(8192)),
+        max_model_len: a.max_model_len.unwrap_or_else(|| default_max_model_len(&facts)),
         gpu_memory_utilization: a.gpu_memory_utilization,
         cuda_graphs: !a.no_cuda_graphs,
-        max_graph_batch: a.max_num_seqs.min(GpuRunnerConfig::default().max_graph_batch),
-        ..GpuRunnerConfig::default()
+        fit_context_to_memory: false,
     };
+    check_sizes(facts.max_position_embeddings, &sizes)?;
+    // Checked here, before anything is started, for a plain message on a machine without one.
+    drop(Device::new(0).context("serve needs an NVIDIA GPU")?);
     let name = a.served_model_name.clone().unwrap_or_else(|| a.model.display().to_string());
     eprintln!("loading `{name}` ({mt}) …");
     let opts = ServiceOptions { max_inflight: a.max_inflight };
-    let service = match mt.as_str() {
-        "llama" => spawn_engine(name, eos, opts, runner_cfg, move |dev| load_llama(dev, &src))?,
-        "mixtral" => spawn_engine(name, eos, opts, runner_cfg, move |dev| load_mixtral(dev, &src))?,
-        other => bail!("`serve` has no engine for model_type `{other}`"),
-    };
+    let service = spawn_engine(name, facts.eos_token_ids.clone(), opts, src, sizes)?;
     let service = Arc::new(service);
     let info = service.info().clone();
     let mut config = ServerConfig::for_engine(&info);
@@ -109,13 +106,13 @@ pub fn run_cli(a: ServeArgs) -> Result<i32> {
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind((a.host.as_str(), a.port)).await.with_context(|| format!("listen on {}:{}", a.host, a.port))?;
         let addr = listener.local_addr()?;
+        // A recurrent runner's blocks are bookkeeping only (its runner line gives its state).
+        let blocks = if facts.recurrent { String::new() } else { format!(", {} KV blocks of {}", info.limits.num_blocks, info.limits.block_size) };
         eprintln!(
-            "serving `{}` on http://{addr} — {}; max_model_len {}, {} KV blocks of {}; {}",
+            "serving `{}` on http://{addr} — {}; max_model_len {}{blocks}; {}",
             info.model,
             info.runner,
             info.limits.max_model_len,
-            info.limits.num_blocks,
-            info.limits.block_size,
             if tokenizer { "text prompts via tokenizer.json" } else { "token-id prompts only (no tokenizer.json)" }
         );
         run(listener, state, shutdown_signal()).await.context("the server failed")?;
@@ -124,26 +121,27 @@ pub fn run_cli(a: ServeArgs) -> Result<i32> {
     })
 }
 
-/// Start the engine thread: it loads the model with `load` (so the thread owns the CUDA
-/// context, graphs and cache) and runs it under a [`GpuRunner`].
-fn spawn_engine<M>(
-    name: String,
-    eos: Vec<u32>,
-    opts: ServiceOptions,
-    runner_cfg: GpuRunnerConfig,
-    load: impl FnOnce(&Device) -> fk_runtime::Result<M> + Send + 'static,
-) -> Result<EngineService>
-where
-    M: CausalLm + 'static,
-    M::Scratch: 'static,
-{
+/// `--max-model-len`'s default: a KV model's context up to 8192 tokens (longer block tables
+/// cost every step), a recurrent model's cap (its per-sequence state does not grow).
+fn default_max_model_len(f: &ConfigFacts) -> usize {
+    if f.recurrent {
+        f.max_model_len()
+    } else {
+        f.max_model_len().min(8192)
+    }
+}
+
+/// Start the engine thread: it loads the model (so the thread owns the CUDA context, graphs
+/// and cache) and runs it under the runner the model needs.
+fn spawn_engine(name: String, eos: Vec<u32>, opts: ServiceOptions, src: ModelSource, sizes: EngineSizes) -> Result<EngineService> {
     Ok(EngineService::spawn(name, eos, opts, move || {
+        let fail = |e: anyhow::Error| fk_runtime::Error::config(format!("{e:#}"));
         let dev = Device::new(0)?;
         // The runner borrows the model for as long as the engine runs, which is the rest of
         // the process: leaking it is what ties the two lifetimes together.
-        let model: &'static M = Box::leak(Box::new(load(&dev)?));
+        let model: &'static dyn EngineModel = Box::leak(load(&dev, &src).map_err(fail)?);
         let ctx = Context::new(&dev, OpTable::baseline())?;
-        Engine::new(GpuRunner::new(model, &ctx, runner_cfg)?)
+        Engine::new(model.runner(&ctx, &sizes).map_err(fail)?.runner)
     })?)
 }
 
@@ -170,4 +168,21 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     eprintln!("shutting down: no new requests; running ones get the grace period …");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::engine_model::RECURRENT_MAX_MODEL_LEN;
+
+    fn facts(max_pos: Option<usize>) -> ConfigFacts {
+        ConfigFacts { vocab_size: 100, eos_token_ids: vec![0], max_position_embeddings: max_pos, recurrent: max_pos.is_none() }
+    }
+
+    #[test]
+    fn the_default_context_depends_on_the_cache() {
+        assert_eq!(default_max_model_len(&facts(Some(131_072))), 8192);
+        assert_eq!(default_max_model_len(&facts(Some(2048))), 2048);
+        assert_eq!(default_max_model_len(&facts(None)), RECURRENT_MAX_MODEL_LEN);
+    }
 }

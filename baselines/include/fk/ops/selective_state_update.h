@@ -9,6 +9,10 @@
  * Mamba-1 is heads = d_inner, head_dim = 1, ngroups = 1, a_per_state = 1 (dt per channel);
  * Mamba-2 is a_per_state = 0 with per-head dt, A, D, dt_bias.
  * fp32 state and math; out rounded once to the dtype.
+ * With state_indices, sequence b's state is [state_indices[b], h, p, :] of a cache of
+ * state_rows rows (vLLM's `state_batch_indices`); a negative index marks a padding row: nothing
+ * is read or written for it. Indices must be distinct and < state_rows (checked on the host
+ * by the Rust wrapper's `StateSlots`).
  * Launcher: FK_OP_LAUNCHER(selective_state_update)(const fk_selective_state_update_params*, cudaStream_t)
  * dtypes: x, dt, B, C, z, out f32, f16 or bf16 (same); state, A, D, dt_bias f32.
  * Limits: 1 <= d_state <= FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE; heads % ngroups == 0. */
@@ -19,7 +23,9 @@
 
 typedef struct fk_selective_state_update_params {
     void* out;                 /* [batch, heads * head_dim], rows out_stride apart */
-    float* state;              /* [batch, heads, head_dim, d_state], contiguous; in place */
+    float* state;              /* [batch or state_rows, heads, head_dim, d_state], contiguous; in place */
+    const int32_t* state_indices; /* [batch] or NULL (row b is sequence b's) */
+    int64_t state_rows;        /* rows of state (== batch without state_indices) */
     const void* x;             /* [batch, heads * head_dim], rows x_stride apart */
     const void* dt;            /* [batch, heads], rows dt_stride apart */
     const float* A;            /* [heads, d_state] (a_per_state) or [heads] */

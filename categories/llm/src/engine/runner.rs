@@ -60,3 +60,24 @@ pub trait StepRunner {
         None
     }
 }
+
+/// A boxed runner runs like the runner it holds, so a command can drive "whichever runner
+/// this model needs" (the KV-cache `GpuRunner`, or a recurrent model's own) through one
+/// `Engine<Box<dyn StepRunner>>` instead of being generic over every architecture.
+impl<R: StepRunner + ?Sized> StepRunner for Box<R> {
+    fn limits(&self) -> RunnerLimits {
+        (**self).limits()
+    }
+    fn execute(&mut self, seqs: &[StepSeqInput<'_>]) -> Result<Vec<u32>> {
+        (**self).execute(seqs)
+    }
+    fn release(&mut self, id: SeqId) {
+        (**self).release(id)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn decode_device_seconds(&self) -> Option<f64> {
+        (**self).decode_device_seconds()
+    }
+}

@@ -252,3 +252,16 @@ fn workloads_run_through_the_engine_and_report_their_tokens() {
     assert!(r.summary.ttft_s.p99 <= r.summary.latency_s.max);
     assert_eq!(e.used_blocks(), 0);
 }
+
+#[test]
+fn a_boxed_runner_runs_like_the_runner_it_holds() {
+    let boxed: Box<dyn StepRunner> = Box::new(HashRunner::new(limits(64, 8, 32)));
+    let mut engine = Engine::new(boxed).unwrap();
+    assert_eq!(engine.limits(), limits(64, 8, 32));
+    let (prompt, p) = (vec![5, 6, 7, 8, 9], params(12, true));
+    engine.add_request(prompt.clone(), p.clone()).unwrap();
+    let mut got = Vec::new();
+    engine.run_to_completion(|o| got.push(o.token)).unwrap();
+    assert_eq!(got, expected(&prompt, &p));
+    assert_eq!(engine.used_blocks(), 0);
+}
