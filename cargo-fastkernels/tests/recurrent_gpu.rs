@@ -3,7 +3,8 @@
 //!
 //! - `eval` of a tiny random Mamba on each LLM workload completes, with sane metrics in the
 //!   summary JSON (the same fields as for llama), and long_context runs uncut;
-//! - `generate` gives transformers' greedy continuation and prompt logits;
+//! - `generate` gives transformers' greedy continuation and prompt logits (Mamba and Mamba-2,
+//!   the golden folders of tests/goldens/mamba2 too);
 //! - `serve` answers /v1/completions with transformers' greedy tokens, and requests sent all
 //!   at once (continuous batching) get exactly the tokens each gets alone; SIGTERM stops it.
 //!
@@ -48,6 +49,10 @@ fn cli_ok(args: &[&str]) -> Result<String, String> {
 
 fn golden(name: &str) -> Result<Golden, String> {
     load_all().map_err(s)?.into_iter().find(|g| g.name == name).ok_or_else(|| format!("no golden `{name}`"))
+}
+
+fn golden_mamba2(name: &str) -> Result<Golden, String> {
+    fk_mamba2::goldens::load_all().map_err(s)?.into_iter().find(|g| g.name == name).ok_or_else(|| format!("no mamba2 golden `{name}`"))
 }
 
 fn num(v: &Value, path: &str) -> Result<f64, String> {
@@ -135,9 +140,9 @@ fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
     (num / den.max(1e-30)).sqrt()
 }
 
-/// `generate --json --logits-out` on a golden: transformers' prompt logits and, in fp32, its
-/// greedy tokens.
-fn generate_matches_transformers(g: &Golden) -> Result<(), String> {
+/// `generate --json --logits-out` on a golden of `model_type`: transformers' prompt logits and,
+/// in fp32, its greedy tokens.
+fn generate_matches_transformers(g: &Golden, model_type: &str) -> Result<(), String> {
     let logits_file = temp(&format!("logits-{}.safetensors", g.name));
     let ids = g.input_ids.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(",");
     let n = g.greedy.len().to_string();
@@ -167,7 +172,7 @@ fn generate_matches_transformers(g: &Golden) -> Result<(), String> {
     if !g.is_bf16() && got != g.greedy {
         return Err(format!("{}: greedy differs from transformers:\n ours {got:?}\n  hf  {:?}", g.name, g.greedy));
     }
-    if v["model_type"] != "mamba" || v["cuda_graphs"] != false || !positive(num(&v, "timing.ttft_s")?) || !positive(num(&v, "timing.decode_tok_per_s")?) {
+    if v["model_type"] != model_type || v["cuda_graphs"] != false || !positive(num(&v, "timing.ttft_s")?) || !positive(num(&v, "timing.decode_tok_per_s")?) {
         return Err(format!("fields: {v}"));
     }
     Ok(())
@@ -287,7 +292,10 @@ fn main() {
     }
     trials.push(gpu_trial("eval_mamba_folder_weights", |_| eval_with_weights()));
     for name in ["tiny-tied-f32", "tiny-untied-bias-f32", "tiny-tied-bf16"] {
-        trials.push(gpu_trial(format!("generate_matches_transformers::{name}"), move |_| generate_matches_transformers(&golden(name)?)));
+        trials.push(gpu_trial(format!("generate_matches_transformers::{name}"), move |_| generate_matches_transformers(&golden(name)?, "mamba")));
+    }
+    for name in ["tiny-g2-chunk4-f32", "tiny-g1-tied-bias-f32", "tiny-g2-chunk4-bf16"] {
+        trials.push(gpu_trial(format!("generate_matches_transformers::mamba2::{name}"), move |_| generate_matches_transformers(&golden_mamba2(name)?, "mamba2")));
     }
     trials.push(gpu_trial("serve_answers_and_batches_like_alone", |_| serve_answers_and_batches_like_alone()));
     run(trials)
