@@ -8,7 +8,6 @@
 //! `fk-baselines` with the recurrent-state cache of `fk-linear-attn`.
 
 pub mod config;
-pub mod decode;
 pub mod engine;
 pub mod goldens;
 pub mod kernels;
@@ -20,7 +19,8 @@ pub mod reference;
 pub mod weights;
 
 pub use config::MambaConfig;
-pub use decode::DecodeBuffers;
+/// Graph-capturable decode buffers of `MambaForCausalLM` (the family's, over this mixer's).
+pub type DecodeBuffers = fk_linear_attn::DecodeBuffers<mixer::MixerDecodeBuffers>;
 pub use engine::{MambaRunner, MambaRunnerConfig};
 pub use mixer::MambaMixer;
 pub use model::{LogitsRows, MambaBlock, MambaForCausalLM, MambaModel, Step, StepOutput};

@@ -11,7 +11,7 @@ use fk_baselines::ops::{
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
-use fk_linear_attn::RecurrentMixer;
+use fk_linear_attn::{RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
@@ -217,6 +217,17 @@ impl MambaMixer {
         };
         ops::selective_state_update(&ctx.ops, &m, &tokens, &states.ssm, &y)?;
         Self::project(ctx, &self.out_proj, &y)
+    }
+}
+
+/// The family's decode-by-slot step (CUDA graphs) runs the mixer through this.
+impl SlotMixer for MambaMixer {
+    type Buffers = MixerDecodeBuffers;
+    fn decode_buffers(&self, dev: &Device, rows: usize, dtype: DType) -> Result<MixerDecodeBuffers> {
+        MixerDecodeBuffers::new(dev, self, rows, dtype)
+    }
+    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<()> {
+        MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs)
     }
 }
 

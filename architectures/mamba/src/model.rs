@@ -8,7 +8,7 @@
 use crate::mixer::MambaMixer;
 use crate::MambaConfig;
 use fk_baselines::Context;
-use fk_linear_attn::{check_step, RecurrentLm, RecurrentStateCache, ResidualStack, StateCacheSpec};
+use fk_linear_attn::{RecurrentLm, RecurrentStateCache, ResidualStack, StateCacheSpec};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Result, Tensor};
 
@@ -93,15 +93,7 @@ impl MambaForCausalLM {
         rows: LogitsRows,
         debug: bool,
     ) -> Result<(Tensor, StepOutput)> {
-        check_step("MambaForCausalLM", self.config.vocab_size, ids, slots, step, cache, &self.state_spec())?;
-        let stack = ResidualStack {
-            embeddings: &self.backbone.embeddings,
-            blocks: self.backbone.layers.iter().map(|b| (&b.norm, &b.mixer)).collect(),
-            norm_f: &self.backbone.norm_f,
-            lm_head: &self.lm_head,
-            eps: self.config.layer_norm_epsilon,
-        };
-        stack.forward(ctx, ids, step, cache.batch(slots)?, rows, debug)
+        RecurrentLm::forward_device(self, ctx, ids, step, cache, slots, rows, debug)
     }
 
     /// Greedy continuations of `prompts` (batched prefill, then batched decode steps) on a
@@ -112,6 +104,8 @@ impl MambaForCausalLM {
 }
 
 impl RecurrentLm for MambaForCausalLM {
+    type Mixer = MambaMixer;
+
     fn name(&self) -> &str {
         "MambaForCausalLM"
     }
@@ -130,8 +124,14 @@ impl RecurrentLm for MambaForCausalLM {
     fn describe_shape(&self) -> String {
         format!("{} layers, hidden {}", self.config.num_hidden_layers, self.config.hidden_size)
     }
-    fn forward_device(&self, ctx: &Context, ids: &[u32], step: Step, cache: &RecurrentStateCache, slots: &[usize], rows: LogitsRows, debug: bool) -> Result<(Tensor, StepOutput)> {
-        MambaForCausalLM::forward_device(self, ctx, ids, step, cache, slots, rows, debug)
+    fn stack(&self) -> ResidualStack<'_, MambaMixer> {
+        ResidualStack {
+            embeddings: &self.backbone.embeddings,
+            blocks: self.backbone.layers.iter().map(|b| (&b.norm, &b.mixer)).collect(),
+            norm_f: &self.backbone.norm_f,
+            lm_head: &self.lm_head,
+            eps: self.config.layer_norm_epsilon,
+        }
     }
 }
 

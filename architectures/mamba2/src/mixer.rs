@@ -8,11 +8,23 @@
 //! The time-step clamp `time_step_limit` applies to the prefill only, as in HF (its decode
 //! update takes no limit; with the default `(0, inf)` neither clamps anything).
 
-use fk_baselines::ops::{self, CausalConv1d, DecodeTokens, PrefillStates, SeqLens, SsdScan, SsdTokens, StateUpdate};
+use fk_baselines::ops::{self, CausalConv1d, DecodeTokens, PrefillStates, SeqLens, SsdScan, SsdTokens, StateSlots, StateUpdate};
 use fk_baselines::Context;
-use fk_linear_attn::{LayerStates, RecurrentMixer};
+use fk_linear_attn::{LayerStates, RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
-use fk_runtime::{DType, Error, Result, Tensor};
+use fk_runtime::{DType, Device, Error, Result, Tensor};
+
+/// The activations of one decode step of a mixer for a batch of `rows`, allocated once and
+/// shared by every layer (they run one after another), so a step launches kernels only and can
+/// be captured as a CUDA graph.
+pub struct MixerDecodeBuffers {
+    /// in_proj's output: z, xBC, dt.
+    zxbcdt: Tensor,
+    /// The conv's output: x, B, C.
+    xbc: Tensor,
+    /// The scan's output, normed in place.
+    y: Tensor,
+}
 
 pub struct Mamba2Mixer {
     /// `[intermediate + conv_dim + num_heads, hidden]`: z, xBC, dt.
@@ -104,9 +116,19 @@ impl Mamba2Mixer {
 
     /// The back: y ← norm(y · silu(z)) in place, then out_proj.
     fn back(&self, ctx: &Context, y: &Tensor, z: &Tensor) -> Result<Tensor> {
-        let group = self.intermediate_size() / self.n_groups;
-        ops::rms_norm_gated(&ctx.ops, y, Some(z), &self.norm, group, self.eps, y)?;
+        self.gated_norm(ctx, y, z)?;
         Self::project(ctx, &self.out_proj, y)
+    }
+
+    /// y ← norm(y · silu(z)), in place.
+    fn gated_norm(&self, ctx: &Context, y: &Tensor, z: &Tensor) -> Result<()> {
+        let group = self.intermediate_size() / self.n_groups;
+        ops::rms_norm_gated(&ctx.ops, y, Some(z), &self.norm, group, self.eps, y)
+    }
+
+    /// The decode update's SSM parameters (no gate: HF gates in the norm).
+    fn state_update(&self) -> StateUpdate<'_> {
+        StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: self.n_groups }
     }
 
     /// The chunked SSD scan over the packed prefill (`ssd_chunk_scan` of fk-baselines).
@@ -147,8 +169,30 @@ impl RecurrentMixer for Mamba2Mixer {
         let (z, dt) = self.z_dt(&zxbcdt)?;
         let (x, b, c) = self.x_b_c(&xbc)?;
         let y = Tensor::empty(hidden.device(), &[hidden.dim(0), self.intermediate_size()], hidden.dtype())?;
-        let m = StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: self.n_groups };
-        ops::selective_state_update(&ctx.ops, &m, &DecodeTokens { x: &x, dt: &dt, b: &b, c: &c, z: None }, &states.ssm, &y)?;
+        ops::selective_state_update(&ctx.ops, &self.state_update(), &DecodeTokens { x: &x, dt: &dt, b: &b, c: &c, z: None }, &states.ssm, &y)?;
         self.back(ctx, &y, &z)
+    }
+}
+
+/// The family's decode-by-slot step (CUDA graphs) runs the mixer through this: the decode path
+/// above on preallocated buffers, states read and written at their slots of the cache.
+impl SlotMixer for Mamba2Mixer {
+    type Buffers = MixerDecodeBuffers;
+
+    fn decode_buffers(&self, dev: &Device, rows: usize, dtype: DType) -> Result<MixerDecodeBuffers> {
+        // Zeroed: padding rows of a bucket flow through the row-wise ops and must stay finite.
+        let z = |cols: usize| Tensor::zeros(dev, &[rows, cols], dtype);
+        Ok(MixerDecodeBuffers { zxbcdt: z(self.in_proj.out_features())?, xbc: z(self.conv_dim())?, y: z(self.intermediate_size())? })
+    }
+
+    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
+        let (i, cd) = (self.intermediate_size(), self.conv_dim());
+        ops::linear(ctx, hidden, &self.in_proj, &b.zxbcdt)?;
+        ops::causal_conv1d_update_slots(&ctx.ops, &self.conv(), &b.zxbcdt.narrow(1, i, cd)?, conv, slots, &b.xbc)?;
+        let (z, dt) = self.z_dt(&b.zxbcdt)?;
+        let (x, bm, c) = self.x_b_c(&b.xbc)?;
+        ops::selective_state_update_slots(&ctx.ops, &self.state_update(), &DecodeTokens { x: &x, dt: &dt, b: &bm, c: &c, z: None }, ssm, slots, &b.y)?;
+        self.gated_norm(ctx, &b.y, &z)?;
+        ops::linear(ctx, &b.y, &self.out_proj, hidden)
     }
 }

@@ -8,10 +8,9 @@
 
 use crate::mixer::Mamba2Mixer;
 use crate::Mamba2Config;
-use fk_baselines::Context;
-use fk_linear_attn::{check_step, RecurrentLm, RecurrentStateCache, ResidualStack, StateCacheSpec};
+use fk_linear_attn::{RecurrentLm, ResidualStack, StateCacheSpec};
 use fk_runtime::linear::Linear;
-use fk_runtime::{DType, Device, Result, Tensor};
+use fk_runtime::{DType, Device, Tensor};
 
 pub use fk_linear_attn::{GreedyOutput, LogitsRows, Step, StepOutput};
 
@@ -48,20 +47,11 @@ impl Mamba2ForCausalLM {
         let blocks: usize = b.layers.iter().map(|l| l.norm.nbytes() + l.mixer.weight_bytes()).sum();
         blocks + b.norm_f.nbytes() + self.lm_head.weight.nbytes() + self.lm_head.bias.as_ref().map_or(0, Tensor::nbytes)
     }
-
-    /// The weights in stack order, borrowed.
-    fn stack(&self) -> ResidualStack<'_, Mamba2Mixer> {
-        ResidualStack {
-            embeddings: &self.backbone.embeddings,
-            blocks: self.backbone.layers.iter().map(|b| (&b.norm, &b.mixer)).collect(),
-            norm_f: &self.backbone.norm_f,
-            lm_head: &self.lm_head,
-            eps: self.config.layer_norm_epsilon,
-        }
-    }
 }
 
 impl RecurrentLm for Mamba2ForCausalLM {
+    type Mixer = Mamba2Mixer;
+
     fn name(&self) -> &str {
         NAME
     }
@@ -96,8 +86,13 @@ impl RecurrentLm for Mamba2ForCausalLM {
         format!("{} layers, hidden {}, {} heads of {} in {} groups, state {}", c.num_hidden_layers, c.hidden_size, c.num_heads, c.head_dim, c.n_groups, c.state_size)
     }
 
-    fn forward_device(&self, ctx: &Context, ids: &[u32], step: Step, cache: &RecurrentStateCache, slots: &[usize], rows: LogitsRows, debug: bool) -> Result<(Tensor, StepOutput)> {
-        check_step(NAME, self.config.vocab_size, ids, slots, step, cache, &self.state_spec())?;
-        self.stack().forward(ctx, ids, step, cache.batch(slots)?, rows, debug)
+    fn stack(&self) -> ResidualStack<'_, Mamba2Mixer> {
+        ResidualStack {
+            embeddings: &self.backbone.embeddings,
+            blocks: self.backbone.layers.iter().map(|b| (&b.norm, &b.mixer)).collect(),
+            norm_f: &self.backbone.norm_f,
+            lm_head: &self.lm_head,
+            eps: self.config.layer_norm_epsilon,
+        }
     }
 }

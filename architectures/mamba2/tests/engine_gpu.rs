@@ -2,7 +2,8 @@
 //! request alone decodes transformers' greedy continuation; requests arriving while others run,
 //! with chunked prefill (chunks that end inside an SSD chunk) and a queue, give exactly the
 //! tokens each gives alone (greedy and seeded sampling); every state slot is returned at the
-//! end. GPU trials are ignored without a GPU.
+//! end; decode steps replayed from CUDA graphs (the runner's default) give the tokens of eager
+//! decode. GPU trials are ignored without a GPU.
 
 use fk_baselines::Context;
 use fk_llm::engine::Engine;
@@ -27,7 +28,13 @@ const ALONE: Mamba2RunnerConfig = Mamba2RunnerConfig { max_num_seqs: 1, max_mode
 
 /// Runs `reqs` (three new arrivals per step) and returns each request's tokens.
 fn run_engine(model: &Mamba2ForCausalLM, ctx: &Context, cfg: Mamba2RunnerConfig, reqs: &[(Vec<u32>, RequestParams)]) -> Result<Vec<Vec<u32>>, String> {
-    let mut engine = Engine::new(Mamba2Runner::new(model, ctx, cfg).map_err(s)?).map_err(s)?;
+    run_engine_graphs(model, ctx, cfg, reqs, true)
+}
+
+fn run_engine_graphs(model: &Mamba2ForCausalLM, ctx: &Context, cfg: Mamba2RunnerConfig, reqs: &[(Vec<u32>, RequestParams)], graphs: bool) -> Result<Vec<Vec<u32>>, String> {
+    let mut runner = Mamba2Runner::new(model, ctx, cfg).map_err(s)?;
+    runner.set_cuda_graphs(graphs);
+    let mut engine = Engine::new(runner).map_err(s)?;
     let mut out = vec![Vec::new(); reqs.len()];
     let mut next = 0;
     while next < reqs.len() || engine.has_unfinished() {
@@ -43,6 +50,9 @@ fn run_engine(model: &Mamba2ForCausalLM, ctx: &Context, cfg: Mamba2RunnerConfig,
         for o in engine.step().map_err(s)? {
             out[o.id as usize].push(o.token);
         }
+    }
+    if graphs != (engine.runner().graphs_captured() > 0) {
+        return Err(format!("graphs {graphs} but {} decode graphs captured", engine.runner().graphs_captured()));
     }
     if engine.runner().live_sequences() != 0 {
         return Err(format!("{} state slots still held after every request finished", engine.runner().live_sequences()));
@@ -94,14 +104,34 @@ fn batched_equals_alone(dev: &Device, g: &Golden, sampled: bool) -> Result<(), S
     Ok(())
 }
 
+/// The same requests under continuous batching with decode graphs and eagerly: same tokens.
+fn graphs_equal_eager(dev: &Device, g: &Golden) -> Result<(), String> {
+    let (model, ctx) = setup(dev, g)?;
+    let mut rng = Rng::new(fresh_seed());
+    let v = model.config.vocab_size as i64;
+    let reqs: Vec<(Vec<u32>, RequestParams)> = (0..12)
+        .map(|_| {
+            let p = RequestParams { max_new_tokens: rng.range(2, 30) as usize, sampling: SamplingParams::greedy(), eos_token_ids: vec![], ignore_eos: true };
+            ((0..rng.range(1, 40)).map(|_| rng.range(0, v) as u32).collect(), p)
+        })
+        .collect();
+    let graphed = run_engine_graphs(&model, &ctx, TIGHT, &reqs, true)?;
+    let eager = run_engine_graphs(&model, &ctx, TIGHT, &reqs, false)?;
+    match graphed.iter().zip(&eager).position(|(a, b)| a != b) {
+        Some(i) => Err(format!("request {i}: graphs {:?} eager {:?}", graphed[i], eager[i])),
+        None => Ok(()),
+    }
+}
+
 fn main() {
     let mut trials = Vec::new();
     for g in load_all().expect("tests/goldens/mamba2 loads").into_iter().filter(|g| !g.is_bf16()) {
         let g = Arc::new(g);
-        let (a, b, c) = (g.clone(), g.clone(), g.clone());
+        let (a, b, c, d) = (g.clone(), g.clone(), g.clone(), g.clone());
         trials.push(gpu_trial(format!("engine/{}/greedy == transformers", g.name), move |dev| greedy_matches_transformers(dev, &a)));
         trials.push(gpu_trial(format!("engine/{}/continuous batching == alone (greedy)", g.name), move |dev| batched_equals_alone(dev, &b, false)));
         trials.push(gpu_trial(format!("engine/{}/continuous batching == alone (sampled)", g.name), move |dev| batched_equals_alone(dev, &c, true)));
+        trials.push(gpu_trial(format!("engine/{}/decode from CUDA graphs == eager (greedy)", g.name), move |dev| graphs_equal_eager(dev, &d)));
     }
     run(trials)
 }

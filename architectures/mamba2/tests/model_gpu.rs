@@ -218,6 +218,25 @@ fn random_codestral_shapes_are_finite(dev: &Device) -> Result<(), String> {
     Ok(())
 }
 
+/// `streamed_weight_bytes` (the decode roofline `cargo fastkernels eval` reports against)
+/// counts every parameter once, from the config: tied and untied, with and without biases.
+fn streamed_weight_bytes_counts_every_parameter(dev: &Device, g: &Golden) -> Result<(), String> {
+    for dtype in [DType::F32, DType::BF16] {
+        let (model, _) = setup(dev, g, Some(dtype))?;
+        let c = &model.config;
+        let (h, i, heads, k, cd) = (c.hidden_size, c.intermediate_size, c.num_heads, c.conv_kernel, c.conv_dim());
+        let biases = if c.use_bias { c.in_proj_dim() + h } else { 0 } + if c.use_conv_bias { cd } else { 0 };
+        // Model-dtype matrices, conv and norms (the gated norm's i too); dt_bias, A and D in f32.
+        let per_layer = (c.in_proj_dim() * h + cd * k + i + i * h + h + biases) * dtype.size() + 3 * heads * 4;
+        let want = c.num_hidden_layers * per_layer + h * dtype.size() + c.vocab_size * h * dtype.size();
+        let got = model.streamed_weight_bytes();
+        if got != want {
+            return Err(format!("{} {dtype}: streamed_weight_bytes {got}, expected {want}", g.name));
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let goldens = load_all().expect("tests/goldens/mamba2 loads");
     let mut trials = Vec::new();
@@ -226,6 +245,8 @@ fn main() {
         let (a, b) = (g.clone(), g.clone());
         trials.push(gpu_trial(format!("goldens/{}/matches transformers", g.name), move |dev| matches_transformers(dev, &a)));
         trials.push(gpu_trial(format!("goldens/{}/batch == alone, prefill+decode == whole prefill", g.name), move |dev| batch_and_decode_invariants(dev, &b)));
+        let w = g.clone();
+        trials.push(gpu_trial(format!("goldens/{}/streamed_weight_bytes", g.name), move |dev| streamed_weight_bytes_counts_every_parameter(dev, &w)));
         if g.name == "tiny-g1-tied-bias-f32" {
             let c = g.clone();
             trials.push(gpu_trial("errors/bad ids, shapes, slots, dtypes and checkpoints", move |dev| bad_inputs(dev, &c)));

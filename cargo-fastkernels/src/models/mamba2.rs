@@ -1,6 +1,6 @@
 //! Mamba-2 (`model_type` `mamba2`) as an [`EngineModel`]: `Mamba2ForCausalLM` under fk-mamba2's
-//! `Mamba2Runner` (the family's `RecurrentRunner`). Its decode steps run eagerly: CUDA-graph
-//! decode is Mamba-1's only so far, so `--no-cuda-graphs` changes nothing here.
+//! `Mamba2Runner` (the family's `RecurrentRunner`, as Mamba's: decode steps replay CUDA graphs
+//! unless `--no-cuda-graphs`).
 
 use super::engine_model::{CacheKind, EngineModel, ModelInfo, RecurrentConfig, RecurrentModel};
 use super::{ConfigFacts, ModelSource};
@@ -34,7 +34,9 @@ fn load_model(dev: &Device, src: &ModelSource) -> fk_runtime::Result<Mamba2ForCa
 
 fn runner<'a>(m: &'a Mamba2ForCausalLM, ctx: &Context, c: RecurrentConfig) -> fk_runtime::Result<Box<dyn StepRunner + 'a>> {
     let cfg = Mamba2RunnerConfig { max_num_seqs: c.max_num_seqs, max_model_len: c.max_model_len, max_batched_tokens: c.max_batched_tokens };
-    Ok(Box::new(Mamba2Runner::new(m, ctx, cfg)?))
+    let mut runner = Mamba2Runner::new(m, ctx, cfg)?;
+    runner.set_cuda_graphs(c.cuda_graphs);
+    Ok(Box::new(runner))
 }
 
 /// The whole prompt as one prefill on a fresh state slot, logits at every position.

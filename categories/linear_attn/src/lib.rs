@@ -15,15 +15,18 @@
 //!   implement, with greedy decoding on top.
 //! - [`stack::ResidualStack`]: the embeddings → (norm → mixer → residual)* → norm_f → lm_head
 //!   step both Mamba generations run, over any [`RecurrentMixer`].
+//! - [`decode`]: graph-capturable decode steps by state slot over any [`SlotMixer`].
 //! - [`runner::RecurrentRunner`]: the LLM engine's `StepRunner` for any [`RecurrentLm`]: each
-//!   sequence owns a state slot instead of KV blocks.
+//!   sequence owns a state slot instead of KV blocks; decode steps replay CUDA graphs.
 
+pub mod decode;
 pub mod runner;
 pub mod slots;
 pub mod stack;
 pub mod state_cache;
 pub mod step;
 
+pub use decode::{DecodeBuffers, SlotMixer};
 pub use runner::{RecurrentRunner, RecurrentRunnerConfig};
 pub use slots::{SlotError, SlotManager};
 pub use stack::{RecurrentMixer, ResidualStack};

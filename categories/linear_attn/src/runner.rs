@@ -6,12 +6,16 @@
 //! chunks and decode steps, and returned on `release` (finish, abort, preemption). The
 //! scheduler still counts KV blocks; the runner reports enough of them that they never bind
 //! (they back no memory here). Tokens are drawn by the family's GPU sampler from the request's
-//! seed and output index, as `GpuRunner` draws them. Eager: no CUDA graphs yet.
+//! seed and output index, as `GpuRunner` draws them. Decode-only batches replay a CUDA graph
+//! per batch-size bucket ([`crate::decode`]: states read by slot, so one graph serves any
+//! slots; a batch is padded up to its bucket); prefill chunks run eagerly.
 
+use crate::decode::{DecodeBuffers, SlotMixer};
 use crate::step::{LogitsRows, RecurrentLm, Step};
 use crate::RecurrentStateCache;
 use fk_baselines::Context;
 use fk_llm::engine::{RunnerLimits, StepRunner, StepSeqInput};
+use fk_llm::graphs::DecodeGraphs;
 use fk_llm::{Sampler, SamplingParams, SeqId};
 use fk_runtime::{Error, Result, Tensor};
 use std::collections::HashMap;
@@ -39,7 +43,13 @@ pub struct RecurrentRunner<'m, M: RecurrentLm> {
     live: HashMap<SeqId, Live>,
     sampler: Sampler,
     limits: RunnerLimits,
+    graphs: DecodeGraphs,
+    /// Decode buffers per bucket, made on first use.
+    buffers: HashMap<usize, DecodeBuffers<<M::Mixer as SlotMixer>::Buffers>>,
 }
+
+/// Decode batch buckets (as vLLM's capture sizes): powers of two up to this.
+const MAX_GRAPH_BATCH: usize = 256;
 
 impl<'m, M: RecurrentLm> RecurrentRunner<'m, M> {
     pub fn new(model: &'m M, ctx: &Context, cfg: RecurrentRunnerConfig) -> Result<RecurrentRunner<'m, M>> {
@@ -56,7 +66,38 @@ impl<'m, M: RecurrentLm> RecurrentRunner<'m, M> {
             max_batched_tokens: cfg.max_batched_tokens,
             vocab_size: model.vocab_size(),
         };
-        Ok(RecurrentRunner { model, ctx: ctx.clone(), cache, live: HashMap::new(), sampler, limits })
+        Ok(RecurrentRunner { model, ctx: ctx.clone(), cache, live: HashMap::new(), sampler, limits, graphs: DecodeGraphs::new(true), buffers: HashMap::new() })
+    }
+
+    /// Replay decode steps from CUDA graphs (the default) or run them eagerly.
+    pub fn set_cuda_graphs(&mut self, on: bool) {
+        self.graphs = DecodeGraphs::new(on);
+        self.buffers.clear();
+    }
+
+    /// CUDA graphs captured so far.
+    pub fn graphs_captured(&self) -> usize {
+        self.graphs.len()
+    }
+
+    /// The bucket a decode batch of `b` sequences is padded to, if graphs are on and it fits.
+    fn bucket(&self, b: usize) -> Option<usize> {
+        let top = MAX_GRAPH_BATCH.min(self.limits.max_num_seqs.next_power_of_two());
+        (self.graphs.enabled() && b <= top).then(|| b.next_power_of_two())
+    }
+
+    /// A decode step of `ids` (sequence b in slot `slots[b]`) replayed from the graph of its
+    /// bucket; returns the `[batch, vocab]` logits.
+    fn decode_graphed(&mut self, bucket: usize, ids: &[u32], slots: &[usize]) -> Result<Tensor> {
+        if !self.buffers.contains_key(&bucket) {
+            let bufs = self.model.decode_buffers(&self.cache, bucket)?;
+            self.buffers.insert(bucket, bufs);
+        }
+        let bufs = self.buffers.get_mut(&bucket).expect("inserted above");
+        self.model.stage_decode(bufs, &self.cache, ids, slots)?;
+        let (model, ctx, cache, bufs) = (self.model, &self.ctx, &self.cache, &*bufs);
+        self.graphs.run(&ctx.device, bucket, || model.decode_step(ctx, cache, bufs))?;
+        bufs.logits()
     }
 
     /// Sequences holding a state slot (0 once every request has finished).
@@ -116,7 +157,10 @@ impl<M: RecurrentLm> StepRunner for RecurrentRunner<'_, M> {
             let lens: Vec<usize> = group.iter().map(|&i| seqs[i].tokens.len()).collect();
             let gslots: Vec<usize> = group.iter().map(|&i| slots[i]).collect();
             let step = if is_decode { Step::Decode } else { Step::Prefill { lens: &lens } };
-            let (logits, _) = self.model.forward_device(&self.ctx, &ids, step, &self.cache, &gslots, LogitsRows::Last, false)?;
+            let logits = match self.bucket(group.len()).filter(|_| is_decode) {
+                Some(bucket) => self.decode_graphed(bucket, &ids, &gslots)?,
+                None => self.model.forward_device(&self.ctx, &ids, step, &self.cache, &gslots, LogitsRows::Last, false)?.0,
+            };
             let rows: Vec<&StepSeqInput<'_>> = group.iter().map(|&i| &seqs[i]).collect();
             for (&i, t) in group.iter().zip(self.sample(&logits, &rows)?) {
                 tokens[i] = t;

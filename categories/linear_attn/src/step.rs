@@ -2,8 +2,11 @@
 //! it: what the step is (a packed prefill of variable-length sequences, or one decode token per
 //! sequence), which rows get logits, what comes back, the host-side checks of a step's inputs,
 //! and the [`RecurrentLm`] trait through which the engine runner and the CLI drive any of the
-//! family's models (Mamba, Mamba-2, ...).
+//! family's models (Mamba, Mamba-2, ...): a model gives its names, sizes and [`ResidualStack`];
+//! the eager step, the graph-capturable decode step and greedy decoding come with the trait.
 
+use crate::decode::{DecodeBuffers, SlotMixer};
+use crate::stack::{RecurrentMixer, ResidualStack};
 use crate::{RecurrentStateCache, StateCacheSpec};
 use fk_baselines::Context;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -72,8 +75,13 @@ fn argmax(row: &[f32]) -> u32 {
     row.iter().enumerate().fold(0, |best, (j, &x)| if x > row[best] { j } else { best }) as u32
 }
 
-/// A recurrent causal LM on the GPU: a step over a batch of state-cache slots.
+/// A recurrent causal LM on the GPU: HF's `MambaModel` / `Mamba2Model` layout (a
+/// [`ResidualStack`] over its mixer), run a step at a time over a batch of state-cache slots,
+/// eagerly ([`Self::forward_device`]) or as a graph-capturable decode step by slot
+/// ([`Self::decode_step`]).
 pub trait RecurrentLm {
+    type Mixer: RecurrentMixer + SlotMixer;
+
     /// The model's name in errors and reports (`Mamba2ForCausalLM`).
     fn name(&self) -> &str;
     fn vocab_size(&self) -> usize;
@@ -84,6 +92,8 @@ pub trait RecurrentLm {
     fn state_spec(&self) -> StateCacheSpec;
     /// Layers and sizes for reports (`64 layers, hidden 4096`).
     fn describe_shape(&self) -> String;
+    /// The weights in stack order, borrowed.
+    fn stack(&self) -> ResidualStack<'_, Self::Mixer>;
 
     /// Runs one step of the batch whose sequence s owns state slot `slots[s]`: a prefill
     /// continues from the slot's state (reset a slot with [`RecurrentStateCache::reset`] to
@@ -91,7 +101,25 @@ pub trait RecurrentLm {
     /// device (`[rows, vocab]`, model dtype, what the GPU sampler takes); the returned
     /// `StepOutput` has no host logits.
     #[allow(clippy::too_many_arguments)]
-    fn forward_device(&self, ctx: &Context, ids: &[u32], step: Step, cache: &RecurrentStateCache, slots: &[usize], rows: LogitsRows, debug: bool) -> Result<(Tensor, StepOutput)>;
+    fn forward_device(&self, ctx: &Context, ids: &[u32], step: Step, cache: &RecurrentStateCache, slots: &[usize], rows: LogitsRows, debug: bool) -> Result<(Tensor, StepOutput)> {
+        check_step(self.name(), self.vocab_size(), ids, slots, step, cache, &self.state_spec())?;
+        self.stack().forward(ctx, ids, step, cache.batch(slots)?, rows, debug)
+    }
+
+    /// Buffers for graph-capturable decode steps of up to `rows` sequences over `cache`.
+    fn decode_buffers(&self, cache: &RecurrentStateCache, rows: usize) -> Result<DecodeBuffers<<Self::Mixer as SlotMixer>::Buffers>> {
+        self.stack().decode_buffers(cache, rows)
+    }
+
+    /// Write the next decode step's inputs: token `ids[b]` continues the sequence in slot `slots[b]`.
+    fn stage_decode(&self, bufs: &mut DecodeBuffers<<Self::Mixer as SlotMixer>::Buffers>, cache: &RecurrentStateCache, ids: &[u32], slots: &[usize]) -> Result<()> {
+        self.stack().stage_decode(self.name(), &self.state_spec(), bufs, cache, ids, slots)
+    }
+
+    /// The decode step on the staged inputs (kernel launches only: what a CUDA graph captures).
+    fn decode_step(&self, ctx: &Context, cache: &RecurrentStateCache, bufs: &DecodeBuffers<<Self::Mixer as SlotMixer>::Buffers>) -> Result<()> {
+        self.stack().decode_step(ctx, cache, bufs)
+    }
 
     /// A state cache for `slots` concurrent sequences on the model's device.
     fn new_state_cache(&self, slots: usize) -> Result<RecurrentStateCache> {
