@@ -75,6 +75,17 @@ def pack(lo, hi):
     return (float(bf16(lo)), float(bf16(hi)))
 
 
+def state_coords(kmt, knwt, knw):
+    """(warp, lane, mt, nt, i, p, n) of every state element a CTA's threads hold."""
+    for w in range(WARPS):
+        for l in range(32):
+            g, c4 = l // 4, l % 4
+            for mt in range(kmt):
+                for nt in range(knwt):
+                    for i in range(4):
+                        yield w, l, mt, nt, i, mt * 16 + g + 8 * (i // 2), w * knw + nt * 8 + 2 * c4 + i % 2
+
+
 # ---- the kernel, one CTA (one 32-channel slice of one head, one sequence) ---------------
 def tc_cta(x, dt, B, C, A, Dh, dtb, P, N, NT, init, softplus_on=True, dt_lim=(0.0, np.inf)):
     """x [L, P] (this slice's channels), dt [L], B/C [L, N]; returns y [L, P], S [P, N]."""
@@ -86,14 +97,8 @@ def tc_cta(x, dt, B, C, A, Dh, dtb, P, N, NT, init, softplus_on=True, dt_lim=(0.
     a2 = A * LOG2E
     # S[warp][lane][mt][nt][i]
     S = np.zeros((WARPS, 32, KMT, KNWT, 4))
-    for w in range(WARPS):
-        for l in range(32):
-            g, c4 = l // 4, l % 4
-            for mt in range(KMT):
-                for nt in range(KNWT):
-                    for i in range(4):
-                        pp, n = mt * 16 + g + 8 * (i // 2), w * KNW + nt * 8 + 2 * c4 + i % 2
-                        S[w, l, mt, nt, i] = init[pp, n] if pp < P and n < N else 0.0
+    for w, l, mt, nt, i, pp, n in state_coords(KMT, KNWT, KNW):
+        S[w, l, mt, nt, i] = init[pp, n] if pp < P and n < N else 0.0
     y = np.full((L, P), np.nan)
     for t0 in range(0, L, KQ):
         rows = min(KQ, L - t0)
@@ -207,15 +212,9 @@ def tc_cta(x, dt, B, C, A, Dh, dtb, P, N, NT, init, softplus_on=True, dt_lim=(0.
                         for l in range(32):
                             S[w, l, mt, nt] = frag[l]
     fin = np.full((P, N), np.nan)
-    for w in range(WARPS):
-        for l in range(32):
-            g, c4 = l // 4, l % 4
-            for mt in range(KMT):
-                for nt in range(KNWT):
-                    for i in range(4):
-                        pp, n = mt * 16 + g + 8 * (i // 2), w * KNW + nt * 8 + 2 * c4 + i % 2
-                        if pp < P and n < N:
-                            fin[pp, n] = S[w, l, mt, nt, i]
+    for w, l, mt, nt, i, pp, n in state_coords(KMT, KNWT, KNW):
+        if pp < P and n < N:
+            fin[pp, n] = S[w, l, mt, nt, i]
     return y, fin
 
 
