@@ -145,15 +145,15 @@ __global__ void __launch_bounds__(kThreads, 2) tc_kernel(const fk_ssd_chunk_scan
 
     // The running state: tile (mt, nt) element i is (p = mt*16 + g + 8*(i/2), n = warp*kNW + nt*8 + 2*c4 + i%2).
     float S[kMT][kNWT][4];
+    auto each_state = [&](auto&& f) {
 #pragma unroll
-    for (int mt = 0; mt < kMT; ++mt)
+        for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < kNWT; ++nt)
+            for (int nt = 0; nt < kNWT; ++nt)
 #pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int pp = mt * 16 + g + 8 * (i / 2), n = warp * kNW + nt * 8 + 2 * c4 + i % 2;
-                S[mt][nt][i] = (p.initial_state && pp < P && n < N) ? p.initial_state[state0 + pp * N + n] : 0.f;
-            }
+                for (int i = 0; i < 4; ++i) f(S[mt][nt][i], mt * 16 + g + 8 * (i / 2), warp * kNW + nt * 8 + 2 * c4 + i % 2);
+    };
+    each_state([&](float& v, int pp, int n) { v = (p.initial_state && pp < P && n < N) ? p.initial_state[state0 + pp * N + n] : 0.f; });
 
     auto load_chunk = [&](int st, int64_t t0) {
         const int rows = rows_left(t0, end);
@@ -325,15 +325,9 @@ __global__ void __launch_bounds__(kThreads, 2) tc_kernel(const fk_ssd_chunk_scan
     cp_async_wait<0>();
 
     if (p.final_state) {
-#pragma unroll
-        for (int mt = 0; mt < kMT; ++mt)
-#pragma unroll
-            for (int nt = 0; nt < kNWT; ++nt)
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    const int pp = mt * 16 + g + 8 * (i / 2), n = warp * kNW + nt * 8 + 2 * c4 + i % 2;
-                    if (pp < P && n < N) p.final_state[state0 + pp * N + n] = S[mt][nt][i];
-                }
+        each_state([&](float& v, int pp, int n) {
+            if (pp < P && n < N) p.final_state[state0 + pp * N + n] = v;
+        });
     }
 }
 

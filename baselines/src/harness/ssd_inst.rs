@@ -7,9 +7,9 @@
 //! the effective steps, computed on the host, so the kernel's softplus-and-clamp is checked
 //! against an independent formula.
 
-use super::instances::{random, upload, Checked};
+use super::instances::{upload, Checked};
 use super::ssm::SsmCase;
-use super::ssm_inst::{check_outputs, f64s, random_a, random_dt, state_tol, strided_input, strided_output, FULL_CHECK};
+use super::ssm_inst::{b_and_c, check_outputs, f64s, random_a, random_dt, state_tol, strided_input, strided_output, FULL_CHECK};
 use super::Workload;
 use crate::ops::{self, PrefillStates, SeqLens, SsdScan, SsdTokens};
 use crate::reference::ssm as refs;
@@ -70,18 +70,7 @@ impl SsdInst {
         let (x, hx) = strided_input(dev, rng, t, heads * p, c.pad, 1.0, dtype)?;
         let hdt = random_dt(rng, t * heads, full, dtype);
         let dt = upload(dev, &hdt, &[t, heads], dtype)?;
-        let gn = g * n;
-        // With padding, B and C are column blocks of a conv-output-like [t, pad + 2·G·N] buffer.
-        let (b, hb, cm, hc) = if c.pad > 0 {
-            let w = c.pad + 2 * gn;
-            let all = random(rng, t * w, 0.0, 1.0, dtype);
-            let buf = upload(dev, &all, &[t, w], dtype)?;
-            let blk = |off: usize| -> Vec<f32> { all.chunks_exact(w).flat_map(|r| r[off..off + gn].to_vec()).collect() };
-            (buf.narrow(1, c.pad, gn)?, blk(c.pad), buf.narrow(1, c.pad + gn, gn)?, blk(c.pad + gn))
-        } else {
-            let (hb, hc) = (random(rng, t * gn, 0.0, 1.0, dtype), random(rng, t * gn, 0.0, 1.0, dtype));
-            (upload(dev, &hb, &[t, gn], dtype)?, hb, upload(dev, &hc, &[t, gn], dtype)?, hc)
-        };
+        let (b, hb, cm, hc) = b_and_c(dev, rng, t, g * n, c.pad, dtype)?;
         let ha = random_a(rng, heads);
         let hd = full.then(|| rng.normal_vec(heads, 0.0, 1.0));
         let hdtb = full.then(|| rng.uniform_vec(heads, -4.0, -1.0));

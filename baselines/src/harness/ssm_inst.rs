@@ -32,6 +32,21 @@ pub(super) fn instantiate_ssm(dev: &Device, case: &Case, c: &SsmCase, rng: &mut 
     })
 }
 
+/// B and C `[t, width]` (Mamba: d_state; Mamba-2: ngroups·d_state) with their host values:
+/// with `pad` > 0, column blocks of one `[t, pad + 2·width]` buffer, as a mixer passes the
+/// x_proj / conv output; else two contiguous tensors.
+pub(super) fn b_and_c(dev: &Device, rng: &mut Rng, t: usize, width: usize, pad: usize, dtype: DType) -> Result<(Tensor, Vec<f32>, Tensor, Vec<f32>)> {
+    if pad == 0 {
+        let (hb, hc) = (random(rng, t * width, 0.0, 1.0, dtype), random(rng, t * width, 0.0, 1.0, dtype));
+        return Ok((upload(dev, &hb, &[t, width], dtype)?, hb, upload(dev, &hc, &[t, width], dtype)?, hc));
+    }
+    let w = pad + 2 * width;
+    let all = random(rng, t * w, 0.0, 1.0, dtype);
+    let buf = upload(dev, &all, &[t, w], dtype)?;
+    let blk = |off: usize| -> Vec<f32> { all.chunks_exact(w).flat_map(|r| r[off..off + width].to_vec()).collect() };
+    Ok((buf.narrow(1, pad, width)?, blk(pad), buf.narrow(1, pad + width, width)?, blk(pad + width)))
+}
+
 /// `[rows, cols]` activations as a view of a `[rows, cols + pad]` buffer (pad columns hold
 /// random values too, which a kernel must not read as data): (view, host values of the view).
 pub(super) fn strided_input(dev: &Device, rng: &mut Rng, rows: usize, cols: usize, pad: usize, std: f32, dtype: DType) -> Result<(Tensor, Vec<f32>)> {
@@ -344,17 +359,7 @@ impl ScanInst {
         } else {
             (None, None)
         };
-        // With padding, B and C are column blocks of an x_proj-like [t, pad + 2N] output.
-        let (b, hb, cm, hc) = if c.pad > 0 {
-            let w = c.pad + 2 * n;
-            let all = random(rng, t * w, 0.0, 1.0, dtype);
-            let buf = upload(dev, &all, &[t, w], dtype)?;
-            let blk = |off: usize| -> Vec<f32> { all.chunks_exact(w).flat_map(|r| r[off..off + n].to_vec()).collect() };
-            (buf.narrow(1, c.pad, n)?, blk(c.pad), buf.narrow(1, c.pad + n, n)?, blk(c.pad + n))
-        } else {
-            let (hb, hc) = (random(rng, t * n, 0.0, 1.0, dtype), random(rng, t * n, 0.0, 1.0, dtype));
-            (upload(dev, &hb, &[t, n], dtype)?, hb, upload(dev, &hc, &[t, n], dtype)?, hc)
-        };
+        let (b, hb, cm, hc) = b_and_c(dev, rng, t, n, c.pad, dtype)?;
         let ha = random_a(rng, dim * n);
         let hd = full.then(|| rng.normal_vec(dim, 0.0, 1.0));
         let hdb = full.then(|| rng.uniform_vec(dim, -4.0, -1.0));

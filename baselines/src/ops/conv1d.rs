@@ -52,6 +52,23 @@ impl PrefillStates<'_> {
         }
         Ok(())
     }
+
+    /// What a prefill op writes, `out` and the final state, overlaps nothing it reads: `reads`
+    /// and the initial state (which the final state may *be*: checked by [`Self::check`]).
+    pub(crate) fn check_writes(&self, op: &str, reads: &[(&str, &Tensor)], out: &Tensor) -> Result<()> {
+        for &(what, t) in reads {
+            require_no_overlap(op, ("out", out), (what, t))?;
+            if let Some(f) = self.final_state {
+                require_no_overlap(op, ("final_state", f), (what, t))?;
+            }
+        }
+        for (what, t) in [("initial_state", self.initial), ("final_state", self.final_state)] {
+            if let Some(t) = t {
+                require_no_overlap(op, ("out", out), (what, t))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// weight `[dim, width]`, width in 2..=4, bias `[dim]`, all of `x`'s dtype; returns width.
@@ -107,15 +124,7 @@ pub fn causal_conv1d(table: &OpTable, conv: &CausalConv1d, x: &Tensor, seqlens: 
     let width = check_conv(OP, conv, x, dim)?;
     let batch = seqlens.batch();
     states.check(OP, x, &[batch, dim, width - 1], x.dtype())?;
-    require_no_overlap(OP, ("out", out), ("x", x))?;
-    for (what, t) in [("initial_state", states.initial), ("final_state", states.final_state)] {
-        if let Some(t) = t {
-            require_no_overlap(OP, ("out", out), (what, t))?;
-        }
-    }
-    if let Some(f) = states.final_state {
-        require_no_overlap(OP, ("final_state", f), ("x", x))?;
-    }
+    states.check_writes(OP, &[("x", x)], out)?;
     let p = CausalConv1dParams {
         out: out.ptr(),
         x: x.ptr(),

@@ -4,7 +4,6 @@
 //! [`crate::reference::ssm::selective_scan_varlen`], [`crate::reference::ssm::selective_state_update`]
 //! and [`crate::reference::ssm::selective_state_update_mamba2`].
 
-use super::conv1d::same_tensor;
 use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, PrefillStates, SeqLens, StateSlots};
 use crate::ffi::{SelectiveScanParams, SelectiveStateUpdateParams, SELECTIVE_SCAN_MAX_DSTATE, SELECTIVE_STATE_UPDATE_MAX_DSTATE};
 use crate::table::{OpId, OpTable};
@@ -100,23 +99,8 @@ pub fn selective_scan(table: &OpTable, scan: &SelectiveScan, inp: &ScanTokens, s
     require_same_device(OP, &all)?;
     let batch = seqlens.batch();
     states.check(OP, u, &[batch, dim, n], DType::F32)?;
-    // Everything but out is read; out and the final state are written.
-    for &(what, t) in &all {
-        if what != "out" {
-            require_no_overlap(OP, ("out", out), (what, t))?;
-        }
-        if let Some(f) = states.final_state {
-            require_no_overlap(OP, ("final_state", f), (what, t))?;
-        }
-    }
-    if let Some(i) = states.initial {
-        require_no_overlap(OP, ("out", out), ("initial_state", i))?;
-        if let Some(f) = states.final_state {
-            if !same_tensor(i, f) {
-                require_no_overlap(OP, ("final_state", f), ("initial_state", i))?;
-            }
-        }
-    }
+    let reads: Vec<(&str, &Tensor)> = all.iter().copied().filter(|&(what, _)| what != "out").collect();
+    states.check_writes(OP, &reads, out)?;
     let p = SelectiveScanParams {
         out: out.ptr(),
         u: u.ptr(),

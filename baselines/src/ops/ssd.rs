@@ -4,9 +4,8 @@
 //! [`crate::reference::ssm::ssd_chunked`] (the same map, chunk-wise). The decode step of
 //! Mamba-2 is [`super::selective_state_update`] with A `[heads]`.
 
-use super::conv1d::same_tensor;
 use super::scan::{f32_param, rows_of};
-use super::{launch, require_float, require_no_overlap, require_same_device, PrefillStates, SeqLens};
+use super::{launch, require_float, require_same_device, PrefillStates, SeqLens};
 use crate::ffi::{SsdChunkScanParams, SSD_CHUNK_SCAN_MAX_DSTATE, SSD_CHUNK_SCAN_MAX_HEADDIM};
 use crate::table::{OpId, OpTable};
 use fk_runtime::{DType, Error, Result, Tensor};
@@ -103,23 +102,8 @@ pub fn ssd_chunk_scan(table: &OpTable, scan: &SsdScan, inp: &SsdTokens, seqlens:
     require_same_device(OP, &all)?;
     let batch = seqlens.batch();
     states.check(OP, x, &[batch, heads, head_dim, n], DType::F32)?;
-    // Everything but out is read; out and the final state are written.
-    for &(what, t) in &all {
-        if what != "out" {
-            require_no_overlap(OP, ("out", out), (what, t))?;
-        }
-        if let Some(f) = states.final_state {
-            require_no_overlap(OP, ("final_state", f), (what, t))?;
-        }
-    }
-    if let Some(i) = states.initial {
-        require_no_overlap(OP, ("out", out), ("initial_state", i))?;
-        if let Some(f) = states.final_state {
-            if !same_tensor(i, f) {
-                require_no_overlap(OP, ("final_state", f), ("initial_state", i))?;
-            }
-        }
-    }
+    let reads: Vec<(&str, &Tensor)> = all.iter().copied().filter(|&(what, _)| what != "out").collect();
+    states.check_writes(OP, &reads, out)?;
     let p = SsdChunkScanParams {
         out: out.ptr(),
         x: x.ptr(),
