@@ -2,7 +2,8 @@
 //! tests/goldens/mamba), run as a user runs them:
 //!
 //! - `eval` of a tiny random Mamba on each LLM workload completes, with sane metrics in the
-//!   summary JSON (the same fields as for llama), and long_context runs uncut;
+//!   summary JSON (the same fields as for llama), and long_context runs uncut (a tiny random
+//!   Mamba-2 on two of them);
 //! - `generate` gives transformers' greedy continuation and prompt logits (Mamba and Mamba-2,
 //!   the golden folders of tests/goldens/mamba2 too);
 //! - `serve` answers /v1/completions with transformers' greedy tokens, and requests sent all
@@ -70,14 +71,18 @@ fn positive(x: f64) -> bool {
 
 /// `eval` of a tiny random Mamba (the golden folder's config) on `workload`.
 fn eval_completes(workload: &'static str) -> Result<(), String> {
-    let g = golden("tiny-tied-bf16")?;
-    let out = temp(&format!("eval-{workload}.json"));
+    eval_completes_on(&golden("tiny-tied-bf16")?, "mamba", workload)
+}
+
+/// `eval` of a tiny random model of `arch` (the golden folder `g`'s config, bf16) on `workload`.
+fn eval_completes_on(g: &Golden, arch: &str, workload: &'static str) -> Result<(), String> {
+    let out = temp(&format!("eval-{arch}-{workload}.json"));
     let dir = g.dir.to_str().ok_or("golden path is not UTF-8")?;
     cli_ok(&["eval", "--model", dir, "--random-weights", "--workload", workload, "--json", out.to_str().unwrap()])?;
     let text = std::fs::read_to_string(&out).map_err(|e| format!("read {}: {e}", out.display()))?;
     let _ = std::fs::remove_file(&out);
     let v: Value = serde_json::from_str(&text).map_err(s)?;
-    if v["schema"] != "fastkernels.eval.v1" || v["arch"] != "mamba" || v["cache"]["kind"] != "recurrent" || v["dtype"] != "bf16" {
+    if v["schema"] != "fastkernels.eval.v1" || v["arch"] != arch || v["cache"]["kind"] != "recurrent" || v["dtype"] != "bf16" {
         return Err(format!("header: {}", json!({"schema": v["schema"], "arch": v["arch"], "cache": v["cache"], "dtype": v["dtype"]})));
     }
     if num(&v, "cache.bytes_per_sequence")? <= 0.0 || num(&v, "streamed_weight_bytes")? <= 0.0 {
@@ -291,6 +296,9 @@ fn main() {
         trials.push(gpu_trial(format!("eval_random_mamba::{w}"), move |_| eval_completes(w)));
     }
     trials.push(gpu_trial("eval_mamba_folder_weights", |_| eval_with_weights()));
+    for w in ["LLM.single_request", "LLM.fixed_batch_32"] {
+        trials.push(gpu_trial(format!("eval_random_mamba2::{w}"), move |_| eval_completes_on(&golden_mamba2("tiny-g2-chunk4-bf16")?, "mamba2", w)));
+    }
     for name in ["tiny-tied-f32", "tiny-untied-bias-f32", "tiny-tied-bf16"] {
         trials.push(gpu_trial(format!("generate_matches_transformers::{name}"), move |_| generate_matches_transformers(&golden(name)?, "mamba")));
     }
