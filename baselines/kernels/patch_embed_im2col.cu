@@ -2,20 +2,22 @@
 // The im2col half of a ViT/DINOv3/SigLIP patch embedding (`nn.Conv2d` with stride = kernel):
 // the GEMM half runs on cuBLASLt (ops::patch_embed composes them), so the FLOPs run on
 // tensor cores and this kernel only moves bytes. Any sm_80+ GPU.
-// Each thread copies 16-byte vectors: a patch row (kx = 0..p-1) is contiguous both in the NCHW
-// source and in the output row, so when p and W are multiples of the vector width a vector
-// never straddles two patch rows. Otherwise it copies element by element.
+// Each thread copies one vector of N pixels (16 bytes of the source): a patch row (kx = 0..p-1)
+// is contiguous both in the NCHW source and in the output row, so when p and W are multiples
+// of N a vector never straddles two patch rows. Otherwise it copies element by element.
+// The pixels may come in another float dtype than the rows go out in (f32 images as the host
+// holds them, bf16 rows for the GEMM): the conversion rides on the copy, which is what lets an
+// image encoder upload its batch as it is instead of converting 25 MB on one host core.
 #include "fk/common.cuh"
 #include "fk/ops/patch_embed_im2col.h"
 
 namespace {
 
-template <typename T, int N>
-__global__ void __launch_bounds__(256) im2col_kernel(T* __restrict__ out, const T* __restrict__ pixels, int64_t rows,
+template <typename TIn, typename TOut, int N>
+__global__ void __launch_bounds__(256) im2col_kernel(TOut* __restrict__ out, const TIn* __restrict__ pixels, int64_t rows,
                                                      int channels, int height, int width, int patch, int grid_w,
                                                      int patches_per_image, int64_t out_stride) {
     fk::pdl_grid_sync();
-    using P = fk::Packed<T, N>;
     const int pp = patch * patch;
     const int row_vecs = channels * pp / N;  // vectors per output row
     const int64_t total = rows * row_vecs;
@@ -28,18 +30,22 @@ __global__ void __launch_bounds__(256) im2col_kernel(T* __restrict__ out, const 
         const int pr = static_cast<int>(row % patches_per_image);
         const int py = pr / grid_w, px = pr % grid_w;
         const int64_t src = ((b * channels + c) * height + py * patch + ky) * static_cast<int64_t>(width) + px * patch + kx;
-        *reinterpret_cast<P*>(out + row * out_stride + col) = *reinterpret_cast<const P*>(pixels + src);
+        const fk::Packed<TIn, N> in = *reinterpret_cast<const fk::Packed<TIn, N>*>(pixels + src);
+        fk::Packed<TOut, N> o;
+#pragma unroll
+        for (int i = 0; i < N; ++i) o.v[i] = fk::from_float<TOut>(fk::to_float(in.v[i]));
+        *reinterpret_cast<fk::Packed<TOut, N>*>(out + row * out_stride + col) = o;
     }
 }
 
-template <typename T, int N>
+template <typename TIn, typename TOut, int N>
 cudaError_t launch(const fk_patch_embed_im2col_params* p, cudaStream_t stream) {
     const int gh = static_cast<int>(p->height / p->patch), gw = static_cast<int>(p->width / p->patch);
     const int64_t rows = p->batch * gh * gw;
     const int64_t work = rows * (p->channels * p->patch * p->patch / N);
     const int64_t blocks = std::min<int64_t>(fk::ceil_div(work, 256), 132 * 16);
-    return fk::launch_pdl(im2col_kernel<T, N>, dim3(static_cast<unsigned>(blocks)), dim3(256), 0, stream,
-                          static_cast<T*>(p->out), static_cast<const T*>(p->pixels), rows, static_cast<int>(p->channels),
+    return fk::launch_pdl(im2col_kernel<TIn, TOut, N>, dim3(static_cast<unsigned>(blocks)), dim3(256), 0, stream,
+                          static_cast<TOut*>(p->out), static_cast<const TIn*>(p->pixels), rows, static_cast<int>(p->channels),
                           static_cast<int>(p->height), static_cast<int>(p->width), static_cast<int>(p->patch), gw, gh * gw,
                           p->out_stride);
 }
@@ -55,17 +61,21 @@ FK_OP_LAUNCHER(patch_embed_im2col)(const fk_patch_embed_im2col_params* p, cudaSt
     FK_REQUIRE(p->out_stride >= p->channels * p->patch * p->patch);
     if (p->batch == 0) return cudaSuccess;
     FK_REQUIRE(p->out != nullptr && p->pixels != nullptr);
-    const int eb = fk::dtype_bytes(p->dtype);
-    FK_REQUIRE(eb > 0);
-    const void* ptrs[2] = {p->out, p->pixels};
-    const int64_t strides[2] = {p->out_stride, p->width};
-    // p a multiple of the vector width makes every patch row whole vectors; W and out_stride
-    // keep the vectors aligned in the source and in every output row.
-    const bool vec = fk::vec16_ok(p->patch, eb, ptrs, 2, strides, 2);
+    const int in_bytes = fk::dtype_bytes(p->pixels_dtype), out_bytes = fk::dtype_bytes(p->dtype);
+    FK_REQUIRE(in_bytes > 0 && out_bytes > 0);
+    // A vector is 16 bytes of pixels (N = 16 / in_bytes values) and N·out_bytes of output:
+    // p and W multiples of N make every patch row whole vectors aligned in the source; the
+    // output side needs its base and row stride aligned to its own vector size.
+    const int64_t n = 16 / in_bytes;
+    const uintptr_t in_addr = reinterpret_cast<uintptr_t>(p->pixels), out_addr = reinterpret_cast<uintptr_t>(p->out);
+    const bool vec = p->patch % n == 0 && p->width % n == 0 && in_addr % 16 == 0 && out_addr % (n * out_bytes) == 0 &&
+                     p->out_stride % n == 0;
     cudaError_t err = cudaSuccess;
-    FK_DISPATCH_FLOAT(p->dtype, T, {
-        constexpr int NV = fk::Vec16<T>::N;
-        err = vec ? launch<T, NV>(p, stream) : launch<T, 1>(p, stream);
+    FK_DISPATCH_FLOAT(p->pixels_dtype, TIn, {
+        FK_DISPATCH_FLOAT(p->dtype, TOut, {
+            constexpr int NV = fk::Vec16<TIn>::N;
+            err = vec ? launch<TIn, TOut, NV>(p, stream) : launch<TIn, TOut, 1>(p, stream);
+        });
     });
     if (err != cudaSuccess) return err;
     return cudaGetLastError();

@@ -320,7 +320,7 @@ pub struct PatchEmbedIm2colParams {
     pub patch: i64,
     pub out_stride: i64,
     pub dtype: i32,
-    pub pad_: i32,
+    pub pixels_dtype: i32,
 }
 
 #[repr(C)]
@@ -685,7 +685,7 @@ mod tests {
     fn encoder_layouts_and_limits() {
         check_layout!("layer_norm", LayerNormParams, [out, input, residual, weight, bias, rows, hidden, input_stride, out_stride, residual_stride, eps, dtype]);
         check_layout!("gelu", GeluParams, [out, input, n, mode, dtype]);
-        check_layout!("patch_embed_im2col", PatchEmbedIm2colParams, [out, pixels, batch, channels, height, width, patch, out_stride, dtype, pad_]);
+        check_layout!("patch_embed_im2col", PatchEmbedIm2colParams, [out, pixels, batch, channels, height, width, patch, out_stride, dtype, pixels_dtype]);
         check_layout!("rope_2d", Rope2dParams, [query, key, cos_sin_cache, tokens, seq, prefix, query_stride, key_stride, heads, kv_heads, head_dim, dtype]);
         check_layout!("interpolate_pos_embed", InterpolatePosEmbedParams, [out, input, channels, in_h, in_w, out_h, out_w, mode, dtype]);
         check_layout!("pool", PoolParams, [out, input, mask, batch, seq, hidden, out_stride, mode, normalize, mask_dtype, dtype]);

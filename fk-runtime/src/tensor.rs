@@ -35,6 +35,14 @@ struct RowBlock {
     cols: usize,
 }
 
+/// The bytes of `values` as the GPU reads f32 (little-endian, as every host CUDA runs on).
+fn f32_bytes(values: &[f32]) -> &[u8] {
+    #[cfg(not(target_endian = "little"))]
+    compile_error!("f32 uploads reinterpret host floats as the GPU's little-endian bytes");
+    // SAFETY: any f32 is 4 initialised bytes, u8 has alignment 1, and the length is exact.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
+}
+
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
@@ -71,9 +79,23 @@ impl Tensor {
         Ok(t)
     }
 
-    /// Upload f32 values, converted to `dtype` (round to nearest even).
+    /// Upload f32 values, converted to `dtype` (round to nearest even). An f32 tensor is
+    /// uploaded straight from `values` (no host-side encoding pass).
     pub fn from_f32(device: &Device, values: &[f32], shape: &[usize], dtype: DType) -> Result<Tensor> {
+        if dtype == DType::F32 {
+            return Tensor::from_bytes(device, f32_bytes(values), shape, dtype);
+        }
         Tensor::from_bytes(device, &host::encode(values, dtype), shape, dtype)
+    }
+
+    /// Overwrite this contiguous f32 tensor (or view) with `values`, uploaded as they are: the
+    /// host copy and conversion an image batch would otherwise cost are skipped (the GPU
+    /// converts where it reads them, e.g. `patch_embed_im2col`).
+    pub fn write_f32(&self, values: &[f32]) -> Result<()> {
+        if self.dtype != DType::F32 || !self.is_contiguous() || values.len() != self.numel() {
+            return Err(Error::shape("Tensor::write_f32", format!("{} f32 values into {self:?} (needs a contiguous f32 tensor of as many)", values.len())));
+        }
+        self.device().htod(self.ptr(), f32_bytes(values))
     }
 
     pub fn from_i32(device: &Device, values: &[i32], shape: &[usize]) -> Result<Tensor> {
@@ -290,5 +312,18 @@ impl Tensor {
             DType::I32 => Ok(b.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64).collect()),
             d => Err(Error::dtype("to_i64", format!("{d} is not an integer type"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f32_bytes;
+    use crate::{host, DType};
+
+    #[test]
+    fn f32_bytes_are_the_encoded_f32() {
+        let v = [0.0f32, -1.5, f32::MIN_POSITIVE, 3.25e7, f32::INFINITY];
+        assert_eq!(f32_bytes(&v), host::encode(&v, DType::F32).as_slice());
+        assert!(f32_bytes(&[]).is_empty());
     }
 }

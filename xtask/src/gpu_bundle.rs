@@ -51,7 +51,7 @@ const ITEMS: &[Item] = &[
     Item { kind: Kind::Test, package: "fk-dinov3", target: "goldens_gpu", llama_slot: None, out: "fk-dinov3.goldens_gpu", expect: "pass", describe: "DINOv3 GPU vs transformers goldens, bad input", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-colbertv2", target: "embed_gpu", llama_slot: None, out: "fk-colbertv2.embed_gpu", expect: "pass", describe: "embedding engine on ColBERTv2: batched == alone, bad requests", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-bge-m3", target: "embed_gpu", llama_slot: None, out: "fk-bge-m3.embed_gpu", expect: "pass", describe: "embedding engine on BGE-M3: batched == alone, bad requests", bench_args: "" },
-    Item { kind: Kind::Test, package: "fk-siglip2", target: "embed_gpu", llama_slot: None, out: "fk-siglip2.embed_gpu", expect: "pass", describe: "embedding engine on SigLIP-2: resolutions grouped, batched == alone, bad requests", bench_args: "" },
+    Item { kind: Kind::Test, package: "fk-siglip2", target: "embed_gpu", llama_slot: None, out: "fk-siglip2.embed_gpu", expect: "pass", describe: "embedding engine on SigLIP-2: resolutions grouped, batched == alone, NCHW on the GPU == patchified, bad requests", bench_args: "" },
     Item { kind: Kind::Test, package: "fk-dinov3", target: "embed_gpu", llama_slot: None, out: "fk-dinov3.embed_gpu", expect: "pass", describe: "embedding engine on DINOv3: resolutions grouped, batched == alone, bad requests", bench_args: "" },
     Item { kind: Kind::Test, package: "cargo-fastkernels", target: "embed_gpu", llama_slot: None, out: "cargo-fastkernels.embed_gpu", expect: "pass", describe: "cargo fastkernels embed on the encoder goldens vs transformers", bench_args: "" },
     Item { kind: Kind::Test, package: "cargo-fastkernels", target: "recurrent_gpu", llama_slot: None, out: "cargo-fastkernels.recurrent_gpu", expect: "pass", describe: "cargo fastkernels eval/generate/serve on Mamba: 4 workloads, greedy == transformers, batched == alone", bench_args: "" },
@@ -68,6 +68,9 @@ const ITEMS: &[Item] = &[
     Item { kind: Kind::Bench, package: "fk-mixtral", target: "ops", llama_slot: None, out: "fk-mixtral.ops", expect: "mixtral", describe: "fk-mixtral L1-L4", bench_args: "" },
     // Mamba-2.8B: the SSM ops (L1), MambaMixer (L2), the 64-layer model (L4).
     Item { kind: Kind::Bench, package: "fk-mamba", target: "ops", llama_slot: None, out: "fk-mamba.ops", expect: "mamba", describe: "fk-mamba L1, L2, L4", bench_args: "" },
+    // Mamba-Codestral-7B (and mamba2-2.7b's width for the SSD vs Mamba-1 scan rows): L1, L2
+    // Mamba2Mixer, the 64-layer model (L4).
+    Item { kind: Kind::Bench, package: "fk-mamba2", target: "ops", llama_slot: None, out: "fk-mamba2.ops", expect: "mamba2", describe: "fk-mamba2 L1, L2, L4", bench_args: "" },
     Item { kind: Kind::E2e, package: "fk-llama", target: "generate", llama_slot: None, out: "fk-llama.generate", expect: "llama", describe: "Llama-3.1-8B end to end vs HF generate", bench_args: "architectures/llama/configs/Llama-3.1-8B-Instruct/config.json" },
 ];
 

@@ -114,10 +114,24 @@ impl DINOv3ViTModel {
     /// Forward same-sized images (any multiple of `patch_size`; other sizes and channel counts
     /// are named errors).
     pub fn forward(&self, ctx: &Context, images: &ImageBatch, output_hidden_states: bool) -> Result<DINOv3ViTOutput> {
+        images.patches(self.cfg.patch_size, self.cfg.num_channels)?;
+        // Uploaded as f32: the patch embedding's im2col rounds to the model dtype on the GPU.
+        let pixels = Tensor::from_f32(&ctx.device, &images.pixels, &[images.batch, images.channels, images.height, images.width], DType::F32)?;
+        self.forward_pixels(ctx, &pixels, output_hidden_states)
+    }
+
+    /// [`Self::forward`] of images already on the GPU: `[batch, num_channels, height, width]`,
+    /// f32 or the model dtype.
+    pub fn forward_pixels(&self, ctx: &Context, pixels: &Tensor, output_hidden_states: bool) -> Result<DINOv3ViTOutput> {
         let c = &self.cfg;
         let dev = &ctx.device;
-        let (gh, gw) = images.patches(c.patch_size, c.num_channels)?.grid()?;
-        let (b, n, h, prefix) = (images.batch, gh * gw, c.hidden_size, c.num_prefix_tokens());
+        let [rows, _] = self.embeddings.patch_embeddings.cols_shape(pixels)?; // rank, sizes
+        if pixels.dim(1) != c.num_channels {
+            return Err(Error::bad_input("DINOv3ViTModel", format!("pixels {pixels:?} have {} channels, the model takes num_channels {}", pixels.dim(1), c.num_channels)));
+        }
+        let (gh, gw) = (pixels.dim(2) / c.patch_size, pixels.dim(3) / c.patch_size);
+        let (b, n, h, prefix) = (pixels.dim(0), gh * gw, c.hidden_size, c.num_prefix_tokens());
+        debug_assert_eq!(rows, b * n);
         let seq = prefix + n;
         let t = b * seq;
         // Tables first: an unsupported head_dim fails before any work is enqueued.
@@ -127,7 +141,7 @@ impl DINOv3ViTModel {
         let rope = Rope2d { head_dim: c.head_dim, prefix, cos_sin_cache: &cache };
 
         let x = Tensor::empty(dev, &[t, h], self.dtype)?;
-        self.embed(ctx, images, (gh, gw), &x)?;
+        self.embed(ctx, pixels, (gh, gw), &x)?;
         let mut hidden_states = Vec::new();
         if output_hidden_states {
             hidden_states.push(x.duplicate()?);
@@ -154,15 +168,14 @@ impl DINOv3ViTModel {
 
     /// `x` `[batch·seq, hidden]` = per image `[CLS, registers…, patches…]`: the patches are
     /// embedded into their own buffer, then one row gather places them and the prefix tokens.
-    fn embed(&self, ctx: &Context, images: &ImageBatch, (gh, gw): (usize, usize), x: &Tensor) -> Result<()> {
+    fn embed(&self, ctx: &Context, pixels: &Tensor, (gh, gw): (usize, usize), x: &Tensor) -> Result<()> {
         let dev = &ctx.device;
         let e = &self.embeddings;
-        let (b, n, h) = (images.batch, gh * gw, self.cfg.hidden_size);
+        let (b, n, h) = (pixels.dim(0), gh * gw, self.cfg.hidden_size);
         let prefix = e.prefix_tokens.dim(0);
-        let pixels = Tensor::from_f32(dev, &images.pixels, &[b, images.channels, images.height, images.width], self.dtype)?;
-        let cols = Tensor::empty(dev, &e.patch_embeddings.cols_shape(&pixels)?, self.dtype)?;
+        let cols = Tensor::empty(dev, &e.patch_embeddings.cols_shape(pixels)?, self.dtype)?;
         let patches = Tensor::empty(dev, &[b * n, h], self.dtype)?;
-        e.patch_embeddings.forward(ctx, &pixels, &cols, &patches)?;
+        e.patch_embeddings.forward(ctx, pixels, &cols, &patches)?;
         let source = Tensor::cat_rows(&[&e.prefix_tokens, &patches])?;
         let seq = prefix + n;
         let index: Vec<i32> = (0..b * seq).map(|r| if r % seq < prefix { (r % seq) as i32 } else { (prefix + (r / seq) * n + r % seq - prefix) as i32 }).collect();

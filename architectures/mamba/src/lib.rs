@@ -12,9 +12,7 @@ pub mod engine;
 pub mod goldens;
 pub mod kernels;
 pub mod mixer;
-pub mod mixer_workload;
 pub mod model;
-pub mod model_workload;
 pub mod reference;
 pub mod weights;
 

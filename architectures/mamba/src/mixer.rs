@@ -11,6 +11,7 @@ use fk_baselines::ops::{
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
+use fk_linear_attn::bench::{projection_bytes, projection_flops};
 use fk_linear_attn::{RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -63,20 +64,6 @@ pub struct MambaMixer {
 impl MambaMixer {
     pub fn intermediate_size(&self) -> usize {
         self.a.dim(0)
-    }
-
-    /// Device bytes of every parameter: a decode step reads each of them once.
-    pub fn weight_bytes(&self) -> usize {
-        let lin = |l: &Linear| l.weight.nbytes() + l.bias.as_ref().map_or(0, Tensor::nbytes);
-        lin(&self.in_proj)
-            + self.conv_weight.nbytes()
-            + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
-            + lin(&self.x_proj)
-            + lin(&self.dt_proj)
-            + self.dt_bias.nbytes()
-            + self.a.nbytes()
-            + self.d.nbytes()
-            + lin(&self.out_proj)
     }
 
     fn conv(&self) -> CausalConv1d<'_> {
@@ -238,5 +225,13 @@ impl RecurrentMixer for MambaMixer {
     }
     fn decode(&self, ctx: &Context, hidden: &Tensor, states: &LayerStates) -> Result<Tensor> {
         MambaMixer::decode(self, ctx, hidden, states)
+    }
+    fn weight_bytes(&self) -> usize {
+        let projections = [&self.in_proj, &self.x_proj, &self.dt_proj, &self.out_proj];
+        let params = [&self.conv_weight, &self.dt_bias, &self.a, &self.d];
+        projection_bytes(&projections) + params.iter().map(|t| t.nbytes()).sum::<usize>() + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
+    }
+    fn flops_per_token(&self) -> u64 {
+        projection_flops(&[&self.in_proj, &self.x_proj, &self.dt_proj, &self.out_proj]) + 6 * self.a.numel() as u64
     }
 }

@@ -37,20 +37,9 @@ pub struct MambaForCausalLM {
 }
 
 impl MambaForCausalLM {
-    /// Weight bytes one forward step reads from device memory (the decode step's roofline):
-    /// every block's norm and mixer, the final norm and lm_head. Of the embedding table a step
-    /// reads only its tokens' rows, so an untied table is not counted; a tied one is, once,
-    /// as lm_head.
+    /// [`RecurrentLm::streamed_weight_bytes`]: the decode step's roofline bytes.
     pub fn streamed_weight_bytes(&self) -> usize {
-        let b = &self.backbone;
-        let blocks: usize = b
-            .layers
-            .iter()
-            .map(|l| l.norm.nbytes() + l.mixer.weight_bytes())
-            .sum();
-        let head =
-            self.lm_head.weight.nbytes() + self.lm_head.bias.as_ref().map_or(0, Tensor::nbytes);
-        blocks + b.norm_f.nbytes() + head
+        RecurrentLm::streamed_weight_bytes(self)
     }
 
     /// The recurrent state one sequence needs, per layer.

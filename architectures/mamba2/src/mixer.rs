@@ -10,6 +10,7 @@
 
 use fk_baselines::ops::{self, CausalConv1d, DecodeTokens, PrefillStates, SeqLens, SsdScan, SsdTokens, StateSlots, StateUpdate};
 use fk_baselines::Context;
+use fk_linear_attn::bench::{projection_bytes, projection_flops};
 use fk_linear_attn::{LayerStates, RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -60,13 +61,6 @@ impl Mamba2Mixer {
     /// Channels of the conv: x, B, C.
     pub fn conv_dim(&self) -> usize {
         self.intermediate_size() + 2 * self.n_groups * self.state_size
-    }
-
-    /// Device bytes of every parameter: a decode step reads each of them once.
-    pub fn weight_bytes(&self) -> usize {
-        let lin = |l: &Linear| l.weight.nbytes() + l.bias.as_ref().map_or(0, Tensor::nbytes);
-        let params = [&self.conv_weight, &self.dt_bias, &self.a, &self.d, &self.norm];
-        lin(&self.in_proj) + lin(&self.out_proj) + params.iter().map(|t| t.nbytes()).sum::<usize>() + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
     }
 
     fn conv(&self) -> CausalConv1d<'_> {
@@ -171,6 +165,17 @@ impl RecurrentMixer for Mamba2Mixer {
         let y = Tensor::empty(hidden.device(), &[hidden.dim(0), self.intermediate_size()], hidden.dtype())?;
         ops::selective_state_update(&ctx.ops, &self.state_update(), &DecodeTokens { x: &x, dt: &dt, b: &b, c: &c, z: None }, &states.ssm, &y)?;
         self.back(ctx, &y, &z)
+    }
+
+    fn weight_bytes(&self) -> usize {
+        let params = [&self.conv_weight, &self.dt_bias, &self.a, &self.d, &self.norm];
+        projection_bytes(&[&self.in_proj, &self.out_proj]) + params.iter().map(|t| t.nbytes()).sum::<usize>() + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
+    }
+
+    /// The SSD scan counted as the recurrence it computes: ~6 per state element
+    /// (`intermediate_size × state_size`) per token.
+    fn flops_per_token(&self) -> u64 {
+        projection_flops(&[&self.in_proj, &self.out_proj]) + 6 * (self.intermediate_size() * self.state_size) as u64
     }
 }
 

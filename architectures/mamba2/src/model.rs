@@ -37,18 +37,6 @@ pub struct Mamba2ForCausalLM {
     pub lm_head: Linear,
 }
 
-impl Mamba2ForCausalLM {
-    /// Weight bytes one forward step reads from device memory (the decode step's roofline):
-    /// every block's norm and mixer, the final norm and lm_head. Of the embedding table a step
-    /// reads only its tokens' rows, so an untied table is not counted; a tied one is, once,
-    /// as lm_head.
-    pub fn streamed_weight_bytes(&self) -> usize {
-        let b = &self.backbone;
-        let blocks: usize = b.layers.iter().map(|l| l.norm.nbytes() + l.mixer.weight_bytes()).sum();
-        blocks + b.norm_f.nbytes() + self.lm_head.weight.nbytes() + self.lm_head.bias.as_ref().map_or(0, Tensor::nbytes)
-    }
-}
-
 impl RecurrentLm for Mamba2ForCausalLM {
     type Mixer = Mamba2Mixer;
 

@@ -25,8 +25,9 @@ pub enum EncoderCase {
     LayerNorm { rows: usize, hidden: usize, bias: bool, fused: bool, pad: usize, in_place: bool },
     /// gelu over `n` elements; `offset` 1 shifts both tensors by one element (scalar path).
     Gelu { n: usize, mode: GeluMode, offset: usize, in_place: bool },
-    /// patch_embed_im2col of NCHW pixels `[batch, channels, height, width]`.
-    Im2col { batch: usize, channels: usize, height: usize, width: usize, patch: usize },
+    /// patch_embed_im2col of NCHW pixels `[batch, channels, height, width]`; `f32_pixels`:
+    /// the pixels stay f32 (as an image encoder uploads them) and the op rounds to the dtype.
+    Im2col { batch: usize, channels: usize, height: usize, width: usize, patch: usize, f32_pixels: bool },
     /// rope_2d over `batch` images of `prefix` + grid_h·grid_w tokens; `fused_qkv`: q and k
     /// are column blocks of one qkv buffer (the v block must come back untouched).
     Rope2d { batch: usize, grid_h: usize, grid_w: usize, prefix: usize, heads: usize, kv_heads: usize, head_dim: usize, fused_qkv: bool },
@@ -44,7 +45,9 @@ impl EncoderCase {
             EncoderCase::LayerNorm { rows, hidden, pad, .. } if pad > 0 => format!("[{rows}, {hidden}] stride {}", hidden + pad),
             EncoderCase::LayerNorm { rows, hidden, .. } => format!("[{rows}, {hidden}]"),
             EncoderCase::Gelu { n, .. } => format!("[{n}]"),
-            EncoderCase::Im2col { batch, channels, height, width, patch } => format!("[{batch}, {channels}, {height}, {width}] p{patch}"),
+            EncoderCase::Im2col { batch, channels, height, width, patch, f32_pixels } => {
+                format!("[{batch}, {channels}, {height}, {width}] p{patch}{}", if f32_pixels { " from f32" } else { "" })
+            }
             EncoderCase::Rope2d { batch, grid_h, grid_w, prefix, heads, kv_heads, head_dim, .. } => {
                 format!("[{batch}, {prefix}+{grid_h}x{grid_w}, {heads}, {kv_heads}, {head_dim}]")
             }
@@ -136,9 +139,12 @@ pub(super) fn encoder_test_cases(dtype: DType) -> Vec<Case> {
         }
     }
     // im2col: ViT-B/16 and /14 at 224, a non-square image, p 15 with odd sides (scalar
-    // path), one channel, a wide image with patch 8.
+    // path), one channel, a wide image with patch 8; each also from f32 pixels (the
+    // conversion on the copy; p 14 and 15 are not multiples of 4: scalar path).
     for (batch, channels, height, width, patch) in [(1, 3, 224, 224, 16), (2, 3, 224, 224, 14), (3, 3, 48, 80, 16), (2, 1, 30, 45, 15), (1, 3, 512, 384, 16), (4, 6, 32, 64, 8)] {
-        v.push(case(dtype, Im2col { batch, channels, height, width, patch }));
+        for f32_pixels in [false, true] {
+            v.push(case(dtype, Im2col { batch, channels, height, width, patch, f32_pixels }));
+        }
     }
     // rope_2d: DINOv3 ViT-S/B/L at 224 (1 CLS + 4 registers, 14x14), the 7B's head 128,
     // no prefix, odd grid and head_dim 12 (half 6: scalar path), GQA, a fused qkv buffer.
@@ -193,8 +199,9 @@ pub fn encoder_bench_cases(dtype: DType) -> Vec<Case> {
         case(dtype, LayerNorm { rows: 8 * 201, hidden: 4096, bias: false, fused: false, pad: 0, in_place: false }),
         case(dtype, Gelu { n: 32 * 128 * 3072, mode: GeluMode::Erf, offset: 0, in_place: false }),
         case(dtype, Gelu { n: 8 * 729 * 4304, mode: GeluMode::Tanh, offset: 0, in_place: false }),
-        case(dtype, Im2col { batch: 32, channels: 3, height: 224, width: 224, patch: 16 }),
-        case(dtype, Im2col { batch: 8, channels: 3, height: 378, width: 378, patch: 14 }),
+        case(dtype, Im2col { batch: 32, channels: 3, height: 224, width: 224, patch: 16, f32_pixels: false }),
+        case(dtype, Im2col { batch: 32, channels: 3, height: 224, width: 224, patch: 16, f32_pixels: true }),
+        case(dtype, Im2col { batch: 8, channels: 3, height: 378, width: 378, patch: 14, f32_pixels: false }),
         case(dtype, Rope2d { batch: 32, grid_h: 14, grid_w: 14, prefix: 5, heads: 16, kv_heads: 16, head_dim: 64, fused_qkv: true }),
         case(dtype, Rope2d { batch: 8, grid_h: 16, grid_w: 16, prefix: 5, heads: 32, kv_heads: 32, head_dim: 128, fused_qkv: true }),
         case(dtype, Interp { channels: 1152, in_h: 27, in_w: 27, out_h: 37, out_w: 37, mode: PosEmbedResize::Bicubic }),

@@ -147,17 +147,20 @@ pub(super) fn instantiate_encoder(dev: &Device, dtype: DType, c: &EncoderCase, r
                 }]
             }))
         }
-        EncoderCase::Im2col { batch, channels, height, width, patch } => {
+        EncoderCase::Im2col { batch, channels, height, width, patch, f32_pixels } => {
             let g = reference::PatchGeometry { batch, channels, height, width, patch };
             let (gh, gw) = g.grid()?;
-            let hp = random(rng, batch * channels * height * width, 0.0, 1.0, dtype);
-            let pixels = upload(dev, &hp, &[batch, channels, height, width], dtype)?;
+            let pixel_dtype = if f32_pixels { DType::F32 } else { dtype };
+            let hp = random(rng, batch * channels * height * width, 0.0, 1.0, pixel_dtype);
+            let pixels = upload(dev, &hp, &[batch, channels, height, width], pixel_dtype)?;
             let out = Tensor::empty(dev, &[batch * gh * gw, channels * patch * patch], dtype)?;
             let o = out.clone();
             let run: RunFn = Box::new(move |t| ops::patch_embed_im2col(t, &pixels, patch, &o));
-            // A copy: exact.
-            inst(EXACT, vec![], vec![out.clone()], vec![out], 2 * hp.len() * es, run, Box::new(move || {
-                vec![to64(&reference::im2col_patches(&hp, &g).expect("geometry checked above"))]
+            // A copy, each value rounded once to the dtype (round to nearest even on both
+            // sides): exact.
+            let bytes = hp.len() * (pixel_dtype.size() + es);
+            inst(EXACT, vec![], vec![out.clone()], vec![out], bytes, run, Box::new(move || {
+                vec![to64(&round_trip(&reference::im2col_patches(&hp, &g).expect("geometry checked above"), dtype))]
             }))
         }
         EncoderCase::Rope2d { batch, grid_h, grid_w, prefix, heads, kv_heads, head_dim, fused_qkv } => {

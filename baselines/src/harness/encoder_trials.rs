@@ -12,6 +12,7 @@ use crate::ops::{self, DeviceStatus, GeluMode, PackedAttention, PackedAttentionK
 use crate::reference::{self, AttnShape, PatchGeometry};
 use crate::table::OpTable;
 use fk_runtime::compare::{compare, Tolerance};
+use fk_runtime::host::round_trip;
 use fk_runtime::gpu_test::{gpu_trial, TestTrial};
 use fk_runtime::rng::{fresh_seed, Rng};
 use fk_runtime::{DType, Device, Error, Tensor};
@@ -34,11 +35,16 @@ pub fn encoder_trials() -> Vec<TestTrial> {
     // a multiple of 8); 1024 wide; SigLIP so400m/14's 27 × 27 patches (378 pixels: the op refuses
     // sizes the patch does not divide, so not 384), hidden 1152; odd everything; p8.
     let pe = [(2, 3, 224, 224, 16, 768), (1, 3, 56, 42, 14, 96), (3, 3, 64, 64, 16, 1024), (1, 3, 378, 378, 14, 1152), (2, 1, 30, 45, 15, 17), (4, 3, 32, 32, 8, 64)];
+    // f16/bf16 weights also take f32 pixels (what the image encoders upload): im2col rounds them.
     for dtype in DType::FLOATS {
-        for &(b, c, h, w, p, hidden) in &pe {
-            v.push(seeded(format!("patch_embed/{dtype}/[{b}, {c}, {h}, {w}] p{p} hidden {hidden} im2col + cuBLASLt vs conv reference"), move |dev, rng| {
-                patch_embed_trial(dev, rng, PatchGeometry { batch: b, channels: c, height: h, width: w, patch: p }, hidden, dtype)
-            }));
+        let pixel_dtypes: &[DType] = if dtype == DType::F32 { &[DType::F32] } else { &[dtype, DType::F32] };
+        for &pixel_dtype in pixel_dtypes {
+            for &(b, c, h, w, p, hidden) in &pe {
+                let from = if pixel_dtype == dtype { String::new() } else { format!(" from {pixel_dtype} pixels") };
+                v.push(seeded(format!("patch_embed/{dtype}/[{b}, {c}, {h}, {w}] p{p} hidden {hidden}{from} im2col + cuBLASLt vs conv reference"), move |dev, rng| {
+                    patch_embed_trial(dev, rng, PatchGeometry { batch: b, channels: c, height: h, width: w, patch: p }, hidden, dtype, pixel_dtype)
+                }));
+            }
         }
     }
     // (batch, seq, heads, kv_heads, head_dim): GQA with odd lengths, BERT-base, head 128, one
@@ -109,13 +115,13 @@ fn probe_attention_trial(dev: &Device, rng: &mut Rng, batch: usize, seq: usize, 
     compare(&s(out.to_f32())?, &want, Tolerance::for_dtype(dtype)).check("probe attention vs varlen reference")
 }
 
-fn patch_embed_trial(dev: &Device, rng: &mut Rng, g: PatchGeometry, hidden: usize, dtype: DType) -> Result<(), String> {
+fn patch_embed_trial(dev: &Device, rng: &mut Rng, g: PatchGeometry, hidden: usize, dtype: DType, pixel_dtype: DType) -> Result<(), String> {
     let k = g.channels * g.patch * g.patch;
-    let hp = random(rng, g.batch * g.channels * g.height * g.width, 0.0, 1.0, dtype);
+    let hp = random(rng, g.batch * g.channels * g.height * g.width, 0.0, 1.0, pixel_dtype);
     let hw = random(rng, hidden * k, 0.0, 1.0 / (k as f32).sqrt(), dtype);
     let hb = random(rng, hidden, 0.0, 0.1, dtype);
     let ctx = s(Context::new(dev, OpTable::baseline()))?;
-    let pixels = s(Tensor::from_f32(dev, &hp, &[g.batch, g.channels, g.height, g.width], dtype))?;
+    let pixels = s(Tensor::from_f32(dev, &hp, &[g.batch, g.channels, g.height, g.width], pixel_dtype))?;
     let w = s(Tensor::from_f32(dev, &hw, &[hidden, g.channels, g.patch, g.patch], dtype))?;
     let b = s(Tensor::from_f32(dev, &hb, &[hidden], dtype))?;
     let pe = s(PatchEmbed::new(&w, Some(b)))?;
@@ -125,7 +131,8 @@ fn patch_embed_trial(dev: &Device, rng: &mut Rng, g: PatchGeometry, hidden: usiz
     s(out.poison())?;
     s(pe.forward(&ctx, &pixels, &cols, &out))?;
     let got = s(out.to_f32())?;
-    let want = s(reference::patch_embed(&hp, &g, &hw, Some(&hb)))?;
+    // The GEMM sees the pixels rounded to the weight dtype; so does the reference.
+    let want = s(reference::patch_embed(&round_trip(&hp, dtype), &g, &hw, Some(&hb)))?;
     compare(&got, &want, Tolerance::for_dtype(dtype)).check("patch embeddings vs conv2d reference")
 }
 
@@ -251,7 +258,10 @@ fn error_trials() -> Vec<TestTrial> {
             let pe = s(PatchEmbed::new(&z(&[64, 4, 16, 16], DType::BF16)?, None))?;
             let ctx = s(Context::new(dev, OpTable::baseline()))?;
             expect_err(pe.forward(&ctx, &ok, &z(&[8, 1024], DType::BF16)?, &z(&[8, 64], DType::BF16)?), "3 vs 4 channels", shape, "channels")?;
-            expect_err(ops::patch_embed_im2col(&t(), &z(&[1, 3, 32, 32], DType::I32)?, 16, &z(&[4, 768], DType::I32)?), "i32 pixels", dtype, "i32")
+            expect_err(ops::patch_embed_im2col(&t(), &z(&[1, 3, 32, 32], DType::I32)?, 16, &z(&[4, 768], DType::I32)?), "i32 pixels", dtype, "i32")?;
+            expect_err(ops::patch_embed_im2col(&t(), &ok, 16, &z(&[8, 768], DType::I32)?), "i32 out", dtype, "out")?;
+            let pe = s(PatchEmbed::new(&z(&[64, 3, 16, 16], DType::BF16)?, None))?;
+            expect_err(pe.forward(&ctx, &ok, &z(&[8, 768], DType::F32)?, &z(&[8, 64], DType::BF16)?), "f32 cols for a bf16 weight", dtype, "cols")
         }),
         gpu_trial("errors/rope_2d: tokens not whole images, f16 cache, cache width, key rows, odd head_dim", move |dev| {
             let z = |shape: &[usize], d: DType| s(Tensor::zeros(dev, shape, d));

@@ -30,10 +30,12 @@ fn geometry(pixels: &Tensor, patch: usize) -> Result<PatchGeometry> {
 }
 
 /// `out[(b·gh + py)·gw + px, (c·p + ky)·p + kx] = pixels[b, c, py·p + ky, px·p + kx]`:
-/// `pixels` `[B, C, H, W]` contiguous, `out` `[B·gh·gw, C·p·p]` (rows may be strided).
+/// `pixels` `[B, C, H, W]` contiguous, `out` `[B·gh·gw, C·p·p]` (rows may be strided). The two
+/// may differ in float dtype: each value is rounded once to `out`'s (f32 pixels as the host
+/// holds them → bf16 GEMM rows, with no host-side conversion).
 pub fn patch_embed_im2col(table: &OpTable, pixels: &Tensor, patch: usize, out: &Tensor) -> Result<()> {
     require_float(OP, "pixels", pixels)?;
-    require_same_dtype(OP, "out", out, pixels.dtype())?;
+    require_float(OP, "out", out)?;
     require_same_device(OP, &[("pixels", pixels), ("out", out)])?;
     let g = geometry(pixels, patch)?;
     let (gh, gw) = g.grid()?;
@@ -58,8 +60,8 @@ pub fn patch_embed_im2col(table: &OpTable, pixels: &Tensor, patch: usize, out: &
         width: g.width as i64,
         patch: patch as i64,
         out_stride: stride as i64,
-        dtype: pixels.dtype().code(),
-        pad_: 0,
+        dtype: out.dtype().code(),
+        pixels_dtype: pixels.dtype().code(),
     };
     launch(table, OpId::PatchEmbedIm2col, pixels.device(), &p, || format!("pixels {pixels:?}, patch {patch}, out {out:?}"))
 }
@@ -91,13 +93,14 @@ impl PatchEmbed {
         Ok([g.batch * gh * gw, self.channels * self.patch * self.patch])
     }
 
-    /// `out` `[B·gh·gw, hidden]` = the patch embeddings of `pixels` `[B, C, H, W]` (same dtype
-    /// as the weight), through the caller's `cols` buffer of [`Self::cols_shape`].
+    /// `out` `[B·gh·gw, hidden]` = the patch embeddings of `pixels` `[B, C, H, W]` (any float
+    /// dtype: f32 as uploaded, or the weight's), through the caller's `cols` buffer of
+    /// [`Self::cols_shape`] in the weight's dtype.
     pub fn forward(&self, ctx: &Context, pixels: &Tensor, cols: &Tensor, out: &Tensor) -> Result<()> {
         if pixels.rank() == 4 && pixels.dim(1) != self.channels {
             return Err(Error::shape(OP, format!("pixels {pixels:?} have {} channels, the conv weight {}", pixels.dim(1), self.channels)));
         }
-        require_same_dtype(OP, "pixels", pixels, self.proj.dtype())?;
+        require_same_dtype(OP, "cols", cols, self.proj.dtype())?;
         patch_embed_im2col(&ctx.ops, pixels, self.patch, cols)?;
         linear(ctx, cols, &self.proj, out)
     }

@@ -16,9 +16,11 @@
 //! - [`stack::ResidualStack`]: the embeddings → (norm → mixer → residual)* → norm_f → lm_head
 //!   step both Mamba generations run, over any [`RecurrentMixer`].
 //! - [`decode`]: graph-capturable decode steps by state slot over any [`SlotMixer`].
+//! - [`bench`]: the L2 (mixer) and L4 (model) bench workloads every model's `ops` bench runs.
 //! - [`runner::RecurrentRunner`]: the LLM engine's `StepRunner` for any [`RecurrentLm`]: each
 //!   sequence owns a state slot instead of KV blocks; decode steps replay CUDA graphs.
 
+pub mod bench;
 pub mod decode;
 pub mod runner;
 pub mod slots;

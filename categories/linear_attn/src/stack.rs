@@ -25,6 +25,12 @@ pub trait RecurrentMixer {
     fn prefill(&self, ctx: &Context, hidden: &Tensor, seqlens: &SeqLens, states: &LayerStates) -> Result<Tensor>;
     /// One token per sequence.
     fn decode(&self, ctx: &Context, hidden: &Tensor, states: &LayerStates) -> Result<Tensor>;
+    /// Device bytes of every parameter: a decode step reads each of them once (the roofline
+    /// of decode and of the benches).
+    fn weight_bytes(&self) -> usize;
+    /// FLOPs one token costs: the projections' 2·in·out each plus the scan's recurrence
+    /// (~6 per state element, the count of the sequential form whatever algorithm runs it).
+    fn flops_per_token(&self) -> u64;
 }
 
 /// Borrowed views of a model's weights in stack order.

@@ -121,6 +121,16 @@ pub trait RecurrentLm {
         self.stack().decode_step(ctx, cache, bufs)
     }
 
+    /// Weight bytes one forward step reads from device memory (the decode step's roofline):
+    /// every block's norm and mixer, the final norm and lm_head. Of the embedding table a step
+    /// reads only its tokens' rows, so an untied table is not counted; a tied one is, once,
+    /// as lm_head.
+    fn streamed_weight_bytes(&self) -> usize {
+        let s = self.stack();
+        let blocks: usize = s.blocks.iter().map(|(norm, m)| norm.nbytes() + m.weight_bytes()).sum();
+        blocks + s.norm_f.nbytes() + s.lm_head.weight.nbytes() + s.lm_head.bias.as_ref().map_or(0, Tensor::nbytes)
+    }
+
     /// A state cache for `slots` concurrent sequences on the model's device.
     fn new_state_cache(&self, slots: usize) -> Result<RecurrentStateCache> {
         RecurrentStateCache::new(self.device(), self.state_spec(), slots)

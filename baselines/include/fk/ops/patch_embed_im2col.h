@@ -4,7 +4,9 @@
  * with gh = height / p, gw = width / p. The column order is the conv weight's (c, ky, kx), so
  * `out @ weight.view(hidden, C*p*p)^T + bias` (one tensor-core GEMM) is the convolution.
  * Launcher: FK_OP_LAUNCHER(patch_embed_im2col)(const fk_patch_embed_im2col_params*, cudaStream_t)
- * dtypes: f32, f16, bf16 (pixels and out share it). height and width are multiples of patch. */
+ * dtypes: pixels and out each f32, f16 or bf16, independently: each value is rounded once to the
+ * out dtype (round to nearest even), so f32 pixels straight from the host become bf16 GEMM rows
+ * in this one pass instead of a host-side conversion. height and width are multiples of patch. */
 #pragma once
 #include "fk/dtype.h"
 
@@ -17,6 +19,6 @@ typedef struct fk_patch_embed_im2col_params {
     int64_t width;
     int64_t patch;
     int64_t out_stride;   /* elements between out rows (>= channels * patch * patch) */
-    int32_t dtype;
-    int32_t pad_;
+    int32_t dtype;        /* out's dtype (the GEMM's) */
+    int32_t pixels_dtype; /* pixels' dtype */
 } fk_patch_embed_im2col_params;
