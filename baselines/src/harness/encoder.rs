@@ -143,7 +143,9 @@ pub(super) fn encoder_test_cases(dtype: DType) -> Vec<Case> {
     // conversion on the copy; p 14 and 15 are not multiples of 4: scalar path).
     for (batch, channels, height, width, patch) in [(1, 3, 224, 224, 16), (2, 3, 224, 224, 14), (3, 3, 48, 80, 16), (2, 1, 30, 45, 15), (1, 3, 512, 384, 16), (4, 6, 32, 64, 8)] {
         for f32_pixels in [false, true] {
-            v.push(case(dtype, Im2col { batch, channels, height, width, patch, f32_pixels }));
+            if !(f32_pixels && dtype == DType::F32) {
+                v.push(case(dtype, Im2col { batch, channels, height, width, patch, f32_pixels }));
+            }
         }
     }
     // rope_2d: DINOv3 ViT-S/B/L at 224 (1 CLS + 4 registers, 14x14), the 7B's head 128,
