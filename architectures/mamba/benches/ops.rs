@@ -6,10 +6,10 @@
 //! batch 1 and 32 (the family's workloads, `fk_linear_attn::bench`). L3 (MambaBlock) is to come.
 //!
 //! `cargo fastkernels bench --arch mamba` runs this.
-use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
+use fk_baselines::harness::bench::BenchSpec;
 use fk_baselines::harness::{ssm_bench_cases, SsmShapes};
 use fk_baselines::OpId;
-use fk_linear_attn::bench::{RecurrentBench, RecurrentStep};
+use fk_linear_attn::bench::RecurrentBench;
 use fk_mamba::kernels::candidate_table;
 use fk_mamba::{MambaConfig, MambaForCausalLM};
 use fk_runtime::DType;
@@ -17,7 +17,7 @@ use fk_runtime::DType;
 fn main() {
     let cfg = MambaConfig::mamba_2_8b();
     let shapes = SsmShapes { name: "mamba-2.8b", hidden: cfg.hidden_size, d_inner: cfg.intermediate_size, d_state: cfg.state_size, conv_width: cfg.conv_kernel, head_dim: 0, ngroups: 1 };
-    let mut specs: Vec<BenchSpec> = ssm_bench_cases(&shapes, &[1, 2048, 8192], &[1, 32], DType::BF16).into_iter().map(BenchSpec::l1).collect();
+    let specs: Vec<BenchSpec> = ssm_bench_cases(&shapes, &[1, 2048, 8192], &[1, 32], DType::BF16).into_iter().map(BenchSpec::l1).collect();
     let model = RecurrentBench {
         mixer: "MambaMixer",
         model: "MambaForCausalLM",
@@ -27,11 +27,5 @@ fn main() {
         prefill_ops: vec![OpId::CausalConv1d, OpId::SelectiveScan],
         decode_ops: vec![OpId::CausalConv1dUpdate, OpId::SelectiveStateUpdate, OpId::SkinnyGemm],
     };
-    use RecurrentStep::{Decode, Prefill};
-    specs.extend(model.specs(
-        &[Prefill { tokens: 2048 }, Prefill { tokens: 8192 }, Decode { batch: 1 }, Decode { batch: 32 }],
-        &[Prefill { tokens: 2048 }, Decode { batch: 1 }, Decode { batch: 32 }],
-    ));
-    let env = BenchEnv { gemm_peak_tflops: Some(Box::new(bench::gemm_peak_tflops)) };
-    bench::main("fk-mamba", Some(candidate_table()), specs, env)
+    model.main("fk-mamba", candidate_table(), specs)
 }

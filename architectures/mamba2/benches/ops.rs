@@ -11,10 +11,10 @@
 //! `cargo fastkernels bench --arch mamba` is the Mamba-1 scan the SSD scan is compared with.
 //!
 //! `cargo fastkernels bench --arch mamba2` runs this.
-use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
+use fk_baselines::harness::bench::BenchSpec;
 use fk_baselines::harness::{ssm_bench_cases, SsmShapes};
 use fk_baselines::OpId;
-use fk_linear_attn::bench::{RecurrentBench, RecurrentStep};
+use fk_linear_attn::bench::RecurrentBench;
 use fk_mamba2::kernels::candidate_table;
 use fk_mamba2::{Mamba2Config, Mamba2ForCausalLM};
 use fk_runtime::DType;
@@ -41,11 +41,5 @@ fn main() {
         prefill_ops: vec![OpId::CausalConv1d, OpId::SsdChunkScan, OpId::RmsNormGated],
         decode_ops: vec![OpId::CausalConv1dUpdate, OpId::SelectiveStateUpdate, OpId::RmsNormGated, OpId::SkinnyGemm],
     };
-    use RecurrentStep::{Decode, Prefill};
-    specs.extend(model.specs(
-        &[Prefill { tokens: 2048 }, Prefill { tokens: 8192 }, Decode { batch: 1 }, Decode { batch: 32 }],
-        &[Prefill { tokens: 2048 }, Decode { batch: 1 }, Decode { batch: 32 }],
-    ));
-    let env = BenchEnv { gemm_peak_tflops: Some(Box::new(bench::gemm_peak_tflops)) };
-    bench::main("fk-mamba2", Some(candidate_table()), specs, env)
+    model.main("fk-mamba2", candidate_table(), specs)
 }
