@@ -15,6 +15,7 @@ use fk_baselines::{Context, OpTable};
 use fk_llm::engine::{run_workload, Engine, StepRunner, WorkloadReport};
 use fk_llm::workloads::{self, Mode, Workload};
 use fk_runtime::Device;
+use crate::profiling::{profiled, PROFILED_NOTE};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -56,6 +57,10 @@ pub struct EvalArgs {
     /// Run decode steps eagerly instead of replaying CUDA graphs
     #[arg(long)]
     pub(crate) no_cuda_graphs: bool,
+    /// Time every kernel launch, GEMM and graph replay with CUDA events and report where the
+    /// GPU time goes, per op (the events add host time: a profiled run's rates are marked)
+    #[arg(long)]
+    pub(crate) profile: bool,
     /// Write the results (`fastkernels.eval.v1`) here
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
@@ -73,6 +78,9 @@ struct Run {
     /// fraction of the measured copy bandwidth.
     decode_gbs: Option<f64>,
     decode_pct_of_copy: Option<f64>,
+    /// With `--profile`: GPU time per op over the timed pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<crate::profiling::ProfileJson>,
 }
 
 #[derive(Serialize)]
@@ -192,7 +200,10 @@ impl Eval<'_> {
                 let describe = built.runner.describe();
                 let mut engine = Engine::new(built.runner)?;
                 let mut bar = Progress::new(format!("{name} [{label}]"));
-                let report = run_workload(&mut engine, &w, &mut |d, t| bar.update(d, t))?;
+                let (mut report, profile) = profiled(self.a.profile, &format!("{name} [{label}]"), || Ok(run_workload(&mut engine, &w, &mut |d, t| bar.update(d, t))?))?;
+                if profile.is_some() {
+                    report.notes.push(PROFILED_NOTE.into());
+                }
                 let decode_gbs = info.decode_gbs(&report.engine);
                 runs.push(Run {
                     workload: name.clone(),
@@ -202,6 +213,7 @@ impl Eval<'_> {
                     report,
                     decode_gbs,
                     decode_pct_of_copy: decode_gbs.map(|g| 100.0 * g / copy),
+                    profile,
                 });
             }
         }

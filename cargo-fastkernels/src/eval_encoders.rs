@@ -5,6 +5,7 @@
 use crate::encoders::{arch_by_name, resolve, Loaded};
 use crate::eval::EvalArgs;
 use crate::models::gpu;
+use crate::profiling::{profiled, ProfileJson, PROFILED_NOTE};
 use crate::table::Table;
 use anyhow::{bail, Context as _, Result};
 use fk_baselines::{Context, OpTable};
@@ -40,6 +41,9 @@ struct EncoderRun {
     /// of its batch.
     latency: Latency,
     notes: Vec<String>,
+    /// With `--profile`: GPU time per op over the timed pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<ProfileJson>,
 }
 
 #[derive(Serialize)]
@@ -118,7 +122,7 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
     let mut runs = Vec::new();
     for n in &names {
         let w = workloads::build(n, &shape, a.seed, a.max_num_seqs)?;
-        let r = model.with_encoder(&ctx, |enc| run_workload(enc, &w, &shape))?;
+        let r = model.with_encoder(&ctx, |enc| run_workload(enc, &w, &shape, a.profile))?;
         runs.push(r);
     }
     print_table(&runs);
@@ -142,29 +146,37 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
 
 /// Warm up (one batch, untimed: cuBLASLt heuristics, first-touch allocations), then time the
 /// workload: batch 1 request by request, throughput all queued at once.
-fn run_workload(enc: &dyn Encoder, w: &EmbedWorkload, shape: &ModelShape) -> Result<EncoderRun> {
+fn run_workload(enc: &dyn Encoder, w: &EmbedWorkload, shape: &ModelShape, profile: bool) -> Result<EncoderRun> {
     let mut engine = EmbedEngine::new(enc, w.policy)?;
     let warm = w.policy.max_batch.min(w.requests.len()).max(1);
     engine
         .embed(w.requests[..warm].to_vec())
         .context("warm-up")?;
-    let mut total = EmbedStats::default();
-    let mut latencies = Vec::with_capacity(w.requests.len());
-    if w.one_at_a_time {
-        for x in &w.requests {
-            engine.submit(x.clone())?;
+    let timed = || -> Result<(EmbedStats, Vec<f64>)> {
+        let mut total = EmbedStats::default();
+        let mut latencies = Vec::with_capacity(w.requests.len());
+        if w.one_at_a_time {
+            for x in &w.requests {
+                engine.submit(x.clone())?;
+                let (_, s) = engine.run()?;
+                latencies.push(s.wall_s);
+                total.wall_s += s.wall_s;
+                total.batches += s.batches;
+                total.items += s.items;
+                total.padded_tokens += s.padded_tokens;
+            }
+        } else {
+            engine.submit_all(w.requests.iter().cloned())?;
             let (_, s) = engine.run()?;
-            latencies.push(s.wall_s);
-            total.wall_s += s.wall_s;
-            total.batches += s.batches;
-            total.items += s.items;
-            total.padded_tokens += s.padded_tokens;
+            latencies = s.latencies_s.clone();
+            total = s;
         }
-    } else {
-        engine.submit_all(w.requests.iter().cloned())?;
-        let (_, s) = engine.run()?;
-        latencies = s.latencies_s.clone();
-        total = s;
+        Ok((total, latencies))
+    };
+    let ((total, latencies), profile) = profiled(profile, w.name, timed)?;
+    let mut notes = w.notes.clone();
+    if profile.is_some() {
+        notes.push(PROFILED_NOTE.into());
     }
     let n = w.requests.len();
     let text = matches!(shape, ModelShape::Text { .. });
@@ -189,7 +201,8 @@ fn run_workload(enc: &dyn Encoder, w: &EmbedWorkload, shape: &ModelShape) -> Res
             p90_ms: percentile_ms(&latencies, 90.0),
             p99_ms: percentile_ms(&latencies, 99.0),
         },
-        notes: w.notes.clone(),
+        notes,
+        profile,
     })
 }
 

@@ -17,6 +17,7 @@ mod generate;
 mod list;
 mod models;
 mod output;
+mod profiling;
 mod progress;
 mod registry;
 mod report;

@@ -414,31 +414,35 @@ impl Gemm {
             unsafe { set_desc(plan.desc, DescAttr::CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias) }.map_err(fail)?;
         }
         let (alpha, beta) = (1.0f32, 0.0f32);
-        // SAFETY: the pointers were checked against the tensors' shapes and strides above
-        // (the layouts describe exactly those spans); beta = 0 so C is never read; the
-        // workspace holds WORKSPACE_BYTES, the limit given to the heuristic; the stream
-        // belongs to the bound context.
-        let status = unsafe {
-            result::matmul(
-                self.handle,
-                plan.desc,
-                &alpha as *const f32 as *const c_void,
-                &beta as *const f32 as *const c_void,
-                p.w as *const c_void,
-                plan.a,
-                p.x as *const c_void,
-                plan.b,
-                p.y as *const c_void,
-                plan.c,
-                p.y as *mut c_void,
-                plan.c,
-                &plan.algo,
-                self.workspace.ptr() as *mut c_void,
-                self.workspace.bytes(),
-                self.device.stream() as sys::cudaStream_t,
-            )
-        };
-        lt("cublasLtMatmul", status).map_err(fail)
+        let name = || format!("gemm (cuBLASLt) {} [{}, {}] · [{}, {}]ᵀ", p.dtype, p.m, p.k, p.n, p.k);
+        // Only the matmul is the span: a new problem's heuristic query above is host time.
+        crate::profile::span(&self.device, name, || {
+            // SAFETY: the pointers were checked against the tensors' shapes and strides above
+            // (the layouts describe exactly those spans); beta = 0 so C is never read; the
+            // workspace holds WORKSPACE_BYTES, the limit given to the heuristic; the stream
+            // belongs to the bound context.
+            let status = unsafe {
+                result::matmul(
+                    self.handle,
+                    plan.desc,
+                    &alpha as *const f32 as *const c_void,
+                    &beta as *const f32 as *const c_void,
+                    p.w as *const c_void,
+                    plan.a,
+                    p.x as *const c_void,
+                    plan.b,
+                    p.y as *const c_void,
+                    plan.c,
+                    p.y as *mut c_void,
+                    plan.c,
+                    &plan.algo,
+                    self.workspace.ptr() as *mut c_void,
+                    self.workspace.bytes(),
+                    self.device.stream() as sys::cudaStream_t,
+                )
+            };
+            lt("cublasLtMatmul", status).map_err(fail)
+        })
     }
 }
 

@@ -27,7 +27,8 @@ impl Graph {
         stream
             .begin_capture(sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
             .map_err(|e| Error::cuda("cuStreamBeginCapture", format!("{e:?}")))?;
-        let body_result = body();
+        // No profiling events inside the capture (they would become graph nodes).
+        let body_result = crate::profile::capturing(body);
         // Always end the capture, even after a failure, so the stream leaves capture mode.
         let ended = stream.end_capture(sys::CUgraphInstantiate_flags(0));
         body_result?;
@@ -41,7 +42,7 @@ impl Graph {
     /// Enqueue one replay on the device stream (asynchronous, like any launch).
     pub fn launch(&self) -> Result<()> {
         self.device.bind()?;
-        self.graph.launch().map_err(|e| Error::cuda("cuGraphLaunch", format!("{e:?}")))
+        crate::profile::span(&self.device, || "graph replay".into(), || self.graph.launch().map_err(|e| Error::cuda("cuGraphLaunch", format!("{e:?}"))))
     }
 
     pub fn device(&self) -> &Device {

@@ -363,6 +363,49 @@ fn tolerances_accept_rounded_reference(seed: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// `profile`: spans of every GEMM while recording, none of what a graph capture enqueues, one
+/// `graph replay` span per replay, positive finite GPU times; nothing after `finish`.
+fn profile_spans(dev: &Device) -> Result<(), String> {
+    let gemm = gemm(dev)?;
+    let e = |e: Error| e.to_string();
+    let dtype = DType::BF16;
+    // Shapes no other trial uses, so concurrent trials cannot add to these rows.
+    let t = |m: usize, k: usize| Tensor::zeros(dev, &[m, k], dtype).map_err(e);
+    let (x, w, y) = (t(37, 72)?, t(52, 72)?, t(37, 52)?);
+    let (xc, wc, yc) = (t(3, 88)?, t(20, 88)?, t(3, 20)?);
+    // Plan the captured problem first: the capture then only enqueues the matmul.
+    gemm.matmul_nt(&xc, &wc, None, &yc).map_err(e)?;
+    fk_runtime::profile::start();
+    let body = || -> Result<(), String> {
+        for _ in 0..3 {
+            gemm.matmul_nt(&x, &w, None, &y).map_err(e)?;
+        }
+        let graph = fk_runtime::Graph::capture(dev, || gemm.matmul_nt(&xc, &wc, None, &yc)).map_err(e)?;
+        graph.launch().map_err(e)?;
+        graph.launch().map_err(e)
+    };
+    let ran = body();
+    let report = fk_runtime::profile::finish().map_err(e)?.ok_or("finish after start gave no report")?;
+    ran?;
+    let row = |needle: &str| report.rows.iter().find(|r| r.name.contains(needle));
+    let plain = row("[37, 72] · [52, 72]ᵀ").ok_or_else(|| format!("no span of the 37x52x72 GEMM:\n{}", report.table(40)))?;
+    if plain.calls != 3 || !(plain.gpu_ms > 0.0 && plain.gpu_ms.is_finite()) {
+        return Err(format!("37x52x72 GEMM: {} calls, {} ms (expected 3, > 0)", plain.calls, plain.gpu_ms));
+    }
+    if let Some(captured) = row("[3, 88] · [20, 88]ᵀ") {
+        return Err(format!("the GEMM inside the graph capture was recorded: {captured:?}"));
+    }
+    let replays = row("graph replay").ok_or("no graph replay span")?;
+    if replays.calls < 2 {
+        return Err(format!("{} graph replay spans, expected at least 2", replays.calls));
+    }
+    gemm.matmul_nt(&x, &w, None, &y).map_err(e)?;
+    if fk_runtime::profile::active() || fk_runtime::profile::finish().map_err(e)?.is_some() {
+        return Err("profiling still on after finish".into());
+    }
+    Ok(())
+}
+
 fn main() {
     let seed = fresh_seed();
     let mut trials =
@@ -373,5 +416,6 @@ fn main() {
     trials.push(gpu_trial("gemm/plan_cache_reuses_plans", move |dev| with_seed(plan_cache_reuses_plans(dev, seed))));
     trials.push(gpu_trial("gemm/rejects_bad_arguments", gemm_rejects_bad_arguments));
     trials.push(gpu_trial("safetensors/device_round_trip", move |dev| with_seed(checkpoint_round_trip(dev, seed))));
+    trials.push(gpu_trial("profile/spans_per_op_none_inside_capture", profile_spans));
     run(trials)
 }

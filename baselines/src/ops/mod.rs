@@ -62,11 +62,13 @@ use std::ffi::c_void;
 pub(crate) fn launch<P>(table: &OpTable, op: OpId, device: &Device, params: &P, ctx: impl FnOnce() -> String) -> Result<()> {
     device.bind()?;
     let f = table.launcher(op);
-    // SAFETY: `P` is the #[repr(C)] params struct of `op` (each wrapper passes its own), the
-    // pointers inside it were validated against live tensors on `device`, and the launcher
-    // only enqueues work on the stream we pass.
-    let code = unsafe { f(params as *const P as *const c_void, device.stream()) };
-    Device::check_launch(op.name(), code, ctx)
+    fk_runtime::profile::span(device, || op.name().to_string(), || {
+        // SAFETY: `P` is the #[repr(C)] params struct of `op` (each wrapper passes its own), the
+        // pointers inside it were validated against live tensors on `device`, and the launcher
+        // only enqueues work on the stream we pass.
+        let code = unsafe { f(params as *const P as *const c_void, device.stream()) };
+        Device::check_launch(op.name(), code, ctx)
+    })
 }
 
 /// A tensor seen as `rows` rows of `cols` contiguous elements, `stride` apart. 2-D tensors
