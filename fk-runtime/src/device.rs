@@ -43,7 +43,40 @@ fn cuda<T>(op: &str, r: std::result::Result<T, cudarc::driver::DriverError>) -> 
     r.map_err(|e| Error::cuda(op, format!("{e:?}")))
 }
 
+/// Tensors come from the device's default stream-ordered pool (`cuMemAllocAsync`). Its
+/// release threshold defaults to 0: at every synchronisation the pool hands all its unused
+/// memory back to the driver, so a loop that allocates its intermediates and then waits for a
+/// result (every eager prefill step, every embedding batch) maps its pages again each time.
+/// Keeping what was freed in the pool, as PyTorch's caching allocator does, makes steady-state
+/// allocation a pool lookup ([`Device::mem_info`] trims the pool before it asks the driver).
+fn keep_pool_memory(ctx: &CudaContext) -> Result<()> {
+    let pool = default_pool(ctx)?;
+    let mut threshold = u64::MAX;
+    // SAFETY: RELEASE_THRESHOLD takes a cuuint64_t, which `threshold` is.
+    let set = unsafe { sys::cuMemPoolSetAttribute(pool, sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, (&mut threshold as *mut u64).cast()) };
+    cuda("cuMemPoolSetAttribute(RELEASE_THRESHOLD)", set.result())
+}
+
+fn default_pool(ctx: &CudaContext) -> Result<sys::CUmemoryPool> {
+    let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+    // SAFETY: out-parameter call on the context's own device.
+    cuda("cuDeviceGetDefaultMemPool", unsafe { sys::cuDeviceGetDefaultMemPool(&mut pool, ctx.cu_device()) }.result())?;
+    Ok(pool)
+}
+
 impl Device {
+    /// The default pool's release threshold (`u64::MAX`: freed memory stays pooled; see
+    /// `keep_pool_memory`).
+    pub fn pool_release_threshold(&self) -> Result<u64> {
+        self.bind()?;
+        let pool = default_pool(&self.inner.ctx)?;
+        let mut threshold = 0u64;
+        // SAFETY: RELEASE_THRESHOLD writes a cuuint64_t into `threshold`.
+        let get = unsafe { sys::cuMemPoolGetAttribute(pool, sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, (&mut threshold as *mut u64).cast()) };
+        cuda("cuMemPoolGetAttribute(RELEASE_THRESHOLD)", get.result())?;
+        Ok(threshold)
+    }
+
     /// Open device `ordinal`: probes the driver first, so a GPU-less machine gets
     /// `Error::NoGpu` with the reason instead of a panic.
     pub fn new(ordinal: usize) -> Result<Device> {
@@ -55,6 +88,7 @@ impl Device {
         // SAFETY: called before this context allocates anything through cudarc.
         unsafe { ctx.disable_event_tracking() };
         let stream = cuda("cuStreamCreate", ctx.new_stream())?;
+        keep_pool_memory(&ctx)?;
         let attr = |a| cuda("cuDeviceGetAttribute", ctx.attribute(a));
         let mut driver_version = 0;
         // SAFETY: plain out-parameter call on an initialised driver.
@@ -96,10 +130,16 @@ impl Device {
         cuda("cuCtxSetCurrent", self.inner.ctx.bind_to_thread())
     }
 
-    /// `(free, total)` bytes of device memory as the driver reports them (memory held by
-    /// this process's allocation pool counts as used).
+    /// `(free, total)` bytes of device memory as the driver reports them, after handing the
+    /// pool's unused memory back (the pool keeps what is freed; without the trim it would
+    /// count as used). Memory in live tensors counts as used.
     pub fn mem_info(&self) -> Result<(usize, usize)> {
         self.bind()?;
+        // Only memory no allocation holds is released, and only once the work queued before
+        // its frees has run: wait for the stream first.
+        self.synchronize()?;
+        // SAFETY: the pool belongs to the bound context's device.
+        cuda("cuMemPoolTrimTo", unsafe { sys::cuMemPoolTrimTo(default_pool(&self.inner.ctx)?, 0) }.result())?;
         cuda("cuMemGetInfo", result::mem_get_info())
     }
 

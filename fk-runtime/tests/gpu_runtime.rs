@@ -417,5 +417,10 @@ fn main() {
     trials.push(gpu_trial("gemm/rejects_bad_arguments", gemm_rejects_bad_arguments));
     trials.push(gpu_trial("safetensors/device_round_trip", move |dev| with_seed(checkpoint_round_trip(dev, seed))));
     trials.push(gpu_trial("profile/spans_per_op_none_inside_capture", profile_spans));
+    trials.push(gpu_trial("device/pool_keeps_freed_memory", |dev| match dev.pool_release_threshold() {
+        Ok(u64::MAX) => Ok(()),
+        Ok(t) => Err(format!("default pool release threshold {t}, expected u64::MAX (freed memory kept)")),
+        Err(e) => Err(e.to_string()),
+    }));
     run(trials)
 }
