@@ -4,10 +4,9 @@
 //!
 //! - [`KvCacheModel`] wraps any [`CausalLm`] (Llama, Mixtral, …): the family's `GpuRunner`
 //!   over the paged KV cache, with CUDA-graph decode.
-//! - [`RecurrentModel`] wraps a state-space model (Mamba, and Mamba-2 the same way): a
-//!   fixed-size recurrent state per sequence, run by the architecture's own `StepRunner`,
-//!   which the model's loader names with two plain functions (build the runner, compute the
-//!   prompt's logits).
+//! - [`RecurrentModel`] wraps any [`RecurrentLm`] (Mamba, Mamba-2, …): a fixed-size
+//!   recurrent state per sequence, run by the family's `RecurrentRunner` (CUDA-graph decode
+//!   by state slot).
 //!
 //! Runners come back boxed (`Box<dyn StepRunner>` is a `StepRunner`): a dynamic call per
 //! engine step costs nothing next to a step's kernels, and it keeps every command one code
@@ -16,6 +15,7 @@
 use anyhow::{bail, Result};
 use fk_baselines::Context;
 use fk_llm::engine::{EngineStats, GpuRunner, GpuRunnerConfig, StepRunner};
+use fk_linear_attn::{LogitsRows, RecurrentLm, RecurrentRunner, RecurrentRunnerConfig, Step};
 use fk_llm::{CausalLm, Generator, GeneratorOptions, PagedKvCache};
 use fk_runtime::DType;
 use serde::Serialize;
@@ -219,27 +219,26 @@ where
     }
 }
 
-/// Builds a recurrent model's runner (e.g. `MambaRunner::new`, boxed).
-pub type MakeRecurrentRunner<M> = for<'a> fn(&'a M, &Context, RecurrentConfig) -> fk_runtime::Result<Box<dyn StepRunner + 'a>>;
-/// A recurrent model's logits of every prompt position from a fresh state.
-pub type RecurrentPromptLogits<M> = fn(&M, &Context, &[u32]) -> fk_runtime::Result<Vec<f32>>;
-
-/// A recurrent (state-space) model under its own runner.
+/// A recurrent (state-space) model under the family's runner.
 pub struct RecurrentModel<M> {
     model: M,
     info: ModelInfo,
-    make_runner: MakeRecurrentRunner<M>,
-    prompt_logits: RecurrentPromptLogits<M>,
 }
 
-impl<M> RecurrentModel<M> {
-    /// `info.cache` must be [`CacheKind::Recurrent`] and `info.max_position_embeddings` `None`
-    /// for a model without positions (a recurrent model with a trained limit may give it).
-    pub fn new(model: M, info: ModelInfo, make_runner: MakeRecurrentRunner<M>, prompt_logits: RecurrentPromptLogits<M>) -> Result<RecurrentModel<M>> {
-        if !matches!(info.cache, CacheKind::Recurrent { .. }) {
-            bail!("{}: a recurrent model must describe its cache as recurrent, not {:?}", info.arch, info.cache);
-        }
-        Ok(RecurrentModel { model, info, make_runner, prompt_logits })
+impl<M: RecurrentLm> RecurrentModel<M> {
+    /// `arch` names it in reports; `eos_token_ids` come from its config. The model has no
+    /// positions (no context limit of its own).
+    pub fn new(model: M, arch: &str, eos_token_ids: Vec<u32>) -> RecurrentModel<M> {
+        let info = ModelInfo {
+            arch: arch.into(),
+            dtype: model.dtype(),
+            vocab_size: model.vocab_size(),
+            eos_token_ids,
+            max_position_embeddings: None,
+            streamed_weight_bytes: model.streamed_weight_bytes(),
+            cache: CacheKind::Recurrent { bytes_per_sequence: model.state_spec().bytes_per_slot() },
+        };
+        RecurrentModel { model, info }
     }
 }
 
@@ -248,7 +247,7 @@ pub fn recurrent_config(s: &EngineSizes) -> RecurrentConfig {
     RecurrentConfig { max_num_seqs: s.max_num_seqs, max_model_len: s.max_model_len, max_batched_tokens: s.max_batched_tokens, cuda_graphs: s.cuda_graphs }
 }
 
-impl<M> EngineModel for RecurrentModel<M> {
+impl<M: RecurrentLm> EngineModel for RecurrentModel<M> {
     fn info(&self) -> &ModelInfo {
         &self.info
     }
@@ -256,14 +255,22 @@ impl<M> EngineModel for RecurrentModel<M> {
     fn runner<'a>(&'a self, ctx: &Context, sizes: &EngineSizes) -> Result<BuiltRunner<'a>> {
         check_sizes(self.info.max_position_embeddings, sizes)?;
         let cfg = recurrent_config(sizes);
-        Ok(BuiltRunner { runner: (self.make_runner)(&self.model, ctx, cfg)?, config: RunnerConfig::Recurrent(cfg) })
+        let limits = RecurrentRunnerConfig { max_num_seqs: cfg.max_num_seqs, max_model_len: cfg.max_model_len, max_batched_tokens: cfg.max_batched_tokens };
+        let mut runner = RecurrentRunner::new(&self.model, ctx, limits)?;
+        runner.set_cuda_graphs(cfg.cuda_graphs);
+        Ok(BuiltRunner { runner: Box::new(runner), config: RunnerConfig::Recurrent(cfg) })
     }
 
+    /// The whole prompt as one prefill on a fresh state slot, logits at every position.
     fn prompt_logits(&self, ctx: &Context, prompt: &[u32]) -> Result<Vec<f32>> {
         if prompt.is_empty() {
             bail!("prompt_logits: the prompt is empty");
         }
-        Ok((self.prompt_logits)(&self.model, ctx, prompt)?)
+        let m = &self.model;
+        let mut cache = m.new_state_cache(1)?;
+        let slot = cache.slots_mut().allocate().map_err(|e| anyhow::anyhow!("{} prompt logits: {e}", m.name()))?;
+        cache.reset(slot)?;
+        Ok(m.forward(ctx, prompt, Step::Prefill { lens: &[prompt.len()] }, &cache, &[slot], LogitsRows::All, false)?.logits)
     }
 }
 
