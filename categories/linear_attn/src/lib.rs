@@ -15,6 +15,7 @@
 //!   implement, with greedy decoding on top.
 //! - [`stack::ResidualStack`]: the embeddings → (norm → mixer → residual)* → norm_f → lm_head
 //!   step both Mamba generations run, over any [`RecurrentMixer`].
+//! - [`reference`]: the CPU reference of that stack (HF semantics) over any mixer's reference.
 //! - [`decode`]: graph-capturable decode steps by state slot over any [`SlotMixer`].
 //! - [`bench`]: the L2 (mixer) and L4 (model) bench workloads every model's `ops` bench runs.
 //! - [`runner::RecurrentRunner`]: the LLM engine's `StepRunner` for any [`RecurrentLm`]: each
@@ -22,6 +23,7 @@
 
 pub mod bench;
 pub mod decode;
+pub mod reference;
 pub mod runner;
 pub mod slots;
 pub mod stack;

@@ -6,19 +6,14 @@ use fk_baselines::reference::modules::{load_tensor, Linear, Rounding};
 use fk_baselines::reference::ssm::{
     causal_conv1d, causal_conv1d_update, selective_scan, selective_state_update, ScanInputs,
 };
+use fk_linear_attn::reference::{MixerState, ReferenceMixer};
 use fk_runtime::safetensors::Checkpoint;
 use fk_runtime::{Error, Result};
 
 use crate::MambaConfig;
 
-/// One sequence's recurrent state in one layer: the conv's last `conv_kernel - 1` inputs
+/// Its state ([`MixerState`]) per sequence: the conv's last `conv_kernel - 1` inputs
 /// `[intermediate, conv_kernel-1]` (oldest first) and the SSM state `[intermediate, state_size]`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MixerState {
-    pub conv: Vec<f64>,
-    pub ssm: Vec<f64>,
-}
-
 pub struct MambaMixer {
     pub in_proj: Linear,
     /// conv1d.weight `[intermediate, 1, k]` read as `[intermediate, k]`.
@@ -38,8 +33,11 @@ pub struct MambaMixer {
     k: usize,
 }
 
-impl MambaMixer {
-    pub fn zero_state(&self) -> MixerState {
+impl ReferenceMixer for MambaMixer {
+    type Config = MambaConfig;
+    const MODEL: &'static str = "MambaForCausalLM";
+
+    fn zero_state(&self) -> MixerState {
         MixerState {
             conv: vec![0.0; self.inter * (self.k - 1)],
             ssm: vec![0.0; self.inter * self.n],
@@ -47,7 +45,7 @@ impl MambaMixer {
     }
 
     /// `backbone.layers.<i>.mixer.*` (`prefix` ends in `mixer`).
-    pub fn load(ckpt: &Checkpoint, prefix: &str, cfg: &MambaConfig) -> Result<MambaMixer> {
+    fn load(ckpt: &Checkpoint, prefix: &str, cfg: &MambaConfig) -> Result<MambaMixer> {
         let (h, i, r, n, k) = (
             cfg.hidden_size,
             cfg.intermediate_size,
@@ -83,7 +81,7 @@ impl MambaMixer {
     /// `hidden` `[L, hidden_size]` of one sequence (model-dtype values) → `[L, hidden_size]`,
     /// continuing from `state` and leaving the state after the last token in it. One token is
     /// the decode path (`causal_conv1d_update`, `selective_state_update`), as in HF.
-    pub fn forward(&self, r: Rounding, hidden: &[f32], state: &mut MixerState) -> Result<Vec<f32>> {
+    fn forward(&self, r: Rounding, hidden: &[f32], state: &mut MixerState) -> Result<Vec<f32>> {
         let (i, n, rank) = (self.inter, self.n, self.rank);
         let tokens = hidden.len() / self.in_proj.in_features;
         if tokens == 0 || hidden.len() != tokens * self.in_proj.in_features {

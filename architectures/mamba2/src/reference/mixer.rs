@@ -11,19 +11,14 @@
 
 use fk_baselines::reference::modules::{load_tensor, Linear, Rounding};
 use fk_baselines::reference::ssm::{causal_conv1d, causal_conv1d_update, rms_norm_gated, selective_state_update_mamba2, ssd_chunked, SsdInputs};
+use fk_linear_attn::reference::{MixerState, ReferenceMixer};
 use fk_runtime::safetensors::Checkpoint;
 use fk_runtime::{DType, Error, Result};
 
 use crate::Mamba2Config;
 
-/// One sequence's recurrent state in one layer: the conv's last `conv_kernel - 1` inputs
+/// Its state ([`MixerState`]) per sequence: the conv's last `conv_kernel - 1` inputs
 /// `[conv_dim, conv_kernel-1]` (oldest first) and the SSM state `[num_heads, head_dim, state_size]`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MixerState {
-    pub conv: Vec<f64>,
-    pub ssm: Vec<f64>,
-}
-
 pub struct Mamba2Mixer {
     pub in_proj: Linear,
     /// conv1d.weight `[conv_dim, 1, k]` read as `[conv_dim, k]`.
@@ -54,13 +49,33 @@ fn cols(src: &[f32], width: usize, from: usize, to: usize) -> Vec<f32> {
 }
 
 impl Mamba2Mixer {
-    pub fn zero_state(&self) -> MixerState {
+    /// The time step HF's scan uses: `softplus(dt + dt_bias)`, both steps in the model dtype
+    /// (HF adds and applies softplus to dtype tensors), clamped to `time_step_limit` on the
+    /// prefill path.
+    fn time_step(&self, r: Rounding, dt: &[f32], clamp: bool) -> Vec<f32> {
+        let heads = self.cfg.num_heads;
+        let (lo, hi) = self.cfg.time_step_limit;
+        let biased = r.round(dt.iter().enumerate().map(|(j, &v)| v as f64 + self.dt_bias[j % heads] as f64));
+        let sp = r.round(biased.iter().map(|&v| softplus(v as f64)));
+        if clamp {
+            r.round(sp.into_iter().map(|v| v.clamp(lo, hi) as f64))
+        } else {
+            sp
+        }
+    }
+}
+
+impl ReferenceMixer for Mamba2Mixer {
+    type Config = Mamba2Config;
+    const MODEL: &'static str = "Mamba2ForCausalLM";
+
+    fn zero_state(&self) -> MixerState {
         let c = &self.cfg;
         MixerState { conv: vec![0.0; c.conv_dim() * (c.conv_kernel - 1)], ssm: vec![0.0; c.num_heads * c.head_dim * c.state_size] }
     }
 
     /// `backbone.layers.<i>.mixer.*` (`prefix` ends in `mixer`).
-    pub fn load(ckpt: &Checkpoint, prefix: &str, cfg: &Mamba2Config) -> Result<Mamba2Mixer> {
+    fn load(ckpt: &Checkpoint, prefix: &str, cfg: &Mamba2Config) -> Result<Mamba2Mixer> {
         let (h, i, heads, k, cd) = (cfg.hidden_size, cfg.intermediate_size, cfg.num_heads, cfg.conv_kernel, cfg.conv_dim());
         let p = |s: &str| format!("{prefix}.{s}");
         let a_log = load_tensor(ckpt, &p("A_log"), &[heads])?;
@@ -77,25 +92,10 @@ impl Mamba2Mixer {
         })
     }
 
-    /// The time step HF's scan uses: `softplus(dt + dt_bias)`, both steps in the model dtype
-    /// (HF adds and applies softplus to dtype tensors), clamped to `time_step_limit` on the
-    /// prefill path.
-    fn time_step(&self, r: Rounding, dt: &[f32], clamp: bool) -> Vec<f32> {
-        let heads = self.cfg.num_heads;
-        let (lo, hi) = self.cfg.time_step_limit;
-        let biased = r.round(dt.iter().enumerate().map(|(j, &v)| v as f64 + self.dt_bias[j % heads] as f64));
-        let sp = r.round(biased.iter().map(|&v| softplus(v as f64)));
-        if clamp {
-            r.round(sp.into_iter().map(|v| v.clamp(lo, hi) as f64))
-        } else {
-            sp
-        }
-    }
-
     /// `hidden` `[L, hidden_size]` of one sequence (model-dtype values) → `[L, hidden_size]`,
     /// continuing from `state` and leaving the state after the last token in it. One token is
     /// the decode path (`causal_conv1d_update`, the one-step SSD update), as in HF.
-    pub fn forward(&self, r: Rounding, hidden: &[f32], state: &mut MixerState) -> Result<Vec<f32>> {
+    fn forward(&self, r: Rounding, hidden: &[f32], state: &mut MixerState) -> Result<Vec<f32>> {
         let c = &self.cfg;
         let (i, cd, heads, gn) = (c.intermediate_size, c.conv_dim(), c.num_heads, c.n_groups * c.state_size);
         let width = self.in_proj.in_features;
