@@ -41,6 +41,34 @@ pub trait StackConfig: Clone {
     fn tie_word_embeddings(&self) -> bool;
 }
 
+/// `impl StackConfig for $t` from its fields of the same names (HF's config keys, which
+/// every model of the family shares).
+#[macro_export]
+macro_rules! impl_stack_config {
+    ($t:ty) => {
+        impl $crate::reference::StackConfig for $t {
+            fn hidden_size(&self) -> usize {
+                self.hidden_size
+            }
+            fn vocab_size(&self) -> usize {
+                self.vocab_size
+            }
+            fn num_hidden_layers(&self) -> usize {
+                self.num_hidden_layers
+            }
+            fn layer_norm_epsilon(&self) -> f32 {
+                self.layer_norm_epsilon
+            }
+            fn residual_in_fp32(&self) -> bool {
+                self.residual_in_fp32
+            }
+            fn tie_word_embeddings(&self) -> bool {
+                self.tie_word_embeddings
+            }
+        }
+    };
+}
+
 /// A block's mixer on the CPU.
 pub trait ReferenceMixer: Sized {
     type Config: StackConfig;

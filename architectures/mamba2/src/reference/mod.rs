@@ -13,7 +13,7 @@ pub use mixer::Mamba2Mixer;
 pub use fk_linear_attn::reference::{MixerState, SequenceState};
 
 use crate::Mamba2Config;
-use fk_linear_attn::reference::{ReferenceBackbone, ReferenceBlock, ReferenceLm, StackConfig};
+use fk_linear_attn::reference::{ReferenceBackbone, ReferenceBlock, ReferenceLm};
 
 /// HF `Mamba2Block`, `Mamba2Model` and `Mamba2ForCausalLM`: the family's reference stack over
 /// this crate's mixer (`Mamba2ForCausalLM::load(&ckpt, &cfg)`, `forward`, `greedy`).
@@ -21,23 +21,4 @@ pub type Mamba2Block = ReferenceBlock<Mamba2Mixer>;
 pub type Mamba2Model = ReferenceBackbone<Mamba2Mixer>;
 pub type Mamba2ForCausalLM = ReferenceLm<Mamba2Mixer>;
 
-impl StackConfig for Mamba2Config {
-    fn hidden_size(&self) -> usize {
-        self.hidden_size
-    }
-    fn vocab_size(&self) -> usize {
-        self.vocab_size
-    }
-    fn num_hidden_layers(&self) -> usize {
-        self.num_hidden_layers
-    }
-    fn layer_norm_epsilon(&self) -> f32 {
-        self.layer_norm_epsilon
-    }
-    fn residual_in_fp32(&self) -> bool {
-        self.residual_in_fp32
-    }
-    fn tie_word_embeddings(&self) -> bool {
-        self.tie_word_embeddings
-    }
-}
+fk_linear_attn::impl_stack_config!(Mamba2Config);
