@@ -7,9 +7,15 @@ use crate::ImageBatch;
 use fk_runtime::embed::EmbedInput;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
-/// The requests' pixel buffers and their one `(channels, height, width)`, checked: all
-/// images, one resolution per batch (the batcher's grouping), at least one.
-fn same_size_images<'a>(inputs: &[&'a EmbedInput]) -> Result<((usize, usize, usize), Vec<&'a [f32]>)> {
+/// A batch's image requests, checked: all images, one resolution (the batcher's grouping),
+/// at least one.
+struct SameSizeImages<'a> {
+    /// `(channels, height, width)`.
+    size: (usize, usize, usize),
+    pixels: Vec<&'a [f32]>,
+}
+
+fn same_size_images<'a>(inputs: &[&'a EmbedInput]) -> Result<SameSizeImages<'a>> {
     let mut size = None;
     let mut pixels = Vec::with_capacity(inputs.len());
     for (i, x) in inputs.iter().enumerate() {
@@ -25,13 +31,13 @@ fn same_size_images<'a>(inputs: &[&'a EmbedInput]) -> Result<((usize, usize, usi
     let Some(size) = size else {
         return Err(Error::bad_input("image_batch", "empty batch"));
     };
-    Ok((size, pixels))
+    Ok(SameSizeImages { size, pixels })
 }
 
 /// The image requests of one batch as host NCHW.
 pub fn image_batch(inputs: &[&EmbedInput]) -> Result<ImageBatch> {
-    let ((c, h, w), parts) = same_size_images(inputs)?;
-    ImageBatch::new(inputs.len(), c, h, w, parts.concat())
+    let SameSizeImages { size: (c, h, w), pixels } = same_size_images(inputs)?;
+    ImageBatch::new(inputs.len(), c, h, w, pixels.concat())
 }
 
 /// The image requests of one batch as an f32 `[batch, channels, height, width]` tensor on
@@ -40,12 +46,12 @@ pub fn image_batch(inputs: &[&EmbedInput]) -> Result<ImageBatch> {
 /// 256² on one host core, more than the GPU forward); the patch embedding's im2col converts
 /// on the GPU as it reads.
 pub fn upload_images(dev: &Device, inputs: &[&EmbedInput]) -> Result<Tensor> {
-    let ((c, h, w), parts) = same_size_images(inputs)?;
-    let pixels = Tensor::empty(dev, &[parts.len(), c, h, w], DType::F32)?;
-    for (i, p) in parts.iter().enumerate() {
-        pixels.narrow(0, i, 1)?.write_f32(p)?;
+    let SameSizeImages { size: (c, h, w), pixels } = same_size_images(inputs)?;
+    let t = Tensor::empty(dev, &[pixels.len(), c, h, w], DType::F32)?;
+    for (i, p) in pixels.iter().enumerate() {
+        t.narrow(0, i, 1)?.write_f32(p)?;
     }
-    Ok(pixels)
+    Ok(t)
 }
 
 /// One image request checked for a model with `num_channels` and `patch_size`.
