@@ -74,12 +74,16 @@ const ITEMS: &[Item] = &[
     Item { kind: Kind::E2e, package: "fk-llama", target: "generate", llama_slot: None, out: "fk-llama.generate", expect: "llama", describe: "Llama-3.1-8B end to end vs HF generate", bench_args: "architectures/llama/configs/Llama-3.1-8B-Instruct/config.json" },
 ];
 
-/// The shipped encoder configs `scripts/peer_hf_encoders.py` reads (keep in step with its CONFIGS).
-const ENCODER_CONFIGS: &[&str] = &[
+/// The shipped configs the HF peers build their random models from, at their repository
+/// paths under bundle/ (`scripts/peer_hf_encoders.py` reads the encoders' — keep in step with
+/// its CONFIGS — and `peer_hf_mamba.py` Mamba's and Mamba-2's).
+const PEER_CONFIGS: &[&str] = &[
     "architectures/colbertv2/configs/colbertv2.0/config.json",
     "architectures/bge-m3/configs/bge-m3/config.json",
     "architectures/siglip2/configs/siglip2-so400m-patch16-naflex/config.json",
     "architectures/dinov3/configs/dinov3-vit7b16-pretrain-lvd1689m/config.json",
+    "architectures/mamba/configs/mamba-2.8b-hf/config.json",
+    "architectures/mamba2/configs/Mamba-Codestral-7B-v0.1/config.json",
 ];
 
 /// Builds the bundle into `out_dir` (default `bundle/`). `only`: just the items whose binary
@@ -125,11 +129,11 @@ pub fn run(ws: &Path, out_dir: Option<PathBuf>, only: Option<Vec<String>>) -> Re
     std::fs::copy(ws.join("scripts/peer_hf_mamba.py"), bundle.join("peer_hf_mamba.py"))?;
     std::fs::copy(ws.join("scripts/check_generate_cli.py"), bundle.join("check_generate_cli.py"))?;
     std::fs::copy(ws.join("scripts/check_serve.py"), bundle.join("check_serve.py"))?;
-    // The encoders' HF peer builds its random models from the shipped configs, which it
-    // finds at their repository paths from its own folder (bundle/scripts/ -> bundle/).
+    // The HF peers build their random models from the shipped configs, which they find at
+    // their repository paths from their own folder (bundle/scripts/ -> bundle/, or bundle/).
     std::fs::create_dir_all(bundle.join("scripts"))?;
     std::fs::copy(ws.join("scripts/peer_hf_encoders.py"), bundle.join("scripts/peer_hf_encoders.py"))?;
-    for cfg in ENCODER_CONFIGS {
+    for cfg in PEER_CONFIGS {
         let dst = bundle.join(cfg);
         std::fs::create_dir_all(dst.parent().expect("has a parent"))?;
         std::fs::copy(ws.join(cfg), &dst).with_context(|| format!("copy {cfg}"))?;

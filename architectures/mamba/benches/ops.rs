@@ -2,7 +2,7 @@
 //! shipped config.json), bf16: the SSM ops (`causal_conv1d` and `selective_scan` at 1 / 2048 /
 //! 8192 prompt tokens, `causal_conv1d_update` and `selective_state_update` at batch 1 and 32),
 //! L2 `MambaMixer` (in_proj … out_proj) at 2048 and 8192 prompt tokens and decode batch 1 and
-//! 32, and L4 `MambaForCausalLM` (64 layers, ~5.5 GB in bf16) prefill 2048 and decode steps at
+//! 32, and L4 `MambaForCausalLM` (64 layers, ~5.5 GB in bf16) prefill 2048 and 8192 and decode steps at
 //! batch 1 and 32 (the family's workloads, `fk_linear_attn::bench`). L3 (MambaBlock) is to come.
 //!
 //! `cargo fastkernels bench --arch mamba` runs this.

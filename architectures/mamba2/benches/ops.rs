@@ -3,7 +3,7 @@
 //! 128): the SSM ops (`causal_conv1d`, the chunked `ssd_chunk_scan` and `rms_norm_gated` at
 //! 1 / 2048 / 8192 prompt tokens, `causal_conv1d_update` and `selective_state_update` at batch
 //! 1 and 32), L2 `Mamba2Mixer` at 2048 and 8192 prompt tokens and decode batch 1 and 32, and L4
-//! `Mamba2ForCausalLM` (~14.6 GB in bf16) prefill 2048 and decode steps at batch 1 and 32
+//! `Mamba2ForCausalLM` (~14.6 GB in bf16) prefill 2048 and 8192 and decode steps at batch 1 and 32
 //! (the family's workloads, `fk_linear_attn::bench`).
 //!
 //! Plus the ops at state-spaces/mamba2-2.7b's width at 8192 tokens (hidden 2560, 80 heads of 64,

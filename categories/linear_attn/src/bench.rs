@@ -316,14 +316,16 @@ impl<L: RecurrentLm + 'static> RecurrentBench<L> {
 
 impl<L: RecurrentLm + 'static> RecurrentBench<L> {
     /// The family's standard rows after the model's L1 rows: the mixer at a 2048- and an
-    /// 8192-token prefill and decode batch 1 and 32; the model at a 2048-token prefill and
-    /// decode batch 1 and 32. Runs the bench (the measured GEMM rate as the flop ceiling).
+    /// 8192-token prefill and decode batch 1 and 32; the model at a 2048- and an 8192-token
+    /// prefill (the whole-model bar; `scripts/peer_hf_mamba.py --model-tokens 8192`
+    /// times transformers on the same row) and decode batch 1 and 32. Runs the bench (the
+    /// measured GEMM rate as the flop ceiling).
     pub fn main(&self, crate_name: &str, candidate: OpTable, l1: Vec<BenchSpec>) -> ! {
         use RecurrentStep::{Decode, Prefill};
         let mut specs = l1;
         specs.extend(self.specs(
             &[Prefill { tokens: 2048 }, Prefill { tokens: 8192 }, Decode { batch: 1 }, Decode { batch: 32 }],
-            &[Prefill { tokens: 2048 }, Decode { batch: 1 }, Decode { batch: 32 }],
+            &[Prefill { tokens: 2048 }, Prefill { tokens: 8192 }, Decode { batch: 1 }, Decode { batch: 32 }],
         ));
         bench::main(crate_name, Some(candidate), specs, BenchEnv { gemm_peak_tflops: Some(Box::new(bench::gemm_peak_tflops)) })
     }
