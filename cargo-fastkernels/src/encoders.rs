@@ -207,8 +207,8 @@ impl Loaded {
             Loaded::Bert(model) => f(&BertEncoder { model, ctx }),
             Loaded::ColBERT(model) => f(&ColBERTEncoder { model, ctx }),
             Loaded::BgeM3(model) => f(&BgeM3Encoder { model, ctx }),
-            Loaded::Siglip2(model) => f(&Siglip2Encoder { model, ctx }),
-            Loaded::DINOv3(model) => f(&DINOv3Encoder { model, ctx }),
+            Loaded::Siglip2(model) => f(&Siglip2Encoder::new(model, ctx)),
+            Loaded::DINOv3(model) => f(&DINOv3Encoder::new(model, ctx)),
         }
     }
 }

@@ -30,6 +30,8 @@ pub mod graph;
 #[cfg(feature = "cuda")]
 pub mod linear;
 #[cfg(feature = "cuda")]
+pub mod pinned;
+#[cfg(feature = "cuda")]
 pub mod profile;
 #[cfg(feature = "cuda")]
 pub mod random_weights;

@@ -1,32 +1,22 @@
-//! DINOv3 as the embedding engine's encoder: per image the CLS row of the final norm's
-//! output (`pooler_output`). A batch holds one resolution (the batcher's grouping), which is
-//! what `DINOv3ViTModel::forward_pixels` takes; the images go up as f32 NCHW straight from
-//! the requests (no host concatenation or conversion).
+//! DINOv3 as the embedding engine's encoder: per image the CLS row of the final norm's output
+//! (`pooler_output`), through the family's [`ImageEncoder`] (same-sized NCHW images uploaded as
+//! f32, patchified on the GPU by `forward_pixels`).
 
 use crate::gpu::DINOv3ViTModel;
 use fk_baselines::Context;
-use fk_multimodal::embed::{check_image, upload_images};
-use fk_runtime::embed::{host_rows, EmbedInput, Embedding, Encoder, Modality};
-use fk_runtime::Result;
+use fk_multimodal::image_encoder::{ImageEncoder, PooledImageModel};
+use fk_runtime::{Result, Tensor};
 
-pub struct DINOv3Encoder<'a> {
-    pub model: &'a DINOv3ViTModel,
-    pub ctx: &'a Context,
-}
+pub type DINOv3Encoder<'a> = ImageEncoder<'a, DINOv3ViTModel>;
 
-impl Encoder for DINOv3Encoder<'_> {
-    fn modality(&self) -> Modality {
-        Modality::Image
+impl PooledImageModel for DINOv3ViTModel {
+    fn num_channels(&self) -> usize {
+        self.cfg.num_channels
     }
-    fn max_len(&self) -> Option<usize> {
-        None
+    fn patch_size(&self) -> usize {
+        self.cfg.patch_size
     }
-    fn check(&self, input: &EmbedInput) -> Result<()> {
-        check_image(input, self.model.cfg.num_channels, self.model.cfg.patch_size)
-    }
-    fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
-        let pixels = upload_images(&self.ctx.device, inputs)?;
-        let out = self.model.forward_pixels(self.ctx, &pixels, false)?;
-        Ok(host_rows(&out.pooler_output)?.into_iter().map(|v| Embedding { pooled: Some(v), tokens: None, token_dim: 0 }).collect())
+    fn pooled(&self, ctx: &Context, pixels: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_pixels(ctx, pixels, false)?.pooler_output)
     }
 }

@@ -21,7 +21,7 @@ fn main() {
             let model = DINOv3ViTModel::from_pretrained(dev, &dir, None).map_err(|e| e.to_string())?;
             let ctx = Context::new(dev, OpTable::baseline()).map_err(|e| e.to_string())?;
             let (c, p) = (model.cfg.num_channels, model.cfg.patch_size);
-            let mut engine = EmbedEngine::new(DINOv3Encoder { model: &model, ctx: &ctx }, BatchPolicy { max_batch: 3, max_batched_tokens: usize::MAX }).map_err(|e| e.to_string())?;
+            let mut engine = EmbedEngine::new(DINOv3Encoder::new(&model, &ctx), BatchPolicy { max_batch: 3, max_batched_tokens: usize::MAX }).map_err(|e| e.to_string())?;
             // Resolutions interleaved, so grouping has to reorder and the results to come back.
             let sizes = [(4 * p, 4 * p), (2 * p, 3 * p), (3 * p, 2 * p)];
             let inputs: Vec<EmbedInput> = (0..10).flat_map(|i| image_requests(1, i as u64, c, sizes[i % 3].0, sizes[i % 3].1)).collect();

@@ -1,19 +1,16 @@
 //! SigLIP-2's vision tower as the embedding engine's encoder: per image the attention-pool
-//! head's vector (`pooler_output`). Each batch holds one resolution (the batcher's
-//! grouping), so its images have equal patch counts and no padding rows: they go up as f32
-//! NCHW and are patchified on the GPU (`forward_pixels`).
+//! head's vector (`pooler_output`), through the family's [`ImageEncoder`] (same-sized NCHW
+//! images uploaded as f32 and patchified on the GPU by `forward_pixels`).
 
 use crate::gpu::Siglip2VisionTransformer;
 use crate::patches::PatchBatch;
 use fk_baselines::Context;
-use fk_multimodal::embed::{check_image, image_batch, upload_images};
-use fk_runtime::embed::{host_rows, EmbedInput, Embedding, Encoder, Modality};
-use fk_runtime::{Error, Result};
+use fk_multimodal::embed::image_batch;
+use fk_multimodal::image_encoder::{ImageEncoder, PooledImageModel};
+use fk_runtime::embed::EmbedInput;
+use fk_runtime::{Error, Result, Tensor};
 
-pub struct Siglip2Encoder<'a> {
-    pub model: &'a Siglip2VisionTransformer,
-    pub ctx: &'a Context,
-}
+pub type Siglip2Encoder<'a> = ImageEncoder<'a, Siglip2VisionTransformer>;
 
 /// Patchify one batch of same-sized CHW images on the host, as HF's processor does, for
 /// [`Siglip2VisionTransformer::forward`] (the engine does not: it uploads NCHW).
@@ -24,22 +21,16 @@ pub fn patch_batch(inputs: &[&EmbedInput], patch_size: usize) -> Result<PatchBat
     PatchBatch::from_images(&images, b.channels, patch_size, (b.height / patch_size) * (b.width / patch_size))
 }
 
-impl Encoder for Siglip2Encoder<'_> {
-    fn modality(&self) -> Modality {
-        Modality::Image
+impl PooledImageModel for Siglip2VisionTransformer {
+    fn num_channels(&self) -> usize {
+        self.cfg.num_channels
     }
-    fn max_len(&self) -> Option<usize> {
-        None
+    fn patch_size(&self) -> usize {
+        self.cfg.patch_size
     }
-    fn check(&self, input: &EmbedInput) -> Result<()> {
-        check_image(input, self.model.cfg.num_channels, self.model.cfg.patch_size)
-    }
-    fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
-        let pixels = upload_images(&self.ctx.device, inputs)?;
-        let out = self.model.forward_pixels(self.ctx, &pixels, false)?;
-        let Some(pooled) = out.pooler_output else {
-            return Err(Error::config("SigLIP-2 without the attention-pool head (vision_use_head false) has no pooled output to embed with"));
-        };
-        Ok(host_rows(&pooled)?.into_iter().map(|v| Embedding { pooled: Some(v), tokens: None, token_dim: 0 }).collect())
+    fn pooled(&self, ctx: &Context, pixels: &Tensor) -> Result<Tensor> {
+        self.forward_pixels(ctx, pixels, false)?
+            .pooler_output
+            .ok_or_else(|| Error::config("SigLIP-2 without the attention-pool head (vision_use_head false) has no pooled output to embed with"))
     }
 }

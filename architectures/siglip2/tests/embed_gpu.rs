@@ -41,7 +41,21 @@ fn main() {
             let wide = |v: Vec<f32>| -> Vec<f64> { v.into_iter().map(f64::from).collect() };
             compare(&host(&got.last_hidden_state)?, &wide(host(&want.last_hidden_state)?), tol).check(&format!("{name2} last_hidden_state"))?;
             let pooled = |o: &fk_siglip2::gpu::Siglip2Output| o.pooler_output.clone().ok_or_else(|| "no head".to_string());
-            compare(&host(&pooled(&got)?)?, &wide(host(&pooled(&want)?)?), tol).check(&format!("{name2} pooler_output"))?;
+            let want_pooled = wide(host(&pooled(&want)?)?);
+            compare(&host(&pooled(&got)?)?, &want_pooled, tol).check(&format!("{name2} pooler_output"))?;
+            // The encoder's two paths give the same vectors: embed_batch (upload_images) and
+            // the engine's pipelined one (pinned staging slots, DMA in stream order), run
+            // twice so both slots are staged, uploaded and reused.
+            use fk_runtime::embed::Encoder;
+            let direct = Siglip2Encoder::new(&model, &ctx).embed_batch(&refs).map_err(s)?;
+            let mut engine = EmbedEngine::new(Siglip2Encoder::new(&model, &ctx), BatchPolicy { max_batch: 1, max_batched_tokens: usize::MAX }).map_err(s)?;
+            for round in 0..2 {
+                let piped = engine.embed(inputs.clone()).map_err(s)?;
+                for (what, embs) in [("embed_batch", &direct), ("pipelined engine", &piped)] {
+                    let flat: Vec<f32> = embs.iter().flat_map(|e| e.pooled.clone().unwrap_or_default()).collect();
+                    compare(&flat, &want_pooled, tol).check(&format!("{name2} {what} (round {round}) vs forward(patchified)"))?;
+                }
+            }
             // Wrong channel count and a size the patch does not divide are named errors.
             let bad = Tensor::zeros(dev, &[1, c + 1, 2 * p, 2 * p], fk_runtime::DType::F32).map_err(s)?;
             expect_err(model.forward_pixels(&ctx, &bad, false), "channels", &["num_channels"])?;
@@ -52,7 +66,7 @@ fn main() {
             let model = Siglip2VisionTransformer::from_pretrained(dev, &dir, None).map_err(|e| e.to_string())?;
             let ctx = Context::new(dev, OpTable::baseline()).map_err(|e| e.to_string())?;
             let (c, p) = (model.cfg.num_channels, model.cfg.patch_size);
-            let mut engine = EmbedEngine::new(Siglip2Encoder { model: &model, ctx: &ctx }, BatchPolicy { max_batch: 3, max_batched_tokens: usize::MAX }).map_err(|e| e.to_string())?;
+            let mut engine = EmbedEngine::new(Siglip2Encoder::new(&model, &ctx), BatchPolicy { max_batch: 3, max_batched_tokens: usize::MAX }).map_err(|e| e.to_string())?;
             // Resolutions interleaved, so grouping has to reorder and the results to come back.
             let sizes = [(4 * p, 4 * p), (2 * p, 3 * p), (3 * p, 2 * p)];
             let inputs: Vec<EmbedInput> = (0..10).flat_map(|i| image_requests(1, i as u64, c, sizes[i % 3].0, sizes[i % 3].1)).collect();

@@ -5,7 +5,9 @@
 
 use crate::ImageBatch;
 use fk_runtime::embed::EmbedInput;
+use fk_runtime::pinned::PinnedBuffer;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
+use std::sync::Mutex;
 
 /// A batch's image requests, checked: all images, one resolution (the batcher's grouping),
 /// at least one.
@@ -52,6 +54,69 @@ pub fn upload_images(dev: &Device, inputs: &[&EmbedInput]) -> Result<Tensor> {
         t.narrow(0, i, 1)?.write_f32(p)?;
     }
     Ok(t)
+}
+
+/// Two page-locked staging slots for an image encoder's pipelined path
+/// (`fk_runtime::embed::PipelinedEncoder`): `stage` copies a batch's pixels into a slot on the
+/// host (waiting only for that slot's previous upload, if it is still running), `upload` sends
+/// the slot to a new f32 `[batch, C, H, W]` tensor as a DMA in stream order, without waiting.
+/// Allocated on first use and grown to the largest batch seen.
+#[derive(Default)]
+pub struct ImageStaging {
+    slots: [Mutex<Option<Staged>>; 2],
+}
+
+struct Staged {
+    buffer: PinnedBuffer,
+    /// The batch in the buffer: images and `(channels, height, width)`.
+    batch: usize,
+    size: (usize, usize, usize),
+}
+
+impl ImageStaging {
+    fn slot(&self, slot: usize) -> Result<std::sync::MutexGuard<'_, Option<Staged>>> {
+        let m = self.slots.get(slot).ok_or_else(|| Error::bad_input("ImageStaging", format!("slot {slot} (there are 2)")))?;
+        Ok(m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Copy `inputs`' pixels (one resolution) into `slot` on the host.
+    pub fn stage(&self, dev: &Device, slot: usize, inputs: &[&EmbedInput]) -> Result<()> {
+        let SameSizeImages { size: (c, h, w), pixels } = same_size_images(inputs)?;
+        let per = c * h * w;
+        if let Some((i, p)) = pixels.iter().enumerate().find(|(_, p)| p.len() != per) {
+            return Err(Error::shape("ImageStaging", format!("request {i} has {} pixel values for {c}×{h}×{w}", p.len())));
+        }
+        let n = pixels.len() * per;
+        let mut guard = self.slot(slot)?;
+        if guard.as_ref().is_none_or(|s| s.buffer.bytes() < 4 * n) {
+            // Dropping the old buffer waits for its last upload.
+            *guard = None;
+            *guard = Some(Staged { buffer: PinnedBuffer::new(dev, 4 * n)?, batch: 0, size: (0, 0, 0) });
+        }
+        let staged = guard.as_mut().expect("allocated above");
+        let host = staged.buffer.host_f32_mut(n)?;
+        for (dst, p) in host.chunks_exact_mut(per).zip(&pixels) {
+            dst.copy_from_slice(p);
+        }
+        staged.batch = pixels.len();
+        staged.size = (c, h, w);
+        Ok(())
+    }
+
+    /// The batch staged in `slot` as an f32 `[batch, C, H, W]` tensor on `dev`; the copy is
+    /// enqueued on the device stream, not waited for. `inputs` must be the staged batch.
+    pub fn upload(&self, dev: &Device, slot: usize, inputs: &[&EmbedInput]) -> Result<Tensor> {
+        let SameSizeImages { size, pixels } = same_size_images(inputs)?;
+        let mut guard = self.slot(slot)?;
+        let staged = match guard.as_mut() {
+            Some(s) if s.batch == pixels.len() && s.size == size => s,
+            _ => return Err(Error::bad_input("ImageStaging", format!("slot {slot} does not hold this batch of {} images of {size:?}: stage it first", pixels.len()))),
+        };
+        let (c, h, w) = size;
+        let t = Tensor::empty(dev, &[pixels.len(), c, h, w], DType::F32)?;
+        staged.buffer.upload_async(&t)?;
+        Ok(t)
+    }
 }
 
 /// One image request checked for a model with `num_channels` and `patch_size`.

@@ -6,12 +6,13 @@
 //! residual), plain and gated MLPs ([`Mlp`]), the attention-pool head SigLIP uses
 //! ([`MultiheadAttentionPoolingHead`]) and NCHW image batches ([`ImageBatch`]). [`gpu`] holds the GPU
 //! encoder layer on the encoder ops of `fk-baselines`; [`embed`] the image side of the embedding
-//! engine (`fk_runtime::embed`).
+//! engine (`fk_runtime::embed`) and [`image_encoder`] the engine's encoder over any image model.
 
 pub mod attention_pool;
 pub mod embed;
 pub mod gpu;
 pub mod image;
+pub mod image_encoder;
 pub mod vit_layer;
 
 pub use attention_pool::MultiheadAttentionPoolingHead;

@@ -1,7 +1,7 @@
 //! [`EmbedEngine`]: a queue of checked requests, run in batches the batcher plans, results
 //! handed back in submission order with per-request latencies.
 
-use super::{plan_batches, BatchPolicy, EmbedInput, Embedding, Encoder};
+use super::{plan_batches, BatchPolicy, EmbedInput, Embedding, Encoder, Launched};
 use crate::{Error, Result};
 use std::time::Instant;
 
@@ -73,17 +73,18 @@ impl<E: Encoder> EmbedEngine<E> {
         let start = Instant::now();
         let mut out: Vec<Option<Embedding>> = vec![None; queue.len()];
         let mut stats = EmbedStats { requests: queue.len(), batches: plan.len(), latencies_s: vec![0.0; queue.len()], ..Default::default() };
-        for batch in &plan {
-            let members: Vec<&EmbedInput> = batch.iter().map(|&i| inputs[i]).collect();
-            let embeddings = self.encoder.embed_batch(&members)?;
+        let members = |batch: &[usize]| -> Vec<&EmbedInput> { batch.iter().map(|&i| inputs[i]).collect() };
+        // A finished batch: its embeddings to their requests, its time to their latencies.
+        let mut finish = |batch: &[usize], embeddings: Vec<Embedding>| -> Result<()> {
             if embeddings.len() != batch.len() {
                 return Err(Error::shape("embed", format!("the encoder returned {} embeddings for a batch of {}", embeddings.len(), batch.len())));
             }
             let done = start.elapsed().as_secs_f64();
-            let longest = members.iter().map(|x| x.len()).max().unwrap_or(0);
-            match members[0] {
+            let m = members(batch);
+            let longest = m.iter().map(|x| x.len()).max().unwrap_or(0);
+            match m[0] {
                 EmbedInput::Text { .. } => {
-                    stats.items += members.iter().map(|x| x.len()).sum::<usize>();
+                    stats.items += m.iter().map(|x| x.len()).sum::<usize>();
                     stats.padded_tokens += batch.len() * longest;
                 }
                 EmbedInput::Image { .. } => stats.items += batch.len(),
@@ -91,6 +92,30 @@ impl<E: Encoder> EmbedEngine<E> {
             for (&i, e) in batch.iter().zip(embeddings) {
                 out[i] = Some(e);
                 stats.latencies_s[i] = done;
+            }
+            Ok(())
+        };
+        match self.encoder.pipelined() {
+            None => {
+                for batch in &plan {
+                    finish(batch, self.encoder.embed_batch(&members(batch))?)?;
+                }
+            }
+            Some(p) => {
+                // Batch k is prepared on the host while the GPU still runs batch k-1, then
+                // launched once k-1 has been collected (see PipelinedEncoder).
+                let mut running: Option<(&Vec<usize>, Launched<'_>)> = None;
+                for (k, batch) in plan.iter().enumerate() {
+                    let m = members(batch);
+                    p.prepare(k % 2, &m)?;
+                    if let Some((b, done)) = running.take() {
+                        finish(b, done()?)?;
+                    }
+                    running = Some((batch, p.launch(k % 2, &m)?));
+                }
+                if let Some((b, done)) = running.take() {
+                    finish(b, done()?)?;
+                }
             }
         }
         stats.wall_s = start.elapsed().as_secs_f64();
@@ -123,7 +148,7 @@ impl<E: Encoder> EmbedEngine<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::embed::Modality;
+    use crate::embed::{Modality, PipelinedEncoder};
     use std::cell::RefCell;
 
     /// A stand-in text encoder: the pooled vector is a hash of the sequence alone (so a
@@ -163,6 +188,85 @@ mod tests {
                     _ => unreachable!(),
                 })
                 .collect())
+        }
+    }
+
+    /// A pipelined stand-in: the same embeddings as `Fake`, and a log of the calls, with
+    /// each slot's state checked (prepared before launch; not prepared again while the batch
+    /// launched from it is still uncollected).
+    struct Piped {
+        inner: Fake,
+        log: RefCell<Vec<String>>,
+        /// Per slot: the batch staged there, and whether its launch is still uncollected.
+        slots: RefCell<[(Option<Vec<usize>>, bool); 2]>,
+    }
+
+    impl Encoder for Piped {
+        fn modality(&self) -> Modality {
+            Modality::Text
+        }
+        fn max_len(&self) -> Option<usize> {
+            self.inner.max_len()
+        }
+        fn check(&self, input: &EmbedInput) -> Result<()> {
+            self.inner.check(input)
+        }
+        fn embed_batch(&self, _: &[&EmbedInput]) -> Result<Vec<Embedding>> {
+            panic!("a pipelined encoder is run through prepare/launch")
+        }
+        fn pipelined(&self) -> Option<&dyn PipelinedEncoder> {
+            Some(self)
+        }
+    }
+
+    impl PipelinedEncoder for Piped {
+        fn prepare(&self, slot: usize, inputs: &[&EmbedInput]) -> Result<()> {
+            let mut slots = self.slots.borrow_mut();
+            assert!(!slots[slot].1, "slot {slot} prepared while its launched batch is uncollected");
+            slots[slot].0 = Some(inputs.iter().map(|x| x.len()).collect());
+            self.log.borrow_mut().push(format!("prepare {slot}"));
+            Ok(())
+        }
+        fn launch<'a>(&'a self, slot: usize, inputs: &[&EmbedInput]) -> Result<Launched<'a>> {
+            let lens: Vec<usize> = inputs.iter().map(|x| x.len()).collect();
+            assert_eq!(self.slots.borrow()[slot].0.as_ref(), Some(&lens), "launch of another batch than slot {slot} holds");
+            self.slots.borrow_mut()[slot].1 = true;
+            self.log.borrow_mut().push(format!("launch {slot}"));
+            let result = self.inner.embed_batch(inputs);
+            Ok(Box::new(move || {
+                self.slots.borrow_mut()[slot].1 = false;
+                self.log.borrow_mut().push(format!("collect {slot}"));
+                result
+            }))
+        }
+    }
+
+    #[test]
+    fn pipelined_encoders_overlap_prepare_with_the_previous_batch_and_give_the_same_results() {
+        let mut rng = crate::rng::Rng::new(5);
+        let inputs: Vec<EmbedInput> = (0..300).map(|_| EmbedInput::text((0..rng.range(1, 300)).map(|_| rng.range(0, 1000) as u32).collect())).collect();
+        let policy = BatchPolicy { max_batch: 16, max_batched_tokens: 2048 };
+        let piped = Piped { inner: Fake { vocab: 1000, seen: RefCell::new(Vec::new()) }, log: RefCell::new(Vec::new()), slots: RefCell::new([(None, false), (None, false)]) };
+        let mut p = EmbedEngine::new(piped, policy).unwrap();
+        let (got, stats) = p.run_inputs(inputs.clone());
+        let (want, _) = engine(policy).run_inputs(inputs);
+        assert_eq!(got, want);
+        assert!(stats.batches > 3 && stats.latencies_s.iter().all(|&l| l > 0.0));
+        // prepare 0, launch 0, then per further batch k: prepare k%2, collect (k-1)%2, launch k%2.
+        let log = p.encoder.log.borrow();
+        let mut expect = vec!["prepare 0".to_string(), "launch 0".to_string()];
+        for k in 1..stats.batches {
+            expect.extend([format!("prepare {}", k % 2), format!("collect {}", (k - 1) % 2), format!("launch {}", k % 2)]);
+        }
+        expect.push(format!("collect {}", (stats.batches - 1) % 2));
+        assert_eq!(*log, expect);
+    }
+
+    impl<E: Encoder> EmbedEngine<E> {
+        fn run_inputs(&mut self, inputs: Vec<EmbedInput>) -> (Vec<Embedding>, EmbedStats) {
+            self.submit_all(inputs).unwrap();
+            let (r, s) = self.run().unwrap();
+            (r.into_iter().map(|(_, e)| e).collect(), s)
         }
     }
 

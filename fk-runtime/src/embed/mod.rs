@@ -130,6 +130,28 @@ pub trait Encoder {
     /// Embed one batch (all of the encoder's modality; images of one resolution); one
     /// [`Embedding`] per input, in input order.
     fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>>;
+    /// The pipelined form, when the encoder has one: the engine then prepares each batch on
+    /// the host while the GPU computes the one before (see [`PipelinedEncoder`]).
+    fn pipelined(&self) -> Option<&dyn PipelinedEncoder> {
+        None
+    }
+}
+
+/// A batch whose GPU work is enqueued: calling it waits for that work and returns one
+/// [`Embedding`] per input, in input order.
+pub type Launched<'a> = Box<dyn FnOnce() -> Result<Vec<Embedding>> + 'a>;
+
+/// Embedding a batch in two steps, so that its host-side preparation (staging 25 MB of pixels
+/// for 32 images, say) overlaps the GPU's work on the previous batch instead of leaving the GPU
+/// idle. The engine calls, for batches 0, 1, 2, …: `prepare(0, b0)`, `launch(0, b0)`,
+/// `prepare(1, b1)`, wait for b0, `launch(1, b1)`, `prepare(0, b2)`, wait for b1, … — staging
+/// slots alternate, and a slot is prepared again only after the batch launched from it has
+/// been waited for.
+pub trait PipelinedEncoder {
+    /// Host-side work for `inputs` into staging `slot` (0 or 1): nothing that waits for the GPU.
+    fn prepare(&self, slot: usize, inputs: &[&EmbedInput]) -> Result<()>;
+    /// Enqueue the GPU work of the batch prepared in `slot` (the same `inputs`).
+    fn launch<'a>(&'a self, slot: usize, inputs: &[&EmbedInput]) -> Result<Launched<'a>>;
 }
 
 /// A borrowed encoder (or `&dyn Encoder`, which the CLI picks at run time) is one too.
@@ -145,5 +167,8 @@ impl<T: Encoder + ?Sized> Encoder for &T {
     }
     fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
         (**self).embed_batch(inputs)
+    }
+    fn pipelined(&self) -> Option<&dyn PipelinedEncoder> {
+        (**self).pipelined()
     }
 }

@@ -1,0 +1,89 @@
+//! Page-locked host buffers for uploads that must not stall the GPU. A copy from ordinary
+//! (pageable) memory is staged by the driver and synchronises with the stream, so a batch's
+//! inputs could only be sent once the previous batch had finished; from page-locked memory the
+//! copy is a plain DMA in stream order, and the host can fill the buffer while the GPU is still
+//! busy with earlier work. The embedding engine uses two of them per image encoder (fill one
+//! while the other's copy and forward run).
+//!
+//! Safety of reuse: every asynchronous copy out of a buffer records an event, and the host
+//! side of the buffer is only handed out after that event has completed, so the host can never
+//! overwrite bytes a copy has yet to read, whatever order the caller works in.
+
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::tensor::Tensor;
+use cudarc::driver::result;
+
+pub struct PinnedBuffer {
+    ptr: *mut u8,
+    bytes: usize,
+    device: Device,
+    /// Recorded after the last asynchronous copy out of the buffer.
+    last_copy: Option<Event>,
+}
+
+// SAFETY: the buffer owns its allocation exclusively (no aliasing handles); page-locked host
+// memory may be used from any thread.
+unsafe impl Send for PinnedBuffer {}
+
+impl PinnedBuffer {
+    /// `bytes` (at least 1) of page-locked host memory for uploads to `device`.
+    pub fn new(device: &Device, bytes: usize) -> Result<PinnedBuffer> {
+        device.bind()?;
+        // SAFETY: plain allocation on the bound context; freed in Drop.
+        let ptr = unsafe { result::malloc_host(bytes.max(1), 0) }.map_err(|e| Error::cuda("cuMemHostAlloc", format!("{e:?} ({bytes} bytes)")))?;
+        Ok(PinnedBuffer { ptr: ptr.cast(), bytes: bytes.max(1), device: device.clone(), last_copy: None })
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Wait for the last copy out of the buffer (if any) to finish.
+    fn wait(&mut self) -> Result<()> {
+        if let Some(e) = self.last_copy.take() {
+            e.synchronize()?;
+        }
+        Ok(())
+    }
+
+    /// The first `n` f32 of the buffer for the host to fill, once no copy still reads them.
+    pub fn host_f32_mut(&mut self, n: usize) -> Result<&mut [f32]> {
+        if n * 4 > self.bytes {
+            return Err(Error::shape("PinnedBuffer", format!("{n} f32 values do not fit {} bytes", self.bytes)));
+        }
+        self.wait()?;
+        // SAFETY: the allocation holds `bytes` >= 4n bytes, is page-aligned (so f32-aligned),
+        // is owned by `self` (borrowed mutably here), and no copy reads it any more.
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr.cast::<f32>(), n) })
+    }
+
+    /// Enqueue a copy of the buffer's first `dst.nbytes()` bytes into `dst` (contiguous, on
+    /// the buffer's device) on the device stream, without waiting for it.
+    pub fn upload_async(&mut self, dst: &Tensor) -> Result<()> {
+        let n = dst.nbytes();
+        if !dst.is_contiguous() || n > self.bytes || !dst.device().same_as(&self.device) {
+            return Err(Error::shape("PinnedBuffer::upload_async", format!("{dst:?} from {} pinned bytes (must be contiguous, on the buffer's device, and fit)", self.bytes)));
+        }
+        self.device.bind()?;
+        // SAFETY: the source span lies inside the allocation and stays untouched by the host
+        // until `last_copy` (recorded right after) completes; dst holds n bytes.
+        let src = unsafe { std::slice::from_raw_parts(self.ptr.cast_const(), n) };
+        unsafe { result::memcpy_htod_async(dst.ptr(), src, self.device.stream()) }.map_err(|e| Error::cuda("cuMemcpyHtoDAsync", format!("{e:?} ({n} bytes)")))?;
+        let e = Event::new(&self.device)?;
+        e.record()?;
+        self.last_copy = Some(e);
+        Ok(())
+    }
+}
+
+impl Drop for PinnedBuffer {
+    fn drop(&mut self) {
+        // A copy may still read the buffer: wait for it before handing the memory back.
+        let _ = self.wait();
+        let _ = self.device.bind();
+        // SAFETY: allocated by cuMemHostAlloc in `new`, freed once.
+        let _ = unsafe { result::free_host(self.ptr.cast()) };
+    }
+}
