@@ -24,7 +24,7 @@ impl Encoder for BgeM3Encoder<'_> {
     }
     fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
         let b = token_batch(inputs, self.model.model.cfg.pad_token_id as u32)?;
-        let out = self.model.forward(self.ctx, &b, false)?;
-        Ok(host_rows(&out.dense_embedding)?.into_iter().map(|v| Embedding { pooled: Some(v), tokens: None, token_dim: 0 }).collect())
+        let dense = self.model.dense_embedding(self.ctx, &b)?;
+        Ok(host_rows(&dense)?.into_iter().map(|v| Embedding { pooled: Some(v), tokens: None, token_dim: 0 }).collect())
     }
 }

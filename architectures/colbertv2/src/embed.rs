@@ -24,7 +24,7 @@ impl Encoder for ColBERTEncoder<'_> {
     }
     fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
         let b = token_batch(inputs, self.model.bert.cfg.pad_token_id as u32)?;
-        let (_, unit) = self.model.forward_packed(self.ctx, &b, false)?;
+        let unit = self.model.token_vectors(self.ctx, &b)?;
         let dim = self.model.dim();
         // Packed rows are each request's real tokens, in batch order.
         let packed = unit.to_f32()?;

@@ -4,7 +4,7 @@
 
 use fk_baselines::ops::{self, Pooling};
 use fk_baselines::Context;
-use fk_recsys::gpu::{BertModel, BertOutput};
+use fk_recsys::gpu::{BertModel, BertOutput, PackedTokens};
 use fk_recsys::{BertConfig, TokenBatch};
 use fk_runtime::linear::Linear;
 use fk_runtime::safetensors::Checkpoint;
@@ -56,16 +56,32 @@ impl ColBERT {
     }
 
     /// The encoder output and the unit vectors of the real tokens only, packed `[total, dim]`
-    /// in batch order (what a server returns: no padding rows to download and strip).
+    /// in batch order.
     pub fn forward_packed(&self, ctx: &Context, b: &TokenBatch, output_hidden_states: bool) -> Result<(BertOutput, Tensor)> {
         let encoder = self.bert.forward(ctx, b, output_hidden_states)?;
-        let (t, dim, dtype, dev) = (encoder.padding.total, self.dim(), self.bert.dtype, &ctx.device);
+        let unit = self.unit_vectors(ctx, &encoder.packed)?;
+        Ok((encoder, unit))
+    }
+
+    /// Only the real tokens' unit vectors, packed `[total, dim]` in batch order: what a server
+    /// returns and the embedding engine runs. The encoder runs on the packed tokens alone —
+    /// no padded copy of its output, and no BERT pooler (ColBERT does not use it; its tanh
+    /// runs on the host, which would stop the stream mid-batch).
+    pub fn token_vectors(&self, ctx: &Context, b: &TokenBatch) -> Result<Tensor> {
+        let tokens = PackedTokens::new(&ctx.device, &self.bert.cfg, b)?;
+        let (packed, _) = self.bert.forward_packed(ctx, &tokens, false)?;
+        self.unit_vectors(ctx, &packed)
+    }
+
+    /// `F.normalize(linear(x), dim=-1)` of packed rows `x` `[total, hidden]`.
+    fn unit_vectors(&self, ctx: &Context, x: &Tensor) -> Result<Tensor> {
+        let (t, dim, dtype, dev) = (x.dim(0), self.dim(), self.bert.dtype, &ctx.device);
         let projected = Tensor::empty(dev, &[t, dim], dtype)?;
-        ops::linear(ctx, &encoder.packed, &self.linear, &projected)?;
+        ops::linear(ctx, x, &self.linear, &projected)?;
         // Every packed row is a "sequence" of one token: CLS pooling with normalize is then
         // exactly a per-row `F.normalize(p=2, dim=-1)`.
         let unit = Tensor::empty(dev, &[t, dim], dtype)?;
         ops::pool(&ctx.ops, &projected.reshape(&[t, 1, dim])?, None, Pooling::Cls, true, &unit)?;
-        Ok((encoder, unit))
+        Ok(unit)
     }
 }
