@@ -406,6 +406,34 @@ fn profile_spans(dev: &Device) -> Result<(), String> {
     Ok(())
 }
 
+/// `PinnedBuffer`: async uploads land in stream order; refilling the buffer right after an
+/// upload waits for it (the first tensor keeps the first values); size and shape errors named.
+fn pinned_uploads(dev: &Device) -> Result<(), String> {
+    let e = |e: Error| e.to_string();
+    let n = 1 << 18;
+    let mut buf = fk_runtime::pinned::PinnedBuffer::new(dev, 4 * n).map_err(e)?;
+    let (a, b) = (Tensor::empty(dev, &[n], DType::F32).map_err(e)?, Tensor::empty(dev, &[n], DType::F32).map_err(e)?);
+    for (round, t) in [(0.0f32, &a), (1.0, &b)] {
+        for (i, v) in buf.host_f32_mut(n).map_err(e)?.iter_mut().enumerate() {
+            *v = round + i as f32;
+        }
+        buf.upload_async(t).map_err(e)?;
+    }
+    for (round, t) in [(0.0f32, &a), (1.0, &b)] {
+        let got = t.to_f32().map_err(e)?;
+        if let Some(i) = (0..n).find(|&i| got[i] != round + i as f32) {
+            return Err(format!("upload {round}: element {i} is {}, expected {}", got[i], round + i as f32));
+        }
+    }
+    let e1 = buf.host_f32_mut(n + 1).err().map(|x| x.to_string()).unwrap_or_default();
+    let big = Tensor::empty(dev, &[n + 1], DType::F32).map_err(e)?;
+    let e2 = buf.upload_async(&big).err().map(|x| x.to_string()).unwrap_or_default();
+    if !e1.contains("do not fit") || !e2.contains("fit") {
+        return Err(format!("oversize requests must be named errors: `{e1}`, `{e2}`"));
+    }
+    Ok(())
+}
+
 fn main() {
     let seed = fresh_seed();
     let mut trials =
@@ -417,6 +445,7 @@ fn main() {
     trials.push(gpu_trial("gemm/rejects_bad_arguments", gemm_rejects_bad_arguments));
     trials.push(gpu_trial("safetensors/device_round_trip", move |dev| with_seed(checkpoint_round_trip(dev, seed))));
     trials.push(gpu_trial("profile/spans_per_op_none_inside_capture", profile_spans));
+    trials.push(gpu_trial("pinned/async_uploads_in_order_and_reuse_waits", pinned_uploads));
     trials.push(gpu_trial("device/pool_keeps_freed_memory", |dev| match dev.pool_release_threshold() {
         Ok(u64::MAX) => Ok(()),
         Ok(t) => Err(format!("default pool release threshold {t}, expected u64::MAX (freed memory kept)")),
