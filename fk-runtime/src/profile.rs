@@ -22,8 +22,10 @@ use std::time::Instant;
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static STATE: Mutex<Option<State>> = Mutex::new(None);
-/// At most this many spans are kept (two events each); later ones are counted, not timed.
-const MAX_SPANS: usize = 1 << 20;
+/// At most this many spans are kept (two live CUDA events each, until `finish`); later ones are
+/// counted, not timed. A whole `LLM.mixed` run launches millions of kernels: profile a shorter
+/// workload (or accept the first 262k launches) rather than hold millions of events.
+const MAX_SPANS: usize = 1 << 18;
 
 thread_local! {
     static CAPTURING: Cell<bool> = const { Cell::new(false) };
