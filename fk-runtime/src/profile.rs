@@ -16,12 +16,14 @@ use crate::error::Result;
 use crate::event::Event;
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static STATE: Mutex<Option<State>> = Mutex::new(None);
+/// Spans begun since [`start`] (timed or not).
+static SPANS: AtomicUsize = AtomicUsize::new(0);
 /// At most this many spans are kept (two live CUDA events each, until `finish`); later ones are
 /// counted, not timed. A whole `LLM.mixed` run launches millions of kernels: profile a shorter
 /// workload (or accept the first 262k launches) rather than hold millions of events.
@@ -34,7 +36,6 @@ thread_local! {
 struct State {
     started: Instant,
     spans: Vec<(String, Event, Event)>,
-    dropped: usize,
 }
 
 /// Start recording (clears what an earlier [`start`] recorded).
@@ -42,8 +43,8 @@ pub fn start() {
     *STATE.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
         started: Instant::now(),
         spans: Vec::new(),
-        dropped: 0,
     });
+    SPANS.store(0, Ordering::Relaxed);
     ACTIVE.store(true, Ordering::Release);
 }
 
@@ -62,6 +63,10 @@ pub fn span<R>(
     if !active() || CAPTURING.with(Cell::get) {
         return body();
     }
+    if SPANS.fetch_add(1, Ordering::Relaxed) >= MAX_SPANS {
+        // Past the cap: counted (in `finish`), not timed, no events made.
+        return body();
+    }
     let begin = Event::new(device)?;
     begin.record()?;
     let r = body()?;
@@ -69,11 +74,7 @@ pub fn span<R>(
     end.record()?;
     let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(s) = guard.as_mut() {
-        if s.spans.len() < MAX_SPANS {
-            s.spans.push((name(), begin, end));
-        } else {
-            s.dropped += 1;
-        }
+        s.spans.push((name(), begin, end));
     }
     Ok(r)
 }
@@ -186,7 +187,8 @@ pub fn finish() -> Result<Option<Report>> {
     for (name, begin, end) in &state.spans {
         spans.push((name.clone(), begin.elapsed_ms(end)?));
     }
-    Ok(Some(Report::from_spans(wall_ms, spans, state.dropped)))
+    let dropped = SPANS.load(Ordering::Relaxed).saturating_sub(MAX_SPANS);
+    Ok(Some(Report::from_spans(wall_ms, spans, dropped)))
 }
 
 #[cfg(test)]
