@@ -78,6 +78,16 @@ impl Linear {
         self.weight.dtype()
     }
 
+    /// Device bytes of the weight and bias (what one forward reads of the layer).
+    pub fn nbytes(&self) -> usize {
+        self.weight.nbytes() + self.bias.as_ref().map_or(0, Tensor::nbytes)
+    }
+
+    /// FLOPs one input row costs: `2 · in_features · out_features`.
+    pub fn flops_per_row(&self) -> u64 {
+        2 * (self.in_features() * self.out_features()) as u64
+    }
+
     /// `x [..., in_features]` → a new `[..., out_features]` tensor.
     pub fn forward(&self, gemm: &Gemm, x: &Tensor) -> Result<Tensor> {
         let mut shape = x.shape().to_vec();

@@ -3,7 +3,7 @@
 
 use fk_baselines::ops::{self, Pooling};
 use fk_baselines::Context;
-use fk_recsys::gpu::{BertModel, BertOutput, PackedTokens};
+use fk_recsys::gpu::{first_tokens, BertModel, BertOutput, PackedTokens};
 use fk_recsys::{BertConfig, TokenBatch};
 use fk_runtime::safetensors::Checkpoint;
 use fk_runtime::{DType, Device, Result, Tensor};
@@ -41,23 +41,13 @@ impl BgeM3 {
 
     /// Only `dense_embedding` `[batch, hidden]`: what the embedding engine runs. The encoder
     /// runs on the packed tokens alone (no padded copy of its output, no BERT pooler, whose
-    /// tanh runs on the host and would stop the stream mid-batch); each sequence's first
-    /// packed row is its `<s>` token.
+    /// tanh runs on the host); each sequence's first packed row is its `<s>` token.
     pub fn dense_embedding(&self, ctx: &Context, b: &TokenBatch) -> Result<Tensor> {
-        let dev = &ctx.device;
-        let tokens = PackedTokens::new(dev, &self.model.cfg, b)?;
-        // The gather's index goes up before the encoder is enqueued (an upload waits for the stream).
-        let firsts: Vec<i32> = tokens.padding.lens.iter().scan(0usize, |start, &n| {
-            let first = *start as i32;
-            *start += n;
-            Some(first)
-        }).collect();
-        let index = Tensor::from_i32(dev, &firsts, &[b.batch])?;
+        let tokens = PackedTokens::new(&ctx.device, &self.model.cfg, b)?;
         let (packed, _) = self.model.forward_packed(ctx, &tokens, false)?;
+        let cls = first_tokens(ctx, &tokens.padding, &packed)?;
         let h = self.model.cfg.hidden_size;
-        let cls = Tensor::empty(dev, &[b.batch, h], self.model.dtype)?;
-        ops::gather_rows(&ctx.ops, &packed, &index, &cls, None)?;
-        let dense = Tensor::empty(dev, &[b.batch, h], self.model.dtype)?;
+        let dense = Tensor::empty(&ctx.device, &[b.batch, h], self.model.dtype)?;
         ops::pool(&ctx.ops, &cls.reshape(&[b.batch, 1, h])?, None, Pooling::Cls, true, &dense)?;
         Ok(dense)
     }

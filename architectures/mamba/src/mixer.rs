@@ -11,7 +11,6 @@ use fk_baselines::ops::{
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
-use fk_linear_attn::bench::{projection_bytes, projection_flops};
 use fk_linear_attn::{RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -62,6 +61,11 @@ pub struct MambaMixer {
 }
 
 impl MambaMixer {
+    /// in_proj, x_proj, dt_proj, out_proj.
+    fn projections(&self) -> [&Linear; 4] {
+        [&self.in_proj, &self.x_proj, &self.dt_proj, &self.out_proj]
+    }
+
     pub fn intermediate_size(&self) -> usize {
         self.a.dim(0)
     }
@@ -227,11 +231,10 @@ impl RecurrentMixer for MambaMixer {
         MambaMixer::decode(self, ctx, hidden, states)
     }
     fn weight_bytes(&self) -> usize {
-        let projections = [&self.in_proj, &self.x_proj, &self.dt_proj, &self.out_proj];
         let params = [&self.conv_weight, &self.dt_bias, &self.a, &self.d];
-        projection_bytes(&projections) + params.iter().map(|t| t.nbytes()).sum::<usize>() + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
+        self.projections().iter().map(|l| l.nbytes()).sum::<usize>() + params.iter().map(|t| t.nbytes()).sum::<usize>() + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
     }
     fn flops_per_token(&self) -> u64 {
-        projection_flops(&[&self.in_proj, &self.x_proj, &self.dt_proj, &self.out_proj]) + 6 * self.a.numel() as u64
+        self.projections().iter().map(|l| l.flops_per_row()).sum::<u64>() + 6 * self.a.numel() as u64
     }
 }

@@ -10,7 +10,6 @@
 
 use fk_baselines::ops::{self, CausalConv1d, DecodeTokens, PrefillStates, SeqLens, SsdScan, SsdTokens, StateSlots, StateUpdate};
 use fk_baselines::Context;
-use fk_linear_attn::bench::{projection_bytes, projection_flops};
 use fk_linear_attn::{LayerStates, RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -169,13 +168,13 @@ impl RecurrentMixer for Mamba2Mixer {
 
     fn weight_bytes(&self) -> usize {
         let params = [&self.conv_weight, &self.dt_bias, &self.a, &self.d, &self.norm];
-        projection_bytes(&[&self.in_proj, &self.out_proj]) + params.iter().map(|t| t.nbytes()).sum::<usize>() + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
+        self.in_proj.nbytes() + self.out_proj.nbytes() + params.iter().map(|t| t.nbytes()).sum::<usize>() + self.conv_bias.as_ref().map_or(0, Tensor::nbytes)
     }
 
     /// The SSD scan counted as the recurrence it computes: ~6 per state element
     /// (`intermediate_size × state_size`) per token.
     fn flops_per_token(&self) -> u64 {
-        projection_flops(&[&self.in_proj, &self.out_proj]) + 6 * (self.intermediate_size() * self.state_size) as u64
+        self.in_proj.flops_per_row() + self.out_proj.flops_per_row() + 6 * (self.intermediate_size() * self.state_size) as u64
     }
 }
 

@@ -22,7 +22,6 @@ use fk_baselines::ops::SeqLens;
 use fk_baselines::util::random_fill;
 use fk_baselines::{Context, OpId, OpTable};
 use fk_runtime::compare::{compare, Tolerance};
-use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
 /// What one timed call runs.
@@ -50,14 +49,6 @@ impl RecurrentStep {
             RecurrentStep::Decode { batch } => batch,
         }
     }
-}
-
-fn linear_bytes(l: &Linear) -> usize {
-    l.weight.nbytes() + l.bias.as_ref().map_or(0, Tensor::nbytes)
-}
-
-fn linear_flops(l: &Linear) -> u64 {
-    2 * (l.in_features() * l.out_features()) as u64
 }
 
 /// A state cache of exactly the step's sequences, all allocated (slots 0..n), each layer's
@@ -233,25 +224,15 @@ impl<L: RecurrentLm> Workload for ModelWorkload<L> {
     fn bytes(&self) -> u64 {
         let s = self.model.stack();
         let blocks: usize = s.blocks.iter().map(|(norm, m)| norm.nbytes() + m.weight_bytes()).sum();
-        (linear_bytes(s.lm_head) + s.norm_f.nbytes() + blocks + 2 * state_bytes(&self.initial)) as u64
+        (s.lm_head.nbytes() + s.norm_f.nbytes() + blocks + 2 * state_bytes(&self.initial)) as u64
     }
 
     /// Every token through every block; lm_head on each sequence's last token.
     fn flops(&self) -> u64 {
         let s = self.model.stack();
         let per_token: u64 = s.blocks.iter().map(|(_, m)| m.flops_per_token()).sum();
-        self.ids.len() as u64 * per_token + self.slots.len() as u64 * linear_flops(s.lm_head)
+        self.ids.len() as u64 * per_token + self.slots.len() as u64 * s.lm_head.flops_per_row()
     }
-}
-
-/// FLOPs per token of a mixer's projections (2·in·out each), for [`RecurrentMixer::flops_per_token`].
-pub fn projection_flops(projections: &[&Linear]) -> u64 {
-    projections.iter().map(|l| linear_flops(l)).sum()
-}
-
-/// Bytes of a mixer's projections (weights and biases), for [`RecurrentMixer::weight_bytes`].
-pub fn projection_bytes(projections: &[&Linear]) -> usize {
-    projections.iter().map(|l| linear_bytes(l)).sum()
 }
 
 /// What a model's `ops` bench needs to time its mixer and itself: names, sizes and how to

@@ -128,7 +128,7 @@ pub trait RecurrentLm {
     fn streamed_weight_bytes(&self) -> usize {
         let s = self.stack();
         let blocks: usize = s.blocks.iter().map(|(norm, m)| norm.nbytes() + m.weight_bytes()).sum();
-        blocks + s.norm_f.nbytes() + s.lm_head.weight.nbytes() + s.lm_head.bias.as_ref().map_or(0, Tensor::nbytes)
+        blocks + s.norm_f.nbytes() + s.lm_head.nbytes()
     }
 
     /// A state cache for `slots` concurrent sequences on the model's device.

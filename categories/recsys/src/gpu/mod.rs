@@ -17,4 +17,4 @@ pub use embeddings::BertEmbeddings;
 pub use layer::{BertAttention, BertLayer, LayerBuffers};
 pub use model::{BertModel, BertOutput};
 pub use packed::PackedTokens;
-pub use pooler::BertPooler;
+pub use pooler::{first_tokens, BertPooler};
