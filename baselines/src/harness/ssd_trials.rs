@@ -10,7 +10,9 @@ use super::instances::random;
 use super::ssm_trials::{cumsum, e, f64s, gather, is_bad, is_dtype, is_shape, splits, with_seed, R};
 use crate::ops::{self, DecodeTokens, PrefillStates, SeqLens, SsdScan, SsdTokens, StateUpdate};
 use crate::table::OpTable;
-use fk_runtime::compare::{compare, Tolerance};
+use super::ssd_inst::rounding_bound;
+use crate::reference::ssm as refs;
+use fk_runtime::compare::{compare, compare_bounded, Tolerance};
 use fk_runtime::gpu_test::{gpu_trial, TestTrial};
 use fk_runtime::rng::Rng;
 use fk_runtime::{DType, Device, Tensor};
@@ -45,21 +47,50 @@ struct Data {
     a: Tensor,
     d: Tensor,
     dt_bias: Tensor,
+    /// Host copies of a, d, dt_bias (for the rounding bound).
+    host_params: [Vec<f32>; 3],
 }
 
 impl Data {
     fn new(dev: &Device, rng: &mut Rng, hd: Heads, tokens: usize, dtype: DType) -> R<Data> {
         let f32t = |v: &[f32]| e(Tensor::from_f32(dev, v, &[hd.heads], DType::F32));
         let a: Vec<f32> = (0..hd.heads).map(|h| -(0.5 + (h % 13) as f32)).collect();
-        Ok(Data {
-            x: random(rng, tokens * hd.width(), 0.0, 1.0, dtype),
-            dt: random(rng, tokens * hd.heads, 0.0, 0.5, dtype),
-            b: random(rng, tokens * hd.bc(), 0.0, 1.0, dtype),
-            c: random(rng, tokens * hd.bc(), 0.0, 1.0, dtype),
-            a: f32t(&a)?,
-            d: f32t(&rng.normal_vec(hd.heads, 0.0, 1.0))?,
-            dt_bias: f32t(&rng.uniform_vec(hd.heads, -4.0, -1.0))?,
-        })
+        let (x, dt) = (random(rng, tokens * hd.width(), 0.0, 1.0, dtype), random(rng, tokens * hd.heads, 0.0, 0.5, dtype));
+        let (b, c) = (random(rng, tokens * hd.bc(), 0.0, 1.0, dtype), random(rng, tokens * hd.bc(), 0.0, 1.0, dtype));
+        let (d, dt_bias) = (rng.normal_vec(hd.heads, 0.0, 1.0), rng.uniform_vec(hd.heads, -4.0, -1.0));
+        Ok(Data { x, dt, b, c, a: f32t(&a)?, d: f32t(&d)?, dt_bias: f32t(&dt_bias)?, host_params: [a, d, dt_bias] })
+    }
+
+    /// What one 16-bit run of the whole sequences may be off by, per output `[tokens, width]`
+    /// ([`rounding_bound`] of the recurrence on absolute values), from `init` `[batch, heads,
+    /// head_dim, N]` or zeros.
+    fn rounding_bound(&self, hd: Heads, dtype: DType, lens: &[usize], init: Option<&[f32]>) -> R<Vec<f64>> {
+        let abs = |v: &[f32]| v.iter().map(|x| x.abs()).collect::<Vec<f32>>();
+        let (x, b, c, d) = (abs(&self.x), abs(&self.b), abs(&self.c), abs(&self.host_params[1]));
+        let cu = cumsum(lens);
+        let (w, bc, sz) = (hd.width(), hd.bc(), hd.width() * hd.d_state);
+        let mut mag = Vec::with_capacity(cu[lens.len()] * w);
+        for s in 0..lens.len() {
+            let (lo, hi) = (cu[s], cu[s + 1]);
+            let inp = refs::SsdInputs {
+                x: &x[lo * w..hi * w],
+                dt: &self.dt[lo * hd.heads..hi * hd.heads],
+                a: &self.host_params[0],
+                b: &b[lo * bc..hi * bc],
+                c: &c[lo * bc..hi * bc],
+                d: Some(&d),
+                z: None,
+                dt_bias: Some(&self.host_params[2]),
+                dt_softplus: true,
+                heads: hd.heads,
+                head_dim: hd.head_dim,
+                ngroups: hd.ngroups,
+                d_state: hd.d_state,
+            };
+            let st: Option<Vec<f64>> = init.map(|v| v[s * sz..(s + 1) * sz].iter().map(|x| x.abs() as f64).collect());
+            mag.extend(e(refs::ssd_sequential(&inp, st.as_deref()))?.0);
+        }
+        Ok(rounding_bound(dtype, &mag))
     }
 
     fn scan(&self, hd: Heads) -> SsdScan<'_> {
@@ -101,13 +132,16 @@ fn pieces(dev: &Device, dtype: DType, lens: &[usize], hd: Heads) -> R<()> {
         e(fin.poison())?;
         let y = run_part(dev, dtype, hd, &h, lens, &|_, l| (0, l), Some(&init), &fin)?;
         let st = e(fin.to_f32())?;
+        // Both sides are 16-bit runs of the same sums: twice one run's bound.
+        let bound: Vec<f32> = h.rounding_bound(hd, dtype, lens, Some(&hinit))?.iter().map(|b| 2.0 * *b as f32).collect();
         let cut = &splits(rng, lens);
         let cache = e(Tensor::from_f32(dev, &hinit, &hd.state(bt), DType::F32))?;
         let (ytol, stol) = tols(dtype);
         for piece in 0..2 {
             let part = move |s: usize, l: usize| if piece == 0 { (0, cut[s]) } else { (cut[s], l) };
             let got = run_part(dev, dtype, hd, &h, lens, &part, Some(&cache), &cache)?;
-            compare(&got, &f64s(&gather(&y, hd.width(), &cu, part)), ytol).check(&format!("piece {piece} y vs one-piece y (splits {cut:?})"))?;
+            let bound = f64s(&gather(&bound, hd.width(), &cu, part));
+            compare_bounded(&got, &f64s(&gather(&y, hd.width(), &cu, part)), ytol, &bound).check(&format!("piece {piece} y vs one-piece y (splits {cut:?})"))?;
         }
         compare(&e(cache.to_f32())?, &f64s(&st), stol).check("state after two pieces vs after one")
     })
@@ -126,6 +160,8 @@ fn prefill_then_decode(dev: &Device, dtype: DType, lens: &[usize], hd: Heads, st
         run_part(dev, dtype, hd, &h, lens, &|_, l| (0, l - steps), None, &state)?;
         let m = StateUpdate { a: &h.a, d: Some(&h.d), dt_bias: Some(&h.dt_bias), dt_softplus: true, ngroups: hd.ngroups };
         let (ytol, stol) = tols(dtype);
+        // The prefill's outputs and the state it hands over are each 16-bit runs' results.
+        let bound = h.rounding_bound(hd, dtype, lens, None)?;
         for k in 0..steps {
             let row = |v: &[f32], w: usize| -> R<Tensor> {
                 let rows: Vec<f32> = (0..bt).flat_map(|s| { let t = cu[s + 1] - steps + k; v[t * w..(t + 1) * w].to_vec() }).collect();
@@ -136,7 +172,9 @@ fn prefill_then_decode(dev: &Device, dtype: DType, lens: &[usize], hd: Heads, st
             e(out.poison())?;
             e(ops::selective_state_update(&OpTable::baseline(), &m, &DecodeTokens { x: &x, dt: &dt, b: &b, c: &c, z: None }, &state, &out))?;
             let want: Vec<f32> = (0..bt).flat_map(|s| { let t = cu[s + 1] - steps + k; y[t * hd.width()..(t + 1) * hd.width()].to_vec() }).collect();
-            compare(&e(out.to_f32())?, &f64s(&want), ytol).check(&format!("decode step {k} vs prefill"))?;
+            let w = hd.width();
+            let row_bound: Vec<f64> = (0..bt).flat_map(|s| { let t = cu[s + 1] - steps + k; bound[t * w..(t + 1) * w].iter().map(|b| 2.0 * b) }).collect();
+            compare_bounded(&e(out.to_f32())?, &f64s(&want), ytol, &row_bound).check(&format!("decode step {k} vs prefill"))?;
         }
         compare(&e(state.to_f32())?, &f64s(&e(whole_fin.to_f32())?), stol).check("state after decode vs after the whole prefill")
     })
