@@ -9,7 +9,7 @@
 use crate::mixer::MambaMixer;
 use crate::model::{MambaBlock, MambaForCausalLM, MambaModel};
 use crate::MambaConfig;
-use fk_llm::decoder::{FromCheckpoint, RandomWeights, WeightSource};
+use fk_llm::decoder::{lm_head_weight, FromCheckpoint, RandomWeights, WeightSource};
 use fk_runtime::linear::Linear;
 use fk_runtime::safetensors::Checkpoint;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -87,15 +87,7 @@ fn build(
         });
     }
     let embeddings = src.tensor("backbone.embeddings.weight", &[v, h])?;
-    let lm_head = if src.has("lm_head.weight") {
-        src.tensor("lm_head.weight", &[v, h])?
-    } else if cfg.tie_word_embeddings {
-        embeddings.clone()
-    } else {
-        return Err(Error::config(
-            "tie_word_embeddings is false but the checkpoint has no `lm_head.weight`",
-        ));
-    };
+    let lm_head = lm_head_weight(src, cfg.tie_word_embeddings, &embeddings, v, h)?;
     let backbone = MambaModel {
         embeddings,
         layers,

@@ -10,7 +10,7 @@
 use crate::mixer::Mamba2Mixer;
 use crate::model::{Mamba2Block, Mamba2ForCausalLM, Mamba2Model};
 use crate::Mamba2Config;
-use fk_llm::decoder::{FromCheckpoint, RandomWeights, WeightSource};
+use fk_llm::decoder::{lm_head_weight, FromCheckpoint, RandomWeights, WeightSource};
 use fk_runtime::linear::Linear;
 use fk_runtime::safetensors::Checkpoint;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -63,13 +63,7 @@ fn build(cfg: &Mamba2Config, dev: &Device, dtype: DType, src: &mut dyn WeightSou
         layers.push(Mamba2Block { norm: src.norm(&p("norm.weight"), h)?, mixer });
     }
     let embeddings = src.tensor("backbone.embeddings.weight", &[v, h])?;
-    let lm_head = if src.has("lm_head.weight") {
-        src.tensor("lm_head.weight", &[v, h])?
-    } else if cfg.tie_word_embeddings {
-        embeddings.clone()
-    } else {
-        return Err(Error::config("tie_word_embeddings is false but the checkpoint has no `lm_head.weight`"));
-    };
+    let lm_head = lm_head_weight(src, cfg.tie_word_embeddings, &embeddings, v, h)?;
     let backbone = Mamba2Model { embeddings, layers, norm_f: src.norm("backbone.norm_f.weight", h)? };
     Ok(Mamba2ForCausalLM { config: cfg.clone(), dtype, backbone, lm_head: Linear::new(lm_head, None)? })
 }

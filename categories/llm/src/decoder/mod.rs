@@ -16,4 +16,4 @@ pub use layer::{DecoderLayer, FeedForward, LayerBuffers};
 pub use mlp::{reference as gated_mlp_reference, GatedMlp, MlpScratch};
 pub use model::{prompt_debug, DebugOutputs, DecoderForCausalLM, DecoderModel, DecoderScratch};
 pub use norm::RMSNorm;
-pub use weights::{build_decoder, checkpoint_dtype, FromCheckpoint, RandomWeights, WeightSource};
+pub use weights::{build_decoder, checkpoint_dtype, lm_head_weight, FromCheckpoint, RandomWeights, WeightSource};

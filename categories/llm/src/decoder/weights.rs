@@ -83,6 +83,18 @@ impl WeightSource for RandomWeights<'_> {
     }
 }
 
+/// The output projection's weight `[vocab, hidden]`. Tied: HF checkpoints usually omit
+/// `lm_head.weight`, and then it is the embedding table (shared memory); if one is present
+/// anyway, it wins (transformers ties only when the key is missing). Untied: the checkpoint's
+/// (a missing one is its named error), or a fresh random matrix from a random source.
+pub fn lm_head_weight(src: &mut dyn WeightSource, tied: bool, embeddings: &Tensor, vocab: usize, hidden: usize) -> Result<Tensor> {
+    if tied && !src.has("lm_head.weight") {
+        Ok(embeddings.clone())
+    } else {
+        src.tensor("lm_head.weight", &[vocab, hidden])
+    }
+}
+
 /// The dtype a checkpoint is run in: `dtype`, else that of its embedding table.
 pub fn checkpoint_dtype(ckpt: &Checkpoint, dtype: Option<DType>, model: &str) -> Result<DType> {
     let dtype = match dtype {
@@ -121,13 +133,7 @@ pub fn build_decoder<F: FeedForward>(
         });
     }
     let norm = RMSNorm::new(src.norm("model.norm.weight", h)?, cfg.rms_norm_eps);
-    // Tied: HF checkpoints usually omit lm_head.weight; if one is present anyway, it wins
-    // (transformers ties only when the key is missing).
-    let lm_head = if cfg.tie_word_embeddings && !src.has("lm_head.weight") {
-        Linear::new(embed_tokens.clone(), None)?
-    } else {
-        Linear::new(src.tensor("lm_head.weight", &[v, h])?, None)?
-    };
+    let lm_head = Linear::new(lm_head_weight(src, cfg.tie_word_embeddings, &embed_tokens, v, h)?, None)?;
     let p = cfg.max_position_embeddings;
     let cos_sin = crate::rope::cos_sin_cache(cfg.rope_theta, cfg.head_dim, &cfg.rope_scaling, p);
     let cos_sin_cache = Tensor::from_f32(dev, &cos_sin, &[p, cfg.head_dim], DType::F32)?;
