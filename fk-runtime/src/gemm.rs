@@ -32,7 +32,7 @@ pub struct Gemm {
     device: Device,
     handle: sys::cublasLtHandle_t,
     workspace: DeviceBuffer,
-    plans: Mutex<HashMap<PlanKey, Plan>>,
+    plans: Mutex<PlanCache>,
 }
 
 // SAFETY: the cuBLASLt handle may be used from any thread; every use of it after
@@ -113,6 +113,29 @@ fn cuda_type(dtype: DType) -> Option<sys::cudaDataType> {
     }
 }
 
+/// Plans by exact problem, and the algorithm chosen for each token bucket (the problem with
+/// `m` rounded up to a power of two, see [`PlanKey::bucket`]).
+#[derive(Default)]
+struct PlanCache {
+    plans: HashMap<PlanKey, Plan>,
+    algos: HashMap<PlanKey, sys::cublasLtMatmulAlgo_t>,
+}
+
+// SAFETY: see `Plan`; an algorithm is a plain value.
+unsafe impl Send for PlanCache {}
+
+impl PlanKey {
+    /// The problem whose algorithm every row count in `m`'s bucket shares. Why buckets: the
+    /// heuristic picks a different kernel for nearly every row count, and the first launch
+    /// of a kernel loads its module (lazy loading: measured 2.7–4 ms of stream time on the
+    /// H200, run 20), so variable-length batches (packed text, prefill chunks) paid that on
+    /// almost every batch. With one algorithm per power-of-two bucket, a few batches warm
+    /// every kernel a model uses.
+    fn bucket(&self) -> PlanKey {
+        PlanKey { m: self.m.next_power_of_two(), ..*self }
+    }
+}
+
 /// Descriptor, layouts and algorithm for one [`PlanKey`]. Handles start null so a plan
 /// that fails half-way through construction is still cleaned up by `Drop`.
 struct Plan {
@@ -165,7 +188,29 @@ impl Drop for Pref {
 }
 
 impl Plan {
-    fn new(handle: sys::cublasLtHandle_t, key: &PlanKey, workspace_bytes: usize) -> LtResult<Plan> {
+    /// Descriptor and layouts for `key`, with the algorithm of its bucket: taken from
+    /// `algos` when cached and valid for this exact problem, else the heuristic's pick for
+    /// the bucket's size (cached), else (it does not run this problem) the heuristic's pick
+    /// for the problem itself.
+    fn new(handle: sys::cublasLtHandle_t, key: &PlanKey, workspace_bytes: usize, algos: &mut HashMap<PlanKey, sys::cublasLtMatmulAlgo_t>) -> LtResult<Plan> {
+        let mut plan = Plan::layouts(key)?;
+        let bucket = key.bucket();
+        if let Some(algo) = algos.get(&bucket).filter(|a| plan.runs(handle, a, workspace_bytes)) {
+            plan.algo = *algo;
+            return Ok(plan);
+        }
+        let sized = if bucket == *key { None } else { Some(Plan::layouts(&bucket)?) };
+        let algo = sized.as_ref().unwrap_or(&plan).heuristic(handle, key, workspace_bytes)?;
+        if plan.runs(handle, &algo, workspace_bytes) {
+            algos.insert(bucket, algo);
+            plan.algo = algo;
+        } else {
+            plan.algo = plan.heuristic(handle, key, workspace_bytes)?;
+        }
+        Ok(plan)
+    }
+
+    fn layouts(key: &PlanKey) -> LtResult<Plan> {
         let ty =
             cuda_type(key.dtype).ok_or(("cuda_type", CublasError(sys::cublasStatus_t::CUBLAS_STATUS_NOT_SUPPORTED)))?;
         let (m, n, k) = (key.n as u64, key.m as u64, key.k as u64);
@@ -195,7 +240,11 @@ impl Plan {
         plan.a = lt("cublasLtMatrixLayoutCreate(W)", result::create_matrix_layout(ty, k, m, key.ldw as i64))?;
         plan.b = lt("cublasLtMatrixLayoutCreate(x)", result::create_matrix_layout(ty, k, n, key.ldx as i64))?;
         plan.c = lt("cublasLtMatrixLayoutCreate(y)", result::create_matrix_layout(ty, m, n, key.ldy as i64))?;
+        Ok(plan)
+    }
 
+    /// The heuristic's first algorithm for this plan's layouts, told `key`'s alignments.
+    fn heuristic(&self, handle: sys::cublasLtHandle_t, key: &PlanKey, workspace_bytes: usize) -> LtResult<sys::cublasLtMatmulAlgo_t> {
         let pref = Pref(lt("cublasLtMatmulPreferenceCreate", result::create_matmul_pref())?);
         pref.set(PrefAttr::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &(workspace_bytes as u64))?;
         let [align_w, align_x, align_y] = key.align;
@@ -205,10 +254,19 @@ impl Plan {
         pref.set(PrefAttr::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_y)?;
         // SAFETY: every handle passed is live; C and D share one layout.
         let heuristic = lt("cublasLtMatmulAlgoGetHeuristic", unsafe {
-            result::get_matmul_algo_heuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, pref.0)
+            result::get_matmul_algo_heuristic(handle, self.desc, self.a, self.b, self.c, self.c, pref.0)
         })?;
-        plan.algo = heuristic.algo;
-        Ok(plan)
+        Ok(heuristic.algo)
+    }
+
+    /// Whether `algo` computes this plan's problem within `workspace_bytes`
+    /// (cublasLtMatmulAlgoCheck).
+    fn runs(&self, handle: sys::cublasLtHandle_t, algo: &sys::cublasLtMatmulAlgo_t, workspace_bytes: usize) -> bool {
+        let mut out = std::mem::MaybeUninit::<sys::cublasLtMatmulHeuristicResult_t>::zeroed();
+        // SAFETY: every handle is live, `algo` and `out` point to valid memory of their types.
+        let status = unsafe { sys::cublasLtMatmulAlgoCheck(handle, self.desc, self.a, self.b, self.c, self.c, algo, out.as_mut_ptr()) };
+        // SAFETY: zero-initialised and written by a successful check; read only then.
+        status == sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS && unsafe { out.assume_init() }.workspaceSize <= workspace_bytes
     }
 }
 
@@ -280,7 +338,7 @@ impl Gemm {
         }
         let workspace = device.alloc(WORKSPACE_BYTES)?;
         let handle = result::create_handle().map_err(|e| Error::cuda("cublasLtCreate", e))?;
-        Ok(Gemm { device: device.clone(), handle, workspace, plans: Mutex::new(HashMap::new()) })
+        Ok(Gemm { device: device.clone(), handle, workspace, plans: Mutex::new(PlanCache::default()) })
     }
 
     pub fn device(&self) -> &Device {
@@ -289,7 +347,12 @@ impl Gemm {
 
     /// Number of cached plans (one per distinct problem seen so far).
     pub fn plan_count(&self) -> usize {
-        self.plans.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.plans.lock().unwrap_or_else(|e| e.into_inner()).plans.len()
+    }
+
+    /// Number of cached algorithms (one per bucket of problems, see [`PlanKey::bucket`]).
+    pub fn algorithm_count(&self) -> usize {
+        self.plans.lock().unwrap_or_else(|e| e.into_inner()).algos.len()
     }
 
     /// `out[..., N] = x[..., K] · weight[N, K]ᵀ (+ bias[N])`, like `F.linear`.
@@ -401,11 +464,12 @@ impl Gemm {
     fn run(&self, op: &str, p: &Problem) -> Result<()> {
         self.device.bind()?;
         let fail = |(call, e): (&'static str, CublasError)| Error::cuda(call, format!("{e:?} in {}", p.describe(op)));
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let PlanCache { plans, algos } = &mut *cache;
         let key = p.key();
         let plan = match plans.entry(key) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(Plan::new(self.handle, &key, WORKSPACE_BYTES).map_err(fail)?),
+            Entry::Vacant(e) => e.insert(Plan::new(self.handle, &key, WORKSPACE_BYTES, algos).map_err(fail)?),
         };
         if let Some(bias) = p.bias {
             // The bias pointer lives in the shared descriptor; the lock keeps it ours until
@@ -450,7 +514,7 @@ impl Drop for Gemm {
     fn drop(&mut self) {
         // Plans first (their descriptors are independent of the handle, but tidy), then the
         // handle; the workspace is freed in stream order after any GEMM still queued.
-        self.plans.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+        self.plans.get_mut().unwrap_or_else(|e| e.into_inner()).plans.clear();
         // SAFETY: the handle was created in `new` and is destroyed exactly once, here.
         let _ = unsafe { result::destroy_handle(self.handle) };
     }

@@ -221,6 +221,32 @@ fn plan_cache_reuses_plans(dev: &Device, seed: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Row counts of one power-of-two bucket share one algorithm (so one set of kernels, loaded
+/// once), each still exact; the next bucket gets its own.
+fn plan_cache_buckets_algorithms(dev: &Device, seed: u64) -> Result<(), String> {
+    let gemm = Gemm::new(dev).map_err(|e| e.to_string())?;
+    let e = |e: Error| e.to_string();
+    let (k, n, dtype) = (256, 384, DType::BF16);
+    let mut rng = Rng::new(seed);
+    let w = host::round_trip(&rng.normal_vec(n * k, 0.0, 1.0 / (k as f32).sqrt()), dtype);
+    let wt = Tensor::from_f32(dev, &w, &[n, k], dtype).map_err(e)?;
+    for (i, &m) in [300usize, 383, 512, 257, 513].iter().enumerate() {
+        let x = host::round_trip(&rng.normal_vec(m * k, 0.0, 1.0), dtype);
+        let xt = Tensor::from_f32(dev, &x, &[m, k], dtype).map_err(e)?;
+        let yt = Tensor::empty(dev, &[m, n], dtype).map_err(e)?;
+        yt.poison().map_err(e)?;
+        gemm.matmul_nt(&xt, &wt, None, &yt).map_err(e)?;
+        let reference = linear_reference(&x, m, k, &w, n, None);
+        compare(&yt.to_f32().map_err(e)?, &reference, gemm_tolerance(dtype, rms(&reference))).check(&format!("m {m}"))?;
+        let (plans, algos) = (gemm.plan_count(), gemm.algorithm_count());
+        let want_algos = if m > 512 { 2 } else { 1 };
+        if plans != i + 1 || algos != want_algos {
+            return Err(format!("after m {m}: {plans} plans, {algos} algorithms (expected {}, {want_algos})", i + 1));
+        }
+    }
+    Ok(())
+}
+
 fn expect_err(what: &str, r: fk_runtime::Result<()>, check: impl Fn(&Error) -> bool) -> Result<(), String> {
     match r {
         Err(err) if check(&err) => Ok(()),
@@ -442,6 +468,7 @@ fn main() {
     let with_seed = move |r: Result<(), String>| r.map_err(|m| format!("{m} (seed {seed})"));
     trials.push(gpu_trial("linear/batched_and_empty", move |dev| with_seed(linear_batched_and_empty(dev, seed))));
     trials.push(gpu_trial("gemm/plan_cache_reuses_plans", move |dev| with_seed(plan_cache_reuses_plans(dev, seed))));
+    trials.push(gpu_trial("gemm/plan_cache_buckets_algorithms", move |dev| with_seed(plan_cache_buckets_algorithms(dev, seed))));
     trials.push(gpu_trial("gemm/rejects_bad_arguments", gemm_rejects_bad_arguments));
     trials.push(gpu_trial("safetensors/device_round_trip", move |dev| with_seed(checkpoint_round_trip(dev, seed))));
     trials.push(gpu_trial("profile/spans_per_op_none_inside_capture", profile_spans));
