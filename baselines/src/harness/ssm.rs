@@ -122,7 +122,10 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     // 16-channel block partly empty (100, 40, 17); d_state 8 / 40 (the 16 / 64 kernels with
     // unused state lanes) and 32; sequences of 1, of exactly one chunk (128 tokens at
     // d_state <= 32, 64 above), of many chunks.
-    let scan: [(&[usize], usize, usize, bool, usize); 8] = [
+    // The 16-byte vector staging takes dims divisible by 8 with d_state exactly 16/32/64 and
+    // aligned rows (32, 64, 48, 160 at N16; the last two rows at N32 and N64, the second
+    // with padded rows); the rest goes element by element.
+    let scan: [(&[usize], usize, usize, bool, usize); 10] = [
         (&[1], 32, 16, true, 0),
         (&[7, 1, 70], 100, 16, true, 0),
         (&[200], 64, 16, false, 0),
@@ -131,6 +134,8 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
         (&[30, 128, 31], 17, 32, true, 3),
         (&[100, 64, 2], 24, 40, true, 0),
         (&[2048], 160, 16, true, 0),
+        (&[100, 37], 64, 32, true, 0),
+        (&[50, 3, 17], 16, 64, false, 8),
     ];
     for &(lens, dim, n, full, pad) in &scan {
         cases.push(mk(OpId::SelectiveScan, dtype, SsmCase { d_state: n, full, pad, ..SsmCase::prefill(lens, dim) }));

@@ -13,6 +13,7 @@
 //! are checked against transformers by the goldens). Intermediates come from the
 //! stream-ordered pool inside the timed window, as the models allocate them.
 
+use crate::decode::{DecodeBuffers, SlotMixer};
 use crate::stack::RecurrentMixer;
 use crate::step::{LogitsRows, RecurrentLm, Step};
 use crate::state_cache::{LayerStates, RecurrentStateCache};
@@ -22,7 +23,9 @@ use fk_baselines::ops::SeqLens;
 use fk_baselines::util::random_fill;
 use fk_baselines::{Context, OpId, OpTable};
 use fk_runtime::compare::{compare, Tolerance};
+use fk_llm::graphs::DecodeGraphs;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
+use std::collections::HashMap;
 
 /// What one timed call runs.
 #[derive(Clone, Copy, Debug)]
@@ -164,6 +167,8 @@ impl<L: RecurrentLm> Workload for MixerWorkload<L> {
 }
 
 /// L4: the whole causal LM (`label`: `Mamba2ForCausalLM`), logits of each sequence's last token.
+/// A decode step runs as the engine runs it: inputs staged into the bucket's buffers, then the
+/// step replayed from a CUDA graph (one per op table, captured on first use).
 pub struct ModelWorkload<L: RecurrentLm> {
     model: L,
     label: &'static str,
@@ -175,6 +180,8 @@ pub struct ModelWorkload<L: RecurrentLm> {
     initial: Vec<LayerStates>,
     logits: Option<Tensor>,
     reference: Vec<f32>,
+    decode_buffers: Option<DecodeBuffers<<L::Mixer as SlotMixer>::Buffers>>,
+    graphs: HashMap<String, DecodeGraphs>,
 }
 
 impl<L: RecurrentLm> ModelWorkload<L> {
@@ -183,7 +190,11 @@ impl<L: RecurrentLm> ModelWorkload<L> {
         let vocab = model.vocab_size();
         let ids = (0..step.rows()).map(|i| (i * 7919 % vocab) as u32).collect();
         let ctx = Context::new(dev, OpTable::baseline())?;
-        let mut w = ModelWorkload { model, label, ctx, step, cache, slots, ids, initial, logits: None, reference: Vec::new() };
+        let decode_buffers = match step {
+            RecurrentStep::Decode { batch } => Some(model.decode_buffers(&cache, batch)?),
+            RecurrentStep::Prefill { .. } => None,
+        };
+        let mut w = ModelWorkload { model, label, ctx, step, cache, slots, ids, initial, logits: None, reference: Vec::new(), decode_buffers, graphs: HashMap::new() };
         w.prepare()?;
         w.run(&OpTable::baseline())?;
         w.reference = w.output()?;
@@ -203,12 +214,16 @@ impl<L: RecurrentLm> Workload for ModelWorkload<L> {
 
     fn run(&mut self, table: &OpTable) -> Result<()> {
         let ctx = self.ctx.with_ops(table);
+        if let Some(bufs) = self.decode_buffers.as_mut() {
+            self.model.stage_decode(bufs, &self.cache, &self.ids, &self.slots)?;
+            let graphs = self.graphs.entry(table.name().to_string()).or_insert_with(|| DecodeGraphs::new(true));
+            let (model, cache, bufs) = (&self.model, &self.cache, &*bufs);
+            graphs.run(&ctx.device, bufs.rows(), || model.decode_step(&ctx, cache, bufs))?;
+            self.logits = Some(bufs.logits()?);
+            return Ok(());
+        }
         let lens = [self.ids.len()];
-        let step = match self.step {
-            RecurrentStep::Prefill { .. } => Step::Prefill { lens: &lens },
-            RecurrentStep::Decode { .. } => Step::Decode,
-        };
-        let (logits, _) = self.model.forward_device(&ctx, &self.ids, step, &self.cache, &self.slots, LogitsRows::Last, false)?;
+        let (logits, _) = self.model.forward_device(&ctx, &self.ids, Step::Prefill { lens: &lens }, &self.cache, &self.slots, LogitsRows::Last, false)?;
         self.logits = Some(logits);
         Ok(())
     }
@@ -318,6 +333,6 @@ fn describe(step: RecurrentStep, hidden: usize, layers: usize) -> String {
         RecurrentStep::Prefill { tokens } if layers == 1 => format!("prefill [{tokens}, {hidden}]"),
         RecurrentStep::Decode { batch } if layers == 1 => format!("decode [{batch}, {hidden}]"),
         RecurrentStep::Prefill { tokens } => format!("prefill {tokens} tokens, {layers} layers"),
-        RecurrentStep::Decode { batch } => format!("decode batch {batch}, {layers} layers"),
+        RecurrentStep::Decode { batch } => format!("decode batch {batch}, {layers} layers, graph"),
     }
 }
