@@ -93,10 +93,11 @@ def main():
         x = torch.randn(1, t, cfg.hidden_size, device=dev, dtype=torch.bfloat16)
         shape = f"prefill [{t}, {cfg.hidden_size}]"
         with torch.no_grad():
-            us = time_us(lambda: mixer(x), flush, a.reps, warmup=1)
+            us, note = timed_or_oom(lambda: time_us(lambda: mixer(x), flush, a.reps, warmup=1))
         rows.append({"op": mixer_cls.__name__, "shape": shape, "dtype": "bf16", "eager_us": us, "compile_us": None,
-                     "path": path, "what": f"transformers {mixer_cls.__name__}.forward, one layer, batch 1"})
-        print(f"{mixer_cls.__name__} {shape:<24} {us:14.1f} us", flush=True)
+                     "path": path, "what": f"transformers {mixer_cls.__name__}.forward, one layer, batch 1", **note})
+        print(f"{mixer_cls.__name__} {shape:<24} {fmt(us)}", flush=True)
+        save(a.out, rows, props)
     del mixer
     model_tokens = [int(x) for x in a.model_tokens.split(",") if x]
     if model_tokens:
@@ -108,16 +109,39 @@ def main():
             model(torch.randint(0, cfg.vocab_size, (1, 16), device=dev), use_cache=False, **kw)  # warm-up
             for t in model_tokens:
                 ids = torch.randint(0, cfg.vocab_size, (1, t), device=dev)
-                us = time_us(lambda: model(ids, use_cache=False, **kw), flush, a.model_reps, warmup=0)
+                us, note = timed_or_oom(lambda: time_us(lambda: model(ids, use_cache=False, **kw), flush, a.model_reps, warmup=0))
                 shape = f"prefill {t} tokens, {layers} layers"
                 rows.append({"op": lm_cls.__name__, "shape": shape, "dtype": "bf16", "eager_us": us, "compile_us": None, "path": path,
-                             "what": f"transformers {lm_cls.__name__}.forward, batch 1, " + ("last position's logits" if keep else "every position's logits")})
-                print(f"{lm_cls.__name__} {shape:<30} {us:14.1f} us", flush=True)
+                             "what": f"transformers {lm_cls.__name__}.forward, batch 1, " + ("last position's logits" if keep else "every position's logits"), **note})
+                print(f"{lm_cls.__name__} {shape:<30} {fmt(us)}", flush=True)
+                save(a.out, rows, props)
+    save(a.out, rows, props)
+    return 0
+
+
+def timed_or_oom(run):
+    """(µs, {}) or, when PyTorch runs out of device memory, (None, {"note": why}): Mamba-2's
+    torch_forward materialises a [chunks, Q, Q, heads, N]-sized product (128 GiB at 8192
+    tokens of Codestral), so long rows may not run at all on that path. The row is kept, with
+    no time, so the table says so instead of silently lacking a column."""
+    try:
+        return run(), {}
+    except torch.OutOfMemoryError as e:
+        torch.cuda.empty_cache()
+        first = str(e).splitlines()[0][:160]
+        return None, {"note": f"transformers ran out of GPU memory: {first}"}
+
+
+def fmt(us):
+    return f"{us:14.1f} us" if us is not None else "  out of memory"
+
+
+def save(path, rows, props):
+    """Written after every row, so a run cut short keeps what it measured."""
     out = {"schema": "fastkernels.peer.v1", "torch": torch.__version__, "transformers": transformers.__version__,
            "device": props.name, "rows": rows}
-    with open(a.out, "w") as f:
+    with open(path, "w") as f:
         json.dump(out, f, indent=1)
-    return 0
 
 
 if __name__ == "__main__":
