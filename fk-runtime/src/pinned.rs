@@ -1,4 +1,4 @@
-//! Page-locked host buffers for uploads that must not stall the GPU. A copy from ordinary
+//! Page-locked host buffers for uploads (and downloads) that must not stall the GPU. A copy from ordinary
 //! (pageable) memory is staged by the driver and synchronises with the stream, so a batch's
 //! inputs could only be sent once the previous batch had finished; from page-locked memory the
 //! copy is a plain DMA in stream order, and the host can fill the buffer while the GPU is still
@@ -13,7 +13,7 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::tensor::Tensor;
-use cudarc::driver::result;
+use cudarc::driver::{result, sys};
 
 pub struct PinnedBuffer {
     ptr: *mut u8,
@@ -75,6 +75,71 @@ impl PinnedBuffer {
         e.record()?;
         self.last_copy = Some(e);
         Ok(())
+    }
+}
+
+impl PinnedBuffer {
+    /// Enqueue a copy of `src` (contiguous, or `[rows, cols]` rows of contiguous elements some
+    /// stride apart, such as a CLS row per image; on the buffer's device) into the buffer's
+    /// first `src.nbytes()` bytes, densely, on the device stream, without waiting: the host
+    /// reads it with [`PinnedBuffer::downloaded`] once the stream has got there, while later
+    /// work queued behind it keeps the GPU busy.
+    pub fn download_async(&mut self, src: &Tensor) -> Result<()> {
+        let n = src.nbytes();
+        let rows_view = src.rank() == 2 && src.strides()[1] == 1;
+        if !(src.is_contiguous() || rows_view) || n > self.bytes || !src.device().same_as(&self.device) {
+            return Err(Error::shape("PinnedBuffer::download_async", format!("{src:?} into {} pinned bytes (must be contiguous or rows, on the buffer's device, and fit)", self.bytes)));
+        }
+        // The host must not be reading, and no earlier copy writing, the bytes: wait for both.
+        self.wait()?;
+        self.device.bind()?;
+        if src.is_contiguous() {
+            // SAFETY: the destination span lies inside the allocation, which the host does not
+            // touch until `last_copy` (recorded right after) completes; src holds n bytes.
+            let dst = unsafe { std::slice::from_raw_parts_mut(self.ptr, n) };
+            unsafe { result::memcpy_dtoh_async(dst, src.ptr(), self.device.stream()) }.map_err(|e| Error::cuda("cuMemcpyDtoHAsync", format!("{e:?} ({n} bytes)")))?;
+        } else {
+            let (rows, row_bytes) = (src.dim(0), src.dim(1) * src.dtype().size());
+            let copy = sys::CUDA_MEMCPY2D {
+                srcXInBytes: 0,
+                srcY: 0,
+                srcMemoryType: sys::CUmemorytype::CU_MEMORYTYPE_DEVICE,
+                srcHost: std::ptr::null(),
+                srcDevice: src.ptr(),
+                srcArray: std::ptr::null_mut(),
+                srcPitch: src.strides()[0] * src.dtype().size(),
+                dstXInBytes: 0,
+                dstY: 0,
+                dstMemoryType: sys::CUmemorytype::CU_MEMORYTYPE_HOST,
+                dstHost: self.ptr.cast(),
+                dstDevice: 0,
+                dstArray: std::ptr::null_mut(),
+                dstPitch: row_bytes,
+                WidthInBytes: row_bytes,
+                Height: rows,
+            };
+            // SAFETY: the source rows lie inside src's storage (its view was checked when made),
+            // the destination's rows × row_bytes = n bytes inside the allocation, untouched by
+            // the host until `last_copy` completes.
+            let r = unsafe { sys::cuMemcpy2DAsync_v2(&copy, self.device.stream()) };
+            if r != sys::CUresult::CUDA_SUCCESS {
+                return Err(Error::cuda("cuMemcpy2DAsync", format!("{r:?} ({rows} rows of {row_bytes} bytes)")));
+            }
+        }
+        let e = Event::new(&self.device)?;
+        e.record()?;
+        self.last_copy = Some(e);
+        Ok(())
+    }
+
+    /// The buffer's first `n` bytes once the last copy (a download) has completed.
+    pub fn downloaded(&mut self, n: usize) -> Result<&[u8]> {
+        if n > self.bytes {
+            return Err(Error::shape("PinnedBuffer", format!("{n} bytes from a buffer of {}", self.bytes)));
+        }
+        self.wait()?;
+        // SAFETY: inside the allocation; no copy touches it any more.
+        Ok(unsafe { std::slice::from_raw_parts(self.ptr.cast_const(), n) })
     }
 }
 

@@ -460,6 +460,35 @@ fn pinned_uploads(dev: &Device) -> Result<(), String> {
     Ok(())
 }
 
+/// Downloads into page-locked memory: a contiguous tensor and a strided row view (a CLS row
+/// per image) arrive densely; the wait covers the copy, whatever is queued after it.
+fn pinned_downloads(dev: &Device) -> Result<(), String> {
+    let e = |e: Error| e.to_string();
+    let (rows, tokens, cols) = (7, 5, 48);
+    let values: Vec<f32> = (0..rows * tokens * cols).map(|i| (i % 251) as f32 - 100.0).collect();
+    let all = Tensor::from_f32(dev, &values, &[rows, tokens, cols], DType::BF16).map_err(e)?;
+    let first_tokens = all.reshape(&[rows, tokens * cols]).and_then(|t| t.narrow(1, 0, cols)).map_err(e)?;
+    let mut buf = fk_runtime::pinned::PinnedBuffer::new(dev, 2 * rows * tokens * cols).map_err(e)?;
+    for (what, t, want) in [
+        ("contiguous", &all, values.clone()),
+        ("strided rows", &first_tokens, (0..rows).flat_map(|r| values[r * tokens * cols..][..cols].to_vec()).collect::<Vec<f32>>()),
+    ] {
+        buf.download_async(t).map_err(e)?;
+        // Work queued behind the copy must not be needed for it to complete.
+        Tensor::empty(dev, &[1 << 20], DType::F32).map_err(e)?.poison().map_err(e)?;
+        let got = fk_runtime::host::decode(buf.downloaded(t.nbytes()).map_err(e)?, DType::BF16);
+        if got != want {
+            return Err(format!("{what}: downloaded {:?}…, expected {:?}…", &got[..4.min(got.len())], &want[..4]));
+        }
+    }
+    let big = Tensor::empty(dev, &[rows * tokens * cols + 1], DType::BF16).map_err(e)?;
+    let err = buf.download_async(&big).err().map(|x| x.to_string()).unwrap_or_default();
+    if !err.contains("fit") {
+        return Err(format!("an oversize download must be a named error: `{err}`"));
+    }
+    Ok(())
+}
+
 fn main() {
     let seed = fresh_seed();
     let mut trials =
@@ -473,6 +502,7 @@ fn main() {
     trials.push(gpu_trial("safetensors/device_round_trip", move |dev| with_seed(checkpoint_round_trip(dev, seed))));
     trials.push(gpu_trial("profile/spans_per_op_none_inside_capture", profile_spans));
     trials.push(gpu_trial("pinned/async_uploads_in_order_and_reuse_waits", pinned_uploads));
+    trials.push(gpu_trial("pinned/async_downloads_contiguous_and_rows", pinned_downloads));
     trials.push(gpu_trial("device/pool_keeps_freed_memory", |dev| match dev.pool_release_threshold() {
         Ok(u64::MAX) => Ok(()),
         Ok(t) => Err(format!("default pool release threshold {t}, expected u64::MAX (freed memory kept)")),

@@ -59,8 +59,10 @@ pub fn upload_images(dev: &Device, inputs: &[&EmbedInput]) -> Result<Tensor> {
 /// Two page-locked staging slots for an image encoder's pipelined path
 /// (`fk_runtime::embed::PipelinedEncoder`): `stage` copies a batch's pixels into a slot on the
 /// host (waiting only for that slot's previous upload, if it is still running), `upload` sends
-/// the slot to a new f32 `[batch, C, H, W]` tensor as a DMA in stream order, without waiting.
-/// Allocated on first use and grown to the largest batch seen.
+/// the slot to a new f32 `[batch, C, H, W]` tensor as a DMA in stream order, without waiting;
+/// `download` enqueues the batch's result into the slot's page-locked output and `collect`
+/// waits for that copy alone (not for batches queued after it). Allocated on first use and
+/// grown to the largest batch seen.
 #[derive(Default)]
 pub struct ImageStaging {
     slots: [Mutex<Option<Staged>>; 2],
@@ -68,6 +70,8 @@ pub struct ImageStaging {
 
 struct Staged {
     buffer: PinnedBuffer,
+    /// The batch's result, once `download` has enqueued it: buffer, rows, columns, dtype.
+    out: Option<(PinnedBuffer, usize, usize, DType)>,
     /// The batch in the buffer: images and `(channels, height, width)`.
     batch: usize,
     size: (usize, usize, usize),
@@ -91,7 +95,7 @@ impl ImageStaging {
         if guard.as_ref().is_none_or(|s| s.buffer.bytes() < 4 * n) {
             // Dropping the old buffer waits for its last upload.
             *guard = None;
-            *guard = Some(Staged { buffer: PinnedBuffer::new(dev, 4 * n)?, batch: 0, size: (0, 0, 0) });
+            *guard = Some(Staged { buffer: PinnedBuffer::new(dev, 4 * n)?, out: None, batch: 0, size: (0, 0, 0) });
         }
         let staged = guard.as_mut().expect("allocated above");
         let host = staged.buffer.host_f32_mut(n)?;
@@ -116,6 +120,35 @@ impl ImageStaging {
         let t = Tensor::empty(dev, &[pixels.len(), c, h, w], DType::F32)?;
         staged.buffer.upload_async(&t)?;
         Ok(t)
+    }
+
+    /// Enqueue the copy of `result` (`[rows, cols]`, contiguous) into `slot`'s page-locked
+    /// output, after everything queued so far; nothing waits.
+    pub fn download(&self, dev: &Device, slot: usize, result: &Tensor) -> Result<()> {
+        if result.shape().len() != 2 {
+            return Err(Error::shape("ImageStaging::download", format!("{result:?}: expected [rows, cols]")));
+        }
+        let mut guard = self.slot(slot)?;
+        let staged = guard.as_mut().ok_or_else(|| Error::bad_input("ImageStaging", format!("slot {slot} was never staged")))?;
+        let n = result.nbytes();
+        let mut buffer = match staged.out.take() {
+            Some((b, ..)) if b.bytes() >= n => b,
+            _ => PinnedBuffer::new(dev, n)?,
+        };
+        buffer.download_async(result)?;
+        staged.out = Some((buffer, result.dim(0), result.dim(1), result.dtype()));
+        Ok(())
+    }
+
+    /// The rows `download` sent to `slot`, once that copy (and only it) has completed.
+    pub fn collect(&self, slot: usize) -> Result<Vec<Vec<f32>>> {
+        let mut guard = self.slot(slot)?;
+        let Some((buffer, rows, cols, dtype)) = guard.as_mut().and_then(|s| s.out.as_mut()) else {
+            return Err(Error::bad_input("ImageStaging", format!("slot {slot} has no download to collect")));
+        };
+        let (rows, cols, dtype) = (*rows, *cols, *dtype);
+        let values = fk_runtime::host::decode(buffer.downloaded(rows * cols * dtype.size())?, dtype);
+        Ok(values.chunks_exact(cols.max(1)).map(<[f32]>::to_vec).collect())
     }
 }
 

@@ -61,6 +61,12 @@ impl<M: PooledImageModel> PipelinedEncoder for ImageEncoder<'_, M> {
     fn launch<'a>(&'a self, slot: usize, inputs: &[&EmbedInput]) -> Result<Launched<'a>> {
         let pixels = self.staging.upload(&self.ctx.device, slot, inputs)?;
         let pooled = self.model.pooled(self.ctx, &pixels)?;
-        Ok(Box::new(move || embeddings(&pooled)))
+        self.staging.download(&self.ctx.device, slot, &pooled)?;
+        // The copy is queued behind this batch alone: collecting it does not wait for the
+        // next batch, which the engine launches before collecting this one.
+        Ok(Box::new(move || {
+            drop(pooled);
+            Ok(self.staging.collect(slot)?.into_iter().map(|v| Embedding { pooled: Some(v), tokens: None, token_dim: 0 }).collect())
+        }))
     }
 }

@@ -102,16 +102,17 @@ impl<E: Encoder> EmbedEngine<E> {
                 }
             }
             Some(p) => {
-                // Batch k is prepared on the host while the GPU still runs batch k-1, then
-                // launched once k-1 has been collected (see PipelinedEncoder).
+                // Batch k is prepared on the host and launched while the GPU still runs batch
+                // k-1, which is collected after (see PipelinedEncoder): the GPU goes from one
+                // batch straight to the next.
                 let mut running: Option<(&Vec<usize>, Launched<'_>)> = None;
                 for (k, batch) in plan.iter().enumerate() {
                     let m = members(batch);
                     p.prepare(k % 2, &m)?;
-                    if let Some((b, done)) = running.take() {
+                    let launched = p.launch(k % 2, &m)?;
+                    if let Some((b, done)) = running.replace((batch, launched)) {
                         finish(b, done()?)?;
                     }
-                    running = Some((batch, p.launch(k % 2, &m)?));
                 }
                 if let Some((b, done)) = running.take() {
                     finish(b, done()?)?;
@@ -252,11 +253,11 @@ mod tests {
         let (want, _) = engine(policy).run_inputs(inputs);
         assert_eq!(got, want);
         assert!(stats.batches > 3 && stats.latencies_s.iter().all(|&l| l > 0.0));
-        // prepare 0, launch 0, then per further batch k: prepare k%2, collect (k-1)%2, launch k%2.
+        // prepare 0, launch 0, then per further batch k: prepare k%2, launch k%2, collect (k-1)%2.
         let log = p.encoder.log.borrow();
         let mut expect = vec!["prepare 0".to_string(), "launch 0".to_string()];
         for k in 1..stats.batches {
-            expect.extend([format!("prepare {}", k % 2), format!("collect {}", (k - 1) % 2), format!("launch {}", k % 2)]);
+            expect.extend([format!("prepare {}", k % 2), format!("launch {}", k % 2), format!("collect {}", (k - 1) % 2)]);
         }
         expect.push(format!("collect {}", (stats.batches - 1) % 2));
         assert_eq!(*log, expect);

@@ -137,16 +137,19 @@ pub trait Encoder {
     }
 }
 
-/// A batch whose GPU work is enqueued: calling it waits for that work and returns one
-/// [`Embedding`] per input, in input order.
+/// A batch whose GPU work is enqueued: calling it waits for that work (and, for a pipelined
+/// encoder, only for it: not for a batch enqueued after it) and returns one [`Embedding`] per
+/// input, in input order.
 pub type Launched<'a> = Box<dyn FnOnce() -> Result<Vec<Embedding>> + 'a>;
 
-/// Embedding a batch in two steps, so that its host-side preparation (staging 25 MB of pixels
-/// for 32 images, say) overlaps the GPU's work on the previous batch instead of leaving the GPU
+/// Embedding a batch in two steps, so that neither the host-side preparation of a batch
+/// (staging 25 MB of pixels for 32 images, say) nor the wait for its results leaves the GPU
 /// idle. The engine calls, for batches 0, 1, 2, …: `prepare(0, b0)`, `launch(0, b0)`,
-/// `prepare(1, b1)`, wait for b0, `launch(1, b1)`, `prepare(0, b2)`, wait for b1, … — staging
-/// slots alternate, and a slot is prepared again only after the batch launched from it has
-/// been waited for.
+/// `prepare(1, b1)`, `launch(1, b1)`, wait for b0, `prepare(0, b2)`, `launch(0, b2)`, wait
+/// for b1, … — so the GPU always has the next batch queued when one finishes. Staging slots
+/// alternate, and a slot is prepared again only after the batch launched from it has been
+/// waited for; the wait for a batch must not wait for the one launched after it (its results
+/// are copied out in stream order right behind it, into memory of its slot).
 pub trait PipelinedEncoder {
     /// Host-side work for `inputs` into staging `slot` (0 or 1): nothing that waits for the GPU.
     fn prepare(&self, slot: usize, inputs: &[&EmbedInput]) -> Result<()>;
