@@ -138,6 +138,8 @@ def fmt(us):
 
 def save(path, rows, props):
     """Written after every row, so a run cut short keeps what it measured."""
+    import transformers
+
     out = {"schema": "fastkernels.peer.v1", "torch": torch.__version__, "transformers": transformers.__version__,
            "device": props.name, "rows": rows}
     with open(path, "w") as f:
