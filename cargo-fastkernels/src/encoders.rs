@@ -205,8 +205,8 @@ impl Loaded {
     pub fn with_encoder<R>(&self, ctx: &Context, f: impl FnOnce(&dyn Encoder) -> R) -> R {
         match self {
             Loaded::Bert(model) => f(&BertEncoder { model, ctx }),
-            Loaded::ColBERT(model) => f(&ColBERTEncoder { model, ctx }),
-            Loaded::BgeM3(model) => f(&BgeM3Encoder { model, ctx }),
+            Loaded::ColBERT(model) => f(&ColBERTEncoder::new(model, ctx)),
+            Loaded::BgeM3(model) => f(&BgeM3Encoder::new(model, ctx)),
             Loaded::Siglip2(model) => f(&Siglip2Encoder::new(model, ctx)),
             Loaded::DINOv3(model) => f(&DINOv3Encoder::new(model, ctx)),
         }

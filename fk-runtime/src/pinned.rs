@@ -12,6 +12,7 @@
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::dtype::DType;
 use crate::tensor::Tensor;
 use cudarc::driver::{result, sys};
 
@@ -57,6 +58,13 @@ impl PinnedBuffer {
         // SAFETY: the allocation holds `bytes` >= 4n bytes, is page-aligned (so f32-aligned),
         // is owned by `self` (borrowed mutably here), and no copy reads it any more.
         Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr.cast::<f32>(), n) })
+    }
+
+    /// The first `n` i32 of the buffer for the host to fill, once no copy still reads them.
+    pub fn host_i32_mut(&mut self, n: usize) -> Result<&mut [i32]> {
+        let f = self.host_f32_mut(n)?;
+        // SAFETY: same span, alignment and exclusivity as the f32 view it replaces.
+        Ok(unsafe { std::slice::from_raw_parts_mut(f.as_mut_ptr().cast::<i32>(), n) })
     }
 
     /// Enqueue a copy of the buffer's first `dst.nbytes()` bytes into `dst` (contiguous, on
@@ -150,5 +158,86 @@ impl Drop for PinnedBuffer {
         let _ = self.device.bind();
         // SAFETY: allocated by cuMemHostAlloc in `new`, freed once.
         let _ = unsafe { result::free_host(self.ptr.cast()) };
+    }
+}
+
+/// A tensor's rows copied out in stream order into page-locked memory that grows as needed:
+/// `enqueue` after the work that produces them, `collect` later (it waits for that copy only,
+/// not for work queued after it). One per pipeline slot.
+#[derive(Default)]
+pub struct AsyncDownload {
+    buffer: Option<PinnedBuffer>,
+    /// Rows, columns and dtype of the pending copy.
+    pending: Option<(usize, usize, DType)>,
+}
+
+impl AsyncDownload {
+    /// Enqueue the copy of `t` (`[rows, cols]`, contiguous or rows some stride apart).
+    pub fn enqueue(&mut self, t: &Tensor) -> Result<()> {
+        if t.rank() != 2 {
+            return Err(Error::shape("AsyncDownload", format!("{t:?}: expected [rows, cols]")));
+        }
+        let n = t.nbytes();
+        if self.buffer.as_ref().is_none_or(|b| b.bytes() < n) {
+            // Dropping the old buffer waits for its last copy.
+            self.buffer = None;
+            self.buffer = Some(PinnedBuffer::new(t.device(), n)?);
+        }
+        self.buffer.as_mut().expect("allocated above").download_async(t)?;
+        self.pending = Some((t.dim(0), t.dim(1), t.dtype()));
+        Ok(())
+    }
+
+    /// The enqueued rows as f32 (`rows × cols`, row-major) once their copy has completed, with
+    /// the column count.
+    pub fn collect(&mut self) -> Result<(Vec<f32>, usize)> {
+        let (Some(buffer), Some((rows, cols, dtype))) = (self.buffer.as_mut(), self.pending.take()) else {
+            return Err(Error::bad_input("AsyncDownload", "nothing was enqueued to collect"));
+        };
+        Ok((crate::host::decode(buffer.downloaded(rows * cols * dtype.size())?, dtype), cols))
+    }
+}
+
+/// A batch's small i32 arrays (token ids, offsets, index maps) sent in one DMA from
+/// page-locked memory in stream order, instead of one synchronous upload each (each of which
+/// would wait for all the GPU work queued before it). `write` fills the host side (waiting
+/// only for this buffer's previous DMA); `upload` enqueues the copy and returns one device
+/// view per part. One per pipeline slot.
+#[derive(Default)]
+pub struct I32Upload {
+    buffer: Option<PinnedBuffer>,
+    lens: Vec<usize>,
+}
+
+impl I32Upload {
+    pub fn write(&mut self, device: &Device, parts: &[&[i32]]) -> Result<()> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if self.buffer.as_ref().is_none_or(|b| b.bytes() < 4 * total.max(1)) {
+            self.buffer = None;
+            self.buffer = Some(PinnedBuffer::new(device, 4 * total.max(1))?);
+        }
+        let host = self.buffer.as_mut().expect("allocated above").host_i32_mut(total)?;
+        let mut at = 0;
+        for p in parts {
+            host[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        self.lens = parts.iter().map(|p| p.len()).collect();
+        Ok(())
+    }
+
+    /// Enqueue the copy of what `write` staged; one `[len]` i32 view per part, in order.
+    pub fn upload(&mut self, device: &Device) -> Result<Vec<Tensor>> {
+        let buffer = self.buffer.as_mut().ok_or_else(|| Error::bad_input("I32Upload", "nothing was written to upload"))?;
+        let total: usize = self.lens.iter().sum();
+        let all = Tensor::empty(device, &[total.max(1)], DType::I32)?;
+        buffer.upload_async(&all)?;
+        let mut at = 0;
+        let mut views = Vec::with_capacity(self.lens.len());
+        for &len in &self.lens {
+            views.push(all.narrow(0, at, len)?);
+            at += len;
+        }
+        Ok(views)
     }
 }

@@ -489,6 +489,43 @@ fn pinned_downloads(dev: &Device) -> Result<(), String> {
     Ok(())
 }
 
+/// Staged i32 parts arrive as one view each; a second batch staged into the same buffer
+/// (after the first's copy) does not disturb the first's tensors. AsyncDownload hands back
+/// what it was given.
+fn staged_i32_uploads_and_async_downloads(dev: &Device) -> Result<(), String> {
+    let e = |e: Error| e.to_string();
+    let mut up = fk_runtime::pinned::I32Upload::default();
+    let batches: [Vec<Vec<i32>>; 2] = [vec![vec![0, 3, 7], vec![], vec![5, -1, 9, 2]], vec![(0..1000).collect(), vec![-7; 33]]];
+    let mut uploaded = Vec::new();
+    for parts in &batches {
+        let refs: Vec<&[i32]> = parts.iter().map(Vec::as_slice).collect();
+        up.write(dev, &refs).map_err(e)?;
+        uploaded.push(up.upload(dev).map_err(e)?);
+    }
+    for (parts, views) in batches.iter().zip(&uploaded) {
+        if views.len() != parts.len() {
+            return Err(format!("{} views for {} parts", views.len(), parts.len()));
+        }
+        for (p, v) in parts.iter().zip(views) {
+            let got: Vec<i32> = v.to_i64().map_err(e)?.into_iter().map(|x| x as i32).collect();
+            if &got != p {
+                return Err(format!("part {p:?} arrived as {got:?}"));
+            }
+        }
+    }
+    let mut down = fk_runtime::pinned::AsyncDownload::default();
+    let values: Vec<f32> = (0..6 * 40).map(|i| i as f32 * 0.5).collect();
+    down.enqueue(&Tensor::from_f32(dev, &values, &[6, 40], DType::F32).map_err(e)?).map_err(e)?;
+    let (got, cols) = down.collect().map_err(e)?;
+    if got != values || cols != 40 {
+        return Err(format!("AsyncDownload gave {} values of {cols} columns", got.len()));
+    }
+    if down.collect().is_ok() {
+        return Err("a second collect without an enqueue must be an error".into());
+    }
+    Ok(())
+}
+
 fn main() {
     let seed = fresh_seed();
     let mut trials =
@@ -503,6 +540,7 @@ fn main() {
     trials.push(gpu_trial("profile/spans_per_op_none_inside_capture", profile_spans));
     trials.push(gpu_trial("pinned/async_uploads_in_order_and_reuse_waits", pinned_uploads));
     trials.push(gpu_trial("pinned/async_downloads_contiguous_and_rows", pinned_downloads));
+    trials.push(gpu_trial("pinned/staged_i32_uploads_and_async_downloads", staged_i32_uploads_and_async_downloads));
     trials.push(gpu_trial("device/pool_keeps_freed_memory", |dev| match dev.pool_release_threshold() {
         Ok(u64::MAX) => Ok(()),
         Ok(t) => Err(format!("default pool release threshold {t}, expected u64::MAX (freed memory kept)")),

@@ -3,13 +3,24 @@
 
 use crate::gpu::BgeM3;
 use fk_baselines::Context;
-use fk_recsys::embed::{check_text, token_batch};
-use fk_runtime::embed::{host_rows, EmbedInput, Embedding, Encoder, Modality};
+use fk_recsys::embed::{check_text, token_batch, TextStaging};
+use fk_runtime::embed::{EmbedInput, Embedding, Encoder, Launched, Modality, PipelinedEncoder};
 use fk_runtime::Result;
 
 pub struct BgeM3Encoder<'a> {
     pub model: &'a BgeM3,
     pub ctx: &'a Context,
+    staging: TextStaging,
+}
+
+impl<'a> BgeM3Encoder<'a> {
+    pub fn new(model: &'a BgeM3, ctx: &'a Context) -> Self {
+        BgeM3Encoder { model, ctx, staging: TextStaging::default() }
+    }
+}
+
+fn dense_rows(values: Vec<f32>, dim: usize) -> Vec<Embedding> {
+    values.chunks_exact(dim.max(1)).map(|v| Embedding { pooled: Some(v.to_vec()), tokens: None, token_dim: 0 }).collect()
 }
 
 impl Encoder for BgeM3Encoder<'_> {
@@ -25,6 +36,26 @@ impl Encoder for BgeM3Encoder<'_> {
     fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
         let b = token_batch(inputs, self.model.model.cfg.pad_token_id as u32)?;
         let dense = self.model.dense_embedding(self.ctx, &b)?;
-        Ok(host_rows(&dense)?.into_iter().map(|v| Embedding { pooled: Some(v), tokens: None, token_dim: 0 }).collect())
+        Ok(dense_rows(dense.to_f32()?, dense.dim(1)))
+    }
+    fn pipelined(&self) -> Option<&dyn PipelinedEncoder> {
+        Some(self)
+    }
+}
+
+/// Pipelined as ColBERT's encoder is (see `TextStaging`).
+impl PipelinedEncoder for BgeM3Encoder<'_> {
+    fn prepare(&self, slot: usize, inputs: &[&EmbedInput]) -> Result<()> {
+        self.staging.prepare(&self.ctx.device, &self.model.model.cfg, slot, inputs)
+    }
+    fn launch<'a>(&'a self, slot: usize, _inputs: &[&EmbedInput]) -> Result<Launched<'a>> {
+        let (tokens, _) = self.staging.upload(&self.ctx.device, slot)?;
+        let dense = self.model.dense_embedding_of(self.ctx, &tokens)?;
+        self.staging.download(slot, &dense)?;
+        Ok(Box::new(move || {
+            drop((tokens, dense));
+            let (values, dim) = self.staging.collect(slot)?;
+            Ok(dense_rows(values, dim))
+        }))
     }
 }

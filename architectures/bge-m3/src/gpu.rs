@@ -43,12 +43,17 @@ impl BgeM3 {
     /// runs on the packed tokens alone (no padded copy of its output, no BERT pooler, whose
     /// tanh runs on the host); each sequence's first packed row is its `<s>` token.
     pub fn dense_embedding(&self, ctx: &Context, b: &TokenBatch) -> Result<Tensor> {
-        let tokens = PackedTokens::new(&ctx.device, &self.model.cfg, b)?;
-        let (packed, _) = self.model.forward_packed(ctx, &tokens, false)?;
+        self.dense_embedding_of(ctx, &PackedTokens::new(&ctx.device, &self.model.cfg, b)?)
+    }
+
+    /// [`BgeM3::dense_embedding`] of tokens already on the device (the engine's pipelined
+    /// path uploads them asynchronously).
+    pub fn dense_embedding_of(&self, ctx: &Context, tokens: &PackedTokens) -> Result<Tensor> {
+        let (packed, _) = self.model.forward_packed(ctx, tokens, false)?;
         let cls = first_tokens(ctx, &tokens.padding, &packed)?;
-        let h = self.model.cfg.hidden_size;
-        let dense = Tensor::empty(&ctx.device, &[b.batch, h], self.model.dtype)?;
-        ops::pool(&ctx.ops, &cls.reshape(&[b.batch, 1, h])?, None, Pooling::Cls, true, &dense)?;
+        let (batch, h) = (tokens.padding.batch, self.model.cfg.hidden_size);
+        let dense = Tensor::empty(&ctx.device, &[batch, h], self.model.dtype)?;
+        ops::pool(&ctx.ops, &cls.reshape(&[batch, 1, h])?, None, Pooling::Cls, true, &dense)?;
         Ok(dense)
     }
 }

@@ -23,7 +23,7 @@ fn main() {
             let model = BgeM3::from_pretrained(dev, &dir, None).map_err(|e| e.to_string())?;
             let ctx = Context::new(dev, OpTable::baseline()).map_err(|e| e.to_string())?;
             let (max, vocab) = (model.model.cfg.max_sequence_length(), model.model.cfg.vocab_size);
-            let mut engine = EmbedEngine::new(BgeM3Encoder { model: &model, ctx: &ctx }, BatchPolicy { max_batch: 4, max_batched_tokens: 3 * max }).map_err(|e| e.to_string())?;
+            let mut engine = EmbedEngine::new(BgeM3Encoder::new(&model, &ctx), BatchPolicy { max_batch: 4, max_batched_tokens: 3 * max }).map_err(|e| e.to_string())?;
             let inputs = text_requests(13, 5, 1, max, vocab);
             let report = batched_matches_alone(&mut engine, &inputs, model_tolerance(bf16))?;
             eprintln!("{name}: {report}");

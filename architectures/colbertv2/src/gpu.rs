@@ -68,8 +68,13 @@ impl ColBERT {
     /// no padded copy of its output, and no BERT pooler (ColBERT does not use it; its tanh
     /// runs on the host, which would stop the stream mid-batch).
     pub fn token_vectors(&self, ctx: &Context, b: &TokenBatch) -> Result<Tensor> {
-        let tokens = PackedTokens::new(&ctx.device, &self.bert.cfg, b)?;
-        let (packed, _) = self.bert.forward_packed(ctx, &tokens, false)?;
+        self.token_vectors_of(ctx, &PackedTokens::new(&ctx.device, &self.bert.cfg, b)?)
+    }
+
+    /// [`ColBERT::token_vectors`] of tokens already on the device (the engine's pipelined
+    /// path uploads them asynchronously).
+    pub fn token_vectors_of(&self, ctx: &Context, tokens: &PackedTokens) -> Result<Tensor> {
+        let (packed, _) = self.bert.forward_packed(ctx, tokens, false)?;
         self.unit_vectors(ctx, &packed)
     }
 

@@ -23,7 +23,7 @@ fn main() {
             let model = ColBERT::from_pretrained(dev, &dir, None).map_err(|e| e.to_string())?;
             let ctx = Context::new(dev, OpTable::baseline()).map_err(|e| e.to_string())?;
             let (max, vocab) = (model.bert.cfg.max_sequence_length(), model.bert.cfg.vocab_size);
-            let mut engine = EmbedEngine::new(ColBERTEncoder { model: &model, ctx: &ctx }, BatchPolicy { max_batch: 4, max_batched_tokens: 3 * max }).map_err(|e| e.to_string())?;
+            let mut engine = EmbedEngine::new(ColBERTEncoder::new(&model, &ctx), BatchPolicy { max_batch: 4, max_batched_tokens: 3 * max }).map_err(|e| e.to_string())?;
             let inputs = text_requests(13, 5, 1, max, vocab);
             let report = batched_matches_alone(&mut engine, &inputs, model_tolerance(bf16))?;
             eprintln!("{name}: {report}");

@@ -117,14 +117,30 @@ impl Padding {
     /// `mask` `[batch·seq]`, true = a real token; see [`HostPadding::from_mask`].
     pub fn from_mask(dev: &Device, mask: &[bool], batch: usize, seq: usize) -> Result<Padding> {
         let h = HostPadding::from_mask(mask, batch, seq)?;
+        let cu_seqlens = Tensor::from_i32(dev, &h.cu_seqlens, &[batch + 1])?;
+        let unpad_index = Tensor::from_i32(dev, &h.unpad, &[h.unpad.len()])?;
+        let pad_index = Tensor::from_i32(dev, &h.pad, &[batch * seq])?;
+        Padding::from_host(h, batch, seq, [cu_seqlens, unpad_index, pad_index])
+    }
+
+    /// `h` with its arrays already on the device (uploaded by the caller, e.g. in one
+    /// asynchronous copy with other arrays): `[cu_seqlens, unpad, pad]`, i32, their lengths.
+    pub fn from_host(h: HostPadding, batch: usize, seq: usize, device: [Tensor; 3]) -> Result<Padding> {
+        let [cu_seqlens, unpad_index, pad_index] = device;
+        let want = [batch + 1, h.unpad.len(), batch * seq];
+        for (t, n) in [&cu_seqlens, &unpad_index, &pad_index].iter().zip(want) {
+            if t.dtype() != fk_runtime::DType::I32 || t.shape() != [n] {
+                return Err(Error::shape("padding", format!("{t:?}: expected i32 [{n}]")));
+            }
+        }
         Ok(Padding {
             batch,
             seq,
             total: h.unpad.len(),
             max_len: h.lens.iter().copied().max().unwrap_or(0),
-            cu_seqlens: Tensor::from_i32(dev, &h.cu_seqlens, &[batch + 1])?,
-            unpad_index: Tensor::from_i32(dev, &h.unpad, &[h.unpad.len()])?,
-            pad_index: Tensor::from_i32(dev, &h.pad, &[batch * seq])?,
+            cu_seqlens,
+            unpad_index,
+            pad_index,
             lens: h.lens,
         })
     }

@@ -5,7 +5,7 @@
 
 use crate::ImageBatch;
 use fk_runtime::embed::EmbedInput;
-use fk_runtime::pinned::PinnedBuffer;
+use fk_runtime::pinned::{AsyncDownload, PinnedBuffer};
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 use std::sync::Mutex;
 
@@ -70,8 +70,8 @@ pub struct ImageStaging {
 
 struct Staged {
     buffer: PinnedBuffer,
-    /// The batch's result, once `download` has enqueued it: buffer, rows, columns, dtype.
-    out: Option<(PinnedBuffer, usize, usize, DType)>,
+    /// The batch's result, once `download` has enqueued it.
+    out: AsyncDownload,
     /// The batch in the buffer: images and `(channels, height, width)`.
     batch: usize,
     size: (usize, usize, usize),
@@ -95,7 +95,7 @@ impl ImageStaging {
         if guard.as_ref().is_none_or(|s| s.buffer.bytes() < 4 * n) {
             // Dropping the old buffer waits for its last upload.
             *guard = None;
-            *guard = Some(Staged { buffer: PinnedBuffer::new(dev, 4 * n)?, out: None, batch: 0, size: (0, 0, 0) });
+            *guard = Some(Staged { buffer: PinnedBuffer::new(dev, 4 * n)?, out: AsyncDownload::default(), batch: 0, size: (0, 0, 0) });
         }
         let staged = guard.as_mut().expect("allocated above");
         let host = staged.buffer.host_f32_mut(n)?;
@@ -122,32 +122,19 @@ impl ImageStaging {
         Ok(t)
     }
 
-    /// Enqueue the copy of `result` (`[rows, cols]`, contiguous) into `slot`'s page-locked
-    /// output, after everything queued so far; nothing waits.
-    pub fn download(&self, dev: &Device, slot: usize, result: &Tensor) -> Result<()> {
-        if result.shape().len() != 2 {
-            return Err(Error::shape("ImageStaging::download", format!("{result:?}: expected [rows, cols]")));
-        }
+    /// Enqueue the copy of `result` (`[rows, cols]`) into `slot`'s page-locked output, after
+    /// everything queued so far; nothing waits.
+    pub fn download(&self, slot: usize, result: &Tensor) -> Result<()> {
         let mut guard = self.slot(slot)?;
         let staged = guard.as_mut().ok_or_else(|| Error::bad_input("ImageStaging", format!("slot {slot} was never staged")))?;
-        let n = result.nbytes();
-        let mut buffer = match staged.out.take() {
-            Some((b, ..)) if b.bytes() >= n => b,
-            _ => PinnedBuffer::new(dev, n)?,
-        };
-        buffer.download_async(result)?;
-        staged.out = Some((buffer, result.dim(0), result.dim(1), result.dtype()));
-        Ok(())
+        staged.out.enqueue(result)
     }
 
     /// The rows `download` sent to `slot`, once that copy (and only it) has completed.
     pub fn collect(&self, slot: usize) -> Result<Vec<Vec<f32>>> {
         let mut guard = self.slot(slot)?;
-        let Some((buffer, rows, cols, dtype)) = guard.as_mut().and_then(|s| s.out.as_mut()) else {
-            return Err(Error::bad_input("ImageStaging", format!("slot {slot} has no download to collect")));
-        };
-        let (rows, cols, dtype) = (*rows, *cols, *dtype);
-        let values = fk_runtime::host::decode(buffer.downloaded(rows * cols * dtype.size())?, dtype);
+        let staged = guard.as_mut().ok_or_else(|| Error::bad_input("ImageStaging", format!("slot {slot} was never staged")))?;
+        let (values, cols) = staged.out.collect()?;
         Ok(values.chunks_exact(cols.max(1)).map(<[f32]>::to_vec).collect())
     }
 }

@@ -61,7 +61,7 @@ impl<M: PooledImageModel> PipelinedEncoder for ImageEncoder<'_, M> {
     fn launch<'a>(&'a self, slot: usize, inputs: &[&EmbedInput]) -> Result<Launched<'a>> {
         let pixels = self.staging.upload(&self.ctx.device, slot, inputs)?;
         let pooled = self.model.pooled(self.ctx, &pixels)?;
-        self.staging.download(&self.ctx.device, slot, &pooled)?;
+        self.staging.download(slot, &pooled)?;
         // The copy is queued behind this batch alone: collecting it does not wait for the
         // next batch, which the engine launches before collecting this one.
         Ok(Box::new(move || {

@@ -4,11 +4,13 @@
 //! ColBERT and BGE-M3 wrap the same pieces with their heads.
 
 use crate::bert::check_batch;
-use crate::gpu::{BertModel, BertOutput};
+use crate::gpu::{BertModel, BertOutput, HostPackedTokens, PackedTokens};
 use crate::{BertConfig, TokenBatch};
 use fk_baselines::Context;
 use fk_runtime::embed::{host_rows, EmbedInput, Embedding, Encoder, Modality};
-use fk_runtime::{Error, Result};
+use fk_runtime::pinned::{AsyncDownload, I32Upload};
+use fk_runtime::{Device, Error, Result, Tensor};
+use std::sync::Mutex;
 
 /// The text requests of one batch as a right-padded [`TokenBatch`] (token types given for
 /// some requests only are zeros for the others, as BERT defaults them).
@@ -105,5 +107,58 @@ mod tests {
         assert!(e.contains("sequence length 5 exceeds"), "{e}");
         let e = check_text(&cfg, &EmbedInput::text(vec![1, 100])).unwrap_err().to_string();
         assert!(e.contains("id 100, vocab_size is 100"), "{e}");
+    }
+}
+
+/// Two staging slots for a text encoder's pipelined path (`fk_runtime::embed::PipelinedEncoder`):
+/// `prepare` checks and packs a batch on the host into a slot's page-locked memory (ids, token
+/// types, positions and the padding maps: one DMA later, instead of six synchronous uploads,
+/// each of which waited for every batch still on the GPU), `upload` enqueues that copy,
+/// `download` the result's copy-out behind the batch, `collect` waits for that copy alone.
+#[derive(Default)]
+pub struct TextStaging {
+    slots: [Mutex<TextSlot>; 2],
+}
+
+#[derive(Default)]
+struct TextSlot {
+    host: Option<HostPackedTokens>,
+    upload: I32Upload,
+    out: AsyncDownload,
+}
+
+impl TextStaging {
+    fn slot(&self, slot: usize) -> Result<std::sync::MutexGuard<'_, TextSlot>> {
+        let m = self.slots.get(slot).ok_or_else(|| Error::bad_input("TextStaging", format!("slot {slot} (there are 2)")))?;
+        Ok(m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Check and pack `inputs` for `cfg` into `slot` (host work; waits only for the slot's
+    /// previous upload).
+    pub fn prepare(&self, dev: &Device, cfg: &BertConfig, slot: usize, inputs: &[&EmbedInput]) -> Result<()> {
+        let host = HostPackedTokens::new(cfg, &token_batch(inputs, cfg.pad_token_id as u32)?)?;
+        let mut s = self.slot(slot)?;
+        host.stage(dev, &mut s.upload)?;
+        s.host = Some(host);
+        Ok(())
+    }
+
+    /// The prepared batch's tokens on the device (copy enqueued, not waited for) and its real
+    /// tokens per sequence.
+    pub fn upload(&self, dev: &Device, slot: usize) -> Result<(PackedTokens, Vec<usize>)> {
+        let mut s = self.slot(slot)?;
+        let TextSlot { host, upload, .. } = &mut *s;
+        let host = host.as_ref().ok_or_else(|| Error::bad_input("TextStaging", format!("slot {slot} holds no prepared batch")))?;
+        Ok((host.upload_staged(dev, upload)?, host.lens().to_vec()))
+    }
+
+    /// Enqueue the copy-out of `result` (`[rows, cols]`) after everything queued so far.
+    pub fn download(&self, slot: usize, result: &Tensor) -> Result<()> {
+        self.slot(slot)?.out.enqueue(result)
+    }
+
+    /// `download`'s rows as f32 and the column count, once that copy has completed.
+    pub fn collect(&self, slot: usize) -> Result<(Vec<f32>, usize)> {
+        self.slot(slot)?.out.collect()
     }
 }

@@ -16,5 +16,5 @@ mod pooler;
 pub use embeddings::BertEmbeddings;
 pub use layer::{BertAttention, BertLayer, LayerBuffers};
 pub use model::{BertModel, BertOutput};
-pub use packed::PackedTokens;
+pub use packed::{HostPackedTokens, PackedTokens};
 pub use pooler::{first_tokens, BertPooler};

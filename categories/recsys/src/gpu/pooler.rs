@@ -6,12 +6,12 @@ use fk_runtime::linear::Linear;
 use fk_runtime::{Result, Tensor};
 
 /// `[batch, hidden]`: the first real token of each sequence from the packed rows `[total,
-/// hidden]` (`cu_seqlens[b]`, which is HF's `hidden[:, 0]` for right-padded batches). The
-/// index upload waits for the stream.
+/// hidden]` (`cu_seqlens[b]`, which is HF's `hidden[:, 0]` for right-padded batches).
 pub fn first_tokens(ctx: &Context, padding: &Padding, packed: &Tensor) -> Result<Tensor> {
     let dev = &ctx.device;
-    let first: Vec<i32> = padding.lens.iter().scan(0i32, |at, &l| Some(std::mem::replace(at, *at + l as i32))).collect();
-    let index = Tensor::from_i32(dev, &first, &[padding.batch])?;
+    // Sequence s's first packed row is cu_seqlens[s]: the offsets already on the device are
+    // the index (an upload here would wait for all queued work).
+    let index = padding.cu_seqlens.narrow(0, 0, padding.batch)?;
     let cls = Tensor::empty(dev, &[padding.batch, packed.dim(1)], packed.dtype())?;
     ops::gather_rows(&ctx.ops, packed, &index, &cls, None)?;
     Ok(cls)
