@@ -56,14 +56,16 @@ struct Problem {
     y: u64,
     ldy: usize,
     bias: Option<u64>,
+    gelu_tanh: bool,
 }
 
 impl Problem {
     fn describe(&self, op: &str) -> String {
         let Problem { dtype, m, n, k, ldx, ldw, ldy, .. } = *self;
         let bias = if self.bias.is_some() { format!(" + bias [{n}]") } else { String::new() };
+        let act = if self.gelu_tanh { ", then gelu (tanh)" } else { "" };
         format!(
-            "{op} {dtype}: x [{m}, {k}] (row stride {ldx}) · weight [{n}, {k}]ᵀ (row stride {ldw}){bias} -> y [{m}, {n}] (row stride {ldy})"
+            "{op} {dtype}: x [{m}, {k}] (row stride {ldx}) · weight [{n}, {k}]ᵀ (row stride {ldw}){bias}{act} -> y [{m}, {n}] (row stride {ldy})"
         )
     }
 
@@ -77,6 +79,7 @@ impl Problem {
             ldw: self.ldw,
             ldy: self.ldy,
             bias: self.bias.is_some(),
+            gelu_tanh: self.gelu_tanh,
             align: [alignment(self.w), alignment(self.x), alignment(self.y)],
         }
     }
@@ -95,6 +98,8 @@ struct PlanKey {
     ldw: usize,
     ldy: usize,
     bias: bool,
+    /// The GELU epilogue (cuBLASLt's is the tanh form, `gelu_pytorch_tanh`).
+    gelu_tanh: bool,
     /// Alignment in bytes (power of two, at most 256) of W, x and y.
     align: [u32; 3],
 }
@@ -224,10 +229,12 @@ impl Plan {
             result::create_matmul_desc(sys::cublasComputeType_t::CUBLAS_COMPUTE_32F, sys::cudaDataType::CUDA_R_32F),
         )?;
         let trans_a = cublasOperation_t::CUBLAS_OP_T as i32;
-        let epilogue = if key.bias {
-            sys::cublasLtEpilogue_t::CUBLASLT_EPILOGUE_BIAS
-        } else {
-            sys::cublasLtEpilogue_t::CUBLASLT_EPILOGUE_DEFAULT
+        use sys::cublasLtEpilogue_t as E;
+        let epilogue = match (key.bias, key.gelu_tanh) {
+            (false, false) => E::CUBLASLT_EPILOGUE_DEFAULT,
+            (true, false) => E::CUBLASLT_EPILOGUE_BIAS,
+            (false, true) => E::CUBLASLT_EPILOGUE_GELU,
+            (true, true) => E::CUBLASLT_EPILOGUE_GELU_BIAS,
         };
         // SAFETY: desc was just created; TRANSA takes an int32 cublasOperation_t and
         // EPILOGUE a uint32 cublasLtEpilogue_t (a repr(u32) enum). TRANSB stays N. The bias
@@ -378,7 +385,18 @@ impl Gemm {
                 ),
             ));
         }
-        self.run_checked(op, x, weight, bias, out)
+        self.run_checked(op, x, weight, bias, out, false)
+    }
+
+    /// [`Gemm::linear`] followed by `gelu(·, approximate="tanh")` (HF `gelu_pytorch_tanh`) in
+    /// the GEMM's epilogue: the intermediate activation is written once, already activated,
+    /// instead of written, read and written again by a separate GELU pass.
+    pub fn linear_gelu_tanh(&self, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor) -> Result<()> {
+        let op = "linear_gelu_tanh";
+        if weight.rank() != 2 || x.rank() != out.rank() || x.rank() == 0 {
+            return Err(Error::shape(op, format!("x {x:?} · weight {weight:?}ᵀ -> out {out:?}")));
+        }
+        self.run_checked(op, x, weight, bias, out, true)
     }
 
     /// The 2-D primitive behind [`Gemm::linear`]: `out[M, N] = x[M, K] · w[N, K]ᵀ (+ bias)`.
@@ -390,10 +408,10 @@ impl Gemm {
                 return Err(Error::shape(op, format!("{what} {t:?} must be 2-D")));
             }
         }
-        self.run_checked(op, x, w, bias, out)
+        self.run_checked(op, x, w, bias, out, false)
     }
 
-    fn run_checked(&self, op: &str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, out: &Tensor) -> Result<()> {
+    fn run_checked(&self, op: &str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, out: &Tensor, gelu_tanh: bool) -> Result<()> {
         let dtype = w.dtype();
         if cuda_type(dtype).is_none() {
             return Err(Error::dtype(op, format!("weight is {dtype}; supported: bf16, f16, f32")));
@@ -457,6 +475,7 @@ impl Gemm {
             y: out.ptr(),
             ldy: ym.ld,
             bias: bias.map(|b| b.ptr()),
+            gelu_tanh,
         };
         self.run(op, &problem)
     }
@@ -478,7 +497,7 @@ impl Gemm {
             unsafe { set_desc(plan.desc, DescAttr::CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias) }.map_err(fail)?;
         }
         let (alpha, beta) = (1.0f32, 0.0f32);
-        let name = || format!("gemm (cuBLASLt) {} [{}, {}] · [{}, {}]ᵀ", p.dtype, p.m, p.k, p.n, p.k);
+        let name = || format!("gemm (cuBLASLt) {} [{}, {}] · [{}, {}]ᵀ{}", p.dtype, p.m, p.k, p.n, p.k, if p.gelu_tanh { " + gelu" } else { "" });
         // Only the matmul is the span: a new problem's heuristic query above is host time.
         crate::profile::span(&self.device, name, || {
             // SAFETY: the pointers were checked against the tensors' shapes and strides above

@@ -247,6 +247,29 @@ fn plan_cache_buckets_algorithms(dev: &Device, seed: u64) -> Result<(), String> 
     Ok(())
 }
 
+/// `linear_gelu_tanh` (GELU in cuBLASLt's epilogue) equals gelu_tanh(x·Wᵀ + b) computed in
+/// f64, with and without bias, in f32 and bf16.
+fn linear_gelu_tanh_matches_reference(dev: &Device, seed: u64) -> Result<(), String> {
+    let gemm = gemm(dev)?;
+    let e = |e: Error| e.to_string();
+    let gelu = |v: f64| 0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh());
+    let mut rng = Rng::new(seed);
+    for (dtype, m, k, n, bias) in [(DType::F32, 37, 96, 200, true), (DType::BF16, 300, 256, 512, true), (DType::BF16, 64, 128, 72, false)] {
+        let x = host::round_trip(&rng.normal_vec(m * k, 0.0, 1.0), dtype);
+        let w = host::round_trip(&rng.normal_vec(n * k, 0.0, 1.5 / (k as f32).sqrt()), dtype);
+        let b = host::round_trip(&rng.normal_vec(n, 0.0, 0.5), dtype);
+        let reference: Vec<f64> = linear_reference(&x, m, k, &w, n, bias.then_some(b.as_slice())).into_iter().map(gelu).collect();
+        let (xt, wt) = (Tensor::from_f32(dev, &x, &[m, k], dtype).map_err(e)?, Tensor::from_f32(dev, &w, &[n, k], dtype).map_err(e)?);
+        let bt = Tensor::from_f32(dev, &b, &[n], dtype).map_err(e)?;
+        let yt = Tensor::empty(dev, &[m, n], dtype).map_err(e)?;
+        yt.poison().map_err(e)?;
+        gemm.linear_gelu_tanh(&xt, &wt, bias.then_some(&bt), &yt).map_err(e)?;
+        let name = format!("linear_gelu_tanh {dtype} m{m} k{k} n{n} bias {bias}");
+        compare(&yt.to_f32().map_err(e)?, &reference, gemm_tolerance(dtype, rms(&reference))).check(&name)?;
+    }
+    Ok(())
+}
+
 fn expect_err(what: &str, r: fk_runtime::Result<()>, check: impl Fn(&Error) -> bool) -> Result<(), String> {
     match r {
         Err(err) if check(&err) => Ok(()),
@@ -535,6 +558,7 @@ fn main() {
     trials.push(gpu_trial("linear/batched_and_empty", move |dev| with_seed(linear_batched_and_empty(dev, seed))));
     trials.push(gpu_trial("gemm/plan_cache_reuses_plans", move |dev| with_seed(plan_cache_reuses_plans(dev, seed))));
     trials.push(gpu_trial("gemm/plan_cache_buckets_algorithms", move |dev| with_seed(plan_cache_buckets_algorithms(dev, seed))));
+    trials.push(gpu_trial("gemm/linear_gelu_tanh_matches_reference", move |dev| with_seed(linear_gelu_tanh_matches_reference(dev, seed))));
     trials.push(gpu_trial("gemm/rejects_bad_arguments", gemm_rejects_bad_arguments));
     trials.push(gpu_trial("safetensors/device_round_trip", move |dev| with_seed(checkpoint_round_trip(dev, seed))));
     trials.push(gpu_trial("profile/spans_per_op_none_inside_capture", profile_spans));

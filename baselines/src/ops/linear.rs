@@ -90,3 +90,17 @@ pub fn linear(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<(
         lin.forward_into(&ctx.gemm, x, out)
     }
 }
+
+/// [`linear`] then `gelu(approximate="tanh")` (HF `gelu_pytorch_tanh`; SigLIP's MLP): on the
+/// cuBLASLt path the GELU runs in the GEMM's epilogue, so the intermediate activation is
+/// written once instead of written, read back and written again by the `gelu` op (run 21:
+/// 41 µs per SigLIP-2 layer at 8192 tokens, 7.5% of a throughput batch). Decode-sized inputs
+/// take `skinny_gemm` and the `gelu` op as before.
+pub fn linear_gelu_tanh(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<()> {
+    if takes_skinny_path(x, lin) && out.rank() == 2 {
+        skinny_gemm(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out)?;
+        super::gelu(&ctx.ops, out, out, super::GeluMode::Tanh)
+    } else {
+        ctx.gemm.linear_gelu_tanh(x, &lin.weight, lin.bias.as_ref(), out)
+    }
+}

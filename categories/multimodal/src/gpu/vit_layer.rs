@@ -84,6 +84,11 @@ impl VitMlp {
     /// `act` `[T, intermediate]` (unused by the plain MLP).
     pub fn forward(&self, ctx: &Context, x: &Tensor, inter: &Tensor, act: &Tensor, out: &Tensor) -> Result<()> {
         match self {
+            VitMlp::Plain { up, down, act: GeluMode::Tanh } => {
+                // The tanh form (SigLIP) has cuBLASLt's GELU epilogue: no separate pass.
+                ops::linear_gelu_tanh(ctx, x, up, inter)?;
+                ops::linear(ctx, inter, down, out)
+            }
             VitMlp::Plain { up, down, act: mode } => {
                 ops::linear(ctx, x, up, inter)?;
                 ops::gelu(&ctx.ops, inter, inter, *mode)?;
