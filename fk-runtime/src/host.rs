@@ -24,23 +24,28 @@ pub fn encode(values: &[f32], dtype: DType) -> Vec<u8> {
 }
 
 /// Decode `dtype` bytes into f32 values. `bytes.len()` must be a multiple of the dtype size.
+/// One loop per dtype (the dtype is matched once, not per element), so the 16-bit ones
+/// vectorise: the embedding engine decodes every batch's results with this (27k token
+/// vectors of 128 bf16 for a ColBERTv2 batch: 5.2 ms with a per-element match on a 2-core
+/// dev machine).
 pub fn decode(bytes: &[u8], dtype: DType) -> Vec<f32> {
     let s = dtype.size();
     assert!(bytes.len() % s == 0, "decode: {} bytes is not a whole number of {dtype}", bytes.len());
-    bytes
-        .chunks_exact(s)
-        .map(|c| match dtype {
-            DType::F32 => f32::from_le_bytes(c.try_into().unwrap()),
-            DType::F64 => f64::from_le_bytes(c.try_into().unwrap()) as f32,
-            DType::F16 => f16::from_le_bytes([c[0], c[1]]).to_f32(),
-            DType::BF16 => bf16::from_le_bytes([c[0], c[1]]).to_f32(),
-            DType::F8E4M3 => fp8::decode(c[0], fp8::E4M3),
-            DType::F8E5M2 => fp8::decode(c[0], fp8::E5M2),
-            DType::I32 => i32::from_le_bytes(c.try_into().unwrap()) as f32,
-            DType::I64 => i64::from_le_bytes(c.try_into().unwrap()) as f32,
-            DType::U8 => c[0] as f32,
-        })
-        .collect()
+    fn each<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+        bytes.chunks_exact(N).map(|c| f(c.try_into().unwrap())).collect()
+    }
+    match dtype {
+        DType::F32 => each(bytes, f32::from_le_bytes),
+        DType::F64 => each(bytes, |b| f64::from_le_bytes(b) as f32),
+        DType::F16 => each(bytes, |b| f16::from_le_bytes(b).to_f32()),
+        // bf16 is the top half of an f32.
+        DType::BF16 => each(bytes, |b| f32::from_bits((u16::from_le_bytes(b) as u32) << 16)),
+        DType::F8E4M3 => each(bytes, |b: [u8; 1]| fp8::decode(b[0], fp8::E4M3)),
+        DType::F8E5M2 => each(bytes, |b: [u8; 1]| fp8::decode(b[0], fp8::E5M2)),
+        DType::I32 => each(bytes, |b| i32::from_le_bytes(b) as f32),
+        DType::I64 => each(bytes, |b| i64::from_le_bytes(b) as f32),
+        DType::U8 => each(bytes, |b: [u8; 1]| b[0] as f32),
+    }
 }
 
 /// Values exactly representable in `dtype`: what a kernel actually sees after upload.
