@@ -15,6 +15,7 @@ pub mod embed;
 pub mod goldens;
 pub mod random;
 pub mod gpu;
+pub mod text_encoder;
 
 pub use batch::TokenBatch;
 pub use bert::{BertEmbeddings, BertLayer, BertModel, BertPooler};
