@@ -9,8 +9,11 @@
 //! cuBLASLt-`m` = `N` to every column of D, i.e. to every row of y: what `F.linear` does.
 //!
 //! Heuristic queries cost tens of microseconds, far more than a small decode-time GEMM, so
-//! each distinct problem (dtype, sizes, strides, pointer alignment, bias) gets a cached plan:
-//! descriptor, layouts and the first algorithm the heuristic returns.
+//! each distinct problem (dtype, sizes, strides, pointer alignment, bias, GELU epilogue) gets
+//! a cached plan: descriptor, layouts and an algorithm. The algorithm is the heuristic's first
+//! pick for the problem's power-of-two bucket of rows, shared by every row count of the bucket
+//! (see `PlanKey::bucket`: a first-seen kernel costs milliseconds to load, and packed batches
+//! bring new row counts all the time).
 
 use crate::device::{Device, DeviceBuffer};
 use crate::dtype::DType;
@@ -357,7 +360,7 @@ impl Gemm {
         self.plans.lock().unwrap_or_else(|e| e.into_inner()).plans.len()
     }
 
-    /// Number of cached algorithms (one per bucket of problems, see [`PlanKey::bucket`]).
+    /// Number of cached algorithms (one per power-of-two bucket of row counts per problem).
     pub fn algorithm_count(&self) -> usize {
         self.plans.lock().unwrap_or_else(|e| e.into_inner()).algos.len()
     }

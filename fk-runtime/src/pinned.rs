@@ -84,9 +84,7 @@ impl PinnedBuffer {
         self.last_copy = Some(e);
         Ok(())
     }
-}
 
-impl PinnedBuffer {
     /// Enqueue a copy of `src` (contiguous, or `[rows, cols]` rows of contiguous elements some
     /// stride apart, such as a CLS row per image; on the buffer's device) into the buffer's
     /// first `src.nbytes()` bytes, densely, on the device stream, without waiting: the host
