@@ -196,25 +196,21 @@ impl Drop for Pref {
 }
 
 impl Plan {
-    /// Descriptor and layouts for `key`, with the algorithm of its bucket: taken from
-    /// `algos` when cached and valid for this exact problem, else the heuristic's pick for
-    /// the bucket's size (cached), else (it does not run this problem) the heuristic's pick
-    /// for the problem itself.
+    /// Descriptor and layouts for `key`, with the algorithm of its bucket (the heuristic's
+    /// pick for the bucket's size, queried once per bucket and cached in `algos`) when it runs
+    /// this exact problem, else the heuristic's pick for the problem itself.
     fn new(handle: sys::cublasLtHandle_t, key: &PlanKey, workspace_bytes: usize, algos: &mut HashMap<PlanKey, sys::cublasLtMatmulAlgo_t>) -> LtResult<Plan> {
         let mut plan = Plan::layouts(key)?;
         let bucket = key.bucket();
-        if let Some(algo) = algos.get(&bucket).filter(|a| plan.runs(handle, a, workspace_bytes)) {
-            plan.algo = *algo;
-            return Ok(plan);
-        }
-        let sized = if bucket == *key { None } else { Some(Plan::layouts(&bucket)?) };
-        let algo = sized.as_ref().unwrap_or(&plan).heuristic(handle, key, workspace_bytes)?;
-        if plan.runs(handle, &algo, workspace_bytes) {
-            algos.insert(bucket, algo);
-            plan.algo = algo;
-        } else {
-            plan.algo = plan.heuristic(handle, key, workspace_bytes)?;
-        }
+        let algo = match algos.get(&bucket) {
+            Some(algo) => *algo,
+            None => {
+                let sized = if bucket == *key { None } else { Some(Plan::layouts(&bucket)?) };
+                let algo = sized.as_ref().unwrap_or(&plan).heuristic(handle, key, workspace_bytes)?;
+                *algos.entry(bucket).or_insert(algo)
+            }
+        };
+        plan.algo = if plan.runs(handle, &algo, workspace_bytes) { algo } else { plan.heuristic(handle, key, workspace_bytes)? };
         Ok(plan)
     }
 
@@ -297,6 +293,27 @@ impl Drop for Plan {
     }
 }
 
+/// `F.linear`'s shapes: `weight` `[N, K]`, `out` = `x`'s shape with the last dimension `N`.
+fn check_linear_shapes(op: &str, x: &Tensor, weight: &Tensor, out: &Tensor) -> Result<()> {
+    if weight.rank() != 2 {
+        return Err(Error::shape(op, format!("weight {weight:?} must be 2-D [out_features, in_features]")));
+    }
+    let lead = x.shape().split_last().map(|(_, lead)| lead).unwrap_or(&[]);
+    let expect_out: Vec<usize> = lead.iter().copied().chain([weight.dim(0)]).collect();
+    if x.rank() == 0 || out.shape() != expect_out.as_slice() {
+        return Err(Error::shape(
+            op,
+            format!(
+                "x {:?} · weight {:?}ᵀ gives {expect_out:?}, but out is {:?}",
+                x.shape(),
+                weight.shape(),
+                out.shape()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A tensor seen as a row-major matrix: `rows` rows of `cols` contiguous elements, `ld`
 /// elements apart.
 #[derive(Clone, Copy, Debug)]
@@ -371,35 +388,16 @@ impl Gemm {
     /// leading dimensions must flatten into rows, and `out`'s shape must be `x`'s with the
     /// last dimension replaced by `N`. Enqueued on the device stream; nothing is synchronised.
     pub fn linear(&self, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor) -> Result<()> {
-        let op = "linear";
-        if weight.rank() != 2 {
-            return Err(Error::shape(op, format!("weight {weight:?} must be 2-D [out_features, in_features]")));
-        }
-        let lead = x.shape().split_last().map(|(_, lead)| lead).unwrap_or(&[]);
-        let expect_out: Vec<usize> = lead.iter().copied().chain([weight.dim(0)]).collect();
-        if x.rank() == 0 || out.shape() != expect_out.as_slice() {
-            return Err(Error::shape(
-                op,
-                format!(
-                    "x {:?} · weight {:?}ᵀ gives {expect_out:?}, but out is {:?}",
-                    x.shape(),
-                    weight.shape(),
-                    out.shape()
-                ),
-            ));
-        }
-        self.run_checked(op, x, weight, bias, out, false)
+        check_linear_shapes("linear", x, weight, out)?;
+        self.run_checked("linear", x, weight, bias, out, false)
     }
 
     /// [`Gemm::linear`] followed by `gelu(·, approximate="tanh")` (HF `gelu_pytorch_tanh`) in
     /// the GEMM's epilogue: the intermediate activation is written once, already activated,
     /// instead of written, read and written again by a separate GELU pass.
     pub fn linear_gelu_tanh(&self, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor) -> Result<()> {
-        let op = "linear_gelu_tanh";
-        if weight.rank() != 2 || x.rank() != out.rank() || x.rank() == 0 {
-            return Err(Error::shape(op, format!("x {x:?} · weight {weight:?}ᵀ -> out {out:?}")));
-        }
-        self.run_checked(op, x, weight, bias, out, true)
+        check_linear_shapes("linear_gelu_tanh", x, weight, out)?;
+        self.run_checked("linear_gelu_tanh", x, weight, bias, out, true)
     }
 
     /// The 2-D primitive behind [`Gemm::linear`]: `out[M, N] = x[M, K] · w[N, K]ᵀ (+ bias)`.
