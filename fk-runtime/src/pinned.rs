@@ -1,9 +1,10 @@
-//! Page-locked host buffers for uploads (and downloads) that must not stall the GPU. A copy from ordinary
-//! (pageable) memory is staged by the driver and synchronises with the stream, so a batch's
+//! Page-locked host buffers for uploads (and downloads) that must not stall the GPU. A copy
+//! from ordinary (pageable) memory is staged by the driver and synchronises with the stream, so a batch's
 //! inputs could only be sent once the previous batch had finished; from page-locked memory the
 //! copy is a plain DMA in stream order, and the host can fill the buffer while the GPU is still
-//! busy with earlier work. The embedding engine uses two of them per image encoder (fill one
-//! while the other's copy and forward run).
+//! busy with earlier work. The embedding engine's pipelined encoders keep one set per staging
+//! slot (two slots: fill one while the other's copy and forward run): pixels or packed token
+//! arrays up ([`I32Upload`]), results down ([`AsyncDownload`]).
 //!
 //! Safety of reuse: every asynchronous copy out of a buffer records an event, and the host
 //! side of the buffer is only handed out after that event has completed, so the host can never

@@ -6,7 +6,7 @@ use fk_baselines::Context;
 use fk_recsys::gpu::PackedTokens;
 use fk_recsys::text_encoder::{PackedTextModel, TextEncoder};
 use fk_recsys::BertConfig;
-use fk_runtime::embed::Embedding;
+use fk_runtime::embed::{pooled_rows, Embedding};
 use fk_runtime::{Result, Tensor};
 
 pub type BgeM3Encoder<'a> = TextEncoder<'a, BgeM3>;
@@ -19,6 +19,6 @@ impl PackedTextModel for BgeM3 {
         self.dense_embedding_of(ctx, tokens)
     }
     fn embeddings(&self, values: Vec<f32>, dim: usize, _lens: &[usize]) -> Result<Vec<Embedding>> {
-        Ok(values.chunks_exact(dim.max(1)).map(|v| Embedding { pooled: Some(v.to_vec()), tokens: None, token_dim: 0 }).collect())
+        Ok(pooled_rows(&values, dim))
     }
 }

@@ -234,12 +234,10 @@ impl<L: RecurrentLm> Workload for ModelWorkload<L> {
         compare(&got, &want, Tolerance { atol: 0.5, rtol: 0.1, max_rel_l2: 2e-2 }).check(&format!("{} {:?} vs the baseline table", self.label, self.step))
     }
 
-    /// Every weight but the embedding table once (lm_head reads it when tied), the states
-    /// read and written.
+    /// Every weight but the embedding table once (`streamed_weight_bytes`), the states read
+    /// and written.
     fn bytes(&self) -> u64 {
-        let s = self.model.stack();
-        let blocks: usize = s.blocks.iter().map(|(norm, m)| norm.nbytes() + m.weight_bytes()).sum();
-        (s.lm_head.nbytes() + s.norm_f.nbytes() + blocks + 2 * state_bytes(&self.initial)) as u64
+        (self.model.streamed_weight_bytes() + 2 * state_bytes(&self.initial)) as u64
     }
 
     /// Every token through every block; lm_head on each sequence's last token.

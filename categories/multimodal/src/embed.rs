@@ -130,12 +130,12 @@ impl ImageStaging {
         staged.out.enqueue(result)
     }
 
-    /// The rows `download` sent to `slot`, once that copy (and only it) has completed.
-    pub fn collect(&self, slot: usize) -> Result<Vec<Vec<f32>>> {
+    /// The rows `download` sent to `slot` (f32, row-major) and their width, once that copy
+    /// (and only it) has completed.
+    pub fn collect(&self, slot: usize) -> Result<(Vec<f32>, usize)> {
         let mut guard = self.slot(slot)?;
         let staged = guard.as_mut().ok_or_else(|| Error::bad_input("ImageStaging", format!("slot {slot} was never staged")))?;
-        let (values, cols) = staged.out.collect()?;
-        Ok(values.chunks_exact(cols.max(1)).map(<[f32]>::to_vec).collect())
+        staged.out.collect()
     }
 }
 

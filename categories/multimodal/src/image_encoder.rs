@@ -7,7 +7,7 @@
 
 use crate::embed::{check_image, upload_images, ImageStaging};
 use fk_baselines::Context;
-use fk_runtime::embed::{host_rows, EmbedInput, Embedding, Encoder, Launched, Modality, PipelinedEncoder};
+use fk_runtime::embed::{pooled_rows, EmbedInput, Embedding, Encoder, Launched, Modality, PipelinedEncoder};
 use fk_runtime::{Result, Tensor};
 
 /// What an image model gives the embedding engine.
@@ -31,10 +31,6 @@ impl<'a, M> ImageEncoder<'a, M> {
     }
 }
 
-fn embeddings(pooled: &Tensor) -> Result<Vec<Embedding>> {
-    Ok(host_rows(pooled)?.into_iter().map(|v| Embedding { pooled: Some(v), tokens: None, token_dim: 0 }).collect())
-}
-
 impl<M: PooledImageModel> Encoder for ImageEncoder<'_, M> {
     fn modality(&self) -> Modality {
         Modality::Image
@@ -47,7 +43,8 @@ impl<M: PooledImageModel> Encoder for ImageEncoder<'_, M> {
     }
     fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
         let pixels = upload_images(&self.ctx.device, inputs)?;
-        embeddings(&self.model.pooled(self.ctx, &pixels)?)
+        let pooled = self.model.pooled(self.ctx, &pixels)?;
+        Ok(pooled_rows(&pooled.to_f32()?, pooled.dim(1)))
     }
     fn pipelined(&self) -> Option<&dyn PipelinedEncoder> {
         Some(self)
@@ -66,7 +63,8 @@ impl<M: PooledImageModel> PipelinedEncoder for ImageEncoder<'_, M> {
         // next batch, which the engine launches before collecting this one.
         Ok(Box::new(move || {
             drop(pooled);
-            Ok(self.staging.collect(slot)?.into_iter().map(|v| Embedding { pooled: Some(v), tokens: None, token_dim: 0 }).collect())
+            let (values, cols) = self.staging.collect(slot)?;
+            Ok(pooled_rows(&values, cols))
         }))
     }
 }

@@ -117,6 +117,11 @@ pub struct Embedding {
     pub token_dim: usize,
 }
 
+/// One pooled embedding (no per-token vectors) per row of `values`, `cols` wide, row-major.
+pub fn pooled_rows(values: &[f32], cols: usize) -> Vec<Embedding> {
+    values.chunks_exact(cols.max(1)).map(|v| Embedding { pooled: Some(v.to_vec()), tokens: None, token_dim: 0 }).collect()
+}
+
 /// An encoder the engine can drive. Implemented by the architectures' GPU models (with their
 /// kernel context), and by a stand-in in the tests.
 pub trait Encoder {
