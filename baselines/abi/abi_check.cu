@@ -175,10 +175,16 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
     FK_STRUCT("ssd_chunk_scan", fk_ssd_chunk_scan_params,
               FK_FIELD(fk_ssd_chunk_scan_params, out) FK_FIELD(fk_ssd_chunk_scan_params, x) FK_FIELD(fk_ssd_chunk_scan_params, dt) FK_FIELD(fk_ssd_chunk_scan_params, A)
               FK_FIELD(fk_ssd_chunk_scan_params, B) FK_FIELD(fk_ssd_chunk_scan_params, C) FK_FIELD(fk_ssd_chunk_scan_params, D) FK_FIELD(fk_ssd_chunk_scan_params, dt_bias)
-              FK_FIELD(fk_ssd_chunk_scan_params, cu_seqlens) FK_FIELD(fk_ssd_chunk_scan_params, initial_state) FK_FIELD(fk_ssd_chunk_scan_params, final_state) FK_FIELD(fk_ssd_chunk_scan_params, tokens)
+              FK_FIELD(fk_ssd_chunk_scan_params, cu_seqlens) FK_FIELD(fk_ssd_chunk_scan_params, initial_state) FK_FIELD(fk_ssd_chunk_scan_params, final_state)
+              FK_FIELD(fk_ssd_chunk_scan_params, workspace) FK_FIELD(fk_ssd_chunk_scan_params, workspace_bytes) FK_FIELD(fk_ssd_chunk_scan_params, tokens)
               FK_FIELD(fk_ssd_chunk_scan_params, x_stride) FK_FIELD(fk_ssd_chunk_scan_params, dt_stride) FK_FIELD(fk_ssd_chunk_scan_params, b_stride) FK_FIELD(fk_ssd_chunk_scan_params, c_stride)
               FK_FIELD(fk_ssd_chunk_scan_params, out_stride) FK_FIELD(fk_ssd_chunk_scan_params, dt_min) FK_FIELD(fk_ssd_chunk_scan_params, dt_max) FK_FIELD(fk_ssd_chunk_scan_params, batch)
               FK_FIELD(fk_ssd_chunk_scan_params, heads) FK_FIELD(fk_ssd_chunk_scan_params, head_dim) FK_FIELD(fk_ssd_chunk_scan_params, ngroups) FK_FIELD(fk_ssd_chunk_scan_params, d_state)
               FK_FIELD(fk_ssd_chunk_scan_params, dt_softplus) FK_FIELD(fk_ssd_chunk_scan_params, dtype) FK_FIELD(fk_ssd_chunk_scan_params, pad_))
     return (size_t)-1;
+}
+
+// The contract headers' size functions, callable from Rust's tests (their Rust mirrors must agree).
+extern "C" int64_t fk_baselines_ssd_chunk_scan_workspace_bytes(int64_t tokens, int32_t batch, int32_t heads, int32_t head_dim, int32_t d_state, int32_t dtype) {
+    return fk_ssd_chunk_scan_workspace_bytes(tokens, batch, heads, head_dim, d_state, dtype);
 }

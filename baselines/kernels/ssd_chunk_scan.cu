@@ -1,30 +1,35 @@
 // ssd_chunk_scan baseline (L1). Contract: include/fk/ops/ssd_chunk_scan.h.
 // Mamba-2's state-space-duality prefill (what Dao-AILab's `mamba_chunk_scan_combined` computes
-// in five Triton kernels), here as one pass per (sequence, head). Any sm_80+.
+// in five Triton kernels), here in two passes. Any sm_80+.
 //
-// Algorithm. Time is cut into chunks of kQ = 64 tokens. Inside a chunk, with cum[i] the running
-// sum of dt*A and dte the effective steps, the recurrence unrolls into matrix products:
+// Algorithm. Time is cut into chunks of kQ = 128 tokens (each sequence's chunks start at its
+// first token). Inside a chunk, with cum[i] the running sum of dt*A and dte the effective
+// steps, the recurrence unrolls into matrix products:
 //   y_i  = sum_{j<=i} (C_i . B_j) exp(cum_i - cum_j) dte_j x_j   (intra-chunk, "attention-like")
 //        + exp(cum_i) C_i . S_in                                  (the state entering the chunk)
-//   S_out = exp(cum_last) S_in + sum_j x_j (exp(cum_last - cum_j) dte_j B_j)^T
-// All four products (C B^T, its masked version times x, C S_in^T, x^T (w B)) run on tensor
-// cores (mma.sync m16n8k16, fp32 accumulators).
+//   S_out = exp(cum_last) S_in + (w x)^T B,  w_j = exp(cum_last - cum_j) dte_j
+// All products run on tensor cores (mma.sync m16n8k16, fp32 accumulators).
 //
-// Why one CTA walks a (sequence, head) from first to last chunk instead of upstream's split
-// into chunk-state / state-passing / output kernels: the running state S [head_dim, d_state]
-// then lives in the CTA's registers (fp32, as mma accumulators: the chunk's contribution is
-// accumulated straight onto the decayed state), so no per-chunk states go through memory
-// (for Codestral's 128 heads x 64 x 128 fp32 state that would be 4 MB per chunk, written and
-// read back twice). The cost is parallelism, so a head's channels are split over CTAs of
-// kPT = 32 channels each: batch x heads x head_dim/32 CTAs (256 for one Codestral sequence,
-// 160 for mamba2-2.7b's), each recomputing the chunk's C B^T (a quarter of its work) but with
-// half the state and output, ~105 KB of shared memory so two CTAs share an SM. Chunks are
-// double-buffered with cp.async: the next chunk's x/B/C arrive while this one computes.
-//
-// Work split inside the CTA (4 warps): warp w owns output rows 16w..16w+15 of the chunk (the
-// intra-chunk products skip the blocks above the causal diagonal) and state columns
-// [w*NT/4, (w+1)*NT/4) for the state update. Channel slices and state sizes are padded to the
-// tile (kPT; NT in {64, 128}) with zeros, which add nothing to any product.
+// Why two passes. Only the state is sequential across chunks, and its update is the cheap
+// part (one [head_dim x chunk] x [chunk x d_state] product per chunk); the outputs of all
+// chunks are independent once each chunk's incoming state is known. The previous kernel did
+// everything in one CTA per (sequence, head, 32 channels) walking the chunks: 160 CTAs at
+// mamba2-2.7b, latency-bound (869 us at 8k tokens on the H200, ~2 warps per scheduler).
+//   pass 1 `state_kernel`, one CTA per (sequence, head, kSP = 32 channels), walks the chunks:
+//     the running sums (written to the workspace for pass 2), w x, and S kept in registers
+//     as mma accumulators; it writes the state entering each chunk, rounded to the dtype
+//     (the precision pass 2's product takes it in anyway), to the workspace: one
+//     [head_dim x d_state] tile per (chunk, head), as many bytes as x itself at head_dim 64
+//     and d_state 128, instead of upstream's fp32 chunk states written, read, rewritten and
+//     read again.
+//   pass 2 `output_kernel`, one CTA per (chunk, head, kOP = 64 channels), all independent:
+//     C_i . S_in and the masked intra-chunk products, plus D x. 8 warps, warp w owning rows
+//     16w..16w+15: the C . B^T blocks above the diagonal are skipped, and each 16-column block
+//     of it is masked, decayed, rounded and multiplied into y at once (never stored whole).
+//     C . B^T is recomputed per head (upstream stores it per group): at mamba2-2.7b it is 72
+//     of a warp's ~172 mma per chunk, cheaper than a third kernel and its memory traffic.
+// Channels and state sizes are padded to the tiles (kSP / kOP; NT in {64, 128}) with zeros,
+// which add nothing to any product; padding rows of a chunk get dte = 0 (no decay, no input).
 //
 // f32 inputs, and d_state > 128, take `seq_kernel`: the plain recurrence, one warp per
 // (sequence, head, channel) with the state spread over the lanes. It is exact in fp32 and is
@@ -46,10 +51,14 @@ using fk::attn::ldmatrix_x4_trans;
 using fk::attn::MmaType;
 using fk::attn::smem_addr;
 
-constexpr int kQ = 64;   // tokens per chunk
-constexpr int kPT = 32;  // channels of a head per CTA
-constexpr int kWarps = 4;
-constexpr int kThreads = kWarps * 32;
+constexpr int kQ = FK_SSD_CHUNK_SCAN_CHUNK;  // tokens per chunk
+constexpr int kSP = 32;                      // channels of a head per state-pass CTA
+constexpr int kOP = 64;                      // channels of a head per output CTA
+constexpr int kWarps = 4;                    // of the state pass and of seq_kernel
+constexpr int kThreads = kWarps * 32;        // = kQ: one chunk row per thread in the state pass
+constexpr int kOutWarps = kQ / 16;           // output pass: 16 rows per warp
+constexpr int kOutThreads = kOutWarps * 32;
+static_assert(kThreads == kQ, "the state pass gives each thread one row of the chunk");
 
 // Tokens of the chunk starting at t0 (at most kQ).
 __device__ __forceinline__ int rows_left(int64_t t0, int64_t end) { return static_cast<int>(end - t0 < kQ ? end - t0 : kQ); }
@@ -61,85 +70,94 @@ __device__ __forceinline__ float step_of(float raw, float bias, const fk_ssd_chu
     return fminf(fmaxf(v, p.dt_min), p.dt_max);
 }
 
-// Shared-memory layout of the tensor-core kernel. Rows are padded by 16 bytes so that the 8
-// row addresses of one ldmatrix fall in 8 different 16-byte bank groups (the pitches, 80, 144
-// and 272 bytes, are odd multiples of 16 B).
-template <int NT>
-struct Smem {
-    static constexpr int PT = kPT;
-    static constexpr int kXP = PT + 8;  // x row pitch (elements)
-    static constexpr int kBP = NT + 8;  // B, C, w*B and state row pitch (elements)
-    static constexpr int kX = kQ * kXP * 2;
-    static constexpr int kB = kQ * kBP * 2;
-    static constexpr int kStage = kX + 2 * kB + kQ * 4;  // x, B, C, raw dt (f32)
-    static constexpr int kBw = 2 * kStage;                // offset of w*B
-    static constexpr int kS = kBw + kB;                   // offset of the bf16/f16 state copy
-    static constexpr int kCum = kS + PT * kBP * 2;        // cum (log2 units), then dte
-    static constexpr int kBytes = kCum + 2 * kQ * 4;
-};
-
+// The workspace (see fk_ssd_chunk_scan_workspace_bytes): chunk-entry states, running sums of
+// dt*A in log2 units, effective steps.
 template <typename T, int NT>
-struct Tile {
-    using L = Smem<NT>;
-    unsigned char* base;
-    __device__ T* x(int st) const { return reinterpret_cast<T*>(base + st * L::kStage); }
-    __device__ T* b(int st) const { return reinterpret_cast<T*>(base + st * L::kStage + L::kX); }
-    __device__ T* c(int st) const { return reinterpret_cast<T*>(base + st * L::kStage + L::kX + L::kB); }
-    __device__ float* dt(int st) const { return reinterpret_cast<float*>(base + st * L::kStage + L::kX + 2 * L::kB); }
-    __device__ T* bw() const { return reinterpret_cast<T*>(base + L::kBw); }
-    __device__ T* s() const { return reinterpret_cast<T*>(base + L::kS); }
-    __device__ float* cum() const { return reinterpret_cast<float*>(base + L::kCum); }
-    __device__ float* dte() const { return reinterpret_cast<float*>(base + L::kCum + kQ * 4); }
+struct Work {
+    T* states;
+    float* cum;
+    float* dte;
+    __host__ __device__ static int64_t round256(int64_t b) { return (b + 255) / 256 * 256; }
+    __host__ static Work of(const fk_ssd_chunk_scan_params& p) {
+        const int64_t slots = (p.tokens + kQ - 1) / kQ + p.batch;
+        unsigned char* base = static_cast<unsigned char*>(p.workspace);
+        const int64_t states = round256(slots * p.heads * p.head_dim * NT * static_cast<int64_t>(sizeof(T)));
+        const int64_t sums = round256(static_cast<int64_t>(p.heads) * p.tokens * 4);
+        return {reinterpret_cast<T*>(base), reinterpret_cast<float*>(base + states), reinterpret_cast<float*>(base + states + sums)};
+    }
+    // The incoming state of chunk `slot`, head h, channel row pp (NT entries).
+    __device__ T* state_row(const fk_ssd_chunk_scan_params& p, int64_t slot, int h, int pp) const {
+        return states + ((slot * p.heads + h) * p.head_dim + pp) * static_cast<int64_t>(NT);
+    }
 };
 
-// rows x cols (cols < COLS valid) of a strided global matrix into a [kQ][PITCH] tile, zero
-// outside. `vec`: 16-byte cp.async (asynchronous; the caller commits the group), else plain
-// element loads (complete when this returns).
-template <typename T, int COLS, int PITCH>
+// rows x cols (cols < COLS valid) of a strided global matrix into a [kQ][PITCH] tile (ROWS
+// rows), zero outside. `vec`: 16-byte cp.async (asynchronous; the caller commits the group),
+// else plain element loads (complete when this returns).
+template <typename T, int ROWS, int COLS, int PITCH, int THREADS>
 __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t stride, int rows, int cols, bool vec) {
     if (vec) {
         constexpr int kVecs = COLS / 8;
-        for (int i = threadIdx.x; i < kQ * kVecs; i += kThreads) {
+        for (int i = threadIdx.x; i < ROWS * kVecs; i += THREADS) {
             const int r = i / kVecs, v = i % kVecs;
             const bool ok = r < rows && v * 8 < cols;
             const T* g = ok ? src + r * stride + v * 8 : src;
             cp_async16(smem_addr(dst + r * PITCH + v * 8), g, ok);
         }
     } else {
-        for (int i = threadIdx.x; i < kQ * COLS; i += kThreads) {
+        for (int i = threadIdx.x; i < ROWS * COLS; i += THREADS) {
             const int r = i / COLS, col = i % COLS;
             dst[r * PITCH + col] = (r < rows && col < cols) ? src[r * stride + col] : fk::from_float<T>(0.f);
         }
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Pass 1: the state, chunk by chunk.
+
+// Shared memory of the state pass. Rows are padded by 16 bytes so that the 8 row addresses of
+// one ldmatrix fall in 8 different 16-byte bank groups (pitches of 80, 144 and 272 bytes: odd
+// multiples of 16 B).
+template <int NT>
+struct StateSmem {
+    static constexpr int kXP = kSP + 8;  // x and w*x row pitch (elements)
+    static constexpr int kBP = NT + 8;   // B row pitch (elements)
+    static constexpr int kX = kQ * kXP * 2;
+    static constexpr int kB = kQ * kBP * 2;
+    static constexpr int kStage = kX + kB + kQ * 4;  // x, B, raw dt (f32)
+    static constexpr int kWx = 2 * kStage;           // w*x
+    static constexpr int kTot = kWx + kX;            // per-warp totals of the running sum
+    static constexpr int kBytes = kTot + kWarps * 4;
+};
+
 template <typename T, int NT>
-__global__ void __launch_bounds__(kThreads, 2) tc_kernel(const fk_ssd_chunk_scan_params p, bool vec) {
-    constexpr int PT = kPT;
-    using L = Smem<NT>;
+__global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_scan_params p, const Work<T, NT> ws, bool vec) {
+    using L = StateSmem<NT>;
     using M = MmaType<T>;
-    constexpr int kMT = PT / 16;      // 16-row tiles of the state (its head_dim side)
+    constexpr int kMT = kSP / 16;     // 16-row tiles of the state (its head_dim side)
     constexpr int kNW = NT / kWarps;  // state columns per warp
     constexpr int kNWT = kNW / 8;     // ... in 8-column mma tiles (2 or 4)
-    static_assert(kNWT % 2 == 0 && PT % 16 == 0, "tiles are loaded in pairs");
+    static_assert(kNWT % 2 == 0 && kSP % 16 == 0, "tiles are loaded in pairs");
     extern __shared__ __align__(16) unsigned char smem[];
-    const Tile<T, NT> sm{smem};
+    auto sx = [&](int st) { return reinterpret_cast<T*>(smem + st * L::kStage); };
+    auto sb = [&](int st) { return reinterpret_cast<T*>(smem + st * L::kStage + L::kX); };
+    auto sdt = [&](int st) { return reinterpret_cast<float*>(smem + st * L::kStage + L::kX + L::kB); };
+    T* const swx = reinterpret_cast<T*>(smem + L::kWx);
+    float* const stot = reinterpret_cast<float*>(smem + L::kTot);
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int g = lane / 4, c4 = lane % 4;  // mma fragment coordinates
     // This CTA: head h, its channels pc .. pc + P - 1, of sequence s.
-    const int splits = (p.head_dim + kPT - 1) / kPT;
-    const int h = blockIdx.x / splits, pc = (blockIdx.x % splits) * kPT, s = blockIdx.y;
-    const int P = min(kPT, p.head_dim - pc), N = p.d_state, grp = h / (p.heads / p.ngroups);
+    const int splits = (p.head_dim + kSP - 1) / kSP;
+    const int h = blockIdx.x / splits, pc = (blockIdx.x % splits) * kSP, s = blockIdx.y;
+    const int P = min(kSP, p.head_dim - pc), N = p.d_state, grp = h / (p.heads / p.ngroups);
     const int64_t start = p.cu_seqlens[s], end = p.cu_seqlens[s + 1];
+    const int64_t slot0 = start / kQ + s;  // workspace slot of the sequence's first chunk
     const T* xg = static_cast<const T*>(p.x) + static_cast<int64_t>(h) * p.head_dim + pc;
     const T* bg = static_cast<const T*>(p.B) + static_cast<int64_t>(grp) * N;
-    const T* cg = static_cast<const T*>(p.C) + static_cast<int64_t>(grp) * N;
     const T* dtg = static_cast<const T*>(p.dt) + h;
-    T* outg = static_cast<T*>(p.out) + static_cast<int64_t>(h) * p.head_dim + pc;
     const float a2 = p.A[h] * fk::kLog2e;  // dt*A in log2 units, so decays are one ex2
     const float dtb = p.dt_bias ? p.dt_bias[h] : 0.f;
-    const float Dh = p.D ? p.D[h] : 0.f;
     // The slice's first state row: rows pc.. of [batch, heads, head_dim, d_state].
     const int64_t state0 = ((static_cast<int64_t>(s) * p.heads + h) * p.head_dim + pc) * N;
 
@@ -157,10 +175,10 @@ __global__ void __launch_bounds__(kThreads, 2) tc_kernel(const fk_ssd_chunk_scan
 
     auto load_chunk = [&](int st, int64_t t0) {
         const int rows = rows_left(t0, end);
-        load_tile<T, PT, L::kXP>(sm.x(st), xg + t0 * p.x_stride, p.x_stride, rows, P, vec);
-        load_tile<T, NT, L::kBP>(sm.b(st), bg + t0 * p.b_stride, p.b_stride, rows, N, vec);
-        load_tile<T, NT, L::kBP>(sm.c(st), cg + t0 * p.c_stride, p.c_stride, rows, N, vec);
-        for (int r = threadIdx.x; r < kQ; r += kThreads) sm.dt(st)[r] = r < rows ? fk::to_float(dtg[(t0 + r) * p.dt_stride]) : 0.f;
+        load_tile<T, kQ, kSP, L::kXP, kThreads>(sx(st), xg + t0 * p.x_stride, p.x_stride, rows, P, vec);
+        load_tile<T, kQ, NT, L::kBP, kThreads>(sb(st), bg + t0 * p.b_stride, p.b_stride, rows, N, vec);
+        const int r = threadIdx.x;
+        sdt(st)[r] = r < rows ? fk::to_float(dtg[(t0 + r) * p.dt_stride]) : 0.f;
     };
 
     const int chunks = static_cast<int>((end - start + kQ - 1) / kQ);
@@ -175,160 +193,229 @@ __global__ void __launch_bounds__(kThreads, 2) tc_kernel(const fk_ssd_chunk_scan
         cp_async_wait<1>();  // everything but the group just issued: chunk ci is in
         __syncthreads();
 
-        // (A) Steps and their running sum. Padding rows get dte = 0: they decay nothing and
-        // add nothing (their x, B, C are zero too).
-        if (warp == 0) {
-            float run = 0.f;
+        // (A) Steps and their running sum, one row per thread. Padding rows get dte = 0: they
+        // decay nothing and add nothing (their x and B are zero too).
+        const int r = threadIdx.x;
+        const float d = r < rows ? step_of(sdt(st)[r], dtb, p) : 0.f;
+        float v = d * a2;
 #pragma unroll
-            for (int half = 0; half < 2; ++half) {
-                const int r = half * 32 + lane;
-                const float d = r < rows ? step_of(sm.dt(st)[r], dtb, p) : 0.f;
-                float v = d * a2;
-#pragma unroll
-                for (int o = 1; o < 32; o <<= 1) {
-                    const float u = __shfl_up_sync(0xffffffffu, v, o);
-                    if (lane >= o) v += u;
-                }
-                v += run;
-                run = __shfl_sync(0xffffffffu, v, 31);
-                sm.cum()[r] = v;
-                sm.dte()[r] = d;
-            }
+        for (int o = 1; o < 32; o <<= 1) {
+            const float u = __shfl_up_sync(0xffffffffu, v, o);
+            if (lane >= o) v += u;
         }
-        __syncthreads();
+        if (lane == 31) stot[warp] = v;
 
-        // (B) w_j * B_j for the state update, and the incoming state rounded for the mma.
-        const float last = sm.cum()[kQ - 1];
-        for (int i = threadIdx.x; i < kQ * NT / 2; i += kThreads) {
-            const int r = i / (NT / 2), col = 2 * (i % (NT / 2));
-            const float w = fk::ex2_ftz(last - sm.cum()[r]) * sm.dte()[r];
-            const T* src = sm.b(st) + r * L::kBP + col;
-            *reinterpret_cast<uint32_t*>(sm.bw() + r * L::kBP + col) = M::pack(w * fk::to_float(src[0]), w * fk::to_float(src[1]));
-        }
+        // (B) The state entering this chunk, rounded to the dtype, for pass 2's C . S_in.
 #pragma unroll
         for (int mt = 0; mt < kMT; ++mt)
-#pragma unroll
-            for (int nt = 0; nt < kNWT; ++nt)
-#pragma unroll
-                for (int hi = 0; hi < 2; ++hi) {
-                    const int pp = mt * 16 + g + 8 * hi, n = warp * kNW + nt * 8 + 2 * c4;
-                    *reinterpret_cast<uint32_t*>(sm.s() + pp * L::kBP + n) = M::pack(S[mt][nt][2 * hi], S[mt][nt][2 * hi + 1]);
-                }
-        __syncthreads();
-
-        // (C) Output rows i0..i0+15 of this warp.
-        const int i0 = warp * 16;
-        float Y[PT / 8][4] = {};  // tile np element e: (i0 + g + 8*(e/2), np*8 + 2*c4 + e%2)
-        float G[kQ / 8][4] = {};  // C_i . B_j, then the masked decay-weighted matrix
-#pragma unroll
-        for (int kk = 0; kk < NT / 16; ++kk) {
-            uint32_t a[4];
-            ldmatrix_x4(a, smem_addr(sm.c(st) + (i0 + lane % 16) * L::kBP + kk * 16 + (lane / 16) * 8));
-#pragma unroll
-            for (int np = 0; np < PT / 8; np += 2) {  // C_i . S_in (state rows are the n side)
-                uint32_t b[4];
-                ldmatrix_x4(b, smem_addr(sm.s() + (np * 8 + (lane / 16) * 8 + lane % 8) * L::kBP + kk * 16 + ((lane / 8) % 2) * 8));
-                M::mma(Y[np], a, b[0], b[1]);
-                M::mma(Y[np + 1], a, b[2], b[3]);
-            }
-#pragma unroll
-            for (int jp = 0; jp < kQ / 16; ++jp) {  // C_i . B_j, blocks on or below the diagonal
-                if (jp > warp) continue;
-                uint32_t b[4];
-                ldmatrix_x4(b, smem_addr(sm.b(st) + (jp * 16 + (lane / 16) * 8 + lane % 8) * L::kBP + kk * 16 + ((lane / 8) % 2) * 8));
-                M::mma(G[2 * jp], a, b[0], b[1]);
-                M::mma(G[2 * jp + 1], a, b[2], b[3]);
-            }
-        }
-        const float cum_lo = sm.cum()[i0 + g], cum_hi = sm.cum()[i0 + g + 8];
-        const float in_lo = fk::ex2_ftz(cum_lo), in_hi = fk::ex2_ftz(cum_hi);
-#pragma unroll
-        for (int np = 0; np < PT / 8; ++np) {
-            Y[np][0] *= in_lo;
-            Y[np][1] *= in_lo;
-            Y[np][2] *= in_hi;
-            Y[np][3] *= in_hi;
-        }
-#pragma unroll
-        for (int jt = 0; jt < kQ / 8; ++jt) {
-            if (jt / 2 > warp) continue;
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const int i = i0 + g + 8 * (e / 2), j = jt * 8 + 2 * c4 + e % 2;
-                const float ci = e < 2 ? cum_lo : cum_hi;
-                G[jt][e] = j <= i ? G[jt][e] * fk::ex2_ftz(ci - sm.cum()[j]) * sm.dte()[j] : 0.f;
-            }
-        }
-#pragma unroll
-        for (int kk = 0; kk < kQ / 16; ++kk) {  // (masked G) . x over j
-            if (kk > warp) continue;
-            const uint32_t a[4] = {M::pack(G[2 * kk][0], G[2 * kk][1]), M::pack(G[2 * kk][2], G[2 * kk][3]),
-                                   M::pack(G[2 * kk + 1][0], G[2 * kk + 1][1]), M::pack(G[2 * kk + 1][2], G[2 * kk + 1][3])};
-#pragma unroll
-            for (int np = 0; np < PT / 8; np += 2) {
-                uint32_t b[4];
-                ldmatrix_x4_trans(b, smem_addr(sm.x(st) + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * L::kXP + np * 8 + (lane / 16) * 8));
-                M::mma(Y[np], a, b[0], b[1]);
-                M::mma(Y[np + 1], a, b[2], b[3]);
-            }
-        }
-        // y + D x, stored as pairs of channels.
-#pragma unroll
-        for (int np = 0; np < PT / 8; ++np)
 #pragma unroll
             for (int hi = 0; hi < 2; ++hi) {
-                const int i = i0 + g + 8 * hi, pp = np * 8 + 2 * c4;
-                if (i >= rows || pp >= P) continue;
-                const T* xs = sm.x(st) + i * L::kXP + pp;
-                const float y0 = Y[np][2 * hi] + Dh * fk::to_float(xs[0]);
-                const float y1 = Y[np][2 * hi + 1] + Dh * fk::to_float(xs[1]);
-                T* o = outg + (t0 + i) * p.out_stride + pp;
-                if (vec) {
-                    *reinterpret_cast<uint32_t*>(o) = M::pack(y0, y1);
-                } else {
-                    o[0] = fk::from_float<T>(y0);
-                    if (pp + 1 < P) o[1] = fk::from_float<T>(y1);
-                }
+                const int pp = mt * 16 + g + 8 * hi;
+                if (pp >= P) continue;
+                T* row = ws.state_row(p, slot0 + ci, h, pc + pp);
+#pragma unroll
+                for (int nt = 0; nt < kNWT; ++nt)
+                    *reinterpret_cast<uint32_t*>(row + warp * kNW + nt * 8 + 2 * c4) = M::pack(S[mt][nt][2 * hi], S[mt][nt][2 * hi + 1]);
             }
+        __syncthreads();
 
-        // (D) S = exp(cum_last) S + x^T (w B) over the chunk's real rows.
+        float off = 0.f, last = 0.f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) {
+            const float tot = stot[w];
+            off += w < warp ? tot : 0.f;
+            last += tot;
+        }
+        const float cum = v + off;
+        if (pc == 0 && r < rows) {  // one CTA per head publishes the sums pass 2 needs
+            ws.cum[h * p.tokens + t0 + r] = cum;
+            ws.dte[h * p.tokens + t0 + r] = d;
+        }
+        // (C) Row r of x scaled by w_r = exp(cum_last - cum_r) dte_r, rounded to the dtype.
+        const float wr = fk::ex2_ftz(last - cum) * d;
+#pragma unroll
+        for (int c = 0; c < kSP; c += 2) {
+            const T* src = sx(st) + r * L::kXP + c;
+            *reinterpret_cast<uint32_t*>(swx + r * L::kXP + c) = M::pack(wr * fk::to_float(src[0]), wr * fk::to_float(src[1]));
+        }
+        __syncthreads();
+
+        // (D) S = exp(cum_last) S + (w x)^T B over the chunk's real rows.
         const float decay = fk::ex2_ftz(last);
-#pragma unroll
-        for (int mt = 0; mt < kMT; ++mt)
-#pragma unroll
-            for (int nt = 0; nt < kNWT; ++nt)
-#pragma unroll
-                for (int i = 0; i < 4; ++i) S[mt][nt][i] *= decay;
+        each_state([&](float& val, int, int) { val *= decay; });
 #pragma unroll
         for (int kk = 0; kk < kQ / 16; ++kk) {
             if (kk * 16 >= rows) break;
-            uint32_t bw[kNWT][2];
+            uint32_t bf[kNWT][2];
 #pragma unroll
             for (int nt = 0; nt < kNWT; nt += 2) {
                 uint32_t b[4];
-                ldmatrix_x4_trans(b, smem_addr(sm.bw() + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * L::kBP + warp * kNW + nt * 8 + (lane / 16) * 8));
-                bw[nt][0] = b[0];
-                bw[nt][1] = b[1];
-                bw[nt + 1][0] = b[2];
-                bw[nt + 1][1] = b[3];
+                ldmatrix_x4_trans(b, smem_addr(sb(st) + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * L::kBP + warp * kNW + nt * 8 + (lane / 16) * 8));
+                bf[nt][0] = b[0];
+                bf[nt][1] = b[1];
+                bf[nt + 1][0] = b[2];
+                bf[nt + 1][1] = b[3];
             }
 #pragma unroll
             for (int mt = 0; mt < kMT; ++mt) {
-                uint32_t a[4];  // x^T: rows p, columns t (x is stored [t][p]: a transposed load)
-                ldmatrix_x4_trans(a, smem_addr(sm.x(st) + (kk * 16 + (lane / 16) * 8 + lane % 8) * L::kXP + mt * 16 + ((lane / 8) % 2) * 8));
+                uint32_t a[4];  // (w x)^T: rows p, columns t (stored [t][p]: a transposed load)
+                ldmatrix_x4_trans(a, smem_addr(swx + (kk * 16 + (lane / 16) * 8 + lane % 8) * L::kXP + mt * 16 + ((lane / 8) % 2) * 8));
 #pragma unroll
-                for (int nt = 0; nt < kNWT; ++nt) M::mma(S[mt][nt], a, bw[nt][0], bw[nt][1]);
+                for (int nt = 0; nt < kNWT; ++nt) M::mma(S[mt][nt], a, bf[nt][0], bf[nt][1]);
             }
         }
-        __syncthreads();  // this chunk's buffers, w*B, the state copy and cum are free again
+        __syncthreads();  // this chunk's buffers, w*x and the totals are free again
     }
     cp_async_wait<0>();
 
     if (p.final_state) {
-        each_state([&](float& v, int pp, int n) {
-            if (pp < P && n < N) p.final_state[state0 + pp * N + n] = v;
+        each_state([&](float& val, int pp, int n) {
+            if (pp < P && n < N) p.final_state[state0 + pp * N + n] = val;
         });
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pass 2: every chunk's outputs, independently.
+
+template <int NT>
+struct OutSmem {
+    static constexpr int kXP = kOP + 8;  // x row pitch (elements): 144 bytes
+    static constexpr int kBP = NT + 8;   // C, B and state row pitch
+    static constexpr int kC = 0;
+    static constexpr int kB = kC + kQ * kBP * 2;
+    static constexpr int kX = kB + kQ * kBP * 2;
+    static constexpr int kS = kX + kQ * kXP * 2;
+    static constexpr int kCum = kS + kOP * kBP * 2;
+    static constexpr int kDte = kCum + kQ * 4;
+    static constexpr int kBytes = kDte + kQ * 4;
+};
+
+template <typename T, int NT>
+__global__ void __launch_bounds__(kOutThreads, 2) output_kernel(const fk_ssd_chunk_scan_params p, const Work<T, NT> ws, bool vec) {
+    using L = OutSmem<NT>;
+    using M = MmaType<T>;
+    constexpr int kKS = NT / 16;  // k-steps over the state
+    constexpr int kNP = kOP / 8;  // 8-channel output tiles
+    extern __shared__ __align__(16) unsigned char smem[];
+    T* const sc = reinterpret_cast<T*>(smem + L::kC);
+    T* const sb = reinterpret_cast<T*>(smem + L::kB);
+    T* const sx = reinterpret_cast<T*>(smem + L::kX);
+    T* const ss = reinterpret_cast<T*>(smem + L::kS);
+    float* const scum = reinterpret_cast<float*>(smem + L::kCum);
+    float* const sdte = reinterpret_cast<float*>(smem + L::kDte);
+
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int g = lane / 4, c4 = lane % 4;
+    // Chunk k of sequence s is slot q = floor(cu[s] / kQ) + s + k, strictly increasing in s:
+    // the sequence is the last one whose first slot is <= q.
+    const int64_t q = blockIdx.x;
+    int lo = 0, hi = p.batch - 1;
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (p.cu_seqlens[mid] / kQ + mid <= q) lo = mid; else hi = mid - 1;
+    }
+    const int s = lo;
+    const int64_t start = p.cu_seqlens[s], end = p.cu_seqlens[s + 1];
+    const int64_t t0 = start + (q - (start / kQ + s)) * kQ;
+    if (t0 >= end) return;  // a slot past the sequence's last chunk
+    const int rows = rows_left(t0, end);
+
+    const int splits = (p.head_dim + kOP - 1) / kOP;
+    const int h = blockIdx.y / splits, pc = (blockIdx.y % splits) * kOP;
+    const int P = min(kOP, p.head_dim - pc), N = p.d_state, grp = h / (p.heads / p.ngroups);
+    const int64_t bc_col = static_cast<int64_t>(grp) * N;
+    load_tile<T, kQ, NT, L::kBP, kOutThreads>(sc, static_cast<const T*>(p.C) + t0 * p.c_stride + bc_col, p.c_stride, rows, N, vec);
+    load_tile<T, kQ, NT, L::kBP, kOutThreads>(sb, static_cast<const T*>(p.B) + t0 * p.b_stride + bc_col, p.b_stride, rows, N, vec);
+    load_tile<T, kQ, kOP, L::kXP, kOutThreads>(sx, static_cast<const T*>(p.x) + t0 * p.x_stride + static_cast<int64_t>(h) * p.head_dim + pc, p.x_stride, rows, P, vec);
+    load_tile<T, kOP, NT, L::kBP, kOutThreads>(ss, ws.state_row(p, q, h, pc), NT, P, NT, true);
+    for (int r = threadIdx.x; r < kQ; r += kOutThreads) {
+        const bool in = r < rows;
+        scum[r] = in ? ws.cum[h * p.tokens + t0 + r] : 0.f;
+        sdte[r] = in ? ws.dte[h * p.tokens + t0 + r] : 0.f;
+    }
+    cp_async_commit();
+    cp_async_wait<0>();
+    __syncthreads();
+
+    const int i0 = warp * 16;  // this warp's rows
+    if (i0 >= rows) return;    // no barrier follows
+    uint32_t cf[kKS][4];       // C_i, the A operand of both products
+#pragma unroll
+    for (int kk = 0; kk < kKS; ++kk) ldmatrix_x4(cf[kk], smem_addr(sc + (i0 + lane % 16) * L::kBP + kk * 16 + (lane / 16) * 8));
+
+    // exp(cum_i) C_i . S_in (the state rows are the n side). Tile np element e of Y is
+    // (i0 + g + 8*(e/2), np*8 + 2*c4 + e%2).
+    float Y[kNP][4] = {};
+#pragma unroll
+    for (int kk = 0; kk < kKS; ++kk)
+#pragma unroll
+        for (int np = 0; np < kNP; np += 2) {
+            uint32_t b[4];
+            ldmatrix_x4(b, smem_addr(ss + (np * 8 + (lane / 16) * 8 + lane % 8) * L::kBP + kk * 16 + ((lane / 8) % 2) * 8));
+            M::mma(Y[np], cf[kk], b[0], b[1]);
+            M::mma(Y[np + 1], cf[kk], b[2], b[3]);
+        }
+    const float cum_lo = scum[i0 + g], cum_hi = scum[i0 + g + 8];
+    const float in_lo = fk::ex2_ftz(cum_lo), in_hi = fk::ex2_ftz(cum_hi);
+#pragma unroll
+    for (int np = 0; np < kNP; ++np) {
+        Y[np][0] *= in_lo;
+        Y[np][1] *= in_lo;
+        Y[np][2] *= in_hi;
+        Y[np][3] *= in_hi;
+    }
+
+    // The intra-chunk part, one 16-column block of C . B^T at a time on and below the
+    // diagonal: masked, decayed, rounded into an A fragment and multiplied into y.
+#pragma unroll 1
+    for (int jb = 0; jb <= warp; ++jb) {
+        float G[2][4] = {};
+#pragma unroll
+        for (int kk = 0; kk < kKS; ++kk) {
+            uint32_t b[4];
+            ldmatrix_x4(b, smem_addr(sb + (jb * 16 + (lane / 16) * 8 + lane % 8) * L::kBP + kk * 16 + ((lane / 8) % 2) * 8));
+            M::mma(G[0], cf[kk], b[0], b[1]);
+            M::mma(G[1], cf[kk], b[2], b[3]);
+        }
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int i = i0 + g + 8 * (e / 2), j = jb * 16 + t * 8 + 2 * c4 + e % 2;
+                const float ci = e < 2 ? cum_lo : cum_hi;
+                G[t][e] = j <= i ? G[t][e] * fk::ex2_ftz(ci - scum[j]) * sdte[j] : 0.f;
+            }
+        const uint32_t a[4] = {M::pack(G[0][0], G[0][1]), M::pack(G[0][2], G[0][3]), M::pack(G[1][0], G[1][1]), M::pack(G[1][2], G[1][3])};
+#pragma unroll
+        for (int np = 0; np < kNP; np += 2) {
+            uint32_t b[4];
+            ldmatrix_x4_trans(b, smem_addr(sx + (jb * 16 + ((lane / 8) % 2) * 8 + lane % 8) * L::kXP + np * 8 + (lane / 16) * 8));
+            M::mma(Y[np], a, b[0], b[1]);
+            M::mma(Y[np + 1], a, b[2], b[3]);
+        }
+    }
+
+    // y + D x, stored as pairs of channels.
+    const float Dh = p.D ? p.D[h] : 0.f;
+    T* outg = static_cast<T*>(p.out) + static_cast<int64_t>(h) * p.head_dim + pc;
+#pragma unroll
+    for (int np = 0; np < kNP; ++np)
+#pragma unroll
+        for (int hi2 = 0; hi2 < 2; ++hi2) {
+            const int i = i0 + g + 8 * hi2, pp = np * 8 + 2 * c4;
+            if (i >= rows || pp >= P) continue;
+            const T* xs = sx + i * L::kXP + pp;
+            const float y0 = Y[np][2 * hi2] + Dh * fk::to_float(xs[0]);
+            const float y1 = Y[np][2 * hi2 + 1] + Dh * fk::to_float(xs[1]);
+            T* o = outg + (t0 + i) * p.out_stride + pp;
+            if (vec) {
+                *reinterpret_cast<uint32_t*>(o) = M::pack(y0, y1);
+            } else {
+                o[0] = fk::from_float<T>(y0);
+                if (pp + 1 < P) o[1] = fk::from_float<T>(y1);
+            }
+        }
 }
 
 // The plain recurrence: one warp per (channel p, head, sequence); lane l holds states
@@ -384,18 +471,30 @@ __global__ void __launch_bounds__(kThreads) seq_kernel(const fk_ssd_chunk_scan_p
 
 template <typename T, int NT>
 cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
-    const auto kernel = tc_kernel<T, NT>;
-    constexpr int kSmem = Smem<NT>::kBytes;
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+    const int64_t need = fk_ssd_chunk_scan_workspace_bytes(p->tokens, p->batch, p->heads, p->head_dim, p->d_state, p->dtype);
+    FK_REQUIRE(need == 0 || (p->workspace != nullptr && p->workspace_bytes >= need && reinterpret_cast<uintptr_t>(p->workspace) % 256 == 0));
+    const int64_t out_ctas_y = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, kOP);
+    FK_REQUIRE(out_ctas_y <= 65535);
+    const auto k1 = state_kernel<T, NT>;
+    const auto k2 = output_kernel<T, NT>;
+    constexpr int kSmem1 = StateSmem<NT>::kBytes, kSmem2 = OutSmem<NT>::kBytes;
+    cudaError_t e = cudaFuncSetAttribute(k1, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem1);
+    if (e == cudaSuccess) e = cudaFuncSetAttribute(k2, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem2);
     if (e != cudaSuccess) return e;
     // 16-byte loads need every row start 16-byte aligned: base pointers, strides and the
-    // column offsets (of heads, 32-channel slices and groups) all multiples of 8 elements.
+    // column offsets (of heads, channel slices and groups) all multiples of 8 elements.
     const void* ptrs[] = {p->x, p->B, p->C, p->out};
     bool vec = p->head_dim % 8 == 0 && p->d_state % 8 == 0;
     for (const void* q : ptrs) vec = vec && reinterpret_cast<uintptr_t>(q) % 16 == 0;
     for (int64_t st : {p->x_stride, p->b_stride, p->c_stride, p->out_stride}) vec = vec && st % 8 == 0;
-    const int64_t ctas = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, kPT);
-    kernel<<<dim3(static_cast<unsigned>(ctas), p->batch), kThreads, kSmem, stream>>>(*p, vec);
+    const Work<T, NT> ws = Work<T, NT>::of(*p);
+    const int64_t state_ctas = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, kSP);
+    // Pass 1 also runs for empty batches: it writes final_state (= initial_state, or zeros).
+    k1<<<dim3(static_cast<unsigned>(state_ctas), p->batch), kThreads, kSmem1, stream>>>(*p, ws, vec);
+    e = cudaGetLastError();
+    if (e != cudaSuccess || p->tokens == 0) return e;
+    const int64_t slots = fk::ceil_div(p->tokens, kQ) + p->batch;
+    k2<<<dim3(static_cast<unsigned>(slots), static_cast<unsigned>(out_ctas_y)), kOutThreads, kSmem2, stream>>>(*p, ws, vec);
     return cudaGetLastError();
 }
 

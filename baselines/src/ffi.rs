@@ -517,6 +517,8 @@ pub struct SsdChunkScanParams {
     pub cu_seqlens: u64,
     pub initial_state: u64,
     pub final_state: u64,
+    pub workspace: u64,
+    pub workspace_bytes: i64,
     pub tokens: i64,
     pub x_stride: i64,
     pub dt_stride: i64,
@@ -582,6 +584,15 @@ extern "C" {
     pub fn fk_baseline_rms_norm_gated(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_ssd_chunk_scan(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
+    fn fk_baselines_ssd_chunk_scan_workspace_bytes(tokens: i64, batch: i32, heads: i32, head_dim: i32, d_state: i32, dtype: i32) -> i64;
+}
+
+/// Device workspace bytes `ssd_chunk_scan` needs (`fk_ssd_chunk_scan_workspace_bytes` of its
+/// contract header, called rather than mirrored so the two cannot disagree).
+pub fn ssd_chunk_scan_workspace_bytes(tokens: usize, batch: usize, heads: usize, head_dim: usize, d_state: usize, dtype: i32) -> usize {
+    // SAFETY: host-only arithmetic on plain integers.
+    let b = unsafe { fk_baselines_ssd_chunk_scan_workspace_bytes(tokens as i64, batch as i32, heads as i32, head_dim as i32, d_state as i32, dtype) };
+    b.max(0) as usize
 }
 
 /// Size (index 0) or offset of field `index` (1-based) of the C struct `which`.
@@ -718,9 +729,14 @@ mod tests {
         check_layout!(
             "ssd_chunk_scan",
             SsdChunkScanParams,
-            [out, x, dt, a, b, c, d, dt_bias, cu_seqlens, initial_state, final_state, tokens, x_stride, dt_stride, b_stride, c_stride,
+            [out, x, dt, a, b, c, d, dt_bias, cu_seqlens, initial_state, final_state, workspace, workspace_bytes, tokens, x_stride, dt_stride, b_stride, c_stride,
              out_stride, dt_min, dt_max, batch, heads, head_dim, ngroups, d_state, dt_softplus, dtype, pad_]
         );
+        // 8k tokens of mamba2-2.7b in bf16: 65 chunk slots of 80 x 64 x 128 states, two sums.
+        assert_eq!(ssd_chunk_scan_workspace_bytes(8192, 1, 80, 64, 128, 2), 65 * 80 * 64 * 128 * 2 + 2 * 80 * 8192 * 4);
+        assert_eq!(ssd_chunk_scan_workspace_bytes(8192, 1, 80, 64, 128, 0), 0, "f32 runs the plain recurrence");
+        assert_eq!(ssd_chunk_scan_workspace_bytes(100, 2, 4, 64, 200, 2), 0, "so does d_state > 128");
+        assert_eq!(ssd_chunk_scan_workspace_bytes(0, 3, 4, 64, 128, 2), 0);
         let ssd = include_str!("../include/fk/ops/ssd_chunk_scan.h");
         assert!(ssd.contains(&format!("FK_SSD_CHUNK_SCAN_MAX_DSTATE {SSD_CHUNK_SCAN_MAX_DSTATE}")));
         assert!(ssd.contains(&format!("FK_SSD_CHUNK_SCAN_MAX_HEADDIM {SSD_CHUNK_SCAN_MAX_HEADDIM}")));

@@ -19,7 +19,7 @@ use fk_runtime::rng::Rng;
 use fk_runtime::{DType, Device, Result, Tensor};
 
 /// The error the 16-bit kernel may add to an output whose sum has Σ|terms| = `magnitude`:
-/// its three roundings to the dtype (the incoming state, w·B and the masked C·Bᵀ matrix, each
+/// its three roundings to the dtype (the incoming state, w·x and the masked C·Bᵀ matrix, each
 /// relative u = 2^-(mantissa bits + 1)) enter every term at most once each, so 4u·Σ|terms|
 /// with one unit to spare. Measured on the H200 (run 19) before this bound existed: rel-L2
 /// 2.7e-4 (f16) / 2.4e-3 (bf16) at every shape, and 1e-4 of the elements, all outputs that

@@ -160,23 +160,26 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     for &(rows, dim, g, full, pad) in &[(1, 64, 1, true, 0), (7, 100, 2, true, 0), (33, 8192, 8, true, 0), (130, 5120, 1, true, 0), (3, 96, 4, false, 8), (257, 1536, 3, true, 16)] {
         cases.push(mk(OpId::RmsNormGated, dtype, SsmCase { ngroups: g, full, pad, ..SsmCase::rows(rows, dim) }));
     }
-    // ssd_chunk_scan: (lens, heads, head_dim, ngroups, d_state, full, pad). The 16-bit kernel
-    // runs chunks of 64 tokens on slices of 32 channels of a head and d_state tiles of 64/128
-    // (smaller sizes padded): 16 / 20 / 40 exercise the padding, 20 and 40 the element-wise
-    // (non-16-byte) loads, 96 three slices; d_state 200 takes the plain recurrence. Lengths:
-    // 1, 0, 63-65 (around one chunk), several sequences, 2048. `full` with `pad` also clamps
-    // dt (HF's time_step_limit).
+    // ssd_chunk_scan: (lens, heads, head_dim, ngroups, d_state, full, pad). The 16-bit path
+    // runs chunks of 128 tokens (pass 1 on 32-channel slices of a head, pass 2 on 64-channel
+    // slices) with d_state tiles of 64/128 (smaller sizes padded): 16 / 20 / 40 exercise the
+    // padding, 20 and 40 the element-wise (non-16-byte) loads, 96 and 128 two output slices
+    // (96 a partial one); d_state 200 takes the plain recurrence. Lengths: 1, 0, 127-129 and
+    // 257 (around chunk boundaries), several sequences whose starts are not chunk-aligned
+    // (pass 2 finds a chunk's sequence from its workspace slot), 2048. `full` with `pad`
+    // also clamps dt (HF's time_step_limit).
     type SsdRow = (&'static [usize], usize, usize, usize, usize, bool, usize);
-    let ssd: [SsdRow; 9] = [
+    let ssd: [SsdRow; 10] = [
         (&[1], 2, 64, 1, 128, true, 0),
         (&[7, 1, 70], 4, 64, 2, 64, true, 0),
         (&[200], 3, 32, 1, 128, false, 0),
-        (&[0, 65, 129, 63], 4, 16, 2, 16, true, 8),
+        (&[0, 129, 257, 127], 4, 16, 2, 16, true, 8),
         (&[1000], 8, 64, 8, 128, true, 0),
         (&[30, 128, 31], 5, 20, 1, 40, true, 3),
         (&[100, 64, 2], 2, 96, 1, 64, true, 0),
         (&[300], 2, 64, 1, 200, false, 5),
         (&[2048], 4, 64, 1, 128, true, 0),
+        (&[100, 300, 0, 5, 130], 3, 128, 1, 128, true, 0),
     ];
     for &(lens, heads, head_dim, ngroups, n, full, pad) in &ssd {
         cases.push(mk(OpId::SsdChunkScan, dtype, SsmCase { head_dim, ngroups, d_state: n, full, pad, ..SsmCase::prefill(lens, heads * head_dim) }));

@@ -6,7 +6,7 @@
 
 use super::scan::{f32_param, rows_of};
 use super::{launch, require_float, require_same_device, PrefillStates, SeqLens};
-use crate::ffi::{SsdChunkScanParams, SSD_CHUNK_SCAN_MAX_DSTATE, SSD_CHUNK_SCAN_MAX_HEADDIM};
+use crate::ffi::{ssd_chunk_scan_workspace_bytes, SsdChunkScanParams, SSD_CHUNK_SCAN_MAX_DSTATE, SSD_CHUNK_SCAN_MAX_HEADDIM};
 use crate::table::{OpId, OpTable};
 use fk_runtime::{DType, Error, Result, Tensor};
 
@@ -104,6 +104,10 @@ pub fn ssd_chunk_scan(table: &OpTable, scan: &SsdScan, inp: &SsdTokens, seqlens:
     states.check(OP, x, &[batch, heads, head_dim, n], DType::F32)?;
     let reads: Vec<(&str, &Tensor)> = all.iter().copied().filter(|&(what, _)| what != "out").collect();
     states.check_writes(OP, &reads, out)?;
+    // The 16-bit path hands chunk states from its first pass to its second through a
+    // workspace; it comes from the stream-ordered pool (capturable, no synchronisation).
+    let ws_bytes = ssd_chunk_scan_workspace_bytes(tokens, batch, heads, head_dim, n, dtype.code());
+    let workspace = if ws_bytes > 0 { Some(Tensor::empty(x.device(), &[ws_bytes.div_ceil(4)], DType::F32)?) } else { None };
     let p = SsdChunkScanParams {
         out: out.ptr(),
         x: x.ptr(),
@@ -116,6 +120,8 @@ pub fn ssd_chunk_scan(table: &OpTable, scan: &SsdScan, inp: &SsdTokens, seqlens:
         cu_seqlens: seqlens.tensor().ptr(),
         initial_state: states.initial.map_or(0, |t| t.ptr()),
         final_state: states.final_state.map_or(0, |t| t.ptr()),
+        workspace: workspace.as_ref().map_or(0, |t| t.ptr()),
+        workspace_bytes: ws_bytes as i64,
         tokens: tokens as i64,
         x_stride: xs as i64,
         dt_stride: dts as i64,

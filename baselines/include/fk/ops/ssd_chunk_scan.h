@@ -10,12 +10,16 @@
  *   out[t, h*head_dim + p] = y (one rounding to the dtype); final_state[s, h] = S after the last token.
  * The result is that recurrence: how the kernel chunks time (and so how it rounds inside) is
  * its own business. The state is fp32; f16/bf16 products may run on tensor cores with fp32
- * accumulation (an f16/bf16-rounded copy of the state and of dt-scaled B feeds them, as
+ * accumulation (f16/bf16-rounded copies of the state entering each chunk and of dt-scaled x feed them, as
  * upstream's kernels do), so f16/bf16 results carry those roundings; f32 inputs are computed
  * in fp32 throughout.
  * x, dt, B, C and out may be strided row views (e.g. column blocks of the conv output).
  * final_state may be exactly initial_state (a state cache updated in place); other overlaps
  * are undefined.
+ * The 16-bit path runs in two passes over chunks of FK_SSD_CHUNK_SCAN_CHUNK tokens and hands the
+ * state entering each chunk (and the running dt*A sums) from the first pass to the second
+ * through `workspace`: at least fk_ssd_chunk_scan_workspace_bytes(...) bytes of device memory,
+ * 256-byte aligned, not shared with any other argument (NULL / 0 when that function says 0).
  * Launcher: FK_OP_LAUNCHER(ssd_chunk_scan)(const fk_ssd_chunk_scan_params*, cudaStream_t)
  * dtypes: x, dt, B, C, out f32, f16 or bf16 (same); A, D, dt_bias and the states f32;
  * cu_seqlens i32. Limits: 1 <= d_state <= FK_SSD_CHUNK_SCAN_MAX_DSTATE,
@@ -25,6 +29,7 @@
 
 #define FK_SSD_CHUNK_SCAN_MAX_DSTATE 256
 #define FK_SSD_CHUNK_SCAN_MAX_HEADDIM 256
+#define FK_SSD_CHUNK_SCAN_CHUNK 128
 
 typedef struct fk_ssd_chunk_scan_params {
     void* out;                  /* [tokens, heads*head_dim], rows out_stride apart */
@@ -38,6 +43,8 @@ typedef struct fk_ssd_chunk_scan_params {
     const int32_t* cu_seqlens;  /* [batch + 1]: 0, ..., tokens, non-decreasing */
     const float* initial_state; /* [batch, heads, head_dim, d_state] contiguous, or NULL (zeros) */
     float* final_state;         /* [batch, heads, head_dim, d_state] contiguous, or NULL; may equal initial_state */
+    void* workspace;            /* fk_ssd_chunk_scan_workspace_bytes(...) bytes, or NULL when that is 0 */
+    int64_t workspace_bytes;
     int64_t tokens;
     int64_t x_stride;
     int64_t dt_stride;
@@ -55,3 +62,23 @@ typedef struct fk_ssd_chunk_scan_params {
     int32_t dtype;
     int32_t pad_;
 } fk_ssd_chunk_scan_params;
+
+/* Workspace of the 16-bit (tensor-core) path; the f32 path and d_state > 128 run the plain
+ * recurrence and need none. Layout (each part 256-byte aligned): the state entering every
+ * chunk, [slots][heads][head_dim][d_state padded to 64 or 128] in the activations' dtype, with
+ * slots = ceil(tokens / CHUNK) + batch (a sequence's chunks start at its first token, so
+ * chunk k of sequence s is slot floor(cu_seqlens[s] / CHUNK) + s + k); then the running sum of
+ * dt*A (log2 units) and the effective dt, [heads][tokens] f32 each. */
+#ifdef __cplusplus
+inline
+#else
+static inline
+#endif
+int64_t fk_ssd_chunk_scan_workspace_bytes(int64_t tokens, int32_t batch, int32_t heads, int32_t head_dim, int32_t d_state, int32_t dtype) {
+    if (dtype == FK_DTYPE_F32 || d_state > 128 || tokens <= 0) return 0;
+    const int64_t nt = d_state <= 64 ? 64 : 128;
+    const int64_t slots = (tokens + FK_SSD_CHUNK_SCAN_CHUNK - 1) / FK_SSD_CHUNK_SCAN_CHUNK + batch;
+    const int64_t states = (slots * heads * head_dim * nt * 2 + 255) / 256 * 256;
+    const int64_t sums = ((int64_t)heads * tokens * 4 + 255) / 256 * 256;
+    return states + 2 * sums;
+}
