@@ -25,7 +25,10 @@
 //   pass 2 `output_kernel`, one CTA per (chunk, head, kOP = 64 channels), all independent:
 //     C_i . S_in and the masked intra-chunk products, plus D x. 8 warps, warp w owning rows
 //     16w..16w+15: the C . B^T blocks above the diagonal are skipped, and each 16-column block
-//     of it is masked, decayed, rounded and multiplied into y at once (never stored whole).
+//     of it is decayed, rounded and multiplied into y at once (never stored whole). Decays
+//     exp(cum_i - cum_j) factor into a row and a column weight left of the diagonal (4
+//     exponentials per lane per block instead of 8, no positive exponents); only the
+//     diagonal block takes them per element.
 //     C . B^T is recomputed per head (upstream stores it per group): at mamba2-2.7b it is 72
 //     of a warp's ~172 mma per chunk, cheaper than a third kernel and its memory traffic.
 // Channels and state sizes are padded to the tiles (kSP / kOP; NT in {64, 128}) with zeros,
@@ -116,20 +119,25 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t stride, 
 // Pass 1: the state, chunk by chunk.
 
 // Shared memory of the state pass. Rows are padded by 16 bytes so that the 8 row addresses of
-// one ldmatrix fall in 8 different 16-byte bank groups (pitches of 80, 144 and 272 bytes: odd
-// multiples of 16 B).
+// one ldmatrix (and of the 16-byte row loads of the w*x step) fall in 8 different 16-byte
+// bank groups (pitches of 80, 144 and 272 bytes: odd multiples of 16 B).
 template <int NT>
 struct StateSmem {
     static constexpr int kXP = kSP + 8;  // x and w*x row pitch (elements)
     static constexpr int kBP = NT + 8;   // B row pitch (elements)
     static constexpr int kX = kQ * kXP * 2;
     static constexpr int kB = kQ * kBP * 2;
-    static constexpr int kStage = kX + kB + kQ * 4;  // x, B, raw dt (f32)
-    static constexpr int kWx = 2 * kStage;           // w*x
-    static constexpr int kTot = kWx + kX;            // per-warp totals of the running sum
-    static constexpr int kBytes = kTot + kWarps * 4;
+    static constexpr int kStage = kX + kB;  // x, B
+    static constexpr int kWx = 2 * kStage;  // w*x
+    static constexpr int kBytes = kWx + kX;
 };
 
+// Per chunk, the pass's serial path is what bounds it (one CTA walks all of a sequence's
+// chunks), so each chunk costs two barriers: (1) chunk ci's tiles are in and every warp is
+// done with ci-1 (its stage takes ci+1's loads), (2) w*x is written. Each warp computes the
+// running sums of all kQ rows itself (4 rows per lane) instead of exchanging per-warp totals
+// through shared memory (one barrier less), and the raw dt of the next chunk is loaded into
+// registers a chunk ahead (a plain load: dt rows are 2 bytes, too narrow for cp.async).
 template <typename T, int NT>
 __global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_scan_params p, const Work<T, NT> ws, bool vec) {
     using L = StateSmem<NT>;
@@ -137,13 +145,12 @@ __global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_s
     constexpr int kMT = kSP / 16;     // 16-row tiles of the state (its head_dim side)
     constexpr int kNW = NT / kWarps;  // state columns per warp
     constexpr int kNWT = kNW / 8;     // ... in 8-column mma tiles (2 or 4)
-    static_assert(kNWT % 2 == 0 && kSP % 16 == 0, "tiles are loaded in pairs");
+    constexpr int kSeg = kQ / 32;     // rows per lane in the running sums
+    static_assert(kNWT % 2 == 0 && kSP % 16 == 0 && kSP % 8 == 0, "tiles are loaded in pairs");
     extern __shared__ __align__(16) unsigned char smem[];
     auto sx = [&](int st) { return reinterpret_cast<T*>(smem + st * L::kStage); };
     auto sb = [&](int st) { return reinterpret_cast<T*>(smem + st * L::kStage + L::kX); };
-    auto sdt = [&](int st) { return reinterpret_cast<float*>(smem + st * L::kStage + L::kX + L::kB); };
     T* const swx = reinterpret_cast<T*>(smem + L::kWx);
-    float* const stot = reinterpret_cast<float*>(smem + L::kTot);
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int g = lane / 4, c4 = lane % 4;  // mma fragment coordinates
@@ -173,37 +180,72 @@ __global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_s
     };
     each_state([&](float& v, int pp, int n) { v = (p.initial_state && pp < P && n < N) ? p.initial_state[state0 + pp * N + n] : 0.f; });
 
-    auto load_chunk = [&](int st, int64_t t0) {
+    auto load_tiles = [&](int st, int64_t t0) {
         const int rows = rows_left(t0, end);
         load_tile<T, kQ, kSP, L::kXP, kThreads>(sx(st), xg + t0 * p.x_stride, p.x_stride, rows, P, vec);
         load_tile<T, kQ, NT, L::kBP, kThreads>(sb(st), bg + t0 * p.b_stride, p.b_stride, rows, N, vec);
-        const int r = threadIdx.x;
-        sdt(st)[r] = r < rows ? fk::to_float(dtg[(t0 + r) * p.dt_stride]) : 0.f;
+    };
+    // Raw dt of rows lane + 32k of the chunk at t0 (0 past the end).
+    auto load_dt = [&](float (&raw)[kSeg], int64_t t0) {
+        const int rows = rows_left(t0, end);
+#pragma unroll
+        for (int k = 0; k < kSeg; ++k) {
+            const int r = lane + 32 * k;
+            raw[k] = r < rows ? fk::to_float(dtg[(t0 + r) * p.dt_stride]) : 0.f;
+        }
     };
 
     const int chunks = static_cast<int>((end - start + kQ - 1) / kQ);
-    if (chunks > 0) load_chunk(0, start);
+    float raw[kSeg] = {};
+    if (chunks > 0) {
+        load_tiles(0, start);
+        load_dt(raw, start);
+    }
     cp_async_commit();
     for (int ci = 0; ci < chunks; ++ci) {
         const int st = ci & 1;
         const int64_t t0 = start + static_cast<int64_t>(ci) * kQ;
         const int rows = rows_left(t0, end);
-        if (ci + 1 < chunks) load_chunk(st ^ 1, t0 + kQ);
-        cp_async_commit();
-        cp_async_wait<1>();  // everything but the group just issued: chunk ci is in
-        __syncthreads();
-
-        // (A) Steps and their running sum, one row per thread. Padding rows get dte = 0: they
-        // decay nothing and add nothing (their x and B are zero too).
-        const int r = threadIdx.x;
-        const float d = r < rows ? step_of(sdt(st)[r], dtb, p) : 0.f;
-        float v = d * a2;
-#pragma unroll
-        for (int o = 1; o < 32; o <<= 1) {
-            const float u = __shfl_up_sync(0xffffffffu, v, o);
-            if (lane >= o) v += u;
+        cp_async_wait<0>();
+        __syncthreads();  // (1) chunk ci is in; every warp is past ci-1, whose stage is free
+        float next[kSeg] = {};
+        if (ci + 1 < chunks) {
+            load_tiles(st ^ 1, t0 + kQ);
+            load_dt(next, t0 + kQ);
         }
-        if (lane == 31) stot[warp] = v;
+        cp_async_commit();
+
+        // (A) Steps and their running sum over the chunk, all kQ rows in every warp. Padding
+        // rows get dte = 0: they decay nothing and add nothing (their x and B are zero too).
+        float d[kSeg], v[kSeg];
+#pragma unroll
+        for (int k = 0; k < kSeg; ++k) {
+            d[k] = lane + 32 * k < rows ? step_of(raw[k], dtb, p) : 0.f;
+            v[k] = d[k] * a2;
+        }
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1)
+#pragma unroll
+            for (int k = 0; k < kSeg; ++k) {
+                const float u = __shfl_up_sync(0xffffffffu, v[k], o);
+                if (lane >= o) v[k] += u;
+            }
+        float last = 0.f, cum = 0.f, dr = 0.f;  // this thread's row r = 32*warp + lane
+#pragma unroll
+        for (int k = 0; k < kSeg; ++k) {
+            if (k == warp) {
+                cum = last + v[k];
+                dr = d[k];
+            }
+            last += __shfl_sync(0xffffffffu, v[k], 31);
+        }
+#pragma unroll
+        for (int k = 0; k < kSeg; ++k) raw[k] = next[k];
+        const int r = threadIdx.x;
+        if (pc == 0 && r < rows) {  // one CTA per head publishes the sums pass 2 needs
+            ws.cum[h * p.tokens + t0 + r] = cum;
+            ws.dte[h * p.tokens + t0 + r] = dr;
+        }
 
         // (B) The state entering this chunk, rounded to the dtype, for pass 2's C . S_in.
 #pragma unroll
@@ -217,28 +259,23 @@ __global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_s
                 for (int nt = 0; nt < kNWT; ++nt)
                     *reinterpret_cast<uint32_t*>(row + warp * kNW + nt * 8 + 2 * c4) = M::pack(S[mt][nt][2 * hi], S[mt][nt][2 * hi + 1]);
             }
-        __syncthreads();
 
-        float off = 0.f, last = 0.f;
+        // (C) Row r of x scaled by w_r = exp(cum_last - cum_r) dte_r, rounded to the dtype,
+        // 8 channels (16 bytes) at a time.
+        const float wr = fk::ex2_ftz(last - cum) * dr;
 #pragma unroll
-        for (int w = 0; w < kWarps; ++w) {
-            const float tot = stot[w];
-            off += w < warp ? tot : 0.f;
-            last += tot;
-        }
-        const float cum = v + off;
-        if (pc == 0 && r < rows) {  // one CTA per head publishes the sums pass 2 needs
-            ws.cum[h * p.tokens + t0 + r] = cum;
-            ws.dte[h * p.tokens + t0 + r] = d;
-        }
-        // (C) Row r of x scaled by w_r = exp(cum_last - cum_r) dte_r, rounded to the dtype.
-        const float wr = fk::ex2_ftz(last - cum) * d;
+        for (int c = 0; c < kSP; c += 8) {
+            const uint4 in = *reinterpret_cast<const uint4*>(sx(st) + r * L::kXP + c);
+            const uint32_t w4[4] = {in.x, in.y, in.z, in.w};
+            uint32_t o4[4];
 #pragma unroll
-        for (int c = 0; c < kSP; c += 2) {
-            const T* src = sx(st) + r * L::kXP + c;
-            *reinterpret_cast<uint32_t*>(swx + r * L::kXP + c) = M::pack(wr * fk::to_float(src[0]), wr * fk::to_float(src[1]));
+            for (int q = 0; q < 4; ++q) {
+                const T* two = reinterpret_cast<const T*>(&w4[q]);
+                o4[q] = M::pack(wr * fk::to_float(two[0]), wr * fk::to_float(two[1]));
+            }
+            *reinterpret_cast<uint4*>(swx + r * L::kXP + c) = make_uint4(o4[0], o4[1], o4[2], o4[3]);
         }
-        __syncthreads();
+        __syncthreads();  // (2) w*x is written
 
         // (D) S = exp(cum_last) S + (w x)^T B over the chunk's real rows.
         const float decay = fk::ex2_ftz(last);
@@ -264,7 +301,6 @@ __global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_s
                 for (int nt = 0; nt < kNWT; ++nt) M::mma(S[mt][nt], a, bf[nt][0], bf[nt][1]);
             }
         }
-        __syncthreads();  // this chunk's buffers, w*x and the totals are free again
     }
     cp_async_wait<0>();
 
@@ -325,51 +361,56 @@ __global__ void __launch_bounds__(kOutThreads, 2) output_kernel(const fk_ssd_chu
     const int h = blockIdx.y / splits, pc = (blockIdx.y % splits) * kOP;
     const int P = min(kOP, p.head_dim - pc), N = p.d_state, grp = h / (p.heads / p.ngroups);
     const int64_t bc_col = static_cast<int64_t>(grp) * N;
+    // Two load groups: C and the incoming state first (the C . S_in product starts on them),
+    // then B and x (the intra-chunk part).
     load_tile<T, kQ, NT, L::kBP, kOutThreads>(sc, static_cast<const T*>(p.C) + t0 * p.c_stride + bc_col, p.c_stride, rows, N, vec);
+    load_tile<T, kOP, NT, L::kBP, kOutThreads>(ss, ws.state_row(p, q, h, pc), NT, P, NT, true);
+    cp_async_commit();
     load_tile<T, kQ, NT, L::kBP, kOutThreads>(sb, static_cast<const T*>(p.B) + t0 * p.b_stride + bc_col, p.b_stride, rows, N, vec);
     load_tile<T, kQ, kOP, L::kXP, kOutThreads>(sx, static_cast<const T*>(p.x) + t0 * p.x_stride + static_cast<int64_t>(h) * p.head_dim + pc, p.x_stride, rows, P, vec);
-    load_tile<T, kOP, NT, L::kBP, kOutThreads>(ss, ws.state_row(p, q, h, pc), NT, P, NT, true);
+    cp_async_commit();
     for (int r = threadIdx.x; r < kQ; r += kOutThreads) {
         const bool in = r < rows;
         scum[r] = in ? ws.cum[h * p.tokens + t0 + r] : 0.f;
         sdte[r] = in ? ws.dte[h * p.tokens + t0 + r] : 0.f;
     }
-    cp_async_commit();
-    cp_async_wait<0>();
+    cp_async_wait<1>();
     __syncthreads();
 
     const int i0 = warp * 16;  // this warp's rows
-    if (i0 >= rows) return;    // no barrier follows
+    const bool active = i0 < rows;
     uint32_t cf[kKS][4];       // C_i, the A operand of both products
+    float Y[kNP][4] = {};      // tile np element e: (i0 + g + 8*(e/2), np*8 + 2*c4 + e%2)
+    // Decays are factored so that no exponent is positive (cum falls along the chunk): the
+    // state term and the blocks left of the diagonal are computed relative to row i0 and
+    // scaled by exp(cum_i - cum_i0) afterwards; the diagonal block, added last, takes its
+    // exact per-element decays.
+    const float cum0 = scum[i0];
+    if (active) {
 #pragma unroll
-    for (int kk = 0; kk < kKS; ++kk) ldmatrix_x4(cf[kk], smem_addr(sc + (i0 + lane % 16) * L::kBP + kk * 16 + (lane / 16) * 8));
-
-    // exp(cum_i) C_i . S_in (the state rows are the n side). Tile np element e of Y is
-    // (i0 + g + 8*(e/2), np*8 + 2*c4 + e%2).
-    float Y[kNP][4] = {};
+        for (int kk = 0; kk < kKS; ++kk) ldmatrix_x4(cf[kk], smem_addr(sc + (i0 + lane % 16) * L::kBP + kk * 16 + (lane / 16) * 8));
+        // exp(cum_i0) C_i . S_in (the state rows are the n side).
 #pragma unroll
-    for (int kk = 0; kk < kKS; ++kk)
+        for (int kk = 0; kk < kKS; ++kk)
 #pragma unroll
-        for (int np = 0; np < kNP; np += 2) {
-            uint32_t b[4];
-            ldmatrix_x4(b, smem_addr(ss + (np * 8 + (lane / 16) * 8 + lane % 8) * L::kBP + kk * 16 + ((lane / 8) % 2) * 8));
-            M::mma(Y[np], cf[kk], b[0], b[1]);
-            M::mma(Y[np + 1], cf[kk], b[2], b[3]);
-        }
-    const float cum_lo = scum[i0 + g], cum_hi = scum[i0 + g + 8];
-    const float in_lo = fk::ex2_ftz(cum_lo), in_hi = fk::ex2_ftz(cum_hi);
+            for (int np = 0; np < kNP; np += 2) {
+                uint32_t b[4];
+                ldmatrix_x4(b, smem_addr(ss + (np * 8 + (lane / 16) * 8 + lane % 8) * L::kBP + kk * 16 + ((lane / 8) % 2) * 8));
+                M::mma(Y[np], cf[kk], b[0], b[1]);
+                M::mma(Y[np + 1], cf[kk], b[2], b[3]);
+            }
+        const float in0 = fk::ex2_ftz(cum0);
 #pragma unroll
-    for (int np = 0; np < kNP; ++np) {
-        Y[np][0] *= in_lo;
-        Y[np][1] *= in_lo;
-        Y[np][2] *= in_hi;
-        Y[np][3] *= in_hi;
+        for (int np = 0; np < kNP; ++np)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) Y[np][e] *= in0;
     }
+    cp_async_wait<0>();
+    __syncthreads();
+    if (!active) return;  // no barrier follows
 
-    // The intra-chunk part, one 16-column block of C . B^T at a time on and below the
-    // diagonal: masked, decayed, rounded into an A fragment and multiplied into y.
-#pragma unroll 1
-    for (int jb = 0; jb <= warp; ++jb) {
+    // 16 columns of C . B^T at a time: weighted, rounded into an A fragment, multiplied into y.
+    auto block = [&](int jb, auto&& weight) {
         float G[2][4] = {};
 #pragma unroll
         for (int kk = 0; kk < kKS; ++kk) {
@@ -381,11 +422,7 @@ __global__ void __launch_bounds__(kOutThreads, 2) output_kernel(const fk_ssd_chu
 #pragma unroll
         for (int t = 0; t < 2; ++t)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const int i = i0 + g + 8 * (e / 2), j = jb * 16 + t * 8 + 2 * c4 + e % 2;
-                const float ci = e < 2 ? cum_lo : cum_hi;
-                G[t][e] = j <= i ? G[t][e] * fk::ex2_ftz(ci - scum[j]) * sdte[j] : 0.f;
-            }
+            for (int e = 0; e < 4; ++e) G[t][e] *= weight(g + 8 * (e / 2), jb * 16 + t * 8 + 2 * c4 + e % 2);
         const uint32_t a[4] = {M::pack(G[0][0], G[0][1]), M::pack(G[0][2], G[0][3]), M::pack(G[1][0], G[1][1]), M::pack(G[1][2], G[1][3])};
 #pragma unroll
         for (int np = 0; np < kNP; np += 2) {
@@ -394,7 +431,34 @@ __global__ void __launch_bounds__(kOutThreads, 2) output_kernel(const fk_ssd_chu
             M::mma(Y[np], a, b[0], b[1]);
             M::mma(Y[np + 1], a, b[2], b[3]);
         }
+    };
+    // Left of the diagonal: a column weight exp(cum_i0 - cum_j) dte_j (<= 1), 4 per lane.
+#pragma unroll 1
+    for (int jb = 0; jb < warp; ++jb) {
+        float wc[2][2];
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int u = 0; u < 2; ++u) {
+                const int j = jb * 16 + t * 8 + 2 * c4 + u;
+                wc[t][u] = fk::ex2_ftz(cum0 - scum[j]) * sdte[j];
+            }
+        block(jb, [&](int, int j) { return wc[(j / 8) % 2][j % 2]; });
     }
+    const float cum_lo = scum[i0 + g], cum_hi = scum[i0 + g + 8];
+    const float r_lo = fk::ex2_ftz(cum_lo - cum0), r_hi = fk::ex2_ftz(cum_hi - cum0);
+#pragma unroll
+    for (int np = 0; np < kNP; ++np) {
+        Y[np][0] *= r_lo;
+        Y[np][1] *= r_lo;
+        Y[np][2] *= r_hi;
+        Y[np][3] *= r_hi;
+    }
+    // The diagonal block, masked to j <= i, with exact decays.
+    block(warp, [&](int ii, int j) {
+        const int i = i0 + ii;
+        return j <= i ? fk::ex2_ftz((ii < 8 ? cum_lo : cum_hi) - scum[j]) * sdte[j] : 0.f;
+    });
 
     // y + D x, stored as pairs of channels.
     const float Dh = p.D ? p.D[h] : 0.f;
