@@ -72,3 +72,21 @@ fn ssd_chunk_scan_uses_tensor_cores() {
         assert_eq!(count(body, "HMMA"), 0, "{name}");
     }
 }
+
+/// selective_scan.cu's claim: every instantiation (3 dtypes x d_state 16/32/64) fits its
+/// registers without local memory (thread-derived addresses are recomputed per phase instead of
+/// being spilled around the state loop).
+#[test]
+fn selective_scan_has_no_local_memory() {
+    let Some(tool) = cuobjdump() else {
+        eprintln!("no cuobjdump: SASS not checked (FASTKERNELS_REQUIRE_CUOBJDUMP=1 makes this a failure)");
+        return;
+    };
+    let funcs = sass_functions(&tool, &object_of("selective_scan"));
+    let kernels: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("scan_kernel")).collect();
+    assert_eq!(kernels.len(), 9, "expected 3 dtypes x 3 state sizes, found {:?}", funcs.iter().map(|f| &f.0).collect::<Vec<_>>());
+    for (name, body) in &kernels {
+        let local = count(body, "LDL") + count(body, "STL");
+        assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
+    }
+}

@@ -118,14 +118,21 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     for &(batch, dim, width, full, pad) in &[(1, 64, 4, true, 0), (3, 100, 4, true, 0), (32, 5120, 4, true, 0), (7, 33, 2, false, 5), (2, 257, 3, true, 0), (64, 1536, 4, false, 16)] {
         cases.push(mk(OpId::CausalConv1dUpdate, dtype, SsmCase { width, full, pad, ..SsmCase::rows(batch, dim) }));
     }
-    // selective_scan: (lens, dim, d_state, full, pad). Channel counts that leave the last
-    // 16-channel block partly empty (100, 40, 17); d_state 8 / 40 (the 16 / 64 kernels with
-    // unused state lanes) and 32; sequences of 1, of exactly one chunk (128 tokens at
-    // d_state <= 32, 64 above), of many chunks.
-    // The 16-byte vector staging takes dims divisible by 8 with d_state exactly 16/32/64 and
-    // aligned rows (32, 64, 48, 160 at N16; the last two rows at N32 and N64, the second
-    // with padded rows); the rest goes element by element.
-    let scan: [(&[usize], usize, usize, bool, usize); 10] = [
+    // selective_scan: (lens, dim, d_state, full, pad). The kernel gives a block 8 channels and
+    // walks a sequence in chunks of 256 tokens, 16 consecutive tokens per lane, the carry passed
+    // from chunk to chunk. Lengths: 1, 5, 15 (shorter than a lane's 16 tokens), 16, 17, 255 /
+    // 256 / 257 (around one chunk, at d_state 16 and 64), several chunks with a tail (600, 777,
+    // 845, 1000), exactly 8 chunks (2048), an empty sequence. Channel counts that leave the last
+    // block partly empty: 100, 20, 17, 13, 33. d_state 8 / 40 run the 16 / 64 kernels with inert
+    // padded states; B and C are converted to fp32 in slabs (one of 16 states at N16; 4, 5 and 8
+    // slabs of 8 at d_state 32, 40, 64).
+    // Vector paths: activations move as 32-bit units when their row stride is even (16-bit; f32
+    // always), B and C as 16-byte chunks when their column offset and row stride are multiples
+    // of 8 elements (f32: 4). Pad 0 with even dims and pad 8 are all-vector (d_state 8 / 40
+    // zero-fill the chunks past d_state); odd dims make delta (contiguous, odd stride)
+    // element-wise, and the partial last unit of 17 / 13 / 33 channels goes element by element;
+    // pads 3 and 1 put B and C off the 16-byte grid (element-wise B/C at N32, N64, N16).
+    let scan: [(&[usize], usize, usize, bool, usize); 16] = [
         (&[1], 32, 16, true, 0),
         (&[7, 1, 70], 100, 16, true, 0),
         (&[200], 64, 16, false, 0),
@@ -136,6 +143,12 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
         (&[2048], 160, 16, true, 0),
         (&[100, 37], 64, 32, true, 0),
         (&[50, 3, 17], 16, 64, false, 8),
+        (&[256, 255, 257], 40, 16, true, 0),
+        (&[257, 5, 256, 255], 20, 64, true, 0),
+        (&[777, 15], 13, 64, true, 3),
+        (&[600, 16, 17], 33, 16, true, 1),
+        (&[845, 1], 64, 16, false, 8),
+        (&[513, 255], 24, 64, true, 8),
     ];
     for &(lens, dim, n, full, pad) in &scan {
         cases.push(mk(OpId::SelectiveScan, dtype, SsmCase { d_state: n, full, pad, ..SsmCase::prefill(lens, dim) }));
@@ -271,6 +284,32 @@ mod tests {
         let ops: Vec<OpId> = m2.iter().map(|c| c.op).collect();
         assert_eq!(ops, [OpId::CausalConv1d, OpId::SsdChunkScan, OpId::RmsNormGated]);
         assert!(m2[1].name().contains("1x8192 heads 80x64 G1 N128"), "{}", m2[1].name());
+    }
+
+    #[test]
+    fn scan_cases_cover_the_kernel_edges() {
+        // selective_scan.cu: 256-token chunks, 16 tokens per lane, 8 channels per block, 32-bit
+        // activation units and 16-byte B/C chunks (16-bit dtypes).
+        let cases = ssm_test_cases(DType::BF16);
+        let scan: Vec<&SsmCase> = cases.iter().filter(|c| c.op == OpId::SelectiveScan).filter_map(|c| if let CaseParams::Ssm(s) = &c.params { Some(s) } else { None }).collect();
+        for n in [16, 64] {
+            for len in [255, 256, 257] {
+                assert!(scan.iter().any(|s| s.d_state == n && s.lens.contains(&len)), "N{n}: no sequence of {len}");
+            }
+            assert!(scan.iter().any(|s| s.d_state == n && s.lens.iter().any(|&l| l > 512 && l % 256 != 0)), "N{n}: no multi-chunk tail");
+        }
+        assert!(scan.iter().any(|s| s.lens.iter().any(|&l| l > 1 && l < 16)), "no sequence shorter than a lane's tokens");
+        assert!(scan.iter().filter(|s| s.dim % 8 != 0).count() >= 3, "few partial blocks");
+        // B/C 16-byte chunks: column offset and row stride multiples of 8 elements.
+        let bc_vec = |s: &SsmCase| if s.pad == 0 { s.d_state % 8 == 0 } else { s.pad % 8 == 0 && (s.pad + 2 * s.d_state) % 8 == 0 };
+        let kernel_n = |d: usize| if d <= 16 { 16 } else if d <= 32 { 32 } else { 64 };
+        for n in [16, 32, 64] {
+            let of_n: Vec<&&SsmCase> = scan.iter().filter(|s| kernel_n(s.d_state) == n).collect();
+            assert!(of_n.iter().any(|s| bc_vec(s)) && of_n.iter().any(|s| !bc_vec(s)), "N{n}: vector and element-wise B/C");
+        }
+        // Activations: even row strides move as 32-bit units, odd ones (u, z, out: dim + pad;
+        // delta: dim) element by element.
+        assert!(scan.iter().any(|s| (s.dim + s.pad) % 2 == 1 || s.dim % 2 == 1) && scan.iter().any(|s| s.dim % 2 == 0 && s.pad % 2 == 0));
     }
 
     #[test]
