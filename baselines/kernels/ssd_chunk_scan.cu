@@ -31,6 +31,13 @@
 //     diagonal block takes them per element.
 //     C . B^T is recomputed per head (upstream stores it per group): at mamba2-2.7b it is 72
 //     of a warp's ~172 mma per chunk, cheaper than a third kernel and its memory traffic.
+// Measured (H200, runs 25-27, 8k tokens, one sequence): mamba2-2.7b 460-472 us (the one-pass
+// kernel: 869 us), Codestral 571-620 us; at equal model width that is 1.4x faster than the
+// Mamba-1 selective_scan (655.6 us in run 27), short of issue 7's 2x. ncu (run 26, mamba2-2.7b):
+// the state pass 314 us at 0.25 issued per cycle per scheduler and 7% occupancy (160 CTAs of 4
+// warps: it is bound by its per-chunk serial path, not by work), the output pass 245 us at 22%
+// occupancy (registers and shared memory allow 2 CTAs per SM). Next: more CTAs in the state
+// pass (split its state columns over CTAs), fewer bytes per output CTA (heads sharing C, B).
 // Channels and state sizes are padded to the tiles (kSP / kOP; NT in {64, 128}) with zeros,
 // which add nothing to any product; padding rows of a chunk get dte = 0 (no decay, no input).
 //

@@ -10,7 +10,7 @@ use crate::table::Table;
 use anyhow::{bail, Context as _, Result};
 use fk_baselines::{Context, OpTable};
 use fk_runtime::embed::workloads::{self, EmbedWorkload, ModelShape};
-use fk_runtime::embed::{EmbedEngine, EmbedStats, Encoder};
+use fk_runtime::embed::{EmbedEngine, EmbedStats, Encoder, HostPhases};
 use fk_runtime::DType;
 use serde::Serialize;
 
@@ -40,6 +40,9 @@ struct EncoderRun {
     /// Batch 1: each request's own time; throughput: from the start (all queued) to the end
     /// of its batch.
     latency: Latency,
+    /// The engine's host time by phase (prepare, launch, collect, finish; see
+    /// `EmbedStats::host`): where the wall time goes when the GPU is not the bound.
+    host_phases: HostPhases,
     notes: Vec<String>,
     /// With `--profile`: GPU time per op over the timed pass.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,6 +169,7 @@ fn run_workload(enc: &dyn Encoder, w: &EmbedWorkload, shape: &ModelShape, profil
                 total.batches += s.batches;
                 total.items += s.items;
                 total.padded_tokens += s.padded_tokens;
+                total.host.add(&s.host);
             }
         } else {
             engine.submit_all(w.requests.iter().cloned())?;
@@ -182,9 +186,10 @@ fn run_workload(enc: &dyn Encoder, w: &EmbedWorkload, shape: &ModelShape, profil
     }
     let n = w.requests.len();
     let text = matches!(shape, ModelShape::Text { .. });
+    let h = total.host;
     eprintln!(
-        "{}: {n} requests in {} batches, {:.3} s",
-        w.name, total.batches, total.wall_s
+        "{}: {n} requests in {} batches, {:.3} s (host: prepare {:.3}, launch {:.3}, collect {:.3}, finish {:.3} s)",
+        w.name, total.batches, total.wall_s, h.prepare_s, h.launch_s, h.collect_s, h.finish_s
     );
     Ok(EncoderRun {
         workload: w.name.to_string(),
@@ -203,6 +208,7 @@ fn run_workload(enc: &dyn Encoder, w: &EmbedWorkload, shape: &ModelShape, profil
             p90_ms: percentile_ms(&latencies, 90.0),
             p99_ms: percentile_ms(&latencies, 99.0),
         },
+        host_phases: h,
         notes,
         profile,
     })

@@ -19,6 +19,38 @@ pub struct EmbedStats {
     /// Per request, in submission order: from the start of the run to the end of its batch
     /// (every request is queued when the run starts, as in an offline embedding job).
     pub latencies_s: Vec<f64>,
+    /// Where the run's host time went, phase by phase (sums over batches, seconds):
+    /// `prepare` (check and pack a batch), `launch` (upload and enqueue its kernels),
+    /// `collect` (wait for a batch's results, copy and convert them), `finish` (hand them to
+    /// their requests). With a pipelined encoder the GPU runs batch k during batch k+1's
+    /// prepare and launch: a run whose `collect` is small next to the others is host-bound.
+    pub host: HostPhases,
+}
+
+/// Host seconds per phase of an [`EmbedEngine::run`] (see [`EmbedStats::host`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct HostPhases {
+    pub prepare_s: f64,
+    pub launch_s: f64,
+    pub collect_s: f64,
+    pub finish_s: f64,
+}
+
+impl HostPhases {
+    pub fn add(&mut self, o: &HostPhases) {
+        self.prepare_s += o.prepare_s;
+        self.launch_s += o.launch_s;
+        self.collect_s += o.collect_s;
+        self.finish_s += o.finish_s;
+    }
+}
+
+/// Seconds `f` took, added to `acc`.
+fn timed<T>(acc: &mut f64, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let r = f();
+    *acc += t.elapsed().as_secs_f64();
+    r
 }
 
 pub struct EmbedEngine<E: Encoder> {
@@ -95,10 +127,12 @@ impl<E: Encoder> EmbedEngine<E> {
             }
             Ok(())
         };
+        let mut host = HostPhases::default();
         match self.encoder.pipelined() {
             None => {
                 for batch in &plan {
-                    finish(batch, self.encoder.embed_batch(&members(batch))?)?;
+                    let e = timed(&mut host.collect_s, || self.encoder.embed_batch(&members(batch)))?;
+                    timed(&mut host.finish_s, || finish(batch, e))?;
                 }
             }
             Some(p) => {
@@ -108,17 +142,20 @@ impl<E: Encoder> EmbedEngine<E> {
                 let mut running: Option<(&Vec<usize>, Launched<'_>)> = None;
                 for (k, batch) in plan.iter().enumerate() {
                     let m = members(batch);
-                    p.prepare(k % 2, &m)?;
-                    let launched = p.launch(k % 2, &m)?;
+                    timed(&mut host.prepare_s, || p.prepare(k % 2, &m))?;
+                    let launched = timed(&mut host.launch_s, || p.launch(k % 2, &m))?;
                     if let Some((b, done)) = running.replace((batch, launched)) {
-                        finish(b, done()?)?;
+                        let e = timed(&mut host.collect_s, done)?;
+                        timed(&mut host.finish_s, || finish(b, e))?;
                     }
                 }
                 if let Some((b, done)) = running.take() {
-                    finish(b, done()?)?;
+                    let e = timed(&mut host.collect_s, done)?;
+                    timed(&mut host.finish_s, || finish(b, e))?;
                 }
             }
         }
+        stats.host = host;
         stats.wall_s = start.elapsed().as_secs_f64();
         let results = queue.iter().zip(out).map(|((id, _), e)| (*id, e.expect("the plan covers every request"))).collect();
         Ok((results, stats))

@@ -17,7 +17,7 @@ mod engine;
 pub mod workloads;
 
 pub use batcher::{plan_batches, BatchPolicy};
-pub use engine::{EmbedEngine, EmbedStats};
+pub use engine::{EmbedEngine, EmbedStats, HostPhases};
 
 use crate::{Error, Result};
 
