@@ -1,0 +1,1 @@
+cd bundle9 && tar -xJf bin.tar.xz && B=$PWD/bin && for k in state_kernel output_kernel; do ncu -k regex:$k --launch-skip 170 --launch-count 1 --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy --section MemoryWorkloadAnalysis $B/fk-baselines.ops --bench --quick --op ssd_chunk_scan > $OUT/ncu-$k.txt; done
