@@ -91,6 +91,7 @@
 //   and it is needed only after the scan.
 // - Epilogue: y starts as D*u; after the states each lane multiplies its tokens by silu(z) and
 //   writes them (one rounding) into the z tile, which the block stores as 32-bit row units.
+#include "fk/attention/sm80_mma.cuh"
 #include "fk/ops/selective_scan.h"
 #include "fk/ssm.cuh"
 
@@ -176,16 +177,12 @@ template <> struct Elem<__half> {
 };
 
 // --- cp.async ------------------------------------------------------------------------------
-__device__ __forceinline__ unsigned smem_addr(const void* p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
-__device__ __forceinline__ void cp_async4(void* s, const void* g) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(smem_addr(s)), "l"(g) : "memory");
-}
+using fk::attn::cp_async_commit;
+using fk::attn::cp_async_wait;
+using fk::attn::smem_addr;
+__device__ __forceinline__ void cp_async4(void* s, const void* g) { fk::attn::cp_async4(smem_addr(s), g); }
 // 16-byte copy reading `bytes` (0..16) of them; the rest of the 16 is zero-filled.
-__device__ __forceinline__ void cp_async16(void* s, const void* g, int bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(s)), "l"(g), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+__device__ __forceinline__ void cp_async16(void* s, const void* g, int bytes) { fk::attn::cp_async16_bytes(smem_addr(s), g, bytes); }
 
 // Which tensors may use the vector path (bit masks of the launcher's flags).
 enum : unsigned { kVecU = 1, kVecDelta = 2, kVecZ = 4, kVecOut = 8, kVecB = 16, kVecC = 32 };

@@ -128,10 +128,10 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t stride, 
 // Shared memory of the state pass. Rows are padded by 16 bytes so that the 8 row addresses of
 // one ldmatrix (and of the 16-byte row loads of the w*x step) fall in 8 different 16-byte
 // bank groups (pitches of 80, 144 and 272 bytes: odd multiples of 16 B).
-template <int NT>
+template <int NC>
 struct StateSmem {
     static constexpr int kXP = kSP + 8;  // x and w*x row pitch (elements)
-    static constexpr int kBP = NT + 8;   // B row pitch (elements)
+    static constexpr int kBP = NC + 8;   // B row pitch (elements)
     static constexpr int kX = kQ * kXP * 2;
     static constexpr int kB = kQ * kBP * 2;
     static constexpr int kStage = kX + kB;  // x, B
@@ -145,12 +145,15 @@ struct StateSmem {
 // running sums of all kQ rows itself (4 rows per lane) instead of exchanging per-warp totals
 // through shared memory (one barrier less), and the raw dt of the next chunk is loaded into
 // registers a chunk ahead (a plain load: dt rows are 2 bytes, too narrow for cp.async).
-template <typename T, int NT>
-__global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_scan_params p, const Work<T, NT> ws, bool vec) {
-    using L = StateSmem<NT>;
+// A CTA owns NC of the NT state columns (NC = NT, or NT/2 when the columns are split over two
+// CTAs): a split halves each CTA's B tile and products and doubles the CTAs, which is what a
+// pass bound by its serial path per chunk needs when one wave of CTAs leaves SMs idle.
+template <typename T, int NT, int NC>
+__global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const fk_ssd_chunk_scan_params p, const Work<T, NT> ws, bool vec) {
+    using L = StateSmem<NC>;
     using M = MmaType<T>;
     constexpr int kMT = kSP / 16;     // 16-row tiles of the state (its head_dim side)
-    constexpr int kNW = NT / kWarps;  // state columns per warp
+    constexpr int kNW = NC / kWarps;  // state columns per warp
     constexpr int kNWT = kNW / 8;     // ... in 8-column mma tiles (2 or 4)
     constexpr int kSeg = kQ / 32;     // rows per lane in the running sums
     static_assert(kNWT % 2 == 0 && kSP % 16 == 0 && kSP % 8 == 0, "tiles are loaded in pairs");
@@ -161,14 +164,18 @@ __global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_s
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int g = lane / 4, c4 = lane % 4;  // mma fragment coordinates
-    // This CTA: head h, its channels pc .. pc + P - 1, of sequence s.
+    // This CTA: head h, its channels pc .. pc + P - 1 and state columns n0 .. n0 + NC - 1, of
+    // sequence s.
+    constexpr int kColSplits = NT / NC;
     const int splits = (p.head_dim + kSP - 1) / kSP;
-    const int h = blockIdx.x / splits, pc = (blockIdx.x % splits) * kSP, s = blockIdx.y;
+    const int n0 = (blockIdx.x % kColSplits) * NC, hp = blockIdx.x / kColSplits;
+    const int h = hp / splits, pc = (hp % splits) * kSP, s = blockIdx.y;
     const int P = min(kSP, p.head_dim - pc), N = p.d_state, grp = h / (p.heads / p.ngroups);
+    const int NV = min(NC, N - n0);  // this CTA's real state columns (may be <= 0 past d_state)
     const int64_t start = p.cu_seqlens[s], end = p.cu_seqlens[s + 1];
     const int64_t slot0 = start / kQ + s;  // workspace slot of the sequence's first chunk
     const T* xg = static_cast<const T*>(p.x) + static_cast<int64_t>(h) * p.head_dim + pc;
-    const T* bg = static_cast<const T*>(p.B) + static_cast<int64_t>(grp) * N;
+    const T* bg = static_cast<const T*>(p.B) + static_cast<int64_t>(grp) * N + n0;
     const T* dtg = static_cast<const T*>(p.dt) + h;
     const float a2 = p.A[h] * fk::kLog2e;  // dt*A in log2 units, so decays are one ex2
     const float dtb = p.dt_bias ? p.dt_bias[h] : 0.f;
@@ -183,14 +190,14 @@ __global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_s
 #pragma unroll
             for (int nt = 0; nt < kNWT; ++nt)
 #pragma unroll
-                for (int i = 0; i < 4; ++i) f(S[mt][nt][i], mt * 16 + g + 8 * (i / 2), warp * kNW + nt * 8 + 2 * c4 + i % 2);
+                for (int i = 0; i < 4; ++i) f(S[mt][nt][i], mt * 16 + g + 8 * (i / 2), n0 + warp * kNW + nt * 8 + 2 * c4 + i % 2);
     };
     each_state([&](float& v, int pp, int n) { v = (p.initial_state && pp < P && n < N) ? p.initial_state[state0 + pp * N + n] : 0.f; });
 
     auto load_tiles = [&](int st, int64_t t0) {
         const int rows = rows_left(t0, end);
         load_tile<T, kQ, kSP, L::kXP, kThreads>(sx(st), xg + t0 * p.x_stride, p.x_stride, rows, P, vec);
-        load_tile<T, kQ, NT, L::kBP, kThreads>(sb(st), bg + t0 * p.b_stride, p.b_stride, rows, N, vec);
+        load_tile<T, kQ, NC, L::kBP, kThreads>(sb(st), bg + t0 * p.b_stride, p.b_stride, rows, NV, vec);
     };
     // Raw dt of rows lane + 32k of the chunk at t0 (0 past the end).
     auto load_dt = [&](float (&raw)[kSeg], int64_t t0) {
@@ -249,7 +256,7 @@ __global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_s
 #pragma unroll
         for (int k = 0; k < kSeg; ++k) raw[k] = next[k];
         const int r = threadIdx.x;
-        if (pc == 0 && r < rows) {  // one CTA per head publishes the sums pass 2 needs
+        if (pc == 0 && n0 == 0 && r < rows) {  // one CTA per head publishes the sums pass 2 needs
             ws.cum[h * p.tokens + t0 + r] = cum;
             ws.dte[h * p.tokens + t0 + r] = dr;
         }
@@ -264,7 +271,7 @@ __global__ void __launch_bounds__(kThreads, 2) state_kernel(const fk_ssd_chunk_s
                 T* row = ws.state_row(p, slot0 + ci, h, pc + pp);
 #pragma unroll
                 for (int nt = 0; nt < kNWT; ++nt)
-                    *reinterpret_cast<uint32_t*>(row + warp * kNW + nt * 8 + 2 * c4) = M::pack(S[mt][nt][2 * hi], S[mt][nt][2 * hi + 1]);
+                    *reinterpret_cast<uint32_t*>(row + n0 + warp * kNW + nt * 8 + 2 * c4) = M::pack(S[mt][nt][2 * hi], S[mt][nt][2 * hi + 1]);
             }
 
         // (C) Row r of x scaled by w_r = exp(cum_last - cum_r) dte_r, rounded to the dtype,
@@ -546,7 +553,7 @@ cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
     FK_REQUIRE(need == 0 || (p->workspace != nullptr && p->workspace_bytes >= need && reinterpret_cast<uintptr_t>(p->workspace) % 256 == 0));
     const int64_t out_ctas_y = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, kOP);
     FK_REQUIRE(out_ctas_y <= 65535);
-    const auto k1 = state_kernel<T, NT>;
+    const auto k1 = state_kernel<T, NT, NT>;
     const auto k2 = output_kernel<T, NT>;
     constexpr int kSmem1 = StateSmem<NT>::kBytes, kSmem2 = OutSmem<NT>::kBytes;
     cudaError_t e = cudaFuncSetAttribute(k1, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem1);
@@ -560,8 +567,24 @@ cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
     for (int64_t st : {p->x_stride, p->b_stride, p->c_stride, p->out_stride}) vec = vec && st % 8 == 0;
     const Work<T, NT> ws = Work<T, NT>::of(*p);
     const int64_t state_ctas = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, kSP);
+    bool split = false;
+    if constexpr (NT == 128) {
+        // Pass 1 walks each sequence's chunks in one CTA, so its time is one CTA's: split the
+        // state columns over two CTAs when twice the CTAs still run in one wave (a second
+        // wave would double the time), i.e. when one wave of unsplit CTAs leaves room.
+        const auto k1s = state_kernel<T, NT, NT / 2>;
+        constexpr int kSmem1s = StateSmem<NT / 2>::kBytes;
+        int device = 0, sms = 0, per_sm = 0;
+        e = cudaFuncSetAttribute(k1s, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem1s);
+        if (e == cudaSuccess) e = cudaGetDevice(&device);
+        if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+        if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k1s, kThreads, kSmem1s);
+        if (e != cudaSuccess) return e;
+        split = p->d_state > NT / 2 && 2 * state_ctas * p->batch <= static_cast<int64_t>(sms) * per_sm;
+        if (split) k1s<<<dim3(static_cast<unsigned>(2 * state_ctas), p->batch), kThreads, kSmem1s, stream>>>(*p, ws, vec);
+    }
     // Pass 1 also runs for empty batches: it writes final_state (= initial_state, or zeros).
-    k1<<<dim3(static_cast<unsigned>(state_ctas), p->batch), kThreads, kSmem1, stream>>>(*p, ws, vec);
+    if (!split) k1<<<dim3(static_cast<unsigned>(state_ctas), p->batch), kThreads, kSmem1, stream>>>(*p, ws, vec);
     e = cudaGetLastError();
     if (e != cudaSuccess || p->tokens == 0) return e;
     const int64_t slots = fk::ceil_div(p->tokens, kQ) + p->batch;

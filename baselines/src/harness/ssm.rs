@@ -179,10 +179,12 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     // padding, 20 and 40 the element-wise (non-16-byte) loads, 96 and 128 two output slices
     // (96 a partial one); d_state 200 takes the plain recurrence. Lengths: 1, 0, 127-129 and
     // 257 (around chunk boundaries), several sequences whose starts are not chunk-aligned
-    // (pass 2 finds a chunk's sequence from its workspace slot), 2048. `full` with `pad`
-    // also clamps dt (HF's time_step_limit).
+    // (pass 2 finds a chunk's sequence from its workspace slot), 2048. Pass 1 splits its
+    // state columns over two CTAs when d_state > 64 and twice its CTAs fit one wave: every
+    // d_state-128 row but the last (64 heads x 4 sequences: 1024 CTAs split, unsplit 512)
+    // takes the split. `full` with `pad` also clamps dt (HF's time_step_limit).
     type SsdRow = (&'static [usize], usize, usize, usize, usize, bool, usize);
-    let ssd: [SsdRow; 10] = [
+    let ssd: [SsdRow; 11] = [
         (&[1], 2, 64, 1, 128, true, 0),
         (&[7, 1, 70], 4, 64, 2, 64, true, 0),
         (&[200], 3, 32, 1, 128, false, 0),
@@ -193,6 +195,7 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
         (&[300], 2, 64, 1, 200, false, 5),
         (&[2048], 4, 64, 1, 128, true, 0),
         (&[100, 300, 0, 5, 130], 3, 128, 1, 128, true, 0),
+        (&[70, 3, 130, 1], 64, 64, 8, 128, true, 0),
     ];
     for &(lens, heads, head_dim, ngroups, n, full, pad) in &ssd {
         cases.push(mk(OpId::SsdChunkScan, dtype, SsmCase { head_dim, ngroups, d_state: n, full, pad, ..SsmCase::prefill(lens, heads * head_dim) }));

@@ -17,11 +17,17 @@ __device__ __forceinline__ uint32_t smem_addr(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
-// 16 bytes global -> shared, bypassing L1; with pred false the destination is zero-filled
-// and nothing is read (src must still be a valid-looking address).
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool pred) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(pred ? 16 : 0)
-                 : "memory");
+// 16 bytes global -> shared, bypassing L1, reading only the first `bytes` (0..16) of them: the
+// rest of the 16 is zero-filled (with 0 nothing is read; src must still be a valid-looking
+// address).
+__device__ __forceinline__ void cp_async16_bytes(uint32_t dst, const void* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
+}
+// All 16 bytes, or (pred false) a zero-filled destination.
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool pred) { cp_async16_bytes(dst, src, pred ? 16 : 0); }
+// 4 bytes global -> shared through L1.
+__device__ __forceinline__ void cp_async4(uint32_t dst, const void* src) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst), "l"(src) : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void cp_async_wait() {
