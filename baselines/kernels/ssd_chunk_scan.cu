@@ -210,21 +210,19 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
     };
 
     const int chunks = static_cast<int>((end - start + kQ - 1) / kQ);
-    // Chunk ci reads its raw dt from `raw` and loads chunk ci+1's into `next`; the two register
-    // sets swap roles from one chunk to the next (the loop is unrolled by two), so no register
-    // copy makes a chunk wait for the next chunk's dt loads (a copy did, costing ~15%).
-    float dt_a[kSeg] = {}, dt_b[kSeg] = {};
+    float raw[kSeg] = {};
     if (chunks > 0) {
         load_tiles(0, start);
-        load_dt(dt_a, start);
+        load_dt(raw, start);
     }
     cp_async_commit();
-    auto chunk = [&](int ci, const float (&raw)[kSeg], float (&next)[kSeg]) {
+    for (int ci = 0; ci < chunks; ++ci) {
         const int st = ci & 1;
         const int64_t t0 = start + static_cast<int64_t>(ci) * kQ;
         const int rows = rows_left(t0, end);
         cp_async_wait<0>();
         __syncthreads();  // (1) chunk ci is in; every warp is past ci-1, whose stage is free
+        float next[kSeg] = {};
         if (ci + 1 < chunks) {
             load_tiles(st ^ 1, t0 + kQ);
             load_dt(next, t0 + kQ);
@@ -255,6 +253,8 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
             }
             last += __shfl_sync(0xffffffffu, v[k], 31);
         }
+#pragma unroll
+        for (int k = 0; k < kSeg; ++k) raw[k] = next[k];
         const int r = threadIdx.x;
         if (pc == 0 && n0 == 0 && r < rows) {  // one CTA per head publishes the sums pass 2 needs
             ws.cum[h * p.tokens + t0 + r] = cum;
@@ -315,10 +315,6 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
                 for (int nt = 0; nt < kNWT; ++nt) M::mma(S[mt][nt], a, bf[nt][0], bf[nt][1]);
             }
         }
-    };
-    for (int ci = 0; ci < chunks; ci += 2) {
-        chunk(ci, dt_a, dt_b);
-        if (ci + 1 < chunks) chunk(ci + 1, dt_b, dt_a);
     }
     cp_async_wait<0>();
 
