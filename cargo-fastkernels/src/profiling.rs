@@ -20,6 +20,8 @@ pub struct ProfileJson {
     pub wall_ms: f64,
     /// Σ of the spans' GPU time.
     pub gpu_ms: f64,
+    /// Σ of the host time inside the spans (checks, allocations, launch calls).
+    pub host_ms: f64,
     pub rows: Vec<ProfileRowJson>,
 }
 
@@ -28,12 +30,13 @@ pub struct ProfileRowJson {
     pub op: String,
     pub calls: usize,
     pub gpu_ms: f64,
+    pub host_ms: f64,
 }
 
 impl From<&Report> for ProfileJson {
     fn from(r: &Report) -> ProfileJson {
-        let row = |p: &ProfileRow| ProfileRowJson { op: p.name.clone(), calls: p.calls, gpu_ms: p.gpu_ms };
-        ProfileJson { wall_ms: r.wall_ms, gpu_ms: r.gpu_ms(), rows: r.rows.iter().map(row).collect() }
+        let row = |p: &ProfileRow| ProfileRowJson { op: p.name.clone(), calls: p.calls, gpu_ms: p.gpu_ms, host_ms: p.host_ms };
+        ProfileJson { wall_ms: r.wall_ms, gpu_ms: r.gpu_ms(), host_ms: r.host_ms(), rows: r.rows.iter().map(row).collect() }
     }
 }
 

@@ -45,6 +45,8 @@ impl PinnedBuffer {
     /// Wait for the last copy out of the buffer (if any) to finish.
     fn wait(&mut self) -> Result<()> {
         if let Some(e) = self.last_copy.take() {
+            // The embedding engine collects on its own thread: make the context current there.
+            self.device.bind()?;
             e.synchronize()?;
         }
         Ok(())

@@ -8,6 +8,9 @@
 //! idles waiting for the host (a host-bound loop), a span also holds that one launch's latency,
 //! and the gap between the sum of the spans and the wall time is host time the GPU waited for.
 //!
+//! Each span also records the host time of its body (argument checks, allocations, the
+//! launch call itself): in a host-bound loop that column says which ops cost the host most.
+//!
 //! Nothing is recorded while a CUDA graph is being captured (events there would become graph
 //! nodes); the replay is then one span, `graph replay`.
 
@@ -35,7 +38,7 @@ thread_local! {
 
 struct State {
     started: Instant,
-    spans: Vec<(String, Event, Event)>,
+    spans: Vec<(String, Event, Event, f64)>,
 }
 
 /// Start recording (clears what an earlier [`start`] recorded).
@@ -69,12 +72,14 @@ pub fn span<R>(
     }
     let begin = Event::new(device)?;
     begin.record()?;
+    let host = Instant::now();
     let r = body()?;
+    let host_ms = host.elapsed().as_secs_f64() * 1e3;
     let end = Event::new(device)?;
     end.record()?;
     let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(s) = guard.as_mut() {
-        s.spans.push((name(), begin, end));
+        s.spans.push((name(), begin, end, host_ms));
     }
     Ok(r)
 }
@@ -93,6 +98,8 @@ pub struct ProfileRow {
     pub name: String,
     pub calls: usize,
     pub gpu_ms: f64,
+    /// Host time inside the spans' bodies (checks, allocations, the launch calls).
+    pub host_ms: f64,
 }
 
 /// What [`finish`] returns: per-name GPU time, slowest first.
@@ -110,25 +117,32 @@ impl Report {
         self.rows.iter().map(|r| r.gpu_ms).sum()
     }
 
-    /// Group spans by name (first-seen order breaks ties) and sort by GPU time.
+    pub fn host_ms(&self) -> f64 {
+        self.rows.iter().map(|r| r.host_ms).sum()
+    }
+
+    /// Group spans `(name, GPU ms, host ms)` by name (first-seen order breaks ties) and sort
+    /// by GPU time.
     pub fn from_spans(
         wall_ms: f64,
-        spans: impl IntoIterator<Item = (String, f64)>,
+        spans: impl IntoIterator<Item = (String, f64, f64)>,
         dropped: usize,
     ) -> Report {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut rows: Vec<ProfileRow> = Vec::new();
-        for (name, ms) in spans {
+        for (name, ms, host_ms) in spans {
             let i = *index.entry(name.clone()).or_insert_with(|| {
                 rows.push(ProfileRow {
                     name,
                     calls: 0,
                     gpu_ms: 0.0,
+                    host_ms: 0.0,
                 });
                 rows.len() - 1
             });
             rows[i].calls += 1;
             rows[i].gpu_ms += ms;
+            rows[i].host_ms += host_ms;
         }
         rows.sort_by(|a, b| b.gpu_ms.total_cmp(&a.gpu_ms));
         Report {
@@ -139,31 +153,34 @@ impl Report {
     }
 
     /// A text table of the `top` slowest rows and the rest summed: GPU ms, share, calls,
-    /// µs per call.
+    /// µs per call, host µs per call.
     pub fn table(&self, top: usize) -> String {
         let total = self.gpu_ms().max(f64::MIN_POSITIVE);
         let mut out = format!(
-            "{:<48} {:>10} {:>7} {:>8} {:>10}\n",
-            "op", "GPU ms", "share", "calls", "µs/call"
+            "{:<48} {:>10} {:>7} {:>8} {:>10} {:>10}\n",
+            "op", "GPU ms", "share", "calls", "µs/call", "host µs"
         );
-        let line = |name: &str, ms: f64, calls: usize| {
+        let line = |name: &str, ms: f64, host_ms: f64, calls: usize| {
             format!(
-                "{name:<48} {ms:>10.3} {:>6.1}% {calls:>8} {:>10.1}\n",
+                "{name:<48} {ms:>10.3} {:>6.1}% {calls:>8} {:>10.1} {:>10.1}\n",
                 100.0 * ms / total,
-                1e3 * ms / calls.max(1) as f64
+                1e3 * ms / calls.max(1) as f64,
+                1e3 * host_ms / calls.max(1) as f64
             )
         };
         for r in self.rows.iter().take(top) {
-            out += &line(&r.name, r.gpu_ms, r.calls);
+            out += &line(&r.name, r.gpu_ms, r.host_ms, r.calls);
         }
         if self.rows.len() > top {
             let rest = &self.rows[top..];
             out += &line(
                 &format!("({} more)", rest.len()),
                 rest.iter().map(|r| r.gpu_ms).sum(),
+                rest.iter().map(|r| r.host_ms).sum(),
                 rest.iter().map(|r| r.calls).sum(),
             );
         }
+        out += &format!("host time inside the spans {:.3} ms\n", self.host_ms());
         out += &format!(
             "GPU time in spans {:.3} ms of {:.3} ms wall ({:.0}%: the rest is host time the GPU waited for, inflated by profiling){}\n",
             self.gpu_ms(),
@@ -184,8 +201,8 @@ pub fn finish() -> Result<Option<Report>> {
     };
     let wall_ms = state.started.elapsed().as_secs_f64() * 1e3;
     let mut spans = Vec::with_capacity(state.spans.len());
-    for (name, begin, end) in &state.spans {
-        spans.push((name.clone(), begin.elapsed_ms(end)?));
+    for (name, begin, end, host_ms) in &state.spans {
+        spans.push((name.clone(), begin.elapsed_ms(end)?, *host_ms));
     }
     let dropped = SPANS.load(Ordering::Relaxed).saturating_sub(MAX_SPANS);
     Ok(Some(Report::from_spans(wall_ms, spans, dropped)))
@@ -198,16 +215,17 @@ mod tests {
     #[test]
     fn report_groups_by_name_and_sorts_by_time() {
         let spans = [
-            ("gemm 8x8x8", 1.0),
-            ("gelu", 0.5),
-            ("gemm 8x8x8", 2.0),
-            ("layer_norm", 0.25),
+            ("gemm 8x8x8", 1.0, 0.01),
+            ("gelu", 0.5, 0.02),
+            ("gemm 8x8x8", 2.0, 0.03),
+            ("layer_norm", 0.25, 0.0),
         ];
-        let r = Report::from_spans(10.0, spans.iter().map(|(n, t)| (n.to_string(), *t)), 0);
+        let r = Report::from_spans(10.0, spans.iter().map(|(n, t, h)| (n.to_string(), *t, *h)), 0);
         let names: Vec<&str> = r.rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["gemm 8x8x8", "gelu", "layer_norm"]);
         assert_eq!((r.rows[0].calls, r.rows[0].gpu_ms), (2, 3.0));
         assert_eq!(r.gpu_ms(), 3.75);
+        assert!((r.rows[0].host_ms - 0.04).abs() < 1e-12);
         let t = r.table(2);
         assert!(
             t.contains("gemm 8x8x8")

@@ -9,7 +9,7 @@
 
 use super::instances::{upload, Checked};
 use super::ssm::SsmCase;
-use super::ssm_inst::{b_and_c, check_outputs, f64s, random_a, random_dt, state_tol, strided_input, strided_output, FULL_CHECK};
+use super::ssm_inst::{b_and_c, f64s, random_a, random_dt, state_tol, strided_input, strided_output, FULL_CHECK};
 use super::Workload;
 use crate::ops::{self, PrefillStates, SeqLens, SsdScan, SsdTokens};
 use crate::reference::ssm as refs;
@@ -18,19 +18,24 @@ use fk_runtime::compare::{compare, compare_bounded, Tolerance};
 use fk_runtime::rng::Rng;
 use fk_runtime::{DType, Device, Result, Tensor};
 
-/// The error the 16-bit kernel may add to an output whose sum has Σ|terms| = `magnitude`:
-/// its three roundings to the dtype (the incoming state, w·x and the masked C·Bᵀ matrix, each
-/// relative u = 2^-(mantissa bits + 1)) enter every term at most once each, so 4u·Σ|terms|
-/// with one unit to spare. Measured on the H200 (run 19) before this bound existed: rel-L2
-/// 2.7e-4 (f16) / 2.4e-3 (bf16) at every shape, and 1e-4 of the elements, all outputs that
-/// cancel to near zero, past the plain elementwise tolerance.
+/// The error the kernel may add to an output whose sum has Σ|terms| = `magnitude`.
+/// 16-bit: its three roundings to the dtype (the incoming state, w·x and the masked C·Bᵀ
+/// matrix, each relative u = 2^-(mantissa bits + 1)) enter every term at most once each, so
+/// 4u·Σ|terms| with one unit to spare. Measured on the H200 (run 19) before this bound
+/// existed: rel-L2 2.7e-4 (f16) / 2.4e-3 (bf16) at every shape, and 1e-4 of the elements, all
+/// outputs that cancel to near zero, past the plain elementwise tolerance.
+/// f32 (the plain fp32 recurrence): each decay is one ex2.approx (relative error < 2^-22), and
+/// a term from k tokens back carries k of them, so an output that cancels can miss the
+/// elementwise f32 tolerance while rel-L2 stays ~1e-6 (run 30: 1 element of 524288 at 2048
+/// tokens, 1.07e-5 off on -2.4e-3): 2^-16·Σ|terms| (a k of 64 at the 2^-22 rate).
 pub(super) fn rounding_bound(dtype: DType, magnitude: &[f64]) -> Vec<f64> {
     let u = match dtype {
-        DType::F16 => (2f64).powi(-11),
-        DType::BF16 => (2f64).powi(-8),
+        DType::F16 => 4.0 * (2f64).powi(-11),
+        DType::BF16 => 4.0 * (2f64).powi(-8),
+        DType::F32 => (2f64).powi(-16),
         _ => 0.0,
     };
-    magnitude.iter().map(|m| 4.0 * u * m).collect()
+    magnitude.iter().map(|m| u * m).collect()
 }
 
 /// Most heads checked in a sampled case.
@@ -189,15 +194,13 @@ impl Workload for SsdInst {
     fn check(&mut self) -> std::result::Result<(), String> {
         let outs = self.outputs().map_err(|e| e.to_string())?;
         let r = self.reference().to_vec();
-        if self.dtype == DType::F32 {
-            return check_outputs(&["out", "final_state"], &outs, &r, &[self.tolerance(), state_tol()]);
-        }
         if self.magnitude.is_none() {
             self.magnitude = Some(self.compute_reference(true).map_err(|e| e.to_string())?.0);
         }
         let bound = rounding_bound(self.dtype, self.magnitude.as_deref().unwrap_or(&[]));
         compare_bounded(&outs[0], &r[0], self.tolerance(), &bound).check("out")?;
-        compare(&outs[1], &r[1], Tolerance::for_dtype(self.dtype)).check("final_state")
+        let state = if self.dtype == DType::F32 { state_tol() } else { Tolerance::for_dtype(self.dtype) };
+        compare(&outs[1], &r[1], state).check("final_state")
     }
     /// x, dt, B, C in, y out, the states, A / D / dt_bias.
     fn bytes(&self) -> u64 {

@@ -4,7 +4,7 @@
 //! every ViT encoder needs.
 
 use crate::ImageBatch;
-use fk_runtime::embed::EmbedInput;
+use fk_runtime::embed::{EmbedInput, PIPELINE_SLOTS};
 use fk_runtime::pinned::{AsyncDownload, PinnedBuffer};
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 use std::sync::Mutex;
@@ -56,7 +56,7 @@ pub fn upload_images(dev: &Device, inputs: &[&EmbedInput]) -> Result<Tensor> {
     Ok(t)
 }
 
-/// Two page-locked staging slots for an image encoder's pipelined path
+/// Page-locked staging slots (`PIPELINE_SLOTS` of them) for an image encoder's pipelined path
 /// (`fk_runtime::embed::PipelinedEncoder`): `stage` copies a batch's pixels into a slot on the
 /// host (waiting only for that slot's previous upload, if it is still running), `upload` sends
 /// the slot to a new f32 `[batch, C, H, W]` tensor as a DMA in stream order, without waiting;
@@ -65,7 +65,7 @@ pub fn upload_images(dev: &Device, inputs: &[&EmbedInput]) -> Result<Tensor> {
 /// grown to the largest batch seen.
 #[derive(Default)]
 pub struct ImageStaging {
-    slots: [Mutex<Option<Staged>>; 2],
+    slots: [Mutex<Option<Staged>>; PIPELINE_SLOTS],
 }
 
 struct Staged {
@@ -79,7 +79,7 @@ struct Staged {
 
 impl ImageStaging {
     fn slot(&self, slot: usize) -> Result<std::sync::MutexGuard<'_, Option<Staged>>> {
-        let m = self.slots.get(slot).ok_or_else(|| Error::bad_input("ImageStaging", format!("slot {slot} (there are 2)")))?;
+        let m = self.slots.get(slot).ok_or_else(|| Error::bad_input("ImageStaging", format!("slot {slot} (there are {PIPELINE_SLOTS})")))?;
         Ok(m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 

@@ -10,8 +10,9 @@ use fk_baselines::Context;
 use fk_runtime::embed::{pooled_rows, EmbedInput, Embedding, Encoder, Launched, Modality, PipelinedEncoder};
 use fk_runtime::{Result, Tensor};
 
-/// What an image model gives the embedding engine.
-pub trait PooledImageModel {
+/// What an image model gives the embedding engine (`Sync`: its batches are collected on the
+/// engine's collector thread).
+pub trait PooledImageModel: Sync {
     fn num_channels(&self) -> usize;
     fn patch_size(&self) -> usize;
     /// Per image the pooled embedding, `[batch, hidden]`, of same-sized images on the GPU

@@ -7,7 +7,7 @@ use crate::bert::check_batch;
 use crate::gpu::{BertModel, BertOutput, HostPackedTokens, PackedTokens};
 use crate::{BertConfig, TokenBatch};
 use fk_baselines::Context;
-use fk_runtime::embed::{host_rows, EmbedInput, Embedding, Encoder, Modality};
+use fk_runtime::embed::{host_rows, EmbedInput, Embedding, Encoder, Modality, PIPELINE_SLOTS};
 use fk_runtime::pinned::{AsyncDownload, I32Upload};
 use fk_runtime::{Device, Error, Result, Tensor};
 use std::sync::Mutex;
@@ -110,14 +110,14 @@ mod tests {
     }
 }
 
-/// Two staging slots for a text encoder's pipelined path (`fk_runtime::embed::PipelinedEncoder`):
+/// Staging slots (`PIPELINE_SLOTS` of them) for a text encoder's pipelined path (`fk_runtime::embed::PipelinedEncoder`):
 /// `prepare` checks and packs a batch on the host into a slot's page-locked memory (ids, token
 /// types, positions and the padding maps: one DMA later, instead of six synchronous uploads,
 /// each of which waited for every batch still on the GPU), `upload` enqueues that copy,
 /// `download` the result's copy-out behind the batch, `collect` waits for that copy alone.
 #[derive(Default)]
 pub struct TextStaging {
-    slots: [Mutex<TextSlot>; 2],
+    slots: [Mutex<TextSlot>; PIPELINE_SLOTS],
 }
 
 #[derive(Default)]
@@ -129,7 +129,7 @@ struct TextSlot {
 
 impl TextStaging {
     fn slot(&self, slot: usize) -> Result<std::sync::MutexGuard<'_, TextSlot>> {
-        let m = self.slots.get(slot).ok_or_else(|| Error::bad_input("TextStaging", format!("slot {slot} (there are 2)")))?;
+        let m = self.slots.get(slot).ok_or_else(|| Error::bad_input("TextStaging", format!("slot {slot} (there are {PIPELINE_SLOTS})")))?;
         Ok(m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 

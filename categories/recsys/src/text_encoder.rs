@@ -11,8 +11,9 @@ use fk_baselines::Context;
 use fk_runtime::embed::{EmbedInput, Embedding, Encoder, Launched, Modality, PipelinedEncoder};
 use fk_runtime::{Result, Tensor};
 
-/// What a text model gives the embedding engine.
-pub trait PackedTextModel {
+/// What a text model gives the embedding engine (`Sync`: its batches are collected on the
+/// engine's collector thread).
+pub trait PackedTextModel: Sync {
     fn config(&self) -> &BertConfig;
     /// The model on a batch's real tokens (packed, on the GPU): a `[rows, cols]` result.
     fn run(&self, ctx: &Context, tokens: &PackedTokens) -> Result<Tensor>;

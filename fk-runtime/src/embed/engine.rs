@@ -1,8 +1,9 @@
 //! [`EmbedEngine`]: a queue of checked requests, run in batches the batcher plans, results
 //! handed back in submission order with per-request latencies.
 
-use super::{plan_batches, BatchPolicy, EmbedInput, Embedding, Encoder, Launched};
+use super::{plan_batches, BatchPolicy, EmbedInput, Embedding, Encoder, Launched, PIPELINE_SLOTS};
 use crate::{Error, Result};
+use std::sync::mpsc;
 use std::time::Instant;
 
 /// What one [`EmbedEngine::run`] did.
@@ -21,9 +22,9 @@ pub struct EmbedStats {
     pub latencies_s: Vec<f64>,
     /// Where the run's host time went, phase by phase (sums over batches, seconds):
     /// `prepare` (check and pack a batch), `launch` (upload and enqueue its kernels),
-    /// `collect` (wait for a batch's results, copy and convert them), `finish` (hand them to
-    /// their requests). With a pipelined encoder the GPU runs batch k during batch k+1's
-    /// prepare and launch: a run whose `collect` is small next to the others is host-bound.
+    /// `collect` (wait for a batch's results, copy and convert them: on the collector thread
+    /// for a pipelined encoder), `wait` (the engine's thread waiting for the collector),
+    /// `finish` (hand results to their requests).
     pub host: HostPhases,
 }
 
@@ -33,6 +34,7 @@ pub struct HostPhases {
     pub prepare_s: f64,
     pub launch_s: f64,
     pub collect_s: f64,
+    pub wait_s: f64,
     pub finish_s: f64,
 }
 
@@ -41,6 +43,7 @@ impl HostPhases {
         self.prepare_s += o.prepare_s;
         self.launch_s += o.launch_s;
         self.collect_s += o.collect_s;
+        self.wait_s += o.wait_s;
         self.finish_s += o.finish_s;
     }
 }
@@ -136,23 +139,50 @@ impl<E: Encoder> EmbedEngine<E> {
                 }
             }
             Some(p) => {
-                // Batch k is prepared on the host and launched while the GPU still runs batch
-                // k-1, which is collected after (see PipelinedEncoder): the GPU goes from one
-                // batch straight to the next.
-                let mut running: Option<(&Vec<usize>, Launched<'_>)> = None;
-                for (k, batch) in plan.iter().enumerate() {
-                    let m = members(batch);
-                    timed(&mut host.prepare_s, || p.prepare(k % 2, &m))?;
-                    let launched = timed(&mut host.launch_s, || p.launch(k % 2, &m))?;
-                    if let Some((b, done)) = running.replace((batch, launched)) {
-                        let e = timed(&mut host.collect_s, done)?;
+                // This thread prepares and launches batch k while a collector thread waits
+                // for and converts batch k-1 (and the GPU runs it): see PipelinedEncoder.
+                // Results come back in launch order; slot k % PIPELINE_SLOTS is reused only
+                // once the batch launched from it PIPELINE_SLOTS batches ago is back.
+                std::thread::scope(|scope| -> Result<()> {
+                    let (jobs_tx, jobs_rx) = mpsc::channel::<Launched<'_>>();
+                    let (done_tx, done_rx) = mpsc::channel::<(f64, Result<Vec<Embedding>>)>();
+                    scope.spawn(move || {
+                        for job in jobs_rx {
+                            let t = Instant::now();
+                            let r = job();
+                            let failed = r.is_err();
+                            if done_tx.send((t.elapsed().as_secs_f64(), r)).is_err() || failed {
+                                break;
+                            }
+                        }
+                    });
+                    let mut back = 0;
+                    let mut receive = |back: &mut usize, host: &mut HostPhases| -> Result<()> {
+                        let t = Instant::now();
+                        let (secs, r) = done_rx.recv().map_err(|_| Error::bad_input("embed", "the collector thread stopped"))?;
+                        host.wait_s += t.elapsed().as_secs_f64();
+                        host.collect_s += secs;
+                        let e = r?;
+                        let b = &plan[*back];
                         timed(&mut host.finish_s, || finish(b, e))?;
+                        *back += 1;
+                        Ok(())
+                    };
+                    for (k, batch) in plan.iter().enumerate() {
+                        while back + PIPELINE_SLOTS <= k {
+                            receive(&mut back, &mut host)?;
+                        }
+                        let m = members(batch);
+                        timed(&mut host.prepare_s, || p.prepare(k % PIPELINE_SLOTS, &m))?;
+                        let launched = timed(&mut host.launch_s, || p.launch(k % PIPELINE_SLOTS, &m))?;
+                        jobs_tx.send(launched).map_err(|_| Error::bad_input("embed", "the collector thread stopped"))?;
                     }
-                }
-                if let Some((b, done)) = running.take() {
-                    let e = timed(&mut host.collect_s, done)?;
-                    timed(&mut host.finish_s, || finish(b, e))?;
-                }
+                    drop(jobs_tx);
+                    while back < plan.len() {
+                        receive(&mut back, &mut host)?;
+                    }
+                    Ok(())
+                })?;
             }
         }
         stats.host = host;
@@ -187,14 +217,14 @@ impl<E: Encoder> EmbedEngine<E> {
 mod tests {
     use super::*;
     use crate::embed::{Modality, PipelinedEncoder};
-    use std::cell::RefCell;
+    use std::sync::Mutex;
 
     /// A stand-in text encoder: the pooled vector is a hash of the sequence alone (so a
     /// batch gives each request exactly what it gets alone only if the engine keeps the
     /// rows straight), tokens are `id·10` per token; it records the batches it saw.
     struct Fake {
         vocab: u32,
-        seen: RefCell<Vec<Vec<usize>>>,
+        seen: Mutex<Vec<Vec<usize>>>,
     }
 
     impl Encoder for Fake {
@@ -214,7 +244,7 @@ mod tests {
             }
         }
         fn embed_batch(&self, inputs: &[&EmbedInput]) -> Result<Vec<Embedding>> {
-            self.seen.borrow_mut().push(inputs.iter().map(|x| x.len()).collect());
+            self.seen.lock().unwrap().push(inputs.iter().map(|x| x.len()).collect());
             Ok(inputs
                 .iter()
                 .map(|x| match x {
@@ -231,12 +261,12 @@ mod tests {
 
     /// A pipelined stand-in: the same embeddings as `Fake`, and a log of the calls, with
     /// each slot's state checked (prepared before launch; not prepared again while the batch
-    /// launched from it is still uncollected).
+    /// launched from it is still uncollected). Collects run on the engine's collector thread.
     struct Piped {
         inner: Fake,
-        log: RefCell<Vec<String>>,
+        log: Mutex<Vec<String>>,
         /// Per slot: the batch staged there, and whether its launch is still uncollected.
-        slots: RefCell<[(Option<Vec<usize>>, bool); 2]>,
+        slots: Mutex<[(Option<Vec<usize>>, bool); PIPELINE_SLOTS]>,
     }
 
     impl Encoder for Piped {
@@ -259,21 +289,22 @@ mod tests {
 
     impl PipelinedEncoder for Piped {
         fn prepare(&self, slot: usize, inputs: &[&EmbedInput]) -> Result<()> {
-            let mut slots = self.slots.borrow_mut();
+            let mut slots = self.slots.lock().unwrap();
             assert!(!slots[slot].1, "slot {slot} prepared while its launched batch is uncollected");
             slots[slot].0 = Some(inputs.iter().map(|x| x.len()).collect());
-            self.log.borrow_mut().push(format!("prepare {slot}"));
+            self.log.lock().unwrap().push(format!("prepare {slot}"));
             Ok(())
         }
         fn launch<'a>(&'a self, slot: usize, inputs: &[&EmbedInput]) -> Result<Launched<'a>> {
             let lens: Vec<usize> = inputs.iter().map(|x| x.len()).collect();
-            assert_eq!(self.slots.borrow()[slot].0.as_ref(), Some(&lens), "launch of another batch than slot {slot} holds");
-            self.slots.borrow_mut()[slot].1 = true;
-            self.log.borrow_mut().push(format!("launch {slot}"));
+            let mut slots = self.slots.lock().unwrap();
+            assert_eq!(slots[slot].0.as_ref(), Some(&lens), "launch of another batch than slot {slot} holds");
+            slots[slot].1 = true;
+            self.log.lock().unwrap().push(format!("launch {slot}"));
             let result = self.inner.embed_batch(inputs);
             Ok(Box::new(move || {
-                self.slots.borrow_mut()[slot].1 = false;
-                self.log.borrow_mut().push(format!("collect {slot}"));
+                self.slots.lock().unwrap()[slot].1 = false;
+                self.log.lock().unwrap().push(format!("collect {slot}"));
                 result
             }))
         }
@@ -284,20 +315,22 @@ mod tests {
         let mut rng = crate::rng::Rng::new(5);
         let inputs: Vec<EmbedInput> = (0..300).map(|_| EmbedInput::text((0..rng.range(1, 300)).map(|_| rng.range(0, 1000) as u32).collect())).collect();
         let policy = BatchPolicy { max_batch: 16, max_batched_tokens: 2048 };
-        let piped = Piped { inner: Fake { vocab: 1000, seen: RefCell::new(Vec::new()) }, log: RefCell::new(Vec::new()), slots: RefCell::new([(None, false), (None, false)]) };
+        let piped = Piped { inner: Fake { vocab: 1000, seen: Mutex::new(Vec::new()) }, log: Mutex::new(Vec::new()), slots: Mutex::new(Default::default()) };
         let mut p = EmbedEngine::new(piped, policy).unwrap();
         let (got, stats) = p.run_inputs(inputs.clone());
         let (want, _) = engine(policy).run_inputs(inputs);
         assert_eq!(got, want);
         assert!(stats.batches > 3 && stats.latencies_s.iter().all(|&l| l > 0.0));
-        // prepare 0, launch 0, then per further batch k: prepare k%2, launch k%2, collect (k-1)%2.
-        let log = p.encoder.log.borrow();
-        let mut expect = vec!["prepare 0".to_string(), "launch 0".to_string()];
-        for k in 1..stats.batches {
-            expect.extend([format!("prepare {}", k % 2), format!("launch {}", k % 2), format!("collect {}", (k - 1) % 2)]);
-        }
-        expect.push(format!("collect {}", (stats.batches - 1) % 2));
-        assert_eq!(*log, expect);
+        // The engine's thread: prepare k%S, launch k%S for each batch k; the collector: collect
+        // k%S in batch order (interleaved with the former as the threads run).
+        let log = p.encoder.log.lock().unwrap();
+        let mine: Vec<&String> = log.iter().filter(|l| !l.starts_with("collect")).collect();
+        let collected: Vec<&String> = log.iter().filter(|l| l.starts_with("collect")).collect();
+        let k_of = |k: usize| k % PIPELINE_SLOTS;
+        let want_mine: Vec<String> = (0..stats.batches).flat_map(|k| [format!("prepare {}", k_of(k)), format!("launch {}", k_of(k))]).collect();
+        let want_collected: Vec<String> = (0..stats.batches).map(|k| format!("collect {}", k_of(k))).collect();
+        assert_eq!(mine, want_mine.iter().collect::<Vec<_>>());
+        assert_eq!(collected, want_collected.iter().collect::<Vec<_>>());
     }
 
     impl<E: Encoder> EmbedEngine<E> {
@@ -309,7 +342,7 @@ mod tests {
     }
 
     fn engine(policy: BatchPolicy) -> EmbedEngine<Fake> {
-        EmbedEngine::new(Fake { vocab: 1000, seen: RefCell::new(Vec::new()) }, policy).unwrap()
+        EmbedEngine::new(Fake { vocab: 1000, seen: Mutex::new(Vec::new()) }, policy).unwrap()
     }
 
     #[test]
@@ -322,7 +355,7 @@ mod tests {
         for (x, b) in inputs.iter().zip(&batched) {
             assert_eq!(&alone.embed(vec![x.clone()]).unwrap()[0], b);
         }
-        let seen = e.encoder.seen.borrow();
+        let seen = e.encoder.seen.lock().unwrap();
         assert!(seen.len() < 500 && seen.iter().all(|b| b.len() <= 64 && b.len() * b.iter().max().unwrap() <= 8192), "{} batches", seen.len());
     }
 
@@ -352,7 +385,7 @@ mod tests {
         assert!(err.contains("empty text"), "{err}");
         let img = EmbedInput::Image { channels: 3, height: 1, width: 1, pixels: vec![0.0; 3] };
         assert!(e.submit(img).unwrap_err().to_string().contains("the request is image, the encoder takes text"));
-        let mut small = EmbedEngine::new(Fake { vocab: 10, seen: RefCell::new(Vec::new()) }, BatchPolicy { max_batch: 8, max_batched_tokens: 100 }).unwrap();
+        let mut small = EmbedEngine::new(Fake { vocab: 10, seen: Mutex::new(Vec::new()) }, BatchPolicy { max_batch: 8, max_batched_tokens: 100 }).unwrap();
         let err = small.submit(EmbedInput::text(vec![1; 101])).unwrap_err().to_string();
         assert!(err.contains("101 tokens exceed the batch token budget max_batched_tokens = 100"), "{err}");
         assert!(small.submit(EmbedInput::text(vec![1; 100])).is_ok());

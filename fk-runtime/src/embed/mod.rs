@@ -144,19 +144,25 @@ pub trait Encoder {
 
 /// A batch whose GPU work is enqueued: calling it waits for that work (and, for a pipelined
 /// encoder, only for it: not for a batch enqueued after it) and returns one [`Embedding`] per
-/// input, in input order.
-pub type Launched<'a> = Box<dyn FnOnce() -> Result<Vec<Embedding>> + 'a>;
+/// input, in input order. The engine calls it on its collector thread.
+pub type Launched<'a> = Box<dyn FnOnce() -> Result<Vec<Embedding>> + Send + 'a>;
+
+/// Staging slots of a pipelined encoder: batch k uses slot k % PIPELINE_SLOTS.
+pub const PIPELINE_SLOTS: usize = 3;
 
 /// Embedding a batch in two steps, so that neither the host-side preparation of a batch
-/// (staging 25 MB of pixels for 32 images, say) nor the wait for its results leaves the GPU
-/// idle. The engine calls, for batches 0, 1, 2, …: `prepare(0, b0)`, `launch(0, b0)`,
-/// `prepare(1, b1)`, `launch(1, b1)`, wait for b0, `prepare(0, b2)`, `launch(0, b2)`, wait
-/// for b1, … — so the GPU always has the next batch queued when one finishes. Staging slots
-/// alternate, and a slot is prepared again only after the batch launched from it has been
-/// waited for; the wait for a batch must not wait for the one launched after it (its results
-/// are copied out in stream order right behind it, into memory of its slot).
+/// (staging 25 MB of pixels for 32 images, say), nor the wait for its results and their
+/// conversion, leaves the GPU idle. The engine's thread calls `prepare(k % S, b_k)` and
+/// `launch(k % S, b_k)` for batches k = 0, 1, 2, … (S = [`PIPELINE_SLOTS`]) and hands each
+/// launched batch to a collector thread, which waits for the batches in launch order and
+/// converts their results while the next ones are prepared and launched: the GPU always has
+/// the next batch queued, and the host's two halves of a batch's work run side by side. A slot
+/// is prepared again only after the batch launched from it has been collected; collecting a
+/// batch must not wait for one launched after it (its results are copied out in stream order
+/// right behind it, into memory of its slot).
 pub trait PipelinedEncoder {
-    /// Host-side work for `inputs` into staging `slot` (0 or 1): nothing that waits for the GPU.
+    /// Host-side work for `inputs` into staging `slot` (< PIPELINE_SLOTS): nothing that waits
+    /// for the GPU.
     fn prepare(&self, slot: usize, inputs: &[&EmbedInput]) -> Result<()>;
     /// Enqueue the GPU work of the batch prepared in `slot` (the same `inputs`).
     fn launch<'a>(&'a self, slot: usize, inputs: &[&EmbedInput]) -> Result<Launched<'a>>;
