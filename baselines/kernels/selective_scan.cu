@@ -187,31 +187,47 @@ __device__ __forceinline__ void cp_async16(void* s, const void* g, int bytes) { 
 // Which tensors may use the vector path (bit masks of the launcher's flags).
 enum : unsigned { kVecU = 1, kVecDelta = 2, kVecZ = 4, kVecOut = 8, kVecB = 16, kVecC = 32 };
 
-// Chunk rows [c0, c0 + rows) of the block's channels of an activation into its tile. Warp q
-// copies the tokens 16l + 4q + e; lane -> (unit j, token group lo, e): 8 (f32: 4) tokens per
-// instruction with contiguous slots, unit rows 8 (4) banks apart: conflict-free.
+// A thread's place in the copies between an activation tile and global rows (both ways, one
+// 32-bit unit per thread and token). Warp q copies the tokens 16l + 4q + e; lane -> (unit j,
+// token group lo, e): 8 (f32: 4) tokens per instruction with contiguous slots, unit rows 8 (4)
+// banks apart: conflict-free. `dj`: the unit's first channel; `t`: its first chunk token and
+// `word` that token's tile word, both advancing kTokStep tokens (kWordStep words) per step.
+template <typename T>
+struct ActLane {
+    static constexpr int kTokStep = Geo<T>::kLPI * kK;
+    static constexpr int kWordStep = 4 * Geo<T>::kLPI;
+    int64_t dj;
+    int t, word;
+    __device__ __forceinline__ explicit ActLane(int64_t d0) {
+        using G = Geo<T>;
+        const int q = fresh_tid() / 32, lane = fresh_tid() % 32;
+        const int j = lane % G::kNU, i = lane / G::kNU, lo = i / 4, e = i % 4;
+        dj = d0 + j * G::kEW;
+        t = lo * kK + 4 * q + e;
+        word = j * G::kPA + slot(lo, q, e);
+    }
+};
+
+// Chunk rows [c0, c0 + rows) of the block's channels of an activation into its tile.
 template <typename T>
 __device__ __forceinline__ void load_act(uint32_t* tile, const T* src, int64_t stride, int64_t c0, int rows, int64_t d0,
                                          int64_t dim, bool vec) {
-    using G = Geo<T>;
-    const int q = fresh_tid() / 32, lane = fresh_tid() % 32;
-    const int j = lane % G::kNU, i = lane / G::kNU, lo = i / 4, e = i % 4;
-    const int64_t dj = d0 + j * G::kEW;
-    if (dj >= dim) return;
-    // Token t = (kLPI*it + lo)*kK + 4q + e grows by kLPI*kK per step: stop at the first past rows.
-    int t = lo * kK + 4 * q + e;
-    const T* g = src + (c0 + t) * stride + dj;
-    const int64_t gstep = G::kLPI * kK * stride;
-    uint32_t* w = tile + j * G::kPA + slot(lo, q, e);
-    if (vec && dj + G::kEW <= dim) {
+    using A = ActLane<T>;
+    const A a(d0);
+    if (a.dj >= dim) return;
+    int t = a.t;
+    const T* g = src + (c0 + t) * stride + a.dj;
+    const int64_t gstep = A::kTokStep * stride;
+    uint32_t* w = tile + a.word;
+    if (vec && a.dj + Geo<T>::kEW <= dim) {
 #pragma unroll 1
-        for (; t < rows; t += G::kLPI * kK, g += gstep, w += 4 * G::kLPI) cp_async4(w, g);
+        for (; t < rows; t += A::kTokStep, g += gstep, w += A::kWordStep) cp_async4(w, g);
     } else {
 #pragma unroll 1
-        for (; t < rows; t += G::kLPI * kK, g += gstep, w += 4 * G::kLPI) {
+        for (; t < rows; t += A::kTokStep, g += gstep, w += A::kWordStep) {
 #pragma unroll
-            for (int x = 0; x < G::kEW; ++x)
-                if (dj + x < dim) reinterpret_cast<T*>(w)[x] = g[x];
+            for (int x = 0; x < Geo<T>::kEW; ++x)
+                if (a.dj + x < dim) reinterpret_cast<T*>(w)[x] = g[x];
         }
     }
 }
@@ -425,29 +441,27 @@ __device__ __forceinline__ void scan_slab(const float* bc, const float* a, float
 }
 
 // The output tile (the z tile after the epilogue) -> rows [c0, c0 + rows) of out, with the
-// copies' mapping (conflict-free reads, one 32-bit unit per thread and token).
+// copies' mapping (ActLane: conflict-free reads).
 template <typename T>
 __device__ __forceinline__ void store_out(const uint32_t* tile, T* out, int64_t stride, int64_t c0, int rows, int64_t d0, int64_t dim,
                                           bool vec) {
-    using G = Geo<T>;
-    const int q = fresh_tid() / 32, lane = fresh_tid() % 32;
-    const int j = lane % G::kNU, i = lane / G::kNU, lo = i / 4, e = i % 4;
-    const int64_t dj = d0 + j * G::kEW;
-    if (dj >= dim) return;
-    int t = lo * kK + 4 * q + e;
-    T* g = out + (c0 + t) * stride + dj;
-    const int64_t gstep = G::kLPI * kK * stride;
-    const uint32_t* w = tile + j * G::kPA + slot(lo, q, e);
-    if (vec && dj + G::kEW <= dim) {
+    using A = ActLane<T>;
+    const A a(d0);
+    if (a.dj >= dim) return;
+    int t = a.t;
+    T* g = out + (c0 + t) * stride + a.dj;
+    const int64_t gstep = A::kTokStep * stride;
+    const uint32_t* w = tile + a.word;
+    if (vec && a.dj + Geo<T>::kEW <= dim) {
 #pragma unroll 1
-        for (; t < rows; t += G::kLPI * kK, g += gstep, w += 4 * G::kLPI) *reinterpret_cast<uint32_t*>(g) = *w;
+        for (; t < rows; t += A::kTokStep, g += gstep, w += A::kWordStep) *reinterpret_cast<uint32_t*>(g) = *w;
     } else {
 #pragma unroll 1
-        for (; t < rows; t += G::kLPI * kK, g += gstep, w += 4 * G::kLPI) {
+        for (; t < rows; t += A::kTokStep, g += gstep, w += A::kWordStep) {
             const uint32_t v = *w;
 #pragma unroll
-            for (int x = 0; x < G::kEW; ++x)
-                if (dj + x < dim) g[x] = reinterpret_cast<const T*>(&v)[x];
+            for (int x = 0; x < Geo<T>::kEW; ++x)
+                if (a.dj + x < dim) g[x] = reinterpret_cast<const T*>(&v)[x];
         }
     }
 }
