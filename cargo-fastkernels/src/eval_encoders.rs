@@ -10,7 +10,7 @@ use crate::table::Table;
 use anyhow::{bail, Context as _, Result};
 use fk_baselines::{Context, OpTable};
 use fk_runtime::embed::workloads::{self, EmbedWorkload, ModelShape};
-use fk_runtime::embed::{EmbedEngine, EmbedStats, Encoder, HostPhases};
+use fk_runtime::embed::{EmbedEngine, EmbedStats, Encoder, HostPhases, PIPELINE_SLOTS};
 use fk_runtime::DType;
 use serde::Serialize;
 
@@ -151,9 +151,9 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
 /// workload: batch 1 request by request, throughput all queued at once.
 fn run_workload(enc: &dyn Encoder, w: &EmbedWorkload, shape: &ModelShape, profile: bool) -> Result<EncoderRun> {
     let mut engine = EmbedEngine::new(enc, w.policy)?;
-    // Two batches: a pipelined encoder alternates two staging slots, and both get allocated
-    // (page-locked memory is slow to allocate) outside the timed run.
-    let warm = (2 * w.policy.max_batch).min(w.requests.len()).max(1);
+    // PIPELINE_SLOTS batches: a pipelined encoder cycles through that many staging slots,
+    // and each gets allocated (page-locked memory is slow to allocate) outside the timed run.
+    let warm = (PIPELINE_SLOTS * w.policy.max_batch).min(w.requests.len()).max(1);
     engine
         .embed(w.requests[..warm].to_vec())
         .context("warm-up")?;

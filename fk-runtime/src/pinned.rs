@@ -180,9 +180,11 @@ impl AsyncDownload {
         }
         let n = t.nbytes();
         if self.buffer.as_ref().is_none_or(|b| b.bytes() < n) {
-            // Dropping the old buffer waits for its last copy.
+            // Dropping the old buffer waits for its last copy (and cuMemFreeHost waits for the
+            // whole device); sizes grow to powers of two so that batches of varying size
+            // reallocate a few times, not at every new largest batch.
             self.buffer = None;
-            self.buffer = Some(PinnedBuffer::new(t.device(), n)?);
+            self.buffer = Some(PinnedBuffer::new(t.device(), n.next_power_of_two())?);
         }
         self.buffer.as_mut().expect("allocated above").download_async(t)?;
         self.pending = Some((t.dim(0), t.dim(1), t.dtype()));
@@ -214,8 +216,9 @@ impl I32Upload {
     pub fn write(&mut self, device: &Device, parts: &[&[i32]]) -> Result<()> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         if self.buffer.as_ref().is_none_or(|b| b.bytes() < 4 * total.max(1)) {
+            // Powers of two, as AsyncDownload grows.
             self.buffer = None;
-            self.buffer = Some(PinnedBuffer::new(device, 4 * total.max(1))?);
+            self.buffer = Some(PinnedBuffer::new(device, (4 * total.max(1)).next_power_of_two())?);
         }
         let host = self.buffer.as_mut().expect("allocated above").host_i32_mut(total)?;
         let mut at = 0;

@@ -1,6 +1,7 @@
 //! Opt-in per-op GPU time: where a forward, a decode step or a whole workload spends the
 //! device's time, measured by CUDA events around every launch that goes through the library
-//! (each baseline or candidate op, each cuBLASLt GEMM, each CUDA-graph replay, each copy).
+//! (each baseline or candidate op, each cuBLASLt GEMM, each CUDA-graph replay). Copies and
+//! allocations are not spans: their host time shows as the gap between the spans and the wall.
 //!
 //! Off, it costs one relaxed atomic load per launch. On ([`start`]), each span adds two event
 //! records (~2-4 µs of host time), so the wall time of a profiled run is not the number to

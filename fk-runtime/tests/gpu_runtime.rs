@@ -514,7 +514,7 @@ fn pinned_downloads(dev: &Device) -> Result<(), String> {
 
 /// Staged i32 parts arrive as one view each; a second batch staged into the same buffer
 /// (after the first's copy) does not disturb the first's tensors. AsyncDownload hands back
-/// what it was given.
+/// what it was given, as its buffer grows and is reused.
 fn staged_i32_uploads_and_async_downloads(dev: &Device) -> Result<(), String> {
     let e = |e: Error| e.to_string();
     let mut up = fk_runtime::pinned::I32Upload::default();
@@ -536,12 +536,16 @@ fn staged_i32_uploads_and_async_downloads(dev: &Device) -> Result<(), String> {
             }
         }
     }
+    // Growing (3 -> 6 rows, past the first buffer's power of two) and shrinking (2 rows, the
+    // bigger buffer reused): each collect hands back exactly its own rows.
     let mut down = fk_runtime::pinned::AsyncDownload::default();
-    let values: Vec<f32> = (0..6 * 40).map(|i| i as f32 * 0.5).collect();
-    down.enqueue(&Tensor::from_f32(dev, &values, &[6, 40], DType::F32).map_err(e)?).map_err(e)?;
-    let (got, cols) = down.collect().map_err(e)?;
-    if got != values || cols != 40 {
-        return Err(format!("AsyncDownload gave {} values of {cols} columns", got.len()));
+    for rows in [3usize, 6, 2] {
+        let values: Vec<f32> = (0..rows * 40).map(|i| i as f32 * 0.5 - rows as f32).collect();
+        down.enqueue(&Tensor::from_f32(dev, &values, &[rows, 40], DType::F32).map_err(e)?).map_err(e)?;
+        let (got, cols) = down.collect().map_err(e)?;
+        if got != values || cols != 40 {
+            return Err(format!("AsyncDownload of {rows} rows gave {} values of {cols} columns", got.len()));
+        }
     }
     if down.collect().is_ok() {
         return Err("a second collect without an enqueue must be an error".into());
