@@ -31,13 +31,15 @@
 //     diagonal block takes them per element.
 //     C . B^T is recomputed per head (upstream stores it per group): at mamba2-2.7b it is 72
 //     of a warp's ~172 mma per chunk, cheaper than a third kernel and its memory traffic.
-// Measured (H200, runs 25-27, 8k tokens, one sequence): mamba2-2.7b 460-472 us (the one-pass
-// kernel: 869 us), Codestral 571-620 us; at equal model width that is 1.4x faster than the
-// Mamba-1 selective_scan (655.6 us in run 27), short of issue 7's 2x. ncu (run 26, mamba2-2.7b):
-// the state pass 314 us at 0.25 issued per cycle per scheduler and 7% occupancy (160 CTAs of 4
-// warps: it is bound by its per-chunk serial path, not by work), the output pass 245 us at 22%
-// occupancy (registers and shared memory allow 2 CTAs per SM). Next: more CTAs in the state
-// pass (split its state columns over CTAs), fewer bytes per output CTA (heads sharing C, B).
+// Measured (H200, 8k tokens, one sequence): mamba2-2.7b 460-472 us in runs 25-27, 413.6-417.7
+// us with the state columns split (runs 29-31; the one-pass kernel: 869 us), Codestral 568-602
+// us (unsplit: 512 CTAs would not fit one wave); at equal model width 1.58x faster than the
+// Mamba-1 selective_scan (655.6 us), short of issue 7's 2x. ncu (mamba2-2.7b): the state pass
+// 314 us unsplit (run 26: 0.25 issued per cycle per scheduler, 7% occupancy) and 275 us split
+// (run 29: 15%): bound by its per-chunk serial path, not by work (a second register set for
+// the next chunk's dt changed nothing, run 30); the output pass 245 us at 22% occupancy
+// (registers and shared memory allow 2 CTAs per SM). Next: fewer bytes and products per output
+// CTA (heads of a group sharing C, B and C.B^T), a shorter serial path per chunk in pass 1.
 // Channels and state sizes are padded to the tiles (kSP / kOP; NT in {64, 128}) with zeros,
 // which add nothing to any product; padding rows of a chunk get dte = 0 (no decay, no input).
 //
