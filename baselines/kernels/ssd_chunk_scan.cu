@@ -15,7 +15,8 @@
 // chunks are independent once each chunk's incoming state is known. The previous kernel did
 // everything in one CTA per (sequence, head, 32 channels) walking the chunks: 160 CTAs at
 // mamba2-2.7b, latency-bound (869 us at 8k tokens on the H200, ~2 warps per scheduler).
-//   pass 1 `state_kernel`, one CTA per (sequence, head, kSP = 32 channels), walks the chunks:
+//   pass 1 `state_kernel`, one CTA per (sequence, head, kSP = 32 channels[, half the state
+//     columns when twice the CTAs still fit one wave]), walks the chunks:
 //     the running sums (written to the workspace for pass 2), w x, and S kept in registers
 //     as mma accumulators; it writes the state entering each chunk, rounded to the dtype
 //     (the precision pass 2's product takes it in anyway), to the workspace: one
