@@ -40,7 +40,7 @@ struct EncoderRun {
     /// Batch 1: each request's own time; throughput: from the start (all queued) to the end
     /// of its batch.
     latency: Latency,
-    /// The engine's host time by phase (prepare, launch, collect, finish; see
+    /// The engine's host time by phase (prepare, launch, collect, wait, finish; see
     /// `EmbedStats::host`): where the wall time goes when the GPU is not the bound.
     host_phases: HostPhases,
     notes: Vec<String>,
@@ -188,8 +188,8 @@ fn run_workload(enc: &dyn Encoder, w: &EmbedWorkload, shape: &ModelShape, profil
     let text = matches!(shape, ModelShape::Text { .. });
     let h = total.host;
     eprintln!(
-        "{}: {n} requests in {} batches, {:.3} s (host: prepare {:.3}, launch {:.3}, collect {:.3}, finish {:.3} s)",
-        w.name, total.batches, total.wall_s, h.prepare_s, h.launch_s, h.collect_s, h.finish_s
+        "{}: {n} requests in {} batches, {:.3} s (host: prepare {:.3}, launch {:.3}, collect {:.3}, wait {:.3}, finish {:.3} s)",
+        w.name, total.batches, total.wall_s, h.prepare_s, h.launch_s, h.collect_s, h.wait_s, h.finish_s
     );
     Ok(EncoderRun {
         workload: w.name.to_string(),

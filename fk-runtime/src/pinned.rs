@@ -3,8 +3,8 @@
 //! inputs could only be sent once the previous batch had finished; from page-locked memory the
 //! copy is a plain DMA in stream order, and the host can fill the buffer while the GPU is still
 //! busy with earlier work. The embedding engine's pipelined encoders keep one set per staging
-//! slot (two slots: fill one while the other's copy and forward run): pixels or packed token
-//! arrays up ([`I32Upload`]), results down ([`AsyncDownload`]).
+//! slot (`embed::PIPELINE_SLOTS`: fill one while the others' copies and forwards run): pixels or
+//! packed token arrays up ([`I32Upload`]), results down ([`AsyncDownload`]).
 //!
 //! Safety of reuse: every asynchronous copy out of a buffer records an event, and the host
 //! side of the buffer is only handed out after that event has completed, so the host can never
@@ -162,6 +162,17 @@ impl Drop for PinnedBuffer {
     }
 }
 
+/// `buffer`, reallocated when it holds fewer than `bytes`: to the next power of two, so that
+/// batches of varying size reallocate a few times, not at every new largest batch (dropping
+/// the old buffer waits for its last copy, and cuMemFreeHost for the whole device).
+fn grown<'a>(buffer: &'a mut Option<PinnedBuffer>, device: &Device, bytes: usize) -> Result<&'a mut PinnedBuffer> {
+    if buffer.as_ref().is_none_or(|b| b.bytes() < bytes) {
+        *buffer = None;
+        *buffer = Some(PinnedBuffer::new(device, bytes.next_power_of_two())?);
+    }
+    Ok(buffer.as_mut().expect("allocated above"))
+}
+
 /// A tensor's rows copied out in stream order into page-locked memory that grows as needed:
 /// `enqueue` after the work that produces them, `collect` later (it waits for that copy only,
 /// not for work queued after it). One per pipeline slot.
@@ -178,15 +189,7 @@ impl AsyncDownload {
         if t.rank() != 2 {
             return Err(Error::shape("AsyncDownload", format!("{t:?}: expected [rows, cols]")));
         }
-        let n = t.nbytes();
-        if self.buffer.as_ref().is_none_or(|b| b.bytes() < n) {
-            // Dropping the old buffer waits for its last copy (and cuMemFreeHost waits for the
-            // whole device); sizes grow to powers of two so that batches of varying size
-            // reallocate a few times, not at every new largest batch.
-            self.buffer = None;
-            self.buffer = Some(PinnedBuffer::new(t.device(), n.next_power_of_two())?);
-        }
-        self.buffer.as_mut().expect("allocated above").download_async(t)?;
+        grown(&mut self.buffer, t.device(), t.nbytes())?.download_async(t)?;
         self.pending = Some((t.dim(0), t.dim(1), t.dtype()));
         Ok(())
     }
@@ -215,12 +218,7 @@ pub struct I32Upload {
 impl I32Upload {
     pub fn write(&mut self, device: &Device, parts: &[&[i32]]) -> Result<()> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        if self.buffer.as_ref().is_none_or(|b| b.bytes() < 4 * total.max(1)) {
-            // Powers of two, as AsyncDownload grows.
-            self.buffer = None;
-            self.buffer = Some(PinnedBuffer::new(device, (4 * total.max(1)).next_power_of_two())?);
-        }
-        let host = self.buffer.as_mut().expect("allocated above").host_i32_mut(total)?;
+        let host = grown(&mut self.buffer, device, 4 * total.max(1))?.host_i32_mut(total)?;
         let mut at = 0;
         for p in parts {
             host[at..at + p.len()].copy_from_slice(p);
