@@ -90,12 +90,12 @@ struct Work {
     T* states;
     float* cum;
     float* dte;
-    __host__ __device__ static int64_t round256(int64_t b) { return (b + 255) / 256 * 256; }
+    // The parts' offsets, from the contract header's size functions.
     __host__ static Work of(const fk_ssd_chunk_scan_params& p) {
-        const int64_t slots = (p.tokens + kQ - 1) / kQ + p.batch;
+        static_assert(sizeof(T) == 2, "the workspace holds 16-bit states");
         unsigned char* base = static_cast<unsigned char*>(p.workspace);
-        const int64_t states = round256(slots * p.heads * p.head_dim * NT * static_cast<int64_t>(sizeof(T)));
-        const int64_t sums = round256(static_cast<int64_t>(p.heads) * p.tokens * 4);
+        const int64_t states = fk_ssd_chunk_scan_workspace_state_bytes(p.tokens, p.batch, p.heads, p.head_dim, p.d_state);
+        const int64_t sums = fk_ssd_chunk_scan_workspace_sum_bytes(p.tokens, p.heads);
         return {reinterpret_cast<T*>(base), reinterpret_cast<float*>(base + states), reinterpret_cast<float*>(base + states + sums)};
     }
     // The incoming state of chunk `slot`, head h, channel row pp (NT entries).

@@ -68,17 +68,25 @@ typedef struct fk_ssd_chunk_scan_params {
  * chunk, [slots][heads][head_dim][d_state padded to 64 or 128] in the activations' dtype, with
  * slots = ceil(tokens / CHUNK) + batch (a sequence's chunks start at its first token, so
  * chunk k of sequence s is slot floor(cu_seqlens[s] / CHUNK) + s + k); then the running sum of
- * dt*A (log2 units) and the effective dt, [heads][tokens] f32 each. */
+ * dt*A (log2 units) and the effective dt, [heads][tokens] f32 each. The launcher takes the
+ * parts' offsets from the same two functions. */
 #ifdef __cplusplus
-inline
+#define FK_SSD_INLINE inline
 #else
-static inline
+#define FK_SSD_INLINE static inline
 #endif
-int64_t fk_ssd_chunk_scan_workspace_bytes(int64_t tokens, int32_t batch, int32_t heads, int32_t head_dim, int32_t d_state, int32_t dtype) {
-    if (dtype == FK_DTYPE_F32 || d_state > 128 || tokens <= 0) return 0;
+/* Bytes of the chunk-state part (16-bit activations). */
+FK_SSD_INLINE int64_t fk_ssd_chunk_scan_workspace_state_bytes(int64_t tokens, int32_t batch, int32_t heads, int32_t head_dim, int32_t d_state) {
     const int64_t nt = d_state <= 64 ? 64 : 128;
     const int64_t slots = (tokens + FK_SSD_CHUNK_SCAN_CHUNK - 1) / FK_SSD_CHUNK_SCAN_CHUNK + batch;
-    const int64_t states = (slots * heads * head_dim * nt * 2 + 255) / 256 * 256;
-    const int64_t sums = ((int64_t)heads * tokens * 4 + 255) / 256 * 256;
-    return states + 2 * sums;
+    return (slots * heads * head_dim * nt * 2 + 255) / 256 * 256;
 }
+/* Bytes of each of the two [heads][tokens] f32 parts. */
+FK_SSD_INLINE int64_t fk_ssd_chunk_scan_workspace_sum_bytes(int64_t tokens, int32_t heads) {
+    return ((int64_t)heads * tokens * 4 + 255) / 256 * 256;
+}
+FK_SSD_INLINE int64_t fk_ssd_chunk_scan_workspace_bytes(int64_t tokens, int32_t batch, int32_t heads, int32_t head_dim, int32_t d_state, int32_t dtype) {
+    if (dtype == FK_DTYPE_F32 || d_state > 128 || tokens <= 0) return 0;
+    return fk_ssd_chunk_scan_workspace_state_bytes(tokens, batch, heads, head_dim, d_state) + 2 * fk_ssd_chunk_scan_workspace_sum_bytes(tokens, heads);
+}
+#undef FK_SSD_INLINE
