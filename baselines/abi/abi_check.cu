@@ -100,7 +100,7 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_skinny_gemm_params, rows) FK_FIELD(fk_skinny_gemm_params, n)
               FK_FIELD(fk_skinny_gemm_params, k) FK_FIELD(fk_skinny_gemm_params, x_stride)
               FK_FIELD(fk_skinny_gemm_params, out_stride) FK_FIELD(fk_skinny_gemm_params, dtype)
-              FK_FIELD(fk_skinny_gemm_params, pad_))
+              FK_FIELD(fk_skinny_gemm_params, flags))
     FK_STRUCT("prefill_attention", fk_prefill_attention_params,
               FK_FIELD(fk_prefill_attention_params, out) FK_FIELD(fk_prefill_attention_params, query)
               FK_FIELD(fk_prefill_attention_params, key) FK_FIELD(fk_prefill_attention_params, value)

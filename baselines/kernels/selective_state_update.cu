@@ -2,9 +2,15 @@
 // Mirrors vLLM `selective_state_update` (Mamba-1 and Mamba-2 decode). Any sm_80+ GPU.
 // The op streams the fp32 state (read and written once: batch*heads*head_dim*d_state*8
 // bytes, far more than the activations), so the work split follows the state: LPR lanes share
-// one state row (b, h, p), lane l owning states l, l+LPR, ..., so every warp access to the
-// state is a contiguous run of 4-byte words. y is reduced over the row's lanes by shuffles.
-// Launched with PDL: it is one kernel of a decode step's chain.
+// one state row (b, h, p) and y is reduced over them by shuffles. Launched with PDL: it is one
+// kernel of a decode step's chain.
+//
+// Two kernels. The vector kernel (d_state 16, 32, 64, 128 or 256, aligned operands: every
+// model's case) gives each lane 4 consecutive states per access, one 16-byte load and store of
+// the state and 8-byte loads of B and C (bf16), fully unrolled: the scalar form issued one
+// 4-byte access per state in a runtime loop and moved Codestral's 8 MB of state per layer at
+// ~0.7 TB/s (11.9 us on the H200, run 31), the memory system starved of requests in flight.
+// The scalar kernel keeps every other d_state and unaligned views working.
 #include "fk/ops/selective_state_update.h"
 #include "fk/ssm.cuh"
 
@@ -12,55 +18,151 @@ namespace {
 
 constexpr int kThreads = 128;
 
-template <typename T, int LPR>
-__global__ void __launch_bounds__(kThreads) update_kernel(const fk_selective_state_update_params p) {
-    fk::pdl_grid_sync();
-    const int lane = threadIdx.x % LPR;
-    const int64_t row = static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR;
-    const int64_t hp_count = static_cast<int64_t>(p.heads) * p.head_dim;
-    // Rows past the end, and padding rows (negative state index), still take part in the
-    // shuffles below (whole warps), without memory.
-    const int64_t b = row < p.batch * hp_count ? row / hp_count : 0, hp = row % hp_count;
-    const int64_t srow = p.state_indices ? p.state_indices[b] : b;
-    const bool valid = row < p.batch * hp_count && srow >= 0;
-    const int h = static_cast<int>(hp / p.head_dim);
-    const int g = h / (p.heads / p.ngroups), N = p.d_state;
+// What one state row (b, h, p) needs besides its states: where they are, the discretised dt
+// and x, and the group's B/C rows. Rows past the end, and padding rows (negative state
+// index), are `valid == false`: they still take part in the shuffles (whole warps), without
+// touching memory.
+template <typename T> struct StateRow {
+    bool valid;
+    int64_t b, hp;
+    int h;
+    float dt, xv;
+    float* st;
+    const T* B;
+    const T* C;
 
-    float dt = 0.f, xv = 0.f;
-    if (valid) {
-        dt = fk::to_float(static_cast<const T*>(p.dt)[b * p.dt_stride + h]) + (p.dt_bias ? p.dt_bias[h] : 0.f);
-        if (p.dt_softplus) dt = fk::softplus(dt);
-        xv = fk::to_float(static_cast<const T*>(p.x)[b * p.x_stride + hp]);
-    }
-    const float dtx = dt * xv;
-    const T* Bv = static_cast<const T*>(p.B) + b * p.b_stride + static_cast<int64_t>(g) * N;
-    const T* Cv = static_cast<const T*>(p.C) + b * p.c_stride + static_cast<int64_t>(g) * N;
-    float* st = p.state + (srow * hp_count + hp) * N;
-    // Mamba-2: one decay for the whole row.
-    const float dA_head = (valid && !p.a_per_state) ? exp2f(dt * p.A[h] * fk::kLog2e) : 0.f;
-    float y = 0.f;
-    if (valid) {
-        for (int n = lane; n < N; n += LPR) {
-            const float dA = p.a_per_state ? exp2f(dt * p.A[static_cast<int64_t>(h) * N + n] * fk::kLog2e) : dA_head;
-            const float s = fmaf(dA, st[n], dtx * fk::to_float(Bv[n]));
-            st[n] = s;
-            y = fmaf(s, fk::to_float(Cv[n]), y);
+    __device__ __forceinline__ StateRow(const fk_selective_state_update_params& p, int64_t row) {
+        const int64_t hp_count = static_cast<int64_t>(p.heads) * p.head_dim;
+        b = row < p.batch * hp_count ? row / hp_count : 0;
+        hp = row % hp_count;
+        const int64_t srow = p.state_indices ? p.state_indices[b] : b;
+        valid = row < p.batch * hp_count && srow >= 0;
+        h = static_cast<int>(hp / p.head_dim);
+        const int g = h / (p.heads / p.ngroups);
+        dt = 0.f;
+        xv = 0.f;
+        if (valid) {
+            dt = fk::to_float(static_cast<const T*>(p.dt)[b * p.dt_stride + h]) + (p.dt_bias ? p.dt_bias[h] : 0.f);
+            if (p.dt_softplus) dt = fk::softplus(dt);
+            xv = fk::to_float(static_cast<const T*>(p.x)[b * p.x_stride + hp]);
         }
+        st = p.state + (srow * hp_count + hp) * p.d_state;
+        B = static_cast<const T*>(p.B) + b * p.b_stride + static_cast<int64_t>(g) * p.d_state;
+        C = static_cast<const T*>(p.C) + b * p.c_stride + static_cast<int64_t>(g) * p.d_state;
     }
+
+    // y (already summed over the row's lanes) + D x, gated by silu(z), stored by one lane.
+    __device__ __forceinline__ void finish(const fk_selective_state_update_params& p, float y) const {
+        if (p.D) y = fmaf(p.D[h], xv, y);
+        if (p.z) y *= fk::silu(fk::to_float(static_cast<const T*>(p.z)[b * p.z_stride + hp]));
+        static_cast<T*>(p.out)[b * p.out_stride + hp] = fk::from_float<T>(y);
+    }
+};
+
+template <int LPR> __device__ __forceinline__ float row_sum(float y) {
 #pragma unroll
     for (int off = LPR / 2; off > 0; off /= 2) y += __shfl_xor_sync(0xffffffffu, y, off, LPR);
-    if (!valid || lane != 0) return;
-    if (p.D) y = fmaf(p.D[h], xv, y);
-    if (p.z) y *= fk::silu(fk::to_float(static_cast<const T*>(p.z)[b * p.z_stride + hp]));
-    static_cast<T*>(p.out)[b * p.out_stride + hp] = fk::from_float<T>(y);
+    return y;
 }
 
+// Any d_state: lane l of the row's LPR lanes owns states l, l + LPR, ..., so each warp access
+// to the state is a contiguous run of 4-byte words.
 template <typename T, int LPR>
-cudaError_t launch(const fk_selective_state_update_params* p, cudaStream_t stream) {
+__global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_selective_state_update_params p) {
+    fk::pdl_grid_sync();
+    const int lane = threadIdx.x % LPR;
+    const StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
+    const int N = p.d_state;
+    // Mamba-2: one decay for the whole row.
+    const float dA_head = (r.valid && !p.a_per_state) ? exp2f(r.dt * p.A[r.h] * fk::kLog2e) : 0.f;
+    const float dtx = r.dt * r.xv;
+    float y = 0.f;
+    if (r.valid) {
+        for (int n = lane; n < N; n += LPR) {
+            const float dA = p.a_per_state ? exp2f(r.dt * p.A[static_cast<int64_t>(r.h) * N + n] * fk::kLog2e) : dA_head;
+            const float s = fmaf(dA, r.st[n], dtx * fk::to_float(r.B[n]));
+            r.st[n] = s;
+            y = fmaf(s, fk::to_float(r.C[n]), y);
+        }
+    }
+    y = row_sum<LPR>(y);
+    if (r.valid && lane == 0) r.finish(p, y);
+}
+
+// d_state = 4 * LPR * VPL: lane l owns the VPL groups of 4 states starting at 4 (l + j LPR).
+// All of a lane's state loads are issued before any is used.
+template <typename T, int LPR, int VPL>
+__global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective_state_update_params p) {
+    constexpr int N = 4 * LPR * VPL;
+    fk::pdl_grid_sync();
+    const int lane = threadIdx.x % LPR;
+    const StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
+    float y = 0.f;
+    if (r.valid) {
+        float4 s[VPL];
+        fk::Packed<T, 4> bv[VPL], cv[VPL];
+#pragma unroll
+        for (int j = 0; j < VPL; ++j) {
+            const int n = 4 * (lane + j * LPR);
+            s[j] = __ldcs(reinterpret_cast<const float4*>(r.st + n));
+            bv[j] = *reinterpret_cast<const fk::Packed<T, 4>*>(r.B + n);
+            cv[j] = *reinterpret_cast<const fk::Packed<T, 4>*>(r.C + n);
+        }
+        const float dtx = r.dt * r.xv;
+        const float dA_head = p.a_per_state ? 0.f : exp2f(r.dt * p.A[r.h] * fk::kLog2e);
+#pragma unroll
+        for (int j = 0; j < VPL; ++j) {
+            const int n = 4 * (lane + j * LPR);
+            float dA[4] = {dA_head, dA_head, dA_head, dA_head};
+            if (p.a_per_state) {
+                const float4 a = *reinterpret_cast<const float4*>(p.A + static_cast<int64_t>(r.h) * N + n);
+                dA[0] = exp2f(r.dt * a.x * fk::kLog2e);
+                dA[1] = exp2f(r.dt * a.y * fk::kLog2e);
+                dA[2] = exp2f(r.dt * a.z * fk::kLog2e);
+                dA[3] = exp2f(r.dt * a.w * fk::kLog2e);
+            }
+            float* sv = &s[j].x;
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                sv[e] = fmaf(dA[e], sv[e], dtx * fk::to_float(bv[j].v[e]));
+                y = fmaf(sv[e], fk::to_float(cv[j].v[e]), y);
+            }
+            __stcs(reinterpret_cast<float4*>(r.st + n), s[j]);
+        }
+    }
+    y = row_sum<LPR>(y);
+    if (r.valid && lane == 0) r.finish(p, y);
+}
+
+template <typename K>
+cudaError_t launch_rows(K kernel, int lpr, const fk_selective_state_update_params* p, cudaStream_t stream) {
     const int64_t rows = p->batch * p->heads * p->head_dim;
-    const int64_t blocks = fk::ceil_div(rows, kThreads / LPR);
+    const int64_t blocks = fk::ceil_div(rows, kThreads / lpr);
     FK_REQUIRE(blocks <= 0x7fffffffLL);
-    return fk::launch_pdl(update_kernel<T, LPR>, dim3(static_cast<unsigned>(blocks)), dim3(kThreads), 0, stream, *p);
+    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(blocks)), dim3(kThreads), 0, stream, *p);
+}
+
+// Can the vector kernel read this call's state, A, B and C in 16/8-byte pieces?
+bool vec_aligned(const fk_selective_state_update_params* p, int elem_bytes) {
+    const auto aligned = [](const void* ptr, int bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; };
+    return aligned(p->state, 16) && (!p->a_per_state || aligned(p->A, 16)) && aligned(p->B, 4 * elem_bytes) &&
+           aligned(p->C, 4 * elem_bytes) && p->b_stride % 4 == 0 && p->c_stride % 4 == 0;
+}
+
+template <typename T> cudaError_t launch(const fk_selective_state_update_params* p, cudaStream_t stream) {
+    if (vec_aligned(p, sizeof(T))) {
+        switch (p->d_state) {
+            case 16: return launch_rows(update_vec_kernel<T, 4, 1>, 4, p, stream);
+            case 32: return launch_rows(update_vec_kernel<T, 8, 1>, 8, p, stream);
+            case 64: return launch_rows(update_vec_kernel<T, 16, 1>, 16, p, stream);
+            case 128: return launch_rows(update_vec_kernel<T, 32, 1>, 32, p, stream);
+            case 256: return launch_rows(update_vec_kernel<T, 32, 2>, 32, p, stream);
+            default: break;
+        }
+    }
+    if (p->d_state >= 32) return launch_rows(update_scalar_kernel<T, 32>, 32, p, stream);
+    if (p->d_state >= 16) return launch_rows(update_scalar_kernel<T, 16>, 16, p, stream);
+    return launch_rows(update_scalar_kernel<T, 8>, 8, p, stream);
 }
 
 }  // namespace
@@ -77,11 +179,7 @@ FK_OP_LAUNCHER(selective_state_update)(const fk_selective_state_update_params* p
     FK_REQUIRE(p->out && p->state && p->x && p->dt && p->A && p->B && p->C);
     FK_REQUIRE(p->state_indices ? p->state_rows >= 1 : p->state_rows == p->batch);
     cudaError_t e = cudaErrorInvalidValue;
-    FK_DISPATCH_FLOAT(p->dtype, T, {
-        if (p->d_state >= 32) e = launch<T, 32>(p, stream);
-        else if (p->d_state >= 16) e = launch<T, 16>(p, stream);
-        else e = launch<T, 8>(p, stream);
-    });
+    FK_DISPATCH_FLOAT(p->dtype, T, { e = launch<T>(p, stream); });
     if (e != cudaSuccess) return e;
     return cudaGetLastError();
 }

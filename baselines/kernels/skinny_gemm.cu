@@ -1,12 +1,13 @@
 // skinny_gemm baseline (L1). Contract: include/fk/ops/skinny_gemm.h. sm_80+.
-// Memory-bound GEMV: each warp owns one weight row and walks k with 16-byte loads, U chunks of
-// 32 lanes x 16 B issued back to back before any math, so every lane has U independent weight
-// loads in flight (what keeps HBM busy; a loop that loads and uses one vector at a time leaves
-// the SM waiting on latency). The M activation rows are tiny and shared by every warp, so they
-// are read through the read-only/L1 path. Each dot product is reduced across the warp at the
-// end; lane m writes out[m, n]. Launched with programmatic dependent launch (see below): in a
-// decode step the GEMVs follow each other and small kernels, and each kernel's ramp-up and
-// tail otherwise leave HBM idle for microseconds per launch.
+// Memory-bound GEMV: each warp owns one weight row (or a share of it, see SPLIT) and walks k
+// with 16-byte loads, U chunks of 32 lanes x 16 B issued back to back before any math, so
+// every lane has U independent weight loads in flight (what keeps HBM busy; a loop that loads
+// and uses one vector at a time leaves the SM waiting on latency). The M activation rows are
+// tiny and shared by every warp, so they are read through the read-only/L1 path. Each dot
+// product is reduced across the warp at the end; lane m writes out[m, n]. Launched with
+// programmatic dependent launch (see below): in a decode step the GEMVs follow each other and
+// small kernels, and each kernel's ramp-up and tail otherwise leave HBM idle for microseconds
+// per launch.
 #include "fk/common.cuh"
 #include "fk/ops/skinny_gemm.h"
 
@@ -52,41 +53,58 @@ template <> __device__ __forceinline__ float dot_acc<__half, 8>(const fk::Packed
     return acc;
 }
 
-// One warp per weight row; lanes walk k in 16-byte chunks, U chunks per lane loaded back to
-// back, then multiplied. Offsets within a row are 32-bit (the launcher checks k < 2^31): the
-// measured cost of 64-bit index math and of double buffering here was 5-15% at Llama's decode
-// shapes (experiments/skinny_gemm), the loop being issue-bound once loads are in flight.
-template <typename T, int M>
+// SPLIT warps per weight row (kWarps / SPLIT rows per CTA); lanes walk their warp's share of
+// k in 16-byte chunks, U chunks per lane loaded back to back, then multiplied. SPLIT = 1 is the
+// plain GEMV; SPLIT = kWarps serves layers with few output features and long rows (Mamba's
+// x_proj: 192 x 5120), where one warp per row leaves most SMs idle and each warp walks its
+// 10 KB row serially, one round trip to memory per U chunks. Offsets within a row are 32-bit
+// (the launcher checks k < 2^31): the measured cost of 64-bit index math and of double
+// buffering here was 5-15% at Llama's decode shapes (experiments/skinny_gemm), the loop being
+// issue-bound once loads are in flight.
+template <typename T, int M, int SPLIT>
 __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm_params p) {
+    static_assert(kWarps % SPLIT == 0, "a CTA holds whole rows");
     constexpr int V = 16 / sizeof(T);
     constexpr int U = kUnroll;
     constexpr int chunk = 32 * V;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int64_t n = int64_t(blockIdx.x) * kWarps + warp;
-    // Launched early under programmatic dependent launch: wait for the previous kernel's
-    // writes (our x) before anything else. The weight loads follow immediately.
-    fk::pdl_grid_sync();
-    if (n >= p.n) return;
-    const int k = static_cast<int>(p.k), rows = static_cast<int>(p.rows);
+    constexpr int stride = SPLIT * chunk;  // k between a lane's consecutive chunks
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, part = warp % SPLIT;
+    const int64_t n = int64_t(blockIdx.x) * (kWarps / SPLIT) + warp / SPLIT;
+    // SPLIT > 1 meets at a barrier below: a row past the end still reaches it.
+    const bool live = n < p.n;
+    if (SPLIT == 1 && !live) return;
+    const int k = live ? static_cast<int>(p.k) : 0, rows = static_cast<int>(p.rows);
     const T* x = static_cast<const T*>(p.x);
-    const T* wr = static_cast<const T*>(p.weight) + n * p.k;
+    const T* wr = static_cast<const T*>(p.weight) + (live ? n : 0) * p.k;
+    // Launched early under programmatic dependent launch: x is the previous kernel's output,
+    // so wait for it. A settled weight (a model parameter) is not: its first U chunks are
+    // requested before the wait, so HBM streams them while the previous kernel finishes.
+    const bool settled = p.flags & FK_SKINNY_GEMM_WEIGHT_SETTLED;
+    if (!settled) fk::pdl_grid_sync();
+
+    // U chunks of this lane's share of the row from k0 on, loaded back to back. The weight is
+    // read exactly once: stream it past L1 (__ldcs). Past the row end: zero bits (every float
+    // type's +0), no load.
+    fk::Packed<T, V> wv[U];
+    const auto load_round = [&](int k0) {
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int kk = k0 + u * stride;
+            const uint4 raw = kk < k ? __ldcs(reinterpret_cast<const uint4*>(wr + kk)) : make_uint4(0, 0, 0, 0);
+            memcpy(&wv[u], &raw, sizeof(raw));
+        }
+    };
+    int k0 = (part * 32 + lane) * V;
+    load_round(k0);
+    if (settled) fk::pdl_grid_sync();
 
     float acc[M];
 #pragma unroll
     for (int m = 0; m < M; ++m) acc[m] = 0.f;
-    for (int k0 = lane * V; k0 < k; k0 += U * chunk) {
-        fk::Packed<T, V> wv[U];
+    while (k0 < k) {
 #pragma unroll
         for (int u = 0; u < U; ++u) {
-            const int kk = k0 + u * chunk;
-            // The weight is read exactly once: stream it past L1 (__ldcs). Past the row end:
-            // zero bits (every float type's +0), no load.
-            const uint4 raw = kk < k ? __ldcs(reinterpret_cast<const uint4*>(wr + kk)) : make_uint4(0, 0, 0, 0);
-            memcpy(&wv[u], &raw, sizeof(raw));
-        }
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-            const int kk = k0 + u * chunk;
+            const int kk = k0 + u * stride;
             if (kk >= k) break;
 #pragma unroll
             for (int m = 0; m < M; ++m) {
@@ -94,21 +112,58 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
                 acc[m] = dot_acc(wv[u], ld_act<T, V>(x + m * p.x_stride + kk), acc[m]);
             }
         }
+        k0 += U * stride;
+        if (k0 < k) load_round(k0);
     }
+#pragma unroll
+    for (int m = 0; m < M; ++m) acc[m] = fk::warp_sum(acc[m]);
+    if constexpr (SPLIT > 1) {
+        // The row's warps add their partial sums through shared memory; its first warp stores.
+        __shared__ float partial[kWarps][M];
+        if (lane == 0) {
+#pragma unroll
+            for (int m = 0; m < M; ++m) partial[warp][m] = acc[m];
+        }
+        __syncthreads();
+        if (part != 0) return;
+#pragma unroll
+        for (int m = 0; m < M; ++m) {
+            float s = 0.f;
+#pragma unroll
+            for (int w = 0; w < SPLIT; ++w) s += partial[warp + w][m];
+            acc[m] = s;
+        }
+    }
+    if (!live) return;
     T* out = static_cast<T*>(p.out);
     const T* bias = static_cast<const T*>(p.bias);
     const float b = bias != nullptr ? fk::to_float(bias[n]) : 0.f;
 #pragma unroll
     for (int m = 0; m < M; ++m) {
-        const float s = fk::warp_sum(acc[m]);
-        if (lane == m && m < rows) out[m * p.out_stride + n] = fk::from_float<T>(s + b);
+        if (lane == m && m < rows) out[m * p.out_stride + n] = fk::from_float<T>(acc[m] + b);
     }
 }
 
+// Split rows over a CTA's warps when one warp per row would not give every SM a CTA and each
+// warp would walk several rounds of U chunks.
+bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+        (void)cudaGetLastError();  // a failed query only costs the faster variant
+        return false;
+    }
+    const int64_t round = int64_t(kUnroll) * 32 * (16 / elem_bytes);  // k one warp covers per round
+    return fk::ceil_div(p->n, kWarps) < sms && p->k >= 2 * round;
+}
+
 template <typename T, int M> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
+    if (split_rows(p, sizeof(T))) {
+        FK_REQUIRE(p->n <= 0x7fffffff);
+        return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
+    }
     const int64_t blocks = fk::ceil_div(p->n, kWarps);
     FK_REQUIRE(blocks <= 0x7fffffff);
-    return fk::launch_pdl(skinny_gemm_kernel<T, M>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
+    return fk::launch_pdl(skinny_gemm_kernel<T, M, 1>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
 }
 
 template <typename T> cudaError_t launch(const fk_skinny_gemm_params* p, cudaStream_t stream) {

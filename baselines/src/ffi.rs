@@ -149,11 +149,13 @@ pub struct SkinnyGemmParams {
     pub x_stride: i64,
     pub out_stride: i64,
     pub dtype: i32,
-    pub pad_: i32,
+    pub flags: i32,
 }
 
 /// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
 pub const SKINNY_GEMM_MAX_ROWS: usize = 8;
+/// `FK_SKINNY_GEMM_WEIGHT_SETTLED` of include/fk/ops/skinny_gemm.h.
+pub const SKINNY_GEMM_WEIGHT_SETTLED: i32 = 1;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -667,8 +669,9 @@ mod tests {
 
     #[test]
     fn skinny_gemm_layout_and_max_rows() {
-        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, pad_]);
+        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags]);
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}")));
+        assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_WEIGHT_SETTLED {SKINNY_GEMM_WEIGHT_SETTLED}")));
     }
 
     #[test]

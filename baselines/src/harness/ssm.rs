@@ -164,6 +164,10 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
         (3, 5 * 7, 7, 1, 16, false, 0),
         (3, 6 * 10, 10, 2, 20, true, 0),
         (2, 128 * 64, 64, 8, 128, true, 0),
+        // The vector kernel's other d_state widths (16 and 128 are above).
+        (2, 4 * 64, 64, 2, 64, true, 0),
+        (5, 40, 0, 1, 32, true, 4),
+        (2, 2 * 32, 32, 1, 256, false, 0),
     ];
     for &(batch, dim, head_dim, ngroups, n, full, pad) in &update {
         cases.push(mk(OpId::SelectiveStateUpdate, dtype, SsmCase { head_dim, ngroups, d_state: n, full, pad, ..SsmCase::rows(batch, dim) }));

@@ -3,7 +3,7 @@
 
 use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype};
 use crate::context::Context;
-use crate::ffi::{SkinnyGemmParams, SKINNY_GEMM_MAX_ROWS};
+use crate::ffi::{SkinnyGemmParams, SKINNY_GEMM_MAX_ROWS, SKINNY_GEMM_WEIGHT_SETTLED};
 use crate::table::{OpId, OpTable};
 use fk_runtime::linear::Linear;
 use fk_runtime::{Error, Result, Tensor};
@@ -11,6 +11,22 @@ use fk_runtime::{Error, Result, Tensor};
 /// `out[m, n] = x[m, :] · weight[n, :] (+ bias[n])` for at most [`SKINNY_GEMM_MAX_ROWS`] rows.
 /// `x` and `out` are 2-D (rows may be strided views); `weight` `[n, k]` contiguous.
 pub fn skinny_gemm(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor) -> Result<()> {
+    skinny_gemm_with(table, x, weight, bias, out, WeightSource::Any)
+}
+
+/// Where a [`skinny_gemm`] weight comes from: what decides whether the kernel may read it
+/// before the previous kernel on the stream has finished (`FK_SKINNY_GEMM_WEIGHT_SETTLED`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightSource {
+    /// Possibly written by the launch just before: read only after it completes.
+    Any,
+    /// A model parameter, unchanged while the model runs (a [`Linear`]'s weight): the first
+    /// weight loads overlap the previous kernel's tail.
+    Parameter,
+}
+
+/// [`skinny_gemm`] with the weight's [`WeightSource`] stated.
+pub fn skinny_gemm_with(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource) -> Result<()> {
     const OP: &str = "skinny_gemm";
     require_float(OP, "x", x)?;
     require_same_dtype(OP, "weight", weight, x.dtype())?;
@@ -59,7 +75,7 @@ pub fn skinny_gemm(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&T
         x_stride: xs as i64,
         out_stride: os as i64,
         dtype: x.dtype().code(),
-        pad_: 0,
+        flags: if source == WeightSource::Parameter { SKINNY_GEMM_WEIGHT_SETTLED } else { 0 },
     };
     launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
 }
@@ -85,7 +101,7 @@ pub fn takes_skinny_path(x: &Tensor, lin: &Linear) -> bool {
 /// can replace it) for decode-sized inputs, cuBLASLt otherwise.
 pub fn linear(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<()> {
     if takes_skinny_path(x, lin) && out.rank() == 2 {
-        skinny_gemm(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out)
+        skinny_gemm_with(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out, WeightSource::Parameter)
     } else {
         lin.forward_into(&ctx.gemm, x, out)
     }
@@ -98,7 +114,7 @@ pub fn linear(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<(
 /// take `skinny_gemm` and the `gelu` op as before.
 pub fn linear_gelu_tanh(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<()> {
     if takes_skinny_path(x, lin) && out.rank() == 2 {
-        skinny_gemm(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out)?;
+        skinny_gemm_with(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out, WeightSource::Parameter)?;
         super::gelu(&ctx.ops, out, out, super::GeluMode::Tanh)
     } else {
         ctx.gemm.linear_gelu_tanh(x, &lin.weight, lin.bias.as_ref(), out)

@@ -30,7 +30,7 @@ pub use attention::{prefill_attention, prefill_attention_checked, prefill_attent
 pub(crate) use attention::{prefill_attention_impl, PrefillKernel};
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
-pub use linear::{linear, linear_gelu_tanh, skinny_gemm, takes_skinny_path};
+pub use linear::{linear, linear_gelu_tanh, skinny_gemm, skinny_gemm_with, takes_skinny_path, WeightSource};
 pub use moe::{
     fused_experts, fused_moe, fused_moe_block_size, moe_align_block_size, moe_align_block_size_checked, moe_sum, topk_softmax, MoeAlignment, MoeGemm,
     MoeWorkspace,

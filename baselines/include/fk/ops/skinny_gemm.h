@@ -7,11 +7,16 @@
  * Launcher: FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params*, cudaStream_t)
  * dtypes: f32, f16, bf16 (x, weight, bias, out alike); fp32 accumulation, one rounding.
  * k must be a multiple of 16 / sizeof(dtype) and every row 16-byte aligned (vector loads);
- * rows of x and out may be strided (views). */
+ * rows of x and out may be strided (views).
+ * flags: FK_SKINNY_GEMM_WEIGHT_SETTLED promises that the launch right before this one on the
+ * stream did not write weight (true of model parameters): the kernel then issues its first
+ * weight loads before waiting for that launch (programmatic dependent launch), overlapping
+ * them with the previous kernel's tail. Without it, nothing is read before the wait. */
 #pragma once
 #include "fk/dtype.h"
 
 #define FK_SKINNY_GEMM_MAX_ROWS 8
+#define FK_SKINNY_GEMM_WEIGHT_SETTLED 1
 
 typedef struct fk_skinny_gemm_params {
     void* out;            /* [rows, n], row stride out_stride */
@@ -24,5 +29,5 @@ typedef struct fk_skinny_gemm_params {
     int64_t x_stride;
     int64_t out_stride;
     int32_t dtype;
-    int32_t pad_;
+    int32_t flags;        /* 0 or FK_SKINNY_GEMM_WEIGHT_SETTLED */
 } fk_skinny_gemm_params;
