@@ -10,6 +10,7 @@
 // per launch.
 #include "fk/common.cuh"
 #include "fk/ops/skinny_gemm.h"
+#include "fk/ssm.cuh"
 
 namespace {
 
@@ -53,6 +54,33 @@ template <> __device__ __forceinline__ float dot_acc<__half, 8>(const fk::Packed
     return acc;
 }
 
+// The conv epilogue for row m, conv channel c, whose input y the GEMV just stored: one
+// causal_conv1d_update step (the same arithmetic as that op's kernel, on the same rounded y).
+template <typename T>
+__device__ __forceinline__ void conv_step(const fk_skinny_gemm_params& p, int m, int64_t c, T y) {
+    const int64_t srow = p.conv_state_indices ? p.conv_state_indices[m] : m;
+    if (srow < 0) return;  // a padding row: its conv_out row is left as it was
+    const int taps = p.conv_width - 1;
+    T* st = static_cast<T*>(p.conv_state) + (srow * p.conv_dim + c) * taps;
+    const T* w = static_cast<const T*>(p.conv_weight) + c * p.conv_width;
+    T old[FK_CAUSAL_CONV1D_MAX_WIDTH - 1];
+    float acc = p.conv_bias ? fk::to_float(static_cast<const T*>(p.conv_bias)[c]) : 0.f;
+#pragma unroll
+    for (int t = 0; t < FK_CAUSAL_CONV1D_MAX_WIDTH - 1; ++t) {
+        if (t >= taps) break;
+        old[t] = st[t];
+        acc = fmaf(fk::to_float(w[t]), fk::to_float(old[t]), acc);
+    }
+    acc = fmaf(fk::to_float(w[taps]), fk::to_float(y), acc);
+    static_cast<T*>(p.conv_out)[m * p.conv_out_stride + c] = fk::from_float<T>(p.conv_silu ? fk::silu(acc) : acc);
+#pragma unroll
+    for (int t = 0; t + 1 < FK_CAUSAL_CONV1D_MAX_WIDTH - 1; ++t) {
+        if (t + 1 >= taps) break;
+        st[t] = old[t + 1];
+    }
+    st[taps - 1] = y;
+}
+
 // SPLIT warps per weight row (kWarps / SPLIT rows per CTA); lanes walk their warp's share of
 // k in 16-byte chunks, U chunks per lane loaded back to back, then multiplied. SPLIT = 1 is the
 // plain GEMV; SPLIT = kWarps serves layers with few output features and long rows (Mamba's
@@ -61,7 +89,7 @@ template <> __device__ __forceinline__ float dot_acc<__half, 8>(const fk::Packed
 // (the launcher checks k < 2^31): the measured cost of 64-bit index math and of double
 // buffering here was 5-15% at Llama's decode shapes (experiments/skinny_gemm), the loop being
 // issue-bound once loads are in flight.
-template <typename T, int M, int SPLIT>
+template <typename T, int M, int SPLIT, bool CONV>
 __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm_params p) {
     static_assert(kWarps % SPLIT == 0, "a CTA holds whole rows");
     constexpr int V = 16 / sizeof(T);
@@ -140,7 +168,12 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
     const float b = bias != nullptr ? fk::to_float(bias[n]) : 0.f;
 #pragma unroll
     for (int m = 0; m < M; ++m) {
-        if (lane == m && m < rows) out[m * p.out_stride + n] = fk::from_float<T>(acc[m] + b);
+        if (lane != m || m >= rows) continue;
+        const T y = fk::from_float<T>(acc[m] + b);
+        out[m * p.out_stride + n] = y;
+        if constexpr (CONV) {
+            if (n >= p.conv_begin && n < p.conv_begin + p.conv_dim) conv_step<T>(p, m, n - p.conv_begin, y);
+        }
     }
 }
 
@@ -156,22 +189,22 @@ bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
     return fk::ceil_div(p->n, kWarps) < sms && p->k >= 2 * round;
 }
 
-template <typename T, int M> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
+template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
     if (split_rows(p, sizeof(T))) {
         FK_REQUIRE(p->n <= 0x7fffffff);
-        return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
+        return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
     }
     const int64_t blocks = fk::ceil_div(p->n, kWarps);
     FK_REQUIRE(blocks <= 0x7fffffff);
-    return fk::launch_pdl(skinny_gemm_kernel<T, M, 1>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
+    return fk::launch_pdl(skinny_gemm_kernel<T, M, 1, CONV>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
 }
 
-template <typename T> cudaError_t launch(const fk_skinny_gemm_params* p, cudaStream_t stream) {
+template <typename T, bool CONV> cudaError_t launch(const fk_skinny_gemm_params* p, cudaStream_t stream) {
     // One instantiation per row-count bucket keeps the accumulators in registers.
-    if (p->rows <= 1) return launch_m<T, 1>(p, stream);
-    if (p->rows <= 2) return launch_m<T, 2>(p, stream);
-    if (p->rows <= 4) return launch_m<T, 4>(p, stream);
-    return launch_m<T, 8>(p, stream);
+    if (p->rows <= 1) return launch_m<T, 1, CONV>(p, stream);
+    if (p->rows <= 2) return launch_m<T, 2, CONV>(p, stream);
+    if (p->rows <= 4) return launch_m<T, 4, CONV>(p, stream);
+    return launch_m<T, 8, CONV>(p, stream);
 }
 
 }  // namespace
@@ -187,6 +220,13 @@ FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream)
     FK_REQUIRE(p->k % v == 0 && p->x_stride % v == 0 && p->x_stride >= p->k && p->out_stride >= p->n);
     for (const void* ptr : {p->x, p->weight})
         FK_REQUIRE(reinterpret_cast<uintptr_t>(ptr) % 16 == 0);
-    FK_DISPATCH_FLOAT(p->dtype, T, { return launch<T>(p, stream); });
+    const bool conv = p->conv_state != nullptr;
+    if (conv) {
+        FK_REQUIRE(p->conv_out && p->conv_weight);
+        FK_REQUIRE(p->conv_width >= 2 && p->conv_width <= FK_CAUSAL_CONV1D_MAX_WIDTH);
+        FK_REQUIRE(p->conv_begin >= 0 && p->conv_dim > 0 && p->conv_begin + p->conv_dim <= p->n && p->conv_out_stride >= p->conv_dim);
+        FK_REQUIRE(p->conv_state_indices ? p->conv_state_rows >= 1 : p->conv_state_rows == p->rows);
+    }
+    FK_DISPATCH_FLOAT(p->dtype, T, { return conv ? launch<T, true>(p, stream) : launch<T, false>(p, stream); });
     return cudaErrorInvalidValue;
 }

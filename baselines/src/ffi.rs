@@ -137,7 +137,7 @@ pub struct PagedAttentionDecodeParams {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct SkinnyGemmParams {
     pub out: u64,
     pub x: u64,
@@ -150,6 +150,18 @@ pub struct SkinnyGemmParams {
     pub out_stride: i64,
     pub dtype: i32,
     pub flags: i32,
+    /// The conv epilogue (all zero without one; see the header).
+    pub conv_out: u64,
+    pub conv_weight: u64,
+    pub conv_bias: u64,
+    pub conv_state: u64,
+    pub conv_state_indices: u64,
+    pub conv_state_rows: i64,
+    pub conv_begin: i64,
+    pub conv_dim: i64,
+    pub conv_out_stride: i64,
+    pub conv_width: i32,
+    pub conv_silu: i32,
 }
 
 /// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
@@ -669,7 +681,7 @@ mod tests {
 
     #[test]
     fn skinny_gemm_layout_and_max_rows() {
-        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags]);
+        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags, conv_out, conv_weight, conv_bias, conv_state, conv_state_indices, conv_state_rows, conv_begin, conv_dim, conv_out_stride, conv_width, conv_silu]);
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}")));
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_WEIGHT_SETTLED {SKINNY_GEMM_WEIGHT_SETTLED}")));
     }

@@ -6,7 +6,7 @@
 //! Recurrent states are the batch's rows of the state cache, read and written in place.
 
 use fk_baselines::ops::{
-    self, CausalConv1d, DecodeTokens, PrefillStates, ScanTokens, SelectiveScan, SeqLens,
+    self, CausalConv1d, ConvStep, DecodeTokens, PrefillStates, ScanTokens, SelectiveScan, SeqLens,
     StateSlots, StateUpdate,
 };
 use fk_baselines::Context;
@@ -173,9 +173,10 @@ impl MambaMixer {
     /// state_size]`), advanced in place; padding rows touch no state.
     pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
         let (i, r, n) = (self.intermediate_size(), self.time_step_rank, self.state_size);
-        ops::linear(ctx, hidden, &self.in_proj, &b.xz)?;
-        let (x, z) = (b.xz.narrow(1, 0, i)?, b.xz.narrow(1, i, i)?);
-        ops::causal_conv1d_update_slots(&ctx.ops, &self.conv(), &x, conv, slots, &b.xc)?;
+        // in_proj with the conv step on its x columns in the GEMV's epilogue (one kernel).
+        let step = ConvStep { conv: &self.conv(), begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc };
+        ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.xz, &step)?;
+        let z = b.xz.narrow(1, i, i)?;
         ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
         ops::linear(ctx, &b.dbc.narrow(1, 0, r)?, &self.dt_proj, &b.dt)?;
         let m = StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: 1 };

@@ -8,7 +8,7 @@
 //! The time-step clamp `time_step_limit` applies to the prefill only, as in HF (its decode
 //! update takes no limit; with the default `(0, inf)` neither clamps anything).
 
-use fk_baselines::ops::{self, CausalConv1d, DecodeTokens, PrefillStates, SeqLens, SsdScan, SsdTokens, StateSlots, StateUpdate};
+use fk_baselines::ops::{self, CausalConv1d, ConvStep, DecodeTokens, PrefillStates, SeqLens, SsdScan, SsdTokens, StateSlots, StateUpdate};
 use fk_baselines::Context;
 use fk_linear_attn::{LayerStates, RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
@@ -190,9 +190,10 @@ impl SlotMixer for Mamba2Mixer {
     }
 
     fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
-        let (i, cd) = (self.intermediate_size(), self.conv_dim());
-        ops::linear(ctx, hidden, &self.in_proj, &b.zxbcdt)?;
-        ops::causal_conv1d_update_slots(&ctx.ops, &self.conv(), &b.zxbcdt.narrow(1, i, cd)?, conv, slots, &b.xbc)?;
+        let i = self.intermediate_size();
+        // in_proj with the conv step on its xBC columns in the GEMV's epilogue (one kernel).
+        let step = ConvStep { conv: &self.conv(), begin: i, state: conv, slots: Some(slots), conv_out: &b.xbc };
+        ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.zxbcdt, &step)?;
         let (z, dt) = self.z_dt(&b.zxbcdt)?;
         let (x, bm, c) = self.x_b_c(&b.xbc)?;
         ops::selective_state_update_slots(&ctx.ops, &self.state_update(), &DecodeTokens { x: &x, dt: &dt, b: &bm, c: &c, z: None }, ssm, slots, &b.y)?;

@@ -240,6 +240,7 @@ pub fn ssm_trials() -> Vec<TestTrial> {
     v.extend(error_trials());
     v.extend(super::ssd_trials::ssd_trials());
     v.extend(super::slot_trials::slot_trials());
+    v.extend(super::linear_conv_trials::linear_conv_trials());
     v
 }
 

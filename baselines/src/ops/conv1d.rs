@@ -158,6 +158,12 @@ pub fn causal_conv1d_update_slots(table: &OpTable, conv: &CausalConv1d, x: &Tens
 }
 
 fn conv_update(table: &OpTable, conv: &CausalConv1d, x: &Tensor, conv_state: &Tensor, slots: Option<&StateSlots>, out: &Tensor) -> Result<()> {
+    let p = conv_update_params(conv, x, conv_state, slots, out)?;
+    launch(table, OpId::CausalConv1dUpdate, x.device(), &p, || format!("x {x:?}, weight {:?}, conv_state {conv_state:?}", conv.weight))
+}
+
+/// The checked launch parameters of a causal_conv1d_update call.
+pub(crate) fn conv_update_params(conv: &CausalConv1d, x: &Tensor, conv_state: &Tensor, slots: Option<&StateSlots>, out: &Tensor) -> Result<CausalConv1dUpdateParams> {
     const OP: &str = "causal_conv1d_update";
     require_float(OP, "x", x)?;
     require_same_dtype(OP, "out", out, x.dtype())?;
@@ -182,7 +188,7 @@ fn conv_update(table: &OpTable, conv: &CausalConv1d, x: &Tensor, conv_state: &Te
     require_no_overlap(OP, ("out", out), ("x", x))?;
     require_no_overlap(OP, ("out", out), ("conv_state", conv_state))?;
     require_no_overlap(OP, ("conv_state", conv_state), ("x", x))?;
-    let p = CausalConv1dUpdateParams {
+    Ok(CausalConv1dUpdateParams {
         out: out.ptr(),
         x: x.ptr(),
         weight: conv.weight.ptr(),
@@ -198,6 +204,5 @@ fn conv_update(table: &OpTable, conv: &CausalConv1d, x: &Tensor, conv_state: &Te
         silu: conv.silu as i32,
         dtype: x.dtype().code(),
         pad_: 0,
-    };
-    launch(table, OpId::CausalConv1dUpdate, x.device(), &p, || format!("x {x:?}, weight {:?}, conv_state {conv_state:?}", conv.weight))
+    })
 }

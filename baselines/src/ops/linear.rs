@@ -27,6 +27,12 @@ pub enum WeightSource {
 
 /// [`skinny_gemm`] with the weight's [`WeightSource`] stated.
 pub fn skinny_gemm_with(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource) -> Result<()> {
+    let p = skinny_params(x, weight, bias, out, source)?;
+    launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
+}
+
+/// The checked launch parameters of a [`skinny_gemm_with`] call (no epilogue).
+pub(crate) fn skinny_params(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource) -> Result<SkinnyGemmParams> {
     const OP: &str = "skinny_gemm";
     require_float(OP, "x", x)?;
     require_same_dtype(OP, "weight", weight, x.dtype())?;
@@ -64,7 +70,7 @@ pub fn skinny_gemm_with(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Opti
     for (what, t) in [("x", x), ("weight", weight)] {
         require_no_overlap(OP, ("out", out), (what, t))?;
     }
-    let p = SkinnyGemmParams {
+    Ok(SkinnyGemmParams {
         out: out.ptr(),
         x: x.ptr(),
         weight: weight.ptr(),
@@ -76,8 +82,8 @@ pub fn skinny_gemm_with(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Opti
         out_stride: os as i64,
         dtype: x.dtype().code(),
         flags: if source == WeightSource::Parameter { SKINNY_GEMM_WEIGHT_SETTLED } else { 0 },
-    };
-    launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
+        ..SkinnyGemmParams::default()
+    })
 }
 
 /// Most rows [`linear`] sends to `skinny_gemm`. Measured on the H100 at Llama-3.1-8B's decode

@@ -11,9 +11,17 @@
  * flags: FK_SKINNY_GEMM_WEIGHT_SETTLED promises that the launch right before this one on the
  * stream did not write weight (true of model parameters): the kernel then issues its first
  * weight loads before waiting for that launch (programmatic dependent launch), overlapping
- * them with the previous kernel's tail. Without it, nothing is read before the wait. */
+ * them with the previous kernel's tail. Without it, nothing is read before the wait.
+ * Optional epilogue (conv_state != NULL): after out is stored, causal_conv1d_update
+ * (causal_conv1d_update.h) runs on out's columns [conv_begin, conv_begin + conv_dim) as its x,
+ * with the conv_* fields as that op's out, weight, bias, conv_state, state_indices,
+ * state_rows, out_stride, width and silu: the same result as the two ops one after the other.
+ * Each column's conv step is done by the lane that stored the column, so a Mamba mixer's
+ * decode in_proj and conv are one kernel instead of two (one launch and one round trip of
+ * the conv input through memory fewer per layer). */
 #pragma once
 #include "fk/dtype.h"
+#include "fk/ops/causal_conv1d.h"
 
 #define FK_SKINNY_GEMM_MAX_ROWS 8
 #define FK_SKINNY_GEMM_WEIGHT_SETTLED 1
@@ -30,4 +38,16 @@ typedef struct fk_skinny_gemm_params {
     int64_t out_stride;
     int32_t dtype;
     int32_t flags;        /* 0 or FK_SKINNY_GEMM_WEIGHT_SETTLED */
+    /* The conv epilogue; all zero/NULL without one. */
+    void* conv_out;                    /* [rows, conv_dim], rows conv_out_stride apart */
+    const void* conv_weight;           /* [conv_dim, conv_width], contiguous */
+    const void* conv_bias;             /* [conv_dim] or NULL */
+    void* conv_state;                  /* [rows or conv_state_rows, conv_dim, conv_width - 1]; NULL: no epilogue */
+    const int32_t* conv_state_indices; /* [rows] or NULL */
+    int64_t conv_state_rows;
+    int64_t conv_begin;
+    int64_t conv_dim;
+    int64_t conv_out_stride;
+    int32_t conv_width;                /* 2 ..= FK_CAUSAL_CONV1D_MAX_WIDTH */
+    int32_t conv_silu;
 } fk_skinny_gemm_params;
