@@ -8,6 +8,8 @@
 // programmatic dependent launch (see below): in a decode step the GEMVs follow each other and
 // small kernels, and each kernel's ramp-up and tail otherwise leave HBM idle for microseconds
 // per launch.
+#include <cstdlib>
+
 #include "fk/common.cuh"
 #include "fk/ops/skinny_gemm.h"
 #include "fk/ssm.cuh"
@@ -186,6 +188,13 @@ bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
         return false;
     }
     const int64_t round = int64_t(kUnroll) * 32 * (16 / elem_bytes);  // k one warp covers per round
+    // EXPERIMENT (run 37): FK_SKINNY_SPLIT=never | long (every row of >= 2 rounds) | default.
+    static const int policy = [] {
+        const char* e = getenv("FK_SKINNY_SPLIT");
+        return e == nullptr ? 0 : (e[0] == 'n' ? 1 : (e[0] == 'l' ? 2 : 0));
+    }();
+    if (policy == 1) return false;
+    if (policy == 2) return p->k >= 2 * round;
     return fk::ceil_div(p->n, kWarps) < sms && p->k >= 2 * round;
 }
 
