@@ -8,8 +8,6 @@
 // programmatic dependent launch (see below): in a decode step the GEMVs follow each other and
 // small kernels, and each kernel's ramp-up and tail otherwise leave HBM idle for microseconds
 // per launch.
-#include <cstdlib>
-
 #include "fk/common.cuh"
 #include "fk/ops/skinny_gemm.h"
 #include "fk/ssm.cuh"
@@ -85,9 +83,9 @@ __device__ __forceinline__ void conv_step(const fk_skinny_gemm_params& p, int m,
 
 // SPLIT warps per weight row (kWarps / SPLIT rows per CTA); lanes walk their warp's share of
 // k in 16-byte chunks, U chunks per lane loaded back to back, then multiplied. SPLIT = 1 is the
-// plain GEMV; SPLIT = kWarps serves layers with few output features and long rows (Mamba's
-// x_proj: 192 x 5120), where one warp per row leaves most SMs idle and each warp walks its
-// 10 KB row serially, one round trip to memory per U chunks. Offsets within a row are 32-bit
+// plain GEMV; SPLIT = kWarps serves long rows (see split_rows): one warp per row walks its row
+// serially, one round trip to memory per U chunks, and with few output features (Mamba's
+// x_proj: 192 x 5120) also leaves most SMs idle. Offsets within a row are 32-bit
 // (the launcher checks k < 2^31): the measured cost of 64-bit index math and of double
 // buffering here was 5-15% at Llama's decode shapes (experiments/skinny_gemm), the loop being
 // issue-bound once loads are in flight.
@@ -180,7 +178,12 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
 }
 
 // Split rows over a CTA's warps when one warp per row would not give every SM a CTA and each
-// warp would walk several rounds of U chunks.
+// warp would walk several rounds of U chunks, or whenever a row takes 4+ rounds. Run 37 (H200,
+// A/B in one call): splitting every row of 4+ rounds took Llama-3.1-8B's single-request decode
+// step from 4.77 to 4.54 ms (73.7 -> 77.3 % of copy) and Mamba-2's (Codestral) from 4727 to
+// 4494 us (74.1 -> 78.3 %): a warp's whole row is several serial round trips, so the grid ends
+// on a long tail of CTAs; a quarter row each is one round. Mamba-1's 2.5-round in_proj was a
+// little slower split (2366 -> 2381 us with it), hence the 4-round threshold.
 bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
     int dev = 0, sms = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
@@ -188,14 +191,7 @@ bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
         return false;
     }
     const int64_t round = int64_t(kUnroll) * 32 * (16 / elem_bytes);  // k one warp covers per round
-    // EXPERIMENT (run 37): FK_SKINNY_SPLIT=never | long (every row of >= 2 rounds) | default.
-    static const int policy = [] {
-        const char* e = getenv("FK_SKINNY_SPLIT");
-        return e == nullptr ? 0 : (e[0] == 'n' ? 1 : (e[0] == 'l' ? 2 : 0));
-    }();
-    if (policy == 1) return false;
-    if (policy == 2) return p->k >= 2 * round;
-    return fk::ceil_div(p->n, kWarps) < sms && p->k >= 2 * round;
+    return (fk::ceil_div(p->n, kWarps) < sms && p->k >= 2 * round) || p->k >= 4 * round;
 }
 
 template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
