@@ -185,13 +185,16 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
 // on a long tail of CTAs; a quarter row each is one round. Mamba-1's 2.5-round in_proj was a
 // little slower split (2366 -> 2381 us with it), hence the 4-round threshold.
 bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
+    const int64_t round = int64_t(kUnroll) * 32 * (16 / elem_bytes);  // k one warp covers per round
+    if (p->k >= 4 * round) return true;
+    if (p->k < 2 * round) return false;
+    // Only rows of 2-3 rounds depend on the grid filling the GPU: ask for the SM count then.
     int dev = 0, sms = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
         (void)cudaGetLastError();  // a failed query only costs the faster variant
         return false;
     }
-    const int64_t round = int64_t(kUnroll) * 32 * (16 / elem_bytes);  // k one warp covers per round
-    return (fk::ceil_div(p->n, kWarps) < sms && p->k >= 2 * round) || p->k >= 4 * round;
+    return fk::ceil_div(p->n, kWarps) < sms;
 }
 
 template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {

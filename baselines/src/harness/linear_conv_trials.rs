@@ -4,7 +4,8 @@
 //! takes the fused epilogue, more rows the two ops (the function's fallback).
 
 use super::instances::random;
-use super::ssm_trials::{e, with_seed, R};
+use super::slot_trials::pick_slots;
+use super::ssm_trials::{e, f64s, with_seed, R};
 use crate::context::Context;
 use crate::ops::{self, CausalConv1d, ConvStep, StateSlots};
 use crate::table::OpTable;
@@ -27,10 +28,6 @@ struct Shape {
     slots: Option<(usize, usize)>,
 }
 
-fn to_f64(v: &[f32]) -> Vec<f64> {
-    v.iter().map(|&x| x as f64).collect()
-}
-
 fn fused_equals_two_ops(dev: &Device, dtype: DType, s: Shape) -> R<()> {
     with_seed("linear_conv1d_update", |rng| {
         let ctx = e(Context::new(dev, OpTable::baseline()))?;
@@ -48,12 +45,7 @@ fn fused_equals_two_ops(dev: &Device, dtype: DType, s: Shape) -> R<()> {
         let mut slots = None;
         if s.slots.is_some() {
             let mut ss = e(StateSlots::new(dev, s.rows, capacity))?;
-            let mut order: Vec<usize> = (0..capacity).collect();
-            for i in 0..live {
-                let j = rng.range(i as i64, capacity as i64) as usize;
-                order.swap(i, j);
-            }
-            e(ss.set(&order[..live]))?;
+            e(ss.set(&pick_slots(rng, live, capacity)))?;
             slots = Some(ss);
         }
         // The same step twice: the two ops, then the fused call, from equal starting states.
@@ -85,7 +77,7 @@ fn fused_equals_two_ops(dev: &Device, dtype: DType, s: Shape) -> R<()> {
             if one[..len].iter().any(|v| v.is_nan()) {
                 return Err(format!("{what}: NaN from the fused call"));
             }
-            compare(&one[..len], &to_f64(&two[..len]), exact).check(&format!("{what}: fused vs two ops"))?;
+            compare(&one[..len], &f64s(&two[..len]), exact).check(&format!("{what}: fused vs two ops"))?;
             if i == 1 && one[len..].iter().any(|v| !v.is_nan()) {
                 return Err("conv_out: a padding row was written".into());
             }

@@ -14,7 +14,7 @@ use fk_runtime::rng::Rng;
 use fk_runtime::{DType, Device, Tensor};
 
 /// `live` distinct slots out of `capacity`, in random order.
-fn pick_slots(rng: &mut Rng, live: usize, capacity: usize) -> Vec<usize> {
+pub(super) fn pick_slots(rng: &mut Rng, live: usize, capacity: usize) -> Vec<usize> {
     let mut all: Vec<usize> = (0..capacity).collect();
     for i in 0..live {
         let j = rng.range(i as i64, capacity as i64) as usize;

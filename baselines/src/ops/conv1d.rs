@@ -157,7 +157,7 @@ pub fn causal_conv1d_update_slots(table: &OpTable, conv: &CausalConv1d, x: &Tens
     conv_update(table, conv, x, conv_state, Some(slots), out)
 }
 
-fn conv_update(table: &OpTable, conv: &CausalConv1d, x: &Tensor, conv_state: &Tensor, slots: Option<&StateSlots>, out: &Tensor) -> Result<()> {
+pub(crate) fn conv_update(table: &OpTable, conv: &CausalConv1d, x: &Tensor, conv_state: &Tensor, slots: Option<&StateSlots>, out: &Tensor) -> Result<()> {
     let p = conv_update_params(conv, x, conv_state, slots, out)?;
     launch(table, OpId::CausalConv1dUpdate, x.device(), &p, || format!("x {x:?}, weight {:?}, conv_state {conv_state:?}", conv.weight))
 }

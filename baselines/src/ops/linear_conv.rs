@@ -4,9 +4,9 @@
 //! `include/fk/ops/skinny_gemm.h`); otherwise the two ops run one after the other. Either way
 //! the result is the two ops' (the epilogue convolves the same rounded in_proj output).
 
-use super::conv1d::conv_update_params;
+use super::conv1d::{conv_update, conv_update_params};
 use super::linear::{skinny_params, takes_skinny_path, WeightSource};
-use super::{causal_conv1d_update, causal_conv1d_update_slots, launch, linear, CausalConv1d, StateSlots};
+use super::{launch, linear, CausalConv1d, StateSlots};
 use crate::context::Context;
 use crate::table::OpId;
 use fk_runtime::linear::Linear;
@@ -35,10 +35,7 @@ pub fn linear_conv1d_update(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tenso
     let conv_in = out.narrow(1, step.begin, dim)?;
     if !takes_skinny_path(x, lin) {
         linear(ctx, x, lin, out)?;
-        return match step.slots {
-            Some(s) => causal_conv1d_update_slots(&ctx.ops, step.conv, &conv_in, step.state, s, step.conv_out),
-            None => causal_conv1d_update(&ctx.ops, step.conv, &conv_in, step.state, step.conv_out),
-        };
+        return conv_update(&ctx.ops, step.conv, &conv_in, step.state, step.slots, step.conv_out);
     }
     let mut p = skinny_params(x, &lin.weight, lin.bias.as_ref(), out, WeightSource::Parameter)?;
     let c = conv_update_params(step.conv, &conv_in, step.state, step.slots, step.conv_out)?;
