@@ -15,7 +15,7 @@ Method as peer_torch_ops.py: 2 x L2 written before each call, CUDA events, warm-
 Weights: randn scaled 1/sqrt(fan_in); hidden states randn, so routing is near-uniform as in our
 bench's random router logits.
 
-Usage: peer_hf_moe.py --out peer-moe.json [--tokens 1,2,4,8,16,64,256,1024,4096] [--reps 50]
+Usage: peer_hf_moe.py --out peer-moe.json [--tokens 1,2,4,...,4096] [--reps 50]
 """
 import argparse
 import json
@@ -32,7 +32,7 @@ HIDDEN, INTER, EXPERTS, TOP_K = 4096, 14336, 8, 2
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
-    ap.add_argument("--tokens", default="1,2,4,8,16,64,256,1024,4096")
+    ap.add_argument("--tokens", default="1,2,4,8,16,32,64,128,256,512,1024,2048,4096")  # MOE_BENCH_TOKENS
     ap.add_argument("--reps", type=int, default=50)
     a = ap.parse_args()
     import transformers

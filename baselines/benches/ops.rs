@@ -7,7 +7,7 @@
 //! measured at start.
 //! `cargo bench -p fk-baselines --bench ops -- [--op X] [--json FILE] [--peer FILE] [--quick]`
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
-use fk_baselines::harness::{encoder_bench_cases, llm_bench_cases, llm_decode_bench_cases, llm_sample_bench_cases, moe_bench_specs, ssm_bench_specs, LlmShapes, MoeShapes};
+use fk_baselines::harness::{encoder_bench_cases, llm_bench_cases, llm_decode_bench_cases, llm_sample_bench_cases, moe_bench_specs, ssm_bench_specs, LlmShapes, MoeShapes, MOE_BENCH_TOKENS};
 use fk_runtime::DType;
 
 fn main() {
@@ -19,7 +19,7 @@ fn main() {
     // attention rows are in the architecture crates' benches (encoder_attention_bench_cases).
     cases.extend(encoder_bench_cases(DType::BF16));
     let mut specs: Vec<BenchSpec> = cases.into_iter().map(BenchSpec::l1).collect();
-    specs.extend(moe_bench_specs(&MoeShapes::MIXTRAL_8X7B, &[1, 2, 4, 8, 16, 64, 256, 1024, 4096]));
+    specs.extend(moe_bench_specs(&MoeShapes::MIXTRAL_8X7B, &MOE_BENCH_TOKENS));
     specs.extend(ssm_bench_specs(&[1, 2048, 8192], &[1, 32]));
     bench::main("fk-baselines", None, specs, BenchEnv { gemm_peak_tflops: Some(Box::new(bench::gemm_peak_tflops)) })
 }

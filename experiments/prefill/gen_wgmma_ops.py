@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes baselines/include/fk/attention/sm90_wgmma_ops.cuh: the wgmma.mma_async wrappers the
-prefill kernel uses (their operand lists are 32-64 registers long, so they are generated).
+prefill and grouped MoE kernels use (their operand lists are 32-64 registers long, so they are generated).
   ss<N>: D[64xN] (+)= A[64x16] (smem desc, K-major) * B[16xN] (smem desc, K-major)
   rs<N>: D[64xN] (+)= A[64x16] (4 registers)       * B[16xN] (smem desc, MN-major: tnspB=1)
 Run: python3 experiments/prefill/gen_wgmma_ops.py > baselines/include/fk/attention/sm90_wgmma_ops.cuh
@@ -70,6 +70,9 @@ def main():
         for n in (64, 128):
             out.append(fn_ss(n, ty))
             out.append(fn_rs(n, ty))
+        # n256 (A from shared memory only): the grouped MoE GEMM's 64 x 256 consumer tile,
+        # one instruction where two n128 ones would read the A tile from shared memory twice.
+        out.append(fn_ss(256, ty))
         out.append("};\n")
     out.append(TAIL)
     print("".join(out), end="")

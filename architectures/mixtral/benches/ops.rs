@@ -12,7 +12,7 @@
 //!
 //! `cargo fastkernels bench --arch mixtral` runs this.
 use fk_baselines::harness::bench::{self, BenchEnv, BenchSpec};
-use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases, moe_bench_specs, MoeShapes};
+use fk_baselines::harness::{llm_bench_cases, llm_decode_bench_cases, moe_bench_specs, MoeShapes, MOE_BENCH_TOKENS};
 use fk_baselines::OpId;
 use fk_llm::attention::prefill_kernel_supports;
 use fk_llm::step_bench::{step_spec, BuildModel, ModuleNames, Scope, StepKind};
@@ -21,8 +21,6 @@ use fk_mixtral::moe_block_workload::MoeBlockWorkload;
 use fk_mixtral::{MixtralConfig, MixtralForCausalLM};
 use fk_runtime::DType;
 use std::sync::Arc;
-
-const MOE_TOKENS: [usize; 9] = [1, 2, 4, 8, 16, 64, 256, 1024, 4096];
 
 fn model_layers(cfg: &MixtralConfig) -> usize {
     match std::env::var("FASTKERNELS_MIXTRAL_LAYERS") {
@@ -41,11 +39,11 @@ fn main() {
     let cfg = MixtralConfig::mixtral_8x7b();
     let shapes = cfg.shapes();
     let moe = MoeShapes { hidden: cfg.hidden_size, intermediate: cfg.intermediate_size, experts: cfg.num_local_experts, top_k: cfg.num_experts_per_tok };
-    let mut specs: Vec<BenchSpec> = moe_bench_specs(&moe, &MOE_TOKENS);
+    let mut specs: Vec<BenchSpec> = moe_bench_specs(&moe, &MOE_BENCH_TOKENS);
     specs.extend(llm_bench_cases(&shapes, &[1, 2048], DType::BF16).into_iter().map(BenchSpec::l1));
     specs.extend(llm_decode_bench_cases(&shapes, &[(1, 4096), (32, 4096)], DType::BF16).into_iter().map(BenchSpec::l1));
     let moe_ops = [OpId::TopkSoftmax, OpId::MoeAlignBlockSize, OpId::FusedMoe, OpId::MoeSum];
-    for t in MOE_TOKENS {
+    for t in MOE_BENCH_TOKENS {
         let cfg = cfg.clone();
         specs.push(BenchSpec {
             op: "MixtralSparseMoeBlock".into(),

@@ -1,23 +1,24 @@
 // fk-mixtral candidate for fused_moe (contract: baselines/include/fk/ops/fused_moe.h): the
 // decode-time expert GEMMs, where each routed expert sees a handful of token rows.
 //
-// Why a different kernel there: with 16-slot aligned blocks the baseline's tile covers 16
-// tokens x 64+ weight rows and walks all of k serially in one CTA: at 1 token Mixtral's down
-// projection (2 experts x 4096 rows x k = 14336) becomes 128 CTAs with long serial k loops,
-// which keeps too few loads in flight (27 % of copy bandwidth on the H200). Here a CTA owns
-// one m16 tile of weight rows for one aligned block, and its 8 warps split k eight ways
-// (reduced through shared memory in warp order: deterministic), so the grid has thousands of
+// Why a different kernel there: at one token (2 slots) the baseline's Hopper tile (64 slots
+// x 256 weight rows, whole k per CTA) gives Mixtral's down projection (2 experts x 4096 rows x
+// k = 14336) only 32 CTAs: 32 SMs stream the weights while 100 idle. Here a CTA owns one m16
+// tile of weight rows for one aligned block, and its 8 warps split k eight ways (reduced
+// through shared memory in warp order: deterministic), so the grid has thousands of
 // short-lived CTAs and every SM streams weights. Weights go straight from global memory into
-// mma fragments (below); token rows are gathered through sorted_token_ids.
+// mma fragments (below); token rows are gathered through sorted_token_ids, 16 at a time (any
+// aligned block size that is a multiple of 16).
 //  * gate_up (activation 1): the tile's 16 rows are 8 gate rows (i0 .. i0 + 7) and the matching
 //    8 up rows (I + i0 ..), so one lane's accumulators hold gate and up of the same output and
 //    silu(gate) * up is formed in registers, rounded as PyTorch materialises it.
 //  * down (activation 0): 16 consecutive rows of w2; the fp32 sum is scaled by the slot's
 //    routing weight, then rounded once.
-// Above 32 token slots (16 tokens at top-2), or with aligned blocks other than 16 slots, the
-// baseline kernel runs: measured on the H200 (results/h200/run9-mixtral-candidate), this kernel
-// wins up to 32 slots (down projection 2.3x at 1 token, 1.3x at 2-16; gate_up 1.2x .. 1.02x)
-// and loses at 64 (0.8x), where the baseline's 16 x 64 tiles reuse each weight load enough.
+// Above kMaxSlots token slots the baseline kernel runs. Measured on the H200 against the
+// baseline's block-64 Hopper path in situ (results/h200/run41: MixtralSparseMoeBlock, same
+// call): 1.09x at 1 token, 0.94x at 2, 0.80-0.86x at 4-16 tokens, where the baseline's
+// 64 x 256 tiles stream at 3.3-4.0 TB/s. (Against the earlier block-16 baseline it won up to 16
+// tokens: run 9.)
 #include "fk/attention/sm80_mma.cuh"
 #include "fk/common.cuh"
 #include "fk/ops/fused_moe.h"
@@ -93,9 +94,9 @@ __device__ __forceinline__ void stream_rows(float (&acc)[MT][4], const T* row_lo
 
 // ---- the kernel ----
 constexpr int kWarps = 8;
-constexpr int kBlock = 16;  // aligned-block size this kernel takes: two n8 tiles of token rows
+constexpr int kTile = 16;   // token rows per pass: two n8 tiles (aligned blocks: multiples of it)
 constexpr int kSteps = 4;   // 32-k steps per register buffer (2 tiles of accumulators: no spill)
-constexpr int64_t kMaxSlots = 32;  // token slots (tokens x top_k) this kernel takes
+constexpr int64_t kMaxSlots = 2;  // token slots (tokens x top_k) this kernel takes: one token at top-2
 
 template <typename T> __device__ __forceinline__ float round_to(float v) { return fk::to_float(fk::from_float<T>(v)); }
 
@@ -104,7 +105,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2) moe_decode_kernel(const fk_fus
     // Everything here (ids, expert of the block, the activations) comes from earlier kernels.
     fk::pdl_grid_sync();
     const int b = blockIdx.y;
-    if (int64_t(b) * kBlock >= *p.num_tokens_post_padded) return;
+    const int64_t post = *p.num_tokens_post_padded, first = int64_t(b) * p.block_size;
+    if (first >= post) return;
     const int e = p.expert_ids[b];
     if (e < 0 || e >= p.num_experts) return;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
@@ -121,67 +123,73 @@ __global__ void __launch_bounds__(kWarps * 32, 2) moe_decode_kernel(const fk_fus
     }
     const T* row_lo = w + r_lo * k;
     const T* row_hi = w + r_hi * k;
-
-    // The lane's token row of each n8 tile: slot sorted_token_ids[16 b + 8 t + g].
-    const int32_t* ids = p.sorted_token_ids + int64_t(b) * kBlock;
-    const T* xrow[2];
-#pragma unroll
-    for (int t = 0; t < 2; ++t) {
-        const int s = ids[8 * t + g];
-        xrow[t] = s >= 0 && s < p.num_slots ? static_cast<const T*>(p.a) + int64_t(s / p.a_rows_per_slot) * p.a_stride : nullptr;
-    }
-    const auto x_at = [&](int t, int kk) {
-        return xrow[t] != nullptr ? __ldg(reinterpret_cast<const uint4*>(xrow[t] + kk)) : make_uint4(0, 0, 0, 0);
-    };
-
     // Warp w takes the w-th eighth of k (in 32-k steps).
     const int per = static_cast<int>((k + kWarps * kStepK - 1) / (kWarps * kStepK) * kStepK);
     const int kb = warp * per, ke = static_cast<int>(min(k, int64_t(kb) + per));
-    float acc[2][4] = {};
-    stream_rows<T, 2, kSteps>(acc, row_lo, row_hi, x_at, kb, 8 * c, ke);
+    const auto valid = [&](int s) { return s >= 0 && s < p.num_slots; };
 
-    // Sum the eight k ranges in warp order (the same bits on every run).
+    // The block's rows 16 at a time (two n8 tiles); padding trails a block, so the first
+    // 16-row group that starts with padding ends it. At decode sizes there is one group.
     __shared__ float part[kWarps][2][4][32];
+    for (int sub = 0; sub < p.block_size && first + sub < post; sub += kTile) {
+        const int32_t* ids = p.sorted_token_ids + first + sub;
+        if (!valid(ids[0])) break;
+        // The lane's token row of each n8 tile: slot ids[8 t + g].
+        const T* xrow[2];
 #pragma unroll
-    for (int t = 0; t < 2; ++t)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) part[warp][t][j][lane] = acc[t][j];
-    __syncthreads();
-    if (warp != 0) return;
-#pragma unroll
-    for (int t = 0; t < 2; ++t)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            float s = 0.f;
-#pragma unroll
-            for (int v = 0; v < kWarps; ++v) s += part[v][t][j][lane];
-            acc[t][j] = s;
+        for (int t = 0; t < 2; ++t) {
+            const int s = ids[8 * t + g];
+            xrow[t] = valid(s) ? static_cast<const T*>(p.a) + int64_t(s / p.a_rows_per_slot) * p.a_stride : nullptr;
         }
+        const auto x_at = [&](int t, int kk) {
+            return xrow[t] != nullptr ? __ldg(reinterpret_cast<const uint4*>(xrow[t] + kk)) : make_uint4(0, 0, 0, 0);
+        };
+        float acc[2][4] = {};
+        stream_rows<T, 2, kSteps>(acc, row_lo, row_hi, x_at, kb, 8 * c, ke);
 
-    // acc[t][h2 + q] = D[weight row g (h2 = 0) or g + 8 (h2 = 2)][token column 8t + 2c + q].
-    T* out = static_cast<T*>(p.out);
+        // Sum the eight k ranges in warp order (the same bits on every run).
+        __syncthreads();  // the previous group's sums have been read
 #pragma unroll
-    for (int t = 0; t < 2; ++t)
+        for (int t = 0; t < 2; ++t)
 #pragma unroll
-        for (int q = 0; q < 2; ++q) {
-            const int s = ids[8 * t + 2 * c + q];
-            if (s < 0 || s >= p.num_slots) continue;
-            T* orow = out + int64_t(s) * p.out_stride;
-            if constexpr (SILU) {
-                const float gate = round_to<T>(acc[t][q]);
-                const float act = round_to<T>(gate / (1.f + expf(-gate)));
-                orow[r_lo] = fk::from_float<T>(act * round_to<T>(acc[t][2 + q]));
-            } else {
-                const float wt = p.topk_weights != nullptr ? p.topk_weights[s] : 1.f;
-                orow[r_lo] = fk::from_float<T>(acc[t][q] * wt);
-                if (r_lo + 8 < n) orow[r_lo + 8] = fk::from_float<T>(acc[t][2 + q] * wt);
+            for (int j = 0; j < 4; ++j) part[warp][t][j][lane] = acc[t][j];
+        __syncthreads();
+        if (warp != 0) continue;
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                float s = 0.f;
+#pragma unroll
+                for (int v = 0; v < kWarps; ++v) s += part[v][t][j][lane];
+                acc[t][j] = s;
             }
-        }
+
+        // acc[t][h2 + q] = D[weight row g (h2 = 0) or g + 8 (h2 = 2)][token column 8t + 2c + q].
+        T* out = static_cast<T*>(p.out);
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+                const int s = ids[8 * t + 2 * c + q];
+                if (!valid(s)) continue;
+                T* orow = out + int64_t(s) * p.out_stride;
+                if constexpr (SILU) {
+                    const float gate = round_to<T>(acc[t][q]);
+                    const float act = round_to<T>(gate / (1.f + expf(-gate)));
+                    orow[r_lo] = fk::from_float<T>(act * round_to<T>(acc[t][2 + q]));
+                } else {
+                    const float wt = p.topk_weights != nullptr ? p.topk_weights[s] : 1.f;
+                    orow[r_lo] = fk::from_float<T>(acc[t][q] * wt);
+                    if (r_lo + 8 < n) orow[r_lo + 8] = fk::from_float<T>(acc[t][2 + q] * wt);
+                }
+            }
+    }
 }
 
 template <typename T, bool SILU> cudaError_t launch(const fk_fused_moe_params* p, cudaStream_t stream) {
     const int64_t tiles = SILU ? p->n / 8 : fk::ceil_div(p->n, int64_t(16));
-    const int64_t blocks = fk::ceil_div(p->em_capacity, int64_t(kBlock));
+    const int64_t blocks = fk::ceil_div(p->em_capacity, int64_t(p->block_size));
     FK_REQUIRE(tiles <= 0x7fffffff && blocks <= 65535);
     return fk::launch_pdl(moe_decode_kernel<T, SILU>, dim3(unsigned(tiles), unsigned(blocks)), dim3(kWarps * 32), 0, stream, *p);
 }
@@ -190,8 +198,8 @@ template <typename T, bool SILU> cudaError_t launch(const fk_fused_moe_params* p
 
 FK_OP_LAUNCHER(fused_moe)(const fk_fused_moe_params* p, cudaStream_t stream) {
     FK_REQUIRE(p != nullptr && stream != nullptr);
-    // Everything but 16-slot blocks, and every argument check, is the baseline's.
-    if (p->block_size != kBlock || p->num_slots > kMaxSlots || p->k <= 0 || p->n <= 0 || p->k % 8 != 0 || p->n % 8 != 0 || p->a_rows_per_slot <= 0 ||
+    // Everything past kMaxSlots slots, and every argument check, is the baseline's.
+    if (p->block_size < kTile || p->block_size % kTile != 0 || p->num_slots > kMaxSlots || p->k <= 0 || p->n <= 0 || p->k % 8 != 0 || p->n % 8 != 0 || p->a_rows_per_slot <= 0 ||
         (p->activation != 0 && p->activation != 1) || (p->dtype != FK_DTYPE_BF16 && p->dtype != FK_DTYPE_F16) || p->em_capacity <= 0 ||
         p->num_slots <= 0)
         return fk_baseline_fused_moe(p, stream);

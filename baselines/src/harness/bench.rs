@@ -316,7 +316,9 @@ fn run(crate_name: &str, candidate: Option<OpTable>, specs: Vec<BenchSpec>, env:
     let timer = Timer::new(&dev)?;
     let seed = fresh_seed();
     let mut rng = Rng::new(seed);
-    let selected: Vec<&BenchSpec> = specs.iter().filter(|s| args.ops.is_empty() || args.ops.iter().any(|o| s.op.contains(o.as_str()))).collect();
+    // `--op` matches a row's op name or "op shape" ("fused_moe gate_up [1024," picks one size).
+    let selected: Vec<&BenchSpec> =
+        specs.iter().filter(|s| args.ops.is_empty() || args.ops.iter().any(|o| s.op.contains(o.as_str()) || format!("{} {}", s.op, s.shape).contains(o.as_str()))).collect();
     for spec in selected {
         let cand = candidate.as_ref().filter(|c| args.self_test || spec.uses.iter().any(|&op| c.is_replaced(op)));
         let row = bench_one(&dev, &timer, spec, &baseline, cand, &mut rng, reps, warmup, copy, report.gemm_peak_tflops, &peer, args)

@@ -34,7 +34,7 @@ pub use encoder::{encoder_bench_cases, EncoderCase, MaskKind};
 pub use encoder_trials::encoder_trials;
 pub use errors::error_trials;
 pub use instances::{instantiate, random, Checked};
-pub use moe::{moe_bench_cases, MoeCase, MoeGemmKind, MoeShapes};
+pub use moe::{moe_bench_cases, MoeCase, MoeGemmKind, MoeShapes, MOE_BENCH_TOKENS};
 pub use moe_bench::moe_bench_specs;
 pub use moe_trials::moe_trials;
 pub use sampling::sampling_trials;

@@ -126,6 +126,12 @@ pub(super) fn moe_test_cases(dtype: DType) -> Vec<Case> {
         (4096, 64, 8, 128, 96, 128),
         (33, 64, 8, 264, 136, 16),
         (100, 8, 1, 1024, 2048, 128),
+        // Block 128 with ~50 slots per expert: last 64 rows all padding in some blocks (that
+        // consumer idles) and not in others; I = 320 ends mid-tile.
+        (400, 8, 1, 256, 320, 128),
+        // 32 slots on 2 experts in blocks of 64: an expert usually holds more than 16 (a decode
+        // kernel taking 16 rows at a time must walk the block's second group).
+        (32, 2, 1, 256, 512, 64),
     ];
     for &(t, e, k, h, i, b) in &gemm {
         for kind in [MoeGemmKind::GateUp, MoeGemmKind::Down] {
@@ -166,6 +172,11 @@ impl MoeShapes {
         format!("[{tokens}, {}] E{} k{} I={}", self.hidden, self.experts, self.top_k, self.intermediate)
     }
 }
+
+/// The token counts the MoE benches run (both `fk-baselines` and `fk-mixtral` `ops`, and
+/// `scripts/peer_hf_moe.py`'s default): every power of two from one decode token to a 4096-token
+/// prefill, so "at every batch size" is a row per size, not an interpolation.
+pub const MOE_BENCH_TOKENS: [usize; 13] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
 
 /// Bench cases of the MoE ops at a model's shapes for each token count (bf16).
 pub fn moe_bench_cases(s: &MoeShapes, tokens: &[usize], dtype: DType) -> Vec<Case> {

@@ -1,7 +1,8 @@
 // The grouped expert GEMM behind kernels/fused_moe.cu on Hopper (sm_90a): wgmma from
-// 128-byte-swizzled shared tiles, for blocks of 64 or 128 token slots (the prefill and
-// large-batch cases, where the mma.sync kernel of fused_moe_sm80.cuh tops out near a quarter
-// of cuBLAS because mma.sync cannot feed Hopper's tensor cores).
+// 128-byte-swizzled shared tiles, for blocks of 64 or 128 token slots (on sm_90a every batch
+// size: ops::fused_moe_block_size picks 64 up to ~96 slots per expert, 128 above). The
+// mma.sync kernel of fused_moe_sm80.cuh tops out near a quarter of cuBLAS at prefill (it cannot
+// feed Hopper's tensor cores) and at 27-70 % of copy bandwidth at decode.
 //
 // One CTA = one block of BM = 64 WM slots of sorted_token_ids (one expert) x one tile of 256
 // weight rows, three warpgroups, warp-specialised as the prefill attention kernel is (same
@@ -15,14 +16,21 @@
 //     stage to be freed. Why TMA for B: with cp.async for both tiles the one producer
 //     warpgroup's copy instructions capped the kernel near 330 TFLOP/s (run 13, 42 % of
 //     cuBLAS); B is most of the bytes and a plain 3-D tensor [E, n_w, K].
-//   warpgroups 1, 2 (consumers): m64n128k16 wgmma (A and B K-major from shared memory), one
-//     wgmma group kept in flight: a stage is released as soon as the next has been issued
-//     and it has retired.
-//     WM = 2 (BM 128, prefill): consumer w owns slots 64w.. and all 256 B rows (two n128
-//       accumulators).
-//     WM = 1 (BM 64, mid-size batches): both consumers share the 64 slots, consumer w owns
-//       B rows 128w .. 128w + 127 (one accumulator): the tile stays 256 rows wide, so each
-//       CTA still streams enough weight bytes, with half the padding rows of BM 128.
+//   warpgroups 1, 2 (consumers): wgmma (A and B K-major from shared memory), one wgmma
+//     group kept in flight: a stage is released as soon as the next has been issued and it
+//     has retired.
+//     WM = 2 (BM 128, prefill): consumer w owns slots 64w.. and all 256 B rows: one m64n256k16
+//       per k16 step (two m64n128 would read its A rows from shared memory twice). When its
+//       64 rows are all padding (a block's tail: an expert's count just past a multiple of
+//       128) it only hands the stages back. Run 41 against run 14 (H200): 1024 tokens gate_up
+//       451.7 -> 459.5 TFLOP/s, down 390.6 -> 414.8; 4096 tokens 533.5 -> 533.7, 513.4 -> 523.0.
+//       A BM 128 x BN 128 tile (more CTAs, for the down GEMM's 2.4 waves at 1024 tokens) lost
+//       everywhere in the same call (300-355 TFLOP/s): the tile's A re-reads cost more.
+//     WM = 1 (BM 64, decode and mid-size batches): both consumers share the 64 slots, consumer
+//       w owns B rows 128w .. 128w + 127 (m64n128k16): the tile stays 256 rows wide, so each
+//       CTA streams enough weight bytes, with half the padding rows of BM 128. Five 40 KB
+//       stages keep ~200 KB per SM in flight: the touched experts stream at 3.4-4.1 TB/s from
+//       2 to 128 tokens on the H200 (run 41).
 // gate_up (SILU): a consumer's B rows are its gate rows followed by the up rows of the same
 // columns (w13 rows n and I + n), so gate and up of one output element sit in the same thread:
 // silu(gate) * up is formed in registers and only [slots, I] is written. down (!SILU): 256
@@ -49,6 +57,8 @@ template <int WM_> struct Sm90Cfg {
     static constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2;
     static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;     // a multiple of 1024
     static constexpr int SMEM = 1024 + STAGES * STAGE_BYTES;  // + slack to 1024-align the ring
+    // A consumer's accumulator: its 64 rows x all 256 B rows (BM 128) or x its 128 (BM 64).
+    static constexpr int ACC = WM == 2 ? 128 : 64;
     // 128 x 56 + 256 x 224 = 384 x 168 registers: what __launch_bounds__(384, 1) gives the CTA.
     static constexpr int PRODUCER_REGS = 56, CONSUMER_REGS = 224;
     static_assert(STAGES * STAGE_BYTES + 1024 <= 227 * 1024, "shared memory");
@@ -57,8 +67,9 @@ template <int WM_> struct Sm90Cfg {
 // First weight row (within the expert) of TMA box j (0..3) of the B tile at column n0.
 template <int WM, bool SILU> __device__ __forceinline__ int box_row(int j, int64_t n0, int64_t N) {
     if constexpr (!SILU) return static_cast<int>(n0 + 64 * j);
-    // WM 2: boxes gate, gate, up, up (consumers share all 256 rows: acc 0 gate, acc 1 up).
-    // WM 1: boxes gate, up (consumer 0's 64 columns), gate, up (consumer 1's).
+    // WM 2: boxes gate, gate, up, up (both consumers read all 256 rows: the first half of a
+    // consumer's accumulator is gate, the second up). WM 1: boxes gate, up (consumer 0's 64
+    // columns), gate, up (consumer 1's).
     const bool up = WM == 2 ? j >= 2 : (j & 1) != 0;
     const int col = WM == 2 ? 64 * (j & 1) : 64 * (j >> 1);
     return static_cast<int>((up ? N : 0) + n0 + col);
@@ -73,7 +84,6 @@ __global__ void __launch_bounds__(384, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using C = Sm90Cfg<WM>;
     using M = attn::MmaType<T>;
-    constexpr int NH = WM;  // n128 accumulators per consumer
     extern __shared__ uint8_t smem_raw[];
     __shared__ int s_arow[C::BM];  // row of a, or -1 for padding
     __shared__ int s_slot[C::BM];  // output row (slot), or -1
@@ -141,45 +151,58 @@ __global__ void __launch_bounds__(384, 1)
         // ---------------- consumers ----------------
         attn::setmaxnreg_inc<C::CONSUMER_REGS>();
         const int w = wg - 1, warp = t / 32, lane = t % 32;
-        float acc[NH][64];
-#pragma unroll
-        for (int h = 0; h < NH; ++h)
-#pragma unroll
-            for (int i = 0; i < 64; ++i) acc[h][i] = 0.f;
-        // K-major SW128 descriptors (sbo = 8 rows x 128 B). WM 2: this consumer's 64 A rows
-        // start 64 x 128 B into the A tile and it reads both 128-row halves of B; WM 1: both
-        // read A from row 0 and consumer w its own B half. A k16 step is 32 bytes along the row.
+        // K-major SW128 descriptors (sbo = 8 rows x 128 B). BM 128: this consumer's 64 A rows
+        // start 64 x 128 B into the A tile and it reads all BN B rows in one m64nBN
+        // instruction (m64n256); BM 64: both read A from row 0 and consumer w its own 128 B
+        // rows (m64n128).
+        // A k16 step is 32 bytes along the row.
         const int a_row = WM == 2 ? 64 * w : 0, b_row = WM == 2 ? 0 : 128 * w;
+        // Padding rows trail a block, so at BM 128 a block's last 64 rows are often all
+        // padding (an expert's count past a multiple of 128 by at most 64): that consumer
+        // only hands the stages back. Its tensor-core time goes to the other consumer.
+        bool idle = WM == 2;
+        for (int r = 0; r < 64 && idle; ++r) idle = s_slot[a_row + r] < 0;
+        if (idle) {
+            for (int kt = 0; kt < ktiles; ++kt) {
+                const int st = kt % C::STAGES;
+                attn::mbar_wait(full(st), (kt / C::STAGES) & 1);
+                if (lane == 0) attn::mbar_arrive(empty(st));
+            }
+            return;
+        }
+        float acc[C::ACC];
+#pragma unroll
+        for (int i = 0; i < C::ACC; ++i) acc[i] = 0.f;
         const uint64_t a0 = attn::sw128_desc(ring + a_row * 128, 16, 1024);
         const uint64_t b0 = attn::sw128_desc(ring + C::A_BYTES + b_row * 128, 16, 1024);
-        constexpr uint64_t STAGE = C::STAGE_BYTES >> 4, B_HALF = (128 * 128) >> 4;
+        constexpr uint64_t STAGE = C::STAGE_BYTES >> 4;
         for (int kt = 0; kt < ktiles; ++kt) {
             const int st = kt % C::STAGES;
             attn::mbar_wait(full(st), (kt / C::STAGES) & 1);
             attn::fence_proxy_async();
-#pragma unroll
-            for (int h = 0; h < NH; ++h) attn::reg_fence(acc[h]);
+            attn::reg_fence(acc);
             attn::wgmma_fence();
             const uint64_t da = a0 + st * STAGE, db = b0 + st * STAGE;
 #pragma unroll
-            for (int k16 = 0; k16 < C::BK / 16; ++k16)
-#pragma unroll
-                for (int h = 0; h < NH; ++h) attn::WgmmaOps<T>::ss128(acc[h], da + 2 * k16, db + h * B_HALF + 2 * k16, 1);
+            for (int k16 = 0; k16 < C::BK / 16; ++k16) {
+                if constexpr (C::ACC == 128) attn::WgmmaOps<T>::ss256(acc, da + 2 * k16, db + 2 * k16, 1);
+                else attn::WgmmaOps<T>::ss128(acc, da + 2 * k16, db + 2 * k16, 1);
+            }
             attn::wgmma_commit();
             // Step kt-1 has retired (only kt may still run): its stage goes back to the producer.
             attn::wgmma_wait<1>();
-#pragma unroll
-            for (int h = 0; h < NH; ++h) attn::reg_fence(acc[h]);
+            attn::reg_fence(acc);
             if (kt > 0 && lane == 0) attn::mbar_arrive(empty((kt - 1) % C::STAGES));
         }
         attn::wgmma_wait<0>();
-#pragma unroll
-        for (int h = 0; h < NH; ++h) attn::reg_fence(acc[h]);
+        attn::reg_fence(acc);
 
-        // Accumulator layout (m64n128): acc[h][4i + e] is row 16 warp + lane/4 (+8 for e >= 2),
-        // column 8i + 2 (lane % 4) + (e & 1) of the h-th 128 B rows this consumer reads.
-        // Output columns: gate_up WM 2: 8i (gate acc 0, up acc 1, 16 blocks); gate_up WM 1:
-        // 64w + 8i (gate i < 8, up i + 8); down: 128 (WM 2 ? h : w) + 8i.
+        // Accumulator layout (m64nN): acc[4i + e] is row 16 warp + lane/4 (+8 for e >= 2),
+        // column 8i + 2 (lane % 4) + (e & 1) of the B rows this consumer read, CB n8 blocks.
+        // gate_up: the first CB/2 blocks are gate, the rest the up rows of the same columns;
+        // the consumer's output columns start at n0 + base (BM 64: its half of the tile).
+        constexpr int CB = C::ACC / 4;
+        const int64_t base = WM == 2 ? 0 : (SILU ? 64 : 128) * w;
         T* out = static_cast<T*>(p.out);
         const int g = lane / 4, c2 = 2 * (lane % 4);
 #pragma unroll
@@ -188,25 +211,22 @@ __global__ void __launch_bounds__(384, 1)
             if (slot < 0) continue;
             T* orow = out + int64_t(slot) * p.out_stride;
             if constexpr (SILU) {
-                constexpr int BLOCKS = WM == 2 ? 16 : 8;  // n8 output blocks per consumer
 #pragma unroll
-                for (int i = 0; i < BLOCKS; ++i) {
-                    const int64_t col = n0 + (WM == 2 ? 0 : 64 * w) + 8 * i + c2;
+                for (int i = 0; i < CB / 2; ++i) {
+                    const int64_t col = n0 + base + 8 * i + c2;
                     if (col >= N) continue;
-                    const float* gate = &acc[0][4 * i + 2 * r];
-                    const float* up = WM == 2 ? &acc[NH - 1][4 * i + 2 * r] : &acc[0][4 * (i + 8) + 2 * r];
+                    const float* gate = &acc[4 * i + 2 * r];
+                    const float* up = &acc[4 * (i + CB / 2) + 2 * r];
                     *reinterpret_cast<uint32_t*>(orow + col) = M::pack(silu_mul<T>(gate[0], up[0]), silu_mul<T>(gate[1], up[1]));
                 }
             } else {
                 const float rw = p.topk_weights != nullptr ? p.topk_weights[slot] : 1.f;
 #pragma unroll
-                for (int h = 0; h < NH; ++h)
-#pragma unroll
-                    for (int i = 0; i < 16; ++i) {
-                        const int64_t col = n0 + 128 * (WM == 2 ? h : w) + 8 * i + c2;
-                        if (col >= N) continue;
-                        *reinterpret_cast<uint32_t*>(orow + col) = M::pack(acc[h][4 * i + 2 * r] * rw, acc[h][4 * i + 2 * r + 1] * rw);
-                    }
+                for (int i = 0; i < CB; ++i) {
+                    const int64_t col = n0 + base + 8 * i + c2;
+                    if (col >= N) continue;
+                    *reinterpret_cast<uint32_t*>(orow + col) = M::pack(acc[4 * i + 2 * r] * rw, acc[4 * i + 2 * r + 1] * rw);
+                }
             }
         }
     }
