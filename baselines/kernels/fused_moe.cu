@@ -44,42 +44,15 @@ bool encode_weight_map(CUtensorMap* map, const fk_fused_moe_params* p, bool silu
     return fk::encode_sw128_map<3>(map, p->weight, p->dtype, dims, strides, box);
 }
 
-template <typename T, bool SILU, int WM, bool MC> cudaError_t launch_sm90(const fk_fused_moe_params* p, const CUtensorMap& wmap, cudaStream_t stream) {
+template <typename T, bool SILU, int WM> cudaError_t launch_sm90(const fk_fused_moe_params* p, const CUtensorMap& wmap, cudaStream_t stream) {
     using C = fk::moe::Sm90Cfg<WM>;
-    auto kernel = fk::moe::fused_moe_sm90_kernel<T, SILU, WM, MC>;
+    auto kernel = fk::moe::fused_moe_sm90_kernel<T, SILU, WM>;
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
     if (e != cudaSuccess) return e;
     const int64_t cols = SILU ? C::BN / 2 : C::BN;
-    int64_t gx = fk::ceil_div(p->em_capacity, C::BM);
-    const int64_t gy = fk::ceil_div(p->n, cols);
-    if (MC) gx += gx & 1;  // whole clusters of 2 (a spare CTA finds no rows and leaves)
+    const int64_t gx = fk::ceil_div(p->em_capacity, C::BM), gy = fk::ceil_div(p->n, cols);
     FK_REQUIRE(gx <= 0x7fffffff && gy <= 65535);
-    if (!MC) return fk::launch_pdl(kernel, dim3(unsigned(gx), unsigned(gy)), dim3(C::THREADS), size_t(C::SMEM), stream, *p, wmap);
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(unsigned(gx), unsigned(gy));
-    cfg.blockDim = dim3(C::THREADS);
-    cfg.dynamicSmemBytes = C::SMEM;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[2];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    attr[1].id = cudaLaunchAttributeClusterDimension;
-    attr[1].val.clusterDim.x = 2;
-    attr[1].val.clusterDim.y = 1;
-    attr[1].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 2;
-    return cudaLaunchKernelEx(&cfg, kernel, *p, wmap);
-}
-
-// EXPERIMENT (A/B on the device): FK_MOE_MULTICAST=1 runs BM 128 blocks as clusters of two
-// that share B tiles by TMA multicast.
-bool multicast() {
-    static const bool on = [] {
-        const char* v = getenv("FK_MOE_MULTICAST");
-        return v != nullptr && v[0] == '1';
-    }();
-    return on;
+    return fk::launch_pdl(kernel, dim3(unsigned(gx), unsigned(gy)), dim3(C::THREADS), size_t(C::SMEM), stream, *p, wmap);
 }
 #endif
 
@@ -88,9 +61,7 @@ template <typename T, bool SILU> cudaError_t launch_t(const fk_fused_moe_params*
     // Without a tensor map (a driver older than CUDA 12.0's API) the portable kernel runs.
     CUtensorMap wmap;
     if (p->block_size % 64 == 0 && encode_weight_map(&wmap, p, SILU))
-        return p->block_size % 128 != 0 ? launch_sm90<T, SILU, 1, false>(p, wmap, stream)
-               : multicast()            ? launch_sm90<T, SILU, 2, true>(p, wmap, stream)
-                                        : launch_sm90<T, SILU, 2, false>(p, wmap, stream);
+        return p->block_size % 128 == 0 ? launch_sm90<T, SILU, 2>(p, wmap, stream) : launch_sm90<T, SILU, 1>(p, wmap, stream);
 #endif
     if (p->block_size % LargeCfg::BM == 0) return launch_cfg<T, LargeCfg, SILU>(p, stream);
     if (p->block_size % MediumCfg::BM == 0) return launch_cfg<T, MediumCfg, SILU>(p, stream);

@@ -78,7 +78,7 @@ template <int WM, bool SILU> __device__ __forceinline__ int box_row(int j, int64
 // `wmap`: the weight as a 3-D tensor (K, n_w, E), box (64, 64, 1), 128-byte swizzle (what the
 // launcher encodes); rows past n_w of an expert are zero-filled by TMA, and a gate box reaching
 // past N reads up rows whose products land in columns the epilogue never stores.
-template <typename T, bool SILU, int WM, bool MC>
+template <typename T, bool SILU, int WM>
 __global__ void __launch_bounds__(384, 1)
     fused_moe_sm90_kernel(const __grid_constant__ fk_fused_moe_params p, const __grid_constant__ CUtensorMap wmap) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -92,20 +92,6 @@ __global__ void __launch_bounds__(384, 1)
     const int tid = threadIdx.x;
     const int64_t m0 = int64_t(blockIdx.x) * C::BM;
     const int64_t post = *p.num_tokens_post_padded;
-    // MC (launched as clusters of 2 along x): CTAs 2j and 2j + 1 hold consecutive slot blocks.
-    // When both are live and of the same expert they read the same B tiles: each loads half of
-    // every stage's boxes and multicasts them to both, halving the weight traffic out of L2.
-    // Both CTAs read the same values here, so they agree on `pair` (and neither leaves early).
-    bool pair = false;
-    uint32_t rank = 0;
-    if constexpr (MC) {
-        rank = attn::cluster_rank();
-        const int64_t lo = int64_t(blockIdx.x & ~1u) * C::BM, hi = lo + C::BM;
-        if (hi < post) {
-            const int e0 = p.expert_ids[lo / p.block_size], e1 = p.expert_ids[hi / p.block_size];
-            pair = e0 == e1 && e0 >= 0 && e0 < p.num_experts;
-        }
-    }
     if (m0 >= post) return;
     const int expert = p.expert_ids[m0 / p.block_size];
     if (expert < 0 || expert >= p.num_experts) return;
@@ -126,13 +112,11 @@ __global__ void __launch_bounds__(384, 1)
     if (tid == 0) {
         for (int st = 0; st < C::STAGES; ++st) {
             attn::mbar_init(full(st), 129);  // a cp.async arrival per producer thread + the TMA issuer's
-            attn::mbar_init(empty(st), pair ? 16 : 8);  // one arrival per consumer warp (of both CTAs)
+            attn::mbar_init(empty(st), 8);   // one arrival per consumer warp
         }
         attn::mbar_init_fence();
     }
-    // A pair's barriers take the other CTA's arrivals and multicasts: both must be initialised.
-    if (pair) attn::cluster_sync();
-    else __syncthreads();
+    __syncthreads();
 
     const int ktiles = static_cast<int>((K + C::BK - 1) / C::BK);
     const int wg = tid / 128, t = tid % 128;
@@ -149,12 +133,8 @@ __global__ void __launch_bounds__(384, 1)
             if (t == 0) {
                 attn::mbar_arrive_expect_tx(full(st), C::B_BYTES);
 #pragma unroll
-                for (int j = 0; j < C::BN / C::BOX_ROWS; ++j) {
-                    const uint32_t dst = sb + j * C::BOX_ROWS * 128;
-                    const int row = box_row<WM, SILU>(j, n0, N);
-                    if (!pair) attn::tma_load_3d(dst, &wmap, full(st), kt * C::BK, row, expert);
-                    else if (uint32_t(j & 1) == rank) attn::tma_load_3d_multicast(dst, &wmap, full(st), kt * C::BK, row, expert, 0x3);
-                }
+                for (int j = 0; j < C::BN / C::BOX_ROWS; ++j)
+                    attn::tma_load_3d(sb + j * C::BOX_ROWS * 128, &wmap, full(st), kt * C::BK, box_row<WM, SILU>(j, n0, N), expert);
             }
             const int64_t kk = int64_t(kt) * C::BK + c * 8;
             const bool kin = kk < K;
@@ -172,91 +152,84 @@ __global__ void __launch_bounds__(384, 1)
         attn::setmaxnreg_inc<C::CONSUMER_REGS>();
         const int w = wg - 1, warp = t / 32, lane = t % 32;
         // K-major SW128 descriptors (sbo = 8 rows x 128 B). BM 128: this consumer's 64 A rows
-        // start 64 x 128 B into the A tile and it reads all 256 B rows in one m64n256
-        // instruction; BM 64: both read A from row 0 and consumer w its own 128 B rows
-        // (m64n128). A k16 step is 32 bytes along the row.
+        // start 64 x 128 B into the A tile and it reads all BN B rows in one m64nBN
+        // instruction (m64n256); BM 64: both read A from row 0 and consumer w its own 128 B
+        // rows (m64n128).
+        // A k16 step is 32 bytes along the row.
         const int a_row = WM == 2 ? 64 * w : 0, b_row = WM == 2 ? 0 : 128 * w;
         // Padding rows trail a block, so at BM 128 a block's last 64 rows are often all
         // padding (an expert's count past a multiple of 128 by at most 64): that consumer
         // only hands the stages back. Its tensor-core time goes to the other consumer.
         bool idle = WM == 2;
         for (int r = 0; r < 64 && idle; ++r) idle = s_slot[a_row + r] < 0;
-        // A stage is free for the producer(s) once this warp has let it go in both CTAs of a pair.
-        const auto release = [&](int st) {
-            if (lane != 0) return;
-            attn::mbar_arrive(empty(st));
-            if (pair) attn::mbar_arrive_cluster(empty(st), rank ^ 1u);
-        };
         if (idle) {
             for (int kt = 0; kt < ktiles; ++kt) {
                 const int st = kt % C::STAGES;
                 attn::mbar_wait(full(st), (kt / C::STAGES) & 1);
-                release(st);
+                if (lane == 0) attn::mbar_arrive(empty(st));
             }
-        } else {
-            float acc[C::ACC];
+            return;
+        }
+        float acc[C::ACC];
 #pragma unroll
-            for (int i = 0; i < C::ACC; ++i) acc[i] = 0.f;
-            const uint64_t a0 = attn::sw128_desc(ring + a_row * 128, 16, 1024);
-            const uint64_t b0 = attn::sw128_desc(ring + C::A_BYTES + b_row * 128, 16, 1024);
-            constexpr uint64_t STAGE = C::STAGE_BYTES >> 4;
-            for (int kt = 0; kt < ktiles; ++kt) {
-                const int st = kt % C::STAGES;
-                attn::mbar_wait(full(st), (kt / C::STAGES) & 1);
-                attn::fence_proxy_async();
-                attn::reg_fence(acc);
-                attn::wgmma_fence();
-                const uint64_t da = a0 + st * STAGE, db = b0 + st * STAGE;
-#pragma unroll
-                for (int k16 = 0; k16 < C::BK / 16; ++k16) {
-                    if constexpr (C::ACC == 128) attn::WgmmaOps<T>::ss256(acc, da + 2 * k16, db + 2 * k16, 1);
-                    else attn::WgmmaOps<T>::ss128(acc, da + 2 * k16, db + 2 * k16, 1);
-                }
-                attn::wgmma_commit();
-                // Step kt-1 has retired (only kt may still run): its stage goes back to the producer.
-                attn::wgmma_wait<1>();
-                attn::reg_fence(acc);
-                if (kt > 0) release((kt - 1) % C::STAGES);
-            }
-            attn::wgmma_wait<0>();
+        for (int i = 0; i < C::ACC; ++i) acc[i] = 0.f;
+        const uint64_t a0 = attn::sw128_desc(ring + a_row * 128, 16, 1024);
+        const uint64_t b0 = attn::sw128_desc(ring + C::A_BYTES + b_row * 128, 16, 1024);
+        constexpr uint64_t STAGE = C::STAGE_BYTES >> 4;
+        for (int kt = 0; kt < ktiles; ++kt) {
+            const int st = kt % C::STAGES;
+            attn::mbar_wait(full(st), (kt / C::STAGES) & 1);
+            attn::fence_proxy_async();
             attn::reg_fence(acc);
+            attn::wgmma_fence();
+            const uint64_t da = a0 + st * STAGE, db = b0 + st * STAGE;
+#pragma unroll
+            for (int k16 = 0; k16 < C::BK / 16; ++k16) {
+                if constexpr (C::ACC == 128) attn::WgmmaOps<T>::ss256(acc, da + 2 * k16, db + 2 * k16, 1);
+                else attn::WgmmaOps<T>::ss128(acc, da + 2 * k16, db + 2 * k16, 1);
+            }
+            attn::wgmma_commit();
+            // Step kt-1 has retired (only kt may still run): its stage goes back to the producer.
+            attn::wgmma_wait<1>();
+            attn::reg_fence(acc);
+            if (kt > 0 && lane == 0) attn::mbar_arrive(empty((kt - 1) % C::STAGES));
+        }
+        attn::wgmma_wait<0>();
+        attn::reg_fence(acc);
 
-            // Accumulator layout (m64nN): acc[4i + e] is row 16 warp + lane/4 (+8 for e >= 2),
-            // column 8i + 2 (lane % 4) + (e & 1) of the B rows this consumer read, CB n8 blocks.
-            // gate_up: the first CB/2 blocks are gate, the rest the up rows of the same columns;
-            // the consumer's output columns start at n0 + base (BM 64: its half of the tile).
-            constexpr int CB = C::ACC / 4;
-            const int64_t base = WM == 2 ? 0 : (SILU ? 64 : 128) * w;
-            T* out = static_cast<T*>(p.out);
-            const int g = lane / 4, c2 = 2 * (lane % 4);
+        // Accumulator layout (m64nN): acc[4i + e] is row 16 warp + lane/4 (+8 for e >= 2),
+        // column 8i + 2 (lane % 4) + (e & 1) of the B rows this consumer read, CB n8 blocks.
+        // gate_up: the first CB/2 blocks are gate, the rest the up rows of the same columns;
+        // the consumer's output columns start at n0 + base (BM 64: its half of the tile).
+        constexpr int CB = C::ACC / 4;
+        const int64_t base = WM == 2 ? 0 : (SILU ? 64 : 128) * w;
+        T* out = static_cast<T*>(p.out);
+        const int g = lane / 4, c2 = 2 * (lane % 4);
 #pragma unroll
-            for (int r = 0; r < 2; ++r) {
-                const int slot = s_slot[a_row + warp * 16 + g + 8 * r];
-                if (slot < 0) continue;
-                T* orow = out + int64_t(slot) * p.out_stride;
-                if constexpr (SILU) {
+        for (int r = 0; r < 2; ++r) {
+            const int slot = s_slot[a_row + warp * 16 + g + 8 * r];
+            if (slot < 0) continue;
+            T* orow = out + int64_t(slot) * p.out_stride;
+            if constexpr (SILU) {
 #pragma unroll
-                    for (int i = 0; i < CB / 2; ++i) {
-                        const int64_t col = n0 + base + 8 * i + c2;
-                        if (col >= N) continue;
-                        const float* gate = &acc[4 * i + 2 * r];
-                        const float* up = &acc[4 * (i + CB / 2) + 2 * r];
-                        *reinterpret_cast<uint32_t*>(orow + col) = M::pack(silu_mul<T>(gate[0], up[0]), silu_mul<T>(gate[1], up[1]));
-                    }
-                } else {
-                    const float rw = p.topk_weights != nullptr ? p.topk_weights[slot] : 1.f;
+                for (int i = 0; i < CB / 2; ++i) {
+                    const int64_t col = n0 + base + 8 * i + c2;
+                    if (col >= N) continue;
+                    const float* gate = &acc[4 * i + 2 * r];
+                    const float* up = &acc[4 * (i + CB / 2) + 2 * r];
+                    *reinterpret_cast<uint32_t*>(orow + col) = M::pack(silu_mul<T>(gate[0], up[0]), silu_mul<T>(gate[1], up[1]));
+                }
+            } else {
+                const float rw = p.topk_weights != nullptr ? p.topk_weights[slot] : 1.f;
 #pragma unroll
-                    for (int i = 0; i < CB; ++i) {
-                        const int64_t col = n0 + base + 8 * i + c2;
-                        if (col >= N) continue;
-                        *reinterpret_cast<uint32_t*>(orow + col) = M::pack(acc[4 * i + 2 * r] * rw, acc[4 * i + 2 * r + 1] * rw);
-                    }
+                for (int i = 0; i < CB; ++i) {
+                    const int64_t col = n0 + base + 8 * i + c2;
+                    if (col >= N) continue;
+                    *reinterpret_cast<uint32_t*>(orow + col) = M::pack(acc[4 * i + 2 * r] * rw, acc[4 * i + 2 * r + 1] * rw);
                 }
             }
         }
     }
-    // The other CTA of a pair may still arrive on this one's barriers: neither leaves first.
-    if (pair) attn::cluster_sync();
 #endif
 }
 
