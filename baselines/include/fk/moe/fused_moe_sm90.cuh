@@ -25,7 +25,10 @@
 //       128) it only hands the stages back. Run 41 against run 14 (H200): 1024 tokens gate_up
 //       451.7 -> 459.5 TFLOP/s, down 390.6 -> 414.8; 4096 tokens 533.5 -> 533.7, 513.4 -> 523.0.
 //       A BM 128 x BN 128 tile (more CTAs, for the down GEMM's 2.4 waves at 1024 tokens) lost
-//       everywhere in the same call (300-355 TFLOP/s): the tile's A re-reads cost more.
+//       everywhere in the same call (300-355 TFLOP/s): the tile's A re-reads cost more. So did
+//       pairs of same-expert CTAs in a cluster sharing B by TMA multicast (run 42: 1024 tokens
+//       gate_up 458 -> 405 TFLOP/s, 4096 533 -> 474): L2 bandwidth is not what holds this
+//       kernel at ~70 % of cuBLAS, and the pairs' cross-CTA stage release costs.
 //     WM = 1 (BM 64, decode and mid-size batches): both consumers share the 64 slots, consumer
 //       w owns B rows 128w .. 128w + 127 (m64n128k16): the tile stays 256 rows wide, so each
 //       CTA streams enough weight bytes, with half the padding rows of BM 128. Five 40 KB
