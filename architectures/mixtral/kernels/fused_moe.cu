@@ -15,10 +15,10 @@
 //  * down (activation 0): 16 consecutive rows of w2; the fp32 sum is scaled by the slot's
 //    routing weight, then rounded once.
 // Above kMaxSlots token slots the baseline kernel runs. Measured on the H200 against the
-// baseline's block-64 Hopper path in situ (results/h200/run41: MixtralSparseMoeBlock, same
-// call): 1.09x at 1 token, 0.94x at 2, 0.80-0.86x at 4-16 tokens, where the baseline's
-// 64 x 256 tiles stream at 3.3-4.0 TB/s. (Against the earlier block-16 baseline it won up to 16
-// tokens: run 9.)
+// baseline's block-64 Hopper path in situ (results/h200/run41-moe-block64,
+// MixtralSparseMoeBlock, same call): 1.09x at 1 token, 0.94x at 2, 0.80-0.86x at 4-16 tokens,
+// where the baseline's 64 x 256 tiles stream at 3.3-4.0 TB/s. (Against the earlier block-16
+// baseline it won up to 16 tokens: run 9.)
 #include "fk/attention/sm80_mma.cuh"
 #include "fk/common.cuh"
 #include "fk/ops/fused_moe.h"

@@ -154,7 +154,7 @@ pub fn moe_align_block_size_checked(table: &OpTable, topk_ids: &Tensor, align: &
 /// 40 KB stages keep ~200 KB per SM in flight), 128 above (prefill: half the A re-reads).
 /// Run 40 (H200, Mixtral-8x7B experts, same call): block 64 streams the touched experts at
 /// 2.8-4.1 TB/s from 1 to 64 tokens (67-98 % of copy) where block 16's mma.sync tiles reached
-/// 1.7-3.0 TB/s. Other architectures keep the portable three-way choice (16 / 64 / 128).
+/// 1.7-3.0 TB/s. Builds for other GPUs keep the portable three-way choice (16 / 64 / 128).
 pub fn fused_moe_block_size(tokens: usize, top_k: usize, experts: usize) -> usize {
     let per_expert = (tokens * top_k).div_ceil(experts.max(1));
     if per_expert > 96 {
