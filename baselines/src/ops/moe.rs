@@ -354,3 +354,20 @@ pub fn fused_experts(table: &OpTable, x: &Tensor, topk_weights: &Tensor, topk_id
     fused_moe(table, &inter_buf, w2, &ws.align, MoeGemm::Down { topk_weights: Some(&w) }, &y)?;
     moe_sum(table, &y.reshape(&[tokens, ws.top_k, hidden])?, None, None, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fused_moe_block_size;
+
+    /// Mixtral (8 experts, top-2): which kernel each batch size reaches (see the function's notes).
+    #[test]
+    fn block_size_follows_slots_per_expert() {
+        let hopper = crate::COMPUTE_CAP == "90a";
+        for (tokens, want_hopper, want_other) in [(1, 64, 16), (16, 64, 16), (128, 64, 16), (129, 64, 64), (384, 64, 64), (385, 128, 128), (4096, 128, 128)] {
+            let want = if hopper { want_hopper } else { want_other };
+            assert_eq!(fused_moe_block_size(tokens, 2, 8), want, "{tokens} tokens");
+        }
+        // Degenerate expert counts do not divide by zero.
+        assert_eq!(fused_moe_block_size(4, 1, 0), if hopper { 64 } else { 16 });
+    }
+}
