@@ -17,8 +17,10 @@ pub struct BenchArgs {
     /// Architecture to bench (repeatable or comma-separated); default: every implemented one
     #[arg(long = "arch", value_name = "ARCH", value_delimiter = ',')]
     arches: Vec<String>,
-    /// Only these ops (repeatable or comma-separated), passed to the bench binaries
-    #[arg(long = "op", value_name = "OP", value_delimiter = ',')]
+    /// Only these rows (repeatable or comma-separated), passed to the bench binaries: an op name
+    /// or the start of "op shape" ("MixtralSparseMoeBlock [1024, 4096]": a comma followed by a
+    /// space stays in the filter)
+    #[arg(long = "op", value_name = "OP")]
     ops: Vec<String>,
     /// Every architecture crate whose candidate slot holds at least one `.cu`
     #[arg(long)]
@@ -32,6 +34,26 @@ pub struct BenchArgs {
     /// Print the cargo commands instead of running them
     #[arg(long)]
     dry_run: bool,
+}
+
+/// `--op` values split at commas that separate filters (not followed by a space, which a shape
+/// label's "[1024, 4096]" has); empty pieces dropped (an empty filter would match every row).
+fn op_filters(values: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in values {
+        let mut cur = String::new();
+        let mut chars = v.chars().peekable();
+        while let Some(ch) = chars.next() {
+            if ch == ',' && chars.peek() != Some(&' ') {
+                out.push(std::mem::take(&mut cur));
+            } else {
+                cur.push(ch);
+            }
+        }
+        out.push(cur);
+    }
+    out.retain(|f| !f.trim().is_empty());
+    out
 }
 
 pub fn run(ctx: &Ctx, args: BenchArgs) -> Result<i32> {
@@ -71,9 +93,9 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> Result<i32> {
         let mut cargo_args: Vec<String> =
             ["bench", "-p", &c.package, "--bench", BENCH_TARGET, "--", "--json"].iter().map(|s| s.to_string()).collect();
         cargo_args.push(out.display().to_string());
-        for op in &args.ops {
+        for op in op_filters(&args.ops) {
             cargo_args.push("--op".into());
-            cargo_args.push(op.clone());
+            cargo_args.push(op);
         }
         if args.quick {
             cargo_args.push("--quick".into());
@@ -111,4 +133,19 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> Result<i32> {
         return Ok(0);
     }
     finish(&outcomes, args.json.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::op_filters;
+
+    #[test]
+    fn op_filters_split_lists_but_keep_shapes() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(op_filters(&v(&["rms_norm,fused_moe"])), v(&["rms_norm", "fused_moe"]));
+        assert_eq!(op_filters(&v(&["MixtralSparseMoeBlock [1024, 4096]"])), v(&["MixtralSparseMoeBlock [1024, 4096]"]));
+        // A trailing comma (a shape prefix such as "[1024,") leaves no empty match-all filter.
+        assert_eq!(op_filters(&v(&["fused_moe gate_up [1024,", "moe_sum"])), v(&["fused_moe gate_up [1024", "moe_sum"]));
+        assert!(op_filters(&v(&["", ","])).is_empty());
+    }
 }

@@ -126,14 +126,18 @@ fn parse_args() -> std::result::Result<Args, String> {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--bench" | "--nocapture" => {}
-            "--op" => a.ops.push(value("--op")?),
+            // An empty filter would match every row: refused rather than silently widened.
+            "--op" => match value("--op")? {
+                v if v.trim().is_empty() => return Err("--op needs a non-empty op name or \"op shape\" prefix".into()),
+                v => a.ops.push(v),
+            },
             "--json" => a.json = Some(PathBuf::from(value("--json")?)),
             "--peer" => a.peer = Some(PathBuf::from(value("--peer")?)),
             "--quick" => a.quick = true,
             "--self-test" => a.self_test = true,
             "--criterion" => a.criterion = true,
             "--help" | "-h" => {
-                return Err("usage: ops [--op OP]... [--json FILE] [--peer FILE] [--quick] [--self-test] [--criterion]".into())
+                return Err("usage: ops [--op OP|'OP SHAPE-PREFIX']... [--json FILE] [--peer FILE] [--quick] [--self-test] [--criterion]".into())
             }
             other if other.starts_with('-') => return Err(format!("unknown flag {other}")),
             other => a.ops.push(other.to_string()), // cargo bench -- <filter>
