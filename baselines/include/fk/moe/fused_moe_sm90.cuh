@@ -155,10 +155,9 @@ __global__ void __launch_bounds__(384, 1)
         attn::setmaxnreg_inc<C::CONSUMER_REGS>();
         const int w = wg - 1, warp = t / 32, lane = t % 32;
         // K-major SW128 descriptors (sbo = 8 rows x 128 B). BM 128: this consumer's 64 A rows
-        // start 64 x 128 B into the A tile and it reads all BN B rows in one m64nBN
-        // instruction (m64n256); BM 64: both read A from row 0 and consumer w its own 128 B
-        // rows (m64n128).
-        // A k16 step is 32 bytes along the row.
+        // start 64 x 128 B into the A tile and it reads all 256 B rows in one m64n256
+        // instruction; BM 64: both read A from row 0 and consumer w its own 128 B rows
+        // (m64n128). A k16 step is 32 bytes along the row.
         const int a_row = WM == 2 ? 64 * w : 0, b_row = WM == 2 ? 0 : 128 * w;
         // Padding rows trail a block, so at BM 128 a block's last 64 rows are often all
         // padding (an expert's count past a multiple of 128 by at most 64): that consumer
