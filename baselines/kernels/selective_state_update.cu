@@ -18,10 +18,11 @@ namespace {
 
 constexpr int kThreads = 128;
 
-// What one state row (b, h, p) needs besides its states: where they are, the discretised dt
-// and x, and the group's B/C rows. Rows past the end, and padding rows (negative state
-// index), are `valid == false`: they still take part in the shuffles (whole warps), without
-// touching memory.
+// One state row (b, h, p): where its states are (`locate`, from the launch's parameters and
+// the slot table only) and the token's discretised dt and x (`load_token`, the previous
+// kernel's output). Rows past the end, and padding rows (negative state index), are
+// `valid == false`: they still take part in the shuffles (whole warps), without touching
+// memory.
 template <typename T> struct StateRow {
     bool valid;
     int64_t b, hp;
@@ -41,14 +42,16 @@ template <typename T> struct StateRow {
         const int g = h / (p.heads / p.ngroups);
         dt = 0.f;
         xv = 0.f;
-        if (valid) {
-            dt = fk::to_float(static_cast<const T*>(p.dt)[b * p.dt_stride + h]) + (p.dt_bias ? p.dt_bias[h] : 0.f);
-            if (p.dt_softplus) dt = fk::softplus(dt);
-            xv = fk::to_float(static_cast<const T*>(p.x)[b * p.x_stride + hp]);
-        }
         st = p.state + (srow * hp_count + hp) * p.d_state;
         B = static_cast<const T*>(p.B) + b * p.b_stride + static_cast<int64_t>(g) * p.d_state;
         C = static_cast<const T*>(p.C) + b * p.c_stride + static_cast<int64_t>(g) * p.d_state;
+    }
+
+    __device__ __forceinline__ void load_token(const fk_selective_state_update_params& p) {
+        if (!valid) return;
+        dt = fk::to_float(static_cast<const T*>(p.dt)[b * p.dt_stride + h]) + (p.dt_bias ? p.dt_bias[h] : 0.f);
+        if (p.dt_softplus) dt = fk::softplus(dt);
+        xv = fk::to_float(static_cast<const T*>(p.x)[b * p.x_stride + hp]);
     }
 
     // y (already summed over the row's lanes) + D x, gated by silu(z), stored by one lane.
@@ -71,7 +74,8 @@ template <typename T, int LPR>
 __global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_selective_state_update_params p) {
     fk::pdl_grid_sync();
     const int lane = threadIdx.x % LPR;
-    const StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
+    StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
+    r.load_token(p);
     const int N = p.d_state;
     // Mamba-2: one decay for the whole row.
     const float dA_head = (r.valid && !p.a_per_state) ? exp2f(r.dt * p.A[r.h] * fk::kLog2e) : 0.f;
@@ -90,21 +94,34 @@ __global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_select
 }
 
 // d_state = 4 * LPR * VPL: lane l owns the VPL groups of 4 states starting at 4 (l + j LPR).
-// All of a lane's state loads are issued before any is used.
-template <typename T, int LPR, int VPL>
+// All of a lane's state loads are issued before any is used. SETTLED (the caller's promise
+// FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED): the state and the slot table were not written by
+// the launch right before this one, so they are read before the programmatic-dependent-launch
+// wait, while that launch (a decode step's in_proj) still streams its weight: the op's one
+// large read then leaves the chain, and only the token's x, dt, B, C (L2-resident, just
+// written) are read after it. Every kernel of ours triggers its dependents only after its own
+// wait, so when this grid runs at all, every launch before the previous one has completed.
+// Run 44 (H200, A/B in one call, batch-1 graph decode): Codestral 4445-4454 -> 4400-4401 us
+// (79.1-79.5 -> 80.1-80.5 % of copy); Mamba-1, whose state is 20x smaller, 2306-2313 -> 2296-2306.
+template <typename T, int LPR, int VPL, bool SETTLED>
 __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective_state_update_params p) {
     constexpr int N = 4 * LPR * VPL;
-    fk::pdl_grid_sync();
+    if constexpr (!SETTLED) fk::pdl_grid_sync();
     const int lane = threadIdx.x % LPR;
-    const StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
+    StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
+    float4 s[VPL];
+    if (r.valid) {
+#pragma unroll
+        for (int j = 0; j < VPL; ++j) s[j] = __ldcs(reinterpret_cast<const float4*>(r.st + 4 * (lane + j * LPR)));
+    }
+    if constexpr (SETTLED) fk::pdl_grid_sync();
+    r.load_token(p);
     float y = 0.f;
     if (r.valid) {
-        float4 s[VPL];
         fk::Packed<T, 4> bv[VPL], cv[VPL];
 #pragma unroll
         for (int j = 0; j < VPL; ++j) {
             const int n = 4 * (lane + j * LPR);
-            s[j] = __ldcs(reinterpret_cast<const float4*>(r.st + n));
             bv[j] = *reinterpret_cast<const fk::Packed<T, 4>*>(r.B + n);
             cv[j] = *reinterpret_cast<const fk::Packed<T, 4>*>(r.C + n);
         }
@@ -149,16 +166,22 @@ bool vec_aligned(const fk_selective_state_update_params* p, int elem_bytes) {
            aligned(p->C, 4 * elem_bytes) && p->b_stride % 4 == 0 && p->c_stride % 4 == 0;
 }
 
+template <typename T, bool SETTLED> cudaError_t launch_vec(const fk_selective_state_update_params* p, cudaStream_t stream) {
+    switch (p->d_state) {
+        case 16: return launch_rows(update_vec_kernel<T, 4, 1, SETTLED>, 4, p, stream);
+        case 32: return launch_rows(update_vec_kernel<T, 8, 1, SETTLED>, 8, p, stream);
+        case 64: return launch_rows(update_vec_kernel<T, 16, 1, SETTLED>, 16, p, stream);
+        case 128: return launch_rows(update_vec_kernel<T, 32, 1, SETTLED>, 32, p, stream);
+        case 256: return launch_rows(update_vec_kernel<T, 32, 2, SETTLED>, 32, p, stream);
+        default: return cudaErrorNotSupported;
+    }
+}
+
+bool vec_state(int d_state) { return d_state == 16 || d_state == 32 || d_state == 64 || d_state == 128 || d_state == 256; }
+
 template <typename T> cudaError_t launch(const fk_selective_state_update_params* p, cudaStream_t stream) {
-    if (vec_aligned(p, sizeof(T))) {
-        switch (p->d_state) {
-            case 16: return launch_rows(update_vec_kernel<T, 4, 1>, 4, p, stream);
-            case 32: return launch_rows(update_vec_kernel<T, 8, 1>, 8, p, stream);
-            case 64: return launch_rows(update_vec_kernel<T, 16, 1>, 16, p, stream);
-            case 128: return launch_rows(update_vec_kernel<T, 32, 1>, 32, p, stream);
-            case 256: return launch_rows(update_vec_kernel<T, 32, 2>, 32, p, stream);
-            default: break;
-        }
+    if (vec_state(p->d_state) && vec_aligned(p, sizeof(T))) {
+        return (p->flags & FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED) ? launch_vec<T, true>(p, stream) : launch_vec<T, false>(p, stream);
     }
     if (p->d_state >= 32) return launch_rows(update_scalar_kernel<T, 32>, 32, p, stream);
     if (p->d_state >= 16) return launch_rows(update_scalar_kernel<T, 16>, 16, p, stream);
@@ -178,6 +201,7 @@ FK_OP_LAUNCHER(selective_state_update)(const fk_selective_state_update_params* p
     if (p->batch == 0) return cudaSuccess;
     FK_REQUIRE(p->out && p->state && p->x && p->dt && p->A && p->B && p->C);
     FK_REQUIRE(p->state_indices ? p->state_rows >= 1 : p->state_rows == p->batch);
+    FK_REQUIRE((p->flags & ~FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED) == 0);
     cudaError_t e = cudaErrorInvalidValue;
     FK_DISPATCH_FLOAT(p->dtype, T, { e = launch<T>(p, stream); });
     if (e != cudaSuccess) return e;

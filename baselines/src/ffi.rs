@@ -480,6 +480,8 @@ pub struct SelectiveScanParams {
 
 /// `FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE` of include/fk/ops/selective_state_update.h.
 pub const SELECTIVE_STATE_UPDATE_MAX_DSTATE: usize = 256;
+/// `FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED` of include/fk/ops/selective_state_update.h.
+pub const SELECTIVE_STATE_UPDATE_STATE_SETTLED: i32 = 1;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -510,7 +512,7 @@ pub struct SelectiveStateUpdateParams {
     pub dt_softplus: i32,
     pub a_per_state: i32,
     pub dtype: i32,
-    pub pad_: i32,
+    pub flags: i32,
 }
 
 /// `FK_SSD_CHUNK_SCAN_MAX_{DSTATE,HEADDIM}` of include/fk/ops/ssd_chunk_scan.h.
@@ -738,7 +740,7 @@ mod tests {
             "selective_state_update",
             SelectiveStateUpdateParams,
             [out, state, state_indices, state_rows, x, dt, a, b, c, d, z, dt_bias, batch, x_stride, dt_stride, z_stride, out_stride, b_stride, c_stride, heads,
-             head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, pad_]
+             head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, flags]
         );
         check_layout!("rms_norm_gated", RmsNormGatedParams, [out, x, z, weight, rows, hidden, group_size, x_stride, z_stride, out_stride, eps, dtype]);
         check_layout!(
@@ -759,6 +761,8 @@ mod tests {
         assert!(include_str!("../include/fk/ops/selective_scan.h").contains(&format!("FK_SELECTIVE_SCAN_MAX_DSTATE {SELECTIVE_SCAN_MAX_DSTATE}")));
         assert!(include_str!("../include/fk/ops/selective_state_update.h")
             .contains(&format!("FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE {SELECTIVE_STATE_UPDATE_MAX_DSTATE}")));
+        assert!(include_str!("../include/fk/ops/selective_state_update.h")
+            .contains(&format!("FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED {SELECTIVE_STATE_UPDATE_STATE_SETTLED}")));
     }
 
     /// The dtype codes in the C header are the other half of `DType::code`.

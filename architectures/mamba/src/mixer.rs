@@ -179,7 +179,7 @@ impl MambaMixer {
         let z = b.xz.narrow(1, i, i)?;
         ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
         ops::linear(ctx, &b.dbc.narrow(1, 0, r)?, &self.dt_proj, &b.dt)?;
-        let m = StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: 1 };
+        let m = StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: 1, state_settled: true };
         let tokens = DecodeTokens { x: &b.xc, dt: &b.dt, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
         ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
         ops::linear(ctx, &b.y, &self.out_proj, hidden)
@@ -199,6 +199,7 @@ impl MambaMixer {
             dt_bias: Some(&self.dt_bias),
             dt_softplus: true,
             ngroups: 1,
+            state_settled: true,
         };
         let tokens = DecodeTokens {
             x: &xc,

@@ -457,6 +457,9 @@ struct UpdateInst {
     hd: Option<Vec<f32>>,
     hdtb: Option<Vec<f32>>,
     hstate: Vec<f64>,
+    /// Run with the settled-state promise (half the instances, drawn): `prepare` restores the
+    /// state with a copy, so the launch before `run` never is a kernel writing it.
+    settled: bool,
     reference: Option<Vec<Vec<f64>>>,
 }
 
@@ -506,6 +509,7 @@ impl UpdateInst {
             hd,
             hdtb,
             hstate: f64s(&hs),
+            settled: rng.range(0, 2) == 1,
             reference: None,
         })
     }
@@ -517,7 +521,7 @@ impl Workload for UpdateInst {
         self.out.poison()
     }
     fn run(&mut self, table: &OpTable) -> Result<()> {
-        let m = StateUpdate { a: &self.a, d: self.d.as_ref(), dt_bias: self.dtb.as_ref(), dt_softplus: self.c.full, ngroups: if self.c.head_dim > 0 { self.c.ngroups } else { 1 } };
+        let m = StateUpdate { a: &self.a, d: self.d.as_ref(), dt_bias: self.dtb.as_ref(), dt_softplus: self.c.full, ngroups: if self.c.head_dim > 0 { self.c.ngroups } else { 1 }, state_settled: self.settled };
         let inp = DecodeTokens { x: &self.x, dt: &self.dt, b: &self.b, c: &self.cm, z: self.z.as_ref() };
         ops::selective_state_update(table, &m, &inp, &self.state, &self.out)
     }

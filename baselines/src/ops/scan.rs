@@ -5,7 +5,7 @@
 //! and [`crate::reference::ssm::selective_state_update_mamba2`].
 
 use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, PrefillStates, SeqLens, StateSlots};
-use crate::ffi::{SelectiveScanParams, SelectiveStateUpdateParams, SELECTIVE_SCAN_MAX_DSTATE, SELECTIVE_STATE_UPDATE_MAX_DSTATE};
+use crate::ffi::{SelectiveScanParams, SelectiveStateUpdateParams, SELECTIVE_SCAN_MAX_DSTATE, SELECTIVE_STATE_UPDATE_MAX_DSTATE, SELECTIVE_STATE_UPDATE_STATE_SETTLED};
 use crate::table::{OpId, OpTable};
 use fk_runtime::{DType, Error, Result, Tensor};
 
@@ -140,6 +140,11 @@ pub struct StateUpdate<'a> {
     pub dt_bias: Option<&'a Tensor>,
     pub dt_softplus: bool,
     pub ngroups: usize,
+    /// The caller's promise that the launch right before this op on the stream wrote neither
+    /// the state nor the slot table (a decode step: in_proj or dt_proj precedes it). The kernel
+    /// then reads the state while that launch finishes (`FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED`).
+    /// A wrong promise is a race: leave it false unless the previous launch is known.
+    pub state_settled: bool,
 }
 
 /// One token per sequence, of one float dtype: x, z, out `[batch, heads·head_dim]`, dt
@@ -268,7 +273,7 @@ fn state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeTokens, state: &Te
         dt_softplus: m.dt_softplus as i32,
         a_per_state: a_per_state as i32,
         dtype: dtype.code(),
-        pad_: 0,
+        flags: if m.state_settled { SELECTIVE_STATE_UPDATE_STATE_SETTLED } else { 0 },
     };
     launch(table, OpId::SelectiveStateUpdate, x.device(), &p, || format!("x {x:?}, state {state:?}, A {:?}, out {out:?}", m.a))
 }

@@ -15,11 +15,16 @@
  * by the Rust wrapper's `StateSlots`).
  * Launcher: FK_OP_LAUNCHER(selective_state_update)(const fk_selective_state_update_params*, cudaStream_t)
  * dtypes: x, dt, B, C, z, out f32, f16 or bf16 (same); state, A, D, dt_bias f32.
+ * flags: FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED promises that the launch right before this one
+ * on the stream wrote neither state nor state_indices (true in a decode step, where in_proj
+ * precedes this op): the kernel may then read the state before waiting for that launch
+ * (programmatic dependent launch). Without it, nothing is read before the wait.
  * Limits: 1 <= d_state <= FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE; heads % ngroups == 0. */
 #pragma once
 #include "fk/dtype.h"
 
 #define FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE 256
+#define FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED 1
 
 typedef struct fk_selective_state_update_params {
     void* out;                 /* [batch, heads * head_dim], rows out_stride apart */
@@ -48,5 +53,5 @@ typedef struct fk_selective_state_update_params {
     int32_t dt_softplus;       /* 0 or 1 */
     int32_t a_per_state;       /* 1: A is [heads, d_state] (Mamba-1); 0: [heads] (Mamba-2) */
     int32_t dtype;
-    int32_t pad_;
+    int32_t flags;             /* 0 or FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED */
 } fk_selective_state_update_params;
