@@ -8,78 +8,26 @@
 // programmatic dependent launch (see below): in a decode step the GEMVs follow each other and
 // small kernels, and each kernel's ramp-up and tail otherwise leave HBM idle for microseconds
 // per launch.
-#include "fk/common.cuh"
-#include "fk/ops/skinny_gemm.h"
-#include "fk/ssm.cuh"
+#include <algorithm>
+#include <cstdlib>
+
+#include "fk/skinny/pieces.cuh"
+#include "fk/skinny/stream_sm90.cuh"
+
+#ifndef FK_SM90A
+#define FK_SM90A 0
+#endif
 
 namespace {
+
+using fk::skinny::conv_step;
+using fk::skinny::dot_acc;
+using fk::skinny::ld_act;
 
 // Measured on the H100 (experiments/skinny_gemm): one weight row per warp and 4 chunks in
 // flight per lane beat 2 rows per warp and deeper unrolling at every Llama-3.1-8B shape.
 constexpr int kWarps = 4;
 constexpr int kUnroll = 4;  // U
-
-template <typename T, int V> __device__ __forceinline__ fk::Packed<T, V> ld_act(const T* p) {
-    fk::Packed<T, V> v;
-    const uint4 raw = __ldg(reinterpret_cast<const uint4*>(p));
-    memcpy(&v, &raw, sizeof(v));
-    return v;
-}
-
-// acc + w . x over one 16-byte vector. 16-bit types convert two lanes at a time (one
-// instruction per pair instead of per element: measured ~5% faster GEMV at M = 1).
-template <typename T, int V> __device__ __forceinline__ float dot_acc(const fk::Packed<T, V>& w, const fk::Packed<T, V>& x, float acc) {
-#pragma unroll
-    for (int e = 0; e < V; ++e) acc = fmaf(fk::to_float(w.v[e]), fk::to_float(x.v[e]), acc);
-    return acc;
-}
-template <> __device__ __forceinline__ float dot_acc<__nv_bfloat16, 8>(const fk::Packed<__nv_bfloat16, 8>& w, const fk::Packed<__nv_bfloat16, 8>& x, float acc) {
-    const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(w.v);
-    const __nv_bfloat162* x2 = reinterpret_cast<const __nv_bfloat162*>(x.v);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-        const float2 a = __bfloat1622float2(w2[e]), b = __bfloat1622float2(x2[e]);
-        acc = fmaf(a.x, b.x, fmaf(a.y, b.y, acc));
-    }
-    return acc;
-}
-template <> __device__ __forceinline__ float dot_acc<__half, 8>(const fk::Packed<__half, 8>& w, const fk::Packed<__half, 8>& x, float acc) {
-    const __half2* w2 = reinterpret_cast<const __half2*>(w.v);
-    const __half2* x2 = reinterpret_cast<const __half2*>(x.v);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-        const float2 a = __half22float2(w2[e]), b = __half22float2(x2[e]);
-        acc = fmaf(a.x, b.x, fmaf(a.y, b.y, acc));
-    }
-    return acc;
-}
-
-// The conv epilogue for row m, conv channel c, whose input y the GEMV just stored: one
-// causal_conv1d_update step (the same arithmetic as that op's kernel, on the same rounded y).
-template <typename T>
-__device__ __forceinline__ void conv_step(const fk_skinny_gemm_params& p, int m, int64_t c, T y) {
-    const int64_t srow = p.conv_state_indices ? p.conv_state_indices[m] : m;
-    if (srow < 0) return;  // a padding row: its conv_out row is left as it was
-    const int taps = p.conv_width - 1;
-    T* st = static_cast<T*>(p.conv_state) + (srow * p.conv_dim + c) * taps;
-    const T* w = static_cast<const T*>(p.conv_weight) + c * p.conv_width;
-    T old[FK_CAUSAL_CONV1D_MAX_WIDTH - 1];
-    float acc = p.conv_bias ? fk::to_float(static_cast<const T*>(p.conv_bias)[c]) : 0.f;
-#pragma unroll
-    for (int t = 0; t < FK_CAUSAL_CONV1D_MAX_WIDTH - 1; ++t) {
-        if (t >= taps) break;
-        old[t] = st[t];
-        acc = fmaf(fk::to_float(w[t]), fk::to_float(old[t]), acc);
-    }
-    acc = fmaf(fk::to_float(w[taps]), fk::to_float(y), acc);
-    static_cast<T*>(p.conv_out)[m * p.conv_out_stride + c] = fk::from_float<T>(p.conv_silu ? fk::silu(acc) : acc);
-#pragma unroll
-    for (int t = 0; t + 1 < FK_CAUSAL_CONV1D_MAX_WIDTH - 1; ++t) {
-        if (t + 1 >= taps) break;
-        st[t] = old[t + 1];
-    }
-    st[taps - 1] = y;
-}
 
 // SPLIT warps per weight row (kWarps / SPLIT rows per CTA); lanes walk their warp's share of
 // k in 16-byte chunks, U chunks per lane loaded back to back, then multiplied. SPLIT = 1 is the
@@ -207,7 +155,50 @@ template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gem
     return fk::launch_pdl(skinny_gemm_kernel<T, M, 1, CONV>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
 }
 
+#if FK_SM90A
+// One row of x and a weight big enough that a GEMV's ramp and tail matter (4 MB: below, the
+// op is a few microseconds of latency either way, and too few rows per CTA leave SMs idle):
+// the streaming kernel (skinny/stream_sm90.cuh). Its x chunks live in registers, which bounds k.
+bool use_stream(const fk_skinny_gemm_params* p, int elem_bytes) {
+    static const bool off = std::getenv("FK_AB_NO_STREAM") != nullptr;  // TEMPORARY A/B switch (run 45)
+    if (off) return false;
+    const int64_t chunks = p->k * elem_bytes / 16;
+    return p->rows == 1 && chunks <= int64_t(fk::skinny::kStreamMaxChunks) * fk::skinny::kStreamThreads && p->n * p->k * elem_bytes >= (int64_t(4) << 20);
+}
+
+template <typename T, int R, bool CONV> cudaError_t launch_stream_r(const fk_skinny_gemm_params* p, cudaStream_t stream) {
+    using namespace fk::skinny;
+    const int64_t row_bytes = p->k * int64_t(sizeof(T));
+    const int64_t per_stage = fk::skinny::stream_smem_bytes(R, row_bytes, 1) - 2 * R * kStreamWarps * 4;
+    const int stages = static_cast<int>(std::min<int64_t>(kStreamMaxStages, (kStreamSmemBudget - 2 * R * kStreamWarps * 4) / per_stage));
+    FK_REQUIRE(stages >= 2);
+    const int64_t smem = stream_smem_bytes(R, row_bytes, stages);
+    auto kernel = stream_gemv_kernel<T, R, CONV>;
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kStreamSmemBudget);
+    if (e != cudaSuccess) return e;
+    int dev = 0, sms = 0;
+    e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e != cudaSuccess) return e;
+    // One CTA per SM (its stages fill shared memory); fewer when there are fewer rows.
+    const int64_t grid = std::min<int64_t>(sms, p->n);
+    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(grid)), dim3(kStreamThreads), size_t(smem), stream, *p, stages);
+}
+
+// Rows per stage: as many whole rows as fit kStreamStageTarget bytes (1, 2, 4 or 8).
+template <typename T, bool CONV> cudaError_t launch_stream(const fk_skinny_gemm_params* p, cudaStream_t stream) {
+    const int64_t row_bytes = p->k * int64_t(sizeof(T)), target = fk::skinny::kStreamStageTarget;
+    if (8 * row_bytes <= target) return launch_stream_r<T, 8, CONV>(p, stream);
+    if (4 * row_bytes <= target) return launch_stream_r<T, 4, CONV>(p, stream);
+    if (2 * row_bytes <= target) return launch_stream_r<T, 2, CONV>(p, stream);
+    return launch_stream_r<T, 1, CONV>(p, stream);
+}
+#endif
+
 template <typename T, bool CONV> cudaError_t launch(const fk_skinny_gemm_params* p, cudaStream_t stream) {
+#if FK_SM90A
+    if (use_stream(p, sizeof(T))) return launch_stream<T, CONV>(p, stream);
+#endif
     // One instantiation per row-count bucket keeps the accumulators in registers.
     if (p->rows <= 1) return launch_m<T, 1, CONV>(p, stream);
     if (p->rows <= 2) return launch_m<T, 2, CONV>(p, stream);

@@ -331,8 +331,23 @@ pub fn default_test_cases() -> Vec<Case> {
             });
         }
         // (rows, n, k, bias, x_pad): every row bucket (1, 2, 4, 8), n not a multiple of the
-        // CTA's rows, k not a multiple of the unrolled chunk, strided x (a qkv view).
-        let skinny = [(1, 4096, 4096, false, 0), (2, 17, 14336, true, 0), (3, 100, 64, true, 0), (5, 1001, 520, false, 0), (8, 6144, 4096, false, 8), (7, 333, 2048, true, 16), (1, 192, 5120, false, 0), (1, 2048, 2560, false, 0)];
+        // CTA's rows, k not a multiple of the unrolled chunk, strided x (a qkv view). One row
+        // of a weight >= 4 MB takes the streaming kernel on sm_90a: 1, 2, 4 and 8 rows per
+        // stage (k 14336, 8192, 4096, 2560 in bf16), rows not a multiple of the grid or of the
+        // stage, a bias, strided x; k 14336 in f32 is past its register bound (fallback).
+        let skinny = [
+            (1, 4096, 4096, false, 0),
+            (2, 17, 14336, true, 0),
+            (3, 100, 64, true, 0),
+            (5, 1001, 520, false, 0),
+            (8, 6144, 4096, false, 8),
+            (7, 333, 2048, true, 16),
+            (1, 192, 5120, false, 0),
+            (1, 2048, 2560, false, 0),
+            (1, 10243, 2560, true, 0),
+            (1, 1500, 8192, true, 0),
+            (1, 4097, 14336, false, 8),
+        ];
         for &(rows, n, k, bias, x_pad) in &skinny {
             cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows, n, k, bias, x_pad } });
         }

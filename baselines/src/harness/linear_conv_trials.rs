@@ -98,6 +98,10 @@ pub(super) fn linear_conv_trials() -> Vec<TestTrial> {
         // By slot: a live row, and a padding row (nothing written for it).
         Shape { n: 512, k: 256, begin: 128, dim: 256, slots: Some((1, 3)), ..base },
         Shape { n: 512, k: 256, begin: 128, dim: 256, slots: Some((0, 2)), ..base },
+        // One row of a weight >= 4 MB: the streaming kernel on sm_90a (8 rows per stage, n not a
+        // multiple of the grid), by state and by slot.
+        Shape { n: 4160, k: 1024, dim: 2048, bias: true, ..base },
+        Shape { n: 4100, k: 1024, begin: 1000, dim: 2048, slots: Some((1, 3)), ..base },
         // Three rows: linear (cuBLASLt) then causal_conv1d_update, by slot with a padding row.
         Shape { rows: 3, n: 512, k: 256, begin: 64, dim: 256, slots: Some((2, 5)), ..base },
     ];

@@ -54,9 +54,9 @@ impl Workload for SkinnyInst {
         self.out.poison()
     }
     fn run(&mut self, table: &OpTable) -> Result<()> {
-        // Both weight sources: odd row counts (1 among them, the decode rows the bench
-        // reports) as a model's Linear calls it, even ones with nothing read before the wait.
-        let source = if self.rows % 2 == 1 { ops::WeightSource::Parameter } else { ops::WeightSource::Any };
+        // Both weight sources: rows + n odd as a model's Linear calls it (the decode rows the
+        // bench reports: one row of an even n), else nothing read before the wait.
+        let source = if (self.rows + self.n) % 2 == 1 { ops::WeightSource::Parameter } else { ops::WeightSource::Any };
         ops::skinny_gemm_with(table, &self.x, &self.weight, self.bias.as_ref(), &self.out, source)
     }
     fn check(&mut self) -> std::result::Result<(), String> {

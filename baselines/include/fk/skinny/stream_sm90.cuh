@@ -1,0 +1,140 @@
+// skinny_gemm's one-row kernel for sm_90 (the batch-1 decode GEMV): the weight streamed into
+// shared memory by bulk copies (TMA, cp.async.bulk), a few whole rows per stage.
+//
+// Why: the warp-per-row kernel (skinny_gemm.cu) keeps U 16-byte loads per lane in flight and
+// walks a row in serial rounds; its grid is many short CTAs, so each GEMV pays a ramp (CTAs
+// launching, first loads in flight) and a tail (the last wave's rounds) that HBM spends idle.
+// ncu on the H200 (run 44, each kernel alone): Mamba-1's in_proj (52 MB) 17-20 us, 56-64 % of
+// copy; out_proj (26 MB) ~10 us, ~54 %; Codestral's out_proj (67 MB) ~21 us, ~70 %. Here
+// one CTA per SM owns an equal contiguous block of rows (the weight is row-major, so a block
+// is one run of bytes) and keeps up to ~200 KB of it in flight through a ring of stages: the
+// whole GPU's first ~26 MB are requested by 132 threads at once, every CTA ends within a stage
+// of the others, and a stage's consumers only read shared memory.
+//
+// Work split inside a stage: thread t owns the 16-byte chunks t, t + 256, ... of every row
+// (the same columns in each row), so its x chunks are loaded once, into registers, and reused
+// for every row; a row's sum is reduced over the CTA (warp shuffles, then 8 partials in shared
+// memory). Requires k <= kMaxChunks * 256 chunks (16384 bf16 columns) and one x row.
+#pragma once
+#include "fk/attention/sm90_sync.cuh"
+#include "fk/skinny/pieces.cuh"
+
+namespace fk {
+namespace skinny {
+
+constexpr int kStreamThreads = 256;
+constexpr int kStreamWarps = kStreamThreads / 32;
+constexpr int kStreamMaxChunks = 8;              // x chunks per thread
+constexpr int kStreamStageTarget = 40 * 1024;    // bytes of weight per stage, at most
+constexpr int kStreamSmemBudget = 224 * 1024;    // stages + barriers + partial sums
+constexpr int kStreamMaxStages = 8;
+
+// 1-D bulk copy global -> shared; its bytes count against `bar`'s transaction count.
+__device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+                 "l"(reinterpret_cast<uint64_t>(src)), "r"(bytes), "r"(bar)
+                 : "memory");
+}
+
+// Bytes of dynamic shared memory for `stages` stages of R rows of k elements.
+__host__ __device__ constexpr int64_t stream_smem_bytes(int R, int64_t row_bytes, int stages) {
+    return stages * R * row_bytes + stages * 8 + 2 * R * kStreamWarps * 4;
+}
+
+template <typename T, int R, bool CONV>
+__global__ void __launch_bounds__(kStreamThreads, 1) stream_gemv_kernel(const fk_skinny_gemm_params p, const int stages) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    constexpr int V = 16 / sizeof(T);
+    extern __shared__ __align__(128) unsigned char smem[];
+    const int k = static_cast<int>(p.k), chunks = k / V;
+    const uint32_t row_bytes = static_cast<uint32_t>(k) * sizeof(T), stage_bytes = R * row_bytes;
+    uint64_t* bars = reinterpret_cast<uint64_t*>(smem + static_cast<size_t>(stages) * stage_bytes);
+    float(*partial)[R][kStreamWarps] = reinterpret_cast<float(*)[R][kStreamWarps]>(bars + stages);
+    const uint32_t smem_base = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    const uint32_t bar_base = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
+
+    // This CTA's rows: an equal share of n, the first n % grid CTAs one more.
+    const int64_t per = p.n / gridDim.x, extra = p.n % gridDim.x;
+    const int64_t r0 = blockIdx.x * per + (static_cast<int64_t>(blockIdx.x) < extra ? blockIdx.x : extra);
+    const int count = static_cast<int>(per + (blockIdx.x < extra ? 1 : 0));
+    const int nst = (count + R - 1) / R;
+    const T* w = static_cast<const T*>(p.weight) + r0 * k;
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+
+    const auto issue = [&](int s) {
+        const int rows = min(R, count - s * R);
+        const uint32_t bar = bar_base + 8u * static_cast<uint32_t>(s % stages);
+        fk::attn::mbar_arrive_expect_tx(bar, rows * row_bytes);
+        bulk_load(smem_base + static_cast<uint32_t>(s % stages) * stage_bytes, w + static_cast<int64_t>(s) * R * k, rows * row_bytes, bar);
+    };
+    const bool settled = p.flags & FK_SKINNY_GEMM_WEIGHT_SETTLED;
+    if (tid == 0) {
+        for (int b = 0; b < stages; ++b) fk::attn::mbar_init(bar_base + 8u * b, 1);
+        fk::attn::mbar_init_fence();
+        // A settled weight is not the previous kernel's output: stream it while that finishes.
+        if (settled)
+            for (int s = 0; s < min(stages, nst); ++s) issue(s);
+    }
+    __syncthreads();
+    fk::pdl_grid_sync();
+    if (tid == 0 && !settled)
+        for (int s = 0; s < min(stages, nst); ++s) issue(s);
+
+    // x (the previous kernel's output) into registers: chunk tid + c * 256 of the row.
+    const T* x = static_cast<const T*>(p.x);
+    fk::Packed<T, V> xr[kStreamMaxChunks];
+#pragma unroll
+    for (int c = 0; c < kStreamMaxChunks; ++c) {
+        const int q = tid + c * kStreamThreads;
+        if (q < chunks) xr[c] = ld_act<T, V>(x + static_cast<int64_t>(q) * V);
+    }
+    const T* bias = static_cast<const T*>(p.bias);
+    T* out = static_cast<T*>(p.out);
+
+    for (int s = 0; s < nst; ++s) {
+        const int buf = s % stages, rows = min(R, count - s * R);
+        fk::attn::mbar_wait(bar_base + 8u * buf, static_cast<uint32_t>((s / stages) & 1));
+        const unsigned char* st = smem + static_cast<size_t>(buf) * stage_bytes;
+        float acc[R];
+#pragma unroll
+        for (int j = 0; j < R; ++j) {
+            acc[j] = 0.f;
+            if (j >= rows) continue;
+#pragma unroll
+            for (int c = 0; c < kStreamMaxChunks; ++c) {
+                const int q = tid + c * kStreamThreads;
+                if (q >= chunks) break;
+                fk::Packed<T, V> wv;
+                const uint4 raw = *reinterpret_cast<const uint4*>(st + j * row_bytes + q * 16);
+                memcpy(&wv, &raw, sizeof(raw));
+                acc[j] = dot_acc(wv, xr[c], acc[j]);
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < R; ++j) {
+            const float v = fk::warp_sum(acc[j]);
+            if (lane == 0) partial[s & 1][j][warp] = v;
+        }
+        // Every thread is done reading this stage (its buffer can be refilled) and the
+        // partials are in. partial is double-buffered: stage s + 1 writes the other half while
+        // stage s's sums are read below.
+        __syncthreads();
+        if (tid == 0 && s + stages < nst) issue(s + stages);
+        if (tid < rows) {
+            float y = 0.f;
+#pragma unroll
+            for (int i = 0; i < kStreamWarps; ++i) y += partial[s & 1][tid][i];
+            const int64_t n = r0 + static_cast<int64_t>(s) * R + tid;
+            if (bias != nullptr) y += fk::to_float(bias[n]);
+            const T yt = fk::from_float<T>(y);
+            out[n] = yt;
+            if constexpr (CONV) {
+                if (n >= p.conv_begin && n < p.conv_begin + p.conv_dim) conv_step<T>(p, 0, n - p.conv_begin, yt);
+            }
+        }
+    }
+#endif
+}
+
+}  // namespace skinny
+}  // namespace fk
