@@ -170,9 +170,14 @@ template <typename T, int R, bool CONV> cudaError_t launch_stream_r(const fk_ski
     using namespace fk::skinny;
     const int64_t row_bytes = p->k * int64_t(sizeof(T));
     const int64_t per_stage = fk::skinny::stream_smem_bytes(R, row_bytes, 1) - 2 * R * kStreamWarps * 4;
-    const int stages = static_cast<int>(std::min<int64_t>(kStreamMaxStages, (kStreamSmemBudget - 2 * R * kStreamWarps * 4) / per_stage));
+    // TEMPORARY tuning knobs (run 46 sweep): CTAs per SM, bytes per bulk copy, interleaving.
+    const auto knob = [](const char* name, int dflt) { const char* v = std::getenv(name); return v ? std::atoi(v) : dflt; };
+    const int cps = std::max(1, knob("FK_STREAM_CPS", 1));
+    const int budget = kStreamSmemBudget / cps;
+    const int stages = static_cast<int>(std::min<int64_t>(kStreamMaxStages, (budget - 2 * R * kStreamWarps * 4) / per_stage));
     FK_REQUIRE(stages >= 2);
     const int64_t smem = stream_smem_bytes(R, row_bytes, stages);
+    const StreamKnobs kn{stages, knob("FK_STREAM_PIECE", 0) & ~15, knob("FK_STREAM_INTERLEAVE", 0)};
     auto kernel = stream_gemv_kernel<T, R, CONV>;
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kStreamSmemBudget);
     if (e != cudaSuccess) return e;
@@ -181,8 +186,8 @@ template <typename T, int R, bool CONV> cudaError_t launch_stream_r(const fk_ski
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     if (e != cudaSuccess) return e;
     // One CTA per SM (its stages fill shared memory); fewer when there are fewer rows.
-    const int64_t grid = std::min<int64_t>(sms, p->n);
-    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(grid)), dim3(kStreamThreads), size_t(smem), stream, *p, stages);
+    const int64_t grid = std::min<int64_t>(int64_t(sms) * cps, p->n);
+    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(grid)), dim3(kStreamThreads), size_t(smem), stream, *p, kn);
 }
 
 // Rows per stage: as many whole rows as fit kStreamStageTarget bytes (1, 2, 4 or 8).

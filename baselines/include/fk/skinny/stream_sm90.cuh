@@ -41,8 +41,18 @@ __host__ __device__ constexpr int64_t stream_smem_bytes(int R, int64_t row_bytes
     return stages * R * row_bytes + stages * 8 + 2 * R * kStreamWarps * 4;
 }
 
+// Tuning knobs under test (run 46): `piece` bytes per bulk copy (0: one copy per stage);
+// `interleave`: stage s of CTA b holds row group s * grid + b (neighbouring CTAs stream
+// neighbouring rows, as the warp-per-row grid does) instead of a contiguous block per CTA.
+struct StreamKnobs {
+    int stages;
+    int piece;
+    int interleave;
+};
+
 template <typename T, int R, bool CONV>
-__global__ void __launch_bounds__(kStreamThreads, 1) stream_gemv_kernel(const fk_skinny_gemm_params p, const int stages) {
+__global__ void __launch_bounds__(kStreamThreads, 1) stream_gemv_kernel(const fk_skinny_gemm_params p, const StreamKnobs kn) {
+    const int stages = kn.stages;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     constexpr int V = 16 / sizeof(T);
     extern __shared__ __align__(128) unsigned char smem[];
@@ -53,19 +63,37 @@ __global__ void __launch_bounds__(kStreamThreads, 1) stream_gemv_kernel(const fk
     const uint32_t smem_base = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
     const uint32_t bar_base = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
 
-    // This CTA's rows: an equal share of n, the first n % grid CTAs one more.
-    const int64_t per = p.n / gridDim.x, extra = p.n % gridDim.x;
-    const int64_t r0 = blockIdx.x * per + (static_cast<int64_t>(blockIdx.x) < extra ? blockIdx.x : extra);
-    const int count = static_cast<int>(per + (blockIdx.x < extra ? 1 : 0));
-    const int nst = (count + R - 1) / R;
-    const T* w = static_cast<const T*>(p.weight) + r0 * k;
+    // This CTA's rows. Contiguous: an equal share of n (the first n % grid CTAs one more),
+    // stage s its rows s*R ... Interleaved: row groups of R, group s * grid + b at stage s.
+    int64_t r0 = 0;
+    int count = 0, nst = 0;
+    if (kn.interleave) {
+        const int64_t groups = (p.n + R - 1) / R;
+        nst = static_cast<int>(groups > blockIdx.x ? (groups - blockIdx.x + gridDim.x - 1) / gridDim.x : 0);
+    } else {
+        const int64_t per = p.n / gridDim.x, extra = p.n % gridDim.x;
+        r0 = blockIdx.x * per + (static_cast<int64_t>(blockIdx.x) < extra ? blockIdx.x : extra);
+        count = static_cast<int>(per + (blockIdx.x < extra ? 1 : 0));
+        nst = (count + R - 1) / R;
+    }
+    // First row and row count of stage s.
+    const auto stage_row = [&](int s) -> int64_t {
+        return kn.interleave ? (static_cast<int64_t>(s) * gridDim.x + blockIdx.x) * R : r0 + static_cast<int64_t>(s) * R;
+    };
+    const auto stage_rows = [&](int s) -> int {
+        return kn.interleave ? static_cast<int>(min(static_cast<int64_t>(R), p.n - stage_row(s))) : min(R, count - s * R);
+    };
+    const T* w = static_cast<const T*>(p.weight);
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
 
     const auto issue = [&](int s) {
-        const int rows = min(R, count - s * R);
+        const uint32_t bytes = stage_rows(s) * row_bytes;
         const uint32_t bar = bar_base + 8u * static_cast<uint32_t>(s % stages);
-        fk::attn::mbar_arrive_expect_tx(bar, rows * row_bytes);
-        bulk_load(smem_base + static_cast<uint32_t>(s % stages) * stage_bytes, w + static_cast<int64_t>(s) * R * k, rows * row_bytes, bar);
+        const uint32_t dst = smem_base + static_cast<uint32_t>(s % stages) * stage_bytes;
+        const unsigned char* src = reinterpret_cast<const unsigned char*>(w + stage_row(s) * k);
+        fk::attn::mbar_arrive_expect_tx(bar, bytes);
+        const uint32_t piece = kn.piece > 0 ? static_cast<uint32_t>(kn.piece) : bytes;
+        for (uint32_t off = 0; off < bytes; off += piece) bulk_load(dst + off, src + off, min(piece, bytes - off), bar);
     };
     const bool settled = p.flags & FK_SKINNY_GEMM_WEIGHT_SETTLED;
     if (tid == 0) {
@@ -92,7 +120,7 @@ __global__ void __launch_bounds__(kStreamThreads, 1) stream_gemv_kernel(const fk
     T* out = static_cast<T*>(p.out);
 
     for (int s = 0; s < nst; ++s) {
-        const int buf = s % stages, rows = min(R, count - s * R);
+        const int buf = s % stages, rows = stage_rows(s);
         fk::attn::mbar_wait(bar_base + 8u * buf, static_cast<uint32_t>((s / stages) & 1));
         const unsigned char* st = smem + static_cast<size_t>(buf) * stage_bytes;
         float acc[R];
@@ -124,13 +152,21 @@ __global__ void __launch_bounds__(kStreamThreads, 1) stream_gemv_kernel(const fk
             float y = 0.f;
 #pragma unroll
             for (int i = 0; i < kStreamWarps; ++i) y += partial[s & 1][tid][i];
-            const int64_t n = r0 + static_cast<int64_t>(s) * R + tid;
+            const int64_t n = stage_row(s) + tid;
             if (bias != nullptr) y += fk::to_float(bias[n]);
-            const T yt = fk::from_float<T>(y);
-            out[n] = yt;
-            if constexpr (CONV) {
-                if (n >= p.conv_begin && n < p.conv_begin + p.conv_dim) conv_step<T>(p, 0, n - p.conv_begin, yt);
-            }
+            out[n] = fk::from_float<T>(y);
+        }
+    }
+    if constexpr (CONV) {
+        // The conv steps after the stream, all threads at once: a step reads the conv state
+        // (a round trip to memory), which inside the loop would stall every stage's barrier.
+        // out was written by this CTA's threads; __syncthreads orders it for the readers.
+        __syncthreads();
+        for (int i = tid; i < nst * R; i += kStreamThreads) {
+            const int s = i / R, j = i % R;
+            if (j >= stage_rows(s)) continue;
+            const int64_t n = stage_row(s) + j;
+            if (n >= p.conv_begin && n < p.conv_begin + p.conv_dim) conv_step<T>(p, 0, n - p.conv_begin, out[n]);
         }
     }
 #endif
