@@ -160,8 +160,8 @@ template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gem
 // op is a few microseconds of latency either way, and too few rows per CTA leave SMs idle):
 // the streaming kernel (skinny/stream_sm90.cuh). Its x chunks live in registers, which bounds k.
 bool use_stream(const fk_skinny_gemm_params* p, int elem_bytes) {
-    static const bool off = std::getenv("FK_AB_NO_STREAM") != nullptr;  // TEMPORARY A/B switch (run 45)
-    if (off) return false;
+    static const bool off = std::getenv("FK_AB_NO_STREAM") != nullptr;  // TEMPORARY A/B switch (run 48)
+    if (off || !(p->flags & FK_SKINNY_GEMM_STREAM)) return false;
     const int64_t chunks = p->k * elem_bytes / 16;
     return p->rows == 1 && chunks <= int64_t(fk::skinny::kStreamMaxChunks) * fk::skinny::kStreamThreads && p->n * p->k * elem_bytes >= (int64_t(4) << 20);
 }
@@ -170,14 +170,15 @@ template <typename T, int R, bool CONV> cudaError_t launch_stream_r(const fk_ski
     using namespace fk::skinny;
     const int64_t row_bytes = p->k * int64_t(sizeof(T));
     const int64_t per_stage = fk::skinny::stream_smem_bytes(R, row_bytes, 1) - 2 * R * kStreamWarps * 4;
-    // TEMPORARY tuning knobs (run 46 sweep): CTAs per SM, bytes per bulk copy, interleaving.
-    const auto knob = [](const char* name, int dflt) { const char* v = std::getenv(name); return v ? std::atoi(v) : dflt; };
-    const int cps = std::max(1, knob("FK_STREAM_CPS", 1));
+    // Two CTAs per SM, row groups interleaved over the grid, one bulk copy per stage: the best
+    // of run 46's sweep (1 or 2 CTAs per SM, contiguous or interleaved rows, 4 KB or whole-
+    // stage copies) on Mamba-2's decode step; one CTA per SM was 4-8 % slower there.
+    constexpr int cps = 2;
     const int budget = kStreamSmemBudget / cps;
     const int stages = static_cast<int>(std::min<int64_t>(kStreamMaxStages, (budget - 2 * R * kStreamWarps * 4) / per_stage));
     FK_REQUIRE(stages >= 2);
     const int64_t smem = stream_smem_bytes(R, row_bytes, stages);
-    const StreamKnobs kn{stages, knob("FK_STREAM_PIECE", 0) & ~15, knob("FK_STREAM_INTERLEAVE", 0)};
+    const StreamKnobs kn{stages, 0, 1};
     auto kernel = stream_gemv_kernel<T, R, CONV>;
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kStreamSmemBudget);
     if (e != cudaSuccess) return e;
@@ -216,6 +217,7 @@ template <typename T, bool CONV> cudaError_t launch(const fk_skinny_gemm_params*
 FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream) {
     FK_REQUIRE(p != nullptr && stream != nullptr);
     FK_REQUIRE(p->rows >= 0 && p->rows <= FK_SKINNY_GEMM_MAX_ROWS && p->n >= 0 && p->k > 0 && p->k < (int64_t(1) << 31));
+    FK_REQUIRE((p->flags & ~(FK_SKINNY_GEMM_WEIGHT_SETTLED | FK_SKINNY_GEMM_STREAM)) == 0);
     if (p->rows == 0 || p->n == 0) return cudaSuccess;
     FK_REQUIRE(p->out && p->x && p->weight);
     const int eb = fk::dtype_bytes(p->dtype);

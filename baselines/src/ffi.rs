@@ -168,6 +168,8 @@ pub struct SkinnyGemmParams {
 pub const SKINNY_GEMM_MAX_ROWS: usize = 8;
 /// `FK_SKINNY_GEMM_WEIGHT_SETTLED` of include/fk/ops/skinny_gemm.h.
 pub const SKINNY_GEMM_WEIGHT_SETTLED: i32 = 1;
+/// `FK_SKINNY_GEMM_STREAM` of include/fk/ops/skinny_gemm.h.
+pub const SKINNY_GEMM_STREAM: i32 = 2;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -686,6 +688,7 @@ mod tests {
         check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags, conv_out, conv_weight, conv_bias, conv_state, conv_state_indices, conv_state_rows, conv_begin, conv_dim, conv_out_stride, conv_width, conv_silu]);
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}")));
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_WEIGHT_SETTLED {SKINNY_GEMM_WEIGHT_SETTLED}")));
+        assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_STREAM {SKINNY_GEMM_STREAM}")));
     }
 
     #[test]

@@ -174,7 +174,7 @@ impl MambaMixer {
     pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
         let (i, r, n) = (self.intermediate_size(), self.time_step_rank, self.state_size);
         // in_proj with the conv step on its x columns in the GEMV's epilogue (one kernel).
-        let step = ConvStep { conv: &self.conv(), begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc };
+        let step = ConvStep { conv: &self.conv(), begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc, streamed: false };
         ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.xz, &step)?;
         let z = b.xz.narrow(1, i, i)?;
         ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;

@@ -192,12 +192,12 @@ impl SlotMixer for Mamba2Mixer {
     fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
         let i = self.intermediate_size();
         // in_proj with the conv step on its xBC columns in the GEMV's epilogue (one kernel).
-        let step = ConvStep { conv: &self.conv(), begin: i, state: conv, slots: Some(slots), conv_out: &b.xbc };
+        let step = ConvStep { conv: &self.conv(), begin: i, state: conv, slots: Some(slots), conv_out: &b.xbc, streamed: true };
         ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.zxbcdt, &step)?;
         let (z, dt) = self.z_dt(&b.zxbcdt)?;
         let (x, bm, c) = self.x_b_c(&b.xbc)?;
         ops::selective_state_update_slots(&ctx.ops, &self.state_update(), &DecodeTokens { x: &x, dt: &dt, b: &bm, c: &c, z: None }, ssm, slots, &b.y)?;
         self.gated_norm(ctx, &b.y, &z)?;
-        ops::linear(ctx, &b.y, &self.out_proj, hidden)
+        ops::linear_streamed(ctx, &b.y, &self.out_proj, hidden)
     }
 }

@@ -57,10 +57,11 @@ fn fused_equals_two_ops(dev: &Device, dtype: DType, s: Shape) -> R<()> {
             e(out.poison())?;
             e(conv_out.poison())?;
             if fused {
-                let step = ConvStep { conv: &conv, begin: s.begin, state: &cache, slots: slots.as_ref(), conv_out: &conv_out };
+                let step = ConvStep { conv: &conv, begin: s.begin, state: &cache, slots: slots.as_ref(), conv_out: &conv_out, streamed: s.k >= 1024 };
                 e(ops::linear_conv1d_update(&ctx, &x, &lin, &out, &step))?;
             } else {
-                e(ops::linear(&ctx, &x, &lin, &out))?;
+                // The same GEMV kernel as the fused call, so the two agree bit for bit.
+                e(if s.k >= 1024 { ops::linear_streamed(&ctx, &x, &lin, &out) } else { ops::linear(&ctx, &x, &lin, &out) })?;
                 let conv_in = e(out.narrow(1, s.begin, s.dim))?;
                 match &slots {
                     Some(ss) => e(ops::causal_conv1d_update_slots(&ctx.ops, &conv, &conv_in, &cache, ss, &conv_out))?,

@@ -14,6 +14,7 @@ pub(super) struct SkinnyInst {
     rows: usize,
     n: usize,
     k: usize,
+    stream: bool,
     x: Tensor,
     weight: Tensor,
     bias: Option<Tensor>,
@@ -25,7 +26,7 @@ pub(super) struct SkinnyInst {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn instance(dev: &Device, dtype: DType, rows: usize, n: usize, k: usize, bias: bool, x_pad: usize, rng: &mut Rng) -> Result<Box<dyn Checked>> {
+pub(super) fn instance(dev: &Device, dtype: DType, rows: usize, n: usize, k: usize, bias: bool, x_pad: usize, stream: bool, rng: &mut Rng) -> Result<Box<dyn Checked>> {
     let width = k + x_pad;
     // Inputs of unit scale and weights of std 1/sqrt(k): outputs of unit scale, as in a model.
     let hx_full = random(rng, rows * width, 0.0, 1.0, dtype);
@@ -38,6 +39,7 @@ pub(super) fn instance(dev: &Device, dtype: DType, rows: usize, n: usize, k: usi
         rows,
         n,
         k,
+        stream,
         x: x_full.narrow(1, 0, k)?,
         weight: upload(dev, &hw, &[n, k], dtype)?,
         bias: hb.as_ref().map(|b| upload(dev, b, &[n], dtype)).transpose()?,
@@ -56,7 +58,13 @@ impl Workload for SkinnyInst {
     fn run(&mut self, table: &OpTable) -> Result<()> {
         // Both weight sources: rows + n odd as a model's Linear calls it (the decode rows the
         // bench reports: one row of an even n), else nothing read before the wait.
-        let source = if (self.rows + self.n) % 2 == 1 { ops::WeightSource::Parameter } else { ops::WeightSource::Any };
+        let source = if self.stream {
+            ops::WeightSource::StreamedParameter
+        } else if (self.rows + self.n) % 2 == 1 {
+            ops::WeightSource::Parameter
+        } else {
+            ops::WeightSource::Any
+        };
         ops::skinny_gemm_with(table, &self.x, &self.weight, self.bias.as_ref(), &self.out, source)
     }
     fn check(&mut self) -> std::result::Result<(), String> {

@@ -22,6 +22,8 @@ pub struct ConvStep<'a> {
     pub state: &'a Tensor,
     pub slots: Option<&'a StateSlots>,
     pub conv_out: &'a Tensor,
+    /// Run the GEMV on the streaming kernel where it applies ([`WeightSource::StreamedParameter`]).
+    pub streamed: bool,
 }
 
 /// `out = x · lin.weightᵀ (+ bias)`, then `causal_conv1d_update(out[:, begin..begin + dim])`
@@ -37,7 +39,8 @@ pub fn linear_conv1d_update(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tenso
         linear(ctx, x, lin, out)?;
         return conv_update(&ctx.ops, step.conv, &conv_in, step.state, step.slots, step.conv_out);
     }
-    let mut p = skinny_params(x, &lin.weight, lin.bias.as_ref(), out, WeightSource::Parameter)?;
+    let source = if step.streamed { WeightSource::StreamedParameter } else { WeightSource::Parameter };
+    let mut p = skinny_params(x, &lin.weight, lin.bias.as_ref(), out, source)?;
     let c = conv_update_params(step.conv, &conv_in, step.state, step.slots, step.conv_out)?;
     // The GEMV reads x while the epilogue writes conv_out and the state: they must not meet.
     for (what, t) in [("conv_out", step.conv_out), ("conv_state", step.state)] {

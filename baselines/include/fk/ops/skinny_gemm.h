@@ -12,6 +12,10 @@
  * stream did not write weight (true of model parameters): the kernel then issues its first
  * weight loads before waiting for that launch (programmatic dependent launch), overlapping
  * them with the previous kernel's tail. Without it, nothing is read before the wait.
+ * FK_SKINNY_GEMM_STREAM asks for the streaming kernel (skinny/stream_sm90.cuh: the weight
+ * bulk-copied into shared memory) where it applies: sm_90a builds, one row, a weight of at
+ * least 4 MB, k * sizeof(dtype) <= 32 KB. Same result as the other kernel to rounding (the
+ * sums are ordered differently); which one is faster depends on the model's step (run 46).
  * Optional epilogue (conv_state != NULL): after out is stored, causal_conv1d_update
  * (causal_conv1d_update.h) runs on out's columns [conv_begin, conv_begin + conv_dim) as its x,
  * with the conv_* fields as that op's out, weight, bias, conv_state, state_indices,
@@ -25,6 +29,7 @@
 
 #define FK_SKINNY_GEMM_MAX_ROWS 8
 #define FK_SKINNY_GEMM_WEIGHT_SETTLED 1
+#define FK_SKINNY_GEMM_STREAM 2
 
 typedef struct fk_skinny_gemm_params {
     void* out;            /* [rows, n], row stride out_stride */
@@ -37,7 +42,7 @@ typedef struct fk_skinny_gemm_params {
     int64_t x_stride;
     int64_t out_stride;
     int32_t dtype;
-    int32_t flags;        /* 0 or FK_SKINNY_GEMM_WEIGHT_SETTLED */
+    int32_t flags;        /* FK_SKINNY_GEMM_WEIGHT_SETTLED | FK_SKINNY_GEMM_STREAM, or 0 */
     /* The conv epilogue; all zero/NULL without one. */
     void* conv_out;                    /* [rows, conv_dim], rows conv_out_stride apart */
     const void* conv_weight;           /* [conv_dim, conv_width], contiguous */
