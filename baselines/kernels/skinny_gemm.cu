@@ -9,7 +9,6 @@
 // small kernels, and each kernel's ramp-up and tail otherwise leave HBM idle for microseconds
 // per launch.
 #include <algorithm>
-#include <cstdlib>
 
 #include "fk/skinny/pieces.cuh"
 #include "fk/skinny/stream_sm90.cuh"
@@ -160,8 +159,7 @@ template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gem
 // op is a few microseconds of latency either way, and too few rows per CTA leave SMs idle):
 // the streaming kernel (skinny/stream_sm90.cuh). Its x chunks live in registers, which bounds k.
 bool use_stream(const fk_skinny_gemm_params* p, int elem_bytes) {
-    static const bool off = std::getenv("FK_AB_NO_STREAM") != nullptr;  // TEMPORARY A/B switch (run 48)
-    if (off || !(p->flags & FK_SKINNY_GEMM_STREAM)) return false;
+    if (!(p->flags & FK_SKINNY_GEMM_STREAM)) return false;
     const int64_t chunks = p->k * elem_bytes / 16;
     return p->rows == 1 && chunks <= int64_t(fk::skinny::kStreamMaxChunks) * fk::skinny::kStreamThreads && p->n * p->k * elem_bytes >= (int64_t(4) << 20);
 }

@@ -13,7 +13,9 @@
 // Measured (runs 45-47, H200): alone, each GEMV runs about as fast as the warp-per-row kernel
 // (ncu, within +-5 %); inside Mamba-2's decode step, at two CTAs per SM with interleaved rows,
 // the step is 4 % faster (4408 -> 4237 us), Mamba-1's unchanged, Llama-3.1-8B's 3 % slower
-// (4.62 -> 4.76 ms). So it is a call site's choice (FK_SKINNY_GEMM_STREAM), not a default.
+// (4.62 -> 4.76 ms). So it is a call site's choice (FK_SKINNY_GEMM_STREAM), not a default:
+// Mamba-2's decode in_proj and out_proj take it (run 48, A/B in one call: 4411-4418 ->
+// 4243-4245 us, 79.7-79.9 -> 83.3-83.6 % of copy; Llama and Mamba-1 unchanged).
 //
 // Work split inside a stage: thread t owns the 16-byte chunks t, t + 256, ... of every row
 // (the same columns in each row), so its x chunks are loaded once, into registers, and reused
