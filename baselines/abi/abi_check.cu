@@ -172,7 +172,7 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_selective_state_update_params, b_stride) FK_FIELD(fk_selective_state_update_params, c_stride) FK_FIELD(fk_selective_state_update_params, heads)
               FK_FIELD(fk_selective_state_update_params, head_dim) FK_FIELD(fk_selective_state_update_params, ngroups) FK_FIELD(fk_selective_state_update_params, d_state)
               FK_FIELD(fk_selective_state_update_params, dt_softplus) FK_FIELD(fk_selective_state_update_params, a_per_state) FK_FIELD(fk_selective_state_update_params, dtype)
-              FK_FIELD(fk_selective_state_update_params, flags))
+              FK_FIELD(fk_selective_state_update_params, flags) FK_FIELD(fk_selective_state_update_params, dt_proj) FK_FIELD(fk_selective_state_update_params, dt_rank))
     FK_STRUCT("rms_norm_gated", fk_rms_norm_gated_params,
               FK_FIELD(fk_rms_norm_gated_params, out) FK_FIELD(fk_rms_norm_gated_params, x) FK_FIELD(fk_rms_norm_gated_params, z)
               FK_FIELD(fk_rms_norm_gated_params, weight) FK_FIELD(fk_rms_norm_gated_params, rows) FK_FIELD(fk_rms_norm_gated_params, hidden)

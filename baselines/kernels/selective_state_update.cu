@@ -47,11 +47,15 @@ template <typename T> struct StateRow {
         C = static_cast<const T*>(p.C) + b * p.c_stride + static_cast<int64_t>(g) * p.d_state;
     }
 
-    __device__ __forceinline__ void load_token(const fk_selective_state_update_params& p) {
+    // dt_raw: dt before dt_bias (the input's, or the projection's, see proj_dt_*).
+    __device__ __forceinline__ void load_token(const fk_selective_state_update_params& p, float dt_raw) {
         if (!valid) return;
-        dt = fk::to_float(static_cast<const T*>(p.dt)[b * p.dt_stride + h]) + (p.dt_bias ? p.dt_bias[h] : 0.f);
+        dt = dt_raw + (p.dt_bias ? p.dt_bias[h] : 0.f);
         if (p.dt_softplus) dt = fk::softplus(dt);
         xv = fk::to_float(static_cast<const T*>(p.x)[b * p.x_stride + hp]);
+    }
+    __device__ __forceinline__ float input_dt(const fk_selective_state_update_params& p) const {
+        return valid ? fk::to_float(static_cast<const T*>(p.dt)[b * p.dt_stride + h]) : 0.f;
     }
 
     // y (already summed over the row's lanes) + D x, gated by silu(z), stored by one lane.
@@ -68,6 +72,57 @@ template <int LPR> __device__ __forceinline__ float row_sum(float y) {
     return y;
 }
 
+// Mamba-1's dt projection inside the step: the row's LPR lanes split dt_rank, each summing
+// a strided share, then the shares are added over the lanes; the sum is rounded to the dtype
+// as the separate linear layer's output would be. Called by every lane (shuffles).
+template <typename T> __device__ __forceinline__ float round_dt(float s) { return fk::to_float(fk::from_float<T>(s)); }
+
+// Any layout: one element at a time.
+template <typename T, int LPR> __device__ __forceinline__ float proj_dt_scalar(const fk_selective_state_update_params& p, const StateRow<T>& r, int lane) {
+    float s = 0.f;
+    if (r.valid) {
+        const T* w = static_cast<const T*>(p.dt_proj) + static_cast<int64_t>(r.h) * p.dt_rank;
+        const T* in = static_cast<const T*>(p.dt) + r.b * p.dt_stride;
+        for (int64_t i = lane; i < p.dt_rank; i += LPR) s = fmaf(fk::to_float(w[i]), fk::to_float(in[i]), s);
+    }
+    return round_dt<T>(row_sum<LPR>(s));
+}
+
+// 16-byte pieces (dt_rank a multiple of a piece's elements, aligned rows; <= kDtPieces pieces
+// per lane): the weight pieces are loaded first (`load`, before the PDL wait when settled: a
+// model parameter), the token's after.
+constexpr int kDtPieces = 8;
+template <typename T, int LPR> struct ProjDtVec {
+    static constexpr int V = 16 / sizeof(T);
+    fk::Packed<T, V> w[kDtPieces];
+    __device__ __forceinline__ void load(const fk_selective_state_update_params& p, const StateRow<T>& r, int lane) {
+        if (!r.valid) return;
+        const T* row = static_cast<const T*>(p.dt_proj) + static_cast<int64_t>(r.h) * p.dt_rank;
+        const int pieces = static_cast<int>(p.dt_rank / V);
+#pragma unroll
+        for (int j = 0; j < kDtPieces; ++j) {
+            const int c = lane + j * LPR;
+            if (c < pieces) w[j] = *reinterpret_cast<const fk::Packed<T, V>*>(row + c * V);
+        }
+    }
+    __device__ __forceinline__ float dot(const fk_selective_state_update_params& p, const StateRow<T>& r, int lane) const {
+        float s = 0.f;
+        if (r.valid) {
+            const T* in = static_cast<const T*>(p.dt) + r.b * p.dt_stride;
+            const int pieces = static_cast<int>(p.dt_rank / V);
+#pragma unroll
+            for (int j = 0; j < kDtPieces; ++j) {
+                const int c = lane + j * LPR;
+                if (c >= pieces) break;
+                const auto x = *reinterpret_cast<const fk::Packed<T, V>*>(in + c * V);
+#pragma unroll
+                for (int e = 0; e < V; ++e) s = fmaf(fk::to_float(w[j].v[e]), fk::to_float(x.v[e]), s);
+            }
+        }
+        return round_dt<T>(row_sum<LPR>(s));
+    }
+};
+
 // Any d_state: lane l of the row's LPR lanes owns states l, l + LPR, ..., so each warp access
 // to the state is a contiguous run of 4-byte words.
 template <typename T, int LPR>
@@ -75,7 +130,7 @@ __global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_select
     fk::pdl_grid_sync();
     const int lane = threadIdx.x % LPR;
     StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
-    r.load_token(p);
+    r.load_token(p, p.dt_proj ? proj_dt_scalar<T, LPR>(p, r, lane) : r.input_dt(p));
     const int N = p.d_state;
     // Mamba-2: one decay for the whole row.
     const float dA_head = (r.valid && !p.a_per_state) ? exp2f(r.dt * p.A[r.h] * fk::kLog2e) : 0.f;
@@ -103,7 +158,9 @@ __global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_select
 // wait, so when this grid runs at all, every launch before the previous one has completed.
 // Run 44 (H200, A/B in one call, batch-1 graph decode): Codestral 4445-4454 -> 4400-4401 us
 // (79.1-79.5 -> 80.1-80.5 % of copy); Mamba-1, whose state is 20x smaller, 2306-2313 -> 2296-2306.
-template <typename T, int LPR, int VPL, bool SETTLED>
+// PROJ: dt comes from dt_proj (a separate instantiation: its weight pieces take registers
+// that would otherwise cost the other models' state update its occupancy).
+template <typename T, int LPR, int VPL, bool SETTLED, bool PROJ>
 __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective_state_update_params p) {
     constexpr int N = 4 * LPR * VPL;
     if constexpr (!SETTLED) fk::pdl_grid_sync();
@@ -114,8 +171,14 @@ __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective
 #pragma unroll
         for (int j = 0; j < VPL; ++j) s[j] = __ldcs(reinterpret_cast<const float4*>(r.st + 4 * (lane + j * LPR)));
     }
+    [[maybe_unused]] ProjDtVec<T, LPR> proj;
+    if constexpr (PROJ) proj.load(p, r, lane);
     if constexpr (SETTLED) fk::pdl_grid_sync();
-    r.load_token(p);
+    if constexpr (PROJ) {
+        r.load_token(p, proj.dot(p, r, lane));
+    } else {
+        r.load_token(p, r.input_dt(p));
+    }
     float y = 0.f;
     if (r.valid) {
         fk::Packed<T, 4> bv[VPL], cv[VPL];
@@ -159,29 +222,39 @@ cudaError_t launch_rows(K kernel, int lpr, const fk_selective_state_update_param
     return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(blocks)), dim3(kThreads), 0, stream, *p);
 }
 
-// Can the vector kernel read this call's state, A, B and C in 16/8-byte pieces?
+// Lanes per state row of the vector kernel for d_state (see launch_vec).
+int vec_lanes(int d_state) { return d_state >= 128 ? 32 : d_state / 4; }
+
+// Can the vector kernel read this call's state, A, B, C (and dt_proj) in 16/8-byte pieces?
 bool vec_aligned(const fk_selective_state_update_params* p, int elem_bytes) {
     const auto aligned = [](const void* ptr, int bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; };
-    return aligned(p->state, 16) && (!p->a_per_state || aligned(p->A, 16)) && aligned(p->B, 4 * elem_bytes) &&
+    const int64_t v = 16 / elem_bytes;  // elements of a 16-byte dt_proj piece
+    const bool proj_ok = p->dt_proj == nullptr ||
+                         (aligned(p->dt_proj, 16) && aligned(p->dt, 16) && p->dt_rank % v == 0 && p->dt_stride % v == 0 && p->dt_rank / v <= kDtPieces * vec_lanes(p->d_state));
+    return proj_ok && aligned(p->state, 16) && (!p->a_per_state || aligned(p->A, 16)) && aligned(p->B, 4 * elem_bytes) &&
            aligned(p->C, 4 * elem_bytes) && p->b_stride % 4 == 0 && p->c_stride % 4 == 0;
 }
 
-template <typename T, bool SETTLED> cudaError_t launch_vec(const fk_selective_state_update_params* p, cudaStream_t stream) {
+template <typename T, bool SETTLED, bool PROJ> cudaError_t launch_vec(const fk_selective_state_update_params* p, cudaStream_t stream) {
     switch (p->d_state) {
-        case 16: return launch_rows(update_vec_kernel<T, 4, 1, SETTLED>, 4, p, stream);
-        case 32: return launch_rows(update_vec_kernel<T, 8, 1, SETTLED>, 8, p, stream);
-        case 64: return launch_rows(update_vec_kernel<T, 16, 1, SETTLED>, 16, p, stream);
-        case 128: return launch_rows(update_vec_kernel<T, 32, 1, SETTLED>, 32, p, stream);
-        case 256: return launch_rows(update_vec_kernel<T, 32, 2, SETTLED>, 32, p, stream);
+        case 16: return launch_rows(update_vec_kernel<T, 4, 1, SETTLED, PROJ>, 4, p, stream);
+        case 32: return launch_rows(update_vec_kernel<T, 8, 1, SETTLED, PROJ>, 8, p, stream);
+        case 64: return launch_rows(update_vec_kernel<T, 16, 1, SETTLED, PROJ>, 16, p, stream);
+        case 128: return launch_rows(update_vec_kernel<T, 32, 1, SETTLED, PROJ>, 32, p, stream);
+        case 256: return launch_rows(update_vec_kernel<T, 32, 2, SETTLED, PROJ>, 32, p, stream);
         default: return cudaErrorNotSupported;
     }
+}
+
+template <typename T, bool PROJ> cudaError_t launch_vec_settled(const fk_selective_state_update_params* p, cudaStream_t stream) {
+    return (p->flags & FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED) ? launch_vec<T, true, PROJ>(p, stream) : launch_vec<T, false, PROJ>(p, stream);
 }
 
 bool vec_state(int d_state) { return d_state == 16 || d_state == 32 || d_state == 64 || d_state == 128 || d_state == 256; }
 
 template <typename T> cudaError_t launch(const fk_selective_state_update_params* p, cudaStream_t stream) {
     if (vec_state(p->d_state) && vec_aligned(p, sizeof(T))) {
-        return (p->flags & FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED) ? launch_vec<T, true>(p, stream) : launch_vec<T, false>(p, stream);
+        return p->dt_proj ? launch_vec_settled<T, true>(p, stream) : launch_vec_settled<T, false>(p, stream);
     }
     if (p->d_state >= 32) return launch_rows(update_scalar_kernel<T, 32>, 32, p, stream);
     if (p->d_state >= 16) return launch_rows(update_scalar_kernel<T, 16>, 16, p, stream);
@@ -195,13 +268,14 @@ FK_OP_LAUNCHER(selective_state_update)(const fk_selective_state_update_params* p
     FK_REQUIRE(p->batch >= 0 && p->heads > 0 && p->head_dim > 0 && p->ngroups > 0 && p->heads % p->ngroups == 0);
     FK_REQUIRE(p->d_state >= 1 && p->d_state <= FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE);
     const int64_t hp = static_cast<int64_t>(p->heads) * p->head_dim;
-    FK_REQUIRE(p->x_stride >= hp && p->out_stride >= hp && p->dt_stride >= p->heads);
+    FK_REQUIRE(p->x_stride >= hp && p->out_stride >= hp && (p->dt_proj != nullptr || p->dt_stride >= p->heads));
     FK_REQUIRE(p->z == nullptr || p->z_stride >= hp);
     FK_REQUIRE(p->b_stride >= static_cast<int64_t>(p->ngroups) * p->d_state && p->c_stride >= static_cast<int64_t>(p->ngroups) * p->d_state);
     if (p->batch == 0) return cudaSuccess;
     FK_REQUIRE(p->out && p->state && p->x && p->dt && p->A && p->B && p->C);
     FK_REQUIRE(p->state_indices ? p->state_rows >= 1 : p->state_rows == p->batch);
     FK_REQUIRE((p->flags & ~FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED) == 0);
+    FK_REQUIRE(p->dt_proj ? (p->dt_rank >= 1 && p->dt_rank <= 4096 && p->dt_stride >= p->dt_rank) : p->dt_rank == 0);
     cudaError_t e = cudaErrorInvalidValue;
     FK_DISPATCH_FLOAT(p->dtype, T, { e = launch<T>(p, stream); });
     if (e != cudaSuccess) return e;

@@ -515,6 +515,8 @@ pub struct SelectiveStateUpdateParams {
     pub a_per_state: i32,
     pub dtype: i32,
     pub flags: i32,
+    pub dt_proj: u64,
+    pub dt_rank: i64,
 }
 
 /// `FK_SSD_CHUNK_SCAN_MAX_{DSTATE,HEADDIM}` of include/fk/ops/ssd_chunk_scan.h.
@@ -743,7 +745,7 @@ mod tests {
             "selective_state_update",
             SelectiveStateUpdateParams,
             [out, state, state_indices, state_rows, x, dt, a, b, c, d, z, dt_bias, batch, x_stride, dt_stride, z_stride, out_stride, b_stride, c_stride, heads,
-             head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, flags]
+             head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, flags, dt_proj, dt_rank]
         );
         check_layout!("rms_norm_gated", RmsNormGatedParams, [out, x, z, weight, rows, hidden, group_size, x_stride, z_stride, out_stride, eps, dtype]);
         check_layout!(

@@ -178,9 +178,23 @@ impl MambaMixer {
         ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.xz, &step)?;
         let z = b.xz.narrow(1, i, i)?;
         ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
-        ops::linear(ctx, &b.dbc.narrow(1, 0, r)?, &self.dt_proj, &b.dt)?;
-        let m = StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: 1, state_settled: true };
-        let tokens = DecodeTokens { x: &b.xc, dt: &b.dt, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
+        // dt_proj inside the state update (one launch and one dependent round trip fewer
+        // per layer): it reads x_proj's dt columns itself.
+        let dt_in = b.dbc.narrow(1, 0, r)?;
+        let fuse = std::env::var_os("FK_AB_NO_DTPROJ").is_none(); // TEMPORARY A/B switch (run 49)
+        if !fuse {
+            ops::linear(ctx, &dt_in, &self.dt_proj, &b.dt)?;
+        }
+        let m = StateUpdate {
+            a: &self.a,
+            d: Some(&self.d),
+            dt_bias: Some(&self.dt_bias),
+            dt_softplus: true,
+            ngroups: 1,
+            state_settled: true,
+            dt_proj: fuse.then_some(&self.dt_proj.weight),
+        };
+        let tokens = DecodeTokens { x: &b.xc, dt: if fuse { &dt_in } else { &b.dt }, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
         ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
         ops::linear(ctx, &b.y, &self.out_proj, hidden)
     }
@@ -200,6 +214,7 @@ impl MambaMixer {
             dt_softplus: true,
             ngroups: 1,
             state_settled: true,
+            dt_proj: None,
         };
         let tokens = DecodeTokens {
             x: &xc,

@@ -121,7 +121,7 @@ impl Mamba2Mixer {
 
     /// The decode update's SSM parameters (no gate: HF gates in the norm).
     fn state_update(&self) -> StateUpdate<'_> {
-        StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: self.n_groups, state_settled: true }
+        StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: self.n_groups, state_settled: true, dt_proj: None }
     }
 
     /// The chunked SSD scan over the packed prefill (`ssd_chunk_scan` of fk-baselines).

@@ -22,6 +22,7 @@ mod ssm_inst;
 mod ssm_trials;
 mod ssd_inst;
 mod ssd_trials;
+mod dt_proj_trials;
 mod linear_conv_trials;
 mod slot_trials;
 mod trials;

@@ -145,6 +145,10 @@ pub struct StateUpdate<'a> {
     /// then reads the state while that launch finishes (`FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED`).
     /// A wrong promise is a race: leave it false unless the previous launch is known.
     pub state_settled: bool,
+    /// Mamba-1's dt_proj weight `[heads, dt_rank]` (model dtype, no bias: that is `dt_bias`),
+    /// folded into the step: [`DecodeTokens::dt`] is then x_proj's dt columns
+    /// `[batch, dt_rank]` and the kernel projects them (one launch fewer per layer).
+    pub dt_proj: Option<&'a Tensor>,
 }
 
 /// One token per sequence, of one float dtype: x, z, out `[batch, heads·head_dim]`, dt
@@ -228,7 +232,17 @@ fn state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeTokens, state: &Te
     }
     let hp = heads * head_dim;
     let xs = decode_rows(OP, "x", x, batch, hp, dtype)?;
-    let dts = decode_rows(OP, "dt", inp.dt, batch, heads, dtype)?;
+    let dt_rank = match m.dt_proj {
+        Some(w) => {
+            require_same_dtype(OP, "dt_proj", w, dtype)?;
+            match *w.shape() {
+                [h, r] if h == heads && (1..=4096).contains(&r) && w.is_contiguous() => r,
+                _ => return Err(Error::shape(OP, format!("dt_proj {w:?} must be a contiguous [{heads}, dt_rank] weight, dt_rank in 1..=4096"))),
+            }
+        }
+        None => 0,
+    };
+    let dts = decode_rows(OP, "dt", inp.dt, batch, if dt_rank > 0 { dt_rank } else { heads }, dtype)?;
     let bs = decode_rows(OP, "B", inp.b, batch, g * n, dtype)?;
     let cs = decode_rows(OP, "C", inp.c, batch, g * n, dtype)?;
     let zs = inp.z.map(|z| decode_rows(OP, "z", z, batch, hp, dtype)).transpose()?.unwrap_or(0);
@@ -237,6 +251,7 @@ fn state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeTokens, state: &Te
     reads.extend(inp.z.map(|t| ("z", t)));
     reads.extend(m.d.map(|t| ("D", t)));
     reads.extend(m.dt_bias.map(|t| ("dt_bias", t)));
+    reads.extend(m.dt_proj.map(|t| ("dt_proj", t)));
     let mut all = reads.clone();
     all.extend([("state", state), ("out", out)]);
     all.extend(slots.map(|s| ("state slots", s.tensor())));
@@ -274,6 +289,8 @@ fn state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeTokens, state: &Te
         a_per_state: a_per_state as i32,
         dtype: dtype.code(),
         flags: if m.state_settled { SELECTIVE_STATE_UPDATE_STATE_SETTLED } else { 0 },
+        dt_proj: m.dt_proj.map_or(0, |t| t.ptr()),
+        dt_rank: dt_rank as i64,
     };
     launch(table, OpId::SelectiveStateUpdate, x.device(), &p, || format!("x {x:?}, state {state:?}, A {:?}, out {out:?}", m.a))
 }

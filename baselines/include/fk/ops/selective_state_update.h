@@ -15,8 +15,12 @@
  * by the Rust wrapper's `StateSlots`).
  * Launcher: FK_OP_LAUNCHER(selective_state_update)(const fk_selective_state_update_params*, cudaStream_t)
  * dtypes: x, dt, B, C, z, out f32, f16 or bf16 (same); state, A, D, dt_bias f32.
+ * dt_proj (optional, Mamba-1's low-rank dt projection folded into the step): dt is then
+ * dt_in [batch, dt_rank] (rows dt_stride apart) and, before dt_bias and softplus,
+ *   dt[b, h] = round_to_dtype(sum_r dt_proj[h, r] * dt_in[b, r])    (dt_proj [heads, dt_rank])
+ * exactly what a bias-free linear layer would have written as dt. 1 <= dt_rank <= 4096.
  * flags: FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED promises that the launch right before this one
- * on the stream wrote neither state nor state_indices (true in a decode step, where in_proj
+ * on the stream wrote none of state, state_indices and dt_proj (true in a decode step, where in_proj
  * precedes this op): the kernel may then read the state before waiting for that launch
  * (programmatic dependent launch). Without it, nothing is read before the wait.
  * Limits: 1 <= d_state <= FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE; heads % ngroups == 0. */
@@ -54,4 +58,6 @@ typedef struct fk_selective_state_update_params {
     int32_t a_per_state;       /* 1: A is [heads, d_state] (Mamba-1); 0: [heads] (Mamba-2) */
     int32_t dtype;
     int32_t flags;             /* 0 or FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED */
+    const void* dt_proj;       /* [heads, dt_rank] or NULL (dt is then [batch, heads]) */
+    int64_t dt_rank;           /* dt_proj's columns; 0 without it */
 } fk_selective_state_update_params;
