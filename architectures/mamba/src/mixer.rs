@@ -178,10 +178,13 @@ impl MambaMixer {
         ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.xz, &step)?;
         let z = b.xz.narrow(1, i, i)?;
         ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
-        // dt_proj inside the state update (one launch and one dependent round trip fewer
-        // per layer): it reads x_proj's dt columns itself.
+        // At one or two rows, dt_proj inside the state update (one launch and one dependent
+        // round trip fewer per layer): it reads x_proj's dt columns itself. Every row re-reads
+        // the 1.6 MB weight, so a batch runs the GEMV. Run 49 (H200, A/B in one call, graph
+        // decode of mamba-2.8b): batch 1 2294-2304 -> 2179-2189 us (57.7 -> 60.8 % of copy);
+        // batch 32 fused 3613-3631 -> 4385-4394 us. Batches of 2-16 were not measured.
         let dt_in = b.dbc.narrow(1, 0, r)?;
-        let fuse = std::env::var_os("FK_AB_NO_DTPROJ").is_none(); // TEMPORARY A/B switch (run 49)
+        let fuse = b.xc.dim(0) <= 2;
         if !fuse {
             ops::linear(ctx, &dt_in, &self.dt_proj, &b.dt)?;
         }
