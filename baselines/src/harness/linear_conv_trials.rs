@@ -57,11 +57,11 @@ fn fused_equals_two_ops(dev: &Device, dtype: DType, s: Shape) -> R<()> {
             e(out.poison())?;
             e(conv_out.poison())?;
             if fused {
-                let step = ConvStep { conv: &conv, begin: s.begin, state: &cache, slots: slots.as_ref(), conv_out: &conv_out, streamed: s.k >= 1024 };
+                let step = ConvStep { conv: &conv, begin: s.begin, state: &cache, slots: slots.as_ref(), conv_out: &conv_out, streamed: s.k == 1024 };
                 e(ops::linear_conv1d_update(&ctx, &x, &lin, &out, &step))?;
             } else {
                 // The same GEMV kernel as the fused call, so the two agree bit for bit.
-                e(if s.k >= 1024 { ops::linear_streamed(&ctx, &x, &lin, &out) } else { ops::linear(&ctx, &x, &lin, &out) })?;
+                e(if s.k == 1024 { ops::linear_streamed(&ctx, &x, &lin, &out) } else { ops::linear(&ctx, &x, &lin, &out) })?;
                 let conv_in = e(out.narrow(1, s.begin, s.dim))?;
                 match &slots {
                     Some(ss) => e(ops::causal_conv1d_update_slots(&ctx.ops, &conv, &conv_in, &cache, ss, &conv_out))?,
@@ -103,6 +103,8 @@ pub(super) fn linear_conv_trials() -> Vec<TestTrial> {
         // multiple of the grid), by state and by slot.
         Shape { n: 4160, k: 1024, dim: 2048, bias: true, ..base },
         Shape { n: 4100, k: 1024, begin: 1000, dim: 2048, slots: Some((1, 3)), ..base },
+        // One row, k 2560 (Mamba-1's in_proj): 10 chunks per lane, the wide-round GEMV.
+        Shape { n: 1024, k: 2560, begin: 256, dim: 512, ..base },
         // Three rows: linear (cuBLASLt) then causal_conv1d_update, by slot with a padding row.
         Shape { rows: 3, n: 512, k: 256, begin: 64, dim: 256, slots: Some((2, 5)), ..base },
     ];
