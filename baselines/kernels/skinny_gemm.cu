@@ -9,7 +9,6 @@
 // small kernels, and each kernel's ramp-up and tail otherwise leave HBM idle for microseconds
 // per launch.
 #include <algorithm>
-#include <cstdlib>
 
 #include "fk/skinny/pieces.cuh"
 #include "fk/skinny/stream_sm90.cuh"
@@ -26,6 +25,9 @@ using fk::skinny::ld_act;
 
 // Measured on the H100 (experiments/skinny_gemm): one weight row per warp and 4 chunks in
 // flight per lane beat 2 rows per warp and deeper unrolling at every Llama-3.1-8B shape.
+// Run 50 (H200) again for Mamba-1's one-row GEMVs: loading a warp's whole 5-10-chunk share
+// in one round (U = 10) made mamba-2.8b's graph decode step slower, 2184-2186 -> 2265 us
+// (in_proj alone 17.6-18.4 -> 19.2-21.0 us: 64 registers, half the CTAs per SM).
 constexpr int kWarps = 4;
 constexpr int kUnroll = 4;  // U
 
@@ -37,10 +39,11 @@ constexpr int kUnroll = 4;  // U
 // (the launcher checks k < 2^31): the measured cost of 64-bit index math and of double
 // buffering here was 5-15% at Llama's decode shapes (experiments/skinny_gemm), the loop being
 // issue-bound once loads are in flight.
-template <typename T, int M, int SPLIT, bool CONV, int U = kUnroll>
+template <typename T, int M, int SPLIT, bool CONV>
 __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm_params p) {
     static_assert(kWarps % SPLIT == 0, "a CTA holds whole rows");
     constexpr int V = 16 / sizeof(T);
+    constexpr int U = kUnroll;
     constexpr int chunk = 32 * V;
     constexpr int stride = SPLIT * chunk;  // k between a lane's consecutive chunks
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, part = warp % SPLIT;
@@ -144,34 +147,14 @@ bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
     return fk::ceil_div(p->n, kWarps) < sms;
 }
 
-// One row of x whose warp share needs more than U chunks per lane: up to kWideUnroll chunks in
-// flight per lane, so a warp's share of the row is one round trip instead of 2-3 serial ones.
-constexpr int kWideUnroll = 10;
-
-bool wide_round(const fk_skinny_gemm_params* p, int elem_bytes, int split) {
-    static const bool off = std::getenv("FK_AB_NO_WIDE") != nullptr;  // TEMPORARY A/B switch (run 50)
-    if (off || p->rows != 1) return false;
-    const int64_t lane_chunks = fk::ceil_div(p->k / split, int64_t(32) * (16 / elem_bytes));
-    return lane_chunks > kUnroll && lane_chunks <= kWideUnroll;
-}
-
 template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
-    const int elem = sizeof(T);
-    if (split_rows(p, elem)) {
+    if (split_rows(p, sizeof(T))) {
         FK_REQUIRE(p->n <= 0x7fffffff);
-        const dim3 grid(static_cast<unsigned>(p->n)), block(kWarps * 32);
-        if constexpr (M == 1) {
-            if (wide_round(p, elem, kWarps)) return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV, kWideUnroll>, grid, block, 0, stream, *p);
-        }
-        return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV>, grid, block, 0, stream, *p);
+        return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
     }
     const int64_t blocks = fk::ceil_div(p->n, kWarps);
     FK_REQUIRE(blocks <= 0x7fffffff);
-    const dim3 grid(static_cast<unsigned>(blocks)), block(kWarps * 32);
-    if constexpr (M == 1) {
-        if (wide_round(p, elem, 1)) return fk::launch_pdl(skinny_gemm_kernel<T, M, 1, CONV, kWideUnroll>, grid, block, 0, stream, *p);
-    }
-    return fk::launch_pdl(skinny_gemm_kernel<T, M, 1, CONV>, grid, block, 0, stream, *p);
+    return fk::launch_pdl(skinny_gemm_kernel<T, M, 1, CONV>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
 }
 
 #if FK_SM90A

@@ -103,7 +103,7 @@ pub(super) fn linear_conv_trials() -> Vec<TestTrial> {
         // multiple of the grid), by state and by slot.
         Shape { n: 4160, k: 1024, dim: 2048, bias: true, ..base },
         Shape { n: 4100, k: 1024, begin: 1000, dim: 2048, slots: Some((1, 3)), ..base },
-        // One row, k 2560 (Mamba-1's in_proj): 10 chunks per lane, the wide-round GEMV.
+        // One row, k 2560 (Mamba-1's in_proj): a warp walks its row in 2.5 rounds of loads.
         Shape { n: 1024, k: 2560, begin: 256, dim: 512, ..base },
         // Three rows: linear (cuBLASLt) then causal_conv1d_update, by slot with a padding row.
         Shape { rows: 3, n: 512, k: 256, begin: 64, dim: 256, slots: Some((2, 5)), ..base },
