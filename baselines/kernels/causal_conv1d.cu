@@ -6,10 +6,11 @@
 // registers, so each input is read from memory once per chunk (plus W-1 rows of overlap) and
 // every warp access is a coalesced row segment. A chunk may cross sequence boundaries: the
 // thread restarts its window from that sequence's initial state when it does.
-// Occupancy (ncu, run 51, 8k tokens x 5120 channels, bf16): the 16-byte kernel used 182
-// registers, so 2 CTAs per SM (12 % occupancy) in 2.4 waves moved 1.66 TB/s, 40 % of copy.
-// It is now capped at 128 registers (4 CTAs per SM; 4 tokens per load group for 8-wide
-// vectors, the taps kept in the dtype) over chunks of 32 tokens (more CTAs for the waves).
+// Occupancy (ncu, run 51, 8k tokens x 5120 channels, bf16): the 16-byte kernel uses 182
+// registers, so 2 CTAs per SM (12 % occupancy, 2.4 waves) and moves 1.66 TB/s, 40 % of copy.
+// Capping it at 128 registers (4 CTAs/SM, 4-token load groups, taps in the dtype, restarts
+// outside the unrolled group, 32-token chunks) doubled the achieved occupancy (23 %) and was
+// slower, 99.4 -> 106.7 us (run 52; reverted): occupancy is not what holds it at 40 %.
 // A second small kernel writes the final states, after the conv kernel on the stream, so that
 // final_state may be the same buffer as initial_state (the conv cache updated in place).
 #include "fk/ops/causal_conv1d.h"
@@ -18,7 +19,7 @@
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kChunk = 32;  // tokens per thread: W-1 overlap rows are ~10% extra reads, mostly L2 hits
+constexpr int kChunk = 64;  // tokens per thread: W-1 overlap rows cost <5% extra reads
 constexpr int kUnroll = 8;  // tokens loaded ahead per thread (divides kChunk)
 
 // The sequence holding token t: the last s with cu[s] <= t (skips empty sequences, since
@@ -43,27 +44,21 @@ __device__ __forceinline__ float input_at(const T* x, int64_t x_stride, const T*
 }
 
 template <typename T, int V, int W>
-__global__ void __launch_bounds__(kThreads, 4) conv_kernel(T* __restrict__ out, const T* __restrict__ x, const T* __restrict__ weight,
+__global__ void __launch_bounds__(kThreads) conv_kernel(T* __restrict__ out, const T* __restrict__ x, const T* __restrict__ weight,
                                                         const T* __restrict__ bias, const int32_t* __restrict__ cu,
                                                         const T* init, int64_t tokens, int64_t dim, int64_t x_stride,
                                                         int64_t out_stride, int batch, bool silu) {
     using P = fk::Packed<T, V>;
-    // Tokens per load group: 4 for the 8-wide vectors (4 x 16 B in flight at 4 CTAs per SM),
-    // 8 otherwise.
-    constexpr int U = V >= 8 ? kUnroll / 2 : kUnroll;
     const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x) * V;
     if (c0 >= dim) return;
     const int64_t t0 = static_cast<int64_t>(blockIdx.y) * kChunk;
     const int64_t t1 = min(t0 + kChunk, tokens);
 
-    // Taps kept in the dtype (converted at each use, a shift for bf16): as floats they held
-    // 32 registers of the vector kernel's budget (see the occupancy note below).
-    T w[V][W];
-    float b[V];
+    float w[V][W], b[V];
 #pragma unroll
     for (int v = 0; v < V; ++v) {
 #pragma unroll
-        for (int k = 0; k < W; ++k) w[v][k] = weight[(c0 + v) * W + k];
+        for (int k = 0; k < W; ++k) w[v][k] = fk::to_float(weight[(c0 + v) * W + k]);
         b[v] = bias ? fk::to_float(bias[c0 + v]) : 0.f;
     }
 
@@ -76,48 +71,42 @@ __global__ void __launch_bounds__(kThreads, 4) conv_kernel(T* __restrict__ out, 
 #pragma unroll
         for (int v = 0; v < V; ++v) win[k][v] = input_at<T, W>(x, x_stride, init, dim, s, c0 + v, start, t0 - (W - 1) + k);
 
-    // The chunk in segments that stay inside one sequence; a segment in groups of kUnroll
-    // tokens whose loads are all issued before any is used, so each thread keeps kUnroll
-    // 16-byte loads in flight (one at a time would leave HBM idle). The sequence restart is
-    // outside the unrolled group: inside it, its 8 copies took the vector kernel to 182
-    // registers, 2 CTAs per SM and 41 % of copy (ncu, run 51).
-    int64_t t = t0;
-#pragma unroll 1
-    while (t < t1) {
-        if (t >= next) {
-            // A new sequence starts at t: its window is its initial state (or zeros).
-            while (cu[s + 1] <= t) ++s;
-            start = cu[s];
-            next = cu[s + 1];
+    // Groups of kUnroll tokens: their loads are all issued before any is used, so each
+    // thread keeps kUnroll 16-byte loads in flight (one at a time would leave HBM idle).
+    for (int64_t tg = t0; tg < t1; tg += kUnroll) {
+        P xv[kUnroll];
 #pragma unroll
-            for (int k = 0; k < W - 1; ++k)
+        for (int j = 0; j < kUnroll; ++j)
+            if (tg + j < t1) xv[j] = *reinterpret_cast<const P*>(x + (tg + j) * x_stride + c0);
 #pragma unroll
-                for (int v = 0; v < V; ++v) win[k][v] = input_at<T, W>(x, x_stride, init, dim, s, c0 + v, start, t - (W - 1) + k);
-        }
-        const int cnt = static_cast<int>(min(static_cast<int64_t>(U), min(t1, next) - t));
-        P xv[U];
+        for (int j = 0; j < kUnroll; ++j) {
+            const int64_t t = tg + j;
+            if (t >= t1) break;
+            if (t >= next) {
+                // A new sequence starts at t: its window is its initial state (or zeros).
+                while (cu[s + 1] <= t) ++s;
+                start = cu[s];
+                next = cu[s + 1];
 #pragma unroll
-        for (int j = 0; j < U; ++j)
-            if (j < cnt) xv[j] = *reinterpret_cast<const P*>(x + (t + j) * x_stride + c0);
+                for (int k = 0; k < W - 1; ++k)
 #pragma unroll
-        for (int j = 0; j < U; ++j) {
-            if (j >= cnt) break;
+                    for (int v = 0; v < V; ++v) win[k][v] = input_at<T, W>(x, x_stride, init, dim, s, c0 + v, start, t - (W - 1) + k);
+            }
             P o;
 #pragma unroll
             for (int v = 0; v < V; ++v) {
                 const float xt = fk::to_float(xv[j].v[v]);
                 float acc = b[v];
 #pragma unroll
-                for (int k = 0; k < W - 1; ++k) acc = fmaf(fk::to_float(w[v][k]), win[k][v], acc);
-                acc = fmaf(fk::to_float(w[v][W - 1]), xt, acc);
+                for (int k = 0; k < W - 1; ++k) acc = fmaf(w[v][k], win[k][v], acc);
+                acc = fmaf(w[v][W - 1], xt, acc);
                 o.v[v] = fk::from_float<T>(silu ? fk::silu(acc) : acc);
 #pragma unroll
                 for (int k = 0; k + 1 < W - 1; ++k) win[k][v] = win[k + 1][v];
                 win[W - 2][v] = xt;
             }
-            *reinterpret_cast<P*>(out + (t + j) * out_stride + c0) = o;
+            *reinterpret_cast<P*>(out + t * out_stride + c0) = o;
         }
-        t += cnt;
     }
 }
 
