@@ -188,18 +188,25 @@ impl MambaMixer {
         if !fuse {
             ops::linear(ctx, &dt_in, &self.dt_proj, &b.dt)?;
         }
-        let m = StateUpdate {
+        let m = self.state_update(fuse);
+        let tokens = DecodeTokens { x: &b.xc, dt: if fuse { &dt_in } else { &b.dt }, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
+        ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
+        ops::linear(ctx, &b.y, &self.out_proj, hidden)
+    }
+
+    /// The decode step's SSM parameters; with `dt_proj`, the state update projects dt itself
+    /// from x_proj's dt columns. Both decode paths run it right after x_proj or dt_proj, which
+    /// never write the state: the settled-state promise holds.
+    fn state_update(&self, dt_proj: bool) -> StateUpdate<'_> {
+        StateUpdate {
             a: &self.a,
             d: Some(&self.d),
             dt_bias: Some(&self.dt_bias),
             dt_softplus: true,
             ngroups: 1,
             state_settled: true,
-            dt_proj: fuse.then_some(&self.dt_proj.weight),
-        };
-        let tokens = DecodeTokens { x: &b.xc, dt: if fuse { &dt_in } else { &b.dt }, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
-        ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
-        ops::linear(ctx, &b.y, &self.out_proj, hidden)
+            dt_proj: dt_proj.then_some(&self.dt_proj.weight),
+        }
     }
 
     /// One token per sequence: `hidden` `[batch, hidden_size]`, states advanced in place.
@@ -210,15 +217,7 @@ impl MambaMixer {
         ops::causal_conv1d_update(&ctx.ops, &self.conv(), &x, &states.conv, &xc)?;
         let (dt, _dbc, b, c) = self.dt_b_c(ctx, &xc)?;
         let y = Tensor::empty(hidden.device(), xc.shape(), xc.dtype())?;
-        let m = StateUpdate {
-            a: &self.a,
-            d: Some(&self.d),
-            dt_bias: Some(&self.dt_bias),
-            dt_softplus: true,
-            ngroups: 1,
-            state_settled: true,
-            dt_proj: None,
-        };
+        let m = self.state_update(false);
         let tokens = DecodeTokens {
             x: &xc,
             dt: &dt,

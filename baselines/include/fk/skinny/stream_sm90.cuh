@@ -20,7 +20,8 @@
 // Work split inside a stage: thread t owns the 16-byte chunks t, t + 256, ... of every row
 // (the same columns in each row), so its x chunks are loaded once, into registers, and reused
 // for every row; a row's sum is reduced over the CTA (warp shuffles, then 8 partials in shared
-// memory). Requires k <= kMaxChunks * 256 chunks (16384 bf16 columns) and one x row.
+// memory). Requires one x row and k <= kStreamMaxChunks * 256 16-byte chunks (16384 bf16
+// columns).
 #pragma once
 #include "fk/attention/sm90_sync.cuh"
 #include "fk/skinny/pieces.cuh"
