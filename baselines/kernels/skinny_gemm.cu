@@ -187,7 +187,7 @@ template <typename T, int R, bool CONV> cudaError_t launch_stream_r(const fk_ski
     e = cudaGetDevice(&dev);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     if (e != cudaSuccess) return e;
-    // One CTA per SM (its stages fill shared memory); fewer when there are fewer rows.
+    // cps CTAs per SM (their stages fill shared memory); fewer when there are fewer rows.
     const int64_t grid = std::min<int64_t>(int64_t(sms) * cps, p->n);
     return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(grid)), dim3(kStreamThreads), size_t(smem), stream, *p, kn);
 }

@@ -5,11 +5,11 @@
 // walks a row in serial rounds; its grid is many short CTAs, so each GEMV pays a ramp (CTAs
 // launching, first loads in flight) and a tail (the last wave's rounds) that HBM spends idle.
 // ncu on the H200 (run 44, each kernel alone): Mamba-1's in_proj (52 MB) 17-20 us, 56-64 % of
-// copy; out_proj (26 MB) ~10 us, ~54 %; Codestral's out_proj (67 MB) ~21 us, ~70 %. Here
-// one CTA per SM owns an equal contiguous block of rows (the weight is row-major, so a block
-// is one run of bytes) and keeps up to ~200 KB of it in flight through a ring of stages: the
-// whole GPU's first ~26 MB are requested by 132 threads at once, every CTA ends within a stage
-// of the others, and a stage's consumers only read shared memory.
+// copy; out_proj (26 MB) ~10 us, ~54 %; Codestral's out_proj (67 MB) ~21 us, ~70 %. Here a
+// few CTAs (two per SM, see the launcher) take groups of whole rows (a group of rows is one
+// run of bytes: the weight is row-major) and keep ~100 KB each in flight through a ring of
+// stages: the GPU's first ~26 MB are requested by a few hundred threads at once, every CTA
+// ends within a stage of the others, and a stage's consumers only read shared memory.
 // Measured (runs 45-47, H200): alone, each GEMV runs about as fast as the warp-per-row kernel
 // (ncu, within +-5 %); inside Mamba-2's decode step, at two CTAs per SM with interleaved rows,
 // the step is 4 % faster (4408 -> 4237 us), Mamba-1's unchanged, Llama-3.1-8B's 3 % slower
