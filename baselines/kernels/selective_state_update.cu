@@ -11,8 +11,6 @@
 // 4-byte access per state in a runtime loop and moved Codestral's 8 MB of state per layer at
 // ~0.7 TB/s (11.9 us on the H200, run 31), the memory system starved of requests in flight.
 // The scalar kernel keeps every other d_state and unaligned views working.
-#include <cstdlib>
-
 #include "fk/ops/selective_state_update.h"
 #include "fk/ssm.cuh"
 
@@ -131,7 +129,7 @@ template <typename T, int LPR>
 __global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_selective_state_update_params p) {
     fk::pdl_grid_sync();
     const int lane = threadIdx.x % LPR;
-    StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (blockDim.x / LPR) + threadIdx.x / LPR);
+    StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
     r.load_token(p, p.dt_proj ? proj_dt_scalar<T, LPR>(p, r, lane) : r.input_dt(p));
     const int N = p.d_state;
     // Mamba-2: one decay for the whole row.
@@ -167,7 +165,7 @@ __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective
     constexpr int N = 4 * LPR * VPL;
     if constexpr (!SETTLED) fk::pdl_grid_sync();
     const int lane = threadIdx.x % LPR;
-    StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (blockDim.x / LPR) + threadIdx.x / LPR);
+    StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
     float4 s[VPL];
     if (r.valid) {
 #pragma unroll
@@ -219,12 +217,9 @@ __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective
 template <typename K>
 cudaError_t launch_rows(K kernel, int lpr, const fk_selective_state_update_params* p, cudaStream_t stream) {
     const int64_t rows = p->batch * p->heads * p->head_dim;
-    // Small grids (Mamba-1 at batch 1: 5120 rows of 4 lanes, 160 CTAs of 128) in smaller CTAs
-    // so that every SM gets a share. TEMPORARY A/B switch for run 54: FK_AB_SSU_THREADS.
-    static const int threads = [] { const char* v = std::getenv("FK_AB_SSU_THREADS"); return v ? std::atoi(v) : kThreads; }();
-    const int64_t blocks = fk::ceil_div(rows, threads / lpr);
+    const int64_t blocks = fk::ceil_div(rows, kThreads / lpr);
     FK_REQUIRE(blocks <= 0x7fffffffLL);
-    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(blocks)), dim3(threads), 0, stream, *p);
+    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(blocks)), dim3(kThreads), 0, stream, *p);
 }
 
 // Lanes per state row of the vector kernel for d_state (see launch_vec).
