@@ -1,10 +1,12 @@
 // causal_conv1d baseline (L1). Contract: include/fk/ops/causal_conv1d.h.
 // Mirrors Dao-AILab `causal_conv1d_fn` (channels-last, varlen) as vLLM's Mamba layers call it.
-// Any sm_80+ GPU.
-// Work split: a thread owns V adjacent channels (one 16-byte vector when the layout allows)
-// and walks kChunk consecutive tokens of the packed batch, keeping the last W-1 inputs in
-// registers, so each input is read from memory once per chunk (plus W-1 rows of overlap) and
-// every warp access is a coalesced row segment. A chunk may cross sequence boundaries: the
+// Two kernels. On sm_90 with 16-byte rows (every Mamba layout), the streaming kernel
+// (conv1d/stream_sm90.cuh: bulk copies into a ring of shared-memory stages, a grid of one
+// wave). Otherwise (any sm_80+ GPU, any layout) the register kernel below.
+// Register kernel: a thread owns V adjacent channels (one 16-byte vector when the layout
+// allows) and walks kChunk consecutive tokens of the packed batch, keeping the last W-1 inputs
+// in registers, so each input is read from memory once per chunk (plus W-1 rows of overlap)
+// and every warp access is a coalesced row segment. A chunk may cross sequence boundaries: the
 // thread restarts its window from that sequence's initial state when it does.
 // Occupancy (ncu, run 51, 8k tokens x 5120 channels, bf16): the 16-byte kernel uses 182
 // registers, so 2 CTAs per SM (12 % occupancy, 2.4 waves) and moves 1.66 TB/s, 40 % of copy.
@@ -13,35 +15,21 @@
 // slower, 99.4 -> 106.7 us (run 52; reverted): occupancy is not what holds it at 40 %.
 // A second small kernel writes the final states, after the conv kernel on the stream, so that
 // final_state may be the same buffer as initial_state (the conv cache updated in place).
+#include <algorithm>
+
 #include "fk/ops/causal_conv1d.h"
+#include "fk/conv1d/stream_sm90.cuh"
+#include "fk/conv1d/window.cuh"
 #include "fk/ssm.cuh"
 
 namespace {
 
+using fk::conv1d::find_seq;
+using fk::conv1d::input_at;
+
 constexpr int kThreads = 128;
 constexpr int kChunk = 64;  // tokens per thread: W-1 overlap rows cost <5% extra reads
 constexpr int kUnroll = 8;  // tokens loaded ahead per thread (divides kChunk)
-
-// The sequence holding token t: the last s with cu[s] <= t (skips empty sequences, since
-// cu[s+1] > t then). cu[batch] = tokens > t, so s < batch.
-__device__ __forceinline__ int find_seq(const int32_t* cu, int batch, int64_t t) {
-    int lo = 0, hi = batch;
-    while (lo < hi) {
-        const int mid = (lo + hi + 1) / 2;
-        if (cu[mid] <= t) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-}
-
-// Input of channel c at position pos of sequence s (which starts at `start`): x itself, or
-// the initial state (index pos - start + W - 1) before the start, or zero without one.
-template <typename T, int W>
-__device__ __forceinline__ float input_at(const T* x, int64_t x_stride, const T* init, int64_t dim, int s, int64_t c,
-                                          int64_t start, int64_t pos) {
-    if (pos >= start) return fk::to_float(x[pos * x_stride + c]);
-    if (init == nullptr) return 0.f;
-    return fk::to_float(init[(static_cast<int64_t>(s) * dim + c) * (W - 1) + (pos - start + W - 1)]);
-}
 
 template <typename T, int V, int W>
 __global__ void __launch_bounds__(kThreads) conv_kernel(T* __restrict__ out, const T* __restrict__ x, const T* __restrict__ weight,
@@ -126,34 +114,65 @@ __global__ void __launch_bounds__(kThreads) final_state_kernel(T* final_state, c
     for (int k = 0; k < W - 1; ++k) final_state[(static_cast<int64_t>(s) * dim + c) * (W - 1) + k] = v[k];
 }
 
+#if FK_SM90A
+// The streaming kernel (conv1d/stream_sm90.cuh): as many CTAs as fit on the GPU at once, each
+// channel block's tokens split over an equal share of them.
+template <typename T, int W> cudaError_t launch_stream(const fk_causal_conv1d_params* p, cudaStream_t stream) {
+    using namespace fk::conv1d;
+    const auto kernel = conv_stream_kernel<T, W>;
+    int dev = 0, sms = 0, per_sm = 0;
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kStreamSmem);
+    if (e == cudaSuccess) e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kStreamThreads, kStreamSmem);
+    if (e != cudaSuccess) return e;
+    const int64_t blocks = fk::ceil_div(p->dim, int64_t(kBlockChannels)), chunks = fk::ceil_div(p->tokens, int64_t(stream_rows<T>()));
+    const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(chunks, int64_t(sms) * std::max(per_sm, 1) / blocks));
+    FK_REQUIRE(blocks * parts <= 0x7fffffffLL);
+    kernel<<<static_cast<unsigned>(blocks * parts), kStreamThreads, kStreamSmem, stream>>>(*p, static_cast<int>(parts));
+    return cudaGetLastError();
+}
+#endif
+
+// The register kernel: any layout, any GPU.
 template <typename T, int W>
-cudaError_t launch(const fk_causal_conv1d_params* p, bool vec, cudaStream_t stream) {
+cudaError_t launch_registers(const fk_causal_conv1d_params* p, bool vec, cudaStream_t stream) {
     T* out = static_cast<T*>(p->out);
     const T* x = static_cast<const T*>(p->x);
     const T* w = static_cast<const T*>(p->weight);
     const T* bias = static_cast<const T*>(p->bias);
     const T* init = static_cast<const T*>(p->initial_state);
+    constexpr int NV = fk::Vec16<T>::N;
+    const int v = vec ? NV : 1;
+    const int64_t gx = fk::ceil_div(fk::ceil_div(p->dim, v), kThreads), gy = fk::ceil_div(p->tokens, kChunk);
+    FK_REQUIRE(gx <= 0x7fffffffLL && gy <= 65535);
+    const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
+    if (vec)
+        conv_kernel<T, NV, W><<<grid, kThreads, 0, stream>>>(out, x, w, bias, p->cu_seqlens, init, p->tokens, p->dim, p->x_stride,
+                                                             p->out_stride, p->batch, p->silu != 0);
+    else
+        conv_kernel<T, 1, W><<<grid, kThreads, 0, stream>>>(out, x, w, bias, p->cu_seqlens, init, p->tokens, p->dim, p->x_stride,
+                                                            p->out_stride, p->batch, p->silu != 0);
+    return cudaGetLastError();
+}
+
+template <typename T, int W>
+cudaError_t launch(const fk_causal_conv1d_params* p, bool vec, cudaStream_t stream) {
     if (p->tokens > 0) {
-        constexpr int NV = fk::Vec16<T>::N;
-        const int v = vec ? NV : 1;
-        const int64_t gx = fk::ceil_div(fk::ceil_div(p->dim, v), kThreads), gy = fk::ceil_div(p->tokens, kChunk);
-        FK_REQUIRE(gx <= 0x7fffffffLL && gy <= 65535);
-        const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
-        if (vec)
-            conv_kernel<T, NV, W><<<grid, kThreads, 0, stream>>>(out, x, w, bias, p->cu_seqlens, init, p->tokens, p->dim,
-                                                                 p->x_stride, p->out_stride, p->batch, p->silu != 0);
-        else
-            conv_kernel<T, 1, W><<<grid, kThreads, 0, stream>>>(out, x, w, bias, p->cu_seqlens, init, p->tokens, p->dim,
-                                                                p->x_stride, p->out_stride, p->batch, p->silu != 0);
-        const cudaError_t e = cudaGetLastError();
+#if FK_SM90A
+        // 16-byte rows can be bulk-copied: the streaming kernel.
+        const cudaError_t e = vec ? launch_stream<T, W>(p, stream) : launch_registers<T, W>(p, vec, stream);
+#else
+        const cudaError_t e = launch_registers<T, W>(p, vec, stream);
+#endif
         if (e != cudaSuccess) return e;
     }
     if (p->final_state != nullptr) {
         const int64_t gx = fk::ceil_div(p->dim, kThreads);
         FK_REQUIRE(gx <= 0x7fffffffLL && p->batch <= 65535);
         const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(p->batch));
-        final_state_kernel<T, W><<<grid, kThreads, 0, stream>>>(static_cast<T*>(p->final_state), x, p->cu_seqlens, init,
-                                                                 p->dim, p->x_stride);
+        final_state_kernel<T, W><<<grid, kThreads, 0, stream>>>(static_cast<T*>(p->final_state), static_cast<const T*>(p->x), p->cu_seqlens,
+                                                                 static_cast<const T*>(p->initial_state), p->dim, p->x_stride);
     }
     return cudaGetLastError();
 }

@@ -98,11 +98,16 @@ fn mk(op: OpId, dtype: DType, c: SsmCase) -> Case {
 /// Correctness cases of the five SSM ops for `dtype`.
 pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     let mut cases = Vec::new();
-    // causal_conv1d: (lens, dim, width, full, pad). 100 and 33 channels miss the vector path;
-    // 65 and 130 tokens cross the 64-token chunk inside a sequence; [0, ...] has an empty
-    // sequence; lengths 1 and 2 are shorter than the conv window (the final state reaches
-    // into the initial state).
-    let conv: [(&[usize], usize, usize, bool, usize); 7] = [
+    // causal_conv1d: (lens, dim, width, full, pad). 100 and 33 channels miss the 16-byte rows
+    // (the register kernel; the others take the streaming kernel on sm_90); 65 and 130 tokens
+    // cross its 64-token chunk inside a sequence; [0, ...] has an empty sequence; lengths 1 and
+    // 2 are shorter than the conv window (the final state reaches into the initial state).
+    // The streaming kernel splits each 256-channel block's tokens over the CTAs that fit on the
+    // GPU and walks them in stages of 32 rows (16 for f32) through a ring of 4: at 5120
+    // channels and ~5.5k tokens each CTA wraps the ring twice, with sequence boundaries inside
+    // stages; 41-token sequences restart the window in most stages; 1000 channels end in a
+    // partial block (232 channels) and 24 padding columns.
+    let conv: [(&[usize], usize, usize, bool, usize); 10] = [
         (&[1], 64, 4, true, 0),
         (&[7, 1, 30], 100, 4, true, 0),
         (&[200], 256, 3, false, 0),
@@ -110,6 +115,9 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
         (&[1000, 5], 1536, 4, true, 0),
         (&[2, 2, 2, 2, 2], 33, 4, true, 7),
         (&[300], 5120, 4, true, 0),
+        (&[3000, 0, 17, 2500], 5120, 4, true, 0),
+        (&[41; 100], 2048, 4, true, 0),
+        (&[4000], 1000, 3, true, 24),
     ];
     for &(lens, dim, width, full, pad) in &conv {
         cases.push(mk(OpId::CausalConv1d, dtype, SsmCase { width, full, pad, ..SsmCase::prefill(lens, dim) }));

@@ -1,7 +1,8 @@
 // Hopper (sm_90a) synchronisation and descriptor building blocks of the warp-specialised
-// kernels (prefill attention, the MoE grouped GEMM): mbarriers (init, arrive, parity wait,
-// cp.async completion arrive, TMA transaction counts), TMA tile loads, the proxy fence
-// between cp.async writes (generic proxy) and wgmma reads (async proxy), wgmma fence /
+// kernels (prefill attention, the MoE grouped GEMM, the streaming GEMV and conv): mbarriers
+// (init, arrive, parity wait, cp.async completion arrive, TMA transaction counts), TMA tile
+// loads and 1-D bulk copies, the proxy fence between cp.async writes (generic proxy) and wgmma
+// reads (async proxy), wgmma fence /
 // commit / wait, register-pinning fences, setmaxnreg, and shared-memory matrix descriptors
 // for the 128-byte-swizzled layout.
 //
@@ -58,6 +59,14 @@ __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tmap, uint
         "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n" ::"r"(dst),
         "l"(reinterpret_cast<uint64_t>(tmap)), "r"(bar), "r"(c0), "r"(c1), "r"(c2)
         : "memory");
+}
+
+// 1-D bulk copy (cp.async.bulk, TMA without a tensor map) global -> shared: `bytes` a multiple of
+// 16, both addresses 16-byte aligned; the bytes count against `bar`'s transaction count.
+__device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+                 "l"(reinterpret_cast<uint64_t>(src)), "r"(bytes), "r"(bar)
+                 : "memory");
 }
 
 // cp.async writes through the generic proxy; wgmma reads shared memory through the async proxy.

@@ -36,13 +36,6 @@ constexpr int kStreamStageTarget = 40 * 1024;    // bytes of weight per stage, a
 constexpr int kStreamSmemBudget = 224 * 1024;    // stages + barriers + partial sums
 constexpr int kStreamMaxStages = 8;
 
-// 1-D bulk copy global -> shared; its bytes count against `bar`'s transaction count.
-__device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
-                 "l"(reinterpret_cast<uint64_t>(src)), "r"(bytes), "r"(bar)
-                 : "memory");
-}
-
 // Bytes of dynamic shared memory for `stages` stages of R rows of k elements.
 __host__ __device__ constexpr int64_t stream_smem_bytes(int R, int64_t row_bytes, int stages) {
     return stages * R * row_bytes + stages * 8 + 2 * R * kStreamWarps * 4;
@@ -101,7 +94,7 @@ __global__ void __launch_bounds__(kStreamThreads, 1) stream_gemv_kernel(const fk
         const unsigned char* src = reinterpret_cast<const unsigned char*>(w + stage_row(s) * k);
         fk::attn::mbar_arrive_expect_tx(bar, bytes);
         const uint32_t piece = kn.piece > 0 ? static_cast<uint32_t>(kn.piece) : bytes;
-        for (uint32_t off = 0; off < bytes; off += piece) bulk_load(dst + off, src + off, min(piece, bytes - off), bar);
+        for (uint32_t off = 0; off < bytes; off += piece) fk::attn::bulk_load(dst + off, src + off, min(piece, bytes - off), bar);
     };
     const bool settled = p.flags & FK_SKINNY_GEMM_WEIGHT_SETTLED;
     if (tid == 0) {
