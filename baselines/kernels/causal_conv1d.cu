@@ -126,7 +126,7 @@ template <typename T, int W> cudaError_t launch_stream(const fk_causal_conv1d_pa
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kStreamThreads, kStreamSmem);
     if (e != cudaSuccess) return e;
-    const int64_t blocks = fk::ceil_div(p->dim, int64_t(kBlockChannels)), chunks = fk::ceil_div(p->tokens, int64_t(stream_rows<T>()));
+    const int64_t blocks = fk::ceil_div(p->dim, int64_t(stream_channels<T>())), chunks = fk::ceil_div(p->tokens, int64_t(kStageRows));
     const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(chunks, int64_t(sms) * std::max(per_sm, 1) / blocks));
     FK_REQUIRE(blocks * parts <= 0x7fffffffLL);
     kernel<<<static_cast<unsigned>(blocks * parts), kStreamThreads, kStreamSmem, stream>>>(*p, static_cast<int>(parts));

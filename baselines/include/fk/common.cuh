@@ -69,6 +69,26 @@ template <typename T> struct Vec16 {
     static constexpr int N = 16 / sizeof(T);
 };
 
+// Stores a 16-byte Packed as one 128-bit STG. Assigning a Packed whose elements were computed
+// one by one lets nvcc split the store (its PTX had four st.global.v2.u16 per vector in
+// causal_conv1d, and a memcpy into a uint4 did not help), each store leaving a quarter of every
+// sector it touches for the L2 to merge; nor did a uint4 store (four st.global.u32): the
+// words go out through one st.global.v4. dst must be 16-byte aligned global memory.
+__device__ __forceinline__ uint32_t bits16(__half x) { return __half_as_ushort(x); }
+__device__ __forceinline__ uint32_t bits16(__nv_bfloat16 x) { return __bfloat16_as_ushort(x); }
+template <typename T, int N> __device__ __forceinline__ void store16(T* dst, const Packed<T, N>& v) {
+    static_assert(sizeof(Packed<T, N>) == 16, "16-byte vectors only");
+    uint32_t w[4];
+    if constexpr (sizeof(T) == 4) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) w[i] = __float_as_uint(v.v[i]);
+    } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) w[i] = bits16(v.v[2 * i]) | (bits16(v.v[2 * i + 1]) << 16);
+    }
+    asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"l"(dst), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3]) : "memory");
+}
+
 // Can rows of `cols` elements at these addresses be accessed as 16-byte vectors?
 __host__ __forceinline__ bool vec16_ok(int64_t cols, int elem_bytes, const void* const* ptrs, int nptrs,
                                        const int64_t* strides, int nstrides) {

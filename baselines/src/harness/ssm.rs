@@ -102,11 +102,12 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     // (the register kernel; the others take the streaming kernel on sm_90); 65 and 130 tokens
     // cross its 64-token chunk inside a sequence; [0, ...] has an empty sequence; lengths 1 and
     // 2 are shorter than the conv window (the final state reaches into the initial state).
-    // The streaming kernel splits each 256-channel block's tokens over the CTAs that fit on the
-    // GPU and walks them in stages of 32 rows (16 for f32) through a ring of 4: at 5120
-    // channels and ~5.5k tokens each CTA wraps the ring twice, with sequence boundaries inside
-    // stages; 41-token sequences restart the window in most stages; 1000 channels end in a
-    // partial block (232 channels) and 24 padding columns.
+    // The streaming kernel splits each 512-byte channel block's tokens over the CTAs that fit
+    // on the GPU and walks them in stages of 32 rows (8 per warp) through a ring of 4: at 5120
+    // channels and ~5.5k tokens each CTA wraps the ring twice (f32: four times), with sequence
+    // boundaries inside stages; 41-token sequences send most warps' rows down the per-row
+    // path (a window reaching before its sequence's start); 1000 channels end in a partial
+    // block and 24 padding columns.
     let conv: [(&[usize], usize, usize, bool, usize); 10] = [
         (&[1], 64, 4, true, 0),
         (&[7, 1, 30], 100, 4, true, 0),

@@ -1,22 +1,30 @@
 // causal_conv1d's kernel for sm_90: the input streamed into shared memory by bulk copies (TMA,
-// cp.async.bulk), one row segment per copy, through a ring of stages.
+// cp.async.bulk), one row segment per copy, through a ring of stages; each warp computes 8
+// whole rows of a stage from shared memory.
 //
-// Why: the register kernel (causal_conv1d.cu) keeps each thread's next 8 token rows in flight
-// as 16-byte loads, then computes them, so a thread alternates between waiting and working,
-// and its 182 registers allow 2 CTAs per SM; with 640 CTAs at 8k tokens x 5120 channels its
-// grid is 2.4 waves, the last 40 % full. ncu (run 51, H200): 99.4 us, 40 % of copy bandwidth,
-// and capping the registers to double the occupancy was slower (run 52). Here the copies of
-// the next stages are in flight while a stage is computed (~48 KB per CTA, 3 CTAs per SM), the
-// threads only read shared memory, and the grid is sized to the GPU: each channel block's
-// tokens are split into contiguous ranges over as many CTAs as fit at once, so all CTAs run
-// in one wave and end within a stage of each other.
+// Why. The register kernel (causal_conv1d.cu) keeps each thread's next 8 token rows in flight
+// as 16-byte loads, then computes them, so a thread alternates between waiting and working;
+// its 182 registers allow 2 CTAs per SM, and at 8k tokens x 5120 channels its 640 CTAs are 2.4
+// waves: 99.4 us, 40 % of copy (ncu, run 51), and capping its registers was slower (run 52).
+// A first streaming kernel (run 54) gave each thread 2 channels and walked its tokens one after
+// another, carrying the window in registers: memcheck-clean and correct, but 98.2 us, no
+// faster, because it was issue-bound, not memory-bound (ncu: 37 instructions per element, 3
+// warps per scheduler issuing every 5.6 cycles, DRAM 32 % busy). The conv is not a recurrence:
+// an output needs W inputs, never an earlier output. So here a warp takes 8 consecutive rows of
+// a stage, each lane 16 bytes of channels (8 bf16), and computes all 64 outputs from the 8 + W-1
+// input rows it reads from shared memory: 64 independent FMA chains per lane and ~11
+// instructions per element (one conversion, W FMAs, SiLU, a share of one 16-byte load and
+// store), while the copies of the next stages stream in (~54 KB per CTA, 3 CTAs per SM).
 //
-// Work split: a CTA owns kBlockChannels channels (c0 ...) and a contiguous range of tokens,
-// walked in stages of R rows (one row segment of kBlockChannels channels per bulk copy);
-// thread i owns channels c0 + 2i, c0 + 2i + 1 and carries their last W-1 inputs in registers
-// from stage to stage, so only its first token reads a window from global memory. A range may
-// cross sequence boundaries: the window restarts from that sequence's initial state there.
-// Requires 16-byte rows (x, x_stride, dim in bytes multiples of 16): the launcher checks.
+// Work split: a CTA owns one block of 512 bytes of channels (256 of a 16-bit type, 128 of f32)
+// and a contiguous range of tokens, walked in stages of 32 token rows; as many CTAs as fit on
+// the GPU at once share each block's tokens, so the grid is one wave. A stage's buffer also
+// holds the kHalo (3) rows before its first token, copied again (L2 hits: this CTA read them
+// for the previous stage), so every stage is self-contained. Rows whose window reaches before
+// their sequence's start (or into the next sequence) take a per-row path that reads the
+// sequence's initial state for those positions.
+// Requires 16-byte rows (x, out, x_stride, out_stride, dim in bytes multiples of 16): the
+// launcher checks.
 #pragma once
 #include "fk/attention/sm90_sync.cuh"
 #include "fk/conv1d/window.cuh"
@@ -27,51 +35,56 @@ namespace fk {
 namespace conv1d {
 
 constexpr int kStreamThreads = 128;
-constexpr int kPerThread = 2;                                 // channels per thread
-constexpr int kBlockChannels = kStreamThreads * kPerThread;  // channels per CTA
-constexpr int kStageBytes = 16 * 1024;
+constexpr int kStreamWarps = kStreamThreads / 32;
+constexpr int kWarpRows = 8;                                  // token rows per warp per stage
+constexpr int kStageRows = kStreamWarps * kWarpRows;          // token rows per stage
+constexpr int kHalo = FK_CAUSAL_CONV1D_MAX_WIDTH - 1;         // rows before a stage, copied with it
+constexpr int kRowBytes = 32 * 16;                            // a warp's 16-byte vectors: one row segment
+constexpr int kStageBytes = (kHalo + kStageRows) * kRowBytes;
 constexpr int kStages = 4;
 constexpr int kStreamSmem = kStages * kStageBytes + kStages * 8;  // stages + their barriers
 
-// Token rows per stage: 32 for 16-bit types, 16 for f32 (at most 32: one copy per lane).
-template <typename T> __host__ __device__ constexpr int stream_rows() { return kStageBytes / (kBlockChannels * static_cast<int>(sizeof(T))); }
+// Channels per CTA: 256 for 16-bit types, 128 for f32.
+template <typename T> __host__ __device__ constexpr int stream_channels() { return kRowBytes / static_cast<int>(sizeof(T)); }
 
 // Grid: blockIdx.x = part * blocks + channel block, so CTAs launched together read
 // neighbouring segments of the same rows; `parts` CTAs share a channel block's tokens.
 template <typename T, int W>
-__global__ void __launch_bounds__(kStreamThreads) conv_stream_kernel(const fk_causal_conv1d_params p, int parts) {
+__global__ void __launch_bounds__(kStreamThreads, 3) conv_stream_kernel(const fk_causal_conv1d_params p, int parts) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    constexpr int R = stream_rows<T>();
-    constexpr int kPitch = kBlockChannels * sizeof(T);  // bytes between rows of a stage
-    static_assert(R >= 1 && R <= 32 && R * kPitch == kStageBytes, "one stage: R rows, one copy per lane");
-    using P = fk::Packed<T, kPerThread>;
+    constexpr int V = 16 / sizeof(T);  // channels per lane
+    constexpr int C = stream_channels<T>();
+    using P = fk::Packed<T, V>;
+    static_assert(kHalo + kStageRows <= 64, "a stage's rows are copied by two rounds of a warp at most");
     extern __shared__ __align__(128) unsigned char smem[];
     const uint32_t smem_base = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
     const uint32_t bar_base = smem_base + kStages * kStageBytes;
 
     const int blocks = static_cast<int>(gridDim.x) / parts;
     const int cb = static_cast<int>(blockIdx.x) % blocks, part = static_cast<int>(blockIdx.x) / blocks;
-    // This CTA's tokens: chunks of R rows split evenly over the parts (the first ones one more).
-    const int64_t chunks = (p.tokens + R - 1) / R, per = chunks / parts, extra = chunks % parts;
+    // This CTA's tokens: stages of kStageRows split evenly over the parts (the first ones one more).
+    const int64_t chunks = (p.tokens + kStageRows - 1) / kStageRows, per = chunks / parts, extra = chunks % parts;
     const int64_t k0 = part * per + min(static_cast<int64_t>(part), extra), nk = per + (part < extra ? 1 : 0);
-    const int64_t t_begin = k0 * R, t_end = min(p.tokens, (k0 + nk) * R);
+    const int64_t t_begin = k0 * kStageRows, t_end = min(p.tokens, (k0 + nk) * kStageRows);
     const int nst = static_cast<int>(nk);
 
-    const int64_t c0 = static_cast<int64_t>(cb) * kBlockChannels;
-    const uint32_t row_bytes = static_cast<uint32_t>(min(static_cast<int64_t>(kBlockChannels), p.dim - c0) * sizeof(T));
+    const int64_t c0 = static_cast<int64_t>(cb) * C;
+    const uint32_t seg_bytes = static_cast<uint32_t>(min(static_cast<int64_t>(C), p.dim - c0) * sizeof(T));
     const T* x = static_cast<const T*>(p.x);
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
 
-    // Warp 0 fills stage s: lane j copies row j (the barrier expects all the stage's bytes).
+    // Warp 0 fills stage s: buffer row r holds token t0 - kHalo + r (t0 the stage's first
+    // token); rows of tokens before 0 are never read and not copied.
     const auto issue = [&](int s) {
-        const int64_t t = t_begin + static_cast<int64_t>(s) * R;
-        const int rows = static_cast<int>(min(static_cast<int64_t>(R), t_end - t));
+        const int64_t t0 = t_begin + static_cast<int64_t>(s) * kStageRows;
+        const int rows = static_cast<int>(min(static_cast<int64_t>(kStageRows), t_end - t0));
+        const int r_lo = t0 >= kHalo ? 0 : kHalo - static_cast<int>(t0), r_hi = kHalo + rows;
         const uint32_t bar = bar_base + 8u * static_cast<uint32_t>(s % kStages);
-        if (lane == 0) fk::attn::mbar_arrive_expect_tx(bar, static_cast<uint32_t>(rows) * row_bytes);
+        const uint32_t dst = smem_base + static_cast<uint32_t>(s % kStages) * kStageBytes;
+        if (lane == 0) fk::attn::mbar_arrive_expect_tx(bar, static_cast<uint32_t>(r_hi - r_lo) * seg_bytes);
         __syncwarp();
-        if (lane < rows)
-            fk::attn::bulk_load(smem_base + static_cast<uint32_t>(s % kStages) * kStageBytes + lane * kPitch, x + (t + lane) * p.x_stride + c0,
-                                row_bytes, bar);
+        for (int r = r_lo + lane; r < r_hi; r += 32)
+            fk::attn::bulk_load(dst + r * kRowBytes, x + (t0 - kHalo + r) * p.x_stride + c0, seg_bytes, bar);
     };
     if (tid == 0) {
         for (int b = 0; b < kStages; ++b) fk::attn::mbar_init(bar_base + 8u * b, 1);
@@ -81,72 +94,97 @@ __global__ void __launch_bounds__(kStreamThreads) conv_stream_kernel(const fk_ca
     if (warp == 0)
         for (int s = 0; s < min(kStages, nst); ++s) issue(s);
 
-    // This thread's channels (dim is even: 16-byte rows), their taps and bias, and the window
-    // before t_begin, read from global memory while the first copies are in flight.
-    const int64_t c = c0 + kPerThread * tid;
+    // This lane's channels (dim is a multiple of V: 16-byte rows), their taps and bias.
+    const int64_t c = c0 + static_cast<int64_t>(lane) * V;
     const bool active = c < p.dim;
+    const int32_t* cu = p.cu_seqlens;
     const T* init = static_cast<const T*>(p.initial_state);
     const T* bias = static_cast<const T*>(p.bias);
-    float w[kPerThread][W], b[kPerThread], win[W - 1][kPerThread];
-    int s_idx = 0;
-    int64_t start = 0, next = 0;
+    T* out = static_cast<T*>(p.out);
+    const bool silu = p.silu != 0;
+    float w[V][W], b[V];
+    int seq = 0;  // the sequence of this warp's last row: only moves forward
     if (active) {
 #pragma unroll
-        for (int v = 0; v < kPerThread; ++v) {
+        for (int v = 0; v < V; ++v) {
 #pragma unroll
             for (int k = 0; k < W; ++k) w[v][k] = fk::to_float(static_cast<const T*>(p.weight)[(c + v) * W + k]);
             b[v] = bias ? fk::to_float(bias[c + v]) : 0.f;
         }
-        s_idx = find_seq(p.cu_seqlens, p.batch, t_begin);
-        start = p.cu_seqlens[s_idx];
-        next = p.cu_seqlens[s_idx + 1];
-#pragma unroll
-        for (int k = 0; k < W - 1; ++k)
-#pragma unroll
-            for (int v = 0; v < kPerThread; ++v) win[k][v] = input_at<T, W>(x, p.x_stride, init, p.dim, s_idx, c + v, start, t_begin - (W - 1) + k);
+        seq = find_seq(cu, p.batch, t_begin);
     }
-    T* out = static_cast<T*>(p.out);
-    const bool silu = p.silu != 0;
+    const auto finish = [&](float acc) { return fk::from_float<T>(silu ? fk::silu(acc) : acc); };
+    const int ja = warp * kWarpRows;  // this warp's first row in a stage
 
     for (int s = 0; s < nst; ++s) {
         const int buf = s % kStages;
         fk::attn::mbar_wait(bar_base + 8u * buf, static_cast<uint32_t>((s / kStages) & 1));
-        const int64_t t0 = t_begin + static_cast<int64_t>(s) * R;
-        const int rows = static_cast<int>(min(static_cast<int64_t>(R), t_end - t0));
-        if (active) {
-            const unsigned char* st = smem + buf * kStageBytes + tid * sizeof(P);
-#pragma unroll 4
-            for (int j = 0; j < rows; ++j) {
-                const int64_t t = t0 + j;
-                if (t >= next) {
-                    // A new sequence starts at t: its window is its initial state (or zeros),
-                    // no x (every position of the window is before t = start).
-                    while (p.cu_seqlens[s_idx + 1] <= t) ++s_idx;
-                    start = p.cu_seqlens[s_idx];
-                    next = p.cu_seqlens[s_idx + 1];
+        const int64_t t0 = t_begin + static_cast<int64_t>(s) * kStageRows;
+        const int rows = static_cast<int>(min(static_cast<int64_t>(kStageRows), t_end - t0));
+        if (active && ja < rows) {
+            // Token t's row of this buffer is kHalo + t - t0 (t - t0 in [-kHalo, kStageRows)).
+            const unsigned char* st = smem + buf * kStageBytes + kHalo * kRowBytes + lane * 16;
+            const auto row = [&](int64_t t) { return *reinterpret_cast<const P*>(st + static_cast<int>(t - t0) * kRowBytes); };
+            const int64_t ta = t0 + ja;
+            const int n = min(kWarpRows, rows - ja);
+            while (cu[seq + 1] <= ta) ++seq;
+            if (n == kWarpRows && ta - (W - 1) >= cu[seq] && ta + kWarpRows <= cu[seq + 1]) {
+                // All 8 windows inside one sequence: inputs ta-(W-1) ... ta+7 from shared
+                // memory, each converted once into a rolling window of W rows.
+                P raw[kWarpRows + W - 1];
 #pragma unroll
-                    for (int k = 0; k < W - 1; ++k)
+                for (int i = 0; i < kWarpRows + W - 1; ++i) raw[i] = row(ta - (W - 1) + i);
+                float xf[W][V];
 #pragma unroll
-                        for (int v = 0; v < kPerThread; ++v) win[k][v] = input_at<T, W>(x, p.x_stride, init, p.dim, s_idx, c + v, start, t - (W - 1) + k);
+                for (int i = 0; i + 1 < W; ++i)
+#pragma unroll
+                    for (int v = 0; v < V; ++v) xf[i + 1][v] = fk::to_float(raw[i].v[v]);
+#pragma unroll
+                for (int r = 0; r < kWarpRows; ++r) {
+                    P o;
+#pragma unroll
+                    for (int v = 0; v < V; ++v) {
+#pragma unroll
+                        for (int k = 0; k + 1 < W; ++k) xf[k][v] = xf[k + 1][v];
+                        xf[W - 1][v] = fk::to_float(raw[r + W - 1].v[v]);
+                        float acc = b[v];
+#pragma unroll
+                        for (int k = 0; k < W; ++k) acc = fmaf(w[v][k], xf[k][v], acc);
+                        o.v[v] = finish(acc);
+                    }
+                    fk::store16(out + (ta + r) * p.out_stride + c, o);
                 }
-                const P xv = *reinterpret_cast<const P*>(st + j * kPitch);
-                P o;
+            } else {
+                // A sequence starts inside a window (or the stage ends): row by row, positions
+                // before the row's sequence start read its initial state (or zeros).
+                for (int r = 0; r < n; ++r) {
+                    const int64_t t = ta + r;
+                    while (cu[seq + 1] <= t) ++seq;
+                    const int64_t start = cu[seq];
+                    float acc[V];
 #pragma unroll
-                for (int v = 0; v < kPerThread; ++v) {
-                    const float xt = fk::to_float(xv.v[v]);
-                    float acc = b[v];
+                    for (int v = 0; v < V; ++v) acc[v] = b[v];
 #pragma unroll
-                    for (int k = 0; k < W - 1; ++k) acc = fmaf(w[v][k], win[k][v], acc);
-                    acc = fmaf(w[v][W - 1], xt, acc);
-                    o.v[v] = fk::from_float<T>(silu ? fk::silu(acc) : acc);
+                    for (int k = 0; k < W; ++k) {
+                        const int64_t pos = t - (W - 1) + k;
+                        if (pos >= start) {
+                            const P xv = row(pos);
 #pragma unroll
-                    for (int k = 0; k + 1 < W - 1; ++k) win[k][v] = win[k + 1][v];
-                    win[W - 2][v] = xt;
+                            for (int v = 0; v < V; ++v) acc[v] = fmaf(w[v][k], fk::to_float(xv.v[v]), acc[v]);
+                        } else if (init != nullptr) {
+                            const T* iv = init + (static_cast<int64_t>(seq) * p.dim + c) * (W - 1) + (pos - start + W - 1);
+#pragma unroll
+                            for (int v = 0; v < V; ++v) acc[v] = fmaf(w[v][k], fk::to_float(iv[v * (W - 1)]), acc[v]);
+                        }
+                    }
+                    P o;
+#pragma unroll
+                    for (int v = 0; v < V; ++v) o.v[v] = finish(acc[v]);
+                    fk::store16(out + t * p.out_stride + c, o);
                 }
-                *reinterpret_cast<P*>(out + t * p.out_stride + c) = o;
             }
         }
-        // Every thread is done reading this stage's buffer: refill it.
+        // Every warp is done reading this stage's buffer: refill it.
         __syncthreads();
         if (warp == 0 && s + kStages < nst) issue(s + kStages);
     }
