@@ -15,6 +15,11 @@
 // input rows it reads from shared memory: 64 independent FMA chains per lane and ~11
 // instructions per element (one conversion, W FMAs, SiLU, a share of one 16-byte load and
 // store), while the copies of the next stages stream in (~54 KB per CTA, 3 CTAs per SM).
+// Measured (run 55, H200, bf16, one sequence, % of the copy rate measured in the same call):
+// 8k tokens x 5120 channels 61.5 us, 64.8 % (the register kernel 98-99 us, 40 %); x 10240
+// 109.5 us, 72.8 % (189 us, 42 %); 2048 x 5120 26.3 us, 38 %. ncu at 8k x 5120: 141 registers,
+// 3 CTAs per SM in one wave, 19.6 thread instructions per element, DRAM 55 % of its peak.
+// One token costs ~10 us (the register kernel ~8-9): prefill only, decode has its own op.
 //
 // Work split: a CTA owns one block of 512 bytes of channels (256 of a 16-bit type, 128 of f32)
 // and a contiguous range of tokens, walked in stages of 32 token rows; as many CTAs as fit on
