@@ -90,3 +90,23 @@ fn selective_scan_has_no_local_memory() {
         assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
     }
 }
+
+/// conv1d/stream_sm90.cuh's claims: every output store of the streaming causal_conv1d is one
+/// 16-byte STG (fk::store16: nvcc split plain Packed stores into four), and no instantiation
+/// (3 dtypes x widths 2-4) uses local memory.
+#[test]
+fn causal_conv1d_stream_stores_16_bytes() {
+    let Some(tool) = cuobjdump() else {
+        eprintln!("no cuobjdump: SASS not checked (FASTKERNELS_REQUIRE_CUOBJDUMP=1 makes this a failure)");
+        return;
+    };
+    let funcs = sass_functions(&tool, &object_of("causal_conv1d"));
+    let kernels: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("conv_stream_kernel")).collect();
+    assert_eq!(kernels.len(), 9, "expected 3 dtypes x 3 widths, found {:?}", funcs.iter().map(|f| &f.0).collect::<Vec<_>>());
+    for (name, body) in &kernels {
+        let (stores, wide) = (count(body, "STG"), count(body, "STG.E.128"));
+        assert!(wide >= 2 && stores == wide, "{name}: {wide} of {stores} stores are 16-byte");
+        let local = count(body, "LDL") + count(body, "STL");
+        assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
+    }
+}
