@@ -48,6 +48,15 @@ fn sass_functions(tool: &Path, obj: &Path) -> Vec<(String, Vec<String>)> {
     funcs
 }
 
+/// [`sass_functions`] of `kernels/<stem>.cu`, or None (said on stderr) without a cuobjdump.
+fn kernels_of(stem: &str) -> Option<Vec<(String, Vec<String>)>> {
+    let Some(tool) = cuobjdump() else {
+        eprintln!("no cuobjdump: SASS not checked (FASTKERNELS_REQUIRE_CUOBJDUMP=1 makes this a failure)");
+        return None;
+    };
+    Some(sass_functions(&tool, &object_of(stem)))
+}
+
 fn count(body: &[String], opcode: &str) -> usize {
     body.iter().filter(|l| l.split_whitespace().any(|w| w.starts_with(opcode))).count()
 }
@@ -56,11 +65,7 @@ fn count(body: &[String], opcode: &str) -> usize {
 /// instantiation of both passes of its 16-bit path; the f32 / fallback recurrence has none.
 #[test]
 fn ssd_chunk_scan_uses_tensor_cores() {
-    let Some(tool) = cuobjdump() else {
-        eprintln!("no cuobjdump: SASS not checked (FASTKERNELS_REQUIRE_CUOBJDUMP=1 makes this a failure)");
-        return;
-    };
-    let funcs = sass_functions(&tool, &object_of("ssd_chunk_scan"));
+    let Some(funcs) = kernels_of("ssd_chunk_scan") else { return };
     let tc: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("state_kernel") || n.contains("output_kernel")).collect();
     assert!(tc.len() >= 8, "expected both passes for f16 and bf16 at 2 state tiles, found {:?}", funcs.iter().map(|f| &f.0).collect::<Vec<_>>());
     for (name, body) in &tc {
@@ -78,11 +83,7 @@ fn ssd_chunk_scan_uses_tensor_cores() {
 /// being spilled around the state loop).
 #[test]
 fn selective_scan_has_no_local_memory() {
-    let Some(tool) = cuobjdump() else {
-        eprintln!("no cuobjdump: SASS not checked (FASTKERNELS_REQUIRE_CUOBJDUMP=1 makes this a failure)");
-        return;
-    };
-    let funcs = sass_functions(&tool, &object_of("selective_scan"));
+    let Some(funcs) = kernels_of("selective_scan") else { return };
     let kernels: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("scan_kernel")).collect();
     assert_eq!(kernels.len(), 9, "expected 3 dtypes x 3 state sizes, found {:?}", funcs.iter().map(|f| &f.0).collect::<Vec<_>>());
     for (name, body) in &kernels {
@@ -96,11 +97,7 @@ fn selective_scan_has_no_local_memory() {
 /// (3 dtypes x widths 2-4) uses local memory.
 #[test]
 fn causal_conv1d_stream_stores_16_bytes() {
-    let Some(tool) = cuobjdump() else {
-        eprintln!("no cuobjdump: SASS not checked (FASTKERNELS_REQUIRE_CUOBJDUMP=1 makes this a failure)");
-        return;
-    };
-    let funcs = sass_functions(&tool, &object_of("causal_conv1d"));
+    let Some(funcs) = kernels_of("causal_conv1d") else { return };
     let kernels: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("conv_stream_kernel")).collect();
     assert_eq!(kernels.len(), 9, "expected 3 dtypes x 3 widths, found {:?}", funcs.iter().map(|f| &f.0).collect::<Vec<_>>());
     for (name, body) in &kernels {
