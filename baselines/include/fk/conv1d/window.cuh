@@ -1,6 +1,7 @@
-// Device pieces shared by causal_conv1d's kernels (causal_conv1d.cu, conv1d/stream_sm90.cuh):
-// finding a token's sequence in cu_seqlens and reading the inputs of a conv window, which
-// reach into the sequence's initial state (or zeros) before its first token.
+// Device pieces of causal_conv1d's kernels: finding a token's sequence in cu_seqlens (every
+// kernel), and reading the inputs of a conv window from x, or before the sequence's first
+// token from its initial state or zeros (causal_conv1d.cu's register and final-state kernels;
+// conv1d/stream_sm90.cuh reads x from shared memory instead).
 #pragma once
 #include "fk/common.cuh"
 
