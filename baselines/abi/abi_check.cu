@@ -52,8 +52,7 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_fused_add_rms_norm_params, weight) FK_FIELD(fk_fused_add_rms_norm_params, rows)
               FK_FIELD(fk_fused_add_rms_norm_params, hidden) FK_FIELD(fk_fused_add_rms_norm_params, input_stride)
               FK_FIELD(fk_fused_add_rms_norm_params, residual_stride) FK_FIELD(fk_fused_add_rms_norm_params, eps)
-              FK_FIELD(fk_fused_add_rms_norm_params, dtype) FK_FIELD(fk_fused_add_rms_norm_params, prefetch)
-              FK_FIELD(fk_fused_add_rms_norm_params, prefetch_bytes))
+              FK_FIELD(fk_fused_add_rms_norm_params, dtype))
     FK_STRUCT("act_and_mul", fk_act_and_mul_params,
               FK_FIELD(fk_act_and_mul_params, out) FK_FIELD(fk_act_and_mul_params, input)
               FK_FIELD(fk_act_and_mul_params, rows) FK_FIELD(fk_act_and_mul_params, d)
@@ -107,8 +106,7 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_skinny_gemm_params, conv_state_indices) FK_FIELD(fk_skinny_gemm_params, conv_state_rows)
               FK_FIELD(fk_skinny_gemm_params, conv_begin) FK_FIELD(fk_skinny_gemm_params, conv_dim)
               FK_FIELD(fk_skinny_gemm_params, conv_out_stride) FK_FIELD(fk_skinny_gemm_params, conv_width)
-              FK_FIELD(fk_skinny_gemm_params, conv_silu)
-              FK_FIELD(fk_skinny_gemm_params, prefetch) FK_FIELD(fk_skinny_gemm_params, prefetch_bytes))
+              FK_FIELD(fk_skinny_gemm_params, conv_silu))
     FK_STRUCT("prefill_attention", fk_prefill_attention_params,
               FK_FIELD(fk_prefill_attention_params, out) FK_FIELD(fk_prefill_attention_params, query)
               FK_FIELD(fk_prefill_attention_params, key) FK_FIELD(fk_prefill_attention_params, value)
@@ -174,8 +172,7 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_selective_state_update_params, b_stride) FK_FIELD(fk_selective_state_update_params, c_stride) FK_FIELD(fk_selective_state_update_params, heads)
               FK_FIELD(fk_selective_state_update_params, head_dim) FK_FIELD(fk_selective_state_update_params, ngroups) FK_FIELD(fk_selective_state_update_params, d_state)
               FK_FIELD(fk_selective_state_update_params, dt_softplus) FK_FIELD(fk_selective_state_update_params, a_per_state) FK_FIELD(fk_selective_state_update_params, dtype)
-              FK_FIELD(fk_selective_state_update_params, flags) FK_FIELD(fk_selective_state_update_params, dt_proj) FK_FIELD(fk_selective_state_update_params, dt_rank)
-              FK_FIELD(fk_selective_state_update_params, prefetch) FK_FIELD(fk_selective_state_update_params, prefetch_bytes))
+              FK_FIELD(fk_selective_state_update_params, flags) FK_FIELD(fk_selective_state_update_params, dt_proj) FK_FIELD(fk_selective_state_update_params, dt_rank))
     FK_STRUCT("rms_norm_gated", fk_rms_norm_gated_params,
               FK_FIELD(fk_rms_norm_gated_params, out) FK_FIELD(fk_rms_norm_gated_params, x) FK_FIELD(fk_rms_norm_gated_params, z)
               FK_FIELD(fk_rms_norm_gated_params, weight) FK_FIELD(fk_rms_norm_gated_params, rows) FK_FIELD(fk_rms_norm_gated_params, hidden)

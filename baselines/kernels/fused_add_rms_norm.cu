@@ -11,9 +11,7 @@ template <typename T, int N, int VPT, bool WARP_PER_ROW>
 __global__ void __launch_bounds__(fk::kRowNormMaxThreads) fused_add_rms_norm_kernel(T* __restrict__ input, T* __restrict__ residual,
                                                                    const T* __restrict__ weight, int64_t rows,
                                                                    int64_t hidden, int64_t in_stride,
-                                                                   int64_t res_stride, float eps,
-                                                                   const void* prefetch, int64_t prefetch_bytes) {
-    fk::l2_prefetch_share(prefetch, prefetch_bytes);
+                                                                   int64_t res_stride, float eps) {
     fk::pdl_grid_sync();
     using P = fk::Packed<T, N>;
     const fk::RowGroup<WARP_PER_ROW> g;
@@ -67,7 +65,6 @@ FK_OP_LAUNCHER(fused_add_rms_norm)(const fk_fused_add_rms_norm_params* p, cudaSt
     FK_REQUIRE(p != nullptr && stream != nullptr);
     FK_REQUIRE(p->rows >= 0 && p->hidden > 0 && p->input_stride >= p->hidden && p->residual_stride >= p->hidden);
     FK_REQUIRE(p->eps >= 0.f);
-    FK_REQUIRE(fk::l2_prefetch_valid(p->prefetch, p->prefetch_bytes));
     if (p->rows == 0) return cudaSuccess;
     FK_REQUIRE(p->input != nullptr && p->residual != nullptr && p->weight != nullptr);
     const int eb = fk::dtype_bytes(p->dtype);
@@ -85,10 +82,10 @@ FK_OP_LAUNCHER(fused_add_rms_norm)(const fk_fused_add_rms_norm_params* p, cudaSt
         const T* w = static_cast<const T*>(p->weight);
         if (vec)
             FK_ROWNORM_LAUNCH_PDL(cfg, T, NV, fused_add_rms_norm_kernel, stream, in, res, w, p->rows, p->hidden,
-                              p->input_stride, p->residual_stride, p->eps, p->prefetch, p->prefetch_bytes);
+                              p->input_stride, p->residual_stride, p->eps);
         else
             FK_ROWNORM_LAUNCH_PDL(cfg, T, 1, fused_add_rms_norm_kernel, stream, in, res, w, p->rows, p->hidden,
-                              p->input_stride, p->residual_stride, p->eps, p->prefetch, p->prefetch_bytes);
+                              p->input_stride, p->residual_stride, p->eps);
     });
     return cudaGetLastError();
 }

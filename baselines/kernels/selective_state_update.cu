@@ -127,7 +127,6 @@ template <typename T, int LPR> struct ProjDtVec {
 // to the state is a contiguous run of 4-byte words.
 template <typename T, int LPR>
 __global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_selective_state_update_params p) {
-    fk::l2_prefetch_share(p.prefetch, p.prefetch_bytes);
     fk::pdl_grid_sync();
     const int lane = threadIdx.x % LPR;
     StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
@@ -164,7 +163,6 @@ __global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_select
 template <typename T, int LPR, int VPL, bool SETTLED, bool PROJ>
 __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective_state_update_params p) {
     constexpr int N = 4 * LPR * VPL;
-    fk::l2_prefetch_share(p.prefetch, p.prefetch_bytes);
     if constexpr (!SETTLED) fk::pdl_grid_sync();
     const int lane = threadIdx.x % LPR;
     StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
@@ -277,7 +275,6 @@ FK_OP_LAUNCHER(selective_state_update)(const fk_selective_state_update_params* p
     FK_REQUIRE(p->out && p->state && p->x && p->dt && p->A && p->B && p->C);
     FK_REQUIRE(p->state_indices ? p->state_rows >= 1 : p->state_rows == p->batch);
     FK_REQUIRE((p->flags & ~FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED) == 0);
-    FK_REQUIRE(fk::l2_prefetch_valid(p->prefetch, p->prefetch_bytes));
     FK_REQUIRE(p->dt_proj ? (p->dt_rank >= 1 && p->dt_rank <= 4096 && p->dt_stride >= p->dt_rank) : p->dt_rank == 0);
     cudaError_t e = cudaErrorInvalidValue;
     FK_DISPATCH_FLOAT(p->dtype, T, { e = launch<T>(p, stream); });

@@ -58,7 +58,6 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
     // so wait for it. A settled weight (a model parameter) is not: its first U chunks are
     // requested before the wait, so HBM streams them while the previous kernel finishes.
     const bool settled = p.flags & FK_SKINNY_GEMM_WEIGHT_SETTLED;
-    fk::l2_prefetch_share(p.prefetch, p.prefetch_bytes);
     if (!settled) fk::pdl_grid_sync();
 
     // U chunks of this lane's share of the row from k0 on, loaded back to back. The weight is
@@ -220,7 +219,6 @@ FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream)
     FK_REQUIRE(p != nullptr && stream != nullptr);
     FK_REQUIRE(p->rows >= 0 && p->rows <= FK_SKINNY_GEMM_MAX_ROWS && p->n >= 0 && p->k > 0 && p->k < (int64_t(1) << 31));
     FK_REQUIRE((p->flags & ~(FK_SKINNY_GEMM_WEIGHT_SETTLED | FK_SKINNY_GEMM_STREAM)) == 0);
-    FK_REQUIRE(fk::l2_prefetch_valid(p->prefetch, p->prefetch_bytes));
     if (p->rows == 0 || p->n == 0) return cudaSuccess;
     FK_REQUIRE(p->out && p->x && p->weight);
     const int eb = fk::dtype_bytes(p->dtype);

@@ -41,9 +41,6 @@ pub struct FusedAddRmsNormParams {
     pub residual_stride: i64,
     pub eps: f32,
     pub dtype: i32,
-    /// The L2 prefetch hint (0, 0 without one).
-    pub prefetch: u64,
-    pub prefetch_bytes: i64,
 }
 
 #[repr(C)]
@@ -165,9 +162,6 @@ pub struct SkinnyGemmParams {
     pub conv_out_stride: i64,
     pub conv_width: i32,
     pub conv_silu: i32,
-    /// The L2 prefetch hint (0, 0 without one; see the header).
-    pub prefetch: u64,
-    pub prefetch_bytes: i64,
 }
 
 /// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
@@ -523,9 +517,6 @@ pub struct SelectiveStateUpdateParams {
     pub flags: i32,
     pub dt_proj: u64,
     pub dt_rank: i64,
-    /// The L2 prefetch hint (0, 0 without one).
-    pub prefetch: u64,
-    pub prefetch_bytes: i64,
 }
 
 /// `FK_SSD_CHUNK_SCAN_MAX_{DSTATE,HEADDIM}` of include/fk/ops/ssd_chunk_scan.h.
@@ -653,7 +644,7 @@ mod tests {
         check_layout!(
             "fused_add_rms_norm",
             FusedAddRmsNormParams,
-            [input, residual, weight, rows, hidden, input_stride, residual_stride, eps, dtype, prefetch, prefetch_bytes]
+            [input, residual, weight, rows, hidden, input_stride, residual_stride, eps, dtype]
         );
         check_layout!("act_and_mul", ActAndMulParams, [out, input, rows, d, input_stride, out_stride, dtype, approximate]);
         check_layout!(
@@ -696,7 +687,7 @@ mod tests {
 
     #[test]
     fn skinny_gemm_layout_and_max_rows() {
-        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags, conv_out, conv_weight, conv_bias, conv_state, conv_state_indices, conv_state_rows, conv_begin, conv_dim, conv_out_stride, conv_width, conv_silu, prefetch, prefetch_bytes]);
+        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags, conv_out, conv_weight, conv_bias, conv_state, conv_state_indices, conv_state_rows, conv_begin, conv_dim, conv_out_stride, conv_width, conv_silu]);
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}")));
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_WEIGHT_SETTLED {SKINNY_GEMM_WEIGHT_SETTLED}")));
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_STREAM {SKINNY_GEMM_STREAM}")));
@@ -754,7 +745,7 @@ mod tests {
             "selective_state_update",
             SelectiveStateUpdateParams,
             [out, state, state_indices, state_rows, x, dt, a, b, c, d, z, dt_bias, batch, x_stride, dt_stride, z_stride, out_stride, b_stride, c_stride, heads,
-             head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, flags, dt_proj, dt_rank, prefetch, prefetch_bytes]
+             head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, flags, dt_proj, dt_rank]
         );
         check_layout!("rms_norm_gated", RmsNormGatedParams, [out, x, z, weight, rows, hidden, group_size, x_stride, z_stride, out_stride, eps, dtype]);
         check_layout!(

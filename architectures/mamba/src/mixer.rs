@@ -11,7 +11,6 @@ use fk_baselines::ops::{
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
-use fk_linear_attn::decode::{ab_l2_prefetch_caps, prefetch_of};
 use fk_linear_attn::{RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -178,10 +177,7 @@ impl MambaMixer {
         let step = ConvStep { conv: &self.conv(), begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc, streamed: false };
         ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.xz, &step)?;
         let z = b.xz.narrow(1, i, i)?;
-        // x_proj, the state update and out_proj's own start leave HBM idle for microseconds:
-        // x_proj asks the L2 for out_proj's weight (26 MB at mamba-2.8b) meanwhile.
-        let out_hint = prefetch_of("MambaMixer decode", &self.out_proj.weight, ab_l2_prefetch_caps().0, b.xc.dim(0))?;
-        ops::linear_prefetching(ctx, &b.xc, &self.x_proj, &b.dbc, out_hint)?;
+        ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
         // At one or two rows, dt_proj inside the state update (one launch and one dependent
         // round trip fewer per layer): it reads x_proj's dt columns itself. Every row re-reads
         // the 1.6 MB weight, so a batch runs the GEMV. Run 49 (H200, A/B in one call, graph
@@ -210,7 +206,6 @@ impl MambaMixer {
             ngroups: 1,
             state_settled: true,
             dt_proj: dt_proj.then_some(&self.dt_proj.weight),
-            prefetch: ops::L2Prefetch::NONE,
         }
     }
 
@@ -243,9 +238,6 @@ impl SlotMixer for MambaMixer {
     }
     fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<()> {
         MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs)
-    }
-    fn first_weight(&self) -> Option<&Tensor> {
-        Some(&self.in_proj.weight)
     }
 }
 

@@ -10,7 +10,6 @@
 
 use fk_baselines::ops::{self, CausalConv1d, ConvStep, DecodeTokens, PrefillStates, SeqLens, SsdScan, SsdTokens, StateSlots, StateUpdate};
 use fk_baselines::Context;
-use fk_linear_attn::decode::{ab_l2_prefetch_caps, prefetch_of};
 use fk_linear_attn::{LayerStates, RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
@@ -122,7 +121,7 @@ impl Mamba2Mixer {
 
     /// The decode update's SSM parameters (no gate: HF gates in the norm).
     fn state_update(&self) -> StateUpdate<'_> {
-        StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: self.n_groups, state_settled: true, dt_proj: None, prefetch: ops::L2Prefetch::NONE }
+        StateUpdate { a: &self.a, d: Some(&self.d), dt_bias: Some(&self.dt_bias), dt_softplus: true, ngroups: self.n_groups, state_settled: true, dt_proj: None }
     }
 
     /// The chunked SSD scan over the packed prefill (`ssd_chunk_scan` of fk-baselines).
@@ -197,15 +196,8 @@ impl SlotMixer for Mamba2Mixer {
         ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.zxbcdt, &step)?;
         let (z, dt) = self.z_dt(&b.zxbcdt)?;
         let (x, bm, c) = self.x_b_c(&b.xbc)?;
-        // The state update and the gated norm leave HBM idle for microseconds: the state
-        // update asks the L2 for the head of out_proj's weight (67 MB at Codestral) meanwhile.
-        let m = StateUpdate { prefetch: prefetch_of("Mamba2Mixer decode", &self.out_proj.weight, ab_l2_prefetch_caps().0, b.y.dim(0))?, ..self.state_update() };
-        ops::selective_state_update_slots(&ctx.ops, &m, &DecodeTokens { x: &x, dt: &dt, b: &bm, c: &c, z: None }, ssm, slots, &b.y)?;
+        ops::selective_state_update_slots(&ctx.ops, &self.state_update(), &DecodeTokens { x: &x, dt: &dt, b: &bm, c: &c, z: None }, ssm, slots, &b.y)?;
         self.gated_norm(ctx, &b.y, &z)?;
         ops::linear_streamed(ctx, &b.y, &self.out_proj, hidden)
-    }
-
-    fn first_weight(&self) -> Option<&Tensor> {
-        Some(&self.in_proj.weight)
     }
 }

@@ -144,38 +144,6 @@ __device__ __forceinline__ void pdl_grid_sync() {
 #endif
 }
 
-// This CTA's share of an L2 prefetch hint (`prefetch`, `prefetch_bytes` of an op's params):
-// the region, cut into one contiguous piece per CTA of the grid, is requested with bulk
-// prefetches (cp.async.bulk.prefetch.L2: the copy engine pulls the lines into L2 while the
-// SM goes on; nothing lands in registers or shared memory, nothing is waited for). A decode
-// step's latency-bound kernels (x_proj, the state update) leave HBM idle for microseconds;
-// with the next large weight named here, HBM streams it meanwhile and that GEMV then reads
-// it from L2. Call it from every thread of the CTA before the PDL wait: the region is a model
-// parameter, which no kernel of the step writes. A hint only: results never depend on it, and
-// before sm_90 it does nothing. The launcher checked the region (l2_prefetch_valid).
-// 32-bit share arithmetic (16-byte units; the launcher allows regions under 32 GB) keeps the
-// one-row GEMV at its 32 registers; with 64-bit arithmetic it took 38 (16 -> 12 CTAs per SM).
-__device__ __forceinline__ void l2_prefetch_share(const void* region, int64_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (region == nullptr || bytes < 16 || (threadIdx.x | threadIdx.y | threadIdx.z) != 0) return;
-    const uint32_t ctas = gridDim.x * gridDim.y * gridDim.z;
-    const uint32_t cta = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
-    const uint32_t units = static_cast<uint32_t>(bytes >> 4), per = (units + ctas - 1) / ctas;
-    const uint32_t end = min(units, (cta + 1) * per);
-    // 64 KB (4096 units) per request: a handful of instructions per CTA at a decode step's sizes.
-    for (uint32_t at = cta * per; at < end; at += 4096) {
-        const uint32_t len = min(4096u, end - at) * 16;
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(static_cast<const char*>(region) + uint64_t(at) * 16), "r"(len) : "memory");
-    }
-#endif
-}
-
-// The launcher's check of an L2 prefetch hint: none, or a 16-byte aligned region.
-__host__ __forceinline__ bool l2_prefetch_valid(const void* region, int64_t bytes) {
-    if (region == nullptr) return bytes == 0;
-    return bytes >= 0 && bytes < (int64_t(1) << 35) && reinterpret_cast<uintptr_t>(region) % 16 == 0;
-}
-
 // Launch `kernel` allowing programmatic dependent launch: its CTAs may be scheduled while the
 // previous kernel's last CTAs still run (instead of after a full drain), which hides the
 // launch gap between the small back-to-back kernels of a decode step. Only for kernels that

@@ -58,10 +58,7 @@ fn fused_equals_linear_then_update(dev: &Device, dtype: DType, s: Shape) -> R<()
                 // where dt_rank is not whole 16-byte pieces).
                 e(ops::linear(&ctx, &dt_in, &lin, &dt))?;
             }
-            // The fused run also carries an L2 prefetch hint (of z, which it reads): a hint
-            // must change nothing.
-            let prefetch = if fused { e(ops::L2Prefetch::of("test", &z, usize::MAX))? } else { ops::L2Prefetch::NONE };
-            let m = StateUpdate { a: &a, d: Some(&d), dt_bias: Some(&dtb), dt_softplus: true, ngroups: 1, state_settled: true, dt_proj: fused.then_some(w), prefetch };
+            let m = StateUpdate { a: &a, d: Some(&d), dt_bias: Some(&dtb), dt_softplus: true, ngroups: 1, state_settled: true, dt_proj: fused.then_some(w) };
             let inp = DecodeTokens { x: &x, dt: if fused { &dt_in } else { &dt }, b: &b, c: &c, z: Some(&z) };
             e(ops::selective_state_update_slots(&ctx.ops, &m, &inp, &cache, &slots, &out))?;
             got.push([e(out.to_f32())?, e(cache.to_f32())?]);

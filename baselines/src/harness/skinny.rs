@@ -65,13 +65,7 @@ impl Workload for SkinnyInst {
         } else {
             ops::WeightSource::Any
         };
-        // A model parameter's GEMV also carries an L2 prefetch hint (of its own weight, which
-        // it reads anyway): a hint must change nothing.
-        let prefetch = match source {
-            ops::WeightSource::Any => ops::L2Prefetch::NONE,
-            _ => ops::L2Prefetch::of("skinny_gemm", &self.weight, usize::MAX)?,
-        };
-        ops::skinny_gemm_prefetching(table, &self.x, &self.weight, self.bias.as_ref(), &self.out, source, prefetch)
+        ops::skinny_gemm_with(table, &self.x, &self.weight, self.bias.as_ref(), &self.out, source)
     }
     fn check(&mut self) -> std::result::Result<(), String> {
         check_all(self)

@@ -93,7 +93,7 @@ fn update_slots(dev: &Device, dtype: DType, rows: usize, live: usize, capacity: 
         let a = f32t(&a_host, &a_shape)?;
         let d = f32t(&rng.normal_vec(heads, 0.0, 1.0), &[heads])?;
         let dtb = f32t(&rng.uniform_vec(heads, -4.0, -1.0), &[heads])?;
-        let m = StateUpdate { a: &a, d: Some(&d), dt_bias: Some(&dtb), dt_softplus: true, ngroups, state_settled: true, dt_proj: None, prefetch: ops::L2Prefetch::NONE };
+        let m = StateUpdate { a: &a, d: Some(&d), dt_bias: Some(&dtb), dt_softplus: true, ngroups, state_settled: true, dt_proj: None };
         let up = |v: &[f32], r: usize, w: usize| e(Tensor::from_f32(dev, &v[..r * w], &[r, w], dtype));
         let (hx, hdt, hb, hc, hz) = (
             random(rng, rows * width, 0.0, 1.0, dtype),

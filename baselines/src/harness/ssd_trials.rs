@@ -171,7 +171,7 @@ fn prefill_then_decode(dev: &Device, dtype: DType, lens: &[usize], hd: Heads, st
         let state = e(Tensor::empty(dev, &hd.state(bt), DType::F32))?;
         e(state.poison())?;
         run_part(dev, dtype, hd, &h, lens, &|_, l| (0, l - steps), None, &state)?;
-        let m = StateUpdate { a: &h.a, d: Some(&h.d), dt_bias: Some(&h.dt_bias), dt_softplus: true, ngroups: hd.ngroups, state_settled: false, dt_proj: None, prefetch: ops::L2Prefetch::NONE };
+        let m = StateUpdate { a: &h.a, d: Some(&h.d), dt_bias: Some(&h.dt_bias), dt_softplus: true, ngroups: hd.ngroups, state_settled: false, dt_proj: None };
         let (ytol, stol) = tols(dtype);
         // The prefill's outputs and the state it hands over are each 16-bit runs' results.
         let bound = h.rounding_bound(hd, dtype, lens, None)?;

@@ -521,7 +521,7 @@ impl Workload for UpdateInst {
         self.out.poison()
     }
     fn run(&mut self, table: &OpTable) -> Result<()> {
-        let m = StateUpdate { a: &self.a, d: self.d.as_ref(), dt_bias: self.dtb.as_ref(), dt_softplus: self.c.full, ngroups: if self.c.head_dim > 0 { self.c.ngroups } else { 1 }, state_settled: self.settled, dt_proj: None, prefetch: ops::L2Prefetch::NONE };
+        let m = StateUpdate { a: &self.a, d: self.d.as_ref(), dt_bias: self.dtb.as_ref(), dt_softplus: self.c.full, ngroups: if self.c.head_dim > 0 { self.c.ngroups } else { 1 }, state_settled: self.settled, dt_proj: None };
         let inp = DecodeTokens { x: &self.x, dt: &self.dt, b: &self.b, c: &self.cm, z: self.z.as_ref() };
         ops::selective_state_update(table, &m, &inp, &self.state, &self.out)
     }

@@ -175,7 +175,7 @@ fn prefill_then_decode(dev: &Device, dtype: DType, lens: &[usize], dim: usize, n
         let d = up(&rng.normal_vec(dim, 0.0, 1.0), &[dim], DType::F32)?;
         let db = up(&rng.uniform_vec(dim, -4.0, -1.0), &[dim], DType::F32)?;
         let scan = SelectiveScan { a: &a, d: Some(&d), delta_bias: Some(&db), delta_softplus: true };
-        let upd = StateUpdate { a: &a, d: Some(&d), dt_bias: Some(&db), dt_softplus: true, ngroups: 1, state_settled: false, dt_proj: None, prefetch: ops::L2Prefetch::NONE };
+        let upd = StateUpdate { a: &a, d: Some(&d), dt_bias: Some(&db), dt_softplus: true, ngroups: 1, state_settled: false, dt_proj: None };
 
         // Whole prefill.
         let whole = e(SeqLens::new(dev, &cu))?;
@@ -331,7 +331,7 @@ fn error_trials() -> Vec<TestTrial> {
             // Mamba-2: 2 sequences, 6 heads of 4, 2 groups, N 8.
             let (x, dt, b, c, out) = (z(&[2, 24], bf)?, z(&[2, 6], bf)?, z(&[2, 16], bf)?, z(&[2, 16], bf)?, z(&[2, 24], bf)?);
             let (a, st) = (z(&[6], DType::F32)?, z(&[2, 6, 4, 8], DType::F32)?);
-            let m = StateUpdate { a: &a, d: None, dt_bias: None, dt_softplus: true, ngroups: 2, state_settled: false, dt_proj: None, prefetch: ops::L2Prefetch::NONE };
+            let m = StateUpdate { a: &a, d: None, dt_bias: None, dt_softplus: true, ngroups: 2, state_settled: false, dt_proj: None };
             let inp = DecodeTokens { x: &x, dt: &dt, b: &b, c: &c, z: None };
             e(ops::selective_state_update(&t(), &m, &inp, &st, &out)).map_err(|m| format!("a valid call must pass: {m}"))?;
             expect_err(ops::selective_state_update(&t(), &StateUpdate { ngroups: 4, ..m }, &inp, &st, &out), "6 heads over 4 groups", is_shape, "groups")?;

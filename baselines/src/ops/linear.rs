@@ -1,7 +1,7 @@
 //! Linear layers (`F.linear`, HF `*_proj`): a single row (batch-1 decode) runs the `skinny_gemm` op from the
 //! op table, which streams the weight at the bandwidth roofline; more rows run cuBLASLt.
 
-use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, L2Prefetch};
+use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype};
 use crate::context::Context;
 use crate::ffi::{SkinnyGemmParams, SKINNY_GEMM_MAX_ROWS, SKINNY_GEMM_STREAM, SKINNY_GEMM_WEIGHT_SETTLED};
 use crate::table::{OpId, OpTable};
@@ -31,13 +31,7 @@ pub enum WeightSource {
 
 /// [`skinny_gemm`] with the weight's [`WeightSource`] stated.
 pub fn skinny_gemm_with(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource) -> Result<()> {
-    skinny_gemm_prefetching(table, x, weight, bias, out, source, L2Prefetch::NONE)
-}
-
-/// [`skinny_gemm_with`] whose CTAs also ask the L2 for `prefetch` (see [`L2Prefetch`]).
-pub fn skinny_gemm_prefetching(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource, prefetch: L2Prefetch) -> Result<()> {
-    let mut p = skinny_params(x, weight, bias, out, source)?;
-    (p.prefetch, p.prefetch_bytes) = prefetch.raw();
+    let p = skinny_params(x, weight, bias, out, source)?;
     launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
 }
 
@@ -120,23 +114,17 @@ pub fn takes_skinny_path(x: &Tensor, lin: &Linear) -> bool {
 /// A linear layer as the modules run it: `skinny_gemm` (from `ctx`'s op table, so a candidate
 /// can replace it) for decode-sized inputs, cuBLASLt otherwise.
 pub fn linear(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<()> {
-    linear_from(ctx, x, lin, out, WeightSource::Parameter, L2Prefetch::NONE)
+    linear_from(ctx, x, lin, out, WeightSource::Parameter)
 }
 
 /// [`linear`] whose decode rows ask for the streaming GEMV ([`WeightSource::StreamedParameter`]).
 pub fn linear_streamed(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<()> {
-    linear_from(ctx, x, lin, out, WeightSource::StreamedParameter, L2Prefetch::NONE)
+    linear_from(ctx, x, lin, out, WeightSource::StreamedParameter)
 }
 
-/// [`linear`] whose decode rows also ask the L2 for `prefetch` (the step's next large weight)
-/// while the GEMV runs; the cuBLASLt path (more rows, HBM already busy) ignores the hint.
-pub fn linear_prefetching(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, prefetch: L2Prefetch) -> Result<()> {
-    linear_from(ctx, x, lin, out, WeightSource::Parameter, prefetch)
-}
-
-fn linear_from(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, source: WeightSource, prefetch: L2Prefetch) -> Result<()> {
+fn linear_from(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, source: WeightSource) -> Result<()> {
     if takes_skinny_path(x, lin) && out.rank() == 2 {
-        skinny_gemm_prefetching(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out, source, prefetch)
+        skinny_gemm_with(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out, source)
     } else {
         lin.forward_into(&ctx.gemm, x, out)
     }

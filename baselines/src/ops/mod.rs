@@ -10,7 +10,6 @@ mod linear_conv;
 mod moe;
 mod norm;
 mod paged;
-mod prefetch;
 mod rotary;
 mod sampling;
 mod scan;
@@ -32,16 +31,15 @@ pub use attention::{prefill_attention, prefill_attention_checked, prefill_attent
 pub(crate) use attention::{prefill_attention_impl, PrefillKernel};
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
-pub use linear::{linear, linear_gelu_tanh, linear_prefetching, linear_streamed, skinny_gemm, skinny_gemm_prefetching, skinny_gemm_with, takes_skinny_path, WeightSource};
+pub use linear::{linear, linear_gelu_tanh, linear_streamed, skinny_gemm, skinny_gemm_with, takes_skinny_path, WeightSource};
 pub use linear_conv::{linear_conv1d_update, ConvStep};
 pub use moe::{
     fused_experts, fused_moe, fused_moe_block_size, moe_align_block_size, moe_align_block_size_checked, moe_sum, topk_softmax, MoeAlignment, MoeGemm,
     MoeWorkspace,
 };
 pub use conv1d::{causal_conv1d, causal_conv1d_update, causal_conv1d_update_slots, CausalConv1d, PrefillStates};
-pub use norm::{fused_add_rms_norm, fused_add_rms_norm_prefetching, rms_norm, rms_norm_gated};
+pub use norm::{fused_add_rms_norm, rms_norm, rms_norm_gated};
 pub use paged::{paged_attention_decode, reshape_and_cache, DecodeSplits, PagedKv};
-pub use prefetch::L2Prefetch;
 pub use rotary::{rotary_embedding, Rotary};
 pub use sampling::{sample, sample_checked, sample_with_status, sample_workspace_bytes, SamplingInputs, SAMPLE_MAX_VOCAB};
 pub use scan::{selective_scan, selective_state_update, selective_state_update_slots, DecodeTokens, ScanTokens, SelectiveScan, StateUpdate};

@@ -1,6 +1,6 @@
 //! rms_norm and fused_add_rms_norm (vLLM `RMSNorm.forward_cuda` without / with residual).
 
-use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, L2Prefetch};
+use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype};
 use crate::ffi::{FusedAddRmsNormParams, RmsNormGatedParams, RmsNormParams};
 use crate::table::{OpId, OpTable};
 use fk_runtime::{Error, Result, Tensor};
@@ -55,12 +55,6 @@ pub fn rms_norm(table: &OpTable, input: &Tensor, weight: &Tensor, eps: f32, out:
 
 /// In place: `residual = input + residual; input = rms_norm(residual) * weight`.
 pub fn fused_add_rms_norm(table: &OpTable, input: &Tensor, residual: &Tensor, weight: &Tensor, eps: f32) -> Result<()> {
-    fused_add_rms_norm_prefetching(table, input, residual, weight, eps, L2Prefetch::NONE)
-}
-
-/// [`fused_add_rms_norm`] whose CTAs also ask the L2 for `prefetch` (in a decode step: the
-/// first weight the next layer reads; see [`L2Prefetch`]).
-pub fn fused_add_rms_norm_prefetching(table: &OpTable, input: &Tensor, residual: &Tensor, weight: &Tensor, eps: f32, prefetch: L2Prefetch) -> Result<()> {
     const OP: &str = "fused_add_rms_norm";
     require_float(OP, "input", input)?;
     require_same_dtype(OP, "residual", residual, input.dtype())?;
@@ -82,8 +76,6 @@ pub fn fused_add_rms_norm_prefetching(table: &OpTable, input: &Tensor, residual:
         residual_stride: r_stride as i64,
         eps,
         dtype: input.dtype().code(),
-        prefetch: prefetch.raw().0,
-        prefetch_bytes: prefetch.raw().1,
     };
     launch(table, OpId::FusedAddRmsNorm, input.device(), &p, || {
         format!("input {input:?}, residual {residual:?}, weight {weight:?}, eps {eps}")

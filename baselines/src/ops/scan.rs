@@ -4,7 +4,7 @@
 //! [`crate::reference::ssm::selective_scan_varlen`], [`crate::reference::ssm::selective_state_update`]
 //! and [`crate::reference::ssm::selective_state_update_mamba2`].
 
-use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, L2Prefetch, PrefillStates, SeqLens, StateSlots};
+use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype, PrefillStates, SeqLens, StateSlots};
 use crate::ffi::{SelectiveScanParams, SelectiveStateUpdateParams, SELECTIVE_SCAN_MAX_DSTATE, SELECTIVE_STATE_UPDATE_MAX_DSTATE, SELECTIVE_STATE_UPDATE_STATE_SETTLED};
 use crate::table::{OpId, OpTable};
 use fk_runtime::{DType, Error, Result, Tensor};
@@ -149,9 +149,6 @@ pub struct StateUpdate<'a> {
     /// folded into the step: [`DecodeTokens::dt`] is then x_proj's dt columns
     /// `[batch, dt_rank]` and the kernel projects them (one launch fewer per layer).
     pub dt_proj: Option<&'a Tensor>,
-    /// The L2 prefetch hint its CTAs issue (a decode step's out_proj weight; [`L2Prefetch::NONE`]
-    /// for none).
-    pub prefetch: L2Prefetch,
 }
 
 /// One token per sequence, of one float dtype: x, z, out `[batch, heads·head_dim]`, dt
@@ -294,8 +291,6 @@ fn state_update(table: &OpTable, m: &StateUpdate, inp: &DecodeTokens, state: &Te
         flags: if m.state_settled { SELECTIVE_STATE_UPDATE_STATE_SETTLED } else { 0 },
         dt_proj: m.dt_proj.map_or(0, |t| t.ptr()),
         dt_rank: dt_rank as i64,
-        prefetch: m.prefetch.raw().0,
-        prefetch_bytes: m.prefetch.raw().1,
     };
     launch(table, OpId::SelectiveStateUpdate, x.device(), &p, || format!("x {x:?}, state {state:?}, A {:?}, out {out:?}", m.a))
 }

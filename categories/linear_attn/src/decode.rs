@@ -8,7 +8,7 @@
 
 use crate::stack::ResidualStack;
 use crate::{RecurrentStateCache, StateCacheSpec};
-use fk_baselines::ops::{self, DeviceStatus, L2Prefetch, StateSlots};
+use fk_baselines::ops::{self, DeviceStatus, StateSlots};
 use fk_baselines::Context;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
@@ -22,29 +22,6 @@ pub trait SlotMixer {
     /// `hidden` `[rows, hidden]` in, the mixer's output written back into it; row b's states
     /// are row `slots[b]` of `conv` and `ssm` (the layer's whole cache tensors).
     fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &Self::Buffers) -> Result<()>;
-    /// The weight the decode step reads first (in_proj): the norm launched before the mixer
-    /// asks the L2 for its head ([`L2Prefetch`]). None: no hint.
-    fn first_weight(&self) -> Option<&Tensor> {
-        None
-    }
-}
-
-/// TEMPORARY A/B switch for run 56 (to be removed with the measured choice): the caps, in MB,
-/// of the decode step's L2 prefetch hints: `FK_AB_L2_OUT_MB` of the out_proj weight (issued by
-/// the latency-bound kernels between in_proj and out_proj), `FK_AB_L2_IN_MB` of the next
-/// mixer's in_proj (issued by the norm before it). 0 turns a hint off.
-pub fn ab_l2_prefetch_caps() -> (usize, usize) {
-    let mb = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(default) << 20;
-    (mb("FK_AB_L2_OUT_MB", 32), mb("FK_AB_L2_IN_MB", 0))
-}
-
-/// The hint of `weight`'s first `cap` bytes for a step of `rows` rows: only at one row (a
-/// batch-1 step, whose GEMVs leave HBM idle between them); none when `cap` is 0.
-pub fn prefetch_of(op: &str, weight: &Tensor, cap: usize, rows: usize) -> Result<L2Prefetch> {
-    if cap == 0 || rows != 1 {
-        return Ok(L2Prefetch::NONE);
-    }
-    L2Prefetch::of(op, weight, cap)
 }
 
 pub struct DecodeBuffers<B> {
@@ -124,11 +101,7 @@ impl<M: SlotMixer> ResidualStack<'_, M> {
             if l == 0 {
                 ops::rms_norm(&ctx.ops, &bufs.residual, norm, self.eps, &bufs.hidden)?;
             } else {
-                let hint = match mixer.first_weight() {
-                    Some(w) => prefetch_of("decode step", w, ab_l2_prefetch_caps().1, bufs.rows)?,
-                    None => L2Prefetch::NONE,
-                };
-                ops::fused_add_rms_norm_prefetching(&ctx.ops, &bufs.hidden, &bufs.residual, norm, self.eps, hint)?;
+                ops::fused_add_rms_norm(&ctx.ops, &bufs.hidden, &bufs.residual, norm, self.eps)?;
             }
             mixer.decode_slots(ctx, &bufs.hidden, cache.conv(l)?, cache.ssm(l)?, &bufs.slots, &bufs.mixer)?;
         }

@@ -18,8 +18,4 @@ typedef struct fk_fused_add_rms_norm_params {
     int64_t residual_stride;
     float eps;
     int32_t dtype;
-    /* An L2 prefetch hint as in skinny_gemm.h (the next layer's first weight: a decode step's
-     * norm is one small, latency-bound launch); {NULL, 0} without one. */
-    const void* prefetch;
-    int64_t prefetch_bytes;
 } fk_fused_add_rms_norm_params;

@@ -23,8 +23,6 @@
  * on the stream wrote none of state, state_indices and dt_proj (true in a decode step, where in_proj
  * precedes this op): the kernel may then read the state before waiting for that launch
  * (programmatic dependent launch). Without it, nothing is read before the wait.
- * prefetch / prefetch_bytes (optional, {NULL, 0}): an L2 prefetch hint as in skinny_gemm.h
- * (the weight of the out_proj that follows in a decode step).
  * Limits: 1 <= d_state <= FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE; heads % ngroups == 0. */
 #pragma once
 #include "fk/dtype.h"
@@ -62,6 +60,4 @@ typedef struct fk_selective_state_update_params {
     int32_t flags;             /* 0 or FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED */
     const void* dt_proj;       /* [heads, dt_rank] or NULL (dt is then [batch, heads]) */
     int64_t dt_rank;           /* dt_proj's columns; 0 without it */
-    const void* prefetch;      /* the L2 prefetch hint, or NULL */
-    int64_t prefetch_bytes;    /* its bytes; 0 without it */
 } fk_selective_state_update_params;

@@ -22,11 +22,7 @@
  * state_rows, out_stride, width and silu: the same result as the two ops one after the other.
  * Each column's conv step is done by the lane that stored the column, so a Mamba mixer's
  * decode in_proj and conv are one kernel instead of two (one launch and one round trip of
- * the conv input through memory fewer per layer).
- * prefetch / prefetch_bytes (optional, {NULL, 0}): a region of another operand (the decode
- * step's next large weight) that the kernel asks the L2 to fetch while it runs
- * (fk::l2_prefetch_share); a hint, 16-byte aligned, never written by the launch before this
- * one. The result does not depend on it. */
+ * the conv input through memory fewer per layer). */
 #pragma once
 #include "fk/dtype.h"
 #include "fk/ops/causal_conv1d.h"
@@ -59,7 +55,4 @@ typedef struct fk_skinny_gemm_params {
     int64_t conv_out_stride;
     int32_t conv_width;                /* 2 ..= FK_CAUSAL_CONV1D_MAX_WIDTH */
     int32_t conv_silu;
-    /* The L2 prefetch hint; {NULL, 0} without one. */
-    const void* prefetch;
-    int64_t prefetch_bytes;
 } fk_skinny_gemm_params;

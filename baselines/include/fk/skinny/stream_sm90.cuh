@@ -105,7 +105,6 @@ __global__ void __launch_bounds__(kStreamThreads, 1) stream_gemv_kernel(const fk
             for (int s = 0; s < min(stages, nst); ++s) issue(s);
     }
     __syncthreads();
-    fk::l2_prefetch_share(p.prefetch, p.prefetch_bytes);
     fk::pdl_grid_sync();
     if (tid == 0 && !settled)
         for (int s = 0; s < min(stages, nst); ++s) issue(s);
