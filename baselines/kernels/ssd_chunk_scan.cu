@@ -107,15 +107,27 @@ struct Work {
 // rows x cols (cols < COLS valid) of a strided global matrix into a [kQ][PITCH] tile (ROWS
 // rows), zero outside. `vec`: 16-byte cp.async (asynchronous; the caller commits the group),
 // else plain element loads (complete when this returns).
+// The vector path is unrolled over whole passes of the block: a thread keeps one 16-byte column
+// piece and steps THREADS / (COLS / 8) rows per pass, so its addresses are a base plus constant
+// offsets. (The strided loop it replaces, `i += THREADS` with a division per piece, was ~12
+// instructions per copy and sat on the state pass's serial path once per chunk.)
 template <typename T, int ROWS, int COLS, int PITCH, int THREADS>
 __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t stride, int rows, int cols, bool vec) {
     if (vec) {
         constexpr int kVecs = COLS / 8;
-        for (int i = threadIdx.x; i < ROWS * kVecs; i += THREADS) {
-            const int r = i / kVecs, v = i % kVecs;
-            const bool ok = r < rows && v * 8 < cols;
-            const T* g = ok ? src + r * stride + v * 8 : src;
-            cp_async16(smem_addr(dst + r * PITCH + v * 8), g, ok);
+        static_assert(THREADS % kVecs == 0, "every thread keeps one column piece");
+        constexpr int kStep = THREADS / kVecs;  // rows per pass
+        constexpr int kPasses = (ROWS + kStep - 1) / kStep;
+        const int v = threadIdx.x % kVecs, r0 = threadIdx.x / kVecs;
+        const bool col_ok = v * 8 < cols;
+        const T* g = src + r0 * stride + v * 8;
+        const uint32_t d = smem_addr(dst + r0 * PITCH + v * 8);
+#pragma unroll
+        for (int it = 0; it < kPasses; ++it) {
+            const int r = r0 + it * kStep;
+            if (ROWS % kStep != 0 && r >= ROWS) break;
+            const bool ok = col_ok && r < rows;
+            cp_async16(d + it * kStep * PITCH * static_cast<uint32_t>(sizeof(T)), ok ? g + it * kStep * stride : src, ok);
         }
     } else {
         for (int i = threadIdx.x; i < ROWS * COLS; i += THREADS) {
