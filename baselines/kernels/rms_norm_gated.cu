@@ -53,7 +53,13 @@ __global__ void __launch_bounds__(256) norm_kernel(T* out, const T* x, const T* 
         P ov;
 #pragma unroll
         for (int k = 0; k < N; ++k) ov.v[k] = fk::from_float<T>(fk::round_to<T>(g[k] * rstd) * fk::to_float(wv.v[k]));
-        *reinterpret_cast<P*>(o + v * N) = ov;
+        // One 16-byte store per vector: nvcc split the plain Packed store of bf16/f16 into
+        // 32-bit pieces (see fk::store16).
+        if constexpr (sizeof(P) == 16) {
+            fk::store16(o + v * N, ov);
+        } else {
+            *reinterpret_cast<P*>(o + v * N) = ov;
+        }
     }
 }
 

@@ -107,3 +107,16 @@ fn causal_conv1d_stream_stores_16_bytes() {
         assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
     }
 }
+
+/// rms_norm_gated.cu: the vector instantiations (16-byte pieces: 8 bf16/f16, 4 f32) store each
+/// output vector with one 16-byte STG (fk::store16), not nvcc's split 32-bit stores.
+#[test]
+fn rms_norm_gated_stores_16_bytes() {
+    let Some(funcs) = kernels_of("rms_norm_gated") else { return };
+    let vec: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("norm_kernel") && !n.contains("Li1E")).collect();
+    assert_eq!(vec.len(), 3, "expected the vector kernel for 3 dtypes, found {:?}", funcs.iter().map(|f| &f.0).collect::<Vec<_>>());
+    for (name, body) in &vec {
+        let (stores, wide) = (count(body, "STG"), count(body, "STG.E.128"));
+        assert!(wide >= 1 && stores == wide, "{name}: {wide} of {stores} stores are 16-byte");
+    }
+}
