@@ -16,7 +16,8 @@
 // everything in one CTA per (sequence, head, 32 channels) walking the chunks: 160 CTAs at
 // mamba2-2.7b, latency-bound (869 us at 8k tokens on the H200, ~2 warps per scheduler).
 //   pass 1 `state_kernel`, one CTA per (sequence, head, kSP = 32 channels[, half the state
-//     columns when twice the CTAs still fit one wave]), walks the chunks:
+//     columns when twice the CTAs still fit one wave]), walks the chunks (a software pipeline:
+//     chunk c + 1's sums and w x are computed while the state advances by chunk c):
 //     the running sums (written to the workspace for pass 2), w x, and S kept in registers
 //     as mma accumulators; it writes the state entering each chunk, rounded to the dtype
 //     (the precision pass 2's product takes it in anyway), to the workspace: one
@@ -140,26 +141,34 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t stride, 
 // ---------------------------------------------------------------------------------------------
 // Pass 1: the state, chunk by chunk.
 
-// Shared memory of the state pass. Rows are padded by 16 bytes so that the 8 row addresses of
-// one ldmatrix (and of the 16-byte row loads of the w*x step) fall in 8 different 16-byte
-// bank groups (pitches of 80, 144 and 272 bytes: odd multiples of 16 B).
+// Shared memory of the state pass: three x slots (chunk c + 2 landing, c + 1 being scaled
+// into w*x in place, c's w*x feeding the state product) and two B slots (c + 1 landing, c in
+// use): as many bytes as the earlier two stages of x and B plus one w*x tile. Rows are padded
+// by 16 bytes so that the 8 row addresses of one ldmatrix (and of the 16-byte row loads of the
+// w*x step) fall in 8 different 16-byte bank groups (pitches of 80, 144 and 272 bytes: odd
+// multiples of 16 B).
 template <int NC>
 struct StateSmem {
     static constexpr int kXP = kSP + 8;  // x and w*x row pitch (elements)
     static constexpr int kBP = NC + 8;   // B row pitch (elements)
     static constexpr int kX = kQ * kXP * 2;
     static constexpr int kB = kQ * kBP * 2;
-    static constexpr int kStage = kX + kB;  // x, B
-    static constexpr int kWx = 2 * kStage;  // w*x
-    static constexpr int kBytes = kWx + kX;
+    static constexpr int kXSlots = 3, kBSlots = 2;
+    static constexpr int kBOffset = kXSlots * kX;
+    static constexpr int kBytes = kBOffset + kBSlots * kB;
 };
 
-// Per chunk, the pass's serial path is what bounds it (one CTA walks all of a sequence's
-// chunks), so each chunk costs two barriers: (1) chunk ci's tiles are in and every warp is
-// done with ci-1 (its stage takes ci+1's loads), (2) w*x is written. Each warp computes the
-// running sums of all kQ rows itself (4 rows per lane) instead of exchanging per-warp totals
-// through shared memory (one barrier less), and the raw dt of the next chunk is loaded into
-// registers a chunk ahead (a plain load: dt rows are 2 bytes, too narrow for cp.async).
+// One CTA walks all of a sequence's chunks, so the pass is bound by its serial path per chunk.
+// Only the state product (D below: S = exp(cum_last) S + (w x)^T B) depends on the previous
+// chunk; the steps, their running sums and w*x (A, C) do not. The loop is therefore a software
+// pipeline one chunk deep: iteration c advances the state by chunk c while computing chunk
+// c + 1's sums and w*x, so the two independent chains interleave, and one barrier per chunk
+// suffices (it publishes w*x(c + 1) and frees the slots of c - 1 for the loads of c + 2 and
+// B(c + 1)). Run 57 (the two-barrier loop: A, C, barrier, D, barrier): ~6,000 cycles per chunk
+// for ~770 warp instructions at 2.4 warps per scheduler, i.e. mostly waiting on that chain.
+// Each warp computes the running sums of all kQ rows itself (4 rows per lane) instead of
+// exchanging per-warp totals through shared memory, and the raw dt rows are loaded into
+// registers two chunks ahead (plain loads: dt rows are 2 bytes, too narrow for cp.async).
 // A CTA owns NC of the NT state columns (NC = NT, or NT/2 when the columns are split over two
 // CTAs): a split halves each CTA's B tile and products and doubles the CTAs, which is what a
 // pass bound by its serial path per chunk needs when one wave of CTAs leaves SMs idle.
@@ -173,9 +182,8 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
     constexpr int kSeg = kQ / 32;     // rows per lane in the running sums
     static_assert(kNWT % 2 == 0 && kSP % 16 == 0 && kSP % 8 == 0, "tiles are loaded in pairs");
     extern __shared__ __align__(16) unsigned char smem[];
-    auto sx = [&](int st) { return reinterpret_cast<T*>(smem + st * L::kStage); };
-    auto sb = [&](int st) { return reinterpret_cast<T*>(smem + st * L::kStage + L::kX); };
-    T* const swx = reinterpret_cast<T*>(smem + L::kWx);
+    auto sx = [&](int slot) { return reinterpret_cast<T*>(smem + slot * L::kX); };
+    auto sb = [&](int slot) { return reinterpret_cast<T*>(smem + L::kBOffset + slot * L::kB); };
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int g = lane / 4, c4 = lane % 4;  // mma fragment coordinates
@@ -209,13 +217,19 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
     };
     each_state([&](float& v, int pp, int n) { v = (p.initial_state && pp < P && n < N) ? p.initial_state[state0 + pp * N + n] : 0.f; });
 
-    auto load_tiles = [&](int st, int64_t t0) {
-        const int rows = rows_left(t0, end);
-        load_tile<T, kQ, kSP, L::kXP, kThreads>(sx(st), xg + t0 * p.x_stride, p.x_stride, rows, P, vec);
-        load_tile<T, kQ, NC, L::kBP, kThreads>(sb(st), bg + t0 * p.b_stride, p.b_stride, rows, NV, vec);
+    const int chunks = static_cast<int>((end - start + kQ - 1) / kQ);
+    auto chunk_start = [&](int ci) { return start + static_cast<int64_t>(ci) * kQ; };
+    auto load_x = [&](int ci) {
+        const int64_t t0 = chunk_start(ci);
+        load_tile<T, kQ, kSP, L::kXP, kThreads>(sx(ci % L::kXSlots), xg + t0 * p.x_stride, p.x_stride, rows_left(t0, end), P, vec);
     };
-    // Raw dt of rows lane + 32k of the chunk at t0 (0 past the end).
-    auto load_dt = [&](float (&raw)[kSeg], int64_t t0) {
+    auto load_b = [&](int ci) {
+        const int64_t t0 = chunk_start(ci);
+        load_tile<T, kQ, NC, L::kBP, kThreads>(sb(ci % L::kBSlots), bg + t0 * p.b_stride, p.b_stride, rows_left(t0, end), NV, vec);
+    };
+    // Raw dt of rows lane + 32k of chunk ci (0 past the end).
+    auto load_dt = [&](float (&raw)[kSeg], int ci) {
+        const int64_t t0 = chunk_start(ci);
         const int rows = rows_left(t0, end);
 #pragma unroll
         for (int k = 0; k < kSeg; ++k) {
@@ -224,28 +238,14 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
         }
     };
 
-    const int chunks = static_cast<int>((end - start + kQ - 1) / kQ);
-    float raw[kSeg] = {};
-    if (chunks > 0) {
-        load_tiles(0, start);
-        load_dt(raw, start);
-    }
-    cp_async_commit();
-    for (int ci = 0; ci < chunks; ++ci) {
-        const int st = ci & 1;
-        const int64_t t0 = start + static_cast<int64_t>(ci) * kQ;
+    // (A) + (C) of chunk ci: the steps and their running sum over the chunk (all kQ rows in
+    // every warp; padding rows get dte = 0: they decay nothing and add nothing, their x and B
+    // being zero too), published for pass 2 by one CTA per head; then this thread's row r of
+    // x scaled in place by w_r = exp(cum_last - cum_r) dte_r and rounded to the dtype, 8
+    // channels (16 bytes) at a time. Returns cum_last, the chunk's total decay (log2 units).
+    auto prepare = [&](const float (&raw)[kSeg], int ci) {
+        const int64_t t0 = chunk_start(ci);
         const int rows = rows_left(t0, end);
-        cp_async_wait<0>();
-        __syncthreads();  // (1) chunk ci is in; every warp is past ci-1, whose stage is free
-        float next[kSeg] = {};
-        if (ci + 1 < chunks) {
-            load_tiles(st ^ 1, t0 + kQ);
-            load_dt(next, t0 + kQ);
-        }
-        cp_async_commit();
-
-        // (A) Steps and their running sum over the chunk, all kQ rows in every warp. Padding
-        // rows get dte = 0: they decay nothing and add nothing (their x and B are zero too).
         float d[kSeg], v[kSeg];
 #pragma unroll
         for (int k = 0; k < kSeg; ++k) {
@@ -268,15 +268,30 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
             }
             last += __shfl_sync(0xffffffffu, v[k], 31);
         }
-#pragma unroll
-        for (int k = 0; k < kSeg; ++k) raw[k] = next[k];
         const int r = threadIdx.x;
         if (pc == 0 && n0 == 0 && r < rows) {  // one CTA per head publishes the sums pass 2 needs
             ws.cum[h * p.tokens + t0 + r] = cum;
             ws.dte[h * p.tokens + t0 + r] = dr;
         }
+        const float wr = fk::ex2_ftz(last - cum) * dr;
+        T* row = sx(ci % L::kXSlots) + r * L::kXP;
+#pragma unroll
+        for (int c = 0; c < kSP; c += 8) {
+            const uint4 in = *reinterpret_cast<const uint4*>(row + c);
+            const uint32_t w4[4] = {in.x, in.y, in.z, in.w};
+            uint32_t o4[4];
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                const T* two = reinterpret_cast<const T*>(&w4[q]);
+                o4[q] = M::pack(wr * fk::to_float(two[0]), wr * fk::to_float(two[1]));
+            }
+            *reinterpret_cast<uint4*>(row + c) = make_uint4(o4[0], o4[1], o4[2], o4[3]);
+        }
+        return last;
+    };
 
-        // (B) The state entering this chunk, rounded to the dtype, for pass 2's C . S_in.
+    // (B) The state entering chunk ci, rounded to the dtype, for pass 2's C . S_in.
+    auto publish_state = [&](int ci) {
 #pragma unroll
         for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
@@ -288,35 +303,22 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
                 for (int nt = 0; nt < kNWT; ++nt)
                     *reinterpret_cast<uint32_t*>(row + n0 + warp * kNW + nt * 8 + 2 * c4) = M::pack(S[mt][nt][2 * hi], S[mt][nt][2 * hi + 1]);
             }
+    };
 
-        // (C) Row r of x scaled by w_r = exp(cum_last - cum_r) dte_r, rounded to the dtype,
-        // 8 channels (16 bytes) at a time.
-        const float wr = fk::ex2_ftz(last - cum) * dr;
-#pragma unroll
-        for (int c = 0; c < kSP; c += 8) {
-            const uint4 in = *reinterpret_cast<const uint4*>(sx(st) + r * L::kXP + c);
-            const uint32_t w4[4] = {in.x, in.y, in.z, in.w};
-            uint32_t o4[4];
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                const T* two = reinterpret_cast<const T*>(&w4[q]);
-                o4[q] = M::pack(wr * fk::to_float(two[0]), wr * fk::to_float(two[1]));
-            }
-            *reinterpret_cast<uint4*>(swx + r * L::kXP + c) = make_uint4(o4[0], o4[1], o4[2], o4[3]);
-        }
-        __syncthreads();  // (2) w*x is written
-
-        // (D) S = exp(cum_last) S + (w x)^T B over the chunk's real rows.
+    // (D) S = exp(cum_last) S + (w x)^T B over chunk ci (all kQ rows: padding rows of w x and
+    // B are zero, so the loop needs no bound and unrolls whole).
+    auto advance = [&](int ci, float last) {
+        const T* wx = sx(ci % L::kXSlots);
+        const T* bt = sb(ci % L::kBSlots);
         const float decay = fk::ex2_ftz(last);
         each_state([&](float& val, int, int) { val *= decay; });
 #pragma unroll
         for (int kk = 0; kk < kQ / 16; ++kk) {
-            if (kk * 16 >= rows) break;
             uint32_t bf[kNWT][2];
 #pragma unroll
             for (int nt = 0; nt < kNWT; nt += 2) {
                 uint32_t b[4];
-                ldmatrix_x4_trans(b, smem_addr(sb(st) + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * L::kBP + warp * kNW + nt * 8 + (lane / 16) * 8));
+                ldmatrix_x4_trans(b, smem_addr(bt + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * L::kBP + warp * kNW + nt * 8 + (lane / 16) * 8));
                 bf[nt][0] = b[0];
                 bf[nt][1] = b[1];
                 bf[nt + 1][0] = b[2];
@@ -325,11 +327,52 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
 #pragma unroll
             for (int mt = 0; mt < kMT; ++mt) {
                 uint32_t a[4];  // (w x)^T: rows p, columns t (stored [t][p]: a transposed load)
-                ldmatrix_x4_trans(a, smem_addr(swx + (kk * 16 + (lane / 16) * 8 + lane % 8) * L::kXP + mt * 16 + ((lane / 8) % 2) * 8));
+                ldmatrix_x4_trans(a, smem_addr(wx + (kk * 16 + (lane / 16) * 8 + lane % 8) * L::kXP + mt * 16 + ((lane / 8) % 2) * 8));
 #pragma unroll
                 for (int nt = 0; nt < kNWT; ++nt) M::mma(S[mt][nt], a, bf[nt][0], bf[nt][1]);
             }
         }
+    };
+
+    // Prologue: x and B of chunk 0, x of chunk 1; chunk 0's sums and w*x; S_in of chunk 0.
+    float raw[kSeg] = {};  // dt of the chunk prepared next
+    float last = 0.f;      // cum_last of the chunk advanced next
+    if (chunks > 0) {
+        load_x(0);
+        load_b(0);
+        cp_async_commit();
+        if (chunks > 1) load_x(1);
+        cp_async_commit();
+        load_dt(raw, 0);
+        cp_async_wait<1>();
+        __syncthreads();  // chunk 0's x (copied by any thread) is visible to its row's thread
+        last = prepare(raw, 0);
+        publish_state(0);
+        if (chunks > 1) load_dt(raw, 1);
+    }
+    for (int ci = 0; ci < chunks; ++ci) {
+        cp_async_wait<0>();
+        // Every warp has written w*x(ci) and finished advancing by ci - 1 (whose x and B slots
+        // now take chunk ci + 2's x and ci + 1's B); x(ci + 1) and B(ci) are in.
+        __syncthreads();
+        float next[kSeg] = {};
+        if (ci + 2 < chunks) {
+            load_x(ci + 2);
+            load_dt(next, ci + 2);
+        }
+        if (ci + 1 < chunks) load_b(ci + 1);
+        cp_async_commit();
+        if (ci + 1 < chunks) {
+            // Independent of the state: issued first so that it fills the mma chain's gaps.
+            const float last_next = prepare(raw, ci + 1);
+            advance(ci, last);
+            publish_state(ci + 1);
+            last = last_next;
+        } else {
+            advance(ci, last);
+        }
+#pragma unroll
+        for (int k = 0; k < kSeg; ++k) raw[k] = next[k];
     }
     cp_async_wait<0>();
 
