@@ -1,0 +1,16 @@
+# run 58 (bundle41, commit in GIT_SHA): the SSD state pass as a one-chunk software pipeline, rms_norm_gated's 16-byte stores: SSD and rms_norm_gated trials, racecheck/synccheck/memcheck of bf16 SSD trials, Mamba-2 goldens and engine; selective_scan and ssd_chunk_scan in one call (twice); Mamba-2 prefill; ncu of both SSD passes
+(cd bundle41 && tar -xJf bin.tar.xz)
+B=$PWD/bundle41/bin; R=$OUT/r58; mkdir -p $R; L=$R/log.txt
+export FASTKERNELS_GIT_SHA=$(cat bundle41/GIT_SHA) FASTKERNELS_GOLDENS=$PWD/bundle41/goldens
+echo "== sha $FASTKERNELS_GIT_SHA" >> $L
+for f in ssd_chunk_scan rms_norm_gated; do echo "== gpu_ops $f $SECONDS" >> $L; timeout 120 $B/fk-baselines.gpu_ops --test-threads 1 $f 2>&1 | grep -v " ok$" >> $L; done
+for t in fk-mamba2.model_gpu fk-mamba2.engine_gpu; do echo "== $t $SECONDS" >> $L; timeout 120 $B/$t --test-threads 1 2>&1 | grep -v " ok$" >> $L; done
+for tool in racecheck synccheck memcheck; do echo "== $tool $SECONDS" >> $L; timeout 150 compute-sanitizer --tool $tool --print-limit 20 $B/fk-baselines.gpu_ops --test-threads 1 ssd_chunk_scan/bf16 > $R/$tool.txt 2>&1; tail -3 $R/$tool.txt >> $L; done
+for rep in 1 2; do echo "== bench scan+ssd rep $rep $SECONDS" >> $L; timeout 120 $B/fk-baselines.ops --bench --quick --op selective_scan --op ssd_chunk_scan --op rms_norm_gated --json $R/bench-scan-ssd-$rep.json >> $L 2>&1; done
+echo "== bench mamba2 prefill $SECONDS" >> $L; timeout 90 $B/fk-mamba2.ops --bench --quick --op "Mamba2Mixer prefill" --op "Mamba2ForCausalLM prefill" --op "ssd_chunk_scan" --op "rms_norm_gated" --json $R/bench-mamba2-prefill.json >> $L 2>&1
+for k in state_kernel output_kernel; do echo "== ncu $k $SECONDS" >> $L; timeout 90 ncu --cache-control all --clock-control none -k regex:$k --launch-skip 10 --launch-count 1 --section SpeedOfLight --section Occupancy --section LaunchStats --section SchedulerStats --section WarpStateStats --metrics smsp__inst_executed.sum,smsp__thread_inst_executed.sum $B/fk-baselines.ops --bench --quick --op "ssd_chunk_scan 1x8192 heads 80x64" > $R/ncu-$k.txt 2>&1; done
+echo "== done $SECONDS" >> $L
+grep -E "^==|test result|FAILED|panicked|failed|ERROR SUMMARY|RACECHECK SUMMARY|selective_scan |ssd_chunk_scan |rms_norm_gated |prefill" $L | tail -70; grep -E "Duration|SM Frequency|Registers Per|Achieved Occupancy|Issued Warp|inst_executed" $R/ncu-*.txt
+# second call (same warm machine, right after): stall reasons of both SSD passes
+# (cd bundle41 && tar -xJf bin.tar.xz); B=$PWD/bundle41/bin; M=<smsp__average_warps_issue_stalled_{barrier,long_scoreboard,short_scoreboard,mio_throttle,math_pipe_throttle,wait,lg_throttle,tex_throttle,membar,dispatch_stall,not_selected,selected,no_instruction,drain,sleeping,branch_resolving,misc,imc_miss}_per_issue_active.ratio>
+# for k in state_kernel output_kernel; do ncu --cache-control all --clock-control none -k regex:$k --launch-skip 10 --launch-count 1 --metrics $M,smsp__inst_executed.sum,sm__cycles_elapsed.avg,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum,lts__t_bytes.sum,dram__bytes.sum $B/fk-baselines.ops --bench --quick --op "ssd_chunk_scan 1x8192 heads 80x64" | grep -E "smsp__|sm__|l1tex|lts__|dram__" > $OUT/stalls-$k.txt; done
