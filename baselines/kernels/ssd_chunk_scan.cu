@@ -168,7 +168,8 @@ struct StateSmem {
 // for ~770 warp instructions at 2.4 warps per scheduler, i.e. mostly waiting on that chain.
 // Each warp computes the running sums of all kQ rows itself (4 rows per lane) instead of
 // exchanging per-warp totals through shared memory, and the raw dt rows are loaded into
-// registers two chunks ahead (plain loads: dt rows are 2 bytes, too narrow for cp.async).
+// registers two chunks ahead (plain loads: dt rows are 2 bytes, too narrow for cp.async; see
+// the prologue for why two register sets).
 // A CTA owns NC of the NT state columns (NC = NT, or NT/2 when the columns are split over two
 // CTAs): a split halves each CTA's B tile and products and doubles the CTAs, which is what a
 // pass bound by its serial path per chunk needs when one wave of CTAs leaves SMs idle.
@@ -334,45 +335,55 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
         }
     };
 
-    // Prologue: x and B of chunk 0, x of chunk 1; chunk 0's sums and w*x; S_in of chunk 0.
-    float raw[kSeg] = {};  // dt of the chunk prepared next
-    float last = 0.f;      // cum_last of the chunk advanced next
-    if (chunks > 0) {
-        load_x(0);
-        load_b(0);
-        cp_async_commit();
-        if (chunks > 1) load_x(1);
-        cp_async_commit();
-        load_dt(raw, 0);
-        cp_async_wait<1>();
-        __syncthreads();  // chunk 0's x (copied by any thread) is visible to its row's thread
-        last = prepare(raw, 0);
-        publish_state(0);
-        if (chunks > 1) load_dt(raw, 1);
-    }
-    for (int ci = 0; ci < chunks; ++ci) {
+    // Iteration ci: advance the state by chunk ci while preparing chunk ci + 1 from its raw dt
+    // (`cur`), and start the loads of chunk ci + 2 (x, dt into `nxt`) and ci + 1 (B).
+    auto iteration = [&](int ci, const float (&cur)[kSeg], float (&nxt)[kSeg], float& last) {
         cp_async_wait<0>();
         // Every warp has written w*x(ci) and finished advancing by ci - 1 (whose x and B slots
         // now take chunk ci + 2's x and ci + 1's B); x(ci + 1) and B(ci) are in.
         __syncthreads();
-        float next[kSeg] = {};
         if (ci + 2 < chunks) {
             load_x(ci + 2);
-            load_dt(next, ci + 2);
+            load_dt(nxt, ci + 2);
         }
         if (ci + 1 < chunks) load_b(ci + 1);
         cp_async_commit();
         if (ci + 1 < chunks) {
             // Independent of the state: issued first so that it fills the mma chain's gaps.
-            const float last_next = prepare(raw, ci + 1);
+            const float last_next = prepare(cur, ci + 1);
             advance(ci, last);
             publish_state(ci + 1);
             last = last_next;
         } else {
             advance(ci, last);
         }
-#pragma unroll
-        for (int k = 0; k < kSeg; ++k) raw[k] = next[k];
+    };
+
+    // Prologue: x and B of chunk 0, x of chunk 1; chunk 0's sums and w*x; S_in of chunk 0.
+    // The raw dt of two chunks live in two register sets that swap roles every iteration (the
+    // loop is unrolled by two): a load lands in the set read one iteration later, so nothing
+    // waits for it. (Run 58, with one set refilled by a register copy at the end of each
+    // iteration: that copy waited for the load issued at the top of the same iteration, a
+    // DRAM round trip per chunk on the serial path; long-scoreboard stalls were 28 % of the
+    // pass's warp time.)
+    float dt_a[kSeg] = {}, dt_b[kSeg] = {};
+    float last = 0.f;  // cum_last of the chunk advanced next
+    if (chunks > 0) {
+        load_x(0);
+        load_b(0);
+        cp_async_commit();
+        if (chunks > 1) load_x(1);
+        cp_async_commit();
+        load_dt(dt_b, 0);
+        if (chunks > 1) load_dt(dt_a, 1);
+        cp_async_wait<1>();
+        __syncthreads();  // chunk 0's x (copied by any thread) is visible to its row's thread
+        last = prepare(dt_b, 0);
+        publish_state(0);
+    }
+    for (int ci = 0; ci < chunks; ci += 2) {
+        iteration(ci, dt_a, dt_b, last);
+        if (ci + 1 < chunks) iteration(ci + 1, dt_b, dt_a, last);
     }
     cp_async_wait<0>();
 
