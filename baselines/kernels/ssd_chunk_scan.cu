@@ -34,14 +34,17 @@
 //     C . B^T is recomputed per head (upstream stores it per group): at mamba2-2.7b it is 72
 //     of a warp's ~172 mma per chunk, cheaper than a third kernel and its memory traffic.
 // Measured (H200, 8k tokens, one sequence): mamba2-2.7b 460-472 us in runs 25-27, 413.6-417.7
-// us with the state columns split (runs 29-31; the one-pass kernel: 869 us), Codestral 568-602
-// us (unsplit: 512 CTAs would not fit one wave); at equal model width 1.58x faster than the
-// Mamba-1 selective_scan (655.6 us), short of issue 7's 2x. ncu (mamba2-2.7b): the state pass
-// 314 us unsplit (run 26: 0.25 issued per cycle per scheduler, 7% occupancy) and 275 us split
-// (run 29: 15%): bound by its per-chunk serial path, not by work (a second register set for
-// the next chunk's dt changed nothing, run 30); the output pass 245 us at 22% occupancy
-// (registers and shared memory allow 2 CTAs per SM). Next: fewer bytes and products per output
-// CTA (heads of a group sharing C, B and C.B^T), a shorter serial path per chunk in pass 1.
+// us with the state columns split (runs 29-31; the one-pass kernel: 869 us), 390.9-391.1 us
+// with the unrolled tile loads and the pipelined state pass (runs 57-59); Codestral 568-602 ->
+// 509-511 us (unsplit: 512 CTAs would not fit one wave); at equal model width 1.68x faster
+// than the Mamba-1 selective_scan (655 us, same call), short of issue 7's 2x.
+// ncu (mamba2-2.7b): the state pass 314 us unsplit (run 26: 0.25 issued per cycle per
+// scheduler, 7% occupancy) and 275 us split (run 29: 15%), 200.6 us pipelined (run 59: stalls per issued instruction 1.65 cycles on the
+// long scoreboard, most likely the cp.async wait of each chunk's tiles issued one chunk ahead);
+// the output pass 192 us at 22% occupancy (registers and shared memory allow 2 CTAs per SM;
+// run 58: short scoreboard 2.44, wait 1.87, long scoreboard 1.76 per issued instruction).
+// Next: deeper staging of pass 1's tiles; a persistent output pass loading chunk c + 1 while
+// computing c; heads of a group sharing C, B and C.B^T.
 // Channels and state sizes are padded to the tiles (kSP / kOP; NT in {64, 128}) with zeros,
 // which add nothing to any product; padding rows of a chunk get dte = 0 (no decay, no input).
 //
