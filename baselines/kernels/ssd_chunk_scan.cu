@@ -39,10 +39,11 @@
 // 509-511 us (unsplit: 512 CTAs would not fit one wave); at equal model width 1.68x faster
 // than the Mamba-1 selective_scan (655 us, same call), short of issue 7's 2x.
 // ncu (mamba2-2.7b): the state pass 314 us unsplit (run 26: 0.25 issued per cycle per
-// scheduler, 7% occupancy) and 275 us split (run 29: 15%), 200.6 us pipelined (run 59: stalls per issued instruction 1.65 cycles on the
-// long scoreboard, most likely the cp.async wait of each chunk's tiles issued one chunk ahead);
-// the output pass 192 us at 22% occupancy (registers and shared memory allow 2 CTAs per SM;
-// run 58: short scoreboard 2.44, wait 1.87, long scoreboard 1.76 per issued instruction).
+// scheduler, 7% occupancy), 275 us split (run 29: 15%), 200.6 us pipelined (run 59: per
+// issued instruction its warps stall 1.65 cycles on the long scoreboard, most likely the
+// cp.async wait for each chunk's tiles, issued one chunk ahead); the output pass 192 us at 22%
+// occupancy (registers and shared memory allow 2 CTAs per SM; run 58, per issued instruction:
+// short scoreboard 2.44, wait 1.87, long scoreboard 1.76).
 // Next: deeper staging of pass 1's tiles; a persistent output pass loading chunk c + 1 while
 // computing c; heads of a group sharing C, B and C.B^T.
 // Channels and state sizes are padded to the tiles (kSP / kOP; NT in {64, 128}) with zeros,
