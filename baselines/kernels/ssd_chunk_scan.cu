@@ -368,10 +368,11 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
     // Prologue: x and B of chunk 0, x of chunk 1; chunk 0's sums and w*x; S_in of chunk 0.
     // The raw dt of two chunks live in two register sets that swap roles every iteration (the
     // loop is unrolled by two): a load lands in the set read one iteration later, so nothing
-    // waits for it. (Run 58, with one set refilled by a register copy at the end of each
-    // iteration: that copy waited for the load issued at the top of the same iteration, a
-    // DRAM round trip per chunk on the serial path; long-scoreboard stalls were 28 % of the
-    // pass's warp time.)
+    // waits for it (with one set refilled by a register copy at the end of each iteration,
+    // that copy waited for the load issued at the top of the same iteration). Run 59 against
+    // run 58: Codestral 535 -> 510 us; mamba2-2.7b unchanged (391 us), and its long-scoreboard
+    // stalls stayed (1.62 -> 1.65 cycles per issued instruction), so the dt wait was not what
+    // they were.
     float dt_a[kSeg] = {}, dt_b[kSeg] = {};
     float last = 0.f;  // cum_last of the chunk advanced next
     if (chunks > 0) {
