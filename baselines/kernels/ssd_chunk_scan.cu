@@ -54,8 +54,18 @@
 // not a performance path (f32 Mamba-2 serves only as a reference).
 #include "fk/attention/sm80_mma.cuh"
 #include "fk/ops/ssd_chunk_scan.h"
+#include "fk/ssd/chunks.cuh"
 #include "fk/ssm.cuh"
 
+#ifndef FK_SM90A
+#define FK_SM90A 0
+#endif
+#if FK_SM90A
+#include "fk/ssd/output_sm90.cuh"
+#endif
+
+#include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 #include <type_traits>
 
@@ -433,19 +443,11 @@ __global__ void __launch_bounds__(kOutThreads, 2) output_kernel(const fk_ssd_chu
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int g = lane / 4, c4 = lane % 4;
-    // Chunk k of sequence s is slot q = floor(cu[s] / kQ) + s + k, strictly increasing in s:
-    // the sequence is the last one whose first slot is <= q.
     const int64_t q = blockIdx.x;
-    int lo = 0, hi = p.batch - 1;
-    while (lo < hi) {
-        const int mid = (lo + hi + 1) / 2;
-        if (p.cu_seqlens[mid] / kQ + mid <= q) lo = mid; else hi = mid - 1;
-    }
-    const int s = lo;
-    const int64_t start = p.cu_seqlens[s], end = p.cu_seqlens[s + 1];
-    const int64_t t0 = start + (q - (start / kQ + s)) * kQ;
-    if (t0 >= end) return;  // a slot past the sequence's last chunk
-    const int rows = rows_left(t0, end);
+    const fk::ssd::SlotChunk chunk = fk::ssd::chunk_of_slot(p, q);
+    if (chunk.rows == 0) return;  // a slot past the sequence's last chunk
+    const int64_t t0 = chunk.t0;
+    const int rows = chunk.rows;
 
     const int splits = (p.head_dim + kOP - 1) / kOP;
     const int h = blockIdx.y / splits, pc = (blockIdx.y % splits) * kOP;
@@ -623,6 +625,54 @@ __global__ void __launch_bounds__(kThreads) seq_kernel(const fk_ssd_chunk_scan_p
     }
 }
 
+#if FK_SM90A
+// The Hopper output pass (fk/ssd/output_sm90.cuh) takes the chunks whenever its limits hold.
+// FK_SSD_OUTPUT_PASS=mma keeps the mma.sync pass (an A/B switch for measurements).
+template <int NT>
+bool output_sm90_fits(const fk_ssd_chunk_scan_params* p, bool vec) {
+    static const bool forced_mma = [] {
+        const char* v = std::getenv("FK_SSD_OUTPUT_PASS");
+        return v != nullptr && std::strcmp(v, "mma") == 0;
+    }();
+    return !forced_mma && vec && p->head_dim % 8 == 0 && p->d_state % 8 == 0 && p->d_state <= NT;
+}
+
+// A CTA loads its chunk's C and B (and computes C . B^T) once for all its units (a head's
+// 64-channel slice): few CTAs amortise that best, but the grid should still fill every SM.
+// Model: a CTA costs its units plus ~1.5 units of loading C and B; CTAs run in waves of the
+// resident count. Mamba2-2.7b at 8k tokens (65 slots, one group of 80 units, 132 SMs): 2
+// CTAs per group, 40 units each (130 CTAs, one wave).
+template <typename T, int NT>
+cudaError_t launch_output_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, NT>& ws, int64_t slots, cudaStream_t stream) {
+    constexpr int kStages = 4;
+    using L = fk::ssd::OutSm90Layout<NT, kStages>;
+    const auto kernel = fk::ssd::output_sm90_kernel<T, NT, kStages, Work<T, NT>>;
+    int device = 0, sms = 0, per_sm = 0;
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kAlloc);
+    if (e == cudaSuccess) e = cudaGetDevice(&device);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, fk::ssd::kOutSm90Threads, L::kAlloc);
+    if (e != cudaSuccess) return e;
+    if (per_sm < 1) return cudaErrorInvalidConfiguration;
+    const int64_t upg = static_cast<int64_t>(p->heads / p->ngroups) * fk::ceil_div(p->head_dim, 64);
+    const int64_t resident = static_cast<int64_t>(sms) * per_sm;
+    int64_t units = upg;
+    double best = -1.0;
+    for (int64_t cpg = 1; cpg <= upg; ++cpg) {
+        const int64_t u = fk::ceil_div(upg, cpg);
+        const double cost = static_cast<double>(fk::ceil_div(slots * p->ngroups * cpg, resident)) * (static_cast<double>(u) + 1.5);
+        if (best < 0.0 || cost < best) {
+            best = cost;
+            units = u;
+        }
+    }
+    const int64_t ctas_y = p->ngroups * fk::ceil_div(upg, units);
+    FK_REQUIRE(ctas_y <= 65535 && slots <= 0x7fffffff);
+    kernel<<<dim3(static_cast<unsigned>(slots), static_cast<unsigned>(ctas_y)), fk::ssd::kOutSm90Threads, L::kAlloc, stream>>>(*p, ws, static_cast<int>(units));
+    return cudaGetLastError();
+}
+#endif
+
 template <typename T, int NT>
 cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
     const int64_t need = fk_ssd_chunk_scan_workspace_bytes(p->tokens, p->batch, p->heads, p->head_dim, p->d_state, p->dtype);
@@ -664,6 +714,9 @@ cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
     e = cudaGetLastError();
     if (e != cudaSuccess || p->tokens == 0) return e;
     const int64_t slots = fk::ceil_div(p->tokens, kQ) + p->batch;
+#if FK_SM90A
+    if (output_sm90_fits<NT>(p, vec)) return launch_output_sm90<T, NT>(p, ws, slots, stream);
+#endif
     k2<<<dim3(static_cast<unsigned>(slots), static_cast<unsigned>(out_ctas_y)), kOutThreads, kSmem2, stream>>>(*p, ws, vec);
     return cudaGetLastError();
 }

@@ -61,8 +61,9 @@ fn count(body: &[String], opcode: &str) -> usize {
     body.iter().filter(|l| l.split_whitespace().any(|w| w.starts_with(opcode))).count()
 }
 
-/// Issue 7: the Mamba-2 SSD chunk scan runs its products on tensor cores (HMMA), in every
-/// instantiation of both passes of its 16-bit path; the f32 / fallback recurrence has none.
+/// Issue 7: the Mamba-2 SSD chunk scan runs its products on tensor cores (HMMA, and HGMMA in
+/// the sm_90a output pass), in every instantiation of both passes of its 16-bit path; the f32 /
+/// fallback recurrence has none.
 #[test]
 fn ssd_chunk_scan_uses_tensor_cores() {
     let Some(funcs) = kernels_of("ssd_chunk_scan") else { return };
@@ -75,6 +76,17 @@ fn ssd_chunk_scan_uses_tensor_cores() {
     }
     for (name, body) in funcs.iter().filter(|(n, _)| n.contains("seq_kernel")) {
         assert_eq!(count(body, "HMMA"), 0, "{name}");
+    }
+    // sm_90a builds: the output pass's warpgroup form (fk/ssd/output_sm90.cuh), per dtype and
+    // state tile: 8 or 4 m64n128 HGMMA for C . B^T, 8 or 4 m64n64 for each warpgroup's
+    // C . S_in, 4 + 8 for the two warpgroups' scores . x; no local memory (226 registers).
+    let sm90: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("output_sm90_kernel")).collect();
+    assert_eq!(sm90.len(), if crate::COMPUTE_CAP == "90a" { 4 } else { 0 }, "output_sm90_kernel instances");
+    for (name, body) in &sm90 {
+        let (hgmma, local) = (count(body, "HGMMA"), count(body, "LDL") + count(body, "STL"));
+        eprintln!("{name}: {hgmma} HGMMA");
+        assert!(hgmma >= 4 + 2 * 4 + 12, "{name}: {hgmma} HGMMA instructions");
+        assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
     }
 }
 

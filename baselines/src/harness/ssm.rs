@@ -196,8 +196,13 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     // state columns over two CTAs when d_state > 64 and twice its CTAs fit one wave: every
     // d_state-128 row but the last (64 heads x 4 sequences: 1024 CTAs split, unsplit 512)
     // takes the split. `full` with `pad` also clamps dt (HF's time_step_limit).
+    // On sm_90a pass 2 is the warpgroup-MMA kernel wherever rows are 16-byte aligned and
+    // head_dim and d_state are multiples of 8 (20 / 40 and odd pads keep the mma.sync pass):
+    // its CTAs take runs of head slices of one group, sized to the SM count; the last row
+    // (132 SMs: runs of 5 of a group's 24 slices, the last run 4; slices of 64, 64 and 32
+    // channels; d_state 120 of a 128 tile) checks a run cut short and partial tiles.
     type SsdRow = (&'static [usize], usize, usize, usize, usize, bool, usize);
-    let ssd: [SsdRow; 11] = [
+    let ssd: [SsdRow; 12] = [
         (&[1], 2, 64, 1, 128, true, 0),
         (&[7, 1, 70], 4, 64, 2, 64, true, 0),
         (&[200], 3, 32, 1, 128, false, 0),
@@ -209,6 +214,7 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
         (&[2048], 4, 64, 1, 128, true, 0),
         (&[100, 300, 0, 5, 130], 3, 128, 1, 128, true, 0),
         (&[70, 3, 130, 1], 64, 64, 8, 128, true, 0),
+        (&[1300, 37], 16, 160, 2, 120, true, 8),
     ];
     for &(lens, heads, head_dim, ngroups, n, full, pad) in &ssd {
         cases.push(mk(OpId::SsdChunkScan, dtype, SsmCase { head_dim, ngroups, d_state: n, full, pad, ..SsmCase::prefill(lens, heads * head_dim) }));

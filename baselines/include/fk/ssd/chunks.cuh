@@ -1,0 +1,35 @@
+// ssd_chunk_scan's chunk numbering, shared by its kernels: each sequence's chunks of
+// FK_SSD_CHUNK_SCAN_CHUNK tokens start at its first token, and chunk k of sequence s is
+// workspace slot floor(cu_seqlens[s] / CHUNK) + s + k (strictly increasing in s, so a slot
+// names at most one chunk; some slots name none).
+#pragma once
+#include "fk/ops/ssd_chunk_scan.h"
+
+#include <stdint.h>
+
+namespace fk {
+namespace ssd {
+
+constexpr int kChunk = FK_SSD_CHUNK_SCAN_CHUNK;
+
+struct SlotChunk {
+    int seq;     // the sequence
+    int64_t t0;  // its first token
+    int rows;    // tokens in it (1 .. kChunk); 0 when the slot names no chunk
+};
+
+// The chunk of slot q: the sequence is the last one whose first slot is <= q.
+__device__ __forceinline__ SlotChunk chunk_of_slot(const fk_ssd_chunk_scan_params& p, int64_t q) {
+    int lo = 0, hi = p.batch - 1;
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (p.cu_seqlens[mid] / kChunk + mid <= q) lo = mid; else hi = mid - 1;
+    }
+    const int64_t start = p.cu_seqlens[lo], end = p.cu_seqlens[lo + 1];
+    const int64_t t0 = start + (q - (start / kChunk + lo)) * kChunk;
+    const int64_t left = end - t0;
+    return {lo, t0, left <= 0 ? 0 : static_cast<int>(left < kChunk ? left : kChunk)};
+}
+
+}  // namespace ssd
+}  // namespace fk
