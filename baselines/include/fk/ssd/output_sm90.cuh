@@ -54,21 +54,23 @@ struct OutSm90Layout {
 
 constexpr int kOutSm90Threads = 256;  // two consumer warpgroups, 64 chunk rows each
 
-// R rows x CH 16-byte chunks of a strided 16-bit matrix into a SW128 tile at `dst`; rows >=
-// `rows` and chunks >= `chunks` are zero-filled (cp.async, the caller commits).
-template <int R, int CH, typename T>
-__device__ __forceinline__ void load_sw128(uint32_t dst, const T* src, int64_t stride, int rows, int chunks) {
-    static_assert(kOutSm90Threads % CH == 0 && R % (kOutSm90Threads / CH) == 0, "whole passes");
-    constexpr int kStep = kOutSm90Threads / CH;
-    const int c = threadIdx.x % CH, r0 = threadIdx.x / CH;
-    const bool col_ok = c < chunks;
-#pragma unroll
-    for (int i = 0; i < R / kStep; ++i) {
-        const int r = r0 + i * kStep;
-        const bool ok = col_ok && r < rows;
-        attn::cp_async16(dst + attn::sw128_offset<R>(r, c), ok ? src + r * stride + c * 8 : src, ok);
+// The M-row order of the C tile (and so of G and the outputs): warpgroup 0 owns chunk rows in
+// 16-row blocks 0-3, warpgroup 1 blocks 7-4 (its warps in reverse). A warp's causal work grows
+// with its block (block b has b 16-column blocks left of its diagonal one), and a scheduler
+// runs warp q of both warpgroups: blocks q and 7 - q, the same load on all four.
+__device__ __forceinline__ int token_block(int m_block) { return m_block < 4 ? m_block : 11 - m_block; }
+
+// The head and first channel of a unit (a head's 64-channel slice), walked in order.
+struct UnitCursor {
+    int h, pc;
+    __device__ __forceinline__ void next(int head_dim) {
+        pc += 64;
+        if (pc >= head_dim) {
+            pc = 0;
+            ++h;
+        }
     }
-}
+};
 
 // One CTA: chunk `blockIdx.x` (a workspace slot), units [u0, u0 + units_per_cta) of group
 // blockIdx.y / ctas_per_group. W: the workspace view of ssd_chunk_scan.cu (states, cum, dte).
@@ -90,7 +92,7 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
     const int cpg = (upg + units_per_cta - 1) / units_per_cta;
     const int grp = blockIdx.y / cpg, u0 = (blockIdx.y % cpg) * units_per_cta;
     const int units = min(units_per_cta, upg - u0);
-    const int N = p.d_state;
+    const int N = p.d_state, tid = threadIdx.x;
 
     const uint32_t base = (attn::smem_addr(smem_raw) + 1023u) & ~1023u;
     uint8_t* const base_ptr = smem_raw + (base - attn::smem_addr(smem_raw));
@@ -98,38 +100,71 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
     auto stage = [&](int st) { return base + L::kStages + st * L::kStage; };
     auto stage_ptr = [&](int st) { return base_ptr + L::kStages + st * L::kStage; };
 
-    // Unit u of the group: head and first channel.
-    auto unit_head = [&](int u) { return grp * hpg + (u0 + u) / splits; };
-    auto unit_pc = [&](int u) { return ((u0 + u) % splits) * 64; };
-    auto load_unit = [&](int u, int st) {
-        const int h = unit_head(u), pc = unit_pc(u), P = min(64, p.head_dim - pc);
+    // ---- loads (cp.async into SW128 tiles; every thread the same chunks of every unit) ----
+    // x [kQ tokens][64 channels]: thread chunk xc of rows xr + 32i.
+    constexpr int kXPasses = kChunk / 32;
+    const int xc = tid % 8, xr = tid / 8;
+    const T* const x_thread = static_cast<const T*>(p.x) + (ch.t0 + xr) * p.x_stride + xc * 8;
+    const int64_t x_pass = 32 * p.x_stride;
+    // S_in [64 channels][NT]: thread chunk sc_ of rows sr + kSStep*i.
+    constexpr int kSChunks = NT / 8, kSStep = kOutSm90Threads / kSChunks, kSPasses = 64 / kSStep;
+    const int s_c = tid % kSChunks, s_r = tid / kSChunks;
+    const int64_t states_slot = static_cast<int64_t>(blockIdx.x) * p.heads;
+    // cum (threads 0..127) and dte (128..255) of the chunk's rows.
+    const int fr = tid % kChunk;
+    const float* const f_thread = (tid < kChunk ? ws.cum : ws.dte) + ch.t0 + fr;
+
+    auto load_unit = [&](const UnitCursor& un, int st) {
+        const int P = min(64, p.head_dim - un.pc);
         const uint32_t sx = stage(st), ss = sx + L::kX, sf = ss + L::kS;
-        const T* x = static_cast<const T*>(p.x) + ch.t0 * p.x_stride + static_cast<int64_t>(h) * p.head_dim + pc;
-        load_sw128<kChunk, 8>(sx, x, p.x_stride, ch.rows, P / 8);
-        load_sw128<64, NT / 8>(ss, ws.state_row(p, blockIdx.x, h, pc), NT, P, NT / 8);
-        // cum (threads 0..127) and dte (128..255) of the chunk's rows; padding rows read 0.
-        const int r = threadIdx.x % kChunk;
-        const float* src = (threadIdx.x < kChunk ? ws.cum : ws.dte) + static_cast<int64_t>(h) * p.tokens + ch.t0 + r;
-        attn::cp_async4_zfill(sf + threadIdx.x * 4, r < ch.rows ? src : ws.cum, r < ch.rows);
+        const T* xs = x_thread + static_cast<int64_t>(un.h) * p.head_dim + un.pc;
+        const bool x_col = xc * 8 < P;
+#pragma unroll
+        for (int i = 0; i < kXPasses; ++i) {
+            const bool ok = x_col && xr + 32 * i < ch.rows;
+            attn::cp_async16(sx + attn::sw128_offset<kChunk>(xr + 32 * i, xc), ok ? xs + i * x_pass : x_thread, ok);
+        }
+        const T* ssrc = ws.states + ((states_slot + un.h) * p.head_dim + un.pc + s_r) * NT + s_c * 8;
+#pragma unroll
+        for (int i = 0; i < kSPasses; ++i) {
+            const bool ok = s_r + kSStep * i < P;
+            attn::cp_async16(ss + attn::sw128_offset<64>(s_r + kSStep * i, s_c), ok ? ssrc + kSStep * i * NT : ws.states, ok);
+        }
+        const bool f_ok = fr < ch.rows;
+        attn::cp_async4_zfill(sf + tid * 4, f_ok ? f_thread + static_cast<int64_t>(un.h) * p.tokens : ws.cum, f_ok);
     };
 
-    // Prologue: C and B with unit 0 (group 0), units 1 .. STAGES-2 (one group each).
+    UnitCursor ld{grp * hpg + u0 / splits, (u0 % splits) * 64};
+    const UnitCursor first = ld;
+    // Prologue: C (rows in M order) and B with unit 0 (group 0), units 1 .. STAGES-2 (one each).
     {
         const int64_t bc_col = static_cast<int64_t>(grp) * N;
-        load_sw128<kChunk, NT / 8>(sc, static_cast<const T*>(p.C) + ch.t0 * p.c_stride + bc_col, p.c_stride, ch.rows, N / 8);
-        load_sw128<kChunk, NT / 8>(sb, static_cast<const T*>(p.B) + ch.t0 * p.b_stride + bc_col, p.b_stride, ch.rows, N / 8);
-        load_unit(0, 0);
+        const T* cg = static_cast<const T*>(p.C) + ch.t0 * p.c_stride + bc_col;
+        const T* bg = static_cast<const T*>(p.B) + ch.t0 * p.b_stride + bc_col;
+        constexpr int kStep = kOutSm90Threads / kSChunks;
+        const bool col_ok = s_c * 8 < N;
+#pragma unroll
+        for (int i = 0; i < kChunk / kStep; ++i) {
+            const int m = s_r + kStep * i, r = 16 * token_block(m / 16) + m % 16;
+            const bool okc = col_ok && r < ch.rows, okb = col_ok && m < ch.rows;
+            attn::cp_async16(sc + attn::sw128_offset<kChunk>(m, s_c), okc ? cg + r * p.c_stride + s_c * 8 : cg, okc);
+            attn::cp_async16(sb + attn::sw128_offset<kChunk>(m, s_c), okb ? bg + m * p.b_stride + s_c * 8 : bg, okb);
+        }
+        load_unit(ld, 0);
         attn::cp_async_commit();
 #pragma unroll
         for (int u = 1; u < STAGES - 1; ++u) {
-            if (u < units) load_unit(u, u);
+            ld.next(p.head_dim);
+            if (u < units) load_unit(ld, u);
             attn::cp_async_commit();
         }
     }
 
-    const int w = threadIdx.x / 128, t = threadIdx.x % 128, wq = t / 32, lane = t % 32;
-    const int g = lane / 4, c4 = lane % 4;
-    const int row0 = 64 * w + 16 * wq + g;  // this thread's chunk rows: row0, row0 + 8
+    // Warp-uniform indices (shuffled, so the compiler keeps descriptor math uniform).
+    const int w = __shfl_sync(0xffffffffu, tid / 128, 0), wq = __shfl_sync(0xffffffffu, (tid / 32) % 4, 0);
+    const int lane = tid % 32, g = lane / 4, c4 = lane % 4;
+    const int kd = token_block(4 * w + wq);  // this warp's diagonal 16-column block
+    const int row0 = 16 * kd + g;            // this thread's chunk rows: row0, row0 + 8
     const uint64_t cdesc = attn::sw128_desc(sc + w * 64 * 128, 16, 1024);
 
     // G = C . B^T for this warpgroup's 64 rows: element 4*nb + e is (row0 + 8*(e/2), 8*nb + 2*c4 + e%2).
@@ -151,11 +186,10 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
         attn::reg_fence(G);
     }
 
-    // One unit, for a warpgroup whose rows see KB 16-column blocks of G (the first warpgroup's
-    // rows 0..63 see columns 0..63 only).
-    auto compute = [&](auto kb_const, int u, int st) {
+    // One unit, for a warpgroup whose rows see KB 16-column blocks of G (warpgroup 0: 4).
+    auto compute = [&](auto kb_const, const UnitCursor& un, int st) {
         constexpr int KB = decltype(kb_const)::value;
-        const int h = unit_head(u), pc = unit_pc(u), P = min(64, p.head_dim - pc);
+        const int P = min(64, p.head_dim - un.pc);
         const uint32_t sx = stage(st), ss = sx + L::kX;
         const uint8_t* const sxp = stage_ptr(st);
         const float* const scum = reinterpret_cast<const float*>(stage_ptr(st) + L::kX + L::kS);
@@ -174,30 +208,47 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
         }
         attn::wgmma_commit();
 
-        // Scores: G decayed by exp2(cum_i - cum_j) dte_j for j <= i, else 0, rounded to the
-        // dtype as wgmma's A fragments (block kb: columns 16kb .. 16kb + 15). A warp's 16 rows
-        // end at 64w + 16wq + 15: blocks past it are all zero (no exponentials).
+        // Scores s_ij = G_ij exp2(cum_i - cum_j) dte_j for j <= i, else 0, rounded to the dtype
+        // as wgmma's A fragments (block kb: columns 16kb .. 16kb + 15). Left of the warp's
+        // diagonal block the decay factors into a row part exp2(cum_i - cum_f) and a column
+        // part exp2(cum_f - cum_j) dte_j (f: the warp's first row; both exponents <= 0, as cum
+        // falls along the chunk): 4 exponentials per lane and block instead of 8. The
+        // diagonal block takes exact decays; blocks right of it are zero.
+        const float cum_f = scum[16 * kd];
         const float cum_i[2] = {scum[row0], scum[row0 + 8]};
+        const float rr[2] = {fk::ex2_ftz(cum_i[0] - cum_f), fk::ex2_ftz(cum_i[1] - cum_f)};
         uint32_t A[KB][4];
-        const int last_block = (64 * w + 16 * wq + 15) / 16;
 #pragma unroll
         for (int kb = 0; kb < KB; ++kb) {
-            if (kb > last_block) {  // warp-uniform
-                A[kb][0] = A[kb][1] = A[kb][2] = A[kb][3] = 0u;
-                continue;
-            }
             float v[8];
+            if (kb < kd) {  // warp-uniform branches
 #pragma unroll
-            for (int half = 0; half < 2; ++half) {
-                const int nb = 2 * kb + half, j = 8 * nb + 2 * c4;
-                const float2 cj = *reinterpret_cast<const float2*>(scum + j);
-                const float2 dj = *reinterpret_cast<const float2*>(sdte + j);
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const int r = e / 2, jj = j + e % 2, i = row0 + 8 * r;
-                    const float c = e % 2 ? cj.y : cj.x, d = e % 2 ? dj.y : dj.x;
-                    v[4 * half + e] = jj <= i ? G[4 * nb + e] * fk::ex2_ftz(cum_i[r] - c) * d : 0.f;
+                for (int half = 0; half < 2; ++half) {
+                    const int nb = 2 * kb + half, j = 8 * nb + 2 * c4;
+                    const float2 cj = *reinterpret_cast<const float2*>(scum + j);
+                    const float2 dj = *reinterpret_cast<const float2*>(sdte + j);
+                    const float w0 = fk::ex2_ftz(cum_f - cj.x) * dj.x, w1 = fk::ex2_ftz(cum_f - cj.y) * dj.y;
+                    v[4 * half + 0] = G[4 * nb + 0] * w0 * rr[0];
+                    v[4 * half + 1] = G[4 * nb + 1] * w1 * rr[0];
+                    v[4 * half + 2] = G[4 * nb + 2] * w0 * rr[1];
+                    v[4 * half + 3] = G[4 * nb + 3] * w1 * rr[1];
                 }
+            } else if (kb == kd) {
+#pragma unroll
+                for (int half = 0; half < 2; ++half) {
+                    const int nb = 2 * kb + half, j = 8 * nb + 2 * c4;
+                    const float2 cj = *reinterpret_cast<const float2*>(scum + j);
+                    const float2 dj = *reinterpret_cast<const float2*>(sdte + j);
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        const int r = e / 2, jj = j + e % 2;
+                        const float c = e % 2 ? cj.y : cj.x, d = e % 2 ? dj.y : dj.x;
+                        v[4 * half + e] = jj <= row0 + 8 * r ? G[4 * nb + e] * fk::ex2_ftz(cum_i[r] - c) * d : 0.f;
+                    }
+                }
+            } else {
+#pragma unroll
+                for (int e = 0; e < 8; ++e) v[e] = 0.f;
             }
             A[kb][0] = M::pack(v[0], v[1]);
             A[kb][1] = M::pack(v[2], v[3]);
@@ -218,36 +269,40 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
         attn::reg_fence(Ys);
         attn::reg_fence(A);
 
-        // out = Y + exp2(cum_i) Ys + D x, stored as pairs of channels.
-        const float Dh = p.D ? p.D[h] : 0.f;
-        T* const outg = static_cast<T*>(p.out) + static_cast<int64_t>(h) * p.head_dim + pc;
+        // out = Y + exp2(cum_i) Ys + D x, stored as pairs of channels. Row i's x chunk nb sits
+        // at chunk nb ^ (i % 8) = nb ^ g of its 128-byte row.
+        const float Dh = p.D ? p.D[un.h] : 0.f;
+        T* const outg = static_cast<T*>(p.out) + static_cast<int64_t>(un.h) * p.head_dim + un.pc + 2 * c4;
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             const int i = row0 + 8 * r;
             if (i >= ch.rows) continue;
             const float in = fk::ex2_ftz(cum_i[r]);
             T* const orow = outg + (ch.t0 + i) * p.out_stride;
+            const uint8_t* const xrow = sxp + i * 128 + 4 * c4;
 #pragma unroll
             for (int nb = 0; nb < 8; ++nb) {
-                const int pp = 8 * nb + 2 * c4;
-                if (pp >= P) continue;
-                const T* xs = reinterpret_cast<const T*>(sxp + attn::sw128_offset<kChunk>(i, nb) + 4 * c4);
-                const float y0 = fmaf(in, Ys[4 * nb + 2 * r], Y[4 * nb + 2 * r]) + Dh * fk::to_float(xs[0]);
-                const float y1 = fmaf(in, Ys[4 * nb + 2 * r + 1], Y[4 * nb + 2 * r + 1]) + Dh * fk::to_float(xs[1]);
-                *reinterpret_cast<uint32_t*>(orow + pp) = M::pack(y0, y1);
+                if (8 * nb + 2 * c4 >= P) continue;
+                const T* xs = reinterpret_cast<const T*>(xrow + ((nb ^ g) << 4));
+                const float y0 = fmaf(in, Ys[4 * nb + 2 * r], fmaf(Dh, fk::to_float(xs[0]), Y[4 * nb + 2 * r]));
+                const float y1 = fmaf(in, Ys[4 * nb + 2 * r + 1], fmaf(Dh, fk::to_float(xs[1]), Y[4 * nb + 2 * r + 1]));
+                *reinterpret_cast<uint32_t*>(orow + 8 * nb) = M::pack(y0, y1);
             }
         }
     };
 
+    UnitCursor cp = first;
     for (int u = 0; u < units; ++u) {
         const int st = u % STAGES;
         attn::cp_async_wait<STAGES - 2>();  // unit u's group has landed (this thread's copies)
         attn::fence_proxy_async();
         __syncthreads();                    // ... everyone's; and unit u-1's stage is free
-        if (u + STAGES - 1 < units) load_unit(u + STAGES - 1, (u + STAGES - 1) % STAGES);
+        ld.next(p.head_dim);                // unit u + STAGES - 1
+        if (u + STAGES - 1 < units) load_unit(ld, (u + STAGES - 1) % STAGES);
         attn::cp_async_commit();
-        if (w == 0) compute(std::integral_constant<int, 4>{}, u, st);
-        else compute(std::integral_constant<int, 8>{}, u, st);
+        if (w == 0) compute(std::integral_constant<int, 4>{}, cp, st);
+        else compute(std::integral_constant<int, 8>{}, cp, st);
+        cp.next(p.head_dim);
     }
     attn::cp_async_wait<0>();
 #endif
