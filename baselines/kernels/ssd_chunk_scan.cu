@@ -246,14 +246,17 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
         const int64_t t0 = chunk_start(ci);
         load_tile<T, kQ, NC, L::kBP, kThreads>(sb(ci % L::kBSlots), bg + t0 * p.b_stride, p.b_stride, rows_left(t0, end), NV, vec);
     };
-    // Raw dt of rows lane + 32k of chunk ci (0 past the end).
-    auto load_dt = [&](float (&raw)[kSeg], int ci) {
+    // Raw dt of rows lane + 32k of chunk ci (0 past the end), kept in the dtype: converted to
+    // float where prepare() uses it, one iteration later. (Run 64: loaded into floats, the
+    // conversion sat right behind each load and waited for it: 25 % of the pass's stall
+    // samples, all on the long scoreboard.)
+    auto load_dt = [&](T (&raw)[kSeg], int ci) {
         const int64_t t0 = chunk_start(ci);
         const int rows = rows_left(t0, end);
 #pragma unroll
         for (int k = 0; k < kSeg; ++k) {
             const int r = lane + 32 * k;
-            raw[k] = r < rows ? fk::to_float(dtg[(t0 + r) * p.dt_stride]) : 0.f;
+            raw[k] = r < rows ? dtg[(t0 + r) * p.dt_stride] : fk::from_float<T>(0.f);
         }
     };
 
@@ -262,13 +265,13 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
     // being zero too), published for pass 2 by one CTA per head; then this thread's row r of
     // x scaled in place by w_r = exp(cum_last - cum_r) dte_r and rounded to the dtype, 8
     // channels (16 bytes) at a time. Returns cum_last, the chunk's total decay (log2 units).
-    auto prepare = [&](const float (&raw)[kSeg], int ci) {
+    auto prepare = [&](const T (&raw)[kSeg], int ci) {
         const int64_t t0 = chunk_start(ci);
         const int rows = rows_left(t0, end);
         float d[kSeg], v[kSeg];
 #pragma unroll
         for (int k = 0; k < kSeg; ++k) {
-            d[k] = lane + 32 * k < rows ? step_of(raw[k], dtb, p) : 0.f;
+            d[k] = lane + 32 * k < rows ? step_of(fk::to_float(raw[k]), dtb, p) : 0.f;
             v[k] = d[k] * a2;
         }
 #pragma unroll
@@ -355,7 +358,7 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
 
     // Iteration ci: advance the state by chunk ci while preparing chunk ci + 1 from its raw dt
     // (`cur`), and start the loads of chunk ci + 2 (x, dt into `nxt`) and ci + 1 (B).
-    auto iteration = [&](int ci, const float (&cur)[kSeg], float (&nxt)[kSeg], float& last) {
+    auto iteration = [&](int ci, const T (&cur)[kSeg], T (&nxt)[kSeg], float& last) {
         cp_async_wait<0>();
         // Every warp has written w*x(ci) and finished advancing by ci - 1 (whose x and B slots
         // now take chunk ci + 2's x and ci + 1's B); x(ci + 1) and B(ci) are in.
@@ -382,10 +385,10 @@ __global__ void __launch_bounds__(kThreads, NC == NT ? 2 : 3) state_kernel(const
     // loop is unrolled by two): a load lands in the set read one iteration later, so nothing
     // waits for it (with one set refilled by a register copy at the end of each iteration,
     // that copy waited for the load issued at the top of the same iteration). Run 59 against
-    // run 58: Codestral 535 -> 510 us; mamba2-2.7b unchanged (391 us), and its long-scoreboard
-    // stalls stayed (1.62 -> 1.65 cycles per issued instruction), so the dt wait was not what
-    // they were.
-    float dt_a[kSeg] = {}, dt_b[kSeg] = {};
+    // run 58: Codestral 535 -> 510 us; mamba2-2.7b unchanged (391 us) and its long-scoreboard
+    // stalls stayed, because the sets held floats and the conversion still waited right behind
+    // each load (run 64's per-instruction samples); the sets now hold the raw dtype.
+    T dt_a[kSeg] = {}, dt_b[kSeg] = {};
     float last = 0.f;  // cum_last of the chunk advanced next
     if (chunks > 0) {
         load_x(0);
