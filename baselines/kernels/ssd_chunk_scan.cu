@@ -46,8 +46,10 @@
 // short scoreboard 2.44, wait 1.87, long scoreboard 1.76).
 // On sm_90a pass 2 is fk/ssd/output_sm90.cuh wherever its limits hold (warpgroup MMA, C.B^T
 // once per CTA for a run of a group's head slices): runs 61-63, the output pass 192 -> 122 us
-// and SSD 391 -> 321 us at mamba2-2.7b (2.04x the selective_scan), Codestral 510 -> 419 us.
-// Next: deeper staging of pass 1's tiles (now 200 of the 321 us).
+// and SSD 391 -> 321 us at mamba2-2.7b (2.04x the selective_scan), Codestral 510 -> 419 us;
+// with pass 1's dt loads truly an iteration ahead (run 65) 316.5 us (2.09x) and 410 us.
+// Pass 1 is now 193 of those 316.5 us: ~816 instructions per warp and chunk at 0.44 issued
+// per cycle per scheduler; next, fewer instructions per chunk or time-split sequences.
 // Channels and state sizes are padded to the tiles (kSP / kOP; NT in {64, 128}) with zeros,
 // which add nothing to any product; padding rows of a chunk get dte = 0 (no decay, no input).
 //
