@@ -17,8 +17,8 @@
 //     turn their rows of G into the unit's decayed scores (one ex2 per element left of the
 //     diagonal, zero above it, rounded to the dtype in the register layout wgmma takes as A);
 //     then scores . x is a wgmma with A from registers and x as an MN-major B operand;
-//   - x, S_in, cum and dte of the next three units load (cp.async, 128-byte-swizzled tiles)
-//     while one is computed; per-stage mbarriers, no CTA-wide barrier per unit.
+//   - x, S_in, cum and dte of the next two units load (cp.async, 128-byte-swizzled tiles)
+//     while one is computed.
 // The bytes are x, S_in and out once each (and C, B once per CTA). Measured (H200, 8k tokens,
 // mamba2-2.7b; runs 61-63): 122 us against the mma.sync pass's 192, but not memory-bound (42 %
 // of DRAM peak): one CTA of 8 warps per SM (252 registers: G alone is 64) issuing ~1,000
@@ -96,22 +96,6 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
     const int units = min(units_per_cta, upg - u0);
     const int N = p.d_state, tid = threadIdx.x;
 
-    // Per stage: `full` completes when every thread's copies of the stage have landed (256
-    // cp.async arrivals), `empty` when all 8 warps are done reading it. Barriers instead of a
-    // CTA-wide __syncthreads per unit let the warpgroups drift up to a unit apart, so one's
-    // exponentials and stores overlap the other's tensor-core work.
-    __shared__ __align__(8) uint64_t bars[2 * STAGES];
-    auto full = [&](int st) { return attn::smem_addr(&bars[st]); };
-    auto empty = [&](int st) { return attn::smem_addr(&bars[STAGES + st]); };
-    if (tid == 0) {
-        for (int st = 0; st < STAGES; ++st) {
-            attn::mbar_init(full(st), kOutSm90Threads);
-            attn::mbar_init(empty(st), kOutSm90Threads / 32);
-        }
-        attn::mbar_init_fence();
-    }
-    __syncthreads();
-
     const uint32_t base = (attn::smem_addr(smem_raw) + 1023u) & ~1023u;
     uint8_t* const base_ptr = smem_raw + (base - attn::smem_addr(smem_raw));
     const uint32_t sc = base + L::kC, sb = base + L::kB;
@@ -169,14 +153,12 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
             attn::cp_async16(sb + attn::sw128_offset<kChunk>(m, s_c), okb ? bg + m * p.b_stride + s_c * 8 : bg, okb);
         }
         load_unit(ld, 0);
-        attn::cp_async_arrive_noinc(full(0));
+        attn::cp_async_commit();
 #pragma unroll
         for (int u = 1; u < STAGES - 1; ++u) {
             ld.next(p.head_dim);
-            if (u < units) {
-                load_unit(ld, u);
-                attn::cp_async_arrive_noinc(full(u));
-            }
+            if (u < units) load_unit(ld, u);
+            attn::cp_async_commit();
         }
     }
 
@@ -189,8 +171,9 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
 
     // G = C . B^T for this warpgroup's 64 rows: element 4*nb + e is (row0 + 8*(e/2), 8*nb + 2*c4 + e%2).
     float G[64];
-    attn::mbar_wait(full(0), 0);  // C and B came with unit 0
+    attn::cp_async_wait<STAGES - 2>();
     attn::fence_proxy_async();
+    __syncthreads();
     {
         const uint64_t bdesc = attn::sw128_desc(sb, 16, 1024);
         attn::reg_fence(G);
@@ -313,23 +296,17 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
     UnitCursor cp = first;
     for (int u = 0; u < units; ++u) {
         const int st = u % STAGES;
-        // Unit u + STAGES - 1 goes where unit u - 1 was, once every warp is done with it.
-        ld.next(p.head_dim);
-        const int lu = u + STAGES - 1;
-        if (lu < units) {
-            if (u >= 1) attn::mbar_wait(empty(lu % STAGES), ((u - 1) / STAGES) & 1);
-            load_unit(ld, lu % STAGES);
-            attn::cp_async_arrive_noinc(full(lu % STAGES));
-        }
-        attn::mbar_wait(full(st), (u / STAGES) & 1);
+        attn::cp_async_wait<STAGES - 2>();  // unit u's group has landed (this thread's copies)
         attn::fence_proxy_async();
+        __syncthreads();                    // ... everyone's; and unit u-1's stage is free
+        ld.next(p.head_dim);                // unit u + STAGES - 1
+        if (u + STAGES - 1 < units) load_unit(ld, (u + STAGES - 1) % STAGES);
+        attn::cp_async_commit();
         if (w == 0) compute(std::integral_constant<int, 4>{}, cp, st);
         else compute(std::integral_constant<int, 8>{}, cp, st);
-        __syncwarp();
-        if (lane == 0) attn::mbar_arrive(empty(st));
         cp.next(p.head_dim);
     }
-    attn::cp_async_wait_all();
+    attn::cp_async_wait<0>();
 #endif
 }
 
