@@ -14,11 +14,13 @@
 //     into registers (two consumer warpgroups, 64 rows each: wgmma m64n128, A and B from
 //     shared memory);
 //   - per unit, C . S_in is a wgmma from shared memory (m64n64) that runs while the threads
-//     turn their rows of G into the unit's decayed scores (one ex2 per element left of the
-//     diagonal, zero above it, rounded to the dtype in the register layout wgmma takes as A);
+//     turn their rows of G into the unit's decayed scores (left of a warp's diagonal block
+//     the decay factors into row and column parts, on it one ex2 per element, zero above
+//     it; rounded to the dtype in the register layout wgmma takes as A);
 //     then scores . x is a wgmma with A from registers and x as an MN-major B operand;
-//   - x, S_in, cum and dte of the next two units load (cp.async, 128-byte-swizzled tiles)
-//     while one is computed.
+//   - x, S_in, cum and dte of the next three units load (cp.async, 128-byte-swizzled tiles,
+//     a 4-stage ring) while one is computed; one CTA barrier per unit (per-stage mbarriers
+//     instead were 1 % slower, run 66).
 // The bytes are x, S_in and out once each (and C, B once per CTA). Measured (H200, 8k tokens,
 // mamba2-2.7b; runs 61-63): 122 us against the mma.sync pass's 192, but not memory-bound (42 %
 // of DRAM peak): one CTA of 8 warps per SM (252 registers: G alone is 64) issuing ~1,000
