@@ -1,0 +1,2 @@
+# run 69 (no bundle; experiments/ssm/scan_floor.cu built with the device's nvcc): the floors of any Mamba-1 selective scan at mamba-2.8b's 8k-token shape against issue 7's 50 %-of-copy bar, twice
+mkdir -p $OUT/r69 && cd experiments/ssm && nvcc -O3 -arch=sm_90 scan_floor.cu -o /tmp/scan_floor 2>&1 | tail -3; for i in 1 2; do /tmp/scan_floor | tee -a $OUT/r69/floor.json; done; nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv | tee $OUT/r69/smi.txt
