@@ -82,6 +82,7 @@ using fk::attn::ldmatrix_x4;
 using fk::attn::ldmatrix_x4_trans;
 using fk::attn::MmaType;
 using fk::attn::smem_addr;
+using fk::ssd::rows_left;
 
 constexpr int kQ = FK_SSD_CHUNK_SCAN_CHUNK;  // tokens per chunk
 constexpr int kSP = 32;                      // channels of a head per state-pass CTA
@@ -92,8 +93,6 @@ constexpr int kOutWarps = kQ / 16;           // output pass: 16 rows per warp
 constexpr int kOutThreads = kOutWarps * 32;
 static_assert(kThreads == kQ, "the state pass gives each thread one row of the chunk");
 
-// Tokens of the chunk starting at t0 (at most kQ).
-__device__ __forceinline__ int rows_left(int64_t t0, int64_t end) { return static_cast<int>(end - t0 < kQ ? end - t0 : kQ); }
 
 // The effective step of a token: dt + bias, softplus, clamp.
 __device__ __forceinline__ float step_of(float raw, float bias, const fk_ssd_chunk_scan_params& p) {

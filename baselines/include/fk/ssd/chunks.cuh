@@ -18,6 +18,9 @@ struct SlotChunk {
     int rows;    // tokens in it (1 .. kChunk); 0 when the slot names no chunk
 };
 
+// Tokens of the chunk starting at t0 of a sequence ending at `end` (at most kChunk; t0 < end).
+__device__ __forceinline__ int rows_left(int64_t t0, int64_t end) { return static_cast<int>(end - t0 < kChunk ? end - t0 : kChunk); }
+
 // The chunk of slot q: the sequence is the last one whose first slot is <= q.
 __device__ __forceinline__ SlotChunk chunk_of_slot(const fk_ssd_chunk_scan_params& p, int64_t q) {
     int lo = 0, hi = p.batch - 1;
@@ -27,8 +30,7 @@ __device__ __forceinline__ SlotChunk chunk_of_slot(const fk_ssd_chunk_scan_param
     }
     const int64_t start = p.cu_seqlens[lo], end = p.cu_seqlens[lo + 1];
     const int64_t t0 = start + (q - (start / kChunk + lo)) * kChunk;
-    const int64_t left = end - t0;
-    return {lo, t0, left <= 0 ? 0 : static_cast<int>(left < kChunk ? left : kChunk)};
+    return {lo, t0, t0 < end ? rows_left(t0, end) : 0};
 }
 
 }  // namespace ssd

@@ -110,10 +110,10 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
     const int xc = tid % 8, xr = tid / 8;
     const T* const x_thread = static_cast<const T*>(p.x) + (ch.t0 + xr) * p.x_stride + xc * 8;
     const int64_t x_pass = 32 * p.x_stride;
-    // S_in [64 channels][NT]: thread chunk sc_ of rows sr + kSStep*i.
+    // S_in [64 channels][NT] (and C, B [kQ][NT] in the prologue): thread chunk s_c of rows
+    // s_r + kSStep*i.
     constexpr int kSChunks = NT / 8, kSStep = kOutSm90Threads / kSChunks, kSPasses = 64 / kSStep;
     const int s_c = tid % kSChunks, s_r = tid / kSChunks;
-    const int64_t states_slot = static_cast<int64_t>(blockIdx.x) * p.heads;
     // cum (threads 0..127) and dte (128..255) of the chunk's rows.
     const int fr = tid % kChunk;
     const float* const f_thread = (tid < kChunk ? ws.cum : ws.dte) + ch.t0 + fr;
@@ -128,7 +128,7 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
             const bool ok = x_col && xr + 32 * i < ch.rows;
             attn::cp_async16(sx + attn::sw128_offset<kChunk>(xr + 32 * i, xc), ok ? xs + i * x_pass : x_thread, ok);
         }
-        const T* ssrc = ws.states + ((states_slot + un.h) * p.head_dim + un.pc + s_r) * NT + s_c * 8;
+        const T* ssrc = ws.state_row(p, blockIdx.x, un.h, un.pc + s_r) + s_c * 8;
 #pragma unroll
         for (int i = 0; i < kSPasses; ++i) {
             const bool ok = s_r + kSStep * i < P;
@@ -145,11 +145,10 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
         const int64_t bc_col = static_cast<int64_t>(grp) * N;
         const T* cg = static_cast<const T*>(p.C) + ch.t0 * p.c_stride + bc_col;
         const T* bg = static_cast<const T*>(p.B) + ch.t0 * p.b_stride + bc_col;
-        constexpr int kStep = kOutSm90Threads / kSChunks;
         const bool col_ok = s_c * 8 < N;
 #pragma unroll
-        for (int i = 0; i < kChunk / kStep; ++i) {
-            const int m = s_r + kStep * i, r = 16 * token_block(m / 16) + m % 16;
+        for (int i = 0; i < kChunk / kSStep; ++i) {
+            const int m = s_r + kSStep * i, r = 16 * token_block(m / 16) + m % 16;
             const bool okc = col_ok && r < ch.rows, okb = col_ok && m < ch.rows;
             attn::cp_async16(sc + attn::sw128_offset<kChunk>(m, s_c), okc ? cg + r * p.c_stride + s_c * 8 : cg, okc);
             attn::cp_async16(sb + attn::sw128_offset<kChunk>(m, s_c), okb ? bg + m * p.b_stride + s_c * 8 : bg, okb);
