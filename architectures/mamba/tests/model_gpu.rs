@@ -9,6 +9,7 @@
 use fk_baselines::Context;
 use fk_mamba::goldens::{load_all, Golden};
 use fk_mamba::kernels::baseline_table;
+use fk_linear_attn::RecurrentLm;
 use fk_mamba::{LogitsRows, MambaConfig, MambaForCausalLM, Step};
 use fk_runtime::compare::{compare, Tolerance};
 use fk_runtime::gpu_test::{gpu_trial, run};
@@ -96,6 +97,42 @@ fn matches_transformers(dev: &Device, g: &Golden) -> Result<(), String> {
             g.name, tokens[0], g.greedy
         ));
     }
+    Ok(())
+}
+
+/// The graph-capturable decode step (`decode_step`; at one row each block's norm and residual
+/// add run inside its GEMVs and norm_f inside lm_head's), fed transformers' greedy tokens after
+/// the prompt: its logits at every step match transformers' (fp32 and bf16 alike: the tokens
+/// are forced, so a bf16 argmax tie cannot make the two runs diverge).
+fn decode_step_matches_transformers(dev: &Device, g: &Golden) -> Result<(), String> {
+    let (model, ctx) = setup(dev, g, None)?;
+    let mut cache = model.new_state_cache(2).map_err(s)?;
+    // Slot 1 of 2: the step reads its state through the slot table, not row 0 by accident.
+    let slots = cache.slots_mut().allocate_many(2).map_err(s)?;
+    let slot = slots[1];
+    cache.reset(slot).map_err(s)?;
+    let lens = [g.input_ids.len()];
+    let prefill = model
+        .forward(&ctx, &g.input_ids, Step::Prefill { lens: &lens }, &cache, &[slot], LogitsRows::Last, false)
+        .map_err(s)?;
+    let mut ours = prefill.logits;
+    let mut bufs = model.decode_buffers(&cache, 1).map_err(s)?;
+    for &t in &g.greedy[..g.greedy.len() - 1] {
+        model.stage_decode(&mut bufs, &cache, &[t], &[slot]).map_err(s)?;
+        model.decode_step(&ctx, &cache, &bufs).map_err(s)?;
+        let row = bufs.logits().and_then(|l| l.to_f32()).map_err(s)?;
+        if row.iter().any(|v| v.is_nan()) {
+            return Err(format!("{}: NaN logits from decode_step", g.name));
+        }
+        ours.extend(row);
+    }
+    let want = g.expected("greedy_logits").map_err(s)?;
+    if want.len() != ours.len() {
+        return Err(format!("{}: {} logits from decode_step, transformers has {}", g.name, ours.len(), want.len()));
+    }
+    let c = compare(&ours, &want, g.tolerance());
+    c.check(&format!("{} decode_step logits (teacher-forced)", g.name))?;
+    eprintln!("{}: decode_step logits over {} steps {:.1e} from transformers", g.name, g.greedy.len(), c.rel_l2);
     Ok(())
 }
 
@@ -398,6 +435,11 @@ fn main() {
                 g.name
             ),
             move |dev| batch_and_decode_invariants(dev, &b),
+        ));
+        let d = g.clone();
+        trials.push(gpu_trial(
+            format!("goldens/{}/decode_step == transformers (teacher-forced)", g.name),
+            move |dev| decode_step_matches_transformers(dev, &d),
         ));
         let w = g.clone();
         trials.push(gpu_trial(

@@ -8,11 +8,70 @@
 namespace fk {
 namespace skinny {
 
-template <typename T, int V> __device__ __forceinline__ fk::Packed<T, V> ld_act(const T* p) {
+// One 16-byte vector of activations: from global memory through the read-only path, or (the
+// input-norm prologue's rows) from shared memory, which the read-only path cannot address.
+template <typename T, int V, bool SHARED = false> __device__ __forceinline__ fk::Packed<T, V> ld_act(const T* p) {
     fk::Packed<T, V> v;
-    const uint4 raw = __ldg(reinterpret_cast<const uint4*>(p));
+    const uint4 raw = SHARED ? *reinterpret_cast<const uint4*>(p) : __ldg(reinterpret_cast<const uint4*>(p));
     memcpy(&v, &raw, sizeof(v));
     return v;
+}
+
+// The input-norm prologue (norm_weight != NULL): the CTA's THREADS threads normalise the
+// rows of x into xs ([rows, k], shared memory) with the rms_norm op's arithmetic, rounding
+// where it rounds (x * rstd to T, then times the weight, to T again); only the sum of squares
+// is added in another order. Every CTA does this for itself: the rows are a few KB that L1
+// serves after the first CTA on an SM, and it spares the decode step a one-CTA norm kernel and
+// the dependent round trip through memory behind it. Must be reached by every thread.
+template <typename T, int M, int THREADS>
+__device__ __forceinline__ void normalise_rows(const fk_skinny_gemm_params& p, int rows, int k, T* xs) {
+    constexpr int V = 16 / sizeof(T), kWarps = THREADS / 32;
+    using P = fk::Packed<T, V>;
+    const int nvec = k / V, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const T* x = static_cast<const T*>(p.x);
+    float ss[M];
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+        ss[m] = 0.f;
+        if (m >= rows) continue;
+#pragma unroll 1
+        for (int i = threadIdx.x; i < nvec; i += THREADS) {
+            const P v = ld_act<T, V>(x + m * p.x_stride + int64_t(i) * V);
+            *reinterpret_cast<P*>(xs + m * k + i * V) = v;
+#pragma unroll
+            for (int e = 0; e < V; ++e) {
+                const float f = fk::to_float(v.v[e]);
+                ss[m] = fmaf(f, f, ss[m]);
+            }
+        }
+    }
+    __shared__ float part[M][kWarps];
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+        ss[m] = fk::warp_sum(ss[m]);
+        if (lane == 0) part[m][warp] = ss[m];
+    }
+    __syncthreads();
+    const P* w = static_cast<const P*>(p.norm_weight);
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+        if (m >= rows) continue;
+        float total = 0.f;
+#pragma unroll
+        for (int j = 0; j < kWarps; ++j) total += part[m][j];
+        const float rstd = rsqrtf(total / static_cast<float>(k) + p.norm_eps);
+        // Each thread rescales the vectors it stored itself: no barrier between the passes.
+#pragma unroll 1
+        for (int i = threadIdx.x; i < nvec; i += THREADS) {
+            P* v = reinterpret_cast<P*>(xs + m * k + i * V);
+            const P wv = w[i];
+            P o;
+#pragma unroll
+            for (int e = 0; e < V; ++e) o.v[e] = fk::from_float<T>(fk::round_to<T>(fk::to_float(v->v[e]) * rstd) * fk::to_float(wv.v[e]));
+            *v = o;
+        }
+    }
+    __syncthreads();
 }
 
 // acc + w . x over one 16-byte vector. 16-bit types convert two lanes at a time (one
