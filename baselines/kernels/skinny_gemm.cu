@@ -80,12 +80,33 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
         }
     };
     int k0 = (part * 32 + lane) * V;
-    load_round(k0);
-    if (settled) fk::pdl_grid_sync();
     if constexpr (NORM) {
+        // The norm prologue lies between the wait and the first multiply: holding the first
+        // round in registers across it would cost the prologue's registers on top (72 per
+        // thread, run 71's follow-up), so the round is only asked of L2 before the wait
+        // (prefetch: no register) and loaded from there after the prologue.
+        if (settled) {
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const int kk = k0 + u * stride;
+                if (kk < k) asm volatile("prefetch.global.L2 [%0];" ::"l"(wr + kk));
+            }
+            fk::pdl_grid_sync();
+        }
         normalise_rows<T, M, kWarps * 32>(p, rows, static_cast<int>(p.k), reinterpret_cast<T*>(normed_rows));
         if (SPLIT == 1 && !live) return;
+        load_round(k0);
+    } else {
+        load_round(k0);
+        if (settled) fk::pdl_grid_sync();
     }
+
+    // FK_SKINNY_GEMM_ACCUMULATE: the value to add to, loaded now by the lane that stores it,
+    // so the load's round trip overlaps the row instead of trailing it.
+    T* out = static_cast<T*>(p.out);
+    const bool accumulate = p.flags & FK_SKINNY_GEMM_ACCUMULATE;
+    T prior = fk::from_float<T>(0.f);
+    if (accumulate && live && part == 0 && lane < rows) prior = out[lane * p.out_stride + n];
 
     float acc[M];
 #pragma unroll
@@ -124,14 +145,13 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
         }
     }
     if (!live) return;
-    T* out = static_cast<T*>(p.out);
     const T* bias = static_cast<const T*>(p.bias);
     const float b = bias != nullptr ? fk::to_float(bias[n]) : 0.f;
 #pragma unroll
     for (int m = 0; m < M; ++m) {
         if (lane != m || m >= rows) continue;
         T y = fk::from_float<T>(acc[m] + b);
-        if (p.flags & FK_SKINNY_GEMM_ACCUMULATE) y = fk::add_round(y, out[m * p.out_stride + n]);
+        if (accumulate) y = fk::add_round(y, prior);
         out[m * p.out_stride + n] = y;
         if constexpr (CONV) {
             if (n >= p.conv_begin && n < p.conv_begin + p.conv_dim) conv_step<T>(p, m, n - p.conv_begin, y);

@@ -101,7 +101,7 @@ fn matches_transformers(dev: &Device, g: &Golden) -> Result<(), String> {
 }
 
 /// The graph-capturable decode step (`decode_step`; at one row each block's norm and residual
-/// add run inside its GEMVs and norm_f inside lm_head's), fed transformers' greedy tokens after
+/// add run inside its GEMVs), fed transformers' greedy tokens after
 /// the prompt: its logits at every step match transformers' (fp32 and bf16 alike: the tokens
 /// are forced, so a bf16 argmax tie cannot make the two runs diverge).
 fn decode_step_matches_transformers(dev: &Device, g: &Golden) -> Result<(), String> {

@@ -128,18 +128,15 @@ impl<M: SlotMixer> ResidualStack<'_, M> {
     }
 
     /// [`Self::decode_step`] with each block's norm and residual add inside its mixer's GEMVs
-    /// ([`SlotMixer::decode_block_fused`]) and norm_f inside lm_head's: the residual stream
-    /// holds every block's sum as it goes. Run 71 (H200, A/B in one call) measured it.
+    /// ([`SlotMixer::decode_block_fused`]): the residual stream holds every block's sum as it
+    /// goes. Run 71 (H200, A/B in one call) measured it.
     fn decode_step_fused(&self, ctx: &Context, cache: &RecurrentStateCache, bufs: &DecodeBuffers<M::Buffers>) -> Result<()> {
         for (l, (norm, mixer)) in self.blocks.iter().enumerate() {
             let norm = InputNorm { weight: norm, eps: self.eps };
             mixer.decode_block_fused(ctx, &bufs.residual, norm, cache.conv(l)?, cache.ssm(l)?, &bufs.slots, &bufs.mixer)?;
         }
-        if ops::fusable(&bufs.residual, self.lm_head, true) {
-            ops::rms_norm_linear(ctx, &bufs.residual, InputNorm { weight: self.norm_f, eps: self.eps }, self.lm_head, &bufs.logits)
-        } else {
-            ops::rms_norm(&ctx.ops, &bufs.residual, self.norm_f, self.eps, &bufs.hidden)?;
-            ops::linear(ctx, &bufs.hidden, self.lm_head, &bufs.logits)
-        }
+        // norm_f stays a kernel of its own: lm_head's ~12,600 CTAs would each redo it.
+        ops::rms_norm(&ctx.ops, &bufs.residual, self.norm_f, self.eps, &bufs.hidden)?;
+        ops::linear(ctx, &bufs.hidden, self.lm_head, &bufs.logits)
     }
 }
