@@ -22,7 +22,6 @@ namespace {
 using fk::skinny::conv_step;
 using fk::skinny::dot_acc;
 using fk::skinny::ld_act;
-using fk::skinny::normalise_rows;
 
 // Measured on the H100 (experiments/skinny_gemm): one weight row per warp and 4 chunks in
 // flight per lane beat 2 rows per warp and deeper unrolling at every Llama-3.1-8B shape.
@@ -40,10 +39,7 @@ constexpr int kUnroll = 4;  // U
 // (the launcher checks k < 2^31): the measured cost of 64-bit index math and of double
 // buffering here was 5-15% at Llama's decode shapes (experiments/skinny_gemm), the loop being
 // issue-bound once loads are in flight.
-//
-// NORM: the input-norm prologue (pieces.cuh normalise_rows): x is normalised into shared
-// memory (dynamic, rows * k elements) after the wait and read from there.
-template <typename T, int M, int SPLIT, bool CONV, bool NORM>
+template <typename T, int M, int SPLIT, bool CONV>
 __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm_params p) {
     static_assert(kWarps % SPLIT == 0, "a CTA holds whole rows");
     constexpr int V = 16 / sizeof(T);
@@ -52,14 +48,11 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
     constexpr int stride = SPLIT * chunk;  // k between a lane's consecutive chunks
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, part = warp % SPLIT;
     const int64_t n = int64_t(blockIdx.x) * (kWarps / SPLIT) + warp / SPLIT;
-    // SPLIT > 1 and the norm prologue meet at barriers below: a row past the end still
-    // reaches them.
+    // SPLIT > 1 meets at a barrier below: a row past the end still reaches it.
     const bool live = n < p.n;
-    if (SPLIT == 1 && !NORM && !live) return;
+    if (SPLIT == 1 && !live) return;
     const int k = live ? static_cast<int>(p.k) : 0, rows = static_cast<int>(p.rows);
-    extern __shared__ uint4 normed_rows[];
-    const T* x = NORM ? reinterpret_cast<const T*>(normed_rows) : static_cast<const T*>(p.x);
-    const int64_t x_stride = NORM ? p.k : p.x_stride;
+    const T* x = static_cast<const T*>(p.x);
     const T* wr = static_cast<const T*>(p.weight) + (live ? n : 0) * p.k;
     // Launched early under programmatic dependent launch: x is the previous kernel's output,
     // so wait for it. A settled weight (a model parameter) is not: its first U chunks are
@@ -80,33 +73,8 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
         }
     };
     int k0 = (part * 32 + lane) * V;
-    if constexpr (NORM) {
-        // The norm prologue lies between the wait and the first multiply: holding the first
-        // round in registers across it would cost the prologue's registers on top (72 per
-        // thread, run 71's follow-up), so the round is only asked of L2 before the wait
-        // (prefetch: no register) and loaded from there after the prologue.
-        if (settled) {
-#pragma unroll
-            for (int u = 0; u < U; ++u) {
-                const int kk = k0 + u * stride;
-                if (kk < k) asm volatile("prefetch.global.L2 [%0];" ::"l"(wr + kk));
-            }
-            fk::pdl_grid_sync();
-        }
-        normalise_rows<T, M, kWarps * 32>(p, rows, static_cast<int>(p.k), reinterpret_cast<T*>(normed_rows));
-        if (SPLIT == 1 && !live) return;
-        load_round(k0);
-    } else {
-        load_round(k0);
-        if (settled) fk::pdl_grid_sync();
-    }
-
-    // FK_SKINNY_GEMM_ACCUMULATE: the value to add to, loaded now by the lane that stores it,
-    // so the load's round trip overlaps the row instead of trailing it.
-    T* out = static_cast<T*>(p.out);
-    const bool accumulate = p.flags & FK_SKINNY_GEMM_ACCUMULATE;
-    T prior = fk::from_float<T>(0.f);
-    if (accumulate && live && part == 0 && lane < rows) prior = out[lane * p.out_stride + n];
+    load_round(k0);
+    if (settled) fk::pdl_grid_sync();
 
     float acc[M];
 #pragma unroll
@@ -119,7 +87,7 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
 #pragma unroll
             for (int m = 0; m < M; ++m) {
                 if (m >= rows) break;
-                acc[m] = dot_acc(wv[u], ld_act<T, V, NORM>(x + m * x_stride + kk), acc[m]);
+                acc[m] = dot_acc(wv[u], ld_act<T, V>(x + m * p.x_stride + kk), acc[m]);
             }
         }
         k0 += U * stride;
@@ -145,13 +113,13 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
         }
     }
     if (!live) return;
+    T* out = static_cast<T*>(p.out);
     const T* bias = static_cast<const T*>(p.bias);
     const float b = bias != nullptr ? fk::to_float(bias[n]) : 0.f;
 #pragma unroll
     for (int m = 0; m < M; ++m) {
         if (lane != m || m >= rows) continue;
-        T y = fk::from_float<T>(acc[m] + b);
-        if (accumulate) y = fk::add_round(y, prior);
+        const T y = fk::from_float<T>(acc[m] + b);
         out[m * p.out_stride + n] = y;
         if constexpr (CONV) {
             if (n >= p.conv_begin && n < p.conv_begin + p.conv_dim) conv_step<T>(p, m, n - p.conv_begin, y);
@@ -179,24 +147,14 @@ bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
     return fk::ceil_div(p->n, kWarps) < sms;
 }
 
-template <typename T, int M, bool CONV, bool NORM> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
-    const size_t smem = NORM ? size_t(p->rows * p->k) * sizeof(T) : 0;  // <= 48 KB: no opt-in
+template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
     if (split_rows(p, sizeof(T))) {
         FK_REQUIRE(p->n <= 0x7fffffff);
-        return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV, NORM>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), smem, stream, *p);
+        return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
     }
     const int64_t blocks = fk::ceil_div(p->n, kWarps);
     FK_REQUIRE(blocks <= 0x7fffffff);
-    return fk::launch_pdl(skinny_gemm_kernel<T, M, 1, CONV, NORM>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), smem, stream, *p);
-}
-
-// The norm prologue serves up to FK_SKINNY_GEMM_NORM_MAX_ROWS rows (no M = 8 instances:
-// they would spill, and batches that large run their norm as a kernel of its own).
-template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
-    if constexpr (M <= FK_SKINNY_GEMM_NORM_MAX_ROWS) {
-        if (p->norm_weight) return launch_m<T, M, CONV, true>(p, stream);
-    }
-    return launch_m<T, M, CONV, false>(p, stream);
+    return fk::launch_pdl(skinny_gemm_kernel<T, M, 1, CONV>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
 }
 
 #if FK_SM90A
@@ -204,7 +162,7 @@ template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gem
 // op is a few microseconds of latency either way, and too few rows per CTA leave SMs idle):
 // the streaming kernel (skinny/stream_sm90.cuh). Its x chunks live in registers, which bounds k.
 bool use_stream(const fk_skinny_gemm_params* p, int elem_bytes) {
-    if (!(p->flags & FK_SKINNY_GEMM_STREAM) || p->norm_weight || (p->flags & FK_SKINNY_GEMM_ACCUMULATE)) return false;
+    if (!(p->flags & FK_SKINNY_GEMM_STREAM)) return false;
     const int64_t chunks = p->k * elem_bytes / 16;
     return p->rows == 1 && chunks <= int64_t(fk::skinny::kStreamMaxChunks) * fk::skinny::kStreamThreads && p->n * p->k * elem_bytes >= (int64_t(4) << 20);
 }
@@ -260,7 +218,7 @@ template <typename T, bool CONV> cudaError_t launch(const fk_skinny_gemm_params*
 FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream) {
     FK_REQUIRE(p != nullptr && stream != nullptr);
     FK_REQUIRE(p->rows >= 0 && p->rows <= FK_SKINNY_GEMM_MAX_ROWS && p->n >= 0 && p->k > 0 && p->k < (int64_t(1) << 31));
-    FK_REQUIRE((p->flags & ~(FK_SKINNY_GEMM_WEIGHT_SETTLED | FK_SKINNY_GEMM_STREAM | FK_SKINNY_GEMM_ACCUMULATE)) == 0);
+    FK_REQUIRE((p->flags & ~(FK_SKINNY_GEMM_WEIGHT_SETTLED | FK_SKINNY_GEMM_STREAM)) == 0);
     if (p->rows == 0 || p->n == 0) return cudaSuccess;
     FK_REQUIRE(p->out && p->x && p->weight);
     const int eb = fk::dtype_bytes(p->dtype);
@@ -269,10 +227,6 @@ FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream)
     FK_REQUIRE(p->k % v == 0 && p->x_stride % v == 0 && p->x_stride >= p->k && p->out_stride >= p->n);
     for (const void* ptr : {p->x, p->weight})
         FK_REQUIRE(reinterpret_cast<uintptr_t>(ptr) % 16 == 0);
-    if (p->norm_weight) {
-        FK_REQUIRE(reinterpret_cast<uintptr_t>(p->norm_weight) % 16 == 0 && p->norm_eps >= 0.f);
-        FK_REQUIRE(p->rows <= FK_SKINNY_GEMM_NORM_MAX_ROWS && p->rows * p->k * eb <= FK_SKINNY_GEMM_NORM_MAX_BYTES);
-    }
     const bool conv = p->conv_state != nullptr;
     if (conv) {
         FK_REQUIRE(p->conv_out && p->conv_weight);

@@ -162,10 +162,6 @@ pub struct SkinnyGemmParams {
     pub conv_out_stride: i64,
     pub conv_width: i32,
     pub conv_silu: i32,
-    /// The input RMSNorm (0 without one; see the header).
-    pub norm_weight: u64,
-    pub norm_eps: f32,
-    pub pad_: i32,
 }
 
 /// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
@@ -174,12 +170,6 @@ pub const SKINNY_GEMM_MAX_ROWS: usize = 8;
 pub const SKINNY_GEMM_WEIGHT_SETTLED: i32 = 1;
 /// `FK_SKINNY_GEMM_STREAM` of include/fk/ops/skinny_gemm.h.
 pub const SKINNY_GEMM_STREAM: i32 = 2;
-/// `FK_SKINNY_GEMM_ACCUMULATE` of include/fk/ops/skinny_gemm.h.
-pub const SKINNY_GEMM_ACCUMULATE: i32 = 4;
-/// `FK_SKINNY_GEMM_NORM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
-pub const SKINNY_GEMM_NORM_MAX_ROWS: usize = 4;
-/// `FK_SKINNY_GEMM_NORM_MAX_BYTES` of include/fk/ops/skinny_gemm.h.
-pub const SKINNY_GEMM_NORM_MAX_BYTES: usize = 48 * 1024;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -697,7 +687,7 @@ mod tests {
 
     #[test]
     fn skinny_gemm_layout_and_max_rows() {
-        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags, conv_out, conv_weight, conv_bias, conv_state, conv_state_indices, conv_state_rows, conv_begin, conv_dim, conv_out_stride, conv_width, conv_silu, norm_weight, norm_eps, pad_]);
+        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags, conv_out, conv_weight, conv_bias, conv_state, conv_state_indices, conv_state_rows, conv_begin, conv_dim, conv_out_stride, conv_width, conv_silu]);
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}")));
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_WEIGHT_SETTLED {SKINNY_GEMM_WEIGHT_SETTLED}")));
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_STREAM {SKINNY_GEMM_STREAM}")));

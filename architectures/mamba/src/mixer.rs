@@ -6,8 +6,8 @@
 //! Recurrent states are the batch's rows of the state cache, read and written in place.
 
 use fk_baselines::ops::{
-    self, CausalConv1d, ConvStep, DecodeTokens, InputNorm, PrefillStates, ScanTokens, SelectiveScan,
-    SeqLens, StateSlots, StateUpdate,
+    self, CausalConv1d, ConvStep, DecodeTokens, PrefillStates, ScanTokens, SelectiveScan, SeqLens,
+    StateSlots, StateUpdate,
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
@@ -172,40 +172,10 @@ impl MambaMixer {
     /// cache tensors (`conv` `[capacity, intermediate, k - 1]`, `ssm` `[capacity, intermediate,
     /// state_size]`), advanced in place; padding rows touch no state.
     pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
-        self.decode_in_proj(ctx, hidden, None, conv, slots, b)?;
-        self.decode_ssm(ctx, ssm, slots, b)?;
-        ops::linear(ctx, &b.y, &self.out_proj, hidden)
-    }
-
-    /// The whole `MambaBlock` at one row: `residual += mixer(rms_norm(residual))`, the norm in
-    /// in_proj's GEMV and the residual add in out_proj's ([`SlotMixer::decode_block_fused`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn decode_block_fused(&self, ctx: &Context, residual: &Tensor, norm: InputNorm, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
-        self.decode_in_proj(ctx, residual, Some(norm), conv, slots, b)?;
-        self.decode_ssm(ctx, ssm, slots, b)?;
-        ops::linear_accumulate(ctx, &b.y, &self.out_proj, residual)
-    }
-
-    /// Whether [`Self::decode_block_fused`] takes a step on `residual` (one row: the GEMV path).
-    pub fn fuses_block(&self, residual: &Tensor, b: &MixerDecodeBuffers) -> bool {
-        ops::fusable(residual, &self.in_proj, true) && ops::fusable(&b.y, &self.out_proj, false)
-    }
-
-    /// in_proj into `b.xz` with the conv step on its x columns in the GEMV's epilogue (one
-    /// kernel; with `norm`, on `rms_norm(x)`), the conv cache read by slot.
-    fn decode_in_proj(&self, ctx: &Context, x: &Tensor, norm: Option<InputNorm>, conv: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
-        let c = self.conv();
-        let step = ConvStep { conv: &c, begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc, streamed: false };
-        match norm {
-            Some(norm) => ops::rms_norm_linear_conv1d_update(ctx, x, norm, &self.in_proj, &b.xz, &step),
-            None => ops::linear_conv1d_update(ctx, x, &self.in_proj, &b.xz, &step),
-        }
-    }
-
-    /// From in_proj's output in `b` to the gated SSM output `b.y`: x_proj, dt_proj (inside the
-    /// state update at one or two rows), the state update on the slots' states.
-    fn decode_ssm(&self, ctx: &Context, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
         let (i, r, n) = (self.intermediate_size(), self.time_step_rank, self.state_size);
+        // in_proj with the conv step on its x columns in the GEMV's epilogue (one kernel).
+        let step = ConvStep { conv: &self.conv(), begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc, streamed: false };
+        ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.xz, &step)?;
         let z = b.xz.narrow(1, i, i)?;
         ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
         // At one or two rows, dt_proj inside the state update (one launch and one dependent
@@ -220,7 +190,8 @@ impl MambaMixer {
         }
         let m = self.state_update(fuse);
         let tokens = DecodeTokens { x: &b.xc, dt: if fuse { &dt_in } else { &b.dt }, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
-        ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)
+        ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
+        ops::linear(ctx, &b.y, &self.out_proj, hidden)
     }
 
     /// The decode step's SSM parameters; with `dt_proj`, the state update projects dt itself
@@ -267,12 +238,6 @@ impl SlotMixer for MambaMixer {
     }
     fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<()> {
         MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs)
-    }
-    fn fuses_block(&self, residual: &Tensor, bufs: &MixerDecodeBuffers) -> bool {
-        MambaMixer::fuses_block(self, residual, bufs)
-    }
-    fn decode_block_fused(&self, ctx: &Context, residual: &Tensor, norm: InputNorm, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<()> {
-        MambaMixer::decode_block_fused(self, ctx, residual, norm, conv, ssm, slots, bufs)
     }
 }
 

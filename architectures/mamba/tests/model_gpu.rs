@@ -100,10 +100,10 @@ fn matches_transformers(dev: &Device, g: &Golden) -> Result<(), String> {
     Ok(())
 }
 
-/// The graph-capturable decode step (`decode_step`; at one row each block's norm and residual
-/// add run inside its GEMVs), fed transformers' greedy tokens after
-/// the prompt: its logits at every step match transformers' (fp32 and bf16 alike: the tokens
-/// are forced, so a bf16 argmax tie cannot make the two runs diverge).
+/// The graph-capturable decode step (`decode_step`: preallocated buffers, states read by slot,
+/// what the engine replays as a CUDA graph), fed transformers' greedy tokens after the prompt:
+/// its logits at every step match transformers' (fp32 and bf16 alike: the tokens are forced,
+/// so a bf16 argmax tie cannot make the two runs diverge).
 fn decode_step_matches_transformers(dev: &Device, g: &Golden) -> Result<(), String> {
     let (model, ctx) = setup(dev, g, None)?;
     let mut cache = model.new_state_cache(2).map_err(s)?;

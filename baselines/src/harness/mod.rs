@@ -24,7 +24,6 @@ mod ssd_inst;
 mod ssd_trials;
 mod dt_proj_trials;
 mod linear_conv_trials;
-mod linear_fused_trials;
 mod slot_trials;
 mod trials;
 

@@ -241,7 +241,6 @@ pub fn ssm_trials() -> Vec<TestTrial> {
     v.extend(super::ssd_trials::ssd_trials());
     v.extend(super::slot_trials::slot_trials());
     v.extend(super::linear_conv_trials::linear_conv_trials());
-    v.extend(super::linear_fused_trials::linear_fused_trials());
     v.extend(super::dt_proj_trials::dt_proj_trials());
     v
 }

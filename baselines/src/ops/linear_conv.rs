@@ -6,7 +6,6 @@
 
 use super::conv1d::{conv_update, conv_update_params};
 use super::linear::{skinny_params, takes_skinny_path, WeightSource};
-use super::linear_fused::{apply_fusion, fusable, not_fusable, InputNorm, SkinnyFusion};
 use super::{launch, linear, CausalConv1d, StateSlots};
 use crate::context::Context;
 use crate::table::OpId;
@@ -30,24 +29,10 @@ pub struct ConvStep<'a> {
 /// `out = x · lin.weightᵀ (+ bias)`, then `causal_conv1d_update(out[:, begin..begin + dim])`
 /// into `step.conv_out`, rolling `step.state`.
 pub fn linear_conv1d_update(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, step: &ConvStep) -> Result<()> {
-    linear_conv_impl("linear_conv1d_update", ctx, x, None, lin, out, step)
-}
-
-/// [`linear_conv1d_update`] on `rms_norm(x, norm)`, the norm computed inside the GEMV (the
-/// pre-norm block's RMSNorm, in_proj and conv as one kernel): for inputs
-/// [`fusable`](super::linear_fused::fusable) with a norm only (the decode GEMV), else an error.
-pub fn rms_norm_linear_conv1d_update(ctx: &Context, x: &Tensor, norm: InputNorm, lin: &Linear, out: &Tensor, step: &ConvStep) -> Result<()> {
-    const OP: &str = "rms_norm_linear_conv1d_update";
-    if !fusable(x, lin, true) {
-        return Err(not_fusable(OP, x, lin));
-    }
-    linear_conv_impl(OP, ctx, x, Some(norm), lin, out, step)
-}
-
-fn linear_conv_impl(op: &str, ctx: &Context, x: &Tensor, norm: Option<InputNorm>, lin: &Linear, out: &Tensor, step: &ConvStep) -> Result<()> {
+    const OP: &str = "linear_conv1d_update";
     let dim = step.conv.weight.dim(0);
     if out.rank() != 2 || step.begin + dim > out.dim(1) {
-        return Err(Error::shape(op, format!("conv channels {}..{} lie outside out {out:?}", step.begin, step.begin + dim)));
+        return Err(Error::shape(OP, format!("conv channels {}..{} lie outside out {out:?}", step.begin, step.begin + dim)));
     }
     let conv_in = out.narrow(1, step.begin, dim)?;
     if !takes_skinny_path(x, lin) {
@@ -56,12 +41,11 @@ fn linear_conv_impl(op: &str, ctx: &Context, x: &Tensor, norm: Option<InputNorm>
     }
     let source = if step.streamed { WeightSource::StreamedParameter } else { WeightSource::Parameter };
     let mut p = skinny_params(x, &lin.weight, lin.bias.as_ref(), out, source)?;
-    apply_fusion(&mut p, x, &SkinnyFusion { input_norm: norm, accumulate: false })?;
     let c = conv_update_params(step.conv, &conv_in, step.state, step.slots, step.conv_out)?;
     // The GEMV reads x while the epilogue writes conv_out and the state: they must not meet.
     for (what, t) in [("conv_out", step.conv_out), ("conv_state", step.state)] {
-        super::require_no_overlap(op, (what, t), ("x", x))?;
-        super::require_no_overlap(op, (what, t), ("weight", &lin.weight))?;
+        super::require_no_overlap(OP, (what, t), ("x", x))?;
+        super::require_no_overlap(OP, (what, t), ("weight", &lin.weight))?;
     }
     p.conv_out = c.out;
     p.conv_weight = c.weight;

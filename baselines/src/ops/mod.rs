@@ -7,7 +7,6 @@ mod embedding;
 mod gated;
 mod linear;
 mod linear_conv;
-mod linear_fused;
 mod moe;
 mod norm;
 mod paged;
@@ -33,8 +32,7 @@ pub(crate) use attention::{prefill_attention_impl, PrefillKernel};
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
 pub use linear::{linear, linear_gelu_tanh, linear_streamed, skinny_gemm, skinny_gemm_with, takes_skinny_path, WeightSource};
-pub use linear_conv::{linear_conv1d_update, rms_norm_linear_conv1d_update, ConvStep};
-pub use linear_fused::{fusable, linear_accumulate, rms_norm_linear, skinny_gemm_fused, InputNorm, SkinnyFusion};
+pub use linear_conv::{linear_conv1d_update, ConvStep};
 pub use moe::{
     fused_experts, fused_moe, fused_moe_block_size, moe_align_block_size, moe_align_block_size_checked, moe_sum, topk_softmax, MoeAlignment, MoeGemm,
     MoeWorkspace,

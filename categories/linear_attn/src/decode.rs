@@ -8,7 +8,7 @@
 
 use crate::stack::ResidualStack;
 use crate::{RecurrentStateCache, StateCacheSpec};
-use fk_baselines::ops::{self, DeviceStatus, InputNorm, StateSlots};
+use fk_baselines::ops::{self, DeviceStatus, StateSlots};
 use fk_baselines::Context;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
@@ -22,19 +22,6 @@ pub trait SlotMixer {
     /// `hidden` `[rows, hidden]` in, the mixer's output written back into it; row b's states
     /// are row `slots[b]` of `conv` and `ssm` (the layer's whole cache tensors).
     fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &Self::Buffers) -> Result<()>;
-    /// Whether [`Self::decode_block_fused`] takes a step whose residual stream is `residual`
-    /// (`[rows, hidden]`). The same answer for every layer of a model.
-    fn fuses_block(&self, _residual: &Tensor, _bufs: &Self::Buffers) -> bool {
-        false
-    }
-    /// The whole block, `residual += mixer(rms_norm(residual, norm))`, with the norm inside the
-    /// mixer's first GEMV and the add inside its last (`ops::rms_norm_linear*`,
-    /// `ops::linear_accumulate`): two launches fewer on the step's dependent chain, the same
-    /// arithmetic as the norm and add ops. Only where [`Self::fuses_block`] says so.
-    #[allow(clippy::too_many_arguments)]
-    fn decode_block_fused(&self, _ctx: &Context, residual: &Tensor, _norm: InputNorm, _conv: &Tensor, _ssm: &Tensor, _slots: &StateSlots, _bufs: &Self::Buffers) -> Result<()> {
-        Err(Error::bad_input("decode_block_fused", format!("this mixer has no fused block for residual {residual:?}")))
-    }
 }
 
 pub struct DecodeBuffers<B> {
@@ -110,11 +97,6 @@ impl<M: SlotMixer> ResidualStack<'_, M> {
     /// CUDA graph captures). Logits land in `bufs` ([`DecodeBuffers::logits`]).
     pub fn decode_step(&self, ctx: &Context, cache: &RecurrentStateCache, bufs: &DecodeBuffers<M::Buffers>) -> Result<()> {
         ops::embedding(&ctx.ops, &bufs.ids, self.embeddings, &bufs.residual, &bufs.status)?;
-        // TEMPORARY A/B switch (run 71), removed after the measurement.
-        let ab_off = std::env::var_os("FK_AB_UNFUSED_BLOCK").is_some();
-        if !ab_off && self.blocks.first().is_some_and(|(_, m)| m.fuses_block(&bufs.residual, &bufs.mixer)) {
-            return self.decode_step_fused(ctx, cache, bufs);
-        }
         for (l, (norm, mixer)) in self.blocks.iter().enumerate() {
             if l == 0 {
                 ops::rms_norm(&ctx.ops, &bufs.residual, norm, self.eps, &bufs.hidden)?;
@@ -124,19 +106,6 @@ impl<M: SlotMixer> ResidualStack<'_, M> {
             mixer.decode_slots(ctx, &bufs.hidden, cache.conv(l)?, cache.ssm(l)?, &bufs.slots, &bufs.mixer)?;
         }
         ops::fused_add_rms_norm(&ctx.ops, &bufs.hidden, &bufs.residual, self.norm_f, self.eps)?;
-        ops::linear(ctx, &bufs.hidden, self.lm_head, &bufs.logits)
-    }
-
-    /// [`Self::decode_step`] with each block's norm and residual add inside its mixer's GEMVs
-    /// ([`SlotMixer::decode_block_fused`]): the residual stream holds every block's sum as it
-    /// goes. Run 71 (H200, A/B in one call) measured it.
-    fn decode_step_fused(&self, ctx: &Context, cache: &RecurrentStateCache, bufs: &DecodeBuffers<M::Buffers>) -> Result<()> {
-        for (l, (norm, mixer)) in self.blocks.iter().enumerate() {
-            let norm = InputNorm { weight: norm, eps: self.eps };
-            mixer.decode_block_fused(ctx, &bufs.residual, norm, cache.conv(l)?, cache.ssm(l)?, &bufs.slots, &bufs.mixer)?;
-        }
-        // norm_f stays a kernel of its own: lm_head's ~12,600 CTAs would each redo it.
-        ops::rms_norm(&ctx.ops, &bufs.residual, self.norm_f, self.eps, &bufs.hidden)?;
         ops::linear(ctx, &bufs.hidden, self.lm_head, &bufs.logits)
     }
 }

@@ -22,16 +22,7 @@
  * state_rows, out_stride, width and silu: the same result as the two ops one after the other.
  * Each column's conv step is done by the lane that stored the column, so a Mamba mixer's
  * decode in_proj and conv are one kernel instead of two (one launch and one round trip of
- * the conv input through memory fewer per layer).
- * Optional prologue (norm_weight != NULL): x holds un-normalised rows, and the GEMV's input is
- * rms_norm(x, norm_weight, norm_eps) (rms_norm.h: x * rsqrt(mean(x^2) + eps) rounded to the
- * dtype, times the weight, rounded again), computed by every CTA into shared memory: a
- * pre-norm block's RMSNorm and its first projection are one kernel. norm_weight is [k],
- * 16-byte aligned; rows <= FK_SKINNY_GEMM_NORM_MAX_ROWS and
- * rows * k * sizeof(dtype) <= FK_SKINNY_GEMM_NORM_MAX_BYTES.
- * FK_SKINNY_GEMM_ACCUMULATE: out[m, n] = round(round(x . w + bias) + out[m, n]), the residual
- * add of a block's last projection (fused_add_rms_norm's add, on the same rounded product).
- * Neither runs on the streaming kernel (FK_SKINNY_GEMM_STREAM is then ignored). */
+ * the conv input through memory fewer per layer). */
 #pragma once
 #include "fk/dtype.h"
 #include "fk/ops/causal_conv1d.h"
@@ -39,9 +30,6 @@
 #define FK_SKINNY_GEMM_MAX_ROWS 8
 #define FK_SKINNY_GEMM_WEIGHT_SETTLED 1
 #define FK_SKINNY_GEMM_STREAM 2
-#define FK_SKINNY_GEMM_ACCUMULATE 4
-#define FK_SKINNY_GEMM_NORM_MAX_ROWS 4
-#define FK_SKINNY_GEMM_NORM_MAX_BYTES (48 * 1024)
 
 typedef struct fk_skinny_gemm_params {
     void* out;            /* [rows, n], row stride out_stride */
@@ -54,7 +42,7 @@ typedef struct fk_skinny_gemm_params {
     int64_t x_stride;
     int64_t out_stride;
     int32_t dtype;
-    int32_t flags;        /* FK_SKINNY_GEMM_WEIGHT_SETTLED | FK_SKINNY_GEMM_STREAM | FK_SKINNY_GEMM_ACCUMULATE, or 0 */
+    int32_t flags;        /* FK_SKINNY_GEMM_WEIGHT_SETTLED | FK_SKINNY_GEMM_STREAM, or 0 */
     /* The conv epilogue; all zero/NULL without one. */
     void* conv_out;                    /* [rows, conv_dim], rows conv_out_stride apart */
     const void* conv_weight;           /* [conv_dim, conv_width], contiguous */
@@ -67,8 +55,4 @@ typedef struct fk_skinny_gemm_params {
     int64_t conv_out_stride;
     int32_t conv_width;                /* 2 ..= FK_CAUSAL_CONV1D_MAX_WIDTH */
     int32_t conv_silu;
-    /* The input RMSNorm; NULL: x is the input as it is. */
-    const void* norm_weight;           /* [k] */
-    float norm_eps;
-    int32_t pad_;
 } fk_skinny_gemm_params;

@@ -8,96 +8,11 @@
 namespace fk {
 namespace skinny {
 
-// One 16-byte vector of activations: from global memory through the read-only path, or (the
-// input-norm prologue's rows) from shared memory, which the read-only path cannot address.
-template <typename T, int V, bool SHARED = false> __device__ __forceinline__ fk::Packed<T, V> ld_act(const T* p) {
+template <typename T, int V> __device__ __forceinline__ fk::Packed<T, V> ld_act(const T* p) {
     fk::Packed<T, V> v;
-    const uint4 raw = SHARED ? *reinterpret_cast<const uint4*>(p) : __ldg(reinterpret_cast<const uint4*>(p));
+    const uint4 raw = __ldg(reinterpret_cast<const uint4*>(p));
     memcpy(&v, &raw, sizeof(v));
     return v;
-}
-
-// The input-norm prologue (norm_weight != NULL): the CTA's THREADS threads normalise the
-// rows of x into xs ([rows, k], shared memory) with the rms_norm op's arithmetic, rounding
-// where it rounds (x * rstd to T, then times the weight, to T again); only the sum of squares
-// is added in another order. Every CTA does this for itself: the rows are a few KB that L1
-// serves after the first CTA on an SM, and it spares the decode step a one-CTA norm kernel and
-// the dependent round trip through memory behind it. It sits on each CTA's path from the
-// PDL wait to its first multiply, so each thread's loads go out kBatch at a time (run 71: a
-// loop of one dependent load per iteration made Mamba-1's decode step 16 % slower than the
-// separate norm kernel; a batch of 2 keeps the one-row kernel at 40 registers, 4 took 56).
-// Must be reached by every thread.
-template <typename T, int M, int THREADS>
-__device__ __forceinline__ void normalise_rows(const fk_skinny_gemm_params& p, int rows, int k, T* xs) {
-    constexpr int V = 16 / sizeof(T), kWarps = THREADS / 32, kBatch = 2;
-    using P = fk::Packed<T, V>;
-    const int nvec = k / V, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const T* x = static_cast<const T*>(p.x);
-    const P* w = static_cast<const P*>(p.norm_weight);
-    float ss[M];
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-        ss[m] = 0.f;
-        if (m >= rows) continue;
-#pragma unroll 1
-        for (int i0 = threadIdx.x; i0 < nvec; i0 += kBatch * THREADS) {
-            P v[kBatch];
-#pragma unroll
-            for (int j = 0; j < kBatch; ++j) {
-                const int i = i0 + j * THREADS;
-                if (i < nvec) v[j] = ld_act<T, V>(x + m * p.x_stride + int64_t(i) * V);
-                // The norm weight is read again below: ask L1 for it now, off the path.
-                if (m == 0 && i < nvec) asm volatile("prefetch.global.L1 [%0];" ::"l"(w + i));
-            }
-#pragma unroll
-            for (int j = 0; j < kBatch; ++j) {
-                const int i = i0 + j * THREADS;
-                if (i >= nvec) break;
-                *reinterpret_cast<P*>(xs + m * k + i * V) = v[j];
-#pragma unroll
-                for (int e = 0; e < V; ++e) {
-                    const float f = fk::to_float(v[j].v[e]);
-                    ss[m] = fmaf(f, f, ss[m]);
-                }
-            }
-        }
-    }
-    __shared__ float part[M][kWarps];
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-        ss[m] = fk::warp_sum(ss[m]);
-        if (lane == 0) part[m][warp] = ss[m];
-    }
-    __syncthreads();
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-        if (m >= rows) continue;
-        float total = 0.f;
-#pragma unroll
-        for (int j = 0; j < kWarps; ++j) total += part[m][j];
-        const float rstd = rsqrtf(total / static_cast<float>(k) + p.norm_eps);
-        // Each thread rescales the vectors it stored itself: no barrier between the passes.
-#pragma unroll 1
-        for (int i0 = threadIdx.x; i0 < nvec; i0 += kBatch * THREADS) {
-            P wv[kBatch];
-#pragma unroll
-            for (int j = 0; j < kBatch; ++j) {
-                const int i = i0 + j * THREADS;
-                if (i < nvec) wv[j] = w[i];
-            }
-#pragma unroll
-            for (int j = 0; j < kBatch; ++j) {
-                const int i = i0 + j * THREADS;
-                if (i >= nvec) break;
-                P* v = reinterpret_cast<P*>(xs + m * k + i * V);
-                P o;
-#pragma unroll
-                for (int e = 0; e < V; ++e) o.v[e] = fk::from_float<T>(fk::round_to<T>(fk::to_float(v->v[e]) * rstd) * fk::to_float(wv[j].v[e]));
-                *v = o;
-            }
-        }
-    }
-    __syncthreads();
 }
 
 // acc + w . x over one 16-byte vector. 16-bit types convert two lanes at a time (one
