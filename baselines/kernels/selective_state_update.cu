@@ -18,9 +18,10 @@ namespace {
 
 constexpr int kThreads = 128;
 
-// One state row (b, h, p): where its states are (`locate`, from the launch's parameters and
-// the slot table only) and the token's discretised dt and x (`load_token`, the previous
-// kernel's output). Rows past the end, and padding rows (negative state index), are
+// One state row (b, h, p): where its states are (the constructor, from the launch's
+// parameters and the slot table only) and, for the scalar kernel, the token's discretised dt
+// and x (`load_token`, the previous kernel's output; the vector kernel loads its token's
+// operands all at once itself). Rows past the end, and padding rows (negative state index), are
 // `valid == false`: they still take part in the shuffles (whole warps), without touching
 // memory.
 template <typename T> struct StateRow {
@@ -166,40 +167,62 @@ __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective
     if constexpr (!SETTLED) fk::pdl_grid_sync();
     const int lane = threadIdx.x % LPR;
     StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
-    float4 s[VPL];
+    // Before the wait (SETTLED): the state and the row's parameters (dt_bias, D, A; with PROJ
+    // its dt_proj row), none of which the step's previous launch writes.
+    float4 s[VPL], a[VPL];
+    float dt_bias = 0.f, d_skip = 0.f, a_head = 0.f;
     if (r.valid) {
 #pragma unroll
         for (int j = 0; j < VPL; ++j) s[j] = __ldcs(reinterpret_cast<const float4*>(r.st + 4 * (lane + j * LPR)));
+        if (p.dt_bias) dt_bias = p.dt_bias[r.h];
+        if (p.D) d_skip = p.D[r.h];
+        if (p.a_per_state) {
+#pragma unroll
+            for (int j = 0; j < VPL; ++j) a[j] = *reinterpret_cast<const float4*>(p.A + static_cast<int64_t>(r.h) * N + 4 * (lane + j * LPR));
+        } else {
+            a_head = p.A[r.h];
+        }
     }
     [[maybe_unused]] ProjDtVec<T, LPR> proj;
     if constexpr (PROJ) proj.load(p, r, lane);
     if constexpr (SETTLED) fk::pdl_grid_sync();
-    if constexpr (PROJ) {
-        r.load_token(p, proj.dot(p, r, lane));
-    } else {
-        r.load_token(p, r.input_dt(p));
-    }
-    float y = 0.f;
+    // After it, every operand of the token (x, z, B, C, dt or dt_proj's input) is requested
+    // before any is used: one round trip to L2 on the decode step's serial path, where loading
+    // each where it is used made four dependent ones (dt, then x, then B and C, then z).
+    fk::Packed<T, 4> bv[VPL], cv[VPL];
+    T xt = fk::from_float<T>(0.f), zt = fk::from_float<T>(0.f);
     if (r.valid) {
-        fk::Packed<T, 4> bv[VPL], cv[VPL];
+        xt = static_cast<const T*>(p.x)[r.b * p.x_stride + r.hp];
+        if (p.z) zt = static_cast<const T*>(p.z)[r.b * p.z_stride + r.hp];
 #pragma unroll
         for (int j = 0; j < VPL; ++j) {
             const int n = 4 * (lane + j * LPR);
             bv[j] = *reinterpret_cast<const fk::Packed<T, 4>*>(r.B + n);
             cv[j] = *reinterpret_cast<const fk::Packed<T, 4>*>(r.C + n);
         }
-        const float dtx = r.dt * r.xv;
-        const float dA_head = p.a_per_state ? 0.f : exp2f(r.dt * p.A[r.h] * fk::kLog2e);
+    }
+    float dt = 0.f;
+    if constexpr (PROJ) {
+        dt = proj.dot(p, r, lane);  // every lane: shuffles
+    } else {
+        dt = r.input_dt(p);
+    }
+    dt += dt_bias;
+    if (p.dt_softplus) dt = fk::softplus(dt);
+    const float xv = fk::to_float(xt);
+    float y = 0.f;
+    if (r.valid) {
+        const float dtx = dt * xv;
+        const float dA_head = p.a_per_state ? 0.f : exp2f(dt * a_head * fk::kLog2e);
 #pragma unroll
         for (int j = 0; j < VPL; ++j) {
             const int n = 4 * (lane + j * LPR);
             float dA[4] = {dA_head, dA_head, dA_head, dA_head};
             if (p.a_per_state) {
-                const float4 a = *reinterpret_cast<const float4*>(p.A + static_cast<int64_t>(r.h) * N + n);
-                dA[0] = exp2f(r.dt * a.x * fk::kLog2e);
-                dA[1] = exp2f(r.dt * a.y * fk::kLog2e);
-                dA[2] = exp2f(r.dt * a.z * fk::kLog2e);
-                dA[3] = exp2f(r.dt * a.w * fk::kLog2e);
+                dA[0] = exp2f(dt * a[j].x * fk::kLog2e);
+                dA[1] = exp2f(dt * a[j].y * fk::kLog2e);
+                dA[2] = exp2f(dt * a[j].z * fk::kLog2e);
+                dA[3] = exp2f(dt * a[j].w * fk::kLog2e);
             }
             float* sv = &s[j].x;
 #pragma unroll
@@ -211,7 +234,12 @@ __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective
         }
     }
     y = row_sum<LPR>(y);
-    if (r.valid && lane == 0) r.finish(p, y);
+    if (r.valid && lane == 0) {
+        // StateRow::finish's arithmetic on the operands loaded above.
+        if (p.D) y = fmaf(d_skip, xv, y);
+        if (p.z) y *= fk::silu(fk::to_float(zt));
+        static_cast<T*>(p.out)[r.b * p.out_stride + r.hp] = fk::from_float<T>(y);
+    }
 }
 
 template <typename K>

@@ -9,6 +9,8 @@
 // small kernels, and each kernel's ramp-up and tail otherwise leave HBM idle for microseconds
 // per launch.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "fk/skinny/pieces.cuh"
 #include "fk/skinny/stream_sm90.cuh"
@@ -39,11 +41,12 @@ constexpr int kUnroll = 4;  // U
 // (the launcher checks k < 2^31): the measured cost of 64-bit index math and of double
 // buffering here was 5-15% at Llama's decode shapes (experiments/skinny_gemm), the loop being
 // issue-bound once loads are in flight.
-template <typename T, int M, int SPLIT, bool CONV>
+//
+// U: chunks per lane per round (kUnroll, or kWideUnroll for the split rows of one_round).
+template <typename T, int M, int SPLIT, bool CONV, int U = kUnroll>
 __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm_params p) {
     static_assert(kWarps % SPLIT == 0, "a CTA holds whole rows");
     constexpr int V = 16 / sizeof(T);
-    constexpr int U = kUnroll;
     constexpr int chunk = 32 * V;
     constexpr int stride = SPLIT * chunk;  // k between a lane's consecutive chunks
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, part = warp % SPLIT;
@@ -147,9 +150,34 @@ bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
     return fk::ceil_div(p->n, kWarps) < sms;
 }
 
+// A split row whose quarter is at most kWideUnroll chunks per lane is loaded in one round:
+// with kUnroll a quarter of 5-8 chunks (Mamba-1's x_proj, 192 x 5120) takes a second round
+// whose load is a dependent HBM round trip after the PDL wait, on the decode step's serial
+// path. Only for grids too small to fill the GPU twice (the wider round costs registers,
+// hence CTAs per SM, which a many-CTA GEMV needs: run 50) and one or two rows.
+constexpr int kWideUnroll = 8;
+bool one_round(const fk_skinny_gemm_params* p, int elem_bytes) {
+    const int64_t chunks = p->k * elem_bytes / 16;
+    if (chunks > int64_t(kWarps) * 32 * kWideUnroll || chunks <= int64_t(kWarps) * 32 * kUnroll) return false;
+    // TEMPORARY A/B switch (run 73): off | small (the rule above) | all (any grid).
+    const char* ab = getenv("FK_AB_ONE_ROUND");
+    if (ab != nullptr && strcmp(ab, "off") == 0) return false;
+    if (ab != nullptr && strcmp(ab, "all") == 0) return true;
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return false;
+    }
+    return p->n <= 2 * int64_t(sms);
+}
+
 template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
     if (split_rows(p, sizeof(T))) {
         FK_REQUIRE(p->n <= 0x7fffffff);
+        if constexpr (M <= 2) {
+            if (one_round(p, sizeof(T)))
+                return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV, kWideUnroll>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
+        }
         return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
     }
     const int64_t blocks = fk::ceil_div(p->n, kWarps);

@@ -20,9 +20,9 @@
  *   dt[b, h] = round_to_dtype(sum_r dt_proj[h, r] * dt_in[b, r])    (dt_proj [heads, dt_rank])
  * exactly what a bias-free linear layer would have written as dt. 1 <= dt_rank <= 4096.
  * flags: FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED promises that the launch right before this one
- * on the stream wrote none of state, state_indices and dt_proj (true in a decode step, where in_proj
- * precedes this op): the kernel may then read the state before waiting for that launch
- * (programmatic dependent launch). Without it, nothing is read before the wait.
+ * on the stream wrote none of state, state_indices, dt_proj, A, D and dt_bias (true in a decode
+ * step, where in_proj or x_proj precedes this op): the kernel may then read them before waiting
+ * for that launch (programmatic dependent launch). Without it, nothing is read before the wait.
  * Limits: 1 <= d_state <= FK_SELECTIVE_STATE_UPDATE_MAX_DSTATE; heads % ngroups == 0. */
 #pragma once
 #include "fk/dtype.h"
