@@ -572,14 +572,22 @@ __global__ void __launch_bounds__(kThreads, 3) scan_kernel(const fk_selective_sc
             const int l = lane_of(), c = chan_of();
             const unsigned sel = Elem<T>::sel(c % G::kEW);
             uint32_t* zt = zTile + c / G::kEW * G::kPA;
+            if (z) {
 #pragma unroll
-            for (int q = 0; q < kK / 4; ++q) {
-                if (z) {
+                for (int q = 0; q < kK / 4; ++q) {
                     const uint4 zw = *reinterpret_cast<const uint4*>(zt + slot(l, q, 0));
                     const uint32_t zz[4] = {zw.x, zw.y, zw.z, zw.w};
 #pragma unroll
                     for (int e = 0; e < 4; ++e) y[4 * q + e] *= fk::silu(Elem<T>::get(zz[e], sel));
                 }
+                // 16-bit types: two channels share each 32-bit unit, and a thread reads whole
+                // units of z (its neighbour's half too) where the other then writes its y.
+                // Every read of the tile before any write (run 73's racecheck flagged the
+                // overlap; the neighbour's half was never used, but the accesses raced).
+                if constexpr (G::kEW > 1) __syncthreads();
+            }
+#pragma unroll
+            for (int q = 0; q < kK / 4; ++q) {
                 if (G::kEW == 1) {  // f32: the 4 tokens are 4 consecutive words
                     *reinterpret_cast<float4*>(zt + slot(l, q, 0)) = make_float4(y[4 * q], y[4 * q + 1], y[4 * q + 2], y[4 * q + 3]);
                 } else {

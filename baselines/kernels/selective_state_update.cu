@@ -149,6 +149,36 @@ __global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_select
     if (r.valid && lane == 0) r.finish(p, y);
 }
 
+// Advance this lane's VPL groups of 4 states of row r by one token and store them: s <-
+// exp(dt A) s + dt x B, with A per state (`a_of(j)`: the group's 4 values) or per head; returns
+// the lane's share of y = s . C. Both vector kernels end with it.
+template <typename T, int LPR, int VPL, typename AOf>
+__device__ __forceinline__ float advance_states(const fk_selective_state_update_params& p, const StateRow<T>& r, int lane, float4 (&s)[VPL], const fk::Packed<T, 4> (&bv)[VPL], const fk::Packed<T, 4> (&cv)[VPL], float dt, float xv, AOf a_of) {
+    const float dtx = dt * xv;
+    const float dA_head = p.a_per_state ? 0.f : exp2f(dt * p.A[r.h] * fk::kLog2e);
+    float y = 0.f;
+#pragma unroll
+    for (int j = 0; j < VPL; ++j) {
+        const int n = 4 * (lane + j * LPR);
+        float dA[4] = {dA_head, dA_head, dA_head, dA_head};
+        if (p.a_per_state) {
+            const float4 a = a_of(j);
+            dA[0] = exp2f(dt * a.x * fk::kLog2e);
+            dA[1] = exp2f(dt * a.y * fk::kLog2e);
+            dA[2] = exp2f(dt * a.z * fk::kLog2e);
+            dA[3] = exp2f(dt * a.w * fk::kLog2e);
+        }
+        float* sv = &s[j].x;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            sv[e] = fmaf(dA[e], sv[e], dtx * fk::to_float(bv[j].v[e]));
+            y = fmaf(sv[e], fk::to_float(cv[j].v[e]), y);
+        }
+        __stcs(reinterpret_cast<float4*>(r.st + n), s[j]);
+    }
+    return y;
+}
+
 // d_state = 4 * LPR * VPL: lane l owns the VPL groups of 4 states starting at 4 (l + j LPR).
 // All of a lane's state loads are issued before any is used. SETTLED (the caller's promise
 // FK_SELECTIVE_STATE_UPDATE_STATE_SETTLED): the state and the slot table were not written by
@@ -159,36 +189,68 @@ __global__ void __launch_bounds__(kThreads) update_scalar_kernel(const fk_select
 // wait, so when this grid runs at all, every launch before the previous one has completed.
 // Run 44 (H200, A/B in one call, batch-1 graph decode): Codestral 4445-4454 -> 4400-4401 us
 // (79.1-79.5 -> 80.1-80.5 % of copy); Mamba-1, whose state is 20x smaller, 2306-2313 -> 2296-2306.
-// PROJ: dt comes from dt_proj (a separate instantiation: its weight pieces take registers
-// that would otherwise cost the other models' state update its occupancy).
-template <typename T, int LPR, int VPL, bool SETTLED, bool PROJ>
+// dt comes from the input; with dt_proj, update_vec_proj_kernel (below) runs instead (its
+// weight pieces take registers that would otherwise cost the other models' state update its
+// occupancy).
+template <typename T, int LPR, int VPL, bool SETTLED>
 __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective_state_update_params p) {
     constexpr int N = 4 * LPR * VPL;
     if constexpr (!SETTLED) fk::pdl_grid_sync();
     const int lane = threadIdx.x % LPR;
     StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
-    // Before the wait (SETTLED): the state and the row's parameters (dt_bias, D, A; with PROJ
-    // its dt_proj row), none of which the step's previous launch writes.
-    float4 s[VPL], a[VPL];
-    float dt_bias = 0.f, d_skip = 0.f, a_head = 0.f;
+    float4 s[VPL];
     if (r.valid) {
 #pragma unroll
         for (int j = 0; j < VPL; ++j) s[j] = __ldcs(reinterpret_cast<const float4*>(r.st + 4 * (lane + j * LPR)));
-        if (p.dt_bias) dt_bias = p.dt_bias[r.h];
+    }
+    if constexpr (SETTLED) fk::pdl_grid_sync();
+    r.load_token(p, r.input_dt(p));
+    float y = 0.f;
+    if (r.valid) {
+        fk::Packed<T, 4> bv[VPL], cv[VPL];
+#pragma unroll
+        for (int j = 0; j < VPL; ++j) {
+            const int n = 4 * (lane + j * LPR);
+            bv[j] = *reinterpret_cast<const fk::Packed<T, 4>*>(r.B + n);
+            cv[j] = *reinterpret_cast<const fk::Packed<T, 4>*>(r.C + n);
+        }
+        const auto a_of = [&](int j) { return *reinterpret_cast<const float4*>(p.A + static_cast<int64_t>(r.h) * N + 4 * (lane + j * LPR)); };
+        y = advance_states<T, LPR, VPL>(p, r, lane, s, bv, cv, r.dt, r.xv, a_of);
+    }
+    y = row_sum<LPR>(y);
+    if (r.valid && lane == 0) r.finish(p, y);
+}
+
+// The vector kernel with dt_proj inside (Mamba-1's decode at one or two rows), in one round
+// trip after the wait: with the operands loaded where they are used, the path from the wait to
+// the state update was four dependent L2 round trips (dt_proj's input, then x, then B and C,
+// then z at the end). Here the row's parameters (dt_bias, D, A) are read with the state and
+// the dt_proj row before the wait, and every operand of the token is requested before any is
+// used. Run 73 (H200, A/B in one call, mamba-2.8b batch-1 graph decode): 2206-2211 -> 2098 us
+// (60.0 -> 63.2 % of copy). The same in update_vec_kernel took registers and made Mamba-2's
+// (Codestral) step slower (4267-4270 -> 4313-4321 us at batch 1, 12.15 -> 12.53 ms at batch
+// 32), so that kernel keeps loading each operand where it is used.
+template <typename T, int LPR, int VPL, bool SETTLED>
+__global__ void __launch_bounds__(kThreads) update_vec_proj_kernel(const fk_selective_state_update_params p) {
+    constexpr int N = 4 * LPR * VPL;
+    if constexpr (!SETTLED) fk::pdl_grid_sync();
+    const int lane = threadIdx.x % LPR;
+    StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
+    float4 s[VPL], a[VPL];
+    float bias = 0.f, d_skip = 0.f;
+    if (r.valid) {
+#pragma unroll
+        for (int j = 0; j < VPL; ++j) s[j] = __ldcs(reinterpret_cast<const float4*>(r.st + 4 * (lane + j * LPR)));
+        if (p.dt_bias) bias = p.dt_bias[r.h];
         if (p.D) d_skip = p.D[r.h];
         if (p.a_per_state) {
 #pragma unroll
             for (int j = 0; j < VPL; ++j) a[j] = *reinterpret_cast<const float4*>(p.A + static_cast<int64_t>(r.h) * N + 4 * (lane + j * LPR));
-        } else {
-            a_head = p.A[r.h];
         }
     }
-    [[maybe_unused]] ProjDtVec<T, LPR> proj;
-    if constexpr (PROJ) proj.load(p, r, lane);
+    ProjDtVec<T, LPR> proj;
+    proj.load(p, r, lane);
     if constexpr (SETTLED) fk::pdl_grid_sync();
-    // After it, every operand of the token (x, z, B, C, dt or dt_proj's input) is requested
-    // before any is used: one round trip to L2 on the decode step's serial path, where loading
-    // each where it is used made four dependent ones (dt, then x, then B and C, then z).
     fk::Packed<T, 4> bv[VPL], cv[VPL];
     T xt = fk::from_float<T>(0.f), zt = fk::from_float<T>(0.f);
     if (r.valid) {
@@ -201,38 +263,11 @@ __global__ void __launch_bounds__(kThreads) update_vec_kernel(const fk_selective
             cv[j] = *reinterpret_cast<const fk::Packed<T, 4>*>(r.C + n);
         }
     }
-    float dt = 0.f;
-    if constexpr (PROJ) {
-        dt = proj.dot(p, r, lane);  // every lane: shuffles
-    } else {
-        dt = r.input_dt(p);
-    }
-    dt += dt_bias;
+    float dt = proj.dot(p, r, lane) + bias;  // every lane: shuffles
     if (p.dt_softplus) dt = fk::softplus(dt);
     const float xv = fk::to_float(xt);
     float y = 0.f;
-    if (r.valid) {
-        const float dtx = dt * xv;
-        const float dA_head = p.a_per_state ? 0.f : exp2f(dt * a_head * fk::kLog2e);
-#pragma unroll
-        for (int j = 0; j < VPL; ++j) {
-            const int n = 4 * (lane + j * LPR);
-            float dA[4] = {dA_head, dA_head, dA_head, dA_head};
-            if (p.a_per_state) {
-                dA[0] = exp2f(dt * a[j].x * fk::kLog2e);
-                dA[1] = exp2f(dt * a[j].y * fk::kLog2e);
-                dA[2] = exp2f(dt * a[j].z * fk::kLog2e);
-                dA[3] = exp2f(dt * a[j].w * fk::kLog2e);
-            }
-            float* sv = &s[j].x;
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                sv[e] = fmaf(dA[e], sv[e], dtx * fk::to_float(bv[j].v[e]));
-                y = fmaf(sv[e], fk::to_float(cv[j].v[e]), y);
-            }
-            __stcs(reinterpret_cast<float4*>(r.st + n), s[j]);
-        }
-    }
+    if (r.valid) y = advance_states<T, LPR, VPL>(p, r, lane, s, bv, cv, dt, xv, [&](int j) { return a[j]; });
     y = row_sum<LPR>(y);
     if (r.valid && lane == 0) {
         // StateRow::finish's arithmetic on the operands loaded above.
@@ -263,13 +298,21 @@ bool vec_aligned(const fk_selective_state_update_params* p, int elem_bytes) {
            aligned(p->C, 4 * elem_bytes) && p->b_stride % 4 == 0 && p->c_stride % 4 == 0;
 }
 
+template <typename T, int LPR, int VPL, bool SETTLED, bool PROJ> constexpr auto vec_kernel() {
+    if constexpr (PROJ) {
+        return update_vec_proj_kernel<T, LPR, VPL, SETTLED>;
+    } else {
+        return update_vec_kernel<T, LPR, VPL, SETTLED>;
+    }
+}
+
 template <typename T, bool SETTLED, bool PROJ> cudaError_t launch_vec(const fk_selective_state_update_params* p, cudaStream_t stream) {
     switch (p->d_state) {
-        case 16: return launch_rows(update_vec_kernel<T, 4, 1, SETTLED, PROJ>, 4, p, stream);
-        case 32: return launch_rows(update_vec_kernel<T, 8, 1, SETTLED, PROJ>, 8, p, stream);
-        case 64: return launch_rows(update_vec_kernel<T, 16, 1, SETTLED, PROJ>, 16, p, stream);
-        case 128: return launch_rows(update_vec_kernel<T, 32, 1, SETTLED, PROJ>, 32, p, stream);
-        case 256: return launch_rows(update_vec_kernel<T, 32, 2, SETTLED, PROJ>, 32, p, stream);
+        case 16: return launch_rows(vec_kernel<T, 4, 1, SETTLED, PROJ>(), 4, p, stream);
+        case 32: return launch_rows(vec_kernel<T, 8, 1, SETTLED, PROJ>(), 8, p, stream);
+        case 64: return launch_rows(vec_kernel<T, 16, 1, SETTLED, PROJ>(), 16, p, stream);
+        case 128: return launch_rows(vec_kernel<T, 32, 1, SETTLED, PROJ>(), 32, p, stream);
+        case 256: return launch_rows(vec_kernel<T, 32, 2, SETTLED, PROJ>(), 32, p, stream);
         default: return cudaErrorNotSupported;
     }
 }

@@ -9,8 +9,6 @@
 // small kernels, and each kernel's ramp-up and tail otherwise leave HBM idle for microseconds
 // per launch.
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 #include "fk/skinny/pieces.cuh"
 #include "fk/skinny/stream_sm90.cuh"
@@ -154,15 +152,13 @@ bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
 // with kUnroll a quarter of 5-8 chunks (Mamba-1's x_proj, 192 x 5120) takes a second round
 // whose load is a dependent HBM round trip after the PDL wait, on the decode step's serial
 // path. Only for grids too small to fill the GPU twice (the wider round costs registers,
-// hence CTAs per SM, which a many-CTA GEMV needs: run 50) and one or two rows.
+// hence CTAs per SM, which a many-CTA GEMV needs: run 50) and one or two rows. Run 73 (H200,
+// mamba-2.8b batch-1 graph decode, one call): 2108.7 us with kUnroll, 2097.5 and 2098.0 with
+// this rule, 2104.1 with it on every grid (out_proj too): a small gain, ~0.5 %.
 constexpr int kWideUnroll = 8;
 bool one_round(const fk_skinny_gemm_params* p, int elem_bytes) {
     const int64_t chunks = p->k * elem_bytes / 16;
     if (chunks > int64_t(kWarps) * 32 * kWideUnroll || chunks <= int64_t(kWarps) * 32 * kUnroll) return false;
-    // TEMPORARY A/B switch (run 73): off | small (the rule above) | all (any grid).
-    const char* ab = getenv("FK_AB_ONE_ROUND");
-    if (ab != nullptr && strcmp(ab, "off") == 0) return false;
-    if (ab != nullptr && strcmp(ab, "all") == 0) return true;
     int dev = 0, sms = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
         (void)cudaGetLastError();
