@@ -128,6 +128,17 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
     }
 }
 
+// The current device's SM count for the variant choices below; 0 if the query fails, which
+// only costs the faster variant (the error is cleared, not left for the launch to report).
+int sm_count() {
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return sms;
+}
+
 // Split rows over a CTA's warps when one warp per row would not give every SM a CTA and each
 // warp would walk several rounds of U chunks, or whenever a row takes 4+ rounds. Run 37 (H200,
 // A/B in one call): splitting every row of 4+ rounds took Llama-3.1-8B's single-request decode
@@ -140,12 +151,7 @@ bool split_rows(const fk_skinny_gemm_params* p, int elem_bytes) {
     if (p->k >= 4 * round) return true;
     if (p->k < 2 * round) return false;
     // Only rows of 2-3 rounds depend on the grid filling the GPU: ask for the SM count then.
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-        (void)cudaGetLastError();  // a failed query only costs the faster variant
-        return false;
-    }
-    return fk::ceil_div(p->n, kWarps) < sms;
+    return fk::ceil_div(p->n, kWarps) < sm_count();
 }
 
 // A split row whose quarter is at most kWideUnroll chunks per lane is loaded in one round:
@@ -159,12 +165,7 @@ constexpr int kWideUnroll = 8;
 bool one_round(const fk_skinny_gemm_params* p, int elem_bytes) {
     const int64_t chunks = p->k * elem_bytes / 16;
     if (chunks > int64_t(kWarps) * 32 * kWideUnroll || chunks <= int64_t(kWarps) * 32 * kUnroll) return false;
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return false;
-    }
-    return p->n <= 2 * int64_t(sms);
+    return p->n <= 2 * int64_t(sm_count());
 }
 
 template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {

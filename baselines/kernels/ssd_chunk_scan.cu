@@ -93,7 +93,6 @@ constexpr int kOutWarps = kQ / 16;           // output pass: 16 rows per warp
 constexpr int kOutThreads = kOutWarps * 32;
 static_assert(kThreads == kQ, "the state pass gives each thread one row of the chunk");
 
-
 // The effective step of a token: dt + bias, softplus, clamp.
 __device__ __forceinline__ float step_of(float raw, float bias, const fk_ssd_chunk_scan_params& p) {
     float v = raw + bias;
