@@ -6,14 +6,72 @@
 //! Recurrent states are the batch's rows of the state cache, read and written in place.
 
 use fk_baselines::ops::{
-    self, CausalConv1d, ConvStep, DecodeTokens, PrefillStates, ScanTokens, SelectiveScan, SeqLens,
-    StateSlots, StateUpdate,
+    self, CausalConv1d, ConvStep, DecodeTokens, L2Prefetch, PrefillStates, ScanTokens, SelectiveScan,
+    SeqLens, StateSlots, StateUpdate,
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
 use fk_linear_attn::{RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
+
+/// What a one-row decode step asks L2 to prefetch, so that HBM streams weights while the
+/// latency-bound kernels between the GEMVs run (x_proj, the state update, the norm: a third
+/// of mamba-2.8b's step, HBM idle). x_proj prefetches out_proj's whole weight (26 MB at
+/// mamba-2.8b, within the 50 MB L2) and the first `x_proj_next` bytes of the next weight (the
+/// next layer's in_proj); out_proj the `out_proj_next` bytes after those. Hints only: the
+/// results never depend on them. `FK_MAMBA_DECODE_PREFETCH` overrides the default for
+/// ablations: `off`, or `A,B` (MiB for `x_proj_next`, `out_proj_next`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodePrefetch {
+    pub enabled: bool,
+    pub x_proj_next: usize,
+    pub out_proj_next: usize,
+}
+
+impl DecodePrefetch {
+    pub const DEFAULT: DecodePrefetch = DecodePrefetch { enabled: true, x_proj_next: 16 << 20, out_proj_next: 0 };
+
+    /// The default, or `FK_MAMBA_DECODE_PREFETCH`'s plan (read once per process).
+    pub fn configured() -> Result<DecodePrefetch> {
+        static PLAN: std::sync::OnceLock<std::result::Result<DecodePrefetch, String>> = std::sync::OnceLock::new();
+        let plan = PLAN.get_or_init(|| match std::env::var("FK_MAMBA_DECODE_PREFETCH") {
+            Ok(v) => DecodePrefetch::parse(&v),
+            Err(_) => Ok(DecodePrefetch::DEFAULT),
+        });
+        plan.clone().map_err(|e| Error::config(format!("FK_MAMBA_DECODE_PREFETCH: {e}")))
+    }
+
+    /// `off`, or `A,B` in MiB.
+    pub fn parse(v: &str) -> std::result::Result<DecodePrefetch, String> {
+        if v.trim() == "off" {
+            return Ok(DecodePrefetch { enabled: false, x_proj_next: 0, out_proj_next: 0 });
+        }
+        let mib: Vec<usize> = v.split(',').map(|x| x.trim().parse::<usize>().map(|m| m << 20)).collect::<std::result::Result<_, _>>().map_err(|_| format!("{v:?} is neither `off` nor `A,B` (MiB)"))?;
+        match mib[..] {
+            [a, b] => Ok(DecodePrefetch { enabled: true, x_proj_next: a, out_proj_next: b }),
+            _ => Err(format!("{v:?} is neither `off` nor `A,B` (MiB)")),
+        }
+    }
+
+    fn after_x_proj<'a>(&self, out_proj: &'a Tensor, next: Option<&'a Tensor>) -> Vec<L2Prefetch<'a>> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let mut v = vec![L2Prefetch::whole(out_proj)];
+        if let Some(t) = next.filter(|_| self.x_proj_next > 0) {
+            v.push(L2Prefetch { tensor: t, begin: 0, bytes: self.x_proj_next });
+        }
+        v
+    }
+
+    fn after_out_proj<'a>(&self, next: Option<&'a Tensor>) -> Vec<L2Prefetch<'a>> {
+        match next {
+            Some(t) if self.enabled && self.out_proj_next > 0 => vec![L2Prefetch { tensor: t, begin: self.x_proj_next, bytes: self.out_proj_next }],
+            _ => Vec::new(),
+        }
+    }
+}
 
 /// The activations of one decode step of a mixer for a batch of `rows`, allocated once and
 /// shared by every layer (they run one after another), so a step launches kernels only and can
@@ -171,13 +229,16 @@ impl MambaMixer {
     /// overwritten with the mixer's output; row b's states are slot `slots[b]` of this layer's
     /// cache tensors (`conv` `[capacity, intermediate, k - 1]`, `ssm` `[capacity, intermediate,
     /// state_size]`), advanced in place; padding rows touch no state.
-    pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
+    /// `next` (the weight the step streams after this mixer) is what the step may ask L2 to
+    /// prefetch beyond out_proj's weight ([`DecodePrefetch`]).
+    pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers, next: Option<&Tensor>) -> Result<()> {
         let (i, r, n) = (self.intermediate_size(), self.time_step_rank, self.state_size);
+        let plan = DecodePrefetch::configured()?;
         // in_proj with the conv step on its x columns in the GEMV's epilogue (one kernel).
         let step = ConvStep { conv: &self.conv(), begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc, streamed: false };
         ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.xz, &step)?;
         let z = b.xz.narrow(1, i, i)?;
-        ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
+        ops::linear_prefetching(ctx, &b.xc, &self.x_proj, &b.dbc, &plan.after_x_proj(&self.out_proj.weight, next))?;
         // At one or two rows, dt_proj inside the state update (one launch and one dependent
         // round trip fewer per layer): it reads x_proj's dt columns itself. Every row re-reads
         // the 1.6 MB weight, so a batch runs the GEMV. Run 49 (H200, A/B in one call, graph
@@ -191,7 +252,7 @@ impl MambaMixer {
         let m = self.state_update(fuse);
         let tokens = DecodeTokens { x: &b.xc, dt: if fuse { &dt_in } else { &b.dt }, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
         ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
-        ops::linear(ctx, &b.y, &self.out_proj, hidden)
+        ops::linear_prefetching(ctx, &b.y, &self.out_proj, hidden, &plan.after_out_proj(next))
     }
 
     /// The decode step's SSM parameters; with `dt_proj`, the state update projects dt itself
@@ -236,8 +297,11 @@ impl SlotMixer for MambaMixer {
     fn decode_buffers(&self, dev: &Device, rows: usize, dtype: DType) -> Result<MixerDecodeBuffers> {
         MixerDecodeBuffers::new(dev, self, rows, dtype)
     }
-    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<()> {
-        MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs)
+    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers, next: Option<&Tensor>) -> Result<()> {
+        MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs, next)
+    }
+    fn leading_weight(&self) -> Option<&Tensor> {
+        Some(&self.in_proj.weight)
     }
 }
 
@@ -255,5 +319,19 @@ impl RecurrentMixer for MambaMixer {
     }
     fn flops_per_token(&self) -> u64 {
         self.projections().iter().map(|l| l.flops_per_row()).sum::<u64>() + 6 * self.a.numel() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DecodePrefetch;
+
+    #[test]
+    fn decode_prefetch_plans_parse() {
+        assert_eq!(DecodePrefetch::parse("off").unwrap(), DecodePrefetch { enabled: false, x_proj_next: 0, out_proj_next: 0 });
+        assert_eq!(DecodePrefetch::parse("16, 8").unwrap(), DecodePrefetch { enabled: true, x_proj_next: 16 << 20, out_proj_next: 8 << 20 });
+        for bad in ["", "16", "1,2,3", "a,b", "-1,0"] {
+            assert!(DecodePrefetch::parse(bad).unwrap_err().contains("neither"), "{bad}");
+        }
     }
 }

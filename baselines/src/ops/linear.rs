@@ -3,7 +3,7 @@
 
 use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype};
 use crate::context::Context;
-use crate::ffi::{SkinnyGemmParams, SKINNY_GEMM_MAX_ROWS, SKINNY_GEMM_STREAM, SKINNY_GEMM_WEIGHT_SETTLED};
+use crate::ffi::{SkinnyGemmParams, SKINNY_GEMM_MAX_PREFETCH, SKINNY_GEMM_MAX_ROWS, SKINNY_GEMM_STREAM, SKINNY_GEMM_WEIGHT_SETTLED};
 use crate::table::{OpId, OpTable};
 use fk_runtime::linear::Linear;
 use fk_runtime::{Error, Result, Tensor};
@@ -31,7 +31,27 @@ pub enum WeightSource {
 
 /// [`skinny_gemm`] with the weight's [`WeightSource`] stated.
 pub fn skinny_gemm_with(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource) -> Result<()> {
-    let p = skinny_params(x, weight, bias, out, source)?;
+    skinny_gemm_hinted(table, x, weight, bias, out, source, &[])
+}
+
+/// [`skinny_gemm_with`] asking L2 to prefetch `next` (at most [`SKINNY_GEMM_MAX_PREFETCH`]
+/// ranges; honoured by one-row launches, see [`L2Prefetch`]). Each range must be a contiguous
+/// tensor on `x`'s device.
+pub fn skinny_gemm_hinted(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource, next: &[L2Prefetch]) -> Result<()> {
+    const OP: &str = "skinny_gemm";
+    let mut p = skinny_params(x, weight, bias, out, source)?;
+    if next.len() > SKINNY_GEMM_MAX_PREFETCH {
+        return Err(Error::bad_input(OP, format!("{} prefetch ranges; at most {SKINNY_GEMM_MAX_PREFETCH}", next.len())));
+    }
+    for (i, r) in next.iter().enumerate() {
+        require_same_device(OP, &[("x", x), ("prefetch", r.tensor)])?;
+        if !r.tensor.is_contiguous() || r.tensor.ptr() % 16 != 0 {
+            return Err(Error::shape(OP, format!("prefetch range {:?} must be a contiguous, 16-byte aligned tensor", r.tensor)));
+        }
+        let begin = (r.begin / 16 * 16).min(r.tensor.nbytes() / 16 * 16);
+        p.l2_prefetch[i] = r.tensor.ptr() + begin as u64;
+        p.l2_prefetch_bytes[i] = (r.bytes.min(r.tensor.nbytes() - begin) / 16 * 16) as i64;
+    }
     launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
 }
 
@@ -115,6 +135,36 @@ pub fn takes_skinny_path(x: &Tensor, lin: &Linear) -> bool {
 /// can replace it) for decode-sized inputs, cuBLASLt otherwise.
 pub fn linear(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<()> {
     linear_from(ctx, x, lin, out, WeightSource::Parameter)
+}
+
+/// A weight the stream reads after a launch, which a one-row GEMV may ask L2 to fetch ahead
+/// (`l2_prefetch` of include/fk/ops/skinny_gemm.h): `bytes` of contiguous `tensor` from byte
+/// `begin` (both rounded down to 16 bytes, clipped to the tensor). A hint: results never
+/// depend on it.
+#[derive(Clone, Copy, Debug)]
+pub struct L2Prefetch<'a> {
+    pub tensor: &'a Tensor,
+    pub begin: usize,
+    pub bytes: usize,
+}
+
+impl<'a> L2Prefetch<'a> {
+    /// All of `tensor`.
+    pub fn whole(tensor: &'a Tensor) -> L2Prefetch<'a> {
+        L2Prefetch { tensor, begin: 0, bytes: tensor.nbytes() }
+    }
+}
+
+/// [`linear`] that, on the one-row `skinny_gemm` path, asks L2 to prefetch `next` before
+/// waiting for the previous kernel ([`skinny_gemm_hinted`]): for a decode step whose next big
+/// GEMV follows latency-bound small kernels, during which HBM would idle. The cuBLASLt path
+/// ignores the hints.
+pub fn linear_prefetching(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, next: &[L2Prefetch]) -> Result<()> {
+    if takes_skinny_path(x, lin) && out.rank() == 2 {
+        skinny_gemm_hinted(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out, WeightSource::Parameter, next)
+    } else {
+        lin.forward_into(&ctx.gemm, x, out)
+    }
 }
 
 /// [`linear`] whose decode rows ask for the streaming GEMV ([`WeightSource::StreamedParameter`]).

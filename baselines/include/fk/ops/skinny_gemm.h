@@ -22,7 +22,14 @@
  * state_rows, out_stride, width and silu: the same result as the two ops one after the other.
  * Each column's conv step is done by the lane that stored the column, so a Mamba mixer's
  * decode in_proj and conv are one kernel instead of two (one launch and one round trip of
- * the conv input through memory fewer per layer). */
+ * the conv input through memory fewer per layer).
+ * L2 prefetch hints (l2_prefetch_bytes[i] > 0): ranges [l2_prefetch[i], + l2_prefetch_bytes[i])
+ * of weights the stream reads after this launch, requested into L2 before the kernel's PDL
+ * wait, each CTA its share (sm_90 bulk prefetch). Honoured by one-row launches of the register
+ * kernel on sm_90+; ignored otherwise (more rows, the streaming kernel, older GPUs). A decode
+ * step's small kernels leave HBM idle for microseconds; a GEMV among them prefetching the next
+ * big weight lets HBM stream it meanwhile. A hint only: no result changes, whatever the
+ * ranges hold. Each range 16-byte aligned, its bytes a multiple of 16. */
 #pragma once
 #include "fk/dtype.h"
 #include "fk/ops/causal_conv1d.h"
@@ -30,6 +37,7 @@
 #define FK_SKINNY_GEMM_MAX_ROWS 8
 #define FK_SKINNY_GEMM_WEIGHT_SETTLED 1
 #define FK_SKINNY_GEMM_STREAM 2
+#define FK_SKINNY_GEMM_MAX_PREFETCH 2
 
 typedef struct fk_skinny_gemm_params {
     void* out;            /* [rows, n], row stride out_stride */
@@ -55,4 +63,7 @@ typedef struct fk_skinny_gemm_params {
     int64_t conv_out_stride;
     int32_t conv_width;                /* 2 ..= FK_CAUSAL_CONV1D_MAX_WIDTH */
     int32_t conv_silu;
+    /* L2 prefetch hints; NULL/0: none. */
+    const void* l2_prefetch[FK_SKINNY_GEMM_MAX_PREFETCH];
+    int64_t l2_prefetch_bytes[FK_SKINNY_GEMM_MAX_PREFETCH];
 } fk_skinny_gemm_params;
