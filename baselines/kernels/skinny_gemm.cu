@@ -76,10 +76,10 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
             memcpy(&wv[u], &raw, sizeof(raw));
         }
     };
-    // The weights the stream reads after this GEMV (the header's L2 hints), requested before
-    // the wait so HBM fetches them while the small kernels between here and their GEMV run on
-    // latency. Before this CTA's own loads: after them, the hints' address math is live beside
-    // the U loaded chunks (more registers still).
+    // The header's L2 hints (this GEMV's own weight, beyond what the resident CTAs hold in
+    // registers), requested before the wait so HBM streams them while the previous kernel runs
+    // on latency. Before this CTA's own loads: after them, the hints' address math is live
+    // beside the U loaded chunks (more registers still).
     if constexpr (HINT) {
 #pragma unroll
         for (int i = 0; i < FK_SKINNY_GEMM_MAX_PREFETCH; ++i) fk::l2_prefetch_share(p.l2_prefetch[i], p.l2_prefetch_bytes[i]);

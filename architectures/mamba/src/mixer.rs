@@ -15,22 +15,23 @@ use fk_linear_attn::{RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
-/// What a one-row decode step asks L2 to prefetch, so that HBM streams weights while the
-/// latency-bound kernels between the GEMVs run (x_proj, the state update, the norm: a third
-/// of mamba-2.8b's step, HBM idle). x_proj prefetches out_proj's whole weight (26 MB at
-/// mamba-2.8b, within the 50 MB L2) and the first `x_proj_next` bytes of the next weight (the
-/// next layer's in_proj); out_proj the `out_proj_next` bytes after those. Hints only: the
-/// results never depend on them. `FK_MAMBA_DECODE_PREFETCH` overrides the default for
-/// ablations: `off`, or `A,B` (MiB for `x_proj_next`, `out_proj_next`).
+/// What a one-row decode step's GEMVs ask L2 to prefetch of their own weights before their PDL
+/// wait: launched early behind a latency-bound kernel (in_proj behind the norm, out_proj behind
+/// the state update), a GEMV holds only its resident CTAs' first loads in registers; the hint
+/// streams more of its weight meanwhile, while HBM would idle. `in_proj` and `out_proj`: bytes
+/// of each weight to hint, from its start, or with a negative count from its end (the rows of
+/// the GEMV's later waves, whose CTAs are not resident to load anything before the wait);
+/// clipped to the weight. Hints only: results never depend on them.
+/// `FK_MAMBA_DECODE_PREFETCH` overrides the default for ablations: `off`, or `A,B` (MiB).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodePrefetch {
-    pub enabled: bool,
-    pub x_proj_next: usize,
-    pub out_proj_next: usize,
+    pub in_proj: i64,
+    pub out_proj: i64,
 }
 
 impl DecodePrefetch {
-    pub const DEFAULT: DecodePrefetch = DecodePrefetch { enabled: true, x_proj_next: 16 << 20, out_proj_next: 0 };
+    pub const DEFAULT: DecodePrefetch = DecodePrefetch { in_proj: -(16 << 20), out_proj: i64::MAX };
+    pub const OFF: DecodePrefetch = DecodePrefetch { in_proj: 0, out_proj: 0 };
 
     /// The default, or `FK_MAMBA_DECODE_PREFETCH`'s plan (read once per process).
     pub fn configured() -> Result<DecodePrefetch> {
@@ -45,31 +46,21 @@ impl DecodePrefetch {
     /// `off`, or `A,B` in MiB.
     pub fn parse(v: &str) -> std::result::Result<DecodePrefetch, String> {
         if v.trim() == "off" {
-            return Ok(DecodePrefetch { enabled: false, x_proj_next: 0, out_proj_next: 0 });
+            return Ok(DecodePrefetch::OFF);
         }
-        let mib: Vec<usize> = v.split(',').map(|x| x.trim().parse::<usize>().map(|m| m << 20)).collect::<std::result::Result<_, _>>().map_err(|_| format!("{v:?} is neither `off` nor `A,B` (MiB)"))?;
+        let bad = || format!("{v:?} is neither `off` nor `A,B` (MiB)");
+        let mib: Vec<i64> = v.split(',').map(|x| x.trim().parse::<i32>().map(|m| i64::from(m) << 20)).collect::<std::result::Result<_, _>>().map_err(|_| bad())?;
         match mib[..] {
-            [a, b] => Ok(DecodePrefetch { enabled: true, x_proj_next: a, out_proj_next: b }),
-            _ => Err(format!("{v:?} is neither `off` nor `A,B` (MiB)")),
+            [in_proj, out_proj] => Ok(DecodePrefetch { in_proj, out_proj }),
+            _ => Err(bad()),
         }
     }
 
-    fn after_x_proj<'a>(&self, out_proj: &'a Tensor, next: Option<&'a Tensor>) -> Vec<L2Prefetch<'a>> {
-        if !self.enabled {
-            return Vec::new();
-        }
-        let mut v = vec![L2Prefetch::whole(out_proj)];
-        if let Some(t) = next.filter(|_| self.x_proj_next > 0) {
-            v.push(L2Prefetch { tensor: t, begin: 0, bytes: self.x_proj_next });
-        }
-        v
-    }
-
-    fn after_out_proj<'a>(&self, next: Option<&'a Tensor>) -> Vec<L2Prefetch<'a>> {
-        match next {
-            Some(t) if self.enabled && self.out_proj_next > 0 => vec![L2Prefetch { tensor: t, begin: self.x_proj_next, bytes: self.out_proj_next }],
-            _ => Vec::new(),
-        }
+    /// The hint for `bytes` of `weight` (none for 0; see the type).
+    fn hint(weight: &Tensor, bytes: i64) -> Option<L2Prefetch<'_>> {
+        let len = bytes.unsigned_abs().min(weight.nbytes() as u64) as usize;
+        let begin = if bytes < 0 { weight.nbytes() - len } else { 0 };
+        (len > 0).then_some(L2Prefetch { tensor: weight, begin, bytes: len })
     }
 }
 
@@ -229,16 +220,16 @@ impl MambaMixer {
     /// overwritten with the mixer's output; row b's states are slot `slots[b]` of this layer's
     /// cache tensors (`conv` `[capacity, intermediate, k - 1]`, `ssm` `[capacity, intermediate,
     /// state_size]`), advanced in place; padding rows touch no state.
-    /// `next` (the weight the step streams after this mixer) is what the step may ask L2 to
-    /// prefetch beyond out_proj's weight ([`DecodePrefetch`]).
-    pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers, next: Option<&Tensor>) -> Result<()> {
+    /// One-row steps ask L2 to prefetch their GEMVs' weights ([`DecodePrefetch`]).
+    pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
         let (i, r, n) = (self.intermediate_size(), self.time_step_rank, self.state_size);
         let plan = DecodePrefetch::configured()?;
         // in_proj with the conv step on its x columns in the GEMV's epilogue (one kernel).
         let step = ConvStep { conv: &self.conv(), begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc, streamed: false };
-        ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.xz, &step)?;
+        let in_hint = DecodePrefetch::hint(&self.in_proj.weight, plan.in_proj);
+        ops::linear_conv1d_update_hinted(ctx, hidden, &self.in_proj, &b.xz, &step, in_hint.as_slice())?;
         let z = b.xz.narrow(1, i, i)?;
-        ops::linear_prefetching(ctx, &b.xc, &self.x_proj, &b.dbc, &plan.after_x_proj(&self.out_proj.weight, next))?;
+        ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
         // At one or two rows, dt_proj inside the state update (one launch and one dependent
         // round trip fewer per layer): it reads x_proj's dt columns itself. Every row re-reads
         // the 1.6 MB weight, so a batch runs the GEMV. Run 49 (H200, A/B in one call, graph
@@ -252,7 +243,8 @@ impl MambaMixer {
         let m = self.state_update(fuse);
         let tokens = DecodeTokens { x: &b.xc, dt: if fuse { &dt_in } else { &b.dt }, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
         ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
-        ops::linear_prefetching(ctx, &b.y, &self.out_proj, hidden, &plan.after_out_proj(next))
+        let out_hint = DecodePrefetch::hint(&self.out_proj.weight, plan.out_proj);
+        ops::linear_prefetching(ctx, &b.y, &self.out_proj, hidden, out_hint.as_slice())
     }
 
     /// The decode step's SSM parameters; with `dt_proj`, the state update projects dt itself
@@ -297,11 +289,8 @@ impl SlotMixer for MambaMixer {
     fn decode_buffers(&self, dev: &Device, rows: usize, dtype: DType) -> Result<MixerDecodeBuffers> {
         MixerDecodeBuffers::new(dev, self, rows, dtype)
     }
-    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers, next: Option<&Tensor>) -> Result<()> {
-        MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs, next)
-    }
-    fn leading_weight(&self) -> Option<&Tensor> {
-        Some(&self.in_proj.weight)
+    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<()> {
+        MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs)
     }
 }
 
@@ -328,9 +317,10 @@ mod tests {
 
     #[test]
     fn decode_prefetch_plans_parse() {
-        assert_eq!(DecodePrefetch::parse("off").unwrap(), DecodePrefetch { enabled: false, x_proj_next: 0, out_proj_next: 0 });
-        assert_eq!(DecodePrefetch::parse("16, 8").unwrap(), DecodePrefetch { enabled: true, x_proj_next: 16 << 20, out_proj_next: 8 << 20 });
-        for bad in ["", "16", "1,2,3", "a,b", "-1,0"] {
+        assert_eq!(DecodePrefetch::parse("off").unwrap(), DecodePrefetch::OFF);
+        assert_eq!(DecodePrefetch::parse("16, 8").unwrap(), DecodePrefetch { in_proj: 16 << 20, out_proj: 8 << 20 });
+        assert_eq!(DecodePrefetch::parse("-16,0").unwrap(), DecodePrefetch { in_proj: -(16 << 20), out_proj: 0 });
+        for bad in ["", "16", "1,2,3", "a,b", "1.5,0"] {
             assert!(DecodePrefetch::parse(bad).unwrap_err().contains("neither"), "{bad}");
         }
     }

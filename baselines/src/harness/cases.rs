@@ -351,8 +351,8 @@ pub fn default_test_cases() -> Vec<Case> {
             (1, 10243, 2560, true, 0, true, false),
             (1, 1500, 8192, true, 0, true, false),
             (1, 4097, 14336, false, 8, true, false),
-            // Mamba-1's hinted decode GEMVs (x_proj: split rows in one round; out_proj), and
-            // a one-warp-per-row shape with bias.
+            // L2 hints: split rows loaded in one round (x_proj's shape), Mamba-1's out_proj,
+            // and one warp per row with bias.
             (1, 192, 5120, false, 0, false, true),
             (1, 2560, 5120, false, 0, false, true),
             (1, 4097, 2560, true, 8, false, true),

@@ -34,25 +34,29 @@ pub fn skinny_gemm_with(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Opti
     skinny_gemm_hinted(table, x, weight, bias, out, source, &[])
 }
 
-/// [`skinny_gemm_with`] asking L2 to prefetch `next` (at most [`SKINNY_GEMM_MAX_PREFETCH`]
-/// ranges; honoured by one-row launches, see [`L2Prefetch`]). Each range must be a contiguous
-/// tensor on `x`'s device.
-pub fn skinny_gemm_hinted(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource, next: &[L2Prefetch]) -> Result<()> {
-    const OP: &str = "skinny_gemm";
+/// [`skinny_gemm_with`] asking L2 to prefetch `hints` (at most [`SKINNY_GEMM_MAX_PREFETCH`]
+/// ranges; honoured by one-row launches, see [`L2Prefetch`]).
+pub fn skinny_gemm_hinted(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource, hints: &[L2Prefetch]) -> Result<()> {
     let mut p = skinny_params(x, weight, bias, out, source)?;
-    if next.len() > SKINNY_GEMM_MAX_PREFETCH {
-        return Err(Error::bad_input(OP, format!("{} prefetch ranges; at most {SKINNY_GEMM_MAX_PREFETCH}", next.len())));
+    set_l2_hints("skinny_gemm", &mut p, x, hints)?;
+    launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
+}
+
+/// Writes `hints` into `p`: each must be a contiguous, 16-byte aligned tensor on `x`'s device.
+pub(crate) fn set_l2_hints(op: &str, p: &mut SkinnyGemmParams, x: &Tensor, hints: &[L2Prefetch]) -> Result<()> {
+    if hints.len() > SKINNY_GEMM_MAX_PREFETCH {
+        return Err(Error::bad_input(op, format!("{} prefetch ranges; at most {SKINNY_GEMM_MAX_PREFETCH}", hints.len())));
     }
-    for (i, r) in next.iter().enumerate() {
-        require_same_device(OP, &[("x", x), ("prefetch", r.tensor)])?;
+    for (i, r) in hints.iter().enumerate() {
+        require_same_device(op, &[("x", x), ("prefetch", r.tensor)])?;
         if !r.tensor.is_contiguous() || r.tensor.ptr() % 16 != 0 {
-            return Err(Error::shape(OP, format!("prefetch range {:?} must be a contiguous, 16-byte aligned tensor", r.tensor)));
+            return Err(Error::shape(op, format!("prefetch range {:?} must be a contiguous, 16-byte aligned tensor", r.tensor)));
         }
         let begin = (r.begin / 16 * 16).min(r.tensor.nbytes() / 16 * 16);
         p.l2_prefetch[i] = r.tensor.ptr() + begin as u64;
         p.l2_prefetch_bytes[i] = (r.bytes.min(r.tensor.nbytes() - begin) / 16 * 16) as i64;
     }
-    launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
+    Ok(())
 }
 
 /// The checked launch parameters of a [`skinny_gemm_with`] call (no epilogue).
@@ -137,10 +141,10 @@ pub fn linear(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<(
     linear_from(ctx, x, lin, out, WeightSource::Parameter)
 }
 
-/// A weight the stream reads after a launch, which a one-row GEMV may ask L2 to fetch ahead
-/// (`l2_prefetch` of include/fk/ops/skinny_gemm.h): `bytes` of contiguous `tensor` from byte
-/// `begin` (both rounded down to 16 bytes, clipped to the tensor). A hint: results never
-/// depend on it.
+/// A weight range a one-row GEMV may ask L2 to fetch before its PDL wait (`l2_prefetch` of
+/// include/fk/ops/skinny_gemm.h; meant for the GEMV's own weight): `bytes` of contiguous
+/// `tensor` from byte `begin` (both rounded down to 16 bytes, clipped to the tensor). A hint:
+/// results never depend on it.
 #[derive(Clone, Copy, Debug)]
 pub struct L2Prefetch<'a> {
     pub tensor: &'a Tensor,
@@ -155,13 +159,11 @@ impl<'a> L2Prefetch<'a> {
     }
 }
 
-/// [`linear`] that, on the one-row `skinny_gemm` path, asks L2 to prefetch `next` before
-/// waiting for the previous kernel ([`skinny_gemm_hinted`]): for a decode step whose next big
-/// GEMV follows latency-bound small kernels, during which HBM would idle. The cuBLASLt path
-/// ignores the hints.
-pub fn linear_prefetching(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, next: &[L2Prefetch]) -> Result<()> {
+/// [`linear`] that, on the one-row `skinny_gemm` path, asks L2 to prefetch `hints` before
+/// waiting for the previous kernel ([`skinny_gemm_hinted`]); the cuBLASLt path ignores them.
+pub fn linear_prefetching(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, hints: &[L2Prefetch]) -> Result<()> {
     if takes_skinny_path(x, lin) && out.rank() == 2 {
-        skinny_gemm_hinted(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out, WeightSource::Parameter, next)
+        skinny_gemm_hinted(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out, WeightSource::Parameter, hints)
     } else {
         lin.forward_into(&ctx.gemm, x, out)
     }

@@ -24,12 +24,15 @@
  * decode in_proj and conv are one kernel instead of two (one launch and one round trip of
  * the conv input through memory fewer per layer).
  * L2 prefetch hints (l2_prefetch_bytes[i] > 0): ranges [l2_prefetch[i], + l2_prefetch_bytes[i])
- * of weights the stream reads after this launch, requested into L2 before the kernel's PDL
- * wait, each CTA its share (sm_90 bulk prefetch). Honoured by one-row launches of the register
- * kernel on sm_90+; ignored otherwise (more rows, the streaming kernel, older GPUs). A decode
- * step's small kernels leave HBM idle for microseconds; a GEMV among them prefetching the next
- * big weight lets HBM stream it meanwhile. A hint only: no result changes, whatever the
- * ranges hold. Each range 16-byte aligned, its bytes a multiple of 16. */
+ * requested into L2 before the kernel's PDL wait by the grid's first CTAs (about one per SM),
+ * with sm_90 bulk prefetches. Honoured by one-row launches of the register kernel on sm_90+;
+ * ignored otherwise (more rows, the streaming kernel, older GPUs). Meant for the launch's own
+ * settled weight: a GEMV launched early behind a latency-bound kernel holds only its first
+ * loads in registers; the hint streams the rest of the weight (its later waves' rows too)
+ * through the wait. A CTA cannot retire before its prefetches leave the SM, so hinting a
+ * weight some later launch reads puts that fetch on this launch's path (run 56). A hint only:
+ * no result changes, whatever the ranges hold. Each range 16-byte aligned, its bytes a
+ * multiple of 16. */
 #pragma once
 #include "fk/dtype.h"
 #include "fk/ops/causal_conv1d.h"
