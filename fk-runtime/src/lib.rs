@@ -38,6 +38,8 @@ pub mod random_weights;
 #[cfg(feature = "cuda")]
 pub mod safetensors;
 #[cfg(feature = "cuda")]
+pub mod side_stream;
+#[cfg(feature = "cuda")]
 pub mod tensor;
 
 pub use dtype::DType;

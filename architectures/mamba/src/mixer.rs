@@ -15,23 +15,32 @@ use fk_linear_attn::{RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
-/// What a one-row decode step's GEMVs ask L2 to prefetch of their own weights before their PDL
-/// wait: launched early behind a latency-bound kernel (in_proj behind the norm, out_proj behind
-/// the state update), a GEMV holds only its resident CTAs' first loads in registers; the hint
-/// streams more of its weight meanwhile, while HBM would idle. `in_proj` and `out_proj`: bytes
-/// of each weight to hint, from its start, or with a negative count from its end (the rows of
-/// the GEMV's later waves, whose CTAs are not resident to load anything before the wait);
-/// clipped to the weight. Hints only: results never depend on them.
-/// `FK_MAMBA_DECODE_PREFETCH` overrides the default for ablations: `off`, or `A,B` (MiB).
+/// What a one-row decode step asks L2 to prefetch, so that HBM streams weights while the
+/// latency-bound kernels between the GEMVs run (x_proj, the state update, the norm). Byte
+/// counts, from the start of a weight, or with a negative count from its end; clipped to it.
+/// Hints only: results never depend on them.
+/// - `in_proj`, `out_proj`: the GEMV's own weight, hinted by its first CTAs before the PDL
+///   wait (the resident CTAs otherwise hold only their first loads in registers).
+/// - `aside_out_proj`: out_proj's weight, fetched on the side stream from when in_proj ends
+///   (during x_proj and the state update), so no kernel of the step waits for it; a kernel
+///   that prefetched it itself would be held until its requests leave the SM (run 56).
+/// - `aside_next`: the next weight of the step (the next layer's in_proj, or lm_head), on the
+///   side stream from when the state update ends (during out_proj, which reads L2, and the
+///   norm).
+///
+/// `FK_MAMBA_DECODE_PREFETCH` overrides the default for ablations: `off`, or `A,B,C,D` (MiB:
+/// `in_proj`, `out_proj`, `aside_out_proj`, `aside_next`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodePrefetch {
     pub in_proj: i64,
     pub out_proj: i64,
+    pub aside_out_proj: i64,
+    pub aside_next: i64,
 }
 
 impl DecodePrefetch {
-    pub const DEFAULT: DecodePrefetch = DecodePrefetch { in_proj: -(16 << 20), out_proj: i64::MAX };
-    pub const OFF: DecodePrefetch = DecodePrefetch { in_proj: 0, out_proj: 0 };
+    pub const DEFAULT: DecodePrefetch = DecodePrefetch { in_proj: 0, out_proj: 0, aside_out_proj: i64::MAX, aside_next: 0 };
+    pub const OFF: DecodePrefetch = DecodePrefetch { in_proj: 0, out_proj: 0, aside_out_proj: 0, aside_next: 0 };
 
     /// The default, or `FK_MAMBA_DECODE_PREFETCH`'s plan (read once per process).
     pub fn configured() -> Result<DecodePrefetch> {
@@ -43,24 +52,32 @@ impl DecodePrefetch {
         plan.clone().map_err(|e| Error::config(format!("FK_MAMBA_DECODE_PREFETCH: {e}")))
     }
 
-    /// `off`, or `A,B` in MiB.
+    /// `off`, or `A,B,C,D` in MiB.
     pub fn parse(v: &str) -> std::result::Result<DecodePrefetch, String> {
         if v.trim() == "off" {
             return Ok(DecodePrefetch::OFF);
         }
-        let bad = || format!("{v:?} is neither `off` nor `A,B` (MiB)");
+        let bad = || format!("{v:?} is neither `off` nor `A,B,C,D` (MiB)");
         let mib: Vec<i64> = v.split(',').map(|x| x.trim().parse::<i32>().map(|m| i64::from(m) << 20)).collect::<std::result::Result<_, _>>().map_err(|_| bad())?;
         match mib[..] {
-            [in_proj, out_proj] => Ok(DecodePrefetch { in_proj, out_proj }),
+            [in_proj, out_proj, aside_out_proj, aside_next] => Ok(DecodePrefetch { in_proj, out_proj, aside_out_proj, aside_next }),
             _ => Err(bad()),
         }
     }
 
-    /// The hint for `bytes` of `weight` (none for 0; see the type).
-    fn hint(weight: &Tensor, bytes: i64) -> Option<L2Prefetch<'_>> {
+    /// The range for `bytes` of `weight` (none for 0; see the type).
+    fn range(weight: &Tensor, bytes: i64) -> Option<L2Prefetch<'_>> {
         let len = bytes.unsigned_abs().min(weight.nbytes() as u64) as usize;
         let begin = if bytes < 0 { weight.nbytes() - len } else { 0 };
         (len > 0).then_some(L2Prefetch { tensor: weight, begin, bytes: len })
+    }
+
+    /// `range` on the side stream (nothing for none).
+    fn aside(weight: Option<&Tensor>, bytes: i64) -> Result<()> {
+        match weight.and_then(|w| DecodePrefetch::range(w, bytes)) {
+            Some(r) => fk_baselines::util::l2_prefetch_aside(r.tensor.device(), &[r]),
+            None => Ok(()),
+        }
     }
 }
 
@@ -220,14 +237,17 @@ impl MambaMixer {
     /// overwritten with the mixer's output; row b's states are slot `slots[b]` of this layer's
     /// cache tensors (`conv` `[capacity, intermediate, k - 1]`, `ssm` `[capacity, intermediate,
     /// state_size]`), advanced in place; padding rows touch no state.
-    /// One-row steps ask L2 to prefetch their GEMVs' weights ([`DecodePrefetch`]).
-    pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
+    /// One-row steps ask L2 to prefetch weights ([`DecodePrefetch`]); `next` is the weight the
+    /// step streams after this mixer.
+    pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers, next: Option<&Tensor>) -> Result<()> {
         let (i, r, n) = (self.intermediate_size(), self.time_step_rank, self.state_size);
-        let plan = DecodePrefetch::configured()?;
+        let one_row = hidden.dim(0) == 1;
+        let plan = if one_row { DecodePrefetch::configured()? } else { DecodePrefetch::OFF };
         // in_proj with the conv step on its x columns in the GEMV's epilogue (one kernel).
         let step = ConvStep { conv: &self.conv(), begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc, streamed: false };
-        let in_hint = DecodePrefetch::hint(&self.in_proj.weight, plan.in_proj);
+        let in_hint = DecodePrefetch::range(&self.in_proj.weight, plan.in_proj);
         ops::linear_conv1d_update_hinted(ctx, hidden, &self.in_proj, &b.xz, &step, in_hint.as_slice())?;
+        DecodePrefetch::aside(Some(&self.out_proj.weight), plan.aside_out_proj)?;
         let z = b.xz.narrow(1, i, i)?;
         ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
         // At one or two rows, dt_proj inside the state update (one launch and one dependent
@@ -243,7 +263,8 @@ impl MambaMixer {
         let m = self.state_update(fuse);
         let tokens = DecodeTokens { x: &b.xc, dt: if fuse { &dt_in } else { &b.dt }, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
         ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
-        let out_hint = DecodePrefetch::hint(&self.out_proj.weight, plan.out_proj);
+        DecodePrefetch::aside(next, plan.aside_next)?;
+        let out_hint = DecodePrefetch::range(&self.out_proj.weight, plan.out_proj);
         ops::linear_prefetching(ctx, &b.y, &self.out_proj, hidden, out_hint.as_slice())
     }
 
@@ -289,8 +310,11 @@ impl SlotMixer for MambaMixer {
     fn decode_buffers(&self, dev: &Device, rows: usize, dtype: DType) -> Result<MixerDecodeBuffers> {
         MixerDecodeBuffers::new(dev, self, rows, dtype)
     }
-    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<()> {
-        MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs)
+    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers, next: Option<&Tensor>) -> Result<()> {
+        MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs, next)
+    }
+    fn leading_weight(&self) -> Option<&Tensor> {
+        Some(&self.in_proj.weight)
     }
 }
 
@@ -318,9 +342,8 @@ mod tests {
     #[test]
     fn decode_prefetch_plans_parse() {
         assert_eq!(DecodePrefetch::parse("off").unwrap(), DecodePrefetch::OFF);
-        assert_eq!(DecodePrefetch::parse("16, 8").unwrap(), DecodePrefetch { in_proj: 16 << 20, out_proj: 8 << 20 });
-        assert_eq!(DecodePrefetch::parse("-16,0").unwrap(), DecodePrefetch { in_proj: -(16 << 20), out_proj: 0 });
-        for bad in ["", "16", "1,2,3", "a,b", "1.5,0"] {
+        assert_eq!(DecodePrefetch::parse("16, 8,0,-4").unwrap(), DecodePrefetch { in_proj: 16 << 20, out_proj: 8 << 20, aside_out_proj: 0, aside_next: -(4 << 20) });
+        for bad in ["", "16", "1,2,3", "a,b,c,d", "1.5,0,0,0", "1,2,3,4,5"] {
             assert!(DecodePrefetch::parse(bad).unwrap_err().contains("neither"), "{bad}");
         }
     }

@@ -48,13 +48,7 @@ pub(crate) fn set_l2_hints(op: &str, p: &mut SkinnyGemmParams, x: &Tensor, hints
         return Err(Error::bad_input(op, format!("{} prefetch ranges; at most {SKINNY_GEMM_MAX_PREFETCH}", hints.len())));
     }
     for (i, r) in hints.iter().enumerate() {
-        require_same_device(op, &[("x", x), ("prefetch", r.tensor)])?;
-        if !r.tensor.is_contiguous() || r.tensor.ptr() % 16 != 0 {
-            return Err(Error::shape(op, format!("prefetch range {:?} must be a contiguous, 16-byte aligned tensor", r.tensor)));
-        }
-        let begin = (r.begin / 16 * 16).min(r.tensor.nbytes() / 16 * 16);
-        p.l2_prefetch[i] = r.tensor.ptr() + begin as u64;
-        p.l2_prefetch_bytes[i] = (r.bytes.min(r.tensor.nbytes() - begin) / 16 * 16) as i64;
+        (p.l2_prefetch[i], p.l2_prefetch_bytes[i]) = r.address_range(op, x.device())?;
     }
     Ok(())
 }
@@ -156,6 +150,20 @@ impl<'a> L2Prefetch<'a> {
     /// All of `tensor`.
     pub fn whole(tensor: &'a Tensor) -> L2Prefetch<'a> {
         L2Prefetch { tensor, begin: 0, bytes: tensor.nbytes() }
+    }
+
+    /// The range as (address, bytes) for a kernel, after checking that the tensor is
+    /// contiguous, 16-byte aligned and on `device`.
+    pub(crate) fn address_range(&self, op: &str, device: &fk_runtime::Device) -> Result<(u64, i64)> {
+        let t = self.tensor;
+        if !t.device().same_as(device) {
+            return Err(Error::bad_input(op, format!("prefetch range {t:?} is on another device")));
+        }
+        if !t.is_contiguous() || t.ptr() % 16 != 0 {
+            return Err(Error::shape(op, format!("prefetch range {t:?} must be a contiguous, 16-byte aligned tensor")));
+        }
+        let begin = (self.begin / 16 * 16).min(t.nbytes() / 16 * 16);
+        Ok((t.ptr() + begin as u64, (self.bytes.min(t.nbytes() - begin) / 16 * 16) as i64))
     }
 }
 
