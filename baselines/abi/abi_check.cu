@@ -106,8 +106,7 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_skinny_gemm_params, conv_state_indices) FK_FIELD(fk_skinny_gemm_params, conv_state_rows)
               FK_FIELD(fk_skinny_gemm_params, conv_begin) FK_FIELD(fk_skinny_gemm_params, conv_dim)
               FK_FIELD(fk_skinny_gemm_params, conv_out_stride) FK_FIELD(fk_skinny_gemm_params, conv_width)
-              FK_FIELD(fk_skinny_gemm_params, conv_silu) FK_FIELD(fk_skinny_gemm_params, l2_prefetch)
-              FK_FIELD(fk_skinny_gemm_params, l2_prefetch_bytes))
+              FK_FIELD(fk_skinny_gemm_params, conv_silu))
     FK_STRUCT("prefill_attention", fk_prefill_attention_params,
               FK_FIELD(fk_prefill_attention_params, out) FK_FIELD(fk_prefill_attention_params, query)
               FK_FIELD(fk_prefill_attention_params, key) FK_FIELD(fk_prefill_attention_params, value)

@@ -41,10 +41,7 @@ constexpr int kUnroll = 4;  // U
 // issue-bound once loads are in flight.
 //
 // U: chunks per lane per round (kUnroll, or kWideUnroll for the split rows of one_round).
-// HINT: the launch carries L2 prefetch hints (only one-row launches honour them: the hints'
-// address math costs the kernel 3-8 registers, up to a quarter of the CTAs an SM holds, so
-// launches without hints run a variant without it).
-template <typename T, int M, int SPLIT, bool CONV, int U = kUnroll, bool HINT = false>
+template <typename T, int M, int SPLIT, bool CONV, int U = kUnroll>
 __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm_params p) {
     static_assert(kWarps % SPLIT == 0, "a CTA holds whole rows");
     constexpr int V = 16 / sizeof(T);
@@ -76,14 +73,6 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
             memcpy(&wv[u], &raw, sizeof(raw));
         }
     };
-    // The header's L2 hints (this GEMV's own weight, beyond what the resident CTAs hold in
-    // registers), requested before the wait so HBM streams them while the previous kernel runs
-    // on latency. Before this CTA's own loads: after them, the hints' address math is live
-    // beside the U loaded chunks (more registers still).
-    if constexpr (HINT) {
-#pragma unroll
-        for (int i = 0; i < FK_SKINNY_GEMM_MAX_PREFETCH; ++i) fk::l2_prefetch_share(p.l2_prefetch[i], p.l2_prefetch_bytes[i]);
-    }
     int k0 = (part * 32 + lane) * V;
     load_round(k0);
     if (settled) fk::pdl_grid_sync();
@@ -179,18 +168,18 @@ bool one_round(const fk_skinny_gemm_params* p, int elem_bytes) {
     return p->n <= 2 * int64_t(sm_count());
 }
 
-template <typename T, int M, bool CONV, bool HINT = false> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
+template <typename T, int M, bool CONV> cudaError_t launch_m(const fk_skinny_gemm_params* p, cudaStream_t stream) {
     if (split_rows(p, sizeof(T))) {
         FK_REQUIRE(p->n <= 0x7fffffff);
         if constexpr (M <= 2) {
             if (one_round(p, sizeof(T)))
-                return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV, kWideUnroll, HINT>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
+                return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV, kWideUnroll>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
         }
-        return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV, kUnroll, HINT>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
+        return fk::launch_pdl(skinny_gemm_kernel<T, M, kWarps, CONV>, dim3(static_cast<unsigned>(p->n)), dim3(kWarps * 32), 0, stream, *p);
     }
     const int64_t blocks = fk::ceil_div(p->n, kWarps);
     FK_REQUIRE(blocks <= 0x7fffffff);
-    return fk::launch_pdl(skinny_gemm_kernel<T, M, 1, CONV, kUnroll, HINT>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
+    return fk::launch_pdl(skinny_gemm_kernel<T, M, 1, CONV>, dim3(static_cast<unsigned>(blocks)), dim3(kWarps * 32), 0, stream, *p);
 }
 
 #if FK_SM90A
@@ -243,10 +232,7 @@ template <typename T, bool CONV> cudaError_t launch(const fk_skinny_gemm_params*
     if (use_stream(p, sizeof(T))) return launch_stream<T, CONV>(p, stream);
 #endif
     // One instantiation per row-count bucket keeps the accumulators in registers.
-    if (p->rows <= 1) {
-        const bool hinted = p->l2_prefetch_bytes[0] > 0 || p->l2_prefetch_bytes[1] > 0;
-        return hinted ? launch_m<T, 1, CONV, true>(p, stream) : launch_m<T, 1, CONV>(p, stream);
-    }
+    if (p->rows <= 1) return launch_m<T, 1, CONV>(p, stream);
     if (p->rows <= 2) return launch_m<T, 2, CONV>(p, stream);
     if (p->rows <= 4) return launch_m<T, 4, CONV>(p, stream);
     return launch_m<T, 8, CONV>(p, stream);
@@ -266,10 +252,6 @@ FK_OP_LAUNCHER(skinny_gemm)(const fk_skinny_gemm_params* p, cudaStream_t stream)
     FK_REQUIRE(p->k % v == 0 && p->x_stride % v == 0 && p->x_stride >= p->k && p->out_stride >= p->n);
     for (const void* ptr : {p->x, p->weight})
         FK_REQUIRE(reinterpret_cast<uintptr_t>(ptr) % 16 == 0);
-    for (int i = 0; i < FK_SKINNY_GEMM_MAX_PREFETCH; ++i) {
-        FK_REQUIRE(p->l2_prefetch_bytes[i] >= 0 && p->l2_prefetch_bytes[i] % 16 == 0);
-        FK_REQUIRE(reinterpret_cast<uintptr_t>(p->l2_prefetch[i]) % 16 == 0 && (p->l2_prefetch[i] || !p->l2_prefetch_bytes[i]));
-    }
     const bool conv = p->conv_state != nullptr;
     if (conv) {
         FK_REQUIRE(p->conv_out && p->conv_weight);

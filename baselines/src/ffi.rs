@@ -162,13 +162,8 @@ pub struct SkinnyGemmParams {
     pub conv_out_stride: i64,
     pub conv_width: i32,
     pub conv_silu: i32,
-    /// L2 prefetch hints (null/0: none; see the header).
-    pub l2_prefetch: [u64; SKINNY_GEMM_MAX_PREFETCH],
-    pub l2_prefetch_bytes: [i64; SKINNY_GEMM_MAX_PREFETCH],
 }
 
-/// `FK_SKINNY_GEMM_MAX_PREFETCH` of include/fk/ops/skinny_gemm.h.
-pub const SKINNY_GEMM_MAX_PREFETCH: usize = 2;
 /// `FK_SKINNY_GEMM_MAX_ROWS` of include/fk/ops/skinny_gemm.h.
 pub const SKINNY_GEMM_MAX_ROWS: usize = 8;
 /// `FK_SKINNY_GEMM_WEIGHT_SETTLED` of include/fk/ops/skinny_gemm.h.
@@ -692,11 +687,10 @@ mod tests {
 
     #[test]
     fn skinny_gemm_layout_and_max_rows() {
-        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags, conv_out, conv_weight, conv_bias, conv_state, conv_state_indices, conv_state_rows, conv_begin, conv_dim, conv_out_stride, conv_width, conv_silu, l2_prefetch, l2_prefetch_bytes]);
+        check_layout!("skinny_gemm", SkinnyGemmParams, [out, x, weight, bias, rows, n, k, x_stride, out_stride, dtype, flags, conv_out, conv_weight, conv_bias, conv_state, conv_state_indices, conv_state_rows, conv_begin, conv_dim, conv_out_stride, conv_width, conv_silu]);
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_ROWS {SKINNY_GEMM_MAX_ROWS}")));
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_WEIGHT_SETTLED {SKINNY_GEMM_WEIGHT_SETTLED}")));
         assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_STREAM {SKINNY_GEMM_STREAM}")));
-        assert!(include_str!("../include/fk/ops/skinny_gemm.h").contains(&format!("FK_SKINNY_GEMM_MAX_PREFETCH {SKINNY_GEMM_MAX_PREFETCH}")));
     }
 
     #[test]

@@ -4,7 +4,6 @@
 
 use crate::driver;
 use crate::error::{Error, Result};
-use crate::side_stream::SideStream;
 use crate::RawStream;
 use cudarc::driver::sys::{self, CUdevice_attribute as Attr};
 use cudarc::driver::{result, CudaContext, CudaStream};
@@ -31,7 +30,6 @@ pub struct Device {
 struct Inner {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
-    side: SideStream,
     info: DeviceInfo,
 }
 
@@ -90,7 +88,6 @@ impl Device {
         // SAFETY: called before this context allocates anything through cudarc.
         unsafe { ctx.disable_event_tracking() };
         let stream = cuda("cuStreamCreate", ctx.new_stream())?;
-        let side = SideStream::new(&ctx)?;
         keep_pool_memory(&ctx)?;
         let attr = |a| cuda("cuDeviceGetAttribute", ctx.attribute(a));
         let mut driver_version = 0;
@@ -107,7 +104,7 @@ impl Device {
             max_memory_clock_mhz: attr(Attr::CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE).unwrap_or(0) / 1000,
             driver_version,
         };
-        Ok(Device { inner: Arc::new(Inner { ctx, stream, side, info }) })
+        Ok(Device { inner: Arc::new(Inner { ctx, stream, info }) })
     }
 
     pub fn info(&self) -> &DeviceInfo {
@@ -121,19 +118,6 @@ impl Device {
 
     pub fn cuda_stream(&self) -> &Arc<CudaStream> {
         &self.inner.stream
-    }
-
-    /// Fork a side branch after the work enqueued so far ([`SideStream`]); returns the side
-    /// stream to launch on. [`Device::join_side`] must follow (a graph capture does it).
-    pub fn fork_side(&self) -> Result<RawStream> {
-        self.bind()?;
-        self.inner.side.fork(&self.inner.stream)
-    }
-
-    /// Make the device stream wait for all side work forked since the last join.
-    pub fn join_side(&self) -> Result<()> {
-        self.bind()?;
-        self.inner.side.join(&self.inner.stream)
     }
 
     pub fn context(&self) -> &Arc<CudaContext> {

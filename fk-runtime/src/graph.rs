@@ -29,13 +29,9 @@ impl Graph {
             .map_err(|e| Error::cuda("cuStreamBeginCapture", format!("{e:?}")))?;
         // No profiling events inside the capture (they would become graph nodes).
         let body_result = crate::profile::capturing(body);
-        // Side branches forked in the body rejoin the stream before the capture ends (an
-        // unjoined fork fails the capture); after a failed body too, which resets the fork.
-        let joined = device.join_side();
         // Always end the capture, even after a failure, so the stream leaves capture mode.
         let ended = stream.end_capture(sys::CUgraphInstantiate_flags(0));
         body_result?;
-        joined?;
         let graph = ended
             .map_err(|e| Error::cuda("cuStreamEndCapture / cuGraphInstantiate", format!("{e:?} (was something in the captured step not capturable?)")))?
             .ok_or_else(|| Error::cuda("cuStreamEndCapture", "the captured graph is empty"))?;

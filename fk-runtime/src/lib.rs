@@ -38,8 +38,6 @@ pub mod random_weights;
 #[cfg(feature = "cuda")]
 pub mod safetensors;
 #[cfg(feature = "cuda")]
-pub mod side_stream;
-#[cfg(feature = "cuda")]
 pub mod tensor;
 
 pub use dtype::DType;

@@ -6,80 +6,14 @@
 //! Recurrent states are the batch's rows of the state cache, read and written in place.
 
 use fk_baselines::ops::{
-    self, CausalConv1d, ConvStep, DecodeTokens, L2Prefetch, PrefillStates, ScanTokens, SelectiveScan,
-    SeqLens, StateSlots, StateUpdate,
+    self, CausalConv1d, ConvStep, DecodeTokens, PrefillStates, ScanTokens, SelectiveScan, SeqLens,
+    StateSlots, StateUpdate,
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
 use fk_linear_attn::{RecurrentMixer, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
-
-/// What a one-row decode step asks L2 to prefetch, so that HBM streams weights while the
-/// latency-bound kernels between the GEMVs run (x_proj, the state update, the norm). Byte
-/// counts, from the start of a weight, or with a negative count from its end; clipped to it.
-/// Hints only: results never depend on them.
-/// - `in_proj`, `out_proj`: the GEMV's own weight, hinted by its first CTAs before the PDL
-///   wait (the resident CTAs otherwise hold only their first loads in registers).
-/// - `aside_out_proj`: out_proj's weight, fetched on the side stream from when in_proj ends
-///   (during x_proj and the state update), so no kernel of the step waits for it; a kernel
-///   that prefetched it itself would be held until its requests leave the SM (run 56).
-/// - `aside_next`: the next weight of the step (the next layer's in_proj, or lm_head), on the
-///   side stream from when the state update ends (during out_proj, which reads L2, and the
-///   norm).
-///
-/// `FK_MAMBA_DECODE_PREFETCH` overrides the default for ablations: `off`, or `A,B,C,D` (MiB:
-/// `in_proj`, `out_proj`, `aside_out_proj`, `aside_next`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DecodePrefetch {
-    pub in_proj: i64,
-    pub out_proj: i64,
-    pub aside_out_proj: i64,
-    pub aside_next: i64,
-}
-
-impl DecodePrefetch {
-    pub const DEFAULT: DecodePrefetch = DecodePrefetch { in_proj: 0, out_proj: 0, aside_out_proj: i64::MAX, aside_next: 0 };
-    pub const OFF: DecodePrefetch = DecodePrefetch { in_proj: 0, out_proj: 0, aside_out_proj: 0, aside_next: 0 };
-
-    /// The default, or `FK_MAMBA_DECODE_PREFETCH`'s plan (read once per process).
-    pub fn configured() -> Result<DecodePrefetch> {
-        static PLAN: std::sync::OnceLock<std::result::Result<DecodePrefetch, String>> = std::sync::OnceLock::new();
-        let plan = PLAN.get_or_init(|| match std::env::var("FK_MAMBA_DECODE_PREFETCH") {
-            Ok(v) => DecodePrefetch::parse(&v),
-            Err(_) => Ok(DecodePrefetch::DEFAULT),
-        });
-        plan.clone().map_err(|e| Error::config(format!("FK_MAMBA_DECODE_PREFETCH: {e}")))
-    }
-
-    /// `off`, or `A,B,C,D` in MiB.
-    pub fn parse(v: &str) -> std::result::Result<DecodePrefetch, String> {
-        if v.trim() == "off" {
-            return Ok(DecodePrefetch::OFF);
-        }
-        let bad = || format!("{v:?} is neither `off` nor `A,B,C,D` (MiB)");
-        let mib: Vec<i64> = v.split(',').map(|x| x.trim().parse::<i32>().map(|m| i64::from(m) << 20)).collect::<std::result::Result<_, _>>().map_err(|_| bad())?;
-        match mib[..] {
-            [in_proj, out_proj, aside_out_proj, aside_next] => Ok(DecodePrefetch { in_proj, out_proj, aside_out_proj, aside_next }),
-            _ => Err(bad()),
-        }
-    }
-
-    /// The range for `bytes` of `weight` (none for 0; see the type).
-    fn range(weight: &Tensor, bytes: i64) -> Option<L2Prefetch<'_>> {
-        let len = bytes.unsigned_abs().min(weight.nbytes() as u64) as usize;
-        let begin = if bytes < 0 { weight.nbytes() - len } else { 0 };
-        (len > 0).then_some(L2Prefetch { tensor: weight, begin, bytes: len })
-    }
-
-    /// `range` on the side stream (nothing for none).
-    fn aside(weight: Option<&Tensor>, bytes: i64) -> Result<()> {
-        match weight.and_then(|w| DecodePrefetch::range(w, bytes)) {
-            Some(r) => fk_baselines::util::l2_prefetch_aside(r.tensor.device(), &[r]),
-            None => Ok(()),
-        }
-    }
-}
 
 /// The activations of one decode step of a mixer for a batch of `rows`, allocated once and
 /// shared by every layer (they run one after another), so a step launches kernels only and can
@@ -237,17 +171,11 @@ impl MambaMixer {
     /// overwritten with the mixer's output; row b's states are slot `slots[b]` of this layer's
     /// cache tensors (`conv` `[capacity, intermediate, k - 1]`, `ssm` `[capacity, intermediate,
     /// state_size]`), advanced in place; padding rows touch no state.
-    /// One-row steps ask L2 to prefetch weights ([`DecodePrefetch`]); `next` is the weight the
-    /// step streams after this mixer.
-    pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers, next: Option<&Tensor>) -> Result<()> {
+    pub fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
         let (i, r, n) = (self.intermediate_size(), self.time_step_rank, self.state_size);
-        let one_row = hidden.dim(0) == 1;
-        let plan = if one_row { DecodePrefetch::configured()? } else { DecodePrefetch::OFF };
         // in_proj with the conv step on its x columns in the GEMV's epilogue (one kernel).
         let step = ConvStep { conv: &self.conv(), begin: 0, state: conv, slots: Some(slots), conv_out: &b.xc, streamed: false };
-        let in_hint = DecodePrefetch::range(&self.in_proj.weight, plan.in_proj);
-        ops::linear_conv1d_update_hinted(ctx, hidden, &self.in_proj, &b.xz, &step, in_hint.as_slice())?;
-        DecodePrefetch::aside(Some(&self.out_proj.weight), plan.aside_out_proj)?;
+        ops::linear_conv1d_update(ctx, hidden, &self.in_proj, &b.xz, &step)?;
         let z = b.xz.narrow(1, i, i)?;
         ops::linear(ctx, &b.xc, &self.x_proj, &b.dbc)?;
         // At one or two rows, dt_proj inside the state update (one launch and one dependent
@@ -263,9 +191,7 @@ impl MambaMixer {
         let m = self.state_update(fuse);
         let tokens = DecodeTokens { x: &b.xc, dt: if fuse { &dt_in } else { &b.dt }, b: &b.dbc.narrow(1, r, n)?, c: &b.dbc.narrow(1, r + n, n)?, z: Some(&z) };
         ops::selective_state_update_slots(&ctx.ops, &m, &tokens, ssm, slots, &b.y)?;
-        DecodePrefetch::aside(next, plan.aside_next)?;
-        let out_hint = DecodePrefetch::range(&self.out_proj.weight, plan.out_proj);
-        ops::linear_prefetching(ctx, &b.y, &self.out_proj, hidden, out_hint.as_slice())
+        ops::linear(ctx, &b.y, &self.out_proj, hidden)
     }
 
     /// The decode step's SSM parameters; with `dt_proj`, the state update projects dt itself
@@ -310,11 +236,8 @@ impl SlotMixer for MambaMixer {
     fn decode_buffers(&self, dev: &Device, rows: usize, dtype: DType) -> Result<MixerDecodeBuffers> {
         MixerDecodeBuffers::new(dev, self, rows, dtype)
     }
-    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers, next: Option<&Tensor>) -> Result<()> {
-        MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs, next)
-    }
-    fn leading_weight(&self) -> Option<&Tensor> {
-        Some(&self.in_proj.weight)
+    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<()> {
+        MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs)
     }
 }
 
@@ -332,19 +255,5 @@ impl RecurrentMixer for MambaMixer {
     }
     fn flops_per_token(&self) -> u64 {
         self.projections().iter().map(|l| l.flops_per_row()).sum::<u64>() + 6 * self.a.numel() as u64
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::DecodePrefetch;
-
-    #[test]
-    fn decode_prefetch_plans_parse() {
-        assert_eq!(DecodePrefetch::parse("off").unwrap(), DecodePrefetch::OFF);
-        assert_eq!(DecodePrefetch::parse("16, 8,0,-4").unwrap(), DecodePrefetch { in_proj: 16 << 20, out_proj: 8 << 20, aside_out_proj: 0, aside_next: -(4 << 20) });
-        for bad in ["", "16", "1,2,3", "a,b,c,d", "1.5,0,0,0", "1,2,3,4,5"] {
-            assert!(DecodePrefetch::parse(bad).unwrap_err().contains("neither"), "{bad}");
-        }
     }
 }

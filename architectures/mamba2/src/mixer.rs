@@ -189,9 +189,7 @@ impl SlotMixer for Mamba2Mixer {
         Ok(MixerDecodeBuffers { zxbcdt: z(self.in_proj.out_features())?, xbc: z(self.conv_dim())?, y: z(self.intermediate_size())? })
     }
 
-    /// `_next` unused: Mamba-2's step streams its weights on the bulk-copy GEMV, whose own
-    /// pre-wait stages keep HBM busier (83 % of copy); side prefetches were not measured here.
-    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers, _next: Option<&Tensor>) -> Result<()> {
+    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<()> {
         let i = self.intermediate_size();
         // in_proj with the conv step on its xBC columns in the GEMV's epilogue (one kernel).
         let step = ConvStep { conv: &self.conv(), begin: i, state: conv, slots: Some(slots), conv_out: &b.xbc, streamed: true };

@@ -163,33 +163,6 @@ __host__ cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block,
     return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
 }
 
-// Ask L2 to fetch a share of [ptr, ptr + bytes) (16-byte aligned, bytes a multiple of 16): the
-// range is split over the grid's first min(gridDim.x, SM count) CTAs (on a fresh launch, about
-// one per SM: those resident from the start, each SM's bulk-copy unit issuing its part), warp
-// 0's lanes each issuing one bulk prefetch of up to kL2PrefetchPiece bytes per turn. Fire and
-// forget: the CTA neither waits for nor reads the data. But it cannot retire before its
-// requests have left the SM, which HBM paces: hint only what the launch itself reads, or what
-// is worth holding the launch for (run 56). Before sm_90 (no bulk prefetch) it does nothing.
-constexpr int64_t kL2PrefetchPiece = 32 << 10;
-__device__ __forceinline__ void l2_prefetch_share(const void* ptr, int64_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    unsigned sms;
-    asm("mov.u32 %0, %%nsmid;" : "=r"(sms));
-    const unsigned parts = min(gridDim.x, sms);
-    if (ptr == nullptr || bytes <= 0 || threadIdx.x >= 32 || blockIdx.x >= parts) return;
-    const int64_t units = bytes / 16, per_part = (units + parts - 1) / parts;
-    const int64_t begin = min(units, per_part * blockIdx.x) * 16, end = min(units, per_part * (blockIdx.x + 1)) * 16;
-    const char* base = static_cast<const char*>(ptr);
-    for (int64_t at = begin + threadIdx.x * kL2PrefetchPiece; at < end; at += 32 * kL2PrefetchPiece) {
-        const uint32_t size = static_cast<uint32_t>(min(kL2PrefetchPiece, end - at));
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(base + at), "r"(size) : "memory");
-    }
-#else
-    (void)ptr;
-    (void)bytes;
-#endif
-}
-
 // Record an offending row in an fk_status (see dtype.h).
 __device__ __forceinline__ void status_report(fk_status* s, int64_t row) {
     if (s == nullptr) return;

@@ -25,9 +25,8 @@ pub enum CaseParams {
     /// `split_tokens` 0: chosen by `DecodeSplits::for_device` for the device it runs on.
     PagedDecode { seqs: usize, heads: usize, kv_heads: usize, head_dim: usize, block_size: usize, max_len: usize, split_tokens: usize, uniform: bool },
     /// skinny_gemm: x [rows, k] (row stride k + x_pad) times weight [n, k]ᵀ, optional bias.
-    /// `stream`: ask for the streaming kernel (`WeightSource::StreamedParameter`). `hint`: the
-    /// launch carries L2 prefetch hints (the case's own weight and x), which must change nothing.
-    SkinnyGemm { rows: usize, n: usize, k: usize, bias: bool, x_pad: usize, stream: bool, hint: bool },
+    /// `stream`: ask for the streaming kernel (`WeightSource::StreamedParameter`).
+    SkinnyGemm { rows: usize, n: usize, k: usize, bias: bool, x_pad: usize, stream: bool },
     /// prefill_attention of sequences with `lens_q[b]` queries over `lens_k[b]` keys from `kv`;
     /// `portable` forces the portable (mma.sync) kernel where a faster one would be chosen.
     Prefill {
@@ -142,7 +141,7 @@ impl Case {
             CaseParams::ReshapeAndCache { fused, .. } => if *fused { "fused-kv" } else { "" }.into(),
             CaseParams::PagedDecode { block_size, split_tokens: 0, .. } => format!("block {block_size} split auto"),
             CaseParams::PagedDecode { block_size, split_tokens, .. } => format!("block {block_size} split {split_tokens}"),
-            CaseParams::SkinnyGemm { bias, stream, hint, .. } => [(*bias, "bias"), (*stream, "streamed"), (*hint, "L2 hints")].iter().filter(|(on, _)| *on).map(|(_, s)| *s).collect::<Vec<_>>().join(" "),
+            CaseParams::SkinnyGemm { bias, stream, .. } => [(*bias, "bias"), (*stream, "streamed")].iter().filter(|(on, _)| *on).map(|(_, s)| *s).collect::<Vec<_>>().join(" "),
             CaseParams::Prefill { window_left, kv, portable, .. } => {
                 let mut v = Vec::new();
                 if let Some(w) = window_left {
@@ -339,26 +338,21 @@ pub fn default_test_cases() -> Vec<Case> {
         // or of the stage, a bias, strided x; k 14336 in f32 is past its register bound
         // (fallback); a streamed request too small for it (2 MB).
         let skinny = [
-            (1, 4096, 4096, false, 0, false, false),
-            (1, 4096, 4096, false, 0, true, false),
-            (2, 17, 14336, true, 0, false, false),
-            (3, 100, 64, true, 0, false, false),
-            (5, 1001, 520, false, 0, false, false),
-            (8, 6144, 4096, false, 8, false, false),
-            (7, 333, 2048, true, 16, false, false),
-            (1, 192, 5120, false, 0, true, false),
-            (1, 2048, 2560, false, 0, false, false),
-            (1, 10243, 2560, true, 0, true, false),
-            (1, 1500, 8192, true, 0, true, false),
-            (1, 4097, 14336, false, 8, true, false),
-            // L2 hints: split rows loaded in one round (x_proj's shape), Mamba-1's out_proj,
-            // and one warp per row with bias.
-            (1, 192, 5120, false, 0, false, true),
-            (1, 2560, 5120, false, 0, false, true),
-            (1, 4097, 2560, true, 8, false, true),
+            (1, 4096, 4096, false, 0, false),
+            (1, 4096, 4096, false, 0, true),
+            (2, 17, 14336, true, 0, false),
+            (3, 100, 64, true, 0, false),
+            (5, 1001, 520, false, 0, false),
+            (8, 6144, 4096, false, 8, false),
+            (7, 333, 2048, true, 16, false),
+            (1, 192, 5120, false, 0, true),
+            (1, 2048, 2560, false, 0, false),
+            (1, 10243, 2560, true, 0, true),
+            (1, 1500, 8192, true, 0, true),
+            (1, 4097, 14336, false, 8, true),
         ];
-        for &(rows, n, k, bias, x_pad, stream, hint) in &skinny {
-            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows, n, k, bias, x_pad, stream, hint } });
+        for &(rows, n, k, bias, x_pad, stream) in &skinny {
+            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows, n, k, bias, x_pad, stream } });
         }
         // (batch, vocab, pad): Llama 3 / Qwen 2 / Gemma 3 vocabularies, strided and odd rows
         // (unaligned: scalar loads), tiny vocabularies (empty CTAs in the cluster), batch 1024.
@@ -381,7 +375,7 @@ pub fn llm_linear_bench_cases(s: &LlmShapes, rows: &[usize], dtype: DType) -> Ve
     let mut cases = Vec::new();
     for &r in rows {
         for (n, k) in [(q + 2 * kv, h), (h, q), (2 * i, h), (h, i), (s.vocab, h)] {
-            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows: r, n, k, bias: false, x_pad: 0, stream: false, hint: false } });
+            cases.push(Case { op: OpId::SkinnyGemm, dtype, params: CaseParams::SkinnyGemm { rows: r, n, k, bias: false, x_pad: 0, stream: false } });
         }
     }
     cases

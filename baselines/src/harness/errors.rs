@@ -105,7 +105,7 @@ pub fn error_trials() -> Vec<TestTrial> {
             ops::reshape_and_cache(&t(), &k, &k.duplicate().map_err(|e| e.to_string())?, &kv, &slots, &status).map_err(|e| e.to_string())?;
             expect_err(status.check("reshape_and_cache", |r| format!("token {r}")), "slot 64", |e| matches!(e, Error::BadInput { .. }), "token 1")
         }),
-        gpu_trial("errors/skinny_gemm too many rows, unaligned in_features, mismatched out, bad L2 hints", move |dev| {
+        gpu_trial("errors/skinny_gemm too many rows, unaligned in_features, mismatched out", move |dev| {
             let e = |r: fk_runtime::Result<Tensor>| r.map_err(|e| e.to_string());
             let w = e(Tensor::zeros(dev, &[32, 64], DType::BF16))?;
             let x9 = e(Tensor::zeros(dev, &[9, 64], DType::BF16))?;
@@ -118,14 +118,6 @@ pub fn error_trials() -> Vec<TestTrial> {
             let x2 = e(Tensor::zeros(dev, &[2, 64], DType::BF16))?;
             let o_bad = e(Tensor::zeros(dev, &[2, 31], DType::BF16))?;
             expect_err(ops::skinny_gemm(&t(), &x2, &w, None, &o_bad), "out [2, 31]", |e| matches!(e, Error::Shape { .. }), "out")?;
-            // L2 hints: at most two ranges, each a contiguous tensor.
-            let (x1, o1) = (e(Tensor::zeros(dev, &[1, 64], DType::BF16))?, e(Tensor::zeros(dev, &[1, 32], DType::BF16))?);
-            let src = ops::WeightSource::Parameter;
-            let three = [ops::L2Prefetch::whole(&w); 3];
-            expect_err(ops::skinny_gemm_hinted(&t(), &x1, &w, None, &o1, src, &three), "3 hints", |e| matches!(e, Error::BadInput { .. }), "at most 2")?;
-            let strided = w.narrow(1, 0, 32).map_err(|e| e.to_string())?;
-            let view = [ops::L2Prefetch::whole(&strided)];
-            expect_err(ops::skinny_gemm_hinted(&t(), &x1, &w, None, &o1, src, &view), "strided hint", |e| matches!(e, Error::Shape { .. }), "contiguous")?;
             // ops::linear routes 9 rows to cuBLASLt and 1 row to skinny_gemm: both work.
             let ctx = crate::Context::new(dev, t()).map_err(|e| e.to_string())?;
             let lin = fk_runtime::Linear::new(w.clone(), None).map_err(|e| e.to_string())?;

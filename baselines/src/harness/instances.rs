@@ -231,7 +231,7 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
                 reference: None,
             })
         }
-        CaseParams::SkinnyGemm { rows, n, k, bias, x_pad, stream, hint } => super::skinny::instance(dev, dtype, rows, n, k, bias, x_pad, stream, hint, rng)?,
+        CaseParams::SkinnyGemm { rows, n, k, bias, x_pad, stream } => super::skinny::instance(dev, dtype, rows, n, k, bias, x_pad, stream, rng)?,
         CaseParams::Prefill { lens_q, lens_k, heads, kv_heads, head_dim, causal, window_left, kv, portable } => {
             let mask = reference::AttnMask { causal, window_left };
             Box::new(super::prefill::instantiate_prefill(dev, dtype, rng, &lens_q, &lens_k, heads, kv_heads, head_dim, mask, kv, portable)?)

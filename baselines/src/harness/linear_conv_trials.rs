@@ -26,8 +26,6 @@ struct Shape {
     width: usize,
     bias: bool,
     slots: Option<(usize, usize)>,
-    /// The fused call carries L2 prefetch hints over its weight (they must change nothing).
-    hint: bool,
 }
 
 fn fused_equals_two_ops(dev: &Device, dtype: DType, s: Shape) -> R<()> {
@@ -60,8 +58,7 @@ fn fused_equals_two_ops(dev: &Device, dtype: DType, s: Shape) -> R<()> {
             e(conv_out.poison())?;
             if fused {
                 let step = ConvStep { conv: &conv, begin: s.begin, state: &cache, slots: slots.as_ref(), conv_out: &conv_out, streamed: s.k == 1024 };
-                let hints = [ops::L2Prefetch::whole(&lin.weight)];
-                e(ops::linear_conv1d_update_hinted(&ctx, &x, &lin, &out, &step, if s.hint { &hints } else { &[] }))?;
+                e(ops::linear_conv1d_update(&ctx, &x, &lin, &out, &step))?;
             } else {
                 // The same GEMV kernel as the fused call, so the two agree bit for bit.
                 e(if s.k == 1024 { ops::linear_streamed(&ctx, &x, &lin, &out) } else { ops::linear(&ctx, &x, &lin, &out) })?;
@@ -91,7 +88,7 @@ fn fused_equals_two_ops(dev: &Device, dtype: DType, s: Shape) -> R<()> {
 }
 
 pub(super) fn linear_conv_trials() -> Vec<TestTrial> {
-    let base = Shape { rows: 1, n: 96, k: 256, begin: 0, dim: 64, width: 4, bias: false, slots: None, hint: false };
+    let base = Shape { rows: 1, n: 96, k: 256, begin: 0, dim: 64, width: 4, bias: false, slots: None };
     let shapes = [
         // Mamba-1-like: conv on the first half (x), then z; one warp per row.
         Shape { n: 2048, k: 512, dim: 1024, ..base },
@@ -108,9 +105,6 @@ pub(super) fn linear_conv_trials() -> Vec<TestTrial> {
         Shape { n: 4100, k: 1024, begin: 1000, dim: 2048, slots: Some((1, 3)), ..base },
         // One row, k 2560 (Mamba-1's in_proj): a warp walks its row in 2.5 rounds of loads.
         Shape { n: 1024, k: 2560, begin: 256, dim: 512, ..base },
-        // The same and a split-row shape with L2 hints over the weight (Mamba-1's decode), by slot.
-        Shape { n: 1024, k: 2560, begin: 256, dim: 512, slots: Some((1, 3)), hint: true, ..base },
-        Shape { n: 96, k: 4096, begin: 32, dim: 40, width: 2, hint: true, ..base },
         // Three rows: linear (cuBLASLt) then causal_conv1d_update, by slot with a padding row.
         Shape { rows: 3, n: 512, k: 256, begin: 64, dim: 256, slots: Some((2, 5)), ..base },
     ];
@@ -118,15 +112,14 @@ pub(super) fn linear_conv_trials() -> Vec<TestTrial> {
     for dtype in DType::FLOATS {
         for s in shapes {
             let label = format!(
-                "linear_conv1d_update/= linear then causal_conv1d_update/{dtype}/rows {} [{}, {}] conv {}..{} w{}{}{}",
+                "linear_conv1d_update/= linear then causal_conv1d_update/{dtype}/rows {} [{}, {}] conv {}..{} w{}{}",
                 s.rows,
                 s.n,
                 s.k,
                 s.begin,
                 s.begin + s.dim,
                 s.width,
-                s.slots.map_or(String::new(), |(l, c)| format!(" slots {l} of {}", c)),
-                if s.hint { " L2 hints" } else { "" }
+                s.slots.map_or(String::new(), |(l, c)| format!(" slots {l} of {}", c))
             );
             v.push(gpu_trial(label, move |dev| fused_equals_two_ops(dev, dtype, s)));
         }

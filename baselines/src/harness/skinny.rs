@@ -15,7 +15,6 @@ pub(super) struct SkinnyInst {
     n: usize,
     k: usize,
     stream: bool,
-    hint: bool,
     x: Tensor,
     weight: Tensor,
     bias: Option<Tensor>,
@@ -27,7 +26,7 @@ pub(super) struct SkinnyInst {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn instance(dev: &Device, dtype: DType, rows: usize, n: usize, k: usize, bias: bool, x_pad: usize, stream: bool, hint: bool, rng: &mut Rng) -> Result<Box<dyn Checked>> {
+pub(super) fn instance(dev: &Device, dtype: DType, rows: usize, n: usize, k: usize, bias: bool, x_pad: usize, stream: bool, rng: &mut Rng) -> Result<Box<dyn Checked>> {
     let width = k + x_pad;
     // Inputs of unit scale and weights of std 1/sqrt(k): outputs of unit scale, as in a model.
     let hx_full = random(rng, rows * width, 0.0, 1.0, dtype);
@@ -41,7 +40,6 @@ pub(super) fn instance(dev: &Device, dtype: DType, rows: usize, n: usize, k: usi
         n,
         k,
         stream,
-        hint,
         x: x_full.narrow(1, 0, k)?,
         weight: upload(dev, &hw, &[n, k], dtype)?,
         bias: hb.as_ref().map(|b| upload(dev, b, &[n], dtype)).transpose()?,
@@ -67,14 +65,6 @@ impl Workload for SkinnyInst {
         } else {
             ops::WeightSource::Any
         };
-        if self.hint {
-            // Hints over the op's own weight (a range it is reading meanwhile: a hint must never
-            // change a result, whatever it covers): all of it, and its back half from an
-            // unaligned byte (rounded down) to past its end (clipped).
-            let w = &self.weight;
-            let hints = [ops::L2Prefetch::whole(w), ops::L2Prefetch { tensor: w, begin: w.nbytes() / 2 + 7, bytes: usize::MAX }];
-            return ops::skinny_gemm_hinted(table, &self.x, &self.weight, self.bias.as_ref(), &self.out, source, &hints);
-        }
         ops::skinny_gemm_with(table, &self.x, &self.weight, self.bias.as_ref(), &self.out, source)
     }
     fn check(&mut self) -> std::result::Result<(), String> {

@@ -3,7 +3,7 @@
 
 use super::{as_rows, launch, require_float, require_no_overlap, require_same_device, require_same_dtype};
 use crate::context::Context;
-use crate::ffi::{SkinnyGemmParams, SKINNY_GEMM_MAX_PREFETCH, SKINNY_GEMM_MAX_ROWS, SKINNY_GEMM_STREAM, SKINNY_GEMM_WEIGHT_SETTLED};
+use crate::ffi::{SkinnyGemmParams, SKINNY_GEMM_MAX_ROWS, SKINNY_GEMM_STREAM, SKINNY_GEMM_WEIGHT_SETTLED};
 use crate::table::{OpId, OpTable};
 use fk_runtime::linear::Linear;
 use fk_runtime::{Error, Result, Tensor};
@@ -31,26 +31,8 @@ pub enum WeightSource {
 
 /// [`skinny_gemm`] with the weight's [`WeightSource`] stated.
 pub fn skinny_gemm_with(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource) -> Result<()> {
-    skinny_gemm_hinted(table, x, weight, bias, out, source, &[])
-}
-
-/// [`skinny_gemm_with`] asking L2 to prefetch `hints` (at most [`SKINNY_GEMM_MAX_PREFETCH`]
-/// ranges; honoured by one-row launches, see [`L2Prefetch`]).
-pub fn skinny_gemm_hinted(table: &OpTable, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, out: &Tensor, source: WeightSource, hints: &[L2Prefetch]) -> Result<()> {
-    let mut p = skinny_params(x, weight, bias, out, source)?;
-    set_l2_hints("skinny_gemm", &mut p, x, hints)?;
+    let p = skinny_params(x, weight, bias, out, source)?;
     launch(table, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {weight:?}, out {out:?}"))
-}
-
-/// Writes `hints` into `p`: each must be a contiguous, 16-byte aligned tensor on `x`'s device.
-pub(crate) fn set_l2_hints(op: &str, p: &mut SkinnyGemmParams, x: &Tensor, hints: &[L2Prefetch]) -> Result<()> {
-    if hints.len() > SKINNY_GEMM_MAX_PREFETCH {
-        return Err(Error::bad_input(op, format!("{} prefetch ranges; at most {SKINNY_GEMM_MAX_PREFETCH}", hints.len())));
-    }
-    for (i, r) in hints.iter().enumerate() {
-        (p.l2_prefetch[i], p.l2_prefetch_bytes[i]) = r.address_range(op, x.device())?;
-    }
-    Ok(())
 }
 
 /// The checked launch parameters of a [`skinny_gemm_with`] call (no epilogue).
@@ -133,48 +115,6 @@ pub fn takes_skinny_path(x: &Tensor, lin: &Linear) -> bool {
 /// can replace it) for decode-sized inputs, cuBLASLt otherwise.
 pub fn linear(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor) -> Result<()> {
     linear_from(ctx, x, lin, out, WeightSource::Parameter)
-}
-
-/// A weight range a one-row GEMV may ask L2 to fetch before its PDL wait (`l2_prefetch` of
-/// include/fk/ops/skinny_gemm.h; meant for the GEMV's own weight): `bytes` of contiguous
-/// `tensor` from byte `begin` (both rounded down to 16 bytes, clipped to the tensor). A hint:
-/// results never depend on it.
-#[derive(Clone, Copy, Debug)]
-pub struct L2Prefetch<'a> {
-    pub tensor: &'a Tensor,
-    pub begin: usize,
-    pub bytes: usize,
-}
-
-impl<'a> L2Prefetch<'a> {
-    /// All of `tensor`.
-    pub fn whole(tensor: &'a Tensor) -> L2Prefetch<'a> {
-        L2Prefetch { tensor, begin: 0, bytes: tensor.nbytes() }
-    }
-
-    /// The range as (address, bytes) for a kernel, after checking that the tensor is
-    /// contiguous, 16-byte aligned and on `device`.
-    pub(crate) fn address_range(&self, op: &str, device: &fk_runtime::Device) -> Result<(u64, i64)> {
-        let t = self.tensor;
-        if !t.device().same_as(device) {
-            return Err(Error::bad_input(op, format!("prefetch range {t:?} is on another device")));
-        }
-        if !t.is_contiguous() || t.ptr() % 16 != 0 {
-            return Err(Error::shape(op, format!("prefetch range {t:?} must be a contiguous, 16-byte aligned tensor")));
-        }
-        let begin = (self.begin / 16 * 16).min(t.nbytes() / 16 * 16);
-        Ok((t.ptr() + begin as u64, (self.bytes.min(t.nbytes() - begin) / 16 * 16) as i64))
-    }
-}
-
-/// [`linear`] that, on the one-row `skinny_gemm` path, asks L2 to prefetch `hints` before
-/// waiting for the previous kernel ([`skinny_gemm_hinted`]); the cuBLASLt path ignores them.
-pub fn linear_prefetching(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, hints: &[L2Prefetch]) -> Result<()> {
-    if takes_skinny_path(x, lin) && out.rank() == 2 {
-        skinny_gemm_hinted(&ctx.ops, x, &lin.weight, lin.bias.as_ref(), out, WeightSource::Parameter, hints)
-    } else {
-        lin.forward_into(&ctx.gemm, x, out)
-    }
 }
 
 /// [`linear`] whose decode rows ask for the streaming GEMV ([`WeightSource::StreamedParameter`]).

@@ -5,7 +5,7 @@
 //! the result is the two ops' (the epilogue convolves the same rounded in_proj output).
 
 use super::conv1d::{conv_update, conv_update_params};
-use super::linear::{set_l2_hints, skinny_params, takes_skinny_path, L2Prefetch, WeightSource};
+use super::linear::{skinny_params, takes_skinny_path, WeightSource};
 use super::{launch, linear, CausalConv1d, StateSlots};
 use crate::context::Context;
 use crate::table::OpId;
@@ -29,12 +29,6 @@ pub struct ConvStep<'a> {
 /// `out = x · lin.weightᵀ (+ bias)`, then `causal_conv1d_update(out[:, begin..begin + dim])`
 /// into `step.conv_out`, rolling `step.state`.
 pub fn linear_conv1d_update(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, step: &ConvStep) -> Result<()> {
-    linear_conv1d_update_hinted(ctx, x, lin, out, step, &[])
-}
-
-/// [`linear_conv1d_update`] whose one-row GEMV asks L2 to prefetch `hints` before its PDL wait
-/// (see [`L2Prefetch`]; ignored on the other paths).
-pub fn linear_conv1d_update_hinted(ctx: &Context, x: &Tensor, lin: &Linear, out: &Tensor, step: &ConvStep, hints: &[L2Prefetch]) -> Result<()> {
     const OP: &str = "linear_conv1d_update";
     let dim = step.conv.weight.dim(0);
     if out.rank() != 2 || step.begin + dim > out.dim(1) {
@@ -64,6 +58,5 @@ pub fn linear_conv1d_update_hinted(ctx: &Context, x: &Tensor, lin: &Linear, out:
     p.conv_out_stride = c.out_stride;
     p.conv_width = c.width;
     p.conv_silu = c.silu;
-    set_l2_hints(OP, &mut p, x, hints)?;
     launch(&ctx.ops, OpId::SkinnyGemm, x.device(), &p, || format!("x {x:?}, weight {:?}, out {out:?}, conv channels from {}", lin.weight, step.begin))
 }

@@ -31,8 +31,8 @@ pub use attention::{prefill_attention, prefill_attention_checked, prefill_attent
 pub(crate) use attention::{prefill_attention_impl, PrefillKernel};
 pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
-pub use linear::{linear, linear_gelu_tanh, linear_prefetching, linear_streamed, skinny_gemm, skinny_gemm_hinted, skinny_gemm_with, takes_skinny_path, L2Prefetch, WeightSource};
-pub use linear_conv::{linear_conv1d_update, linear_conv1d_update_hinted, ConvStep};
+pub use linear::{linear, linear_gelu_tanh, linear_streamed, skinny_gemm, skinny_gemm_with, takes_skinny_path, WeightSource};
+pub use linear_conv::{linear_conv1d_update, ConvStep};
 pub use moe::{
     fused_experts, fused_moe, fused_moe_block_size, moe_align_block_size, moe_align_block_size_checked, moe_sum, topk_softmax, MoeAlignment, MoeGemm,
     MoeWorkspace,

@@ -20,17 +20,8 @@ pub trait SlotMixer {
     /// finite.
     fn decode_buffers(&self, dev: &Device, rows: usize, dtype: DType) -> Result<Self::Buffers>;
     /// `hidden` `[rows, hidden]` in, the mixer's output written back into it; row b's states
-    /// are row `slots[b]` of `conv` and `ssm` (the layer's whole cache tensors). `next` is the
-    /// weight the step streams after this mixer (the next layer's [`leading_weight`], or
-    /// lm_head's): a mixer may ask L2 to prefetch some of it (a hint; results never depend on it).
-    ///
-    /// [`leading_weight`]: SlotMixer::leading_weight
-    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &Self::Buffers, next: Option<&Tensor>) -> Result<()>;
-    /// The first weight this mixer's decode step streams (its in_proj's), for the layer before
-    /// to prefetch; `None`: nothing to offer.
-    fn leading_weight(&self) -> Option<&Tensor> {
-        None
-    }
+    /// are row `slots[b]` of `conv` and `ssm` (the layer's whole cache tensors).
+    fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &Self::Buffers) -> Result<()>;
 }
 
 pub struct DecodeBuffers<B> {
@@ -112,15 +103,9 @@ impl<M: SlotMixer> ResidualStack<'_, M> {
             } else {
                 ops::fused_add_rms_norm(&ctx.ops, &bufs.hidden, &bufs.residual, norm, self.eps)?;
             }
-            let next = match self.blocks.get(l + 1) {
-                Some((_, m)) => m.leading_weight(),
-                None => Some(&self.lm_head.weight),
-            };
-            mixer.decode_slots(ctx, &bufs.hidden, cache.conv(l)?, cache.ssm(l)?, &bufs.slots, &bufs.mixer, next)?;
+            mixer.decode_slots(ctx, &bufs.hidden, cache.conv(l)?, cache.ssm(l)?, &bufs.slots, &bufs.mixer)?;
         }
         ops::fused_add_rms_norm(&ctx.ops, &bufs.hidden, &bufs.residual, self.norm_f, self.eps)?;
-        ops::linear(ctx, &bufs.hidden, self.lm_head, &bufs.logits)?;
-        // Mixers may have forked side work (L2 prefetches): the step ends after it.
-        bufs.hidden.device().join_side()
+        ops::linear(ctx, &bufs.hidden, self.lm_head, &bufs.logits)
     }
 }

@@ -22,17 +22,7 @@
  * state_rows, out_stride, width and silu: the same result as the two ops one after the other.
  * Each column's conv step is done by the lane that stored the column, so a Mamba mixer's
  * decode in_proj and conv are one kernel instead of two (one launch and one round trip of
- * the conv input through memory fewer per layer).
- * L2 prefetch hints (l2_prefetch_bytes[i] > 0): ranges [l2_prefetch[i], + l2_prefetch_bytes[i])
- * requested into L2 before the kernel's PDL wait by the grid's first CTAs (about one per SM),
- * with sm_90 bulk prefetches. Honoured by one-row launches of the register kernel on sm_90+;
- * ignored otherwise (more rows, the streaming kernel, older GPUs). Meant for the launch's own
- * settled weight: a GEMV launched early behind a latency-bound kernel holds only its first
- * loads in registers; the hint streams the rest of the weight (its later waves' rows too)
- * through the wait. A CTA cannot retire before its prefetches leave the SM, so hinting a
- * weight some later launch reads puts that fetch on this launch's path (run 56). A hint only:
- * no result changes, whatever the ranges hold. Each range 16-byte aligned, its bytes a
- * multiple of 16. */
+ * the conv input through memory fewer per layer). */
 #pragma once
 #include "fk/dtype.h"
 #include "fk/ops/causal_conv1d.h"
@@ -40,7 +30,6 @@
 #define FK_SKINNY_GEMM_MAX_ROWS 8
 #define FK_SKINNY_GEMM_WEIGHT_SETTLED 1
 #define FK_SKINNY_GEMM_STREAM 2
-#define FK_SKINNY_GEMM_MAX_PREFETCH 2
 
 typedef struct fk_skinny_gemm_params {
     void* out;            /* [rows, n], row stride out_stride */
@@ -66,7 +55,4 @@ typedef struct fk_skinny_gemm_params {
     int64_t conv_out_stride;
     int32_t conv_width;                /* 2 ..= FK_CAUSAL_CONV1D_MAX_WIDTH */
     int32_t conv_silu;
-    /* L2 prefetch hints; NULL/0: none. */
-    const void* l2_prefetch[FK_SKINNY_GEMM_MAX_PREFETCH];
-    int64_t l2_prefetch_bytes[FK_SKINNY_GEMM_MAX_PREFETCH];
 } fk_skinny_gemm_params;
