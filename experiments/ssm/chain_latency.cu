@@ -8,6 +8,8 @@
 //   serial     plain launches: each kernel starts after the previous one has drained
 //   pdl        programmatic dependent launch, griddepcontrol.wait then launch_dependents at the
 //              start of each kernel (what the baselines do: fk::pdl_grid_sync)
+//   pdl_late   the same, but launch_dependents after the stage's store (the next grid's CTAs
+//              are not resident and waiting while this one runs)
 //   flag       programmatic launch, but no griddepcontrol.wait: each CTA spins (acquire) on a
 //              counter the previous stage's CTAs increment (release) after their stores; the
 //              next launch is released once the inputs are in
@@ -36,8 +38,9 @@
 
 constexpr int kStages = 64, kThreads = 128, kMaxGrid = 4096;
 
-enum Mode { kSerial, kPdl, kFlag, kPersistent };
-const char* kModeNames[] = {"serial", "pdl", "flag", "persistent"};
+enum Mode { kSerial, kPdl, kPdlLate, kFlag, kPersistent };
+const char* kModeNames[] = {"serial", "pdl", "pdl_late", "flag", "persistent"};
+constexpr int kModes = 5;
 
 // buf: [kStages + 1][kMaxGrid] ints; flags: [kStages + 1] counters.
 __device__ __forceinline__ int ld_acquire(const int* p) {
@@ -60,10 +63,8 @@ __device__ __forceinline__ void stage_work(int* buf, int s, int grid) {
 }
 
 template <Mode M> __global__ void __launch_bounds__(kThreads) stage_kernel(int* buf, int* flags, int s, int grid) {
-    if constexpr (M == kPdl) {
-        asm volatile("griddepcontrol.wait;" ::: "memory");
-        asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-    }
+    if constexpr (M == kPdl || M == kPdlLate) asm volatile("griddepcontrol.wait;" ::: "memory");
+    if constexpr (M == kPdl) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
     if constexpr (M == kFlag) {
         if (threadIdx.x == 0 && s > 0)
             while (ld_acquire(flags + s - 1) < grid) {
@@ -72,6 +73,10 @@ template <Mode M> __global__ void __launch_bounds__(kThreads) stage_kernel(int* 
         asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
     }
     stage_work(buf, s, grid);
+    if constexpr (M == kPdlLate) {
+        __syncthreads();
+        asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+    }
     if constexpr (M == kFlag) {
         if (threadIdx.x == 0) red_release(flags + s, 1);
     }
@@ -111,6 +116,7 @@ cudaGraphExec_t capture(Mode m, int grid, int* buf, int* flags, cudaStream_t st)
             cfg.numAttrs = m == kSerial ? 0 : 1;
             if (m == kSerial) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kSerial>, buf, flags, s, grid));
             if (m == kPdl) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kPdl>, buf, flags, s, grid));
+            if (m == kPdlLate) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kPdlLate>, buf, flags, s, grid));
             if (m == kFlag) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kFlag>, buf, flags, s, grid));
         }
     }
@@ -140,7 +146,7 @@ int main() {
     const int grids[] = {sms, 192, 2 * sms, 2560};
     bool first = true, all_ok = true;
     for (int grid : grids) {
-        for (int mi = 0; mi < 4; ++mi) {
+        for (int mi = 0; mi < kModes; ++mi) {
             const Mode m = static_cast<Mode>(mi);
             // The persistent barrier needs the whole grid resident: 16 CTAs of 128 threads per SM.
             if (m == kPersistent && grid > 16 * sms) continue;
