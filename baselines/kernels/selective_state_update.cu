@@ -223,10 +223,6 @@ template <typename T, int LPR, int VPL, bool SETTLED>
 __global__ void __launch_bounds__(kThreads) update_vec_proj_kernel(const fk_selective_state_update_params p) {
     constexpr int N = 4 * LPR * VPL;
     if constexpr (!SETTLED) fk::pdl_grid_sync();
-    // Settled: let the next grid (out_proj's GEMV) launch now, before this grid waits for
-    // x_proj, so its resident CTAs request their weight rows while x_proj and this kernel run
-    // on latency (they still wait for this grid's completion before reading y).
-    if constexpr (SETTLED) fk::pdl_launch_dependents();
     const int lane = threadIdx.x % LPR;
     StateRow<T> r(p, static_cast<int64_t>(blockIdx.x) * (kThreads / LPR) + threadIdx.x / LPR);
     float4 s[VPL], a[VPL];
@@ -243,7 +239,7 @@ __global__ void __launch_bounds__(kThreads) update_vec_proj_kernel(const fk_sele
     }
     ProjDtVec<T, LPR> proj;
     proj.load(p, r, lane);
-    if constexpr (SETTLED) fk::pdl_wait();
+    if constexpr (SETTLED) fk::pdl_grid_sync();
     fk::Packed<T, 4> bv[VPL], cv[VPL];
     T xt = fk::from_float<T>(0.f), zt = fk::from_float<T>(0.f);
     if (r.valid) {

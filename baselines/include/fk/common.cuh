@@ -144,20 +144,6 @@ __device__ __forceinline__ void pdl_grid_sync() {
 #endif
 }
 
-// The two halves of pdl_grid_sync, for a kernel that lets the next grid launch before it
-// waits itself (see update_vec_proj_kernel): the next grid's own wait still orders it after
-// this grid's completion, which follows this grid's wait.
-__device__ __forceinline__ void pdl_launch_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-
 // Launch `kernel` allowing programmatic dependent launch: its CTAs may be scheduled while the
 // previous kernel's last CTAs still run (instead of after a full drain), which hides the
 // launch gap between the small back-to-back kernels of a decode step. Only for kernels that
