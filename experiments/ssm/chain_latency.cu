@@ -15,6 +15,10 @@
 //              next launch is released once the inputs are in
 //   persistent one kernel, the stages separated by a grid-wide barrier (counter + spin): the
 //              floor of any persistent decode kernel's synchronisation
+// A second table replays Mamba-1's decode step pattern instead, 64 layers of five stages with
+// the step's grids (the norm's 1 CTA, in_proj's 2560, x_proj's 192, the state update's 160,
+// out_proj's 2560), by plain launches, PDL everywhere, or PDL except on the two 2560-CTA
+// stages (mode "pdl_small": uniform chains of 2560-CTA grids were slower with PDL).
 // Every replay starts from zeroed buffers and counters (memset nodes) and stage s adds 1 to
 // what it read, so the last stage must read kStages - 1 everywhere: the program checks it (a
 // stale read would show a smaller value). Times: CUDA events around 50 replays after 10
@@ -37,12 +41,14 @@
     } while (0)
 
 constexpr int kStages = 64, kThreads = 128, kMaxGrid = 4096;
+constexpr int kPatternLayers = 64, kPatternStages = 5 * kPatternLayers;
+constexpr int kMaxStages = kPatternStages;
 
 enum Mode { kSerial, kPdl, kPdlLate, kFlag, kPersistent };
 const char* kModeNames[] = {"serial", "pdl", "pdl_late", "flag", "persistent"};
 constexpr int kModes = 5;
 
-// buf: [kStages + 1][kMaxGrid] ints; flags: [kStages + 1] counters.
+// buf: [kMaxStages + 1][kMaxGrid] ints; flags: [kMaxStages + 1] counters.
 __device__ __forceinline__ int ld_acquire(const int* p) {
     int v;
     asm volatile("ld.acquire.gpu.global.b32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
@@ -53,26 +59,27 @@ __device__ __forceinline__ void red_release(int* p, int v) {
 }
 __device__ __forceinline__ int ld_cg(const int* p) { return __ldcg(p); }
 
-// One stage's work for this CTA: read a value another CTA of the previous stage wrote, add 1.
-__device__ __forceinline__ void stage_work(int* buf, int s, int grid) {
+// One stage's work for this CTA: read a value a CTA of the previous stage (prev CTAs) wrote,
+// add 1.
+__device__ __forceinline__ void stage_work(int* buf, int s, int prev) {
     if (threadIdx.x == 0) {
-        const int src = (blockIdx.x * 7 + 3) % grid;
+        const int src = (blockIdx.x * 7 + 3) % prev;
         const int v = s == 0 ? 0 : ld_cg(buf + (s - 1) * kMaxGrid + src) + 1;
         buf[s * kMaxGrid + blockIdx.x] = v;
     }
 }
 
-template <Mode M> __global__ void __launch_bounds__(kThreads) stage_kernel(int* buf, int* flags, int s, int grid) {
+template <Mode M> __global__ void __launch_bounds__(kThreads) stage_kernel(int* buf, int* flags, int s, int prev) {
     if constexpr (M == kPdl || M == kPdlLate) asm volatile("griddepcontrol.wait;" ::: "memory");
     if constexpr (M == kPdl) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
     if constexpr (M == kFlag) {
         if (threadIdx.x == 0 && s > 0)
-            while (ld_acquire(flags + s - 1) < grid) {
+            while (ld_acquire(flags + s - 1) < prev) {
             }
         __syncthreads();
         asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
     }
-    stage_work(buf, s, grid);
+    stage_work(buf, s, prev);
     if constexpr (M == kPdlLate) {
         __syncthreads();
         asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
@@ -95,16 +102,18 @@ __global__ void __launch_bounds__(kThreads) persistent_kernel(int* buf, int* fla
     }
 }
 
-cudaGraphExec_t capture(Mode m, int grid, int* buf, int* flags, cudaStream_t st) {
+// grids[s]: stage s's CTAs. pdl_big: launch stages of >= 2560 CTAs with PDL too.
+cudaGraphExec_t capture(Mode m, const std::vector<int>& grids, bool pdl_big, int* buf, int* flags, cudaStream_t st) {
     cudaGraph_t g;
     CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-    CHECK(cudaMemsetAsync(buf, 0, sizeof(int) * (kStages + 1) * kMaxGrid, st));
-    CHECK(cudaMemsetAsync(flags, 0, sizeof(int) * (kStages + 1), st));
+    CHECK(cudaMemsetAsync(buf, 0, sizeof(int) * (kMaxStages + 1) * kMaxGrid, st));
+    CHECK(cudaMemsetAsync(flags, 0, sizeof(int) * (kMaxStages + 1), st));
     if (m == kPersistent) {
-        persistent_kernel<<<grid, kThreads, 0, st>>>(buf, flags, grid);
+        persistent_kernel<<<grids[0], kThreads, 0, st>>>(buf, flags, grids[0]);
         CHECK(cudaGetLastError());
     } else {
-        for (int s = 0; s < kStages; ++s) {
+        for (size_t s = 0; s < grids.size(); ++s) {
+            const int grid = grids[s], prev = s == 0 ? 1 : grids[s - 1];
             cudaLaunchConfig_t cfg = {};
             cfg.gridDim = dim3(grid);
             cfg.blockDim = dim3(kThreads);
@@ -113,11 +122,12 @@ cudaGraphExec_t capture(Mode m, int grid, int* buf, int* flags, cudaStream_t st)
             attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
             attr[0].val.programmaticStreamSerializationAllowed = 1;
             cfg.attrs = attr;
-            cfg.numAttrs = m == kSerial ? 0 : 1;
-            if (m == kSerial) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kSerial>, buf, flags, s, grid));
-            if (m == kPdl) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kPdl>, buf, flags, s, grid));
-            if (m == kPdlLate) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kPdlLate>, buf, flags, s, grid));
-            if (m == kFlag) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kFlag>, buf, flags, s, grid));
+            cfg.numAttrs = m == kSerial || (!pdl_big && grid >= 2560) ? 0 : 1;
+            const int si = static_cast<int>(s);
+            if (m == kSerial) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kSerial>, buf, flags, si, prev));
+            if (m == kPdl) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kPdl>, buf, flags, si, prev));
+            if (m == kPdlLate) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kPdlLate>, buf, flags, si, prev));
+            if (m == kFlag) CHECK(cudaLaunchKernelEx(&cfg, stage_kernel<kFlag>, buf, flags, si, prev));
         }
     }
     CHECK(cudaStreamEndCapture(st, &g));
@@ -127,6 +137,27 @@ cudaGraphExec_t capture(Mode m, int grid, int* buf, int* flags, cudaStream_t st)
     return ex;
 }
 
+// Replays `ex` (10 warm-ups, then 7 batches of 50): sorted us per replay, and whether the last
+// stage read stages - 1 everywhere (every dependency respected).
+std::vector<float> measure(cudaGraphExec_t ex, int stages, int last_grid, const int* buf, cudaStream_t st, cudaEvent_t a, cudaEvent_t b, bool* ok) {
+    for (int i = 0; i < 10; ++i) CHECK(cudaGraphLaunch(ex, st));
+    std::vector<float> us;
+    for (int rep = 0; rep < 7; ++rep) {
+        CHECK(cudaEventRecord(a, st));
+        for (int i = 0; i < 50; ++i) CHECK(cudaGraphLaunch(ex, st));
+        CHECK(cudaEventRecord(b, st));
+        CHECK(cudaEventSynchronize(b));
+        float ms = 0;
+        CHECK(cudaEventElapsedTime(&ms, a, b));
+        us.push_back(ms * 1000.f / 50);
+    }
+    std::sort(us.begin(), us.end());
+    std::vector<int> last(last_grid);
+    CHECK(cudaMemcpy(last.data(), buf + (stages - 1) * kMaxGrid, sizeof(int) * last_grid, cudaMemcpyDeviceToHost));
+    *ok = std::all_of(last.begin(), last.end(), [&](int v) { return v == stages - 1; });
+    return us;
+}
+
 int main() {
     int dev = 0, sms = 0;
     CHECK(cudaGetDevice(&dev));
@@ -134,8 +165,8 @@ int main() {
     cudaDeviceProp prop;
     CHECK(cudaGetDeviceProperties(&prop, dev));
     int *buf, *flags;
-    CHECK(cudaMalloc(&buf, sizeof(int) * (kStages + 1) * kMaxGrid));
-    CHECK(cudaMalloc(&flags, sizeof(int) * (kStages + 1)));
+    CHECK(cudaMalloc(&buf, sizeof(int) * (kMaxStages + 1) * kMaxGrid));
+    CHECK(cudaMalloc(&flags, sizeof(int) * (kMaxStages + 1)));
     cudaStream_t st;
     CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     cudaEvent_t a, b;
@@ -150,29 +181,33 @@ int main() {
             const Mode m = static_cast<Mode>(mi);
             // The persistent barrier needs the whole grid resident: 16 CTAs of 128 threads per SM.
             if (m == kPersistent && grid > 16 * sms) continue;
-            cudaGraphExec_t ex = capture(m, grid, buf, flags, st);
-            for (int i = 0; i < 10; ++i) CHECK(cudaGraphLaunch(ex, st));
-            std::vector<float> per_stage;
-            for (int rep = 0; rep < 7; ++rep) {
-                CHECK(cudaEventRecord(a, st));
-                for (int i = 0; i < 50; ++i) CHECK(cudaGraphLaunch(ex, st));
-                CHECK(cudaEventRecord(b, st));
-                CHECK(cudaEventSynchronize(b));
-                float ms = 0;
-                CHECK(cudaEventElapsedTime(&ms, a, b));
-                per_stage.push_back(ms * 1000.f / 50 / kStages);
-            }
-            std::sort(per_stage.begin(), per_stage.end());
-            std::vector<int> last(grid);
-            CHECK(cudaMemcpy(last.data(), buf + (kStages - 1) * kMaxGrid, sizeof(int) * grid, cudaMemcpyDeviceToHost));
-            const bool ok = std::all_of(last.begin(), last.end(), [](int v) { return v == kStages - 1; });
+            cudaGraphExec_t ex = capture(m, std::vector<int>(kStages, grid), true, buf, flags, st);
+            bool ok = false;
+            const std::vector<float> us = measure(ex, kStages, grid, buf, st, a, b, &ok);
             all_ok = all_ok && ok;
             std::printf("%s  {\"mode\": \"%s\", \"grid\": %d, \"us_per_stage_median\": %.3f, \"min\": %.3f, \"max\": %.3f, \"dependencies_respected\": %s}", first ? "" : ",\n",
-                        kModeNames[mi], grid, per_stage[3], per_stage.front(), per_stage.back(), ok ? "true" : "false");
+                        kModeNames[mi], grid, us[3] / kStages, us.front() / kStages, us.back() / kStages, ok ? "true" : "false");
             first = false;
             CHECK(cudaGraphExecDestroy(ex));
         }
     }
-    std::printf("\n], \"all_dependencies_respected\": %s}\n", all_ok ? "true" : "false");
+    // Mamba-1's decode step: norm, in_proj, x_proj, state update, out_proj, per layer.
+    std::vector<int> pattern;
+    for (int l = 0; l < kPatternLayers; ++l)
+        for (int g : {1, 2560, 192, 160, 2560}) pattern.push_back(g);
+    std::printf("\n], \"step_pattern\": {\"layers\": %d, \"grids\": [1, 2560, 192, 160, 2560], \"results\": [\n", kPatternLayers);
+    const struct { Mode m; bool pdl_big; const char* name; } pm[] = {{kSerial, true, "serial"}, {kPdl, true, "pdl"}, {kPdl, false, "pdl_small"}, {kFlag, true, "flag"}};
+    first = true;
+    for (const auto& v : pm) {
+        cudaGraphExec_t ex = capture(v.m, pattern, v.pdl_big, buf, flags, st);
+        bool ok = false;
+        const std::vector<float> us = measure(ex, kPatternStages, 2560, buf, st, a, b, &ok);
+        all_ok = all_ok && ok;
+        std::printf("%s  {\"mode\": \"%s\", \"us_per_layer_median\": %.3f, \"min\": %.3f, \"max\": %.3f, \"dependencies_respected\": %s}", first ? "" : ",\n", v.name,
+                    us[3] / kPatternLayers, us.front() / kPatternLayers, us.back() / kPatternLayers, ok ? "true" : "false");
+        first = false;
+        CHECK(cudaGraphExecDestroy(ex));
+    }
+    std::printf("\n]}, \"all_dependencies_respected\": %s}\n", all_ok ? "true" : "false");
     return all_ok ? 0 : 2;
 }
