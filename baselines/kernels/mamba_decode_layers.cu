@@ -23,6 +23,8 @@
 // weights. Grid barriers are a counter in global memory (all CTAs are co-resident: one per SM,
 // cooperative launch); activations crossing CTAs are read with ld.global.cg (L1 is not
 // coherent across SMs).
+#include <cstdlib>
+
 #include "fk/ops/mamba_decode_layers.h"
 #include "fk/common.cuh"
 #include "fk/ssm.cuh"
@@ -55,6 +57,7 @@ constexpr int kConsumers = kConsumerWarps * 32;
 constexpr int kThreads = kConsumers + 32;  // + the producer warp
 constexpr int kStageBytes = FK_MAMBA_DECODE_STAGE_BYTES;
 constexpr int kMaxStages = 16;
+constexpr int kDefaultInflight = 2;
 constexpr int kVecChunks = 20;  // 16-byte input chunks per lane: vectors of <= 5120 elements
 constexpr int kDState = 16;
 constexpr int kStateLanes = 4;  // lanes per channel in the state update, 4 states each
@@ -111,9 +114,13 @@ struct Ring {
     __device__ __forceinline__ uint32_t empty_bar(int slot) const { return empty + 8u * slot; }
 };
 
-// The producer: every stage of every layer, in consumption order, as soon as its slot is free.
+// The producer: every stage of every layer, in consumption order, as soon as its slot is free
+// and fewer than `inflight` (0: no limit) of its copies are still on their way. Why a limit:
+// copies in flight are a queue in front of every other memory access; the phases' own
+// accesses (the barrier counter, the activation vectors) wait behind it, and they are the
+// step's critical path.
 template <typename T>
-__device__ void produce(const fk_mamba_decode_layers_params& p, const Shares& s, const Ring& ring) {
+__device__ void produce(const fk_mamba_decode_layers_params& p, const Shares& s, const Ring& ring, int inflight) {
     uint32_t it = 0;
     for (int l = 0; l < p.layers; ++l) {
         for (int kind = 0; kind < kSegments; ++kind) {
@@ -121,6 +128,10 @@ __device__ void produce(const fk_mamba_decode_layers_params& p, const Shares& s,
             for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
                 const int slot = static_cast<int>(it % ring.stages);
                 if (it >= static_cast<uint32_t>(ring.stages)) mbar_wait(ring.empty_bar(slot), ((it / ring.stages) - 1) & 1);
+                if (inflight > 0 && it >= static_cast<uint32_t>(inflight)) {
+                    const uint32_t landed = it - inflight;  // its slot is not refilled before `it` is issued
+                    mbar_wait(ring.full_bar(static_cast<int>(landed % ring.stages)), (landed / ring.stages) & 1);
+                }
                 const uint32_t bytes = static_cast<uint32_t>(min(g.rps, g.rows - r0)) * g.row_bytes;
                 mbar_arrive_expect_tx(ring.full_bar(slot), bytes);
                 bulk_load(ring.data_addr + static_cast<uint32_t>(slot) * kStageBytes, g.base + int64_t(r0) * g.row_bytes, bytes, ring.full_bar(slot));
@@ -227,7 +238,7 @@ template <typename T> __device__ __forceinline__ void stage_vector(T* dst, const
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const __grid_constant__ fk_mamba_decode_layers_params p, const int stages) {
+__global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const __grid_constant__ fk_mamba_decode_layers_params p, const int stages, const int inflight) {
     extern __shared__ __align__(128) unsigned char smem[];
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const Shares sh(p);
@@ -264,7 +275,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
     }
     __syncthreads();
     if (warp == kConsumerWarps) {
-        if (lane == 0) produce<T>(p, sh, ring);
+        if (lane == 0) produce<T>(p, sh, ring, inflight);
         return;
     }
 
@@ -408,6 +419,15 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
     }
 }
 
+// Copies in flight per CTA (see produce): FK_MAMBA_DECODE_INFLIGHT (0 = no limit) for sweeps.
+int inflight_limit() {
+    static const int v = [] {
+        const char* e = std::getenv("FK_MAMBA_DECODE_INFLIGHT");
+        return e ? std::max(0, std::atoi(e)) : kDefaultInflight;
+    }();
+    return v;
+}
+
 template <typename T> cudaError_t launch(const fk_mamba_decode_layers_params* p, cudaStream_t stream) {
     int dev = 0, sms = 0, optin = 0;
     cudaError_t e = cudaGetDevice(&dev);
@@ -439,7 +459,7 @@ template <typename T> cudaError_t launch(const fk_mamba_decode_layers_params* p,
     attr[0].val.cooperative = 1;
     cfg.attrs = attr;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, kernel, *p, stages);
+    return cudaLaunchKernelEx(&cfg, kernel, *p, stages, inflight_limit());
 }
 #endif  // FK_SM90A
 

@@ -218,19 +218,32 @@ impl Workload for MambaDecodeInst {
         ops::mamba_decode_layers(table, &blocks, 1e-5, &self.residual, &self.slots, &scratch)
     }
     fn check(&mut self) -> std::result::Result<(), String> {
+        // Every output is compared and every failure reported (which phase went wrong shows).
         let outs = self.outputs().map_err(|e| e.to_string())?;
         let tol = self.tolerance();
         let refs = self.reference().to_vec();
         let layers = self.c.layers;
-        for (k, (o, r)) in outs.iter().zip(&refs).enumerate() {
-            let what = match k {
-                0 => "residual".to_string(),
-                k if k <= layers => format!("conv state of layer {}", k - 1),
-                k => format!("ssm state of layer {}", k - 1 - layers),
-            };
-            compare(o, r, tol).check(&what)?;
+        let failures: Vec<String> = outs
+            .iter()
+            .zip(&refs)
+            .enumerate()
+            .filter_map(|(k, (o, r))| {
+                let what = match k {
+                    0 => "residual".to_string(),
+                    1 => "last block's xc".to_string(),
+                    2 => "last block's x_proj output".to_string(),
+                    3 => "last block's y".to_string(),
+                    k if k < 4 + layers => format!("conv state of layer {}", k - 4),
+                    k => format!("ssm state of layer {}", k - 4 - layers),
+                };
+                compare(o, r, tol).check(&what).err()
+            })
+            .collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures.join("\n"))
         }
-        Ok(())
     }
     fn bytes(&self) -> u64 {
         let es = self.dtype.size() as u64;
@@ -242,9 +255,10 @@ impl Workload for MambaDecodeInst {
 }
 
 impl Checked for MambaDecodeInst {
-    /// The residual, then every layer's conv states, then every layer's SSM states.
+    /// The residual, the last block's xc, x_proj output and y, then every layer's conv
+    /// states, then every layer's SSM states.
     fn outputs(&self) -> Result<Vec<Vec<f32>>> {
-        let mut v = vec![self.residual.to_f32()?];
+        let mut v = vec![self.residual.to_f32()?, self.xc.to_f32()?, self.dbc.to_f32()?, self.y.to_f32()?];
         for t in self.conv.iter().chain(&self.ssm) {
             v.push(t.to_f32()?);
         }
@@ -285,8 +299,8 @@ impl Checked for MambaDecodeInst {
                     None => (vec![0.0; conv_row], vec![0.0; ssm_row]),
                 })
                 .collect();
-            let res = reference::mamba_decode_layers(&weights, 1e-5, self.dtype, &self.h_residual, &mut states).expect("valid reference shapes");
-            let mut out = vec![f64s(&res)];
+            let r = reference::mamba_decode_layers(&weights, 1e-5, self.dtype, &self.h_residual, &mut states).expect("valid reference shapes");
+            let mut out = vec![f64s(&r.residual), f64s(&r.xc), f64s(&r.dbc), f64s(&r.y)];
             for (l, (conv, _)) in states.iter().enumerate() {
                 let mut all = f64s(&self.h_conv[l]);
                 if let Some(s) = c.slot {

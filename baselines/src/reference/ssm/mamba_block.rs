@@ -38,15 +38,23 @@ fn rounded(v: &[f64], dtype: DType) -> Vec<f32> {
     v.iter().map(|&x| round_scalar(x, dtype) as f32).collect()
 }
 
+/// What one decode token leaves: the residual stream after the last block's add, and that
+/// block's conv output xc, x_proj output (dt, B, C) and gated SSM output y.
+pub struct MambaDecodeOutput {
+    pub residual: Vec<f32>,
+    pub xc: Vec<f32>,
+    pub dbc: Vec<f32>,
+    pub y: Vec<f32>,
+}
+
 /// Advances `residual` `[hidden]` through `blocks`; `states[l]` is block l's (conv state
 /// `[inner, width - 1]`, SSM state `[inner, d_state]`) of the sequence, advanced in place.
-/// Returns the residual stream after the last block's add.
-pub fn mamba_decode_layers(blocks: &[MambaBlockWeights], eps: f32, dtype: DType, residual: &[f32], states: &mut [(Vec<f64>, Vec<f64>)]) -> Result<Vec<f32>> {
-    let mut res = residual.to_vec();
+pub fn mamba_decode_layers(blocks: &[MambaBlockWeights], eps: f32, dtype: DType, residual: &[f32], states: &mut [(Vec<f64>, Vec<f64>)]) -> Result<MambaDecodeOutput> {
+    let mut out = MambaDecodeOutput { residual: residual.to_vec(), xc: Vec::new(), dbc: Vec::new(), y: Vec::new() };
     for (b, (conv, ssm)) in blocks.iter().zip(states.iter_mut()) {
         let inner = b.d.len();
         let (r, n) = (b.dt_rank, b.d_state);
-        let h = rounded(&rms_norm(&res, b.norm, eps, dtype), dtype);
+        let h = rounded(&rms_norm(&out.residual, b.norm, eps, dtype), dtype);
         let xz = linear(b.in_proj, &h, dtype);
         let (x, z) = xz.split_at(inner);
         let xc = rounded(&causal_conv1d_update(x, inner, conv, b.conv_weight, b.conv_bias, true)?, dtype);
@@ -66,8 +74,9 @@ pub fn mamba_decode_layers(blocks: &[MambaBlockWeights], eps: f32, dtype: DType,
             d_state: n,
         };
         let y = rounded(&selective_state_update(&inp, ssm)?, dtype);
-        let out = linear(b.out_proj, &y, dtype);
-        res = res.iter().zip(&out).map(|(&a, &o)| round_scalar(a as f64 + o as f64, dtype) as f32).collect();
+        let o = linear(b.out_proj, &y, dtype);
+        out.residual = out.residual.iter().zip(&o).map(|(&a, &o)| round_scalar(a as f64 + o as f64, dtype) as f32).collect();
+        (out.xc, out.dbc, out.y) = (xc, dbc, y);
     }
-    Ok(res)
+    Ok(out)
 }
