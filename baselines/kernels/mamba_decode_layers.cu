@@ -293,6 +293,42 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
     for (int l = 0; l < p.layers; ++l) {
         const fk_mamba_decode_layer& L = p.layer[l];
 
+        // This CTA's channels' own operands (parameters, and states only it touches) are
+        // requested first: they are then in registers when the phases that use them start,
+        // instead of a round trip each on the step's critical path. Conv: thread j, channel
+        // ch0 + j. State update: 4 lanes per channel (below).
+        const bool conv_live = tid < sh.nch;
+        T* conv_st = nullptr;
+        T conv_old[FK_CAUSAL_CONV1D_MAX_WIDTH - 1];
+        float conv_w[FK_CAUSAL_CONV1D_MAX_WIDTH], conv_bias = 0.f;
+        if (conv_live) {
+            const int64_t d = sh.ch0 + tid;
+            if (has_state) conv_st = static_cast<T*>(L.conv_state) + (int64_t(slot_row) * p.inner + d) * taps;
+            const T* w = static_cast<const T*>(L.conv_weight) + d * p.conv_width;
+#pragma unroll
+            for (int t = 0; t < FK_CAUSAL_CONV1D_MAX_WIDTH; ++t) {
+                if (t > taps) break;
+                conv_w[t] = fk::to_float(w[t]);
+                if (t < taps) conv_old[t] = conv_st ? conv_st[t] : fk::from_float<T>(0.f);
+            }
+            if (L.conv_bias) conv_bias = fk::to_float(static_cast<const T*>(L.conv_bias)[d]);
+        }
+        const int su = tid / kStateLanes, sl = tid % kStateLanes;
+        const bool su_live = su < sh.nch;
+        float4 s = make_float4(0.f, 0.f, 0.f, 0.f), a = s;
+        float bias = 0.f, d_skip = 0.f;
+        float* st = nullptr;
+        if (su_live) {
+            const int64_t d = sh.ch0 + su;
+            if (has_state) {
+                st = L.ssm_state + (int64_t(slot_row) * p.inner + d) * kDState + 4 * sl;
+                s = __ldcs(reinterpret_cast<const float4*>(st));
+            }
+            a = *reinterpret_cast<const float4*>(L.A + d * kDState + 4 * sl);
+            bias = L.dt_bias ? L.dt_bias[d] : 0.f;
+            d_skip = L.D ? L.D[d] : 0.f;
+        }
+
         // N: xn = rms_norm(residual) with rms_norm's roundings, in every CTA.
         const int hch = p.hidden / 8;
         float ss = 0.f;
@@ -321,30 +357,25 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
         consume(segment<T>(p, L, sh, kInX), x, ring, it, warp, lane, [&](int r, float v) { xr[r] = fk::from_float<T>(v); });
         consume(segment<T>(p, L, sh, kInZ), x, ring, it, warp, lane, [&](int r, float v) { zl[r] = fk::from_float<T>(v); });
         consumers_sync();
-        for (int j = tid; j < sh.nch; j += kConsumers) {
+        if (conv_live) {
             // causal_conv1d_update's step (skinny's conv epilogue: the same arithmetic).
-            const int64_t d = sh.ch0 + j;
-            T* st = has_state ? static_cast<T*>(L.conv_state) + (int64_t(slot_row) * p.inner + d) * taps : nullptr;
-            const T* w = static_cast<const T*>(L.conv_weight) + d * p.conv_width;
-            T old[FK_CAUSAL_CONV1D_MAX_WIDTH - 1];
-            float acc = L.conv_bias ? fk::to_float(static_cast<const T*>(L.conv_bias)[d]) : 0.f;
+            float acc = conv_bias;
 #pragma unroll
             for (int t = 0; t < FK_CAUSAL_CONV1D_MAX_WIDTH - 1; ++t) {
                 if (t >= taps) break;
-                old[t] = st ? st[t] : fk::from_float<T>(0.f);
-                acc = fmaf(fk::to_float(w[t]), fk::to_float(old[t]), acc);
+                acc = fmaf(conv_w[t], fk::to_float(conv_old[t]), acc);
             }
-            acc = fmaf(fk::to_float(w[taps]), fk::to_float(xr[j]), acc);
+            acc = fmaf(conv_w[taps], fk::to_float(xr[tid]), acc);
             const T out = fk::from_float<T>(fk::silu(acc));
-            xcl[j] = out;
-            xc_g[d] = out;
-            if (st) {
+            xcl[tid] = out;
+            xc_g[sh.ch0 + tid] = out;
+            if (conv_st) {
 #pragma unroll
                 for (int t = 0; t + 1 < FK_CAUSAL_CONV1D_MAX_WIDTH - 1; ++t) {
                     if (t + 1 >= taps) break;
-                    st[t] = old[t + 1];
+                    conv_st[t] = conv_old[t + 1];
                 }
-                st[taps - 1] = xr[j];
+                conv_st[taps - 1] = xr[tid];
             }
         }
         grid_sync(p.barrier, target);
@@ -356,22 +387,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
         consume(segment<T>(p, L, sh, kXProj), x, ring, it, warp, lane, [&](int r, float v) { dbc_g[sh.xr0 + r] = fk::from_float<T>(v); });
         grid_sync(p.barrier, target);
 
-        // SU: the state operands of this CTA's channels are its own: requested first.
-        const int su = tid / kStateLanes, sl = tid % kStateLanes;
-        const bool su_live = su < sh.nch;
-        const int64_t d = sh.ch0 + su;
-        float4 s = make_float4(0.f, 0.f, 0.f, 0.f), a = s;
-        float bias = 0.f, d_skip = 0.f;
-        float* st = nullptr;
-        if (su_live) {
-            if (has_state) {
-                st = L.ssm_state + (int64_t(slot_row) * p.inner + d) * kDState + 4 * sl;
-                s = __ldcs(reinterpret_cast<const float4*>(st));
-            }
-            a = *reinterpret_cast<const float4*>(L.A + d * kDState + 4 * sl);
-            bias = L.dt_bias ? L.dt_bias[d] : 0.f;
-            d_skip = L.D ? L.D[d] : 0.f;
-        }
+        // SU: dt_proj rows of this CTA's channels, then their state update.
         stage_vector<T>(vec, dbc_g, X / 8, tid);
         consumers_sync();
         x.load(vec, p.dt_rank / 8, lane);
@@ -403,7 +419,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
         if (su_live && sl == 0) {
             yv = fmaf(d_skip, xv, yv);
             yv *= fk::silu(zv);
-            y_g[d] = fk::from_float<T>(yv);
+            y_g[sh.ch0 + su] = fk::from_float<T>(yv);
         }
         grid_sync(p.barrier, target);
 
@@ -434,7 +450,7 @@ template <typename T> cudaError_t launch(const fk_mamba_decode_layers_params* p,
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
     if (e != cudaSuccess) return e;
-    // The state update gives each channel 4 lanes of the 256 consumers.
+    // The state update gives each channel 4 lanes, the conv one thread, of the consumers.
     const int cmax = (p->inner + sms - 1) / sms;
     if (cmax * kStateLanes > kConsumers) return cudaErrorNotSupported;
     const int x = p->dt_rank + 2 * p->d_state;
