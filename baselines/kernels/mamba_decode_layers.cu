@@ -246,7 +246,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
     const int cmax = (p.inner + gridDim.x - 1) / gridDim.x;  // channels per CTA, at most
 
     // Shared memory: ring | full, empty barriers | xn [hidden] | vec [max(inner, X)] |
-    // xr, z, xc [cmax] | dt [cmax] f32 | red [8] f32.
+    // xr, z, xc [cmax] | dt [cmax] f32 | red [7] f32 | res_own [omax].
     Ring ring;
     ring.data = smem;
     ring.stages = stages;
@@ -265,6 +265,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
     cur += (3 * cmax * sizeof(T) + 15) / 16 * 16;
     float* dtl = reinterpret_cast<float*>(cur);
     float* red = dtl + cmax;
+    T* res_own = reinterpret_cast<T*>(red + kConsumerWarps);  // the residual's out_proj rows
 
     if (tid == 0) {
         for (int b = 0; b < stages; ++b) {
@@ -339,6 +340,9 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
             for (int e = 0; e < 8; ++e) {
                 const float f = fk::to_float(r.v[e]);
                 ss += f * f;
+                // This CTA's out_proj rows of the residual, kept for OUT's add (no reload).
+                const int n = q * 8 + e - sh.or0;
+                if (n >= 0 && n < sh.no) res_own[n] = r.v[e];
             }
         }
         const float rstd = rsqrtf(consumers_sum(ss, red, warp, lane) / static_cast<float>(p.hidden) + p.eps);
@@ -429,7 +433,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
         x.load(vec, p.inner / 8, lane);
         consume(segment<T>(p, L, sh, kOutProj), x, ring, it, warp, lane, [&](int r, float v) {
             const int64_t n = sh.or0 + r;
-            residual[n] = fk::add_round(fk::from_float<T>(v), __ldcg(residual + n));
+            residual[n] = fk::add_round(fk::from_float<T>(v), res_own[r]);
         });
         if (l + 1 < p.layers) grid_sync(p.barrier, target);
     }
@@ -455,7 +459,7 @@ template <typename T> cudaError_t launch(const fk_mamba_decode_layers_params* p,
     if (cmax * kStateLanes > kConsumers) return cudaErrorNotSupported;
     const int x = p->dt_rank + 2 * p->d_state;
     const int64_t fixed = (p->hidden * sizeof(T) + 15) / 16 * 16 + (std::max(p->inner, x) * sizeof(T) + 15) / 16 * 16 +
-                          (3 * cmax * sizeof(T) + 15) / 16 * 16 + (cmax + kConsumerWarps) * 4;
+                          (3 * cmax * sizeof(T) + 15) / 16 * 16 + (cmax + kConsumerWarps) * 4 + (p->hidden + sms - 1) / sms * sizeof(T);
     const int stages = static_cast<int>(std::min<int64_t>(kMaxStages, (optin - fixed) / (kStageBytes + 16)));
     if (stages < 2) return cudaErrorNotSupported;
     const size_t smem = static_cast<size_t>(stages) * (kStageBytes + 16) + fixed;
