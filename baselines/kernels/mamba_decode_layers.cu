@@ -197,7 +197,15 @@ __device__ __forceinline__ void consume(const Segment& g, const LaneVector<T>& x
     }
 }
 
-__device__ __forceinline__ void consumers_sync() { named_bar_sync(kBarConsumers, kConsumers); }
+// The consumer warps meet. bar.sync is the .aligned barrier: every lane of a warp must reach
+// it together, but the compiler does not know the inline asm is a barrier and need not
+// reconverge a warp whose lane 0 just took a branch (a store to `red`, the grid barrier's
+// spin) before it: the lanes that arrive first would count for the whole warp. __syncwarp
+// reconverges the warp first.
+__device__ __forceinline__ void consumers_sync() {
+    __syncwarp();
+    named_bar_sync(kBarConsumers, kConsumers);
+}
 
 // All CTAs' consumers meet: writes before it (any thread of any CTA) are visible after it to
 // loads that bypass L1. `target` counts arrivals expected so far (the launcher zeroed the
