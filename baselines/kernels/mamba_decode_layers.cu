@@ -59,6 +59,8 @@ constexpr int kStageBytes = FK_MAMBA_DECODE_STAGE_BYTES;
 constexpr int kMaxStages = 16;
 constexpr int kDefaultInflight = 2;
 constexpr int kVecChunks = 20;  // 16-byte input chunks per lane: vectors of <= 5120 elements
+constexpr int kStageChunks = 3;  // 16-byte chunks per consumer thread when a vector is staged
+static_assert(kStageChunks * kConsumers * 8 >= 5120 && kVecChunks * 32 * 8 >= 5120, "vectors of up to 5120 elements (the launcher's limit)");
 constexpr int kDState = 16;
 constexpr int kStateLanes = 4;  // lanes per channel in the state update, 4 states each
 constexpr int kBarConsumers = 1;  // named barrier id of the consumer warps
@@ -237,12 +239,17 @@ __device__ __forceinline__ float consumers_sum(float v, float* red, int warp, in
     return s;
 }
 
-// Copies n16 16-byte chunks of another CTA's output into shared memory (all consumers).
+// Copies n16 (<= kStageChunks * kConsumers) 16-byte chunks of another CTA's output into shared
+// memory, all consumers, every load issued before the first store: one round trip, where a
+// load-store loop paid one per iteration.
 template <typename T> __device__ __forceinline__ void stage_vector(T* dst, const T* src, int n16, int tid) {
-    for (int q = tid; q < n16; q += kConsumers) {
-        const Chunk<T> v = ldcg16<T>(src + q * 8);
-        memcpy(dst + q * 8, &v, 16);
-    }
+    Chunk<T> v[kStageChunks];
+#pragma unroll
+    for (int i = 0; i < kStageChunks; ++i)
+        if (tid + i * kConsumers < n16) v[i] = ldcg16<T>(src + (tid + i * kConsumers) * 8);
+#pragma unroll
+    for (int i = 0; i < kStageChunks; ++i)
+        if (tid + i * kConsumers < n16) memcpy(dst + (tid + i * kConsumers) * 8, &v[i], 16);
 }
 
 template <typename T>
@@ -338,28 +345,40 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
             d_skip = L.D ? L.D[d] : 0.f;
         }
 
-        // N: xn = rms_norm(residual) with rms_norm's roundings, in every CTA.
+        // N: xn = rms_norm(residual) with rms_norm's roundings, in every CTA. Every chunk of
+        // the residual and of the norm weight is requested before any is used (one round trip).
         const int hch = p.hidden / 8;
+        Chunk<T> rv[kStageChunks], wv[kStageChunks];
+#pragma unroll
+        for (int i = 0; i < kStageChunks; ++i) {
+            const int q = tid + i * kConsumers;
+            if (q < hch) {
+                rv[i] = ldcg16<T>(residual + q * 8);
+                wv[i] = fk::skinny::ld_act<T, 8>(static_cast<const T*>(L.norm_weight) + q * 8);
+            }
+        }
         float ss = 0.f;
-        for (int q = tid; q < hch; q += kConsumers) {
-            const Chunk<T> r = ldcg16<T>(residual + q * 8);
-            memcpy(xn + q * 8, &r, 16);
+#pragma unroll
+        for (int i = 0; i < kStageChunks; ++i) {
+            const int q = tid + i * kConsumers;
+            if (q >= hch) continue;
 #pragma unroll
             for (int e = 0; e < 8; ++e) {
-                const float f = fk::to_float(r.v[e]);
+                const float f = fk::to_float(rv[i].v[e]);
                 ss += f * f;
                 // This CTA's out_proj rows of the residual, kept for OUT's add (no reload).
                 const int n = q * 8 + e - sh.or0;
-                if (n >= 0 && n < sh.no) res_own[n] = r.v[e];
+                if (n >= 0 && n < sh.no) res_own[n] = rv[i].v[e];
             }
         }
         const float rstd = rsqrtf(consumers_sum(ss, red, warp, lane) / static_cast<float>(p.hidden) + p.eps);
-        for (int q = tid; q < hch; q += kConsumers) {
-            const Chunk<T> r = lds16<T>(xn + q * 8);
-            const Chunk<T> w = fk::skinny::ld_act<T, 8>(static_cast<const T*>(L.norm_weight) + q * 8);
+#pragma unroll
+        for (int i = 0; i < kStageChunks; ++i) {
+            const int q = tid + i * kConsumers;
+            if (q >= hch) continue;
             Chunk<T> o;
 #pragma unroll
-            for (int e = 0; e < 8; ++e) o.v[e] = fk::from_float<T>(fk::round_to<T>(fk::to_float(r.v[e]) * rstd) * fk::to_float(w.v[e]));
+            for (int e = 0; e < 8; ++e) o.v[e] = fk::from_float<T>(fk::round_to<T>(fk::to_float(rv[i].v[e]) * rstd) * fk::to_float(wv[i].v[e]));
             memcpy(xn + q * 8, &o, 16);
         }
         consumers_sync();
