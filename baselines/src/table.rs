@@ -37,11 +37,10 @@ pub enum OpId {
     SelectiveStateUpdate,
     RmsNormGated,
     SsdChunkScan,
-    MambaDecodeLayers,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 29] = [
+    pub const ALL: [OpId; 28] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -70,7 +69,6 @@ impl OpId {
         OpId::SelectiveStateUpdate,
         OpId::RmsNormGated,
         OpId::SsdChunkScan,
-        OpId::MambaDecodeLayers,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -103,7 +101,6 @@ impl OpId {
             OpId::SelectiveStateUpdate => "selective_state_update",
             OpId::RmsNormGated => "rms_norm_gated",
             OpId::SsdChunkScan => "ssd_chunk_scan",
-            OpId::MambaDecodeLayers => "mamba_decode_layers",
         }
     }
 
@@ -141,7 +138,6 @@ impl OpId {
             OpId::SelectiveStateUpdate => ffi::fk_baseline_selective_state_update,
             OpId::RmsNormGated => ffi::fk_baseline_rms_norm_gated,
             OpId::SsdChunkScan => ffi::fk_baseline_ssd_chunk_scan,
-            OpId::MambaDecodeLayers => ffi::fk_baseline_mamba_decode_layers,
         }
     }
 }
