@@ -1,0 +1,2 @@
+# run 88 (no bundle; experiments/ssm/mamba_decode_persistent.cu at d6e6c5f), built with the device's nvcc
+cd experiments/ssm && nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a mamba_decode_persistent.cu -o /tmp/mdp 2>&1 | grep -v Warn | tail -3; mkdir -p $OUT/r88; for a in "64 4" "64 64" "24 4 130m"; do echo "== $a"; timeout 120 /tmp/mdp $a > $OUT/r88/mdp-$(echo $a | tr ' ' _).json 2>&1; echo rc=$?; cat $OUT/r88/mdp-$(echo $a | tr ' ' _).json; done; nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv
