@@ -52,10 +52,10 @@ constexpr int kConsumers = kConsumerWarps * 32;
 constexpr int kThreads = kConsumers + 32;
 constexpr int kStageBytes = 20480;
 constexpr int kMaxStages = 16;
-constexpr int kVec = 20;            // 16-byte chunks of an input vector per lane: <= 5120 elements
 constexpr int kStageChunks = 3;     // 16-byte chunks per consumer when staging a vector (<= 5376 elements)
 constexpr int kStateLanes = 4;      // lanes per channel in the state update
 constexpr float kLog2e = 1.4426950408889634f;
+constexpr int kMarks = 16;          // trace stamps per layer (see MARK)
 constexpr double kFixedScale = 4294967296.0;  // x_proj partials as signed 32.32 fixed point
 
 struct Layer {
@@ -82,7 +82,8 @@ struct Params {
     T* y;                          // [layers][D]
     T* xc;                         // [layers][D] (written for the comparison; a product op would not keep it)
     unsigned int* counter;         // grid barrier, zeroed before the launch
-    int barrier_mode;              // 0 fence + atomicAdd, 1 red.release, 2 none (timing only: wrong results)
+    long long* trace;              // [grid][layers][kMarks] clock64 stamps of CTA thread 0 and the producer, or null
+    int barrier_mode;              // 0 fence + atomicAdd, 1 red.release, 2 none, 3 the weight stream alone (2, 3: timing only, wrong results)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -145,20 +146,52 @@ __device__ __forceinline__ void consumers_sync() {
     asm volatile("bar.sync 1, %0;\n" ::"n"(kConsumers) : "memory");
 }
 
+// Where a layer's time goes: clock64 at phase boundaries, by consumer thread 0 (marks 0-12)
+// and by the producer (13: it may issue the layer's first stage, 14: it issued the last).
+#define MARK(k)                                                                                      \
+    do {                                                                                             \
+        if (p.trace) p.trace[(int64_t(blockIdx.x) * p.layers + l) * kMarks + (k)] = clock64();       \
+    } while (0)
+#define MARK0(k)          \
+    do {                  \
+        if (tid == 0) MARK(k); \
+    } while (0)
+
 __device__ __forceinline__ int share(int n, int c, int g) { return static_cast<int>(int64_t(n) * c / g); }
 
 struct Shares {
     int ch0, nch, or0, no;
     __device__ Shares(const Params& p) {
         const int c = blockIdx.x, g = gridDim.x;
-        ch0 = share(p.D, c, g);
-        nch = share(p.D, c + 1, g) - ch0;
+        // Whole groups of 8 channels: every per-channel array slice then starts 16-byte aligned
+        // (bulk copies need it), the conv state's 6 bytes per channel included.
+        ch0 = 8 * share(p.D / 8, c, g);
+        nch = 8 * share(p.D / 8, c + 1, g) - ch0;
         or0 = share(p.H, c, g);
         no = share(p.H, c + 1, g) - or0;
     }
 };
 
 enum { kInX, kInZ, kXp, kDt, kOut, kSegments };
+
+// The layer's small operands, one stage at the start of every layer, so that no consumer ever
+// reads device memory itself: behind a GPU-wide stream of bulk copies a plain load waits in
+// the same DRAM queues (~26 MB in flight: ~6 us at 4.2 TB/s), and run 88's first form paid
+// that per dependent load (37 us per layer even without barriers).
+struct ParamStage {
+    int nw, cw, cb, dtb, dsk, A, ss, cs, bytes;  // byte offsets in the stage, and the total
+    __device__ ParamStage(const Params& p, int nch) {
+        nw = 0;
+        cw = nw + p.H * 2;
+        cb = cw + nch * p.W * 2;
+        dtb = cb + nch * 2;
+        dsk = dtb + nch * 4;
+        A = dsk + nch * 4;
+        ss = A + nch * kN * 4;
+        cs = ss + nch * kN * 4;
+        bytes = cs + nch * (p.W - 1) * 2;
+    }
+};
 struct Segment {
     const unsigned char* base;
     int row_bytes, rows, rps;  // rps: whole rows per stage
@@ -194,51 +227,121 @@ struct Ring {
     }
 };
 
-__device__ void produce(const Params& p, const Shares& s, const Ring& ring) {
+// Waits until stage `it` may be refilled, and (inflight > 0) until at most inflight - 1 of
+// the producer's earlier stages are still on their way.
+__device__ __forceinline__ void producer_slot(const Ring& ring, uint32_t it, int inflight) {
+    if (it >= static_cast<uint32_t>(ring.stages)) mbar_wait(ring.empty_bar(it), ((it / ring.stages) - 1) & 1);
+    if (inflight > 0 && it >= static_cast<uint32_t>(inflight)) {
+        const uint32_t landed = it - inflight;
+        mbar_wait(ring.full_bar(landed), (landed / ring.stages) & 1);
+    }
+}
+
+__device__ __forceinline__ void prefetch_l2(const void* src, uint32_t bytes) {
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(reinterpret_cast<uint64_t>(src)), "r"(bytes) : "memory");
+}
+
+// The big weight segments in stream order: per layer in_proj x rows, z rows, out_proj rows.
+// Prefetching big segment i + ahead into L2 while segment i goes into the ring keeps HBM busy
+// when the ring is full, i.e. while the consumers sit in the step's latency-bound phases
+// (run 91: ~14 us of them per layer against ~6 us of stream the ring can hold).
+__device__ __forceinline__ void prefetch_big_segment(const Params& p, const Layer* layers, const Shares& s, int i) {
+    if (i >= 3 * p.layers) return;
+    const Segment g = segment(p, layers[i / 3], s, i % 3 == 0 ? kInX : i % 3 == 1 ? kInZ : kOut);
+    for (int r0 = 0; r0 < g.rows; r0 += g.rps) prefetch_l2(g.base + int64_t(r0) * g.row_bytes, static_cast<uint32_t>(min(g.rps, g.rows - r0) * g.row_bytes));
+}
+
+__device__ void produce(const Params& p, const Layer* layers, const Shares& s, const Ring& ring, int inflight, int ahead) {
     uint32_t it = 0;
+    const ParamStage ps(p, s.nch);
+    for (int i = 1; i <= ahead; ++i) prefetch_big_segment(p, layers, s, i);
     for (int l = 0; l < p.layers; ++l) {
-        const Layer L = p.layer[l];
+        const Layer& L = layers[l];
+        {
+            producer_slot(ring, it, inflight);
+            MARK(13);
+            const uint32_t dst = ring.data_addr + (it % ring.stages) * kStageBytes, bar = ring.full_bar(it);
+            mbar_arrive_expect_tx(bar, static_cast<uint32_t>(ps.bytes));
+            const auto copy = [&](int off, const void* src, int bytes) {
+                if (bytes > 0) bulk_load(dst + off, src, static_cast<uint32_t>(bytes), bar);
+            };
+            const int n = s.nch, c = s.ch0;
+            copy(ps.nw, L.norm_w, p.H * 2);
+            copy(ps.cw, L.conv_w + int64_t(c) * p.W, n * p.W * 2);
+            copy(ps.cb, L.conv_b + c, n * 2);
+            copy(ps.dtb, L.dt_bias + c, n * 4);
+            copy(ps.dsk, L.Dskip + c, n * 4);
+            copy(ps.A, L.A + int64_t(c) * kN, n * kN * 4);
+            copy(ps.ss, L.ssm_state + int64_t(c) * kN, n * kN * 4);
+            copy(ps.cs, L.conv_state + int64_t(c) * (p.W - 1), n * (p.W - 1) * 2);
+            ++it;
+        }
         for (int kind = 0; kind < kSegments; ++kind) {
             const Segment g = segment(p, L, s, kind);
+            if (ahead > 0 && (kind == kInX || kind == kInZ || kind == kOut))
+                prefetch_big_segment(p, layers, s, 3 * l + (kind == kInX ? 0 : kind == kInZ ? 1 : 2) + ahead);
             for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
-                if (it >= static_cast<uint32_t>(ring.stages)) mbar_wait(ring.empty_bar(it), ((it / ring.stages) - 1) & 1);
+                producer_slot(ring, it, inflight);
                 const uint32_t bytes = static_cast<uint32_t>(min(g.rps, g.rows - r0) * g.row_bytes);
                 mbar_arrive_expect_tx(ring.full_bar(it), bytes);
                 bulk_load(ring.data_addr + (it % ring.stages) * kStageBytes, g.base + int64_t(r0) * g.row_bytes, bytes, ring.full_bar(it));
             }
         }
+        MARK(14);
     }
 }
 
-// A lane's chunks lane, lane + 32, ... of a vector of n16 16-byte chunks (in shared memory).
-struct LaneVector {
-    uint4 v[kVec];
-    int n16;
-    __device__ __forceinline__ void load(const T* vec, int chunks, int lane) {
-        n16 = chunks;
+// A lane's chunks lane, lane + 32, ..., lane + 32(C-1) of a vector of 32C 16-byte chunks (in
+// shared memory), in registers for every row the warp multiplies. C is a compile-time count
+// (run 90: with a runtime count and a predicate per chunk the row loop became a chain of
+// branches and dependent loads, ~1 us per row): every Mamba-1 width is a multiple of 256.
+template <int C> struct LaneVector {
+    uint4 v[C];
+    __device__ __forceinline__ void load(const T* vec, int lane) {
 #pragma unroll
-        for (int c = 0; c < kVec; ++c) v[c] = (c * 32 + lane < chunks) ? *reinterpret_cast<const uint4*>(vec + (c * 32 + lane) * 8) : make_uint4(0, 0, 0, 0);
+        for (int c = 0; c < C; ++c) v[c] = *reinterpret_cast<const uint4*>(vec + (c * 32 + lane) * 8);
     }
+    // The warp's dot product of a row (shared memory) with the vector; every lane gets it. All
+    // the row's loads are issued first, and four accumulators break the FMA chain.
     __device__ __forceinline__ float dot(const unsigned char* row, int lane) const {
-        float a0 = 0.f, a1 = 0.f;
+        uint4 w[C];
 #pragma unroll
-        for (int c = 0; c < kVec; c += 2) {
-            if (c * 32 + lane < n16) a0 = dot8(*reinterpret_cast<const uint4*>(row + (c * 32 + lane) * 16), v[c], a0);
-            if ((c + 1) * 32 + lane < n16) a1 = dot8(*reinterpret_cast<const uint4*>(row + ((c + 1) * 32 + lane) * 16), v[c + 1], a1);
-        }
-        return warp_sum(a0 + a1);
+        for (int c = 0; c < C; ++c) w[c] = *reinterpret_cast<const uint4*>(row + (c * 32 + lane) * 16);
+        float a[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+        for (int c = 0; c < C; ++c) a[c % 4] = dot8(w[c], v[c], a[c % 4]);
+        return warp_sum((a[0] + a[1]) + (a[2] + a[3]));
     }
 };
 
-// Row-per-warp GEMV over a segment's stages: segment row r is warp r % 7's. out(r, sum) on lane 0.
-template <typename Out>
-__device__ __forceinline__ void consume_rows(const Segment& g, const LaneVector& x, const Ring& ring, uint32_t& it, int warp, int lane, Out out) {
+// Row-per-warp GEMV over a segment's stages: segment row r is warp r % 7's; lane 0 stores
+// (or, with `res`, adds into it) the rounded sum at dst[r].
+template <int C>
+__device__ __forceinline__ void consume_rows(const Segment& g, const LaneVector<C>& x, const Ring& ring, uint32_t& it, int warp, int lane, T* dst,
+                                             const T* res = nullptr) {
     for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
         const unsigned char* stage = ring.wait(it);
         const int n = min(g.rps, g.rows - r0);
         for (int j = (warp - r0 % kConsumerWarps + kConsumerWarps) % kConsumerWarps; j < n; j += kConsumerWarps) {
             const float s = x.dot(stage + static_cast<size_t>(j) * g.row_bytes, lane);
-            if (lane == 0) out(r0 + j, s);
+            if (lane == 0) dst[r0 + j] = res ? tb(bf(res[r0 + j]) + rnd(s)) : tb(s);
+        }
+        ring.release(it, lane);
+    }
+}
+
+// dt_proj: rows of R <= 256 elements, one 16-byte chunk per lane (lanes past R/8 idle);
+// dst[r] = the row's dot with dbc[:R], rounded to T, as f32.
+__device__ __forceinline__ void consume_dt(const Segment& g, const T* dbc, int r_chunks, const Ring& ring, uint32_t& it, int warp, int lane, float* dst) {
+    const bool live = lane < r_chunks;
+    const uint4 xv = live ? *reinterpret_cast<const uint4*>(dbc + lane * 8) : make_uint4(0, 0, 0, 0);
+    for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
+        const unsigned char* stage = ring.wait(it);
+        const int n = min(g.rps, g.rows - r0);
+        for (int j = (warp - r0 % kConsumerWarps + kConsumerWarps) % kConsumerWarps; j < n; j += kConsumerWarps) {
+            const uint4 w = live ? *reinterpret_cast<const uint4*>(stage + static_cast<size_t>(j) * g.row_bytes + lane * 16) : make_uint4(0, 0, 0, 0);
+            const float s = warp_sum(dot8(w, xv, 0.f));
+            if (lane == 0) dst[r0 + j] = rnd(s);
         }
         ring.release(it, lane);
     }
@@ -282,11 +385,14 @@ __device__ __forceinline__ void stage_vector(T* dst, const T* src, int n16, int 
         if (tid + i * kConsumers < n16) reinterpret_cast<uint4*>(dst)[tid + i * kConsumers] = v[i];
 }
 
-__global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Params p, int stages) {
+// HC, DC: 16-byte chunks per lane of the hidden (H / 256) and inner (D / 256) vectors.
+template <int HC, int DC>
+__global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Params p, int stages, int inflight, int ahead) {
     extern __shared__ __align__(128) unsigned char smem[];
+    __shared__ Layer layers[kMaxLayers];  // the layers' pointers, read once
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const Shares sh(p);
-    const int cmax = (p.D + gridDim.x - 1) / gridDim.x, omax = (p.H + gridDim.x - 1) / gridDim.x;
+    const int cmax = 8 * ((p.D / 8 + gridDim.x - 1) / gridDim.x), omax = (p.H + gridDim.x - 1) / gridDim.x;
     const int taps = p.W - 1;
 
     Ring ring;
@@ -312,6 +418,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
     T* res_own = reinterpret_cast<T*>(red + 8);   // [omax]
     (void)omax;
 
+    for (int i = tid; i < p.layers; i += blockDim.x) layers[i] = p.layer[i];
     if (tid == 0) {
         for (int b = 0; b < stages; ++b) {
             mbar_init(ring.full + 8u * b, 1);
@@ -321,55 +428,71 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
     }
     __syncthreads();
     if (warp == kConsumerWarps) {
-        if (lane == 0) produce(p, sh, ring);
+        if (lane == 0) produce(p, layers, sh, ring, inflight, ahead);
         return;
     }
 
     unsigned target = 0;
     uint32_t it = 0;
-    LaneVector x;
+    const ParamStage ps(p, sh.nch);
+    if (p.barrier_mode == 3) {  // the ring alone: every stage waited for and handed back, no compute
+        for (int l = 0; l < p.layers; ++l) {
+            ring.wait(it);
+            ring.release(it++, lane);
+            for (int kind = 0; kind < kSegments; ++kind) {
+                const Segment g = segment(p, layers[l], sh, kind);
+                for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
+                    ring.wait(it);
+                    ring.release(it, lane);
+                }
+            }
+        }
+        return;
+    }
     const int hch = p.H / 8;
 
     for (int l = 0; l < p.layers; ++l) {
-        const Layer L = p.layer[l];
-        // This CTA's channels' parameters and states, requested first (no round trip later).
+        MARK0(0);
+        const Layer& L = layers[l];
+        // The residual (other CTAs wrote it: through L2) is requested before anything waits.
+        uint4 rv[kStageChunks];
+#pragma unroll
+        for (int i = 0; i < kStageChunks; ++i) {
+            const int q = tid + i * kConsumers;
+            if (q < hch) rv[i] = __ldcg(reinterpret_cast<const uint4*>(p.residual) + q);
+        }
+        // This CTA's channels' parameters and states, from the layer's parameter stage.
+        const uint32_t pit = it++;
+        const unsigned char* pst = ring.wait(pit);
+        MARK0(1);
         const bool conv_live = tid < sh.nch;
         // (the last tap in a scalar of its own: cw[taps] would put the array in local memory)
         float cw[3] = {0.f, 0.f, 0.f}, clast = 0.f, cb = 0.f;
         T cold[3];
         if (conv_live) {
-            const int d = sh.ch0 + tid;
+            const T* w = reinterpret_cast<const T*>(pst + ps.cw) + tid * p.W;
+            const T* cs = reinterpret_cast<const T*>(pst + ps.cs) + tid * taps;
 #pragma unroll
             for (int t = 0; t < 3; ++t)
-                if (t < taps) cw[t] = bf(L.conv_w[d * p.W + t]);
-            clast = bf(L.conv_w[d * p.W + taps]);
-#pragma unroll
-            for (int t = 0; t < 3; ++t)
-                if (t < taps) cold[t] = L.conv_state[d * taps + t];
-            cb = bf(L.conv_b[d]);
+                if (t < taps) {
+                    cw[t] = bf(w[t]);
+                    cold[t] = cs[t];
+                }
+            clast = bf(w[taps]);
+            cb = bf(reinterpret_cast<const T*>(pst + ps.cb)[tid]);
         }
         const int su = tid / kStateLanes, sl = tid % kStateLanes;
         const bool su_live = su < sh.nch;
         float4 st = make_float4(0.f, 0.f, 0.f, 0.f), a4 = st;
         float dtb = 0.f, dsk = 0.f;
         if (su_live) {
-            const int d = sh.ch0 + su;
-            st = *reinterpret_cast<const float4*>(L.ssm_state + d * kN + 4 * sl);
-            a4 = *reinterpret_cast<const float4*>(L.A + d * kN + 4 * sl);
-            dtb = L.dt_bias[d];
-            dsk = L.Dskip[d];
+            st = reinterpret_cast<const float4*>(pst + ps.ss)[su * (kN / 4) + sl];
+            a4 = reinterpret_cast<const float4*>(pst + ps.A)[su * (kN / 4) + sl];
+            dtb = reinterpret_cast<const float*>(pst + ps.dtb)[su];
+            dsk = reinterpret_cast<const float*>(pst + ps.dsk)[su];
         }
 
         // N: rms_norm of the residual (every CTA, all loads first).
-        uint4 rv[kStageChunks], wv[kStageChunks];
-#pragma unroll
-        for (int i = 0; i < kStageChunks; ++i) {
-            const int q = tid + i * kConsumers;
-            if (q < hch) {
-                rv[i] = __ldcg(reinterpret_cast<const uint4*>(p.residual) + q);
-                wv[i] = __ldg(reinterpret_cast<const uint4*>(L.norm_w) + q);
-            }
-        }
         float ss = 0.f;
 #pragma unroll
         for (int i = 0; i < kStageChunks; ++i) {
@@ -390,20 +513,26 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             const int q = tid + i * kConsumers;
             if (q >= hch) continue;
             const T* r = reinterpret_cast<const T*>(&rv[i]);
-            const T* w = reinterpret_cast<const T*>(&wv[i]);
+            const T* w = reinterpret_cast<const T*>(pst + ps.nw) + q * 8;
             uint4 o;
             T* ov = reinterpret_cast<T*>(&o);
 #pragma unroll
             for (int e = 0; e < 8; ++e) ov[e] = tb(rnd(bf(r[e]) * rstd) * bf(w[e]));
             reinterpret_cast<uint4*>(xn)[q] = o;
         }
+        ring.release(pit, lane);
         consumers_sync();
+        MARK0(2);
 
         // IN: x and z rows of this CTA's channels.
-        x.load(xn, hch, lane);
-        consume_rows(segment(p, L, sh, kInX), x, ring, it, warp, lane, [&](int r, float v) { xr[r] = tb(v); });
-        consume_rows(segment(p, L, sh, kInZ), x, ring, it, warp, lane, [&](int r, float v) { zl[r] = tb(v); });
+        {
+            LaneVector<HC> x;
+            x.load(xn, lane);
+            consume_rows(segment(p, L, sh, kInX), x, ring, it, warp, lane, xr);
+            consume_rows(segment(p, L, sh, kInZ), x, ring, it, warp, lane, zl);
+        }
         consumers_sync();
+        MARK0(3);
 
         // conv step of this CTA's channels.
         if (conv_live) {
@@ -416,13 +545,14 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             const T out = tb(silu(acc));
             xcl[tid] = out;
             p.xc[int64_t(l) * p.D + d] = out;
-            T* cs = L.conv_state + d * taps;
+            T* cs = L.conv_state + int64_t(d) * taps;
 #pragma unroll
             for (int t = 0; t + 1 < 3; ++t)
                 if (t + 1 < taps) cs[t] = cold[t + 1];
             cs[taps - 1] = xr[tid];
         }
         consumers_sync();
+        MARK0(4);
 
         // XP: this CTA's channels' share of every x_proj output, added in fixed point.
         {
@@ -447,7 +577,9 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
                 atomicAdd(p.acc + int64_t(l) * p.X + tid, static_cast<unsigned long long>(q));
             }
         }
+        MARK0(5);
         grid_barrier(p, target);  // B1: x_proj complete
+        MARK0(6);
 
         // dt_proj + state update of this CTA's channels.
         if (tid < p.X) {
@@ -455,9 +587,9 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             dbc[tid] = tb(static_cast<float>(static_cast<double>(q) / kFixedScale));
         }
         consumers_sync();
-        x.load(dbc, p.R / 8, lane);
-        consume_rows(segment(p, L, sh, kDt), x, ring, it, warp, lane, [&](int r, float v) { dtl[r] = rnd(v); });
+        consume_dt(segment(p, L, sh, kDt), dbc, p.R / 8, ring, it, warp, lane, dtl);
         consumers_sync();
+        MARK0(7);
         float yv = 0.f, xv = 0.f, zv = 0.f;
         if (su_live) {
             const float dt = softplus(dtl[su] + dtb);
@@ -481,15 +613,22 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             yv *= silu(zv);
             p.y[int64_t(l) * p.D + sh.ch0 + su] = tb(yv);
         }
+        MARK0(8);
         grid_barrier(p, target);  // B2: y complete
+        MARK0(9);
 
         // OUT: this CTA's out_proj rows, added into the residual.
         stage_vector(vec, p.y + int64_t(l) * p.D, p.D / 8, tid);
         consumers_sync();
-        x.load(vec, p.D / 8, lane);
-        consume_rows(segment(p, L, sh, kOut), x, ring, it, warp, lane,
-                     [&](int r, float v) { p.residual[sh.or0 + r] = tb(bf(res_own[r]) + rnd(v)); });
+        MARK0(10);
+        {
+            LaneVector<DC> x;
+            x.load(vec, lane);
+            consume_rows(segment(p, L, sh, kOut), x, ring, it, warp, lane, p.residual + sh.or0, res_own);
+        }
+        MARK0(11);
         if (l + 1 < p.layers) grid_barrier(p, target);  // B3: residual complete
+        MARK0(12);
     }
 }
 
@@ -693,33 +832,47 @@ int main(int argc, char** argv) {
     CHECK(cudaDeviceSynchronize());
 
     // Launch configuration.
-    const int G = sms, cmax = (D + G - 1) / G, omax = (H + G - 1) / G;
+    const int G = sms, cmax = 8 * ((D / 8 + G - 1) / G), omax = (H + G - 1) / G;
     const int64_t fixed = (H * 2 + 15) / 16 * 16 + (D * 2 + 15) / 16 * 16 + (X * 2 + 15) / 16 * 16 + (3 * cmax * 2 + 15) / 16 * 16 +
                           (cmax + 8) * 4 + omax * 2 + 16;
-    const int stages = static_cast<int>(std::min<int64_t>(kMaxStages, (optin - fixed) / (kStageBytes + 16)));
+    // The kernel for this shape's vector widths (chunks per lane: H / 256, D / 256).
+    void (*kernel)(const Params, int, int, int) = nullptr;
+    if (H == 2560 && D == 5120) kernel = mamba_decode_persistent<10, 20>;
+    else if (H == 768 && D == 1536) kernel = mamba_decode_persistent<3, 6>;
+    if (!kernel) {
+        std::fprintf(stderr, "no kernel instantiated for H %d, D %d\n", H, D);
+        return 2;
+    }
+    cudaFuncAttributes fattr;
+    CHECK(cudaFuncGetAttributes(&fattr, kernel));
+    const int stages = static_cast<int>(std::min<int64_t>(kMaxStages, (optin - int64_t(fattr.sharedSizeBytes) - fixed) / (kStageBytes + 16)));
+    const int inflight = std::getenv("MDP_INFLIGHT") ? std::atoi(std::getenv("MDP_INFLIGHT")) : 0;
+    const int ahead = std::getenv("MDP_AHEAD") ? std::atoi(std::getenv("MDP_AHEAD")) : 0;  // big segments prefetched into L2
     const size_t smem = static_cast<size_t>(stages) * (kStageBytes + 16) + fixed;
-    if (cmax * kStateLanes > kConsumers || X > kConsumers || H / 8 > kStageChunks * kConsumers || D / 8 > kStageChunks * kConsumers ||
-        H / 8 > kVec * 32 || D / 8 > kVec * 32 || stages < 2) {
+    const int64_t param_bytes = H * 2 + int64_t(cmax) * (W * 2 + 2 + 4 + 4 + 2 * kN * 4 + (W - 1) * 2);
+    if (param_bytes > kStageBytes || cmax * kStateLanes > kConsumers || X > kConsumers || H / 8 > kStageChunks * kConsumers || D / 8 > kStageChunks * kConsumers ||
+        R / 8 > 32 || stages < 2) {
         std::fprintf(stderr, "shape outside the kernel's limits\n");
         return 2;
     }
-    CHECK(cudaFuncSetAttribute(mamba_decode_persistent, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     cudaStream_t stream;
     CHECK(cudaStreamCreate(&stream));
-    Params p{H, D, R, X, W, layers, eps, d_layers, res, acc, y, xc, counter, 0};
+    long long* trace = dalloc<long long>(b, int64_t(G) * layers * kMarks);
+    Params p{H, D, R, X, W, layers, eps, d_layers, res, acc, y, xc, counter, nullptr, 0};
     const auto launch = [&](int nlayers, int mode) {
         Params q = p;
         q.layers = nlayers;
         q.barrier_mode = mode;
         CHECK(cudaMemsetAsync(acc, 0, int64_t(nlayers) * X * sizeof(unsigned long long), stream));
         CHECK(cudaMemsetAsync(counter, 0, sizeof(unsigned), stream));
-        void* args[] = {&q, const_cast<int*>(&stages)};
-        CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(mamba_decode_persistent), dim3(G), dim3(kThreads), args, smem, stream));
+        void* args[] = {&q, const_cast<int*>(&stages), const_cast<int*>(&inflight), const_cast<int*>(&ahead)};
+        CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(kernel), dim3(G), dim3(kThreads), args, smem, stream));
         CHECK(cudaGetLastError());
     };
 
-    std::printf("{\"device\": \"%s\", \"sms\": %d, \"model\": \"%s\", \"H\": %d, \"D\": %d, \"R\": %d, \"layers\": %d, \"stages\": %d, \"smem\": %zu,\n",
-                prop.name, sms, small ? "mamba-130m" : "mamba-2.8b", H, D, R, layers, stages, smem);
+    std::printf("{\"device\": \"%s\", \"sms\": %d, \"model\": \"%s\", \"H\": %d, \"D\": %d, \"R\": %d, \"layers\": %d, \"stages\": %d, \"inflight\": %d, \"ahead\": %d, \"smem\": %zu,\n",
+                prop.name, sms, small ? "mamba-130m" : "mamba-2.8b", H, D, R, layers, stages, inflight, ahead, smem);
 
     // ---- correctness over check_layers layers
     CHECK(cudaMemcpy(res, res0, H * sizeof(T), cudaMemcpyDeviceToDevice));
@@ -791,8 +944,8 @@ int main(int argc, char** argv) {
     std::printf("\"copy_gbs\": %.1f, \"weight_bytes\": %.0f, \"roofline_us\": %.1f,\n\"timing\": [\n", copy_gbs, weight_bytes, roofline_us);
 
     // ---- timing: the whole launch (two memsets + the kernel), every mode
-    const char* names[] = {"fence_atomic", "red_release", "no_barrier(wrong results)"};
-    for (int mode = 0; mode < 3; ++mode) {
+    const char* names[] = {"fence_atomic", "red_release", "no_barrier(wrong results)", "stream_only(wrong results)"};
+    for (int mode = 0; mode < 4; ++mode) {
         std::vector<float> t;
         for (int r = 0; r < 25; ++r) {
             CHECK(cudaMemcpyAsync(res, res0, H * sizeof(T), cudaMemcpyDeviceToDevice, stream));
@@ -807,9 +960,50 @@ int main(int argc, char** argv) {
         std::sort(t.begin(), t.end());
         const double med = t[t.size() / 2];
         std::printf("  {\"barrier\": \"%s\", \"median_us\": %.1f, \"min_us\": %.1f, \"max_us\": %.1f, \"us_per_layer\": %.2f, \"roofline_frac\": %.3f}%s\n",
-                    names[mode], med, t.front(), t.back(), med / layers, roofline_us / med, mode < 2 ? "," : "");
+                    names[mode], med, t.front(), t.back(), med / layers, roofline_us / med, mode < 3 ? "," : "");
     }
-    std::printf("]}\n");
+    std::printf("],\n");
+
+    // ---- where a layer's time goes (one traced launch, fence_atomic barriers)
+    {
+        CHECK(cudaMemsetAsync(trace, 0, int64_t(G) * layers * kMarks * 8, stream));
+        p.trace = trace;
+        launch(layers, 0);
+        p.trace = nullptr;
+        CHECK(cudaStreamSynchronize(stream));
+        std::vector<long long> h(int64_t(G) * layers * kMarks);
+        CHECK(cudaMemcpy(h.data(), trace, h.size() * 8, cudaMemcpyDeviceToHost));
+        int khz = 0;
+        CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, dev));
+        const double us_per_clk = 1e3 / khz;
+        const char* seg[] = {"params_wait", "norm", "in_proj", "conv", "x_proj", "B1", "dt_proj", "state_update", "B2", "y_stage", "out_proj", "B3"};
+        const int l0 = std::min(4, layers - 1), l1 = std::max(l0 + 1, layers - 4);
+        std::printf("\"trace_layers\": [%d, %d], \"phase_us\": {", l0, l1);
+        for (int k = 0; k < 12; ++k) {
+            double sum = 0, mx = 0;
+            int n = 0;
+            for (int c = 0; c < G; ++c)
+                for (int l = l0; l < l1; ++l) {
+                    const long long* m = &h[(int64_t(c) * layers + l) * kMarks];
+                    const double v = (m[k + 1] - m[k]) * us_per_clk;
+                    sum += v;
+                    mx = std::max(mx, v);
+                    ++n;
+                }
+            std::printf("\"%s\": [%.2f, %.2f]%s", seg[k], sum / n, mx, k < 11 ? ", " : "");
+        }
+        double lead = 0, span = 0, layer = 0;
+        int n = 0;
+        for (int c = 0; c < G; ++c)
+            for (int l = l0; l < l1; ++l) {
+                const long long* m = &h[(int64_t(c) * layers + l) * kMarks];
+                lead += (m[0] - m[13]) * us_per_clk;      // how long before the consumers the producer started the layer
+                span += (m[14] - m[13]) * us_per_clk;     // how long the producer took to issue the layer
+                layer += (m[kMarks * 1 + 0] - m[0]) * us_per_clk;
+                ++n;
+            }
+        std::printf("}, \"producer_lead_us\": %.2f, \"producer_issue_span_us\": %.2f, \"layer_us\": %.2f}\n", lead / n, span / n, layer / n);
+    }
     for (void* q : b.owned) CHECK(cudaFree(q));
     return all_ok ? 0 : 1;
 }
