@@ -599,49 +599,29 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
         consumers_sync();
         MARK0(4);
 
-        // XP: this CTA's channels' share of every x_proj output, added in fixed point. Thread
-        // t < X handles outputs 2(t % X/2) and +1 (one 4-byte load per row) over half h = t / (X/2)
-        // of each stage's rows; the halves meet in shared memory.
+        // XP: this CTA's channels' share of every x_proj output, added in fixed point. (Two
+        // outputs per thread over half the rows each, met in shared memory, was 1 us per layer
+        // slower in run 95.)
         {
             const Segment g = segment(p, L, sh, kXp);
-            const int half = p.X / 2, o = tid % half, h = tid / half;
-            float2 part[2] = {make_float2(0.f, 0.f), make_float2(0.f, 0.f)};
+            float part[4] = {0.f, 0.f, 0.f, 0.f};
             for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
-                const unsigned char* stage = ring.wait(it);
-                const int n = min(g.rps, g.rows - r0), mid = (n + 1) / 2;
+                const T* stage = reinterpret_cast<const T*>(ring.wait(it));
+                const int n = min(g.rps, g.rows - r0);
                 if (tid < p.X) {
-                    const int i0 = h == 0 ? 0 : mid, i1 = h == 0 ? mid : n;
-                    int i = i0;
-                    for (; i + 2 <= i1; i += 2) {
+                    int i = 0;
+                    for (; i + 4 <= n; i += 4) {
 #pragma unroll
-                        for (int u = 0; u < 2; ++u) {
-                            const float2 w = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(stage + (size_t(i + u) * p.X + 2 * o) * 2));
-                            const float xv = bf(xcl[r0 + i + u]);
-                            part[u].x = fmaf(w.x, xv, part[u].x);
-                            part[u].y = fmaf(w.y, xv, part[u].y);
-                        }
+                        for (int u = 0; u < 4; ++u) part[u] = fmaf(bf(stage[(i + u) * p.X + tid]), bf(xcl[r0 + i + u]), part[u]);
                     }
-                    if (i < i1) {
-                        const float2 w = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(stage + (size_t(i) * p.X + 2 * o) * 2));
-                        const float xv = bf(xcl[r0 + i]);
-                        part[0].x = fmaf(w.x, xv, part[0].x);
-                        part[0].y = fmaf(w.y, xv, part[0].y);
-                    }
+                    for (; i < n; ++i) part[0] = fmaf(bf(stage[i * p.X + tid]), bf(xcl[r0 + i]), part[0]);
                 }
                 ring.release(it, lane);
             }
-            float2 v = make_float2(part[0].x + part[1].x, part[0].y + part[1].y);
-            float2* xps = reinterpret_cast<float2*>(vec);  // vec is free until OUT stages y (X * 4 <= D * 2)
-            if (tid >= half && tid < p.X) xps[o] = v;
-            consumers_sync();
-            if (tid < half && g.rows > 0) {
-                const float2 w = xps[o];
-                v.x += w.x;
-                v.y += w.y;
-                const long long q0 = __double2ll_rn(static_cast<double>(v.x) * kFixedScale);
-                const long long q1 = __double2ll_rn(static_cast<double>(v.y) * kFixedScale);
-                atomicAdd(p.acc + int64_t(l) * p.X + 2 * o, static_cast<unsigned long long>(q0));
-                atomicAdd(p.acc + int64_t(l) * p.X + 2 * o + 1, static_cast<unsigned long long>(q1));
+            if (tid < p.X && g.rows > 0) {
+                const float v = (part[0] + part[1]) + (part[2] + part[3]);
+                const long long q = __double2ll_rn(static_cast<double>(v) * kFixedScale);
+                atomicAdd(p.acc + int64_t(l) * p.X + tid, static_cast<unsigned long long>(q));
             }
         }
         MARK0(5);
