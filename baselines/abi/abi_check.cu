@@ -29,6 +29,7 @@
 #include "fk/ops/selective_state_update.h"
 #include "fk/ops/rms_norm_gated.h"
 #include "fk/ops/ssd_chunk_scan.h"
+#include "fk/ops/mamba_decode_layers.h"
 
 #define FK_FIELD(s, f) if (++i == index) return offsetof(s, f);
 #define FK_STRUCT(name, s, ...)                                              \
@@ -187,6 +188,10 @@ extern "C" size_t fk_baselines_abi_layout(const char* which, int index) {
               FK_FIELD(fk_ssd_chunk_scan_params, out_stride) FK_FIELD(fk_ssd_chunk_scan_params, dt_min) FK_FIELD(fk_ssd_chunk_scan_params, dt_max) FK_FIELD(fk_ssd_chunk_scan_params, batch)
               FK_FIELD(fk_ssd_chunk_scan_params, heads) FK_FIELD(fk_ssd_chunk_scan_params, head_dim) FK_FIELD(fk_ssd_chunk_scan_params, ngroups) FK_FIELD(fk_ssd_chunk_scan_params, d_state)
               FK_FIELD(fk_ssd_chunk_scan_params, dt_softplus) FK_FIELD(fk_ssd_chunk_scan_params, dtype) FK_FIELD(fk_ssd_chunk_scan_params, pad_))
+    FK_STRUCT("mamba_decode_layer", fk_mamba_decode_layer,
+              FK_FIELD(fk_mamba_decode_layer, norm_weight) FK_FIELD(fk_mamba_decode_layer, in_proj) FK_FIELD(fk_mamba_decode_layer, conv_weight) FK_FIELD(fk_mamba_decode_layer, conv_bias) FK_FIELD(fk_mamba_decode_layer, x_proj_t) FK_FIELD(fk_mamba_decode_layer, dt_proj) FK_FIELD(fk_mamba_decode_layer, dt_bias) FK_FIELD(fk_mamba_decode_layer, A) FK_FIELD(fk_mamba_decode_layer, D) FK_FIELD(fk_mamba_decode_layer, out_proj) FK_FIELD(fk_mamba_decode_layer, conv_state) FK_FIELD(fk_mamba_decode_layer, ssm_state))
+    FK_STRUCT("mamba_decode_layers", fk_mamba_decode_layers_params,
+              FK_FIELD(fk_mamba_decode_layers_params, residual) FK_FIELD(fk_mamba_decode_layers_params, xc) FK_FIELD(fk_mamba_decode_layers_params, dbc) FK_FIELD(fk_mamba_decode_layers_params, y) FK_FIELD(fk_mamba_decode_layers_params, acc) FK_FIELD(fk_mamba_decode_layers_params, barrier) FK_FIELD(fk_mamba_decode_layers_params, state_index) FK_FIELD(fk_mamba_decode_layers_params, state_rows) FK_FIELD(fk_mamba_decode_layers_params, layers) FK_FIELD(fk_mamba_decode_layers_params, hidden) FK_FIELD(fk_mamba_decode_layers_params, inner) FK_FIELD(fk_mamba_decode_layers_params, dt_rank) FK_FIELD(fk_mamba_decode_layers_params, d_state) FK_FIELD(fk_mamba_decode_layers_params, conv_width) FK_FIELD(fk_mamba_decode_layers_params, eps) FK_FIELD(fk_mamba_decode_layers_params, dtype) FK_FIELD(fk_mamba_decode_layers_params, layer))
     return (size_t)-1;
 }
 

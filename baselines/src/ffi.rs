@@ -574,6 +574,49 @@ pub struct RmsNormGatedParams {
     pub dtype: i32,
 }
 
+/// `fk_mamba_decode_layer`: one Mamba-1 block's weights and this step's state tensors.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MambaDecodeLayer {
+    pub norm_weight: u64,
+    pub in_proj: u64,
+    pub conv_weight: u64,
+    pub conv_bias: u64,
+    pub x_proj_t: u64,
+    pub dt_proj: u64,
+    pub dt_bias: u64,
+    pub a: u64,
+    pub d: u64,
+    pub out_proj: u64,
+    pub conv_state: u64,
+    pub ssm_state: u64,
+}
+
+pub const MAMBA_DECODE_MAX_LAYERS: usize = 64;
+pub const MAMBA_DECODE_STAGE_BYTES: usize = 20480;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MambaDecodeLayersParams {
+    pub residual: u64,
+    pub xc: u64,
+    pub dbc: u64,
+    pub y: u64,
+    pub acc: u64,
+    pub barrier: u64,
+    pub state_index: u64,
+    pub state_rows: i64,
+    pub layers: i32,
+    pub hidden: i32,
+    pub inner: i32,
+    pub dt_rank: i32,
+    pub d_state: i32,
+    pub conv_width: i32,
+    pub eps: f32,
+    pub dtype: i32,
+    pub layer: [MambaDecodeLayer; MAMBA_DECODE_MAX_LAYERS],
+}
+
 extern "C" {
     pub fn fk_baseline_rms_norm(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_fused_add_rms_norm(params: *const c_void, stream: RawStream) -> i32;
@@ -603,6 +646,7 @@ extern "C" {
     pub fn fk_baseline_selective_state_update(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_rms_norm_gated(params: *const c_void, stream: RawStream) -> i32;
     pub fn fk_baseline_ssd_chunk_scan(params: *const c_void, stream: RawStream) -> i32;
+    pub fn fk_baseline_mamba_decode_layers(params: *const c_void, stream: RawStream) -> i32;
     fn fk_baselines_abi_layout(which: *const std::ffi::c_char, index: i32) -> usize;
     fn fk_baselines_ssd_chunk_scan_workspace_bytes(tokens: i64, batch: i32, heads: i32, head_dim: i32, d_state: i32, dtype: i32) -> i64;
 }
@@ -748,6 +792,19 @@ mod tests {
              head_dim, ngroups, d_state, dt_softplus, a_per_state, dtype, flags, dt_proj, dt_rank]
         );
         check_layout!("rms_norm_gated", RmsNormGatedParams, [out, x, z, weight, rows, hidden, group_size, x_stride, z_stride, out_stride, eps, dtype]);
+        check_layout!(
+            "mamba_decode_layer",
+            MambaDecodeLayer,
+            [norm_weight, in_proj, conv_weight, conv_bias, x_proj_t, dt_proj, dt_bias, a, d, out_proj, conv_state, ssm_state]
+        );
+        check_layout!(
+            "mamba_decode_layers",
+            MambaDecodeLayersParams,
+            [residual, xc, dbc, y, acc, barrier, state_index, state_rows, layers, hidden, inner, dt_rank, d_state, conv_width, eps, dtype, layer]
+        );
+        let mdl = include_str!("../include/fk/ops/mamba_decode_layers.h");
+        assert!(mdl.contains(&format!("FK_MAMBA_DECODE_MAX_LAYERS {MAMBA_DECODE_MAX_LAYERS}")));
+        assert!(mdl.contains(&format!("FK_MAMBA_DECODE_STAGE_BYTES {MAMBA_DECODE_STAGE_BYTES}")));
         check_layout!(
             "ssd_chunk_scan",
             SsdChunkScanParams,

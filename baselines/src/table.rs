@@ -37,10 +37,11 @@ pub enum OpId {
     SelectiveStateUpdate,
     RmsNormGated,
     SsdChunkScan,
+    MambaDecodeLayers,
 }
 
 impl OpId {
-    pub const ALL: [OpId; 28] = [
+    pub const ALL: [OpId; 29] = [
         OpId::RmsNorm,
         OpId::FusedAddRmsNorm,
         OpId::SiluAndMul,
@@ -69,6 +70,7 @@ impl OpId {
         OpId::SelectiveStateUpdate,
         OpId::RmsNormGated,
         OpId::SsdChunkScan,
+        OpId::MambaDecodeLayers,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -101,6 +103,7 @@ impl OpId {
             OpId::SelectiveStateUpdate => "selective_state_update",
             OpId::RmsNormGated => "rms_norm_gated",
             OpId::SsdChunkScan => "ssd_chunk_scan",
+            OpId::MambaDecodeLayers => "mamba_decode_layers",
         }
     }
 
@@ -138,6 +141,7 @@ impl OpId {
             OpId::SelectiveStateUpdate => ffi::fk_baseline_selective_state_update,
             OpId::RmsNormGated => ffi::fk_baseline_rms_norm_gated,
             OpId::SsdChunkScan => ffi::fk_baseline_ssd_chunk_scan,
+            OpId::MambaDecodeLayers => ffi::fk_baseline_mamba_decode_layers,
         }
     }
 }

@@ -25,7 +25,8 @@ fn main() {
         layers: cfg.num_hidden_layers,
         build: |dev, layers, seed| MambaForCausalLM::random(dev, &MambaConfig { num_hidden_layers: layers, ..MambaConfig::mamba_2_8b() }, DType::BF16, seed),
         prefill_ops: vec![OpId::CausalConv1d, OpId::SelectiveScan],
-        decode_ops: vec![OpId::CausalConv1dUpdate, OpId::SelectiveStateUpdate, OpId::SkinnyGemm],
+        // At batch 1 on sm_90 the whole stack is mamba_decode_layers (the others serve batches).
+        decode_ops: vec![OpId::CausalConv1dUpdate, OpId::SelectiveStateUpdate, OpId::SkinnyGemm, OpId::MambaDecodeLayers],
     };
     model.main("fk-mamba", candidate_table(), specs)
 }

@@ -6,12 +6,12 @@
 //! Recurrent states are the batch's rows of the state cache, read and written in place.
 
 use fk_baselines::ops::{
-    self, CausalConv1d, ConvStep, DecodeTokens, PrefillStates, ScanTokens, SelectiveScan, SeqLens,
-    StateSlots, StateUpdate,
+    self, CausalConv1d, ConvStep, DecodeTokens, MambaDecodeBlock, MambaDecodeScratch, PrefillStates, ScanTokens, SelectiveScan,
+    SeqLens, StateSlots, StateUpdate,
 };
 use fk_baselines::Context;
 use fk_linear_attn::state_cache::LayerStates;
-use fk_linear_attn::{RecurrentMixer, SlotMixer};
+use fk_linear_attn::{RecurrentMixer, RecurrentStateCache, SlotMixer};
 use fk_runtime::linear::Linear;
 use fk_runtime::{DType, Device, Error, Result, Tensor};
 
@@ -24,6 +24,12 @@ pub struct MixerDecodeBuffers {
     dbc: Tensor,
     dt: Tensor,
     y: Tensor,
+    /// The one-kernel step's grid barrier and x_proj sums (`mamba_decode_layers`).
+    barrier: Tensor,
+    acc: Tensor,
+    /// Run a one-sequence step's blocks in that one kernel where it applies (the default;
+    /// `FK_MAMBA_DECODE_LAYERS=0` at creation turns it off: A/B runs and tests).
+    pub one_kernel: bool,
 }
 
 impl MixerDecodeBuffers {
@@ -37,6 +43,9 @@ impl MixerDecodeBuffers {
             dbc: z(mixer.x_proj.out_features())?,
             dt: z(i)?,
             y: z(i)?,
+            barrier: Tensor::zeros(dev, &[1], DType::I32)?,
+            acc: Tensor::zeros(dev, &ops::mamba_decode_acc_shape(mixer.time_step_rank, mixer.state_size), DType::I64)?,
+            one_kernel: std::env::var("FK_MAMBA_DECODE_LAYERS").map_or(true, |v| v != "0"),
         })
     }
 }
@@ -47,6 +56,9 @@ pub struct MambaMixer {
     pub conv_weight: Tensor,
     pub conv_bias: Option<Tensor>,
     pub x_proj: Linear,
+    /// x_proj.weight transposed `[intermediate, time_step_rank + 2·state_size]`, for the
+    /// one-kernel decode step (16-bit models; see [`MambaMixer::transpose_x_proj`]).
+    pub x_proj_t: Option<Tensor>,
     /// dt_proj.weight only; its bias is `dt_bias`.
     pub dt_proj: Linear,
     /// dt_proj.bias as f32 `[intermediate]` (the scan kernels keep SSM parameters in f32).
@@ -68,6 +80,16 @@ impl MambaMixer {
 
     pub fn intermediate_size(&self) -> usize {
         self.a.dim(0)
+    }
+
+    /// x_proj's weight `[out, in]` as `[in, out]`, for `x_proj_t`: `mamba_decode_layers` gives
+    /// each CTA a range of channels and streams their rows of it. A load-time copy through the
+    /// host (exact: the values only move).
+    pub fn transpose_x_proj(w: &Tensor) -> Result<Tensor> {
+        let (out, inp) = (w.dim(0), w.dim(1));
+        let v = w.to_f32()?;
+        let t: Vec<f32> = (0..out * inp).map(|k| v[(k % out) * inp + k / out]).collect();
+        Tensor::from_f32(w.device(), &t, &[inp, out], w.dtype())
     }
 
     fn conv(&self) -> CausalConv1d<'_> {
@@ -230,6 +252,43 @@ impl MambaMixer {
     }
 }
 
+impl MambaMixer {
+    /// The blocks of a one-sequence decode step in one kernel where it applies (see
+    /// [`SlotMixer::decode_stack`]): one row, no projection biases, shapes the kernel takes.
+    fn decode_stack(ctx: &Context, blocks: &[(&Tensor, &MambaMixer)], eps: f32, residual: &Tensor, cache: &RecurrentStateCache, slots: &StateSlots, b: &MixerDecodeBuffers) -> Result<bool> {
+        let Some((_, m)) = blocks.first() else { return Ok(false) };
+        let (hidden, inner) = (residual.dim(1), m.intermediate_size());
+        let applies = residual.dim(0) == 1
+            && b.one_kernel
+            && blocks.iter().all(|(_, m)| m.x_proj_t.is_some() && m.projections().iter().all(|l| l.bias.is_none()))
+            && ops::mamba_decode_layers_supported(residual.device(), residual.dtype(), hidden, inner, m.time_step_rank, m.state_size, m.conv_weight.dim(1));
+        if !applies {
+            return Ok(false);
+        }
+        let mut layers = Vec::with_capacity(blocks.len());
+        for (l, (norm, m)) in blocks.iter().enumerate() {
+            let Some(x_proj_t) = m.x_proj_t.as_ref() else { return Ok(false) };
+            layers.push(MambaDecodeBlock {
+                norm,
+                in_proj: &m.in_proj.weight,
+                conv_weight: &m.conv_weight,
+                conv_bias: m.conv_bias.as_ref(),
+                x_proj_t,
+                dt_proj: &m.dt_proj.weight,
+                dt_bias: &m.dt_bias,
+                a: &m.a,
+                d: &m.d,
+                out_proj: &m.out_proj.weight,
+                conv_state: cache.conv(l)?,
+                ssm_state: cache.ssm(l)?,
+            });
+        }
+        let scratch = MambaDecodeScratch { xc: &b.xc, dbc: &b.dbc, y: &b.y, acc: &b.acc, barrier: &b.barrier };
+        ops::mamba_decode_layers(&ctx.ops, &layers, eps, residual, slots, &scratch)?;
+        Ok(true)
+    }
+}
+
 /// The family's decode-by-slot step (CUDA graphs) runs the mixer through this.
 impl SlotMixer for MambaMixer {
     type Buffers = MixerDecodeBuffers;
@@ -238,6 +297,9 @@ impl SlotMixer for MambaMixer {
     }
     fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<()> {
         MambaMixer::decode_slots(self, ctx, hidden, conv, ssm, slots, bufs)
+    }
+    fn decode_stack(ctx: &Context, blocks: &[(&Tensor, &MambaMixer)], eps: f32, residual: &Tensor, cache: &RecurrentStateCache, slots: &StateSlots, bufs: &MixerDecodeBuffers) -> Result<bool> {
+        MambaMixer::decode_stack(ctx, blocks, eps, residual, cache, slots, bufs)
     }
 }
 

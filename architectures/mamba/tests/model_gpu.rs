@@ -388,6 +388,63 @@ fn random_2_8b_shapes_are_finite(dev: &Device) -> Result<(), String> {
     Ok(())
 }
 
+/// The one-kernel decode step (`mamba_decode_layers`, taken at one row on sm_90) against the
+/// per-op step, on 6 layers of mamba-2.8b's real shapes with random bf16 weights: the same
+/// prompt prefilled into two slots, then 12 teacher-forced decode steps each way. Logits and
+/// every layer's states must agree to bf16 tolerance at every step (the two sum in different
+/// orders); the one-kernel path must actually have been taken (it applies to this shape).
+fn one_kernel_decode_step_matches_per_op_step(dev: &Device) -> Result<(), String> {
+    let mut cfg = MambaConfig::mamba_2_8b();
+    cfg.num_hidden_layers = 6;
+    let model = MambaForCausalLM::random(dev, &cfg, DType::BF16, 11).map_err(s)?;
+    let ctx = Context::new(dev, baseline_table()).map_err(s)?;
+    let m = &model.stack().blocks[0].1;
+    if !fk_baselines::ops::mamba_decode_layers_supported(dev, DType::BF16, cfg.hidden_size, cfg.intermediate_size, m.time_step_rank, m.state_size, m.conv_weight.dim(1)) {
+        return Err(format!("mamba_decode_layers does not take mamba-2.8b's shapes on {} (build {})", dev.info().name, fk_baselines::COMPUTE_CAP));
+    }
+    let mut cache = model.new_state_cache(2).map_err(s)?;
+    let slots = cache.slots_mut().allocate_many(2).map_err(s)?;
+    let prompt: Vec<u32> = (0..37).map(|i| (i * 7919 % 50000) as u32).collect();
+    for &slot in &slots {
+        cache.reset(slot).map_err(s)?;
+        model.forward(&ctx, &prompt, Step::Prefill { lens: &[prompt.len()] }, &cache, &[slot], LogitsRows::Last, false).map_err(s)?;
+    }
+    let mut one = model.decode_buffers(&cache, 1).map_err(s)?;
+    let mut per_op = model.decode_buffers(&cache, 1).map_err(s)?;
+    one.mixer_mut().one_kernel = true;
+    per_op.mixer_mut().one_kernel = false;
+    let tol = Tolerance::for_dtype(DType::BF16);
+    let (mut worst, mut worst_state) = (0.0f64, 0.0f64);
+    for step in 0..12u32 {
+        let t = 17 + 101 * step;
+        let mut logits = Vec::new();
+        for (bufs, &slot) in [(&mut one, &slots[0]), (&mut per_op, &slots[1])] {
+            model.stage_decode(bufs, &cache, &[t], &[slot]).map_err(s)?;
+            model.decode_step(&ctx, &cache, bufs).map_err(s)?;
+            logits.push(bufs.logits().and_then(|l| l.to_f32()).map_err(s)?);
+        }
+        if logits[0].iter().any(|v| !v.is_finite()) {
+            return Err(format!("step {step}: non-finite logits from the one-kernel step"));
+        }
+        let want: Vec<f64> = logits[1].iter().map(|&v| v as f64).collect();
+        let c = compare(&logits[0], &want, tol);
+        c.check(&format!("step {step} logits, one kernel vs per op"))?;
+        worst = worst.max(c.rel_l2);
+        for l in 0..cfg.num_hidden_layers {
+            for (what, t) in [("conv", cache.conv(l).map_err(s)?), ("ssm", cache.ssm(l).map_err(s)?)] {
+                let all = t.to_f32().map_err(s)?;
+                let row = all.len() / 2;
+                let want: Vec<f64> = all[row..].iter().map(|&v| v as f64).collect();
+                let c = compare(&all[..row], &want, tol);
+                c.check(&format!("step {step} layer {l} {what} state, one kernel vs per op"))?;
+                worst_state = worst_state.max(c.rel_l2);
+            }
+        }
+    }
+    eprintln!("one-kernel vs per-op decode step, 6 layers of mamba-2.8b, 12 steps: logits rel_l2 <= {worst:.1e}, states <= {worst_state:.1e}");
+    Ok(())
+}
+
 /// `streamed_weight_bytes` (the decode roofline `cargo fastkernels eval` reports against)
 /// counts every parameter once, from the config: tied and untied, with and without biases.
 fn streamed_weight_bytes_counts_every_parameter(dev: &Device, g: &Golden) -> Result<(), String> {
@@ -457,6 +514,10 @@ fn main() {
     trials.push(gpu_trial(
         "random weights/mamba-2.8b shapes, 2 layers, finite",
         random_2_8b_shapes_are_finite,
+    ));
+    trials.push(gpu_trial(
+        "random weights/mamba-2.8b shapes, one-kernel decode step == per-op step",
+        one_kernel_decode_step_matches_per_op_step,
     ));
     run(trials)
 }

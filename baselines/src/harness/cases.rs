@@ -52,6 +52,8 @@ pub enum CaseParams {
     /// causal_conv1d(_update), selective_scan, selective_state_update, rms_norm_gated (see
     /// harness/ssm.rs).
     Ssm(super::ssm::SsmCase),
+    /// mamba_decode_layers (see harness/mamba_decode.rs).
+    MambaDecode(super::mamba_decode::MambaDecodeCase),
 }
 
 /// Where a prefill case's keys/values live.
@@ -125,6 +127,7 @@ impl Case {
             CaseParams::Moe(c) => c.label(self.op),
             CaseParams::Encoder(c) => c.label(),
             CaseParams::Ssm(c) => c.label(self.op),
+            CaseParams::MambaDecode(c) => c.label(),
         }
     }
 
@@ -161,6 +164,7 @@ impl Case {
             CaseParams::Moe(c) => c.variant(self.op),
             CaseParams::Encoder(c) => c.variant(),
             CaseParams::Ssm(c) => c.variant(),
+            CaseParams::MambaDecode(c) => c.variant(),
         }
     }
 
@@ -178,7 +182,8 @@ impl OpId {
     /// The dtypes the op's tests and benches use (prefill attention has no f32 kernel).
     pub fn dtypes(self) -> &'static [DType] {
         match self {
-            OpId::PrefillAttention | OpId::FusedMoe => &[DType::F16, DType::BF16],
+            // mamba_decode_layers: 16-bit activations only (the per-op step serves f32).
+            OpId::PrefillAttention | OpId::FusedMoe | OpId::MambaDecodeLayers => &[DType::F16, DType::BF16],
             // Expert ids in, ids out: no float dtype.
             OpId::MoeAlignBlockSize => &[DType::I32],
             _ => &DType::FLOATS,
@@ -257,6 +262,7 @@ pub fn default_test_cases() -> Vec<Case> {
     let mut cases = super::moe::align_test_cases();
     for dtype in [DType::F16, DType::BF16] {
         cases.extend(prefill_test_cases(dtype));
+        cases.extend(super::mamba_decode::mamba_decode_test_cases(dtype));
     }
     for dtype in DType::FLOATS {
         cases.extend(super::moe::moe_test_cases(dtype));

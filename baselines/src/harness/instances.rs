@@ -240,6 +240,7 @@ pub fn instantiate(dev: &Device, case: &Case, rng: &mut Rng) -> Result<Box<dyn C
         CaseParams::Moe(c) => super::moe::instantiate_moe(dev, case, &c, rng)?,
         CaseParams::Encoder(c) => super::encoder_inst::instantiate_encoder(dev, dtype, &c, rng)?,
         CaseParams::Ssm(c) => super::ssm_inst::instantiate_ssm(dev, case, &c, rng)?,
+        CaseParams::MambaDecode(c) => Box::new(super::mamba_decode::MambaDecodeInst::new(dev, dtype, &c, rng)?),
         CaseParams::Embedding { tokens, vocab, hidden, ids_i64 } => {
             let hw = random(rng, vocab * hidden, 0.0, 1.0, dtype);
             let ids: Vec<i64> = (0..tokens).map(|_| rng.range(0, vocab as i64)).collect();

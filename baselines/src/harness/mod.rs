@@ -10,6 +10,7 @@ mod encoder_inst;
 mod encoder_trials;
 mod errors;
 mod instances;
+mod mamba_decode;
 mod moe;
 mod moe_bench;
 mod moe_trials;

@@ -36,6 +36,6 @@ pub use rope_2d::{dinov3_rope_cache, rope_2d};
 pub use rotary::{cos_sin_cache, cos_sin_cache_from_freqs, rotary_embedding};
 pub use sampling::{sample, SampleParams, Sampled};
 pub use ssm::{
-    causal_conv1d, causal_conv1d_update, rms_norm_gated, selective_scan, selective_scan_varlen, selective_state_update,
+    causal_conv1d, causal_conv1d_update, mamba_decode_layers, MambaBlockWeights, rms_norm_gated, selective_scan, selective_scan_varlen, selective_state_update,
     selective_state_update_mamba2, ssd_chunked, ssd_sequential, ScanInputs, SsdInputs,
 };

@@ -22,6 +22,16 @@ pub trait SlotMixer {
     /// `hidden` `[rows, hidden]` in, the mixer's output written back into it; row b's states
     /// are row `slots[b]` of `conv` and `ssm` (the layer's whole cache tensors).
     fn decode_slots(&self, ctx: &Context, hidden: &Tensor, conv: &Tensor, ssm: &Tensor, slots: &StateSlots, bufs: &Self::Buffers) -> Result<()>;
+    /// The whole stack's blocks (norm, mixer, residual add) in one launch where the mixer has
+    /// such a kernel for this batch: on `residual` `[rows, hidden]` (in: the embeddings; out:
+    /// the stream after the last block's add, before the final norm). Returns `false`, having
+    /// launched nothing, where it does not apply: the stack then runs its per-layer ops.
+    fn decode_stack(_ctx: &Context, _blocks: &[(&Tensor, &Self)], _eps: f32, _residual: &Tensor, _cache: &RecurrentStateCache, _slots: &StateSlots, _bufs: &Self::Buffers) -> Result<bool>
+    where
+        Self: Sized,
+    {
+        Ok(false)
+    }
 }
 
 pub struct DecodeBuffers<B> {
@@ -42,6 +52,11 @@ impl<B> DecodeBuffers<B> {
     /// Batch rows (the bucket size).
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// The mixer's activations (and its knobs, such as Mamba's one-kernel step).
+    pub fn mixer_mut(&mut self) -> &mut B {
+        &mut self.mixer
     }
 
     /// `[live, vocab]` logits of the last step (model dtype; what the sampler takes).
@@ -97,6 +112,10 @@ impl<M: SlotMixer> ResidualStack<'_, M> {
     /// CUDA graph captures). Logits land in `bufs` ([`DecodeBuffers::logits`]).
     pub fn decode_step(&self, ctx: &Context, cache: &RecurrentStateCache, bufs: &DecodeBuffers<M::Buffers>) -> Result<()> {
         ops::embedding(&ctx.ops, &bufs.ids, self.embeddings, &bufs.residual, &bufs.status)?;
+        if M::decode_stack(ctx, &self.blocks, self.eps, &bufs.residual, cache, &bufs.slots, &bufs.mixer)? {
+            ops::rms_norm(&ctx.ops, &bufs.residual, self.norm_f, self.eps, &bufs.hidden)?;
+            return ops::linear(ctx, &bufs.hidden, self.lm_head, &bufs.logits);
+        }
         for (l, (norm, mixer)) in self.blocks.iter().enumerate() {
             if l == 0 {
                 ops::rms_norm(&ctx.ops, &bufs.residual, norm, self.eps, &bufs.hidden)?;

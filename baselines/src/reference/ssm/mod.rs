@@ -5,11 +5,13 @@
 //! window, SSM state) is carried in f64 so that prefill and decode can be chained exactly.
 
 mod conv;
+mod mamba_block;
 mod norm_gated;
 mod scan;
 mod ssd;
 
 pub use conv::{causal_conv1d, causal_conv1d_update};
+pub use mamba_block::{mamba_decode_layers, MambaBlockWeights, MambaDecodeOutput};
 pub use norm_gated::rms_norm_gated;
 pub use scan::{selective_scan, selective_scan_varlen, selective_state_update, ScanInputs};
 pub use ssd::{selective_state_update_mamba2, ssd_chunked, ssd_sequential, SsdInputs};
