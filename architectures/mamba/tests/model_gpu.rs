@@ -413,7 +413,8 @@ fn one_kernel_decode_step_matches_per_op_step(dev: &Device) -> Result<(), String
     let mut per_op = model.decode_buffers(&cache, 1).map_err(s)?;
     one.mixer_mut().one_kernel = true;
     per_op.mixer_mut().one_kernel = false;
-    let tol = Tolerance::for_dtype(DType::BF16);
+    // The two paths round at different points; a flip in one block moves all after it.
+    let tol = fk_baselines::ops::mamba_decode_tolerance(DType::BF16, cfg.num_hidden_layers);
     let (mut worst, mut worst_state) = (0.0f64, 0.0f64);
     for step in 0..12u32 {
         let t = 17 + 101 * step;
