@@ -127,9 +127,10 @@ __device__ __forceinline__ Segment segment(const fk_mamba_decode_layers_params& 
 
 // The layer's small operands, one stage: the norm weight, and this CTA's channels' conv
 // weights and bias, dt_bias, D, A, SSM state and conv state (byte offsets; all 16-byte
-// multiples since nch is a multiple of 8).
+// multiples since nch is a multiple of 8). The producer counts the bytes it copies itself
+// (absent optional operands are not copied).
 struct ParamStage {
-    int nw, cw, cb, dtb, dsk, A, ss, cs, bytes;
+    int nw, cw, cb, dtb, dsk, A, ss, cs;
     __device__ ParamStage(const fk_mamba_decode_layers_params& p, int nch, bool states) {
         nw = 0;
         cw = nw + p.hidden * 2;
@@ -139,7 +140,6 @@ struct ParamStage {
         A = dsk + nch * 4;
         ss = A + nch * kDState * 4;
         cs = ss + (states ? nch * kDState * 4 : 0);
-        bytes = cs + (states ? nch * (p.conv_width - 1) * 2 : 0);
     }
 };
 
