@@ -57,7 +57,7 @@ pub struct MambaMixer {
     pub conv_bias: Option<Tensor>,
     pub x_proj: Linear,
     /// x_proj.weight transposed `[intermediate, time_step_rank + 2·state_size]`, for the
-    /// one-kernel decode step (16-bit models; see [`MambaMixer::transpose_x_proj`]).
+    /// one-kernel decode step (16-bit models; see `ops::x_proj_transposed`).
     pub x_proj_t: Option<Tensor>,
     /// dt_proj.weight only; its bias is `dt_bias`.
     pub dt_proj: Linear,
@@ -80,16 +80,6 @@ impl MambaMixer {
 
     pub fn intermediate_size(&self) -> usize {
         self.a.dim(0)
-    }
-
-    /// x_proj's weight `[out, in]` as `[in, out]`, for `x_proj_t`: `mamba_decode_layers` gives
-    /// each CTA a range of channels and streams their rows of it. A load-time copy through the
-    /// host (exact: the values only move).
-    pub fn transpose_x_proj(w: &Tensor) -> Result<Tensor> {
-        let (out, inp) = (w.dim(0), w.dim(1));
-        let v = w.to_f32()?;
-        let t: Vec<f32> = (0..out * inp).map(|k| v[(k % out) * inp + k / out]).collect();
-        Tensor::from_f32(w.device(), &t, &[inp, out], w.dtype())
     }
 
     fn conv(&self) -> CausalConv1d<'_> {

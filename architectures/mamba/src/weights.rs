@@ -57,7 +57,7 @@ fn build(
         let in_proj = lin("in_proj", h, 2 * i, cfg.use_bias)?;
         let x_proj = lin("x_proj", i, cfg.x_proj_dim(), false)?;
         // The one-kernel decode step's layout (16-bit models only: it runs nothing else).
-        let x_proj_t = if matches!(x_proj.weight.dtype(), DType::BF16 | DType::F16) { Some(MambaMixer::transpose_x_proj(&x_proj.weight)?) } else { None };
+        let x_proj_t = if matches!(x_proj.weight.dtype(), DType::BF16 | DType::F16) { Some(fk_baselines::ops::x_proj_transposed(&x_proj.weight)?) } else { None };
         let dt_proj = lin("dt_proj", r, i, false)?;
         let out_proj = lin("out_proj", i, h, cfg.use_bias)?;
         let conv_weight = src

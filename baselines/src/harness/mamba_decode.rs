@@ -145,8 +145,7 @@ impl MambaDecodeInst {
                 upload(dev, &hv[OUT_PROJ], &[h, i], dtype)?,
             ];
             let conv_bias = upload(dev, &h_conv_bias, &[i], dtype)?;
-            let xt: Vec<f32> = (0..i * xw).map(|k| hv[X_PROJ][(k % xw) * i + k / xw]).collect();
-            let x_proj_t = upload(dev, &xt, &[i, xw], dtype)?;
+            let x_proj_t = ops::x_proj_transposed(&t[X_PROJ])?;
             blocks.push(Block { t, x_proj_t, conv_bias, h: hv, h_conv_bias });
         }
         let (mut conv_src, mut ssm_src, mut h_conv, mut h_ssm) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -54,6 +54,19 @@ pub struct MambaDecodeScratch<'a> {
     pub barrier: &'a Tensor,
 }
 
+/// x_proj's weight `[out, in]` as the `[in, out]` copy [`MambaDecodeBlock::x_proj_t`] wants
+/// (each CTA streams its channels' rows of it). A load-time copy through the host (exact: the
+/// values only move).
+pub fn x_proj_transposed(w: &Tensor) -> Result<Tensor> {
+    if w.shape().len() != 2 {
+        return Err(Error::shape(OP, format!("x_proj {w:?} must be [out, in]")));
+    }
+    let (out, inp) = (w.dim(0), w.dim(1));
+    let v = w.to_f32()?;
+    let t: Vec<f32> = (0..out * inp).map(|k| v[(k % out) * inp + k / out]).collect();
+    Tensor::from_f32(w.device(), &t, &[inp, out], w.dtype())
+}
+
 /// The shape of [`MambaDecodeScratch::acc`] (i64): one row of x_proj sums per block of a launch.
 pub fn mamba_decode_acc_shape(dt_rank: usize, d_state: usize) -> [usize; 2] {
     [MAMBA_DECODE_MAX_LAYERS, dt_rank + 2 * d_state]

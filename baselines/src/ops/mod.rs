@@ -34,7 +34,7 @@ pub use embedding::{embedding, embedding_checked};
 pub use gated::{gelu_and_mul, silu_and_mul, GeluApprox};
 pub use linear::{linear, linear_gelu_tanh, linear_streamed, skinny_gemm, skinny_gemm_with, takes_skinny_path, WeightSource};
 pub use linear_conv::{linear_conv1d_update, ConvStep};
-pub use mamba_decode::{mamba_decode_acc_shape, mamba_decode_layers, mamba_decode_layers_supported, mamba_decode_tolerance, MambaDecodeBlock, MambaDecodeScratch};
+pub use mamba_decode::{mamba_decode_acc_shape, mamba_decode_layers, mamba_decode_layers_supported, mamba_decode_tolerance, x_proj_transposed, MambaDecodeBlock, MambaDecodeScratch};
 pub use moe::{
     fused_experts, fused_moe, fused_moe_block_size, moe_align_block_size, moe_align_block_size_checked, moe_sum, topk_softmax, MoeAlignment, MoeGemm,
     MoeWorkspace,
