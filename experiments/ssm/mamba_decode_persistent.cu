@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #define CHECK(x)                                                                             \
@@ -84,6 +85,11 @@ struct Params {
     unsigned int* counter;         // grid barrier, zeroed before the launch
     long long* trace;              // [grid][layers][kMarks] clock64 stamps of CTA thread 0 and the producer, or null
     int barrier_mode;              // 0 fence + atomicAdd, 1 red.release, 2 none, 3 the weight stream alone (2, 3: timing only, wrong results)
+    int split_b1;                  // 1: in_proj's z rows after x_proj, between B1's arrival and its wait
+    int dyn;                       // rows claimed from grid-wide counters: 1 in_proj's z rows, 2 out_proj's rows (bits)
+    unsigned* claims;              // [layers][2] claim counters, zeroed before the launch
+    float* y_raw;                  // [D] y before the z gate (dyn & 1: gated when staged for out_proj)
+    T* zg;                         // [D] in_proj's z (dyn & 1)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +167,7 @@ __device__ __forceinline__ int share(int n, int c, int g) { return static_cast<i
 
 struct Shares {
     int ch0, nch, or0, no;
+    __device__ Shares(int c0, int nc, int o0, int n) : ch0(c0), nch(nc), or0(o0), no(n) {}
     __device__ Shares(const Params& p) {
         const int c = blockIdx.x, g = gridDim.x;
         // Whole groups of 8 channels: every per-channel array slice then starts 16-byte aligned
@@ -173,6 +180,16 @@ struct Shares {
 };
 
 enum { kInX, kInZ, kXp, kDt, kOut, kSegments };
+// The segment streamed i-th in a layer. With split_b1 the z rows come after x_proj: a CTA
+// arrives at B1 and multiplies its z rows before it waits there, so the barrier's latency and
+// the other CTAs' late arrivals are spent streaming (z is needed only by the state update).
+__device__ __forceinline__ bool claimed(const Params& p, int kind) {
+    return (kind == kInZ && (p.dyn & 1)) || (kind == kOut && (p.dyn & 2));
+}
+__device__ __forceinline__ int segment_at(const Params& p, int i) {
+    static_assert(kInZ == 1 && kXp == 2, "split order swaps positions 1 and 2");
+    return p.split_b1 && (i == 1 || i == 2) ? 3 - i : i;  // kInX, kXp, kInZ, kDt, kOut
+}
 
 // The layer's small operands, one stage at the start of every layer, so that no consumer ever
 // reads device memory itself: behind a GPU-wide stream of bulk copies a plain load waits in
@@ -251,13 +268,93 @@ __device__ __forceinline__ void prefetch_big_segment(const Params& p, const Laye
     for (int r0 = 0; r0 < g.rows; r0 += g.rps) prefetch_l2(g.base + int64_t(r0) * g.row_bytes, static_cast<uint32_t>(min(g.rps, g.rows - r0) * g.row_bytes));
 }
 
-__device__ void produce(const Params& p, const Layer* layers, const Shares& s, const Ring& ring, int inflight, int ahead) {
+// The ring's stages in order, walked ahead of the ring by the L2 prefetch window: stage by
+// stage (a layer's parameter copies, then each segment's row blocks), so that what sits in L2
+// is a bounded number of stages (window x 132 SMs x 20 KB), not run 92's whole segments
+// (26-52 MB each: L2 thrashed).
+struct StageWalk {
+    int l = 0, kind = -1, r0 = 0;  // kind -1: the layer's parameter stage
+    // Prefetches the next stage's bytes into L2; false when every stage has been walked.
+    __device__ bool prefetch_next(const Params& p, const Layer* layers, const Shares& s, const ParamStage& ps) {
+        for (;;) {
+            if (l >= p.layers) return false;
+            const Layer& L = layers[l];
+            if (kind < 0) {
+                const int n = s.nch, c = s.ch0;
+                prefetch_l2(L.norm_w, p.H * 2);
+                prefetch_l2(L.conv_w + int64_t(c) * p.W, n * p.W * 2);
+                prefetch_l2(L.conv_b + c, n * 2);
+                prefetch_l2(L.dt_bias + c, n * 4);
+                prefetch_l2(L.Dskip + c, n * 4);
+                prefetch_l2(L.A + int64_t(c) * kN, n * kN * 4);
+                prefetch_l2(L.ssm_state + int64_t(c) * kN, n * kN * 4);
+                prefetch_l2(L.conv_state + int64_t(c) * (p.W - 1), n * (p.W - 1) * 2);
+                kind = 0;
+                r0 = 0;
+                return true;
+            }
+            const Segment g = segment(p, L, s, segment_at(p, kind));
+            if (r0 < g.rows) {
+                prefetch_l2(g.base + int64_t(r0) * g.row_bytes, static_cast<uint32_t>(min(g.rps, g.rows - r0) * g.row_bytes));
+                r0 += g.rps;
+                return true;
+            }
+            r0 = 0;
+            if (++kind == kSegments) {
+                kind = -1;
+                ++l;
+            }
+        }
+    }
+};
+
+// A segment whose rows any CTA may compute: the producer claims blocks of g.rps rows from a
+// grid-wide counter, one per stage, until none are left, and tells the consumers which block
+// each stage holds (meta[slot], -1: the segment is done, a stage with no bytes). The SMs whose
+// consumers keep up claim more, so the CTAs finish the segment together instead of in the order
+// the static shares' streams happened to be served (the arrival spread at the next barrier).
+// Claims are issued four ahead: an atomic's round trip behind the stream (~1 us) would otherwise
+// pace the producer. Same-address atomics of one thread return increasing values, so the first
+// claim past the end means every later one is too.
+__device__ uint32_t produce_claimed(const Ring& ring, uint32_t it, int inflight, int* meta, unsigned* counter, const Segment& g) {
+    const unsigned blocks = static_cast<unsigned>((g.rows + g.rps - 1) / g.rps);
+    unsigned q0 = atomicAdd(counter, 1u), q1 = atomicAdd(counter, 1u), q2 = atomicAdd(counter, 1u), q3 = atomicAdd(counter, 1u);
+    for (;; ++it) {
+        const unsigned b = q0;
+        q0 = q1;
+        q1 = q2;
+        q2 = q3;
+        producer_slot(ring, it, inflight);
+        const uint32_t bar = ring.full_bar(it);
+        if (b >= blocks) {
+            meta[it % ring.stages] = -1;
+            mbar_arrive(bar);  // release: the consumers' wait on this phase sees meta
+            return it + 1;
+        }
+        q3 = atomicAdd(counter, 1u);
+        meta[it % ring.stages] = static_cast<int>(b);
+        const int r0 = static_cast<int>(b) * g.rps;
+        const uint32_t bytes = static_cast<uint32_t>(min(g.rps, g.rows - r0) * g.row_bytes);
+        mbar_arrive_expect_tx(bar, bytes);
+        bulk_load(ring.data_addr + (it % ring.stages) * kStageBytes, g.base + int64_t(r0) * g.row_bytes, bytes, bar);
+    }
+}
+
+__device__ void produce(const Params& p, const Layer* layers, const Shares& s, const Ring& ring, int inflight, int ahead, int window, int* meta) {
     uint32_t it = 0;
     const ParamStage ps(p, s.nch);
+    StageWalk walk;
+    uint32_t walked = 0;
+    // Before claiming stage `it` (which may wait for a slot), stages [it, it + window) are
+    // requested into L2, so HBM keeps streaming while the ring is full.
+    const auto run_ahead = [&](uint32_t i) {
+        while (!p.dyn && walked < i + static_cast<uint32_t>(window) && walk.prefetch_next(p, layers, s, ps)) ++walked;
+    };
     for (int i = 1; i <= ahead; ++i) prefetch_big_segment(p, layers, s, i);
     for (int l = 0; l < p.layers; ++l) {
         const Layer& L = layers[l];
         {
+            run_ahead(it);
             producer_slot(ring, it, inflight);
             MARK(13);
             const uint32_t dst = ring.data_addr + (it % ring.stages) * kStageBytes, bar = ring.full_bar(it);
@@ -276,11 +373,18 @@ __device__ void produce(const Params& p, const Layer* layers, const Shares& s, c
             copy(ps.cs, L.conv_state + int64_t(c) * (p.W - 1), n * (p.W - 1) * 2);
             ++it;
         }
-        for (int kind = 0; kind < kSegments; ++kind) {
+        for (int pos = 0; pos < kSegments; ++pos) {
+            const int kind = segment_at(p, pos);
+            if (claimed(p, kind)) {
+                const Shares whole{0, p.D, 0, p.H};  // the segment's rows of every CTA
+                it = produce_claimed(ring, it, inflight, meta, p.claims + 2 * l + (kind == kOut), segment(p, L, whole, kind));
+                continue;
+            }
             const Segment g = segment(p, L, s, kind);
             if (ahead > 0 && (kind == kInX || kind == kInZ || kind == kOut))
                 prefetch_big_segment(p, layers, s, 3 * l + (kind == kInX ? 0 : kind == kInZ ? 1 : 2) + ahead);
             for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
+                run_ahead(it);
                 producer_slot(ring, it, inflight);
                 const uint32_t bytes = static_cast<uint32_t>(min(g.rps, g.rows - r0) * g.row_bytes);
                 mbar_arrive_expect_tx(ring.full_bar(it), bytes);
@@ -364,6 +468,27 @@ __device__ __forceinline__ void consume_rows(const Segment& g, const Vec& x, con
     }
 }
 
+// The consumer side of produce_claimed: stages until the segment's end marker; row r of the
+// segment goes to dst[r] (with `res`: the rounded residual add, as consume_rows).
+template <typename Vec>
+__device__ __forceinline__ void consume_claimed(const Segment& g, const Vec& x, const Ring& ring, uint32_t& it, const int* meta, int warp, int lane, T* dst,
+                                                const T* res = nullptr) {
+    for (;; ++it) {
+        const unsigned char* stage = ring.wait(it);
+        const int b = meta[it % ring.stages];
+        if (b < 0) {
+            ring.release(it++, lane);
+            return;
+        }
+        const int r0 = b * g.rps, n = min(g.rps, g.rows - r0);
+        for (int j = (warp - r0 % kConsumerWarps + kConsumerWarps) % kConsumerWarps; j < n; j += kConsumerWarps) {
+            const float s = x.dot(stage + static_cast<size_t>(j) * g.row_bytes, lane);
+            if (lane == 0) dst[r0 + j] = res ? tb(bf(res[r0 + j]) + rnd(s)) : tb(s);
+        }
+        ring.release(it, lane);
+    }
+}
+
 // dt_proj: rows of R <= 256 elements (r_chunks <= 32 16-byte chunks). Four lanes per row, eight
 // rows per warp pass (lane 4i + q: row i of the pass, chunks q, q + 4, ...): two shuffles per row
 // where a warp per row paid five (run 91: 1.4 us for 40 rows). dst[r] = the rounded dot, f32.
@@ -403,7 +528,37 @@ __device__ __forceinline__ float consumers_sum(float v, float* red, int warp, in
     return s;
 }
 
-__device__ __forceinline__ void grid_barrier(const Params& p, unsigned& target) {
+// y = y_raw * silu(z) (the state update's gate, same roundings) for the whole vector, into
+// shared memory; `keep` (one CTA) also gets it in global memory for the comparison.
+__device__ __forceinline__ void stage_gated_y(T* dst, const float* y_raw, const T* z, int n8, int tid, T* keep) {
+    float4 ya[kStageChunks], yb[kStageChunks];
+    uint4 zv[kStageChunks];
+#pragma unroll
+    for (int i = 0; i < kStageChunks; ++i) {
+        const int q = tid + i * kConsumers;
+        if (q < n8) {
+            ya[i] = __ldcg(reinterpret_cast<const float4*>(y_raw) + 2 * q);
+            yb[i] = __ldcg(reinterpret_cast<const float4*>(y_raw) + 2 * q + 1);
+            zv[i] = __ldcg(reinterpret_cast<const uint4*>(z) + q);
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < kStageChunks; ++i) {
+        const int q = tid + i * kConsumers;
+        if (q >= n8) continue;
+        const float yf[8] = {ya[i].x, ya[i].y, ya[i].z, ya[i].w, yb[i].x, yb[i].y, yb[i].z, yb[i].w};
+        const T* zt = reinterpret_cast<const T*>(&zv[i]);
+        uint4 o;
+        T* ov = reinterpret_cast<T*>(&o);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) ov[e] = tb(yf[e] * silu(bf(zt[e])));
+        reinterpret_cast<uint4*>(dst)[q] = o;
+        if (keep) reinterpret_cast<uint4*>(keep)[q] = o;
+    }
+}
+
+// A grid barrier in two halves, so that work that does not depend on it can go between.
+__device__ __forceinline__ void grid_arrive(const Params& p, unsigned& target) {
     consumers_sync();
     target += gridDim.x;
     if (threadIdx.x == 0 && p.barrier_mode != 2) {
@@ -413,10 +568,17 @@ __device__ __forceinline__ void grid_barrier(const Params& p, unsigned& target) 
         } else {
             red_release(p.counter);
         }
+    }
+}
+__device__ __forceinline__ void grid_wait(const Params& p, unsigned target) {
+    if (threadIdx.x == 0 && p.barrier_mode != 2)
         while (ld_acquire(p.counter) < target) {
         }
-    }
     consumers_sync();
+}
+__device__ __forceinline__ void grid_barrier(const Params& p, unsigned& target) {
+    grid_arrive(p, target);
+    grid_wait(p, target);
 }
 
 // n16 chunks of a vector other CTAs wrote, into shared memory: all loads (through L2) first.
@@ -431,10 +593,13 @@ __device__ __forceinline__ void stage_vector(T* dst, const T* src, int n16, int 
 }
 
 // HC, DC: 16-byte chunks per lane of the hidden (H / 256) and inner (D / 256) vectors.
-template <int HC, int DC>
-__global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Params p, int stages, int inflight, int ahead) {
+// DYN: p.dyn as a compile-time constant (the residual kept for claimed out_proj rows costs
+// registers only where it is used).
+template <int HC, int DC, int DYN>
+__global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Params p, int stages, int inflight, int ahead, int window) {
     extern __shared__ __align__(128) unsigned char smem[];
     __shared__ Layer layers[kMaxLayers];  // the layers' pointers, read once
+    __shared__ int meta[kMaxStages];      // claimed segments: the row block each stage holds
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const Shares sh(p);
     const int cmax = 8 * ((p.D / 8 + gridDim.x - 1) / gridDim.x), omax = (p.H + gridDim.x - 1) / gridDim.x;
@@ -473,7 +638,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
     }
     __syncthreads();
     if (warp == kConsumerWarps) {
-        if (lane == 0) produce(p, layers, sh, ring, inflight, ahead);
+        if (lane == 0) produce(p, layers, sh, ring, inflight, ahead, window, meta);
         return;
     }
 
@@ -484,8 +649,16 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
         for (int l = 0; l < p.layers; ++l) {
             ring.wait(it);
             ring.release(it++, lane);
-            for (int kind = 0; kind < kSegments; ++kind) {
-                const Segment g = segment(p, layers[l], sh, kind);
+            for (int pos = 0; pos < kSegments; ++pos) {
+                if (claimed(p, segment_at(p, pos))) {
+                    for (bool more = true; more; ++it) {
+                        ring.wait(it);
+                        more = meta[it % ring.stages] >= 0;
+                        ring.release(it, lane);
+                    }
+                    continue;
+                }
+                const Segment g = segment(p, layers[l], sh, segment_at(p, pos));
                 for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
                     ring.wait(it);
                     ring.release(it, lane);
@@ -574,7 +747,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             LaneVectorF<HC> x;
             x.load(xn, lane);
             consume_rows(segment(p, L, sh, kInX), x, ring, it, warp, lane, xr);
-            consume_rows(segment(p, L, sh, kInZ), x, ring, it, warp, lane, zl);
+            if (!p.split_b1) consume_rows(segment(p, L, sh, kInZ), x, ring, it, warp, lane, zl);
         }
         consumers_sync();
         MARK0(3);
@@ -625,7 +798,24 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             }
         }
         MARK0(5);
-        grid_barrier(p, target);  // B1: x_proj complete
+        grid_arrive(p, target);  // B1: x_proj complete
+        if (p.split_b1) {
+            LaneVectorF<HC> x;
+            x.load(xn, lane);
+            if (DYN & 1) consume_claimed(segment(p, L, Shares(0, p.D, 0, p.H), kInZ), x, ring, it, meta, warp, lane, p.zg);
+            else consume_rows(segment(p, L, sh, kInZ), x, ring, it, warp, lane, zl);
+        }
+        grid_wait(p, target);
+        if (DYN & 2) {
+            // out_proj's rows may be any of hidden: the whole pre-norm residual, kept from N in
+            // registers, goes where xn was (xn's last reader, the z rows, is done).
+            consumers_sync();
+#pragma unroll
+            for (int i = 0; i < kStageChunks; ++i) {
+                const int q = tid + i * kConsumers;
+                if (q < hch) reinterpret_cast<uint4*>(xn)[q] = rv[i];
+            }
+        }
         MARK0(6);
 
         // dt_proj + state update of this CTA's channels.
@@ -641,7 +831,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
         if (su_live) {
             const float dt = softplus(dtl[su] + dtb);
             xv = bf(xcl[su]);
-            zv = bf(zl[su]);
+            if (!(DYN & 1)) zv = bf(zl[su]);
             const float dtx = dt * xv;
             const float av[4] = {a4.x, a4.y, a4.z, a4.w};
             float* sv = &st.x;
@@ -657,21 +847,27 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
         yv += __shfl_xor_sync(0xffffffffu, yv, 2);
         if (su_live && sl == 0) {
             yv = fmaf(dsk, xv, yv);
-            yv *= silu(zv);
-            p.y[int64_t(l) * p.D + sh.ch0 + su] = tb(yv);
+            if (DYN & 1) {
+                p.y_raw[sh.ch0 + su] = yv;  // gated where it is staged: z may be any CTA's
+            } else {
+                yv *= silu(zv);
+                p.y[int64_t(l) * p.D + sh.ch0 + su] = tb(yv);
+            }
         }
         MARK0(8);
         grid_barrier(p, target);  // B2: y complete
         MARK0(9);
 
         // OUT: this CTA's out_proj rows, added into the residual.
-        stage_vector(vec, p.y + int64_t(l) * p.D, p.D / 8, tid);
+        if (DYN & 1) stage_gated_y(vec, p.y_raw, p.zg, p.D / 8, tid, blockIdx.x == 0 ? p.y + int64_t(l) * p.D : nullptr);
+        else stage_vector(vec, p.y + int64_t(l) * p.D, p.D / 8, tid);
         consumers_sync();
         MARK0(10);
         {
             LaneVector<DC> x;
             x.load(vec, lane);
-            consume_rows(segment(p, L, sh, kOut), x, ring, it, warp, lane, p.residual + sh.or0, res_own);
+            if (DYN & 2) consume_claimed(segment(p, L, Shares(0, p.D, 0, p.H), kOut), x, ring, it, meta, warp, lane, p.residual, xn);
+            else consume_rows(segment(p, L, sh, kOut), x, ring, it, warp, lane, p.residual + sh.or0, res_own);
         }
         MARK0(11);
         if (l + 1 < p.layers) grid_barrier(p, target);  // B3: residual complete
@@ -883,9 +1079,19 @@ int main(int argc, char** argv) {
     const int64_t fixed = (H * 2 + 15) / 16 * 16 + (D * 2 + 15) / 16 * 16 + (X * 2 + 15) / 16 * 16 + (3 * cmax * 2 + 15) / 16 * 16 +
                           (cmax + 8) * 4 + omax * 2 + 16;
     // The kernel for this shape's vector widths (chunks per lane: H / 256, D / 256).
-    void (*kernel)(const Params, int, int, int) = nullptr;
-    if (H == 2560 && D == 5120) kernel = mamba_decode_persistent<10, 20>;
-    else if (H == 768 && D == 1536) kernel = mamba_decode_persistent<3, 6>;
+    const int dyn = std::getenv("MDP_DYN") ? std::atoi(std::getenv("MDP_DYN")) : 0;
+    void (*kernel)(const Params, int, int, int, int) = nullptr;
+    const auto pick = [&](auto hc, auto dc) -> void (*)(const Params, int, int, int, int) {
+        switch (dyn) {
+            case 0: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0>;
+            case 1: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 1>;
+            case 2: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 2>;
+            case 3: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 3>;
+            default: return nullptr;
+        }
+    };
+    if (H == 2560 && D == 5120) kernel = pick(std::integral_constant<int, 10>(), std::integral_constant<int, 20>());
+    else if (H == 768 && D == 1536) kernel = pick(std::integral_constant<int, 3>(), std::integral_constant<int, 6>());
     if (!kernel) {
         std::fprintf(stderr, "no kernel instantiated for H %d, D %d\n", H, D);
         return 2;
@@ -895,6 +1101,7 @@ int main(int argc, char** argv) {
     const int stages = static_cast<int>(std::min<int64_t>(kMaxStages, (optin - int64_t(fattr.sharedSizeBytes) - fixed) / (kStageBytes + 16)));
     const int inflight = std::getenv("MDP_INFLIGHT") ? std::atoi(std::getenv("MDP_INFLIGHT")) : 0;
     const int ahead = std::getenv("MDP_AHEAD") ? std::atoi(std::getenv("MDP_AHEAD")) : 0;  // big segments prefetched into L2
+    const int window = std::getenv("MDP_WINDOW") ? std::atoi(std::getenv("MDP_WINDOW")) : 0;  // stages prefetched into L2 ahead of the ring
     const size_t smem = static_cast<size_t>(stages) * (kStageBytes + 16) + fixed;
     const int64_t param_bytes = H * 2 + int64_t(cmax) * (W * 2 + 2 + 4 + 4 + 2 * kN * 4 + (W - 1) * 2);
     if (param_bytes > kStageBytes || cmax * kStateLanes > kConsumers || X > kConsumers || H / 8 > kStageChunks * kConsumers || D / 8 > kStageChunks * kConsumers ||
@@ -906,20 +1113,26 @@ int main(int argc, char** argv) {
     cudaStream_t stream;
     CHECK(cudaStreamCreate(&stream));
     long long* trace = dalloc<long long>(b, int64_t(G) * layers * kMarks);
-    Params p{H, D, R, X, W, layers, eps, d_layers, res, acc, y, xc, counter, nullptr, 0};
+    // (claimed z rows are consumed only between B1's halves)
+    const int split_b1 = (dyn & 1) || (std::getenv("MDP_SPLIT_B1") && std::atoi(std::getenv("MDP_SPLIT_B1")));
+    unsigned* claims = dalloc<unsigned>(b, int64_t(layers) * 2);
+    float* y_raw = dalloc<float>(b, D);
+    T* zg = dalloc<T>(b, D);
+    Params p{H, D, R, X, W, layers, eps, d_layers, res, acc, y, xc, counter, nullptr, 0, split_b1, dyn, claims, y_raw, zg};
     const auto launch = [&](int nlayers, int mode) {
         Params q = p;
         q.layers = nlayers;
         q.barrier_mode = mode;
         CHECK(cudaMemsetAsync(acc, 0, int64_t(nlayers) * X * sizeof(unsigned long long), stream));
         CHECK(cudaMemsetAsync(counter, 0, sizeof(unsigned), stream));
-        void* args[] = {&q, const_cast<int*>(&stages), const_cast<int*>(&inflight), const_cast<int*>(&ahead)};
+        CHECK(cudaMemsetAsync(claims, 0, int64_t(nlayers) * 2 * sizeof(unsigned), stream));
+        void* args[] = {&q, const_cast<int*>(&stages), const_cast<int*>(&inflight), const_cast<int*>(&ahead), const_cast<int*>(&window)};
         CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(kernel), dim3(G), dim3(kThreads), args, smem, stream));
         CHECK(cudaGetLastError());
     };
 
-    std::printf("{\"device\": \"%s\", \"sms\": %d, \"model\": \"%s\", \"H\": %d, \"D\": %d, \"R\": %d, \"layers\": %d, \"stages\": %d, \"inflight\": %d, \"ahead\": %d, \"smem\": %zu,\n",
-                prop.name, sms, small ? "mamba-130m" : "mamba-2.8b", H, D, R, layers, stages, inflight, ahead, smem);
+    std::printf("{\"device\": \"%s\", \"sms\": %d, \"model\": \"%s\", \"H\": %d, \"D\": %d, \"R\": %d, \"layers\": %d, \"stages\": %d, \"inflight\": %d, \"ahead\": %d, \"window\": %d, \"split_b1\": %d, \"dyn\": %d, \"smem\": %zu,\n",
+                prop.name, sms, small ? "mamba-130m" : "mamba-2.8b", H, D, R, layers, stages, inflight, ahead, window, split_b1, dyn, smem);
 
     // ---- correctness over check_layers layers
     CHECK(cudaMemcpy(res, res0, H * sizeof(T), cudaMemcpyDeviceToDevice));
