@@ -70,6 +70,7 @@ struct Layer {
     const float* A;       // [D, N]
     const float* Dskip;   // [D]
     const T* out_proj;    // [H, D]
+    const T* out_proj_t;  // [D, H]  (out_proj transposed: a CTA's own channels' columns, contiguous)
     T* conv_state;        // [D, W-1]
     float* ssm_state;     // [D, N]
 };
@@ -90,6 +91,11 @@ struct Params {
     unsigned* claims;              // [layers][2] claim counters, zeroed before the launch
     float* y_raw;                  // [D] y before the z gate (dyn & 1: gated when staged for out_proj)
     T* zg;                         // [D] in_proj's z (dyn & 1)
+    int tagged;                    // 1: B2 and B3 are polls of tagged data, not counter barriers
+    uint32_t* ytag;                // [D] y as (layer + 1) << 16 | bf16 bits, zeroed before the launch
+    uint32_t* rtag;                // [H] the residual, tagged the same way
+    int outch;                     // 1: out_proj split by channels (each CTA its own y's columns), summed in fixed point: no B2
+    unsigned long long* acc_out;   // [layers][H] out_proj's fixed-point sums, zeroed before the launch
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -221,7 +227,9 @@ __device__ __forceinline__ Segment segment(const Params& p, const Layer& L, cons
         case kInZ: g = {at(L.in_proj, int64_t(p.D) + s.ch0, p.H), p.H * 2, s.nch, 0}; break;
         case kXp: g = {at(L.xpT, s.ch0, p.X), p.X * 2, s.nch, 0}; break;
         case kDt: g = {at(L.dt_proj, s.ch0, p.R), p.R * 2, s.nch, 0}; break;
-        default: g = {at(L.out_proj, s.or0, p.D), p.D * 2, s.no, 0}; break;
+        default:
+            g = p.outch ? Segment{at(L.out_proj_t, s.ch0, p.H), p.H * 2, s.nch, 0} : Segment{at(L.out_proj, s.or0, p.D), p.D * 2, s.no, 0};
+            break;
     }
     g.rps = kStageBytes / g.row_bytes;
     return g;
@@ -456,15 +464,57 @@ template <int C> struct LaneVectorF {
 // (or, with `res`, adds into it) the rounded sum at dst[r].
 template <typename Vec>
 __device__ __forceinline__ void consume_rows(const Segment& g, const Vec& x, const Ring& ring, uint32_t& it, int warp, int lane, T* dst,
-                                             const T* res = nullptr) {
+                                             const T* res = nullptr, uint32_t* tagged = nullptr, uint32_t tag = 0) {
     for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
         const unsigned char* stage = ring.wait(it);
         const int n = min(g.rps, g.rows - r0);
         for (int j = (warp - r0 % kConsumerWarps + kConsumerWarps) % kConsumerWarps; j < n; j += kConsumerWarps) {
             const float s = x.dot(stage + static_cast<size_t>(j) * g.row_bytes, lane);
-            if (lane == 0) dst[r0 + j] = res ? tb(bf(res[r0 + j]) + rnd(s)) : tb(s);
+            if (lane == 0) {
+                const T v = res ? tb(bf(res[r0 + j]) + rnd(s)) : tb(s);
+                dst[r0 + j] = v;
+                if (tagged) tagged[r0 + j] = tag << 16 | __bfloat16_as_ushort(v);
+            }
         }
         ring.release(it, lane);
+    }
+}
+
+// out_proj by channels: the stages hold out_proj_t's rows of this CTA's channels ([hidden]
+// each); thread t accumulates hidden chunks t, t + 224 (8 outputs each) over those rows,
+// weighted by the channel's y, then adds its partial sums into the grid's fixed-point sums.
+__device__ __forceinline__ void out_by_channels(const Segment& g, const T* yown, const Ring& ring, uint32_t& it, int lane, unsigned long long* acc, int n8,
+                                                int tid) {
+    float part[2][8] = {};
+    for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
+        const unsigned char* stage = ring.wait(it);
+        const int n = min(g.rps, g.rows - r0);
+        for (int j = 0; j < n; ++j) {
+            const float yj = bf(yown[r0 + j]);
+#pragma unroll
+            for (int k = 0; k < 2; ++k) {
+                const int q = tid + k * kConsumers;
+                if (q >= n8) continue;
+                const uint4 w = *reinterpret_cast<const uint4*>(stage + static_cast<size_t>(j) * g.row_bytes + q * 16);
+                const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&w);
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const float2 f = __bfloat1622float2(h[e]);
+                    part[k][2 * e] = fmaf(yj, f.x, part[k][2 * e]);
+                    part[k][2 * e + 1] = fmaf(yj, f.y, part[k][2 * e + 1]);
+                }
+            }
+        }
+        ring.release(it, lane);
+    }
+    if (g.rows == 0) return;
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        const int q = tid + k * kConsumers;
+        if (q >= n8) continue;
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+            atomicAdd(acc + q * 8 + e, static_cast<unsigned long long>(__double2ll_rn(static_cast<double>(part[k][e]) * kFixedScale)));
     }
 }
 
@@ -557,6 +607,48 @@ __device__ __forceinline__ void stage_gated_y(T* dst, const float* y_raw, const 
     }
 }
 
+// Tagged data in place of a barrier: a value and the layer that wrote it share one 32-bit word
+// ((layer + 1) << 16 | bf16 bits; single-copy atomic), so a reader polls the data itself and
+// is done one L2 round trip after the last writer's store lands, where a counter barrier costs
+// the writers' fence and atomic, the counter's poll, and then a load of the data.
+__device__ __forceinline__ bool tags_ready(const uint4& w, uint32_t tag) {
+    return (w.x >> 16) == tag && (w.y >> 16) == tag && (w.z >> 16) == tag && (w.w >> 16) == tag;
+}
+__device__ __forceinline__ uint2 untag(const uint4& w) {
+    return make_uint2((w.x & 0xffffu) | (w.y << 16), (w.z & 0xffffu) | (w.w << 16));
+}
+__device__ __forceinline__ void poll(const uint4* src, uint4& w, uint32_t tag, bool wait) {
+    while (wait && !tags_ready(w, tag)) w = __ldcg(src);
+}
+// n4 groups of four tagged values of `tag` into dst (T), every load first.
+__device__ __forceinline__ void stage_tagged(T* dst, const uint32_t* src, int n4, uint32_t tag, int tid, bool wait) {
+    constexpr int kPer = 6;  // 4 * 6 * 224 >= 5120
+    uint4 w[kPer];
+#pragma unroll
+    for (int i = 0; i < kPer; ++i)
+        if (tid + i * kConsumers < n4) w[i] = __ldcg(reinterpret_cast<const uint4*>(src) + tid + i * kConsumers);
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+        const int q = tid + i * kConsumers;
+        if (q >= n4) continue;
+        poll(reinterpret_cast<const uint4*>(src) + q, w[i], tag, wait);
+        reinterpret_cast<uint2*>(dst)[q] = untag(w[i]);
+    }
+}
+
+// rv (8 values per chunk) += the rounded fixed-point sums qa (4 x 2 u64 per chunk): the
+// residual add of out_proj's output, with the per-op path's roundings.
+__device__ __forceinline__ void residual_add_fixed(uint4 (&rv)[kStageChunks], const uint4 (&qa)[kStageChunks][4], int hch, int tid) {
+#pragma unroll
+    for (int i = 0; i < kStageChunks; ++i) {
+        if (tid + i * kConsumers >= hch) continue;
+        T* r = reinterpret_cast<T*>(&rv[i]);
+        const long long* q = reinterpret_cast<const long long*>(&qa[i][0]);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) r[e] = tb(bf(r[e]) + rnd(static_cast<float>(static_cast<double>(q[e]) / kFixedScale)));
+    }
+}
+
 // A grid barrier in two halves, so that work that does not depend on it can go between.
 __device__ __forceinline__ void grid_arrive(const Params& p, unsigned& target) {
     consumers_sync();
@@ -593,9 +685,9 @@ __device__ __forceinline__ void stage_vector(T* dst, const T* src, int n16, int 
 }
 
 // HC, DC: 16-byte chunks per lane of the hidden (H / 256) and inner (D / 256) vectors.
-// DYN: p.dyn as a compile-time constant (the residual kept for claimed out_proj rows costs
-// registers only where it is used).
-template <int HC, int DC, int DYN>
+// DYN, TAG: p.dyn and p.tagged as compile-time constants (their registers are spent only where
+// they are used).
+template <int HC, int DC, int DYN, int TAG, int OUTCH>
 __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Params p, int stages, int inflight, int ahead, int window) {
     extern __shared__ __align__(128) unsigned char smem[];
     __shared__ Layer layers[kMaxLayers];  // the layers' pointers, read once
@@ -669,19 +761,44 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
     }
     const int hch = p.H / 8;
 
+    uint4 rv[kStageChunks];  // the residual entering the layer (OUTCH: carried from the layer before)
     for (int l = 0; l < p.layers; ++l) {
         MARK0(0);
         const Layer& L = layers[l];
         // The residual (other CTAs wrote it: through L2) is requested before anything waits.
-        uint4 rv[kStageChunks];
+        const bool poll_res = TAG && l > 0;
+        const bool sum_res = OUTCH && l > 0;  // rv + the layer before's out_proj sums
+        uint4 qa[kStageChunks][4];
+        uint4 rw[kStageChunks][2];  // tagged words of chunk q: values 8q .. 8q + 7
 #pragma unroll
         for (int i = 0; i < kStageChunks; ++i) {
             const int q = tid + i * kConsumers;
-            if (q < hch) rv[i] = __ldcg(reinterpret_cast<const uint4*>(p.residual) + q);
+            if (q >= hch) continue;
+            if (sum_res) {
+#pragma unroll
+                for (int k = 0; k < 4; ++k) qa[i][k] = __ldcg(reinterpret_cast<const uint4*>(p.acc_out + int64_t(l - 1) * p.H) + 4 * q + k);
+            } else if (poll_res) {
+                rw[i][0] = __ldcg(reinterpret_cast<const uint4*>(p.rtag) + 2 * q);
+                rw[i][1] = __ldcg(reinterpret_cast<const uint4*>(p.rtag) + 2 * q + 1);
+            } else {
+                rv[i] = __ldcg(reinterpret_cast<const uint4*>(p.residual) + q);
+            }
         }
         // This CTA's channels' parameters and states, from the layer's parameter stage.
         const uint32_t pit = it++;
         const unsigned char* pst = ring.wait(pit);
+        if (sum_res) residual_add_fixed(rv, qa, hch, tid);
+        if (poll_res) {  // B3 of the layer before: its residual, tagged l
+#pragma unroll
+            for (int i = 0; i < kStageChunks; ++i) {
+                const int q = tid + i * kConsumers;
+                if (q >= hch) continue;
+                poll(reinterpret_cast<const uint4*>(p.rtag) + 2 * q, rw[i][0], l, p.barrier_mode != 2);
+                poll(reinterpret_cast<const uint4*>(p.rtag) + 2 * q + 1, rw[i][1], l, p.barrier_mode != 2);
+                const uint2 a = untag(rw[i][0]), b = untag(rw[i][1]);
+                rv[i] = make_uint4(a.x, a.y, b.x, b.y);
+            }
+        }
         MARK0(1);
         const bool conv_live = tid < sh.nch;
         // (the last tap in a scalar of its own: cw[taps] would put the array in local memory)
@@ -851,15 +968,29 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
                 p.y_raw[sh.ch0 + su] = yv;  // gated where it is staged: z may be any CTA's
             } else {
                 yv *= silu(zv);
-                p.y[int64_t(l) * p.D + sh.ch0 + su] = tb(yv);
+                const T yt = tb(yv);
+                p.y[int64_t(l) * p.D + sh.ch0 + su] = yt;
+                if (OUTCH) xr[su] = yt;  // (xr's last reader, the conv step, is done)
+                if (TAG) p.ytag[sh.ch0 + su] = uint32_t(l + 1) << 16 | __bfloat16_as_ushort(yt);
             }
         }
         MARK0(8);
-        grid_barrier(p, target);  // B2: y complete
+        if (OUTCH) {
+            consumers_sync();
+            MARK0(9);
+            MARK0(10);
+            out_by_channels(segment(p, L, sh, kOut), xr, ring, it, lane, p.acc_out + int64_t(l) * p.H, p.H / 8, tid);
+            MARK0(11);
+            grid_barrier(p, target);  // B3: out_proj's sums complete
+            MARK0(12);
+            continue;
+        }
+        if (!TAG) grid_barrier(p, target);  // B2: y complete (tagged: the staging polls y)
         MARK0(9);
 
         // OUT: this CTA's out_proj rows, added into the residual.
         if (DYN & 1) stage_gated_y(vec, p.y_raw, p.zg, p.D / 8, tid, blockIdx.x == 0 ? p.y + int64_t(l) * p.D : nullptr);
+        else if (TAG) stage_tagged(vec, p.ytag, p.D / 4, l + 1, tid, p.barrier_mode != 2);
         else stage_vector(vec, p.y + int64_t(l) * p.D, p.D / 8, tid);
         consumers_sync();
         MARK0(10);
@@ -867,11 +998,27 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             LaneVector<DC> x;
             x.load(vec, lane);
             if (DYN & 2) consume_claimed(segment(p, L, Shares(0, p.D, 0, p.H), kOut), x, ring, it, meta, warp, lane, p.residual, xn);
-            else consume_rows(segment(p, L, sh, kOut), x, ring, it, warp, lane, p.residual + sh.or0, res_own);
+            else consume_rows(segment(p, L, sh, kOut), x, ring, it, warp, lane, p.residual + sh.or0, res_own, TAG ? p.rtag + sh.or0 : nullptr, l + 1);
         }
         MARK0(11);
-        if (l + 1 < p.layers) grid_barrier(p, target);  // B3: residual complete
+        if (l + 1 < p.layers && !TAG) grid_barrier(p, target);  // B3: residual complete (tagged: the next norm polls it)
         MARK0(12);
+    }
+    if (OUTCH) {  // the last layer's residual add; CTA c writes chunks c, c + grid, ...
+        uint4 qa[kStageChunks][4];
+#pragma unroll
+        for (int i = 0; i < kStageChunks; ++i) {
+            const int q = tid + i * kConsumers;
+            if (q < hch)
+#pragma unroll
+                for (int k = 0; k < 4; ++k) qa[i][k] = __ldcg(reinterpret_cast<const uint4*>(p.acc_out + int64_t(p.layers - 1) * p.H) + 4 * q + k);
+        }
+        residual_add_fixed(rv, qa, hch, tid);
+#pragma unroll
+        for (int i = 0; i < kStageChunks; ++i) {
+            const int q = tid + i * kConsumers;
+            if (q < hch && q % gridDim.x == blockIdx.x) reinterpret_cast<uint4*>(p.residual)[q] = rv[i];
+        }
     }
 }
 
@@ -952,6 +1099,10 @@ __global__ void init_bf16(T* p, int64_t n, uint64_t seed, float scale, float off
         p[i] = tb(offset + scale * hash_uniform(seed, i));
 }
 // kind 0: uniform(offset +- scale); 1: A = -(n+1)(1 + 0.1u); 2: dt_bias = softplus^-1(U(0.001, 0.1))
+__global__ void transpose(const T* in, int rows, int cols, T* out) {  // out[c][r] = in[r][c]
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < int64_t(rows) * cols; i += int64_t(gridDim.x) * blockDim.x)
+        out[(i % cols) * rows + i / cols] = in[i];
+}
 __global__ void init_f32(float* p, int64_t n, uint64_t seed, float scale, float offset, int kind) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
         const float u = hash_uniform(seed, i);
@@ -1051,7 +1202,10 @@ int main(int argc, char** argv) {
         ssm_ref[l] = dalloc<float>(b, D * kN);
         CHECK(cudaMemcpy(conv_ref[l], cs, D * (W - 1) * sizeof(T), cudaMemcpyDeviceToDevice));
         CHECK(cudaMemcpy(ssm_ref[l], ss, D * kN * sizeof(float), cudaMemcpyDeviceToDevice));
-        L = {nw, inp, cw, cbias, xpT, dtw, dtb, A, Ds, outp, cs, ss};
+        T* outT = dalloc<T>(b, int64_t(H) * D);
+        transpose<<<1024, 256>>>(outp, H, D, outT);
+        CHECK(cudaGetLastError());
+        L = {nw, inp, cw, cbias, xpT, dtw, dtb, A, Ds, outp, outT, cs, ss};
         b.layers.push_back(L);
         // parameters once, both states read and written (what the product's decode roofline counts)
         weight_bytes += 2.0 * (H + 2.0 * D * H + D * W + D + double(D) * X + double(D) * R + double(H) * D) + 4.0 * (D + D * kN + D) +
@@ -1080,13 +1234,17 @@ int main(int argc, char** argv) {
                           (cmax + 8) * 4 + omax * 2 + 16;
     // The kernel for this shape's vector widths (chunks per lane: H / 256, D / 256).
     const int dyn = std::getenv("MDP_DYN") ? std::atoi(std::getenv("MDP_DYN")) : 0;
+    const int tagged = std::getenv("MDP_TAGGED") ? std::atoi(std::getenv("MDP_TAGGED")) : 0;
+    const int outch = std::getenv("MDP_OUTCH") ? std::atoi(std::getenv("MDP_OUTCH")) : 0;
     void (*kernel)(const Params, int, int, int, int) = nullptr;
     const auto pick = [&](auto hc, auto dc) -> void (*)(const Params, int, int, int, int) {
+        if (outch) return dyn == 0 && !tagged ? mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0, 0, 1> : nullptr;
+        if (tagged) return dyn == 0 ? mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0, 1, 0> : nullptr;
         switch (dyn) {
-            case 0: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0>;
-            case 1: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 1>;
-            case 2: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 2>;
-            case 3: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 3>;
+            case 0: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0, 0, 0>;
+            case 1: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 1, 0, 0>;
+            case 2: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 2, 0, 0>;
+            case 3: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 3, 0, 0>;
             default: return nullptr;
         }
     };
@@ -1118,7 +1276,10 @@ int main(int argc, char** argv) {
     unsigned* claims = dalloc<unsigned>(b, int64_t(layers) * 2);
     float* y_raw = dalloc<float>(b, D);
     T* zg = dalloc<T>(b, D);
-    Params p{H, D, R, X, W, layers, eps, d_layers, res, acc, y, xc, counter, nullptr, 0, split_b1, dyn, claims, y_raw, zg};
+    uint32_t* ytag = dalloc<uint32_t>(b, D);
+    uint32_t* rtag = dalloc<uint32_t>(b, H);
+    unsigned long long* acc_out = dalloc<unsigned long long>(b, int64_t(layers) * H);
+    Params p{H, D, R, X, W, layers, eps, d_layers, res, acc, y, xc, counter, nullptr, 0, split_b1, dyn, claims, y_raw, zg, tagged, ytag, rtag, outch, acc_out};
     const auto launch = [&](int nlayers, int mode) {
         Params q = p;
         q.layers = nlayers;
@@ -1126,13 +1287,16 @@ int main(int argc, char** argv) {
         CHECK(cudaMemsetAsync(acc, 0, int64_t(nlayers) * X * sizeof(unsigned long long), stream));
         CHECK(cudaMemsetAsync(counter, 0, sizeof(unsigned), stream));
         CHECK(cudaMemsetAsync(claims, 0, int64_t(nlayers) * 2 * sizeof(unsigned), stream));
+        CHECK(cudaMemsetAsync(ytag, 0, int64_t(q.D) * 4, stream));
+        CHECK(cudaMemsetAsync(rtag, 0, int64_t(q.H) * 4, stream));
+        CHECK(cudaMemsetAsync(acc_out, 0, int64_t(nlayers) * q.H * 8, stream));
         void* args[] = {&q, const_cast<int*>(&stages), const_cast<int*>(&inflight), const_cast<int*>(&ahead), const_cast<int*>(&window)};
         CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(kernel), dim3(G), dim3(kThreads), args, smem, stream));
         CHECK(cudaGetLastError());
     };
 
-    std::printf("{\"device\": \"%s\", \"sms\": %d, \"model\": \"%s\", \"H\": %d, \"D\": %d, \"R\": %d, \"layers\": %d, \"stages\": %d, \"inflight\": %d, \"ahead\": %d, \"window\": %d, \"split_b1\": %d, \"dyn\": %d, \"smem\": %zu,\n",
-                prop.name, sms, small ? "mamba-130m" : "mamba-2.8b", H, D, R, layers, stages, inflight, ahead, window, split_b1, dyn, smem);
+    std::printf("{\"device\": \"%s\", \"sms\": %d, \"model\": \"%s\", \"H\": %d, \"D\": %d, \"R\": %d, \"layers\": %d, \"stages\": %d, \"inflight\": %d, \"ahead\": %d, \"window\": %d, \"split_b1\": %d, \"dyn\": %d, \"tagged\": %d, \"outch\": %d, \"smem\": %zu,\n",
+                prop.name, sms, small ? "mamba-130m" : "mamba-2.8b", H, D, R, layers, stages, inflight, ahead, window, split_b1, dyn, tagged, outch, smem);
 
     // ---- correctness over check_layers layers
     CHECK(cudaMemcpy(res, res0, H * sizeof(T), cudaMemcpyDeviceToDevice));
