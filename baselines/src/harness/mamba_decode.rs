@@ -41,9 +41,9 @@ impl MambaDecodeCase {
 }
 
 /// (hidden, inner, dt_rank, width, layers, slots, slot): mamba-130m, -370m, -1.4b and -2.8b
-/// (one block: held to the plain dtype tolerance)
 /// widths, hidden 256 (64 channel groups: fewer than SMs, most CTAs own none), a 70-layer
-/// stack (two launches), conv widths 2-4, several slots, and a padding row.
+/// stack (two launches), conv widths 2-4, several slots, and a padding row. Checked at
+/// `ops::mamba_decode_tolerance` (one block: the dtype's bounds with a per-element floor).
 pub fn mamba_decode_test_cases(dtype: DType) -> Vec<Case> {
     let specs = [
         (256, 512, 16, 4, 1, 1, Some(0)),
