@@ -91,9 +91,6 @@ struct Params {
     unsigned* claims;              // [layers][2] claim counters, zeroed before the launch
     float* y_raw;                  // [D] y before the z gate (dyn & 1: gated when staged for out_proj)
     T* zg;                         // [D] in_proj's z (dyn & 1)
-    int tagged;                    // 1: B2 and B3 are polls of tagged data, not counter barriers
-    uint32_t* ytag;                // [D] y as (layer + 1) << 16 | bf16 bits, zeroed before the launch
-    uint32_t* rtag;                // [H] the residual, tagged the same way
     int outch;                     // 1: out_proj split by channels (each CTA its own y's columns), summed in fixed point: no B2
     unsigned long long* acc_out;   // [layers][H] out_proj's fixed-point sums, zeroed before the launch
 };
@@ -464,17 +461,13 @@ template <int C> struct LaneVectorF {
 // (or, with `res`, adds into it) the rounded sum at dst[r].
 template <typename Vec>
 __device__ __forceinline__ void consume_rows(const Segment& g, const Vec& x, const Ring& ring, uint32_t& it, int warp, int lane, T* dst,
-                                             const T* res = nullptr, uint32_t* tagged = nullptr, uint32_t tag = 0) {
+                                             const T* res = nullptr) {
     for (int r0 = 0; r0 < g.rows; r0 += g.rps, ++it) {
         const unsigned char* stage = ring.wait(it);
         const int n = min(g.rps, g.rows - r0);
         for (int j = (warp - r0 % kConsumerWarps + kConsumerWarps) % kConsumerWarps; j < n; j += kConsumerWarps) {
             const float s = x.dot(stage + static_cast<size_t>(j) * g.row_bytes, lane);
-            if (lane == 0) {
-                const T v = res ? tb(bf(res[r0 + j]) + rnd(s)) : tb(s);
-                dst[r0 + j] = v;
-                if (tagged) tagged[r0 + j] = tag << 16 | __bfloat16_as_ushort(v);
-            }
+            if (lane == 0) dst[r0 + j] = res ? tb(bf(res[r0 + j]) + rnd(s)) : tb(s);
         }
         ring.release(it, lane);
     }
@@ -607,35 +600,6 @@ __device__ __forceinline__ void stage_gated_y(T* dst, const float* y_raw, const 
     }
 }
 
-// Tagged data in place of a barrier: a value and the layer that wrote it share one 32-bit word
-// ((layer + 1) << 16 | bf16 bits; single-copy atomic), so a reader polls the data itself and
-// is done one L2 round trip after the last writer's store lands, where a counter barrier costs
-// the writers' fence and atomic, the counter's poll, and then a load of the data.
-__device__ __forceinline__ bool tags_ready(const uint4& w, uint32_t tag) {
-    return (w.x >> 16) == tag && (w.y >> 16) == tag && (w.z >> 16) == tag && (w.w >> 16) == tag;
-}
-__device__ __forceinline__ uint2 untag(const uint4& w) {
-    return make_uint2((w.x & 0xffffu) | (w.y << 16), (w.z & 0xffffu) | (w.w << 16));
-}
-__device__ __forceinline__ void poll(const uint4* src, uint4& w, uint32_t tag, bool wait) {
-    while (wait && !tags_ready(w, tag)) w = __ldcg(src);
-}
-// n4 groups of four tagged values of `tag` into dst (T), every load first.
-__device__ __forceinline__ void stage_tagged(T* dst, const uint32_t* src, int n4, uint32_t tag, int tid, bool wait) {
-    constexpr int kPer = 6;  // 4 * 6 * 224 >= 5120
-    uint4 w[kPer];
-#pragma unroll
-    for (int i = 0; i < kPer; ++i)
-        if (tid + i * kConsumers < n4) w[i] = __ldcg(reinterpret_cast<const uint4*>(src) + tid + i * kConsumers);
-#pragma unroll
-    for (int i = 0; i < kPer; ++i) {
-        const int q = tid + i * kConsumers;
-        if (q >= n4) continue;
-        poll(reinterpret_cast<const uint4*>(src) + q, w[i], tag, wait);
-        reinterpret_cast<uint2*>(dst)[q] = untag(w[i]);
-    }
-}
-
 // rv (8 values per chunk) += the rounded fixed-point sums qa (4 x 2 u64 per chunk): the
 // residual add of out_proj's output, with the per-op path's roundings.
 __device__ __forceinline__ void residual_add_fixed(uint4 (&rv)[kStageChunks], const uint4 (&qa)[kStageChunks][4], int hch, int tid) {
@@ -685,9 +649,10 @@ __device__ __forceinline__ void stage_vector(T* dst, const T* src, int n16, int 
 }
 
 // HC, DC: 16-byte chunks per lane of the hidden (H / 256) and inner (D / 256) vectors.
-// DYN, TAG: p.dyn and p.tagged as compile-time constants (their registers are spent only where
-// they are used).
-template <int HC, int DC, int DYN, int TAG, int OUTCH>
+// DYN, OUTCH: p.dyn and p.outch as compile-time constants (their registers are spent only
+// where they are used). (Run 102's TAG variant, tagged data polled in place of B2 and B3, was
+// wrong and slower; it is in this file's history, 61ad24f.)
+template <int HC, int DC, int DYN, int OUTCH>
 __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Params p, int stages, int inflight, int ahead, int window) {
     extern __shared__ __align__(128) unsigned char smem[];
     __shared__ Layer layers[kMaxLayers];  // the layers' pointers, read once
@@ -766,10 +731,8 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
         MARK0(0);
         const Layer& L = layers[l];
         // The residual (other CTAs wrote it: through L2) is requested before anything waits.
-        const bool poll_res = TAG && l > 0;
         const bool sum_res = OUTCH && l > 0;  // rv + the layer before's out_proj sums
         uint4 qa[kStageChunks][4];
-        uint4 rw[kStageChunks][2];  // tagged words of chunk q: values 8q .. 8q + 7
 #pragma unroll
         for (int i = 0; i < kStageChunks; ++i) {
             const int q = tid + i * kConsumers;
@@ -777,9 +740,6 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             if (sum_res) {
 #pragma unroll
                 for (int k = 0; k < 4; ++k) qa[i][k] = __ldcg(reinterpret_cast<const uint4*>(p.acc_out + int64_t(l - 1) * p.H) + 4 * q + k);
-            } else if (poll_res) {
-                rw[i][0] = __ldcg(reinterpret_cast<const uint4*>(p.rtag) + 2 * q);
-                rw[i][1] = __ldcg(reinterpret_cast<const uint4*>(p.rtag) + 2 * q + 1);
             } else {
                 rv[i] = __ldcg(reinterpret_cast<const uint4*>(p.residual) + q);
             }
@@ -788,17 +748,6 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
         const uint32_t pit = it++;
         const unsigned char* pst = ring.wait(pit);
         if (sum_res) residual_add_fixed(rv, qa, hch, tid);
-        if (poll_res) {  // B3 of the layer before: its residual, tagged l
-#pragma unroll
-            for (int i = 0; i < kStageChunks; ++i) {
-                const int q = tid + i * kConsumers;
-                if (q >= hch) continue;
-                poll(reinterpret_cast<const uint4*>(p.rtag) + 2 * q, rw[i][0], l, p.barrier_mode != 2);
-                poll(reinterpret_cast<const uint4*>(p.rtag) + 2 * q + 1, rw[i][1], l, p.barrier_mode != 2);
-                const uint2 a = untag(rw[i][0]), b = untag(rw[i][1]);
-                rv[i] = make_uint4(a.x, a.y, b.x, b.y);
-            }
-        }
         MARK0(1);
         const bool conv_live = tid < sh.nch;
         // (the last tap in a scalar of its own: cw[taps] would put the array in local memory)
@@ -971,7 +920,6 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
                 const T yt = tb(yv);
                 p.y[int64_t(l) * p.D + sh.ch0 + su] = yt;
                 if (OUTCH) xr[su] = yt;  // (xr's last reader, the conv step, is done)
-                if (TAG) p.ytag[sh.ch0 + su] = uint32_t(l + 1) << 16 | __bfloat16_as_ushort(yt);
             }
         }
         MARK0(8);
@@ -985,12 +933,11 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             MARK0(12);
             continue;
         }
-        if (!TAG) grid_barrier(p, target);  // B2: y complete (tagged: the staging polls y)
+        grid_barrier(p, target);  // B2: y complete
         MARK0(9);
 
         // OUT: this CTA's out_proj rows, added into the residual.
         if (DYN & 1) stage_gated_y(vec, p.y_raw, p.zg, p.D / 8, tid, blockIdx.x == 0 ? p.y + int64_t(l) * p.D : nullptr);
-        else if (TAG) stage_tagged(vec, p.ytag, p.D / 4, l + 1, tid, p.barrier_mode != 2);
         else stage_vector(vec, p.y + int64_t(l) * p.D, p.D / 8, tid);
         consumers_sync();
         MARK0(10);
@@ -998,10 +945,10 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
             LaneVector<DC> x;
             x.load(vec, lane);
             if (DYN & 2) consume_claimed(segment(p, L, Shares(0, p.D, 0, p.H), kOut), x, ring, it, meta, warp, lane, p.residual, xn);
-            else consume_rows(segment(p, L, sh, kOut), x, ring, it, warp, lane, p.residual + sh.or0, res_own, TAG ? p.rtag + sh.or0 : nullptr, l + 1);
+            else consume_rows(segment(p, L, sh, kOut), x, ring, it, warp, lane, p.residual + sh.or0, res_own);
         }
         MARK0(11);
-        if (l + 1 < p.layers && !TAG) grid_barrier(p, target);  // B3: residual complete (tagged: the next norm polls it)
+        if (l + 1 < p.layers) grid_barrier(p, target);  // B3: residual complete
         MARK0(12);
     }
     if (OUTCH) {  // the last layer's residual add; CTA c writes chunks c, c + grid, ...
@@ -1234,17 +1181,15 @@ int main(int argc, char** argv) {
                           (cmax + 8) * 4 + omax * 2 + 16;
     // The kernel for this shape's vector widths (chunks per lane: H / 256, D / 256).
     const int dyn = std::getenv("MDP_DYN") ? std::atoi(std::getenv("MDP_DYN")) : 0;
-    const int tagged = std::getenv("MDP_TAGGED") ? std::atoi(std::getenv("MDP_TAGGED")) : 0;
     const int outch = std::getenv("MDP_OUTCH") ? std::atoi(std::getenv("MDP_OUTCH")) : 0;
     void (*kernel)(const Params, int, int, int, int) = nullptr;
     const auto pick = [&](auto hc, auto dc) -> void (*)(const Params, int, int, int, int) {
-        if (outch) return dyn == 0 && !tagged ? mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0, 0, 1> : nullptr;
-        if (tagged) return dyn == 0 ? mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0, 1, 0> : nullptr;
+        if (outch) return dyn == 0 ? mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0, 1> : nullptr;
         switch (dyn) {
-            case 0: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0, 0, 0>;
-            case 1: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 1, 0, 0>;
-            case 2: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 2, 0, 0>;
-            case 3: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 3, 0, 0>;
+            case 0: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 0, 0>;
+            case 1: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 1, 0>;
+            case 2: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 2, 0>;
+            case 3: return mamba_decode_persistent<decltype(hc)::value, decltype(dc)::value, 3, 0>;
             default: return nullptr;
         }
     };
@@ -1276,10 +1221,8 @@ int main(int argc, char** argv) {
     unsigned* claims = dalloc<unsigned>(b, int64_t(layers) * 2);
     float* y_raw = dalloc<float>(b, D);
     T* zg = dalloc<T>(b, D);
-    uint32_t* ytag = dalloc<uint32_t>(b, D);
-    uint32_t* rtag = dalloc<uint32_t>(b, H);
     unsigned long long* acc_out = dalloc<unsigned long long>(b, int64_t(layers) * H);
-    Params p{H, D, R, X, W, layers, eps, d_layers, res, acc, y, xc, counter, nullptr, 0, split_b1, dyn, claims, y_raw, zg, tagged, ytag, rtag, outch, acc_out};
+    Params p{H, D, R, X, W, layers, eps, d_layers, res, acc, y, xc, counter, nullptr, 0, split_b1, dyn, claims, y_raw, zg, outch, acc_out};
     const auto launch = [&](int nlayers, int mode) {
         Params q = p;
         q.layers = nlayers;
@@ -1287,16 +1230,14 @@ int main(int argc, char** argv) {
         CHECK(cudaMemsetAsync(acc, 0, int64_t(nlayers) * X * sizeof(unsigned long long), stream));
         CHECK(cudaMemsetAsync(counter, 0, sizeof(unsigned), stream));
         CHECK(cudaMemsetAsync(claims, 0, int64_t(nlayers) * 2 * sizeof(unsigned), stream));
-        CHECK(cudaMemsetAsync(ytag, 0, int64_t(q.D) * 4, stream));
-        CHECK(cudaMemsetAsync(rtag, 0, int64_t(q.H) * 4, stream));
         CHECK(cudaMemsetAsync(acc_out, 0, int64_t(nlayers) * q.H * 8, stream));
         void* args[] = {&q, const_cast<int*>(&stages), const_cast<int*>(&inflight), const_cast<int*>(&ahead), const_cast<int*>(&window)};
         CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(kernel), dim3(G), dim3(kThreads), args, smem, stream));
         CHECK(cudaGetLastError());
     };
 
-    std::printf("{\"device\": \"%s\", \"sms\": %d, \"model\": \"%s\", \"H\": %d, \"D\": %d, \"R\": %d, \"layers\": %d, \"stages\": %d, \"inflight\": %d, \"ahead\": %d, \"window\": %d, \"split_b1\": %d, \"dyn\": %d, \"tagged\": %d, \"outch\": %d, \"smem\": %zu,\n",
-                prop.name, sms, small ? "mamba-130m" : "mamba-2.8b", H, D, R, layers, stages, inflight, ahead, window, split_b1, dyn, tagged, outch, smem);
+    std::printf("{\"device\": \"%s\", \"sms\": %d, \"model\": \"%s\", \"H\": %d, \"D\": %d, \"R\": %d, \"layers\": %d, \"stages\": %d, \"inflight\": %d, \"ahead\": %d, \"window\": %d, \"split_b1\": %d, \"dyn\": %d, \"outch\": %d, \"smem\": %zu,\n",
+                prop.name, sms, small ? "mamba-130m" : "mamba-2.8b", H, D, R, layers, stages, inflight, ahead, window, split_b1, dyn, outch, smem);
 
     // ---- correctness over check_layers layers
     CHECK(cudaMemcpy(res, res0, H * sizeof(T), cudaMemcpyDeviceToDevice));

@@ -15,3 +15,6 @@ timeout 150 $B/fk-mamba.model_gpu --test-threads 1 > $R/model.txt 2>&1; echo "mo
 grep -E "test result|FAILED|one-kernel" $R/model.txt | tail -4 >> $L
 cat $L
 tar -czf $OUT/r106/logs.tar.gz -C $R .
+# and the experiment after run 102's tagged variant was removed from it: the product's order (split B1), correct and as fast as run 100
+nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a experiments/ssm/mamba_decode_persistent.cu -o /tmp/mdp && MDP_SPLIT_B1=1 timeout 100 /tmp/mdp 64 4 > $OUT/r106/mdp-split.json 2>&1
+echo "experiment: $(grep -o '"correct": [a-z]*' $OUT/r106/mdp-split.json) $(grep -o '"barrier": "fence_atomic", "median_us": [0-9.]*, [^}]*' $OUT/r106/mdp-split.json)"
