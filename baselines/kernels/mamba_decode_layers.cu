@@ -558,7 +558,9 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
         }
         grid_arrive(p.barrier, target);  // B1: x_proj's sums complete
         {
-            // z rows of this CTA's channels while the other CTAs arrive (xn is still in place)
+            // z rows of this CTA's channels while the other CTAs arrive. The vector is loaded
+            // again from xn (still in place): kept live through conv and x_proj it would hold
+            // 80 registers for a reload of 10 shared-memory loads per lane.
             LaneVectorF<T, HC> x;
             x.load(xn, lane);
             consume_rows<T>(segment<T>(p, L, sh, kInZ), x, ring, it, warp, lane, zl);

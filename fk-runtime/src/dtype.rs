@@ -61,6 +61,20 @@ impl DType {
         }
     }
 
+    /// Unit roundoff u = 2^-(stored mantissa bits + 1): the largest relative error of rounding
+    /// a real to this type (one unit in the last place at 1.0 is 2u). 0 for integers.
+    pub fn unit_roundoff(self) -> f64 {
+        match self {
+            DType::F64 => 2f64.powi(-53),
+            DType::F32 => 2f64.powi(-24),
+            DType::F16 => 2f64.powi(-11),
+            DType::BF16 => 2f64.powi(-8),
+            DType::F8E4M3 => 2f64.powi(-4),
+            DType::F8E5M2 => 2f64.powi(-3),
+            DType::I32 | DType::I64 | DType::U8 => 0.0,
+        }
+    }
+
     pub const fn is_float(self) -> bool {
         !matches!(self, DType::I32 | DType::I64 | DType::U8)
     }
@@ -90,6 +104,15 @@ impl fmt::Display for DType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unit_roundoff_is_half_the_gap_above_one() {
+        assert_eq!(DType::F32.unit_roundoff(), f64::from(f32::EPSILON) / 2.0);
+        assert_eq!(DType::F64.unit_roundoff(), f64::EPSILON / 2.0);
+        assert_eq!(DType::F16.unit_roundoff(), 1.0 / 2048.0); // 10 stored mantissa bits
+        assert_eq!(DType::BF16.unit_roundoff(), 1.0 / 256.0); // 7
+        assert_eq!(DType::I32.unit_roundoff(), 0.0);
+    }
 
     #[test]
     fn codes_are_distinct_and_parse_round_trips() {

@@ -30,8 +30,7 @@ use fk_runtime::{DType, Device, Result, Tensor};
 /// tokens, 1.07e-5 off on -2.4e-3): 2^-16·Σ|terms| (a k of 64 at the 2^-22 rate).
 pub(super) fn rounding_bound(dtype: DType, magnitude: &[f64]) -> Vec<f64> {
     let u = match dtype {
-        DType::F16 => 4.0 * (2f64).powi(-11),
-        DType::BF16 => 4.0 * (2f64).powi(-8),
+        DType::F16 | DType::BF16 => 4.0 * dtype.unit_roundoff(),
         DType::F32 => (2f64).powi(-16),
         _ => 0.0,
     };

@@ -114,11 +114,7 @@ pub fn mamba_decode_layers_supported(dev: &Device, dtype: DType, hidden: usize, 
 /// and 3e-2 (bf16) rel_l2, run 96).
 pub fn mamba_decode_tolerance(dtype: DType, layers: usize) -> fk_runtime::compare::Tolerance {
     let mut t = fk_runtime::compare::Tolerance::for_dtype(dtype);
-    let unit_at_one = match dtype {
-        DType::BF16 => 2f64.powi(-7),
-        DType::F16 => 2f64.powi(-10),
-        _ => 0.0,
-    };
+    let unit_at_one = 2.0 * dtype.unit_roundoff();
     t.atol = t.atol.max(6.0 * unit_at_one);
     if layers <= 1 {
         t
