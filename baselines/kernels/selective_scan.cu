@@ -612,6 +612,8 @@ __global__ void __launch_bounds__(kThreads, 3) scan_kernel(const fk_selective_sc
     }
 }
 
+#include "selective_scan_ring.cuh"
+
 template <typename T, int NS>
 cudaError_t launch_ns(const fk_selective_scan_params* p, unsigned vec, cudaStream_t stream) {
     const auto kernel = scan_kernel<T, NS>;
@@ -628,6 +630,10 @@ cudaError_t launch_ns(const fk_selective_scan_params* p, unsigned vec, cudaStrea
 
 template <typename T>
 cudaError_t launch(const fk_selective_scan_params* p, cudaStream_t stream) {
+#ifdef FK_SELECTIVE_SCAN_RING
+    if constexpr (sizeof(T) == 2)
+        if (ring::fits<T>(p)) return ring::launch<T>(p, stream);
+#endif
     // Activations move in 32-bit units (2 channels of 16-bit): base 4-byte aligned and row
     // strides a whole number of units. B and C move in 16-byte chunks of a row.
     constexpr int64_t kEW = Geo<T>::kEW, kEPC = 16 / sizeof(T);

@@ -1,0 +1,328 @@
+// selective_scan's ring kernel: part of selective_scan.cu (included inside its anonymous
+// namespace, after the helpers it shares; no include guard on purpose: the A/B bench includes
+// selective_scan.cu twice, in two namespaces). Used for 16-bit dtypes, d_state <= 16, dim a
+// multiple of 8 and 16-byte aligned rows (every Mamba-1 checkpoint); the chunked kernel above
+// takes everything else.
+//
+// Why a second design. The chunked kernel splits a chunk's tokens over the 16 lanes of a
+// half-warp, so every (token, channel, state) element pays for two FMA chains (the lane's
+// local map, then the replay from the true start) and its lane for a 4-step shuffle scan per
+// state: ~13 instructions per element and ~150 registers, 12 warps per SM, latency-bound at
+// 660 us for 8k tokens of mamba-2.8b on the H200 (runs 107-108). Here the lanes of a warp are
+// channels and states (8 channels x 4 lanes, lane sl owning states sl, sl+4, sl+8, sl+12) and
+// time is split across the 4 warps of a block instead: warp w owns tokens [16w, 16w+16) of
+// each 64-token chunk and walks them once per state (h = dA h + dB; y += C h), taking the
+// state entering its tokens from warp w-1 through shared memory, and warp 0 from warp 3's
+// previous chunk. One state per step, 4 steps per chunk: warp w runs step j of chunk c while
+// w+1 runs step j-1, a ring whose hand-offs are always a step ahead of their reader (that is
+// why there are no more warps than steps). Per element: dt*a, exp2, B*du, the chain FMA and
+// y's FMA (5 instructions, 1 exp), plus B/C loads as broadcast float4s; the per-token work
+// (staging, softplus, the 4-lane sum of y, the gate) is shared by 16 states. The exponentials
+// of a step are issued before its hand-off wait, so the ring's critical path is the FMA chain
+// alone and the SM's exp units, not the hand-offs, bound the speed.
+//
+// Block: 8 channels x 4 warps (128 threads), ~43 KB of shared memory, <= 102 registers, so 5
+// blocks (20 warps) per SM: mamba-2.8b's 640 channel groups are one wave on 132 SMs. Each
+// warp stages its own tokens (cp.async, two buffers: u, delta, z as 16-byte rows of the 8
+// channels, B and C rows) and converts B and C to fp32 [state][token] rows; nothing but the
+// hand-offs (mbarriers) ties the warps together after the first barrier.
+namespace ring {
+
+constexpr int kWarps = 4;               // warps per block: the ring along time
+constexpr int kTok = 16;                // tokens per warp per chunk
+constexpr int kChunk = kWarps * kTok;   // tokens per chunk
+constexpr int kChan = 8;                // channels per block
+constexpr int kLanesPerChan = 4;        // lane sl of a channel owns states sl + 4j
+constexpr int kNS = 16;                 // states (d_state <= 16; the others are inert)
+constexpr int kSteps = kNS / kLanesPerChan;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kRow = kTok + 4;          // floats per row of the fp32 tiles (4 mod 32 banks... see convert)
+static_assert(kWarps <= kSteps, "warp 0 takes the last warp's state one step after it is made");
+static_assert(kChan * kLanesPerChan == 32, "a warp is 8 channels x 4 lanes");
+
+// One warp's shared memory (16-bit T).
+struct WarpTiles {
+    static constexpr int kActBytes = kTok * kChan * 2;  // [token][channel] rows of 16 bytes
+    static constexpr int kBCBytes = kTok * kNS * 2;     // [token][state] rows of 32 bytes
+    static constexpr int kU = 0, kDt = kActBytes, kZ = 2 * kActBytes, kB = 3 * kActBytes, kC = kB + kBCBytes;
+    static constexpr int kRawBytes = kC + kBCBytes;
+    unsigned char raw[2][kRawBytes];
+    float bt[kNS][kRow];        // B, fp32 [state][token]
+    float pad[16];              // C's rows 16 banks from B's: the conversion's stores do not conflict
+    float ct[kNS][kRow];        // C
+    float dt[kChan][kRow];      // softplus(delta + bias), 0 past the end
+    float du[kChan][kRow];      // dt * u
+    float yp[32][kRow];         // each lane's y over its 4 states, [lane][token]
+};
+struct BlockSmem {
+    WarpTiles warp[kWarps];
+    float a[kChan][kNS];              // A * log2(e), 0 for states >= d_state
+    float hand[kWarps][kSteps][32];   // state leaving warp w's tokens at step j, per lane
+    uint64_t bar[kWarps][kSteps];     // hand[w][j] written (32 arrivals per chunk)
+};
+
+__device__ __forceinline__ uint32_t saddr(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+__device__ __forceinline__ void bar_init(uint64_t* b, uint32_t count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(saddr(b)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void bar_arrive(uint64_t* b) {
+    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(saddr(b)) : "memory");
+}
+// Until the phase of parity `parity` has completed (test_wait: sm_80; try_wait: sm_90).
+__device__ __forceinline__ void bar_wait(uint64_t* b, uint32_t parity) {
+#if __CUDA_ARCH__ >= 900
+    asm volatile(
+        "{\n.reg .pred done;\nRING_WAIT:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra RING_WAIT;\n}\n" ::"r"(saddr(b)),
+        "r"(parity)
+        : "memory");
+#else
+    asm volatile(
+        "{\n.reg .pred done;\nRING_WAIT:\n"
+        "mbarrier.test_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra RING_WAIT;\n}\n" ::"r"(saddr(b)),
+        "r"(parity)
+        : "memory");
+#endif
+}
+
+// A 32-bit word of two 16-bit values as floats (bf16: shifts; f16: the conversion).
+__device__ __forceinline__ float2 unpack2(uint32_t w, __nv_bfloat16) {
+    return make_float2(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
+}
+__device__ __forceinline__ float2 unpack2(uint32_t w, __half) {
+    __half2 h;
+    memcpy(&h, &w, 4);
+    return __half22float2(h);
+}
+
+// The warp's tokens [t0, t0 + 16) of u, delta, z (8 channels from d0) and of B, C (d_state N)
+// into raw buffer `buf`; rows at or past `rows` (and B/C columns past N) are zero-filled. One
+// copy instruction per tensor, its addresses from the kernel parameters (the constant bank):
+// per-lane pointers kept across chunks would cost registers the steps need.
+template <typename T>
+__device__ __forceinline__ void stage(unsigned char* buf, const fk_selective_scan_params& p, int64_t t0, int rows, int64_t d0, int lane) {
+    {  // u, delta, z: row k = lane (lanes 0-15), 16 bytes each
+        const int k = lane % kTok;
+        const bool in = k < rows;
+        const int64_t row = t0 + (in ? k : 0);
+        if (lane < kTok) {
+            cp_async16(buf + WarpTiles::kU + k * 16, static_cast<const T*>(p.u) + row * p.u_stride + d0, in ? 16 : 0);
+            cp_async16(buf + WarpTiles::kDt + k * 16, static_cast<const T*>(p.delta) + row * p.delta_stride + d0, in ? 16 : 0);
+            if (p.z) cp_async16(buf + WarpTiles::kZ + k * 16, static_cast<const T*>(p.z) + row * p.z_stride + d0, in ? 16 : 0);
+        }
+    }
+    {  // B, C: row k = lane / 2, 16-byte half h = lane % 2 (states 8h..8h+7)
+        const int k = lane / 2, h = lane % 2;
+        const int bytes = k < rows ? min(max(p.d_state - 8 * h, 0), 8) * 2 : 0;
+        const int64_t row = t0 + (bytes > 0 ? k : 0);
+        cp_async16(buf + WarpTiles::kB + lane * 16, static_cast<const T*>(p.B) + row * p.b_stride + (bytes > 0 ? 8 * h : 0), bytes);
+        cp_async16(buf + WarpTiles::kC + lane * 16, static_cast<const T*>(p.C) + row * p.c_stride + (bytes > 0 ? 8 * h : 0), bytes);
+    }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_scan_params p) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    BlockSmem& S = *reinterpret_cast<BlockSmem*>(smem_raw);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int c = lane / kLanesPerChan, sl = lane % kLanesPerChan;
+    const int s = blockIdx.y, N = p.d_state;
+    const int64_t start = p.cu_seqlens[s], end = p.cu_seqlens[s + 1];
+    const int64_t d0 = static_cast<int64_t>(blockIdx.x) * kChan, d = d0 + c;
+    WarpTiles& W = S.warp[warp];
+
+    {
+        const int i = threadIdx.x, ac = i / kNS, an = i % kNS;  // 128 threads = 8 x 16
+        S.a[ac][an] = an < N ? p.A[(d0 + ac) * N + an] * fk::kLog2e : 0.f;
+    }
+    if (threadIdx.x < kWarps * kSteps) bar_init(&S.bar[threadIdx.x / kSteps][threadIdx.x % kSteps], 32);
+#if __CUDA_ARCH__ >= 900
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#endif
+    __syncthreads();
+
+    const float dbias = p.delta_bias ? p.delta_bias[d] : 0.f;
+    const float Dd = p.D ? p.D[d] : 0.f;
+    float* const fin = p.final_state ? p.final_state + (s * p.dim + d) * N : nullptr;
+    const float* const ini = p.initial_state ? p.initial_state + (s * p.dim + d) * N : nullptr;
+
+    if (start == end) {  // nothing to scan: the final state is the initial one
+        if (warp == kWarps - 1 && fin) {
+#pragma unroll
+            for (int j = 0; j < kSteps; ++j) {
+                const int n = sl + kLanesPerChan * j;
+                if (n < N) fin[n] = ini ? ini[n] : 0.f;
+            }
+        }
+        return;
+    }
+
+    // The initial state, as the last warp's hand-off "before chunk 0" (phase 0 of its barriers).
+    if (warp == kWarps - 1) {
+#pragma unroll
+        for (int j = 0; j < kSteps; ++j) {
+            const int n = sl + kLanesPerChan * j;
+            S.hand[warp][j][lane] = (ini && n < N) ? ini[n] : 0.f;
+            bar_arrive(&S.bar[warp][j]);
+        }
+    }
+
+    const auto rows_of = [&](int64_t c0) {
+        const int64_t r = end - (c0 + kTok * warp);
+        return static_cast<int>(r < 0 ? 0 : r > kTok ? kTok : r);
+    };
+    stage<T>(W.raw[0], p, start + kTok * warp, rows_of(start), d0, lane);
+    cp_async_commit();
+
+    int ci = 0;
+#pragma unroll 1
+    for (int64_t c0 = start; c0 < end; c0 += kChunk, ++ci) {
+        const int cur = ci & 1, rows = rows_of(c0);
+        cp_async_wait<0>();
+        __syncwarp();  // every lane's copies of this chunk have landed; the other buffer is free
+        if (c0 + kChunk < end) stage<T>(W.raw[cur ^ 1], p, c0 + kChunk + kTok * warp, rows_of(c0 + kChunk), d0, lane);
+        cp_async_commit();
+        const unsigned char* raw = W.raw[cur];
+
+        // B, C -> fp32 [state][token]: lanes 0-15 convert B's row `lane`, lanes 16-31 C's
+        // (the whole row loaded first: stores between the loads would serialise them).
+        {
+            const int m = lane / kTok, k = lane % kTok;
+            const uint4* row = reinterpret_cast<const uint4*>(raw + (m ? WarpTiles::kC : WarpTiles::kB) + k * 32);
+            const uint4 r0 = row[0], r1 = row[1];
+            const uint32_t w[8] = {r0.x, r0.y, r0.z, r0.w, r1.x, r1.y, r1.z, r1.w};
+            float* const dst = (m ? &W.ct[0][0] : &W.bt[0][0]) + k;
+#pragma unroll
+            for (int q = 0; q < kNS / 2; ++q) {
+                const float2 v = unpack2(w[q], T());
+                dst[(2 * q) * kRow] = v.x;
+                dst[(2 * q + 1) * kRow] = v.y;
+            }
+        }
+        // dt and dt*u of tokens 4sl..4sl+3 of channel c (0 past the end), shared by its 4 lanes.
+        {
+            const T* ut = reinterpret_cast<const T*>(raw + WarpTiles::kU);
+            const T* dtt = reinterpret_cast<const T*>(raw + WarpTiles::kDt);
+            float dv[4], uv[4];
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int k = 4 * sl + e;
+                float v = fk::to_float(dtt[k * kChan + c]) + dbias;
+                if (p.delta_softplus) v = fk::softplus(v);
+                dv[e] = k < rows ? v : 0.f;
+                uv[e] = fk::to_float(ut[k * kChan + c]);
+            }
+            *reinterpret_cast<float4*>(&W.dt[c][4 * sl]) = make_float4(dv[0], dv[1], dv[2], dv[3]);
+            *reinterpret_cast<float4*>(&W.du[c][4 * sl]) = make_float4(dv[0] * uv[0], dv[1] * uv[1], dv[2] * uv[2], dv[3] * uv[3]);
+        }
+        __syncwarp();
+        float dt[kTok], du[kTok], y[kTok];
+#pragma unroll
+        for (int q = 0; q < kTok / 4; ++q) {
+            const float4 a = *reinterpret_cast<const float4*>(&W.dt[c][4 * q]);
+            const float4 b = *reinterpret_cast<const float4*>(&W.du[c][4 * q]);
+            dt[4 * q] = a.x, dt[4 * q + 1] = a.y, dt[4 * q + 2] = a.z, dt[4 * q + 3] = a.w;
+            du[4 * q] = b.x, du[4 * q + 1] = b.y, du[4 * q + 2] = b.z, du[4 * q + 3] = b.w;
+        }
+#pragma unroll
+        for (int k = 0; k < kTok; ++k) y[k] = 0.f;
+
+#pragma unroll
+        for (int j = 0; j < kSteps; ++j) {
+            const int n = sl + kLanesPerChan * j;
+            const float an = S.a[c][n];
+            float dA[kTok];
+#pragma unroll
+            for (int k = 0; k < kTok; ++k) dA[k] = fk::ex2_ftz(dt[k] * an);  // below 2^-126: 0 (ftz)
+            // The state entering this warp's tokens: the previous warp's of this chunk, or
+            // (warp 0) the last warp's of the previous chunk, or the initial state (which the
+            // last warp published as its phase 0).
+            const int from = (warp + kWarps - 1) % kWarps;
+            bar_wait(&S.bar[from][j], ci & 1);
+            float h = S.hand[from][j][lane];
+#pragma unroll
+            for (int q = 0; q < kTok / 4; ++q) {
+                const float4 cq = *reinterpret_cast<const float4*>(&W.ct[n][4 * q]);
+                const float cc[4] = {cq.x, cq.y, cq.z, cq.w};
+                const float4 bq = *reinterpret_cast<const float4*>(&W.bt[n][4 * q]);
+                const float bb[4] = {bq.x, bq.y, bq.z, bq.w};
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int k = 4 * q + e;
+                    // (B*du after the wait: computed before it, with the exponentials, it spilled
+                    // and ran 12 % slower, run 113)
+                    h = fmaf(dA[k], h, bb[e] * du[k]);
+                    y[k] = fmaf(cc[e], h, y[k]);
+                }
+            }
+            S.hand[warp][j][lane] = h;
+            bar_arrive(&S.bar[warp][j]);
+        }
+
+        // y = sum over the 4 lanes of the channel (each has 4 states), + D u, * silu(z): lane sl
+        // finishes tokens 4sl..4sl+3 and writes them over z in the raw tile.
+#pragma unroll
+        for (int q = 0; q < kTok / 4; ++q)
+            *reinterpret_cast<float4*>(&W.yp[lane][4 * q]) = make_float4(y[4 * q], y[4 * q + 1], y[4 * q + 2], y[4 * q + 3]);
+        __syncwarp();
+        {
+            float4 acc = *reinterpret_cast<const float4*>(&W.yp[c * kLanesPerChan][4 * sl]);
+#pragma unroll
+            for (int o = 1; o < kLanesPerChan; ++o) {
+                const float4 v = *reinterpret_cast<const float4*>(&W.yp[c * kLanesPerChan + o][4 * sl]);
+                acc.x += v.x, acc.y += v.y, acc.z += v.z, acc.w += v.w;
+            }
+            const float sum[4] = {acc.x, acc.y, acc.z, acc.w};
+            const T* ut = reinterpret_cast<const T*>(raw + WarpTiles::kU);
+            T* zt = reinterpret_cast<T*>(W.raw[cur] + WarpTiles::kZ);
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int k = 4 * sl + e;
+                float v = fmaf(Dd, fk::to_float(ut[k * kChan + c]), sum[e]);
+                if (p.z) v *= fk::silu(fk::to_float(zt[k * kChan + c]));
+                zt[k * kChan + c] = fk::from_float<T>(v);
+            }
+        }
+        __syncwarp();
+        if (lane < rows) {
+            const uint4 v = *reinterpret_cast<const uint4*>(raw + WarpTiles::kZ + lane * 16);
+            *reinterpret_cast<uint4*>(static_cast<T*>(p.out) + (c0 + kTok * warp + lane) * p.out_stride + d0) = v;
+        }
+    }
+    cp_async_wait<0>();
+    // Tokens past the end are identity maps, so the last warp's last hand-offs (its own
+    // writes) are the final state.
+    if (warp == kWarps - 1 && fin) {
+#pragma unroll
+        for (int j = 0; j < kSteps; ++j) {
+            const int n = sl + kLanesPerChan * j;
+            if (n < N) fin[n] = S.hand[warp][j][lane];
+        }
+    }
+}
+
+// Whether the ring kernel takes this call (see the file's head).
+template <typename T> bool fits(const fk_selective_scan_params* p) {
+    if (p->d_state > kNS || p->dim % kChan != 0) return false;
+    const auto rows16 = [](const void* ptr, int64_t stride) {
+        return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && stride % 8 == 0;
+    };
+    return rows16(p->u, p->u_stride) && rows16(p->delta, p->delta_stride) && rows16(p->out, p->out_stride) &&
+           (!p->z || rows16(p->z, p->z_stride)) && rows16(p->B, p->b_stride) && rows16(p->C, p->c_stride);
+}
+
+template <typename T> cudaError_t launch(const fk_selective_scan_params* p, cudaStream_t stream) {
+    const auto kernel = ring_kernel<T>;
+    constexpr int kSmem = static_cast<int>(sizeof(BlockSmem));
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+    if (e != cudaSuccess) return e;
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+    if (e != cudaSuccess) return e;
+    const dim3 grid(static_cast<unsigned>(p->dim / kChan), static_cast<unsigned>(p->batch));
+    kernel<<<grid, kThreads, kSmem, stream>>>(*p);
+    return cudaGetLastError();
+}
+
+}  // namespace ring
