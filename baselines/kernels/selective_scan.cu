@@ -1,7 +1,14 @@
 // selective_scan baseline (L1). Contract: include/fk/ops/selective_scan.h.
 // Mirrors Dao-AILab `selective_scan_fwd` (Mamba-1 prefill, varlen as vLLM runs it). Any sm_80+
 // (cp.async).
-// Measured (H200, run 27, mamba-2.8b, one sequence): 655.6 us at 8k tokens (12.2% of copy;
+// Two kernels. The ring kernel (selective_scan_ring.cuh, included below) takes 16-bit dtypes
+// with d_state <= 16, channels a multiple of 8 and 16-byte aligned rows: every Mamba-1
+// checkpoint. The chunked kernel in this file takes everything else (f32, d_state 17..64,
+// odd widths and strides). Measured at mamba-2.8b's shape, one sequence of 8k bf16 tokens, in
+// one process on the H200 (experiments/ssm/scan_bench.cu, run 116): ring 500.6 us (16 % of the
+// copy rate), chunked 660.1 us (12 %); the chunked kernel's own history follows.
+// Chunked kernel, measured (H200, run 27, mamba-2.8b, one sequence): 655.6 us at 8k tokens
+// (12.2% of copy;
 // the previous kernel 742 us in the same call), 173.6 us at 2k (190.7), 20.1 us for 1 token
 // (6.4: a whole 256-token chunk is staged for it). ncu at 8k: 300M warp instructions (14.3 per
 // element, the previous kernel's 409M), 0.48 issued per cycle per scheduler at 15.8% achieved
@@ -630,7 +637,7 @@ cudaError_t launch_ns(const fk_selective_scan_params* p, unsigned vec, cudaStrea
 
 template <typename T>
 cudaError_t launch(const fk_selective_scan_params* p, cudaStream_t stream) {
-#ifdef FK_SELECTIVE_SCAN_RING
+#ifndef FK_SELECTIVE_SCAN_NO_RING  // (defined only by experiments/ssm's A/B of the two kernels)
     if constexpr (sizeof(T) == 2)
         if (ring::fits<T>(p)) return ring::launch<T>(p, stream);
 #endif

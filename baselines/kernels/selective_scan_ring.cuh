@@ -19,9 +19,17 @@
 // y's FMA (5 instructions, 1 exp), plus B/C loads as broadcast float4s; the per-token work
 // (staging, softplus, the 4-lane sum of y, the gate) is shared by 16 states. The exponentials
 // of a step are issued before its hand-off wait, so the ring's critical path is the FMA chain
-// alone and the SM's exp units, not the hand-offs, bound the speed.
+// alone.
+// Measured (H200, mamba-2.8b, one sequence of 8k bf16 tokens, scan_bench.cu): 500.6 us against
+// the chunked kernel's 660.1 in the same process (run 116; 491 vs 656 in run 115 with 16 bytes
+// of spills; the first version ran 588, run 110). ncu (run 114): 275 M warp instructions (the chunked kernel: 300 M), issue slots 54 %
+// busy at 4.6 warps per scheduler, stalls mostly short-scoreboard (shared-memory and exp2
+// results; 39 %) and fixed-latency dependencies (16 %); the hand-off waits ~5 %. Half of a
+// warp's instructions per chunk are the steps (~105 per state), half the per-chunk work
+// (staging, conversion, softplus, the sum of y and the gate). What was tried and lost: B*du
+// computed before the wait (spills, +12 %), the first B/C loads before the wait (+1.5 %).
 //
-// Block: 8 channels x 4 warps (128 threads), ~43 KB of shared memory, <= 102 registers, so 5
+// Block: 8 channels x 4 warps (128 threads), ~43 KB of shared memory, 96 registers, so 5
 // blocks (20 warps) per SM: mamba-2.8b's 640 channel groups are one wave on 132 SMs. Each
 // warp stages its own tokens (cp.async, two buffers: u, delta, z as 16-byte rows of the 8
 // channels, B and C rows) and converts B and C to fp32 [state][token] rows; nothing but the
@@ -36,7 +44,7 @@ constexpr int kLanesPerChan = 4;        // lane sl of a channel owns states sl +
 constexpr int kNS = 16;                 // states (d_state <= 16; the others are inert)
 constexpr int kSteps = kNS / kLanesPerChan;
 constexpr int kThreads = 32 * kWarps;
-constexpr int kRow = kTok + 4;          // floats per row of the fp32 tiles (4 mod 32 banks... see convert)
+constexpr int kRow = kTok + 4;          // floats per fp32 tile row: a step's 4 rows (n = sl + 4j) hit distinct banks
 static_assert(kWarps <= kSteps, "warp 0 takes the last warp's state one step after it is made");
 static_assert(kChan * kLanesPerChan == 32, "a warp is 8 channels x 4 lanes");
 
@@ -102,11 +110,11 @@ __device__ __forceinline__ float2 unpack2(uint32_t w, __half) {
 // copy instruction per tensor, its addresses from the kernel parameters (the constant bank):
 // per-lane pointers kept across chunks would cost registers the steps need.
 template <typename T>
-__device__ __forceinline__ void stage(unsigned char* buf, const fk_selective_scan_params& p, int64_t t0, int rows, int64_t d0, int lane) {
+__device__ __forceinline__ void stage(unsigned char* buf, const fk_selective_scan_params& p, int t0, int rows, int d0, int lane) {
     {  // u, delta, z: row k = lane (lanes 0-15), 16 bytes each
         const int k = lane % kTok;
         const bool in = k < rows;
-        const int64_t row = t0 + (in ? k : 0);
+        const int64_t row = t0 + (in ? k : 0);  // (int64: row * stride may pass 2^31)
         if (lane < kTok) {
             cp_async16(buf + WarpTiles::kU + k * 16, static_cast<const T*>(p.u) + row * p.u_stride + d0, in ? 16 : 0);
             cp_async16(buf + WarpTiles::kDt + k * 16, static_cast<const T*>(p.delta) + row * p.delta_stride + d0, in ? 16 : 0);
@@ -129,13 +137,15 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int c = lane / kLanesPerChan, sl = lane % kLanesPerChan;
     const int s = blockIdx.y, N = p.d_state;
-    const int64_t start = p.cu_seqlens[s], end = p.cu_seqlens[s + 1];
-    const int64_t d0 = static_cast<int64_t>(blockIdx.x) * kChan, d = d0 + c;
+    // 32-bit token and channel indices (cu_seqlens are int32; fits() bounds the rest): fewer
+    // registers live across the steps, which need all of the 96 that 5 blocks per SM allow.
+    const int start = p.cu_seqlens[s], end = p.cu_seqlens[s + 1];
+    const int d0 = blockIdx.x * kChan, d = d0 + c;
     WarpTiles& W = S.warp[warp];
 
     {
         const int i = threadIdx.x, ac = i / kNS, an = i % kNS;  // 128 threads = 8 x 16
-        S.a[ac][an] = an < N ? p.A[(d0 + ac) * N + an] * fk::kLog2e : 0.f;
+        S.a[ac][an] = an < N ? p.A[(static_cast<int64_t>(d0) + ac) * N + an] * fk::kLog2e : 0.f;
     }
     if (threadIdx.x < kWarps * kSteps) bar_init(&S.bar[threadIdx.x / kSteps][threadIdx.x % kSteps], 32);
 #if __CUDA_ARCH__ >= 900
@@ -145,10 +155,12 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
 
     const float dbias = p.delta_bias ? p.delta_bias[d] : 0.f;
     const float Dd = p.D ? p.D[d] : 0.f;
-    float* const fin = p.final_state ? p.final_state + (s * p.dim + d) * N : nullptr;
-    const float* const ini = p.initial_state ? p.initial_state + (s * p.dim + d) * N : nullptr;
+    // This lane's channel's rows of the states (made where used: not live across the loop).
+    const auto state_row = [&](auto* base) { return base ? base + (s * p.dim + d) * N : nullptr; };
 
     if (start == end) {  // nothing to scan: the final state is the initial one
+        float* const fin = state_row(p.final_state);
+        const float* const ini = state_row(p.initial_state);
         if (warp == kWarps - 1 && fin) {
 #pragma unroll
             for (int j = 0; j < kSteps; ++j) {
@@ -161,6 +173,7 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
 
     // The initial state, as the last warp's hand-off "before chunk 0" (phase 0 of its barriers).
     if (warp == kWarps - 1) {
+        const float* const ini = state_row(p.initial_state);
 #pragma unroll
         for (int j = 0; j < kSteps; ++j) {
             const int n = sl + kLanesPerChan * j;
@@ -169,8 +182,8 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
         }
     }
 
-    const auto rows_of = [&](int64_t c0) {
-        const int64_t r = end - (c0 + kTok * warp);
+    const auto rows_of = [&](int c0) {
+        const int r = end - (c0 + kTok * warp);
         return static_cast<int>(r < 0 ? 0 : r > kTok ? kTok : r);
     };
     stage<T>(W.raw[0], p, start + kTok * warp, rows_of(start), d0, lane);
@@ -178,7 +191,7 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
 
     int ci = 0;
 #pragma unroll 1
-    for (int64_t c0 = start; c0 < end; c0 += kChunk, ++ci) {
+    for (int c0 = start; c0 < end; c0 += kChunk, ++ci) {
         const int cur = ci & 1, rows = rows_of(c0);
         cp_async_wait<0>();
         __syncwarp();  // every lane's copies of this chunk have landed; the other buffer is free
@@ -244,9 +257,10 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
             float h = S.hand[from][j][lane];
 #pragma unroll
             for (int q = 0; q < kTok / 4; ++q) {
+                // (B and C of the first tokens requested before the wait: 1.5 % slower, run 115)
+                const float4 bq = *reinterpret_cast<const float4*>(&W.bt[n][4 * q]);
                 const float4 cq = *reinterpret_cast<const float4*>(&W.ct[n][4 * q]);
                 const float cc[4] = {cq.x, cq.y, cq.z, cq.w};
-                const float4 bq = *reinterpret_cast<const float4*>(&W.bt[n][4 * q]);
                 const float bb[4] = {bq.x, bq.y, bq.z, bq.w};
 #pragma unroll
                 for (int e = 0; e < 4; ++e) {
@@ -277,12 +291,19 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
             const float sum[4] = {acc.x, acc.y, acc.z, acc.w};
             const T* ut = reinterpret_cast<const T*>(raw + WarpTiles::kU);
             T* zt = reinterpret_cast<T*>(W.raw[cur] + WarpTiles::kZ);
+            // Every load before the first store (which could alias them, for the compiler).
+            float uv[4], zv[4];
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int k = 4 * sl + e;
-                float v = fmaf(Dd, fk::to_float(ut[k * kChan + c]), sum[e]);
-                if (p.z) v *= fk::silu(fk::to_float(zt[k * kChan + c]));
-                zt[k * kChan + c] = fk::from_float<T>(v);
+                uv[e] = fk::to_float(ut[k * kChan + c]);
+                zv[e] = p.z ? fk::to_float(zt[k * kChan + c]) : 0.f;
+            }
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                float v = fmaf(Dd, uv[e], sum[e]);
+                if (p.z) v *= fk::silu(zv[e]);
+                zt[(4 * sl + e) * kChan + c] = fk::from_float<T>(v);
             }
         }
         __syncwarp();
@@ -294,6 +315,7 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
     cp_async_wait<0>();
     // Tokens past the end are identity maps, so the last warp's last hand-offs (its own
     // writes) are the final state.
+    float* const fin = state_row(p.final_state);
     if (warp == kWarps - 1 && fin) {
 #pragma unroll
         for (int j = 0; j < kSteps; ++j) {
@@ -305,7 +327,7 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
 
 // Whether the ring kernel takes this call (see the file's head).
 template <typename T> bool fits(const fk_selective_scan_params* p) {
-    if (p->d_state > kNS || p->dim % kChan != 0) return false;
+    if (p->d_state > kNS || p->dim % kChan != 0 || p->tokens > INT32_MAX - kChunk || p->dim > INT32_MAX / 2) return false;
     const auto rows16 = [](const void* ptr, int64_t stride) {
         return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && stride % 8 == 0;
     };

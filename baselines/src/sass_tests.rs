@@ -90,17 +90,26 @@ fn ssd_chunk_scan_uses_tensor_cores() {
     }
 }
 
-/// selective_scan.cu's claim: every instantiation (3 dtypes x d_state 16/32/64) fits its
-/// registers without local memory (thread-derived addresses are recomputed per phase instead of
-/// being spilled around the state loop).
+/// selective_scan.cu's claims: every instantiation of the chunked kernel (3 dtypes x d_state
+/// 16/32/64) and of the ring kernel (bf16, f16; selective_scan_ring.cuh) fits its registers
+/// without local memory (the ring kernel in the 96 that 5 blocks per SM allow), and a ring step
+/// is one exp2 per element: 16 tokens x 4 states per lane and chunk, plus softplus (2) and
+/// silu (2) for each of its 4 tokens.
 #[test]
 fn selective_scan_has_no_local_memory() {
     let Some(funcs) = kernels_of("selective_scan") else { return };
+    let names = || funcs.iter().map(|f| &f.0).collect::<Vec<_>>();
     let kernels: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("scan_kernel")).collect();
-    assert_eq!(kernels.len(), 9, "expected 3 dtypes x 3 state sizes, found {:?}", funcs.iter().map(|f| &f.0).collect::<Vec<_>>());
-    for (name, body) in &kernels {
+    assert_eq!(kernels.len(), 9, "expected 3 dtypes x 3 state sizes, found {:?}", names());
+    let ring: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("ring_kernel")).collect();
+    assert_eq!(ring.len(), 2, "expected the ring kernel for bf16 and f16, found {:?}", names());
+    for (name, body) in kernels.iter().chain(&ring) {
         let local = count(body, "LDL") + count(body, "STL");
         assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
+    }
+    for (name, body) in &ring {
+        let exps = count(body, "MUFU.EX2");
+        assert!((64..=64 + 8).contains(&exps), "{name}: {exps} MUFU.EX2 (64 decays + softplus/silu expected)");
     }
 }
 

@@ -127,7 +127,7 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     for &(batch, dim, width, full, pad) in &[(1, 64, 4, true, 0), (3, 100, 4, true, 0), (32, 5120, 4, true, 0), (7, 33, 2, false, 5), (2, 257, 3, true, 0), (64, 1536, 4, false, 16)] {
         cases.push(mk(OpId::CausalConv1dUpdate, dtype, SsmCase { width, full, pad, ..SsmCase::rows(batch, dim) }));
     }
-    // selective_scan: (lens, dim, d_state, full, pad). The kernel gives a block 8 channels and
+    // selective_scan: (lens, dim, d_state, full, pad). The chunked kernel gives a block 8 channels and
     // walks a sequence in chunks of 256 tokens, 16 consecutive tokens per lane, the carry passed
     // from chunk to chunk. Lengths: 1, 5, 15 (shorter than a lane's 16 tokens), 16, 17, 255 /
     // 256 / 257 (around one chunk, at d_state 16 and 64), several chunks with a tail (600, 777,
@@ -141,8 +141,13 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     // zero-fill the chunks past d_state); odd dims make delta (contiguous, odd stride)
     // element-wise, and the partial last unit of 17 / 13 / 33 channels goes element by element;
     // pads 3 and 1 put B and C off the 16-byte grid (element-wise B/C at N32, N64, N16).
-    let scan: [(&[usize], usize, usize, bool, usize); 16] = [
+    // The ring kernel (16-bit, d_state <= 16, channels a multiple of 8, every row 16-byte
+    // aligned: selective_scan_ring.cuh) takes the cases of 32, 64, 40 (N8, pad 8), 48, 160, 56
+    // and 64 (pad 8) channels: 64-token chunks of 16 tokens per warp, so lengths 16, 17, 63, 64,
+    // 65, 129 and tails of many chunks (845, 1000) cross its warp and chunk boundaries.
+    let scan: [(&[usize], usize, usize, bool, usize); 17] = [
         (&[1], 32, 16, true, 0),
+        (&[16, 63, 64, 17, 0, 65], 56, 16, false, 0),
         (&[7, 1, 70], 100, 16, true, 0),
         (&[200], 64, 16, false, 0),
         (&[0, 65, 129, 3], 40, 8, true, 8),
@@ -332,6 +337,15 @@ mod tests {
         // Activations: even row strides move as 32-bit units, odd ones (u, z, out: dim + pad;
         // delta: dim) element by element.
         assert!(scan.iter().any(|s| (s.dim + s.pad) % 2 == 1 || s.dim % 2 == 1) && scan.iter().any(|s| s.dim % 2 == 0 && s.pad % 2 == 0));
+        // The ring kernel (16-bit dtypes): warps of 16 tokens in chunks of 64, sequences shorter
+        // than a warp's tokens and than a chunk, chunk tails, empty sequences, with and without
+        // the gate, d_state below 16.
+        let ring: Vec<&&SsmCase> = scan.iter().filter(|s| s.d_state <= 16 && s.dim % 8 == 0 && (s.dim + s.pad) % 8 == 0 && bc_vec(s)).collect();
+        for len in [1, 16, 17, 63, 64, 65, 0] {
+            assert!(ring.iter().any(|s| s.lens.contains(&len)), "ring kernel: no sequence of {len}");
+        }
+        assert!(ring.iter().any(|s| s.lens.iter().any(|&l| l > 128 && l % 64 != 0)), "ring kernel: no multi-chunk tail");
+        assert!(ring.iter().any(|s| !s.full) && ring.iter().any(|s| s.full) && ring.iter().any(|s| s.d_state < 16), "ring kernel: gate and d_state variants");
     }
 
     #[test]
