@@ -34,9 +34,6 @@
 // warp stages its own tokens (cp.async, two buffers: u, delta, z as 16-byte rows of the 8
 // channels, B and C rows) and converts B and C to fp32 [state][token] rows; nothing but the
 // hand-offs (mbarriers) ties the warps together after the first barrier.
-#ifndef FK_SELECTIVE_SCAN_RING_BLOCKS
-#define FK_SELECTIVE_SCAN_RING_BLOCKS 5
-#endif
 namespace ring {
 
 constexpr int kWarps = 4;               // warps per block: the ring along time
@@ -58,16 +55,12 @@ struct WarpTiles {
     static constexpr int kU = 0, kDt = kActBytes, kZ = 2 * kActBytes, kB = 3 * kActBytes, kC = kB + kBCBytes;
     static constexpr int kRawBytes = kC + kBCBytes;
     unsigned char raw[2][kRawBytes];
-    union {
-        struct {
-            float bt[kNS][kRow];  // B, fp32 [state][token]
-            float pad[16];        // C's rows 16 banks from B's: the conversion's stores do not conflict
-            float ct[kNS][kRow];  // C
-        };
-        float yp[32][kRow];       // after the steps: each lane's y over its 4 states, [lane][token]
-    };
+    float bt[kNS][kRow];        // B, fp32 [state][token]
+    float pad[16];              // C's rows 16 banks from B's: the conversion's stores do not conflict
+    float ct[kNS][kRow];        // C
     float dt[kChan][kRow];      // softplus(delta + bias), 0 past the end
     float du[kChan][kRow];      // dt * u
+    float yp[32][kRow];         // each lane's y over its 4 states, [lane][token]
 };
 struct BlockSmem {
     WarpTiles warp[kWarps];
@@ -138,7 +131,7 @@ __device__ __forceinline__ void stage(unsigned char* buf, const fk_selective_sca
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads, FK_SELECTIVE_SCAN_RING_BLOCKS) ring_kernel(const fk_selective_scan_params p) {
+__global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_scan_params p) {
     extern __shared__ __align__(16) unsigned char smem_raw[];
     BlockSmem& S = *reinterpret_cast<BlockSmem*>(smem_raw);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -283,9 +276,7 @@ __global__ void __launch_bounds__(kThreads, FK_SELECTIVE_SCAN_RING_BLOCKS) ring_
         }
 
         // y = sum over the 4 lanes of the channel (each has 4 states), + D u, * silu(z): lane sl
-        // finishes tokens 4sl..4sl+3 and writes them over z in the raw tile. The partial sums
-        // go where B and C were: every lane's steps are done first.
-        __syncwarp();
+        // finishes tokens 4sl..4sl+3 and writes them over z in the raw tile.
 #pragma unroll
         for (int q = 0; q < kTok / 4; ++q)
             *reinterpret_cast<float4*>(&W.yp[lane][4 * q]) = make_float4(y[4 * q], y[4 * q + 1], y[4 * q + 2], y[4 * q + 3]);
