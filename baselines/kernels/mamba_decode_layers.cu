@@ -66,15 +66,7 @@ constexpr int kBarConsumers = 1; // named barrier of the consumer warps
 constexpr double kFixedScale = 4294967296.0;  // x_proj partial sums as signed 32.32 fixed point
 static_assert(kStageChunks * kConsumers * 8 >= 5120, "staged vectors of up to 5120 elements");
 
-// A 16-bit pair (one 32-bit word) as two floats: bf16 by shifts, f16 by the conversion.
-__device__ __forceinline__ float2 pair_to_float2(uint32_t u, __nv_bfloat16) {
-    return make_float2(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u));
-}
-__device__ __forceinline__ float2 pair_to_float2(uint32_t u, __half) {
-    __half2 h;
-    memcpy(&h, &u, 4);
-    return __half22float2(h);
-}
+using fk::pair_to_float2;
 // acc + w . x over one 16-byte chunk of each.
 template <typename T> __device__ __forceinline__ float dot8(uint4 w, uint4 x, float acc) {
     const uint32_t* a = reinterpret_cast<const uint32_t*>(&w);

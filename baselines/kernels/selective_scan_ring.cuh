@@ -95,16 +95,6 @@ __device__ __forceinline__ void bar_wait(uint64_t* b, uint32_t parity) {
 #endif
 }
 
-// A 32-bit word of two 16-bit values as floats (bf16: shifts; f16: the conversion).
-__device__ __forceinline__ float2 unpack2(uint32_t w, __nv_bfloat16) {
-    return make_float2(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
-}
-__device__ __forceinline__ float2 unpack2(uint32_t w, __half) {
-    __half2 h;
-    memcpy(&h, &w, 4);
-    return __half22float2(h);
-}
-
 // The warp's tokens [t0, t0 + 16) of u, delta, z (8 channels from d0) and of B, C (d_state N)
 // into raw buffer `buf`; rows at or past `rows` (and B/C columns past N) are zero-filled. One
 // copy instruction per tensor, its addresses from the kernel parameters (the constant bank):
@@ -209,7 +199,7 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
             float* const dst = (m ? &W.ct[0][0] : &W.bt[0][0]) + k;
 #pragma unroll
             for (int q = 0; q < kNS / 2; ++q) {
-                const float2 v = unpack2(w[q], T());
+                const float2 v = fk::pair_to_float2(w[q], T());
                 dst[(2 * q) * kRow] = v.x;
                 dst[(2 * q + 1) * kRow] = v.y;
             }

@@ -48,6 +48,17 @@ template <> __device__ __forceinline__ __half from_float<__half>(float x) { retu
 template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
     return __float2bfloat16_rn(x);
 }
+// A 32-bit word holding two 16-bit values (element 0 in the low half) as two floats: bf16 by
+// shifts (two integer instructions), f16 by the conversion. The tag argument picks the type.
+__device__ __forceinline__ float2 pair_to_float2(uint32_t w, __nv_bfloat16) {
+    return make_float2(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
+}
+__device__ __forceinline__ float2 pair_to_float2(uint32_t w, __half) {
+    __half2 h;
+    memcpy(&h, &w, 4);
+    return __half22float2(h);
+}
+
 // Round a float through T and back: reproduces the intermediate rounding that the
 // upstream PyTorch module performs when it materialises a tensor in T.
 template <typename T> __device__ __forceinline__ float round_to(float x) {
