@@ -34,15 +34,26 @@
 // warp stages its own tokens (cp.async, two buffers: u, delta, z as 16-byte rows of the 8
 // channels, B and C rows) and converts B and C to fp32 [state][token] rows; nothing but the
 // hand-offs (mbarriers) ties the warps together after the first barrier.
+// A/B knobs (experiments/ssm/scan_ring_tok8_variant.cu): tokens per warp per chunk (8 or 16)
+// and blocks per SM (the register budget). 8 tokens fit 6-8 blocks without spills but ran
+// 591-604 us against 16 tokens at 5 blocks' 500 (run 118): the per-chunk work doubles per element.
+#ifndef FK_RING_TOK
+#define FK_RING_TOK 16
+#endif
+#ifndef FK_RING_BLOCKS
+#define FK_RING_BLOCKS 5
+#endif
 namespace ring {
 
 constexpr int kWarps = 4;               // warps per block: the ring along time
-constexpr int kTok = 16;                // tokens per warp per chunk
+constexpr int kTok = FK_RING_TOK;       // tokens per warp per chunk
 constexpr int kChunk = kWarps * kTok;   // tokens per chunk
 constexpr int kChan = 8;                // channels per block
 constexpr int kLanesPerChan = 4;        // lane sl of a channel owns states sl + 4j
 constexpr int kNS = 16;                 // states (d_state <= 16; the others are inert)
 constexpr int kSteps = kNS / kLanesPerChan;
+constexpr int kTpl = kTok / kLanesPerChan;  // tokens per lane in the per-token work (softplus, gate)
+static_assert(kTok % 8 == 0 && kTok <= 16, "the copies give a lane one row (u, delta, z) and one half-row (B, C)");
 constexpr int kThreads = 32 * kWarps;
 constexpr int kRow = kTok + 4;          // floats per fp32 tile row: a step's 4 rows (n = sl + 4j) hit distinct banks
 static_assert(kWarps <= kSteps, "warp 0 takes the last warp's state one step after it is made");
@@ -99,9 +110,29 @@ __device__ __forceinline__ void bar_wait(uint64_t* b, uint32_t parity) {
 // into raw buffer `buf`; rows at or past `rows` (and B/C columns past N) are zero-filled. One
 // copy instruction per tensor, its addresses from the kernel parameters (the constant bank):
 // per-lane pointers kept across chunks would cost registers the steps need.
+// N (2 or 4) consecutive floats of shared memory as one vector access.
+template <int N> __device__ __forceinline__ void load_vec(const float* p, float (&v)[N]) {
+    if constexpr (N == 4) {
+        const float4 t = *reinterpret_cast<const float4*>(p);
+        v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+    } else {
+        static_assert(N == 2, "2 or 4");
+        const float2 t = *reinterpret_cast<const float2*>(p);
+        v[0] = t.x, v[1] = t.y;
+    }
+}
+template <int N> __device__ __forceinline__ void store_vec(float* p, const float (&v)[N]) {
+    if constexpr (N == 4) {
+        *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    } else {
+        static_assert(N == 2, "2 or 4");
+        *reinterpret_cast<float2*>(p) = make_float2(v[0], v[1]);
+    }
+}
+
 template <typename T>
 __device__ __forceinline__ void stage(unsigned char* buf, const fk_selective_scan_params& p, int t0, int rows, int d0, int lane) {
-    {  // u, delta, z: row k = lane (lanes 0-15), 16 bytes each
+    {  // u, delta, z: row k = lane (lanes below kTok), 16 bytes each
         const int k = lane % kTok;
         const bool in = k < rows;
         const int64_t row = t0 + (in ? k : 0);  // (int64: row * stride may pass 2^31)
@@ -111,7 +142,7 @@ __device__ __forceinline__ void stage(unsigned char* buf, const fk_selective_sca
             if (p.z) cp_async16(buf + WarpTiles::kZ + k * 16, static_cast<const T*>(p.z) + row * p.z_stride + d0, in ? 16 : 0);
         }
     }
-    {  // B, C: row k = lane / 2, 16-byte half h = lane % 2 (states 8h..8h+7)
+    if (lane < 2 * kTok) {  // B, C: row k = lane / 2, 16-byte half h = lane % 2 (states 8h..8h+7)
         const int k = lane / 2, h = lane % 2;
         const int bytes = k < rows ? min(max(p.d_state - 8 * h, 0), 8) * 2 : 0;
         const int64_t row = t0 + (bytes > 0 ? k : 0);
@@ -121,7 +152,7 @@ __device__ __forceinline__ void stage(unsigned char* buf, const fk_selective_sca
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_scan_params p) {
+__global__ void __launch_bounds__(kThreads, FK_RING_BLOCKS) ring_kernel(const fk_selective_scan_params p) {
     extern __shared__ __align__(16) unsigned char smem_raw[];
     BlockSmem& S = *reinterpret_cast<BlockSmem*>(smem_raw);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -189,9 +220,9 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
         cp_async_commit();
         const unsigned char* raw = W.raw[cur];
 
-        // B, C -> fp32 [state][token]: lanes 0-15 convert B's row `lane`, lanes 16-31 C's
+        // B, C -> fp32 [state][token]: lane k < kTok converts B's row k, lane kTok + k C's
         // (the whole row loaded first: stores between the loads would serialise them).
-        {
+        if (lane < 2 * kTok) {
             const int m = lane / kTok, k = lane % kTok;
             const uint4* row = reinterpret_cast<const uint4*>(raw + (m ? WarpTiles::kC : WarpTiles::kB) + k * 32);
             const uint4 r0 = row[0], r1 = row[1];
@@ -204,21 +235,23 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
                 dst[(2 * q + 1) * kRow] = v.y;
             }
         }
-        // dt and dt*u of tokens 4sl..4sl+3 of channel c (0 past the end), shared by its 4 lanes.
+        // dt and dt*u of tokens kTpl*sl .. of channel c (0 past the end), shared by its 4 lanes.
         {
             const T* ut = reinterpret_cast<const T*>(raw + WarpTiles::kU);
             const T* dtt = reinterpret_cast<const T*>(raw + WarpTiles::kDt);
-            float dv[4], uv[4];
+            float dv[kTpl], uv[kTpl];
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const int k = 4 * sl + e;
+            for (int e = 0; e < kTpl; ++e) {
+                const int k = kTpl * sl + e;
                 float v = fk::to_float(dtt[k * kChan + c]) + dbias;
                 if (p.delta_softplus) v = fk::softplus(v);
                 dv[e] = k < rows ? v : 0.f;
                 uv[e] = fk::to_float(ut[k * kChan + c]);
             }
-            *reinterpret_cast<float4*>(&W.dt[c][4 * sl]) = make_float4(dv[0], dv[1], dv[2], dv[3]);
-            *reinterpret_cast<float4*>(&W.du[c][4 * sl]) = make_float4(dv[0] * uv[0], dv[1] * uv[1], dv[2] * uv[2], dv[3] * uv[3]);
+#pragma unroll
+            for (int e = 0; e < kTpl; ++e) uv[e] *= dv[e];
+            store_vec(&W.dt[c][kTpl * sl], dv);
+            store_vec(&W.du[c][kTpl * sl], uv);
         }
         __syncwarp();
         float dt[kTok], du[kTok], y[kTok];
@@ -266,34 +299,35 @@ __global__ void __launch_bounds__(kThreads, 5) ring_kernel(const fk_selective_sc
         }
 
         // y = sum over the 4 lanes of the channel (each has 4 states), + D u, * silu(z): lane sl
-        // finishes tokens 4sl..4sl+3 and writes them over z in the raw tile.
+        // finishes tokens kTpl*sl .. kTpl*sl + kTpl-1 and writes them over z in the raw tile.
 #pragma unroll
         for (int q = 0; q < kTok / 4; ++q)
             *reinterpret_cast<float4*>(&W.yp[lane][4 * q]) = make_float4(y[4 * q], y[4 * q + 1], y[4 * q + 2], y[4 * q + 3]);
         __syncwarp();
         {
-            float4 acc = *reinterpret_cast<const float4*>(&W.yp[c * kLanesPerChan][4 * sl]);
+            float sum[kTpl], v[kTpl];
+            load_vec(&W.yp[c * kLanesPerChan][kTpl * sl], sum);
 #pragma unroll
             for (int o = 1; o < kLanesPerChan; ++o) {
-                const float4 v = *reinterpret_cast<const float4*>(&W.yp[c * kLanesPerChan + o][4 * sl]);
-                acc.x += v.x, acc.y += v.y, acc.z += v.z, acc.w += v.w;
+                load_vec(&W.yp[c * kLanesPerChan + o][kTpl * sl], v);
+#pragma unroll
+                for (int e = 0; e < kTpl; ++e) sum[e] += v[e];
             }
-            const float sum[4] = {acc.x, acc.y, acc.z, acc.w};
             const T* ut = reinterpret_cast<const T*>(raw + WarpTiles::kU);
             T* zt = reinterpret_cast<T*>(W.raw[cur] + WarpTiles::kZ);
             // Every load before the first store (which could alias them, for the compiler).
-            float uv[4], zv[4];
+            float uv[kTpl], zv[kTpl];
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const int k = 4 * sl + e;
+            for (int e = 0; e < kTpl; ++e) {
+                const int k = kTpl * sl + e;
                 uv[e] = fk::to_float(ut[k * kChan + c]);
                 zv[e] = p.z ? fk::to_float(zt[k * kChan + c]) : 0.f;
             }
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                float v = fmaf(Dd, uv[e], sum[e]);
-                if (p.z) v *= fk::silu(zv[e]);
-                zt[(4 * sl + e) * kChan + c] = fk::from_float<T>(v);
+            for (int e = 0; e < kTpl; ++e) {
+                float o = fmaf(Dd, uv[e], sum[e]);
+                if (p.z) o *= fk::silu(zv[e]);
+                zt[(kTpl * sl + e) * kChan + c] = fk::from_float<T>(o);
             }
         }
         __syncwarp();
