@@ -99,6 +99,7 @@
 // - Epilogue: y starts as D*u; after the states each lane multiplies its tokens by silu(z) and
 //   writes them (one rounding) into the z tile, which the block stores as 32-bit row units.
 #include "fk/attention/sm80_mma.cuh"
+#include "fk/attention/sm90_sync.cuh"
 #include "fk/ops/selective_scan.h"
 #include "fk/ssm.cuh"
 
@@ -639,7 +640,7 @@ template <typename T>
 cudaError_t launch(const fk_selective_scan_params* p, cudaStream_t stream) {
 #ifndef FK_SELECTIVE_SCAN_NO_RING  // (defined only by experiments/ssm's A/B of the two kernels)
     if constexpr (sizeof(T) == 2)
-        if (ring::fits<T>(p)) return ring::launch<T>(p, stream);
+        if (ring::fits(p)) return ring::launch<T>(p, stream);
 #endif
     // Activations move in 32-bit units (2 channels of 16-bit): base 4-byte aligned and row
     // strides a whole number of units. B and C move in 16-byte chunks of a row.

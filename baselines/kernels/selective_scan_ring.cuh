@@ -80,36 +80,21 @@ struct BlockSmem {
     uint64_t bar[kWarps][kSteps];     // hand[w][j] written (32 arrivals per chunk)
 };
 
-__device__ __forceinline__ uint32_t saddr(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
-__device__ __forceinline__ void bar_init(uint64_t* b, uint32_t count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(saddr(b)), "r"(count) : "memory");
-}
-__device__ __forceinline__ void bar_arrive(uint64_t* b) {
-    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(saddr(b)) : "memory");
-}
-// Until the phase of parity `parity` has completed (test_wait: sm_80; try_wait: sm_90).
-__device__ __forceinline__ void bar_wait(uint64_t* b, uint32_t parity) {
+// The hand-off barriers: fk::attn's mbarrier operations on their shared-memory addresses. The
+// wait is try_wait on sm_90; older GPUs (this file builds for sm_80+) poll test_wait.
+__device__ __forceinline__ void bar_wait(uint32_t bar, uint32_t parity) {
 #if __CUDA_ARCH__ >= 900
-    asm volatile(
-        "{\n.reg .pred done;\nRING_WAIT:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-        "@!done bra RING_WAIT;\n}\n" ::"r"(saddr(b)),
-        "r"(parity)
-        : "memory");
+    fk::attn::mbar_wait(bar, parity);
 #else
     asm volatile(
         "{\n.reg .pred done;\nRING_WAIT:\n"
         "mbarrier.test_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-        "@!done bra RING_WAIT;\n}\n" ::"r"(saddr(b)),
+        "@!done bra RING_WAIT;\n}\n" ::"r"(bar),
         "r"(parity)
         : "memory");
 #endif
 }
 
-// The warp's tokens [t0, t0 + 16) of u, delta, z (8 channels from d0) and of B, C (d_state N)
-// into raw buffer `buf`; rows at or past `rows` (and B/C columns past N) are zero-filled. One
-// copy instruction per tensor, its addresses from the kernel parameters (the constant bank):
-// per-lane pointers kept across chunks would cost registers the steps need.
 // N (2 or 4) consecutive floats of shared memory as one vector access.
 template <int N> __device__ __forceinline__ void load_vec(const float* p, float (&v)[N]) {
     if constexpr (N == 4) {
@@ -130,6 +115,10 @@ template <int N> __device__ __forceinline__ void store_vec(float* p, const float
     }
 }
 
+// The warp's tokens [t0, t0 + kTok) of u, delta, z (8 channels from d0) and of B, C (d_state N)
+// into raw buffer `buf`; rows at or past `rows` (and B/C columns past N) are zero-filled. One
+// copy instruction per tensor, its addresses from the kernel parameters (the constant bank):
+// per-lane pointers kept across chunks would cost registers the steps need.
 template <typename T>
 __device__ __forceinline__ void stage(unsigned char* buf, const fk_selective_scan_params& p, int t0, int rows, int d0, int lane) {
     {  // u, delta, z: row k = lane (lanes below kTok), 16 bytes each
@@ -168,9 +157,9 @@ __global__ void __launch_bounds__(kThreads, FK_RING_BLOCKS) ring_kernel(const fk
         const int i = threadIdx.x, ac = i / kNS, an = i % kNS;  // 128 threads = 8 x 16
         S.a[ac][an] = an < N ? p.A[(static_cast<int64_t>(d0) + ac) * N + an] * fk::kLog2e : 0.f;
     }
-    if (threadIdx.x < kWarps * kSteps) bar_init(&S.bar[threadIdx.x / kSteps][threadIdx.x % kSteps], 32);
+    if (threadIdx.x < kWarps * kSteps) fk::attn::mbar_init(smem_addr(&S.bar[threadIdx.x / kSteps][threadIdx.x % kSteps]), 32);
 #if __CUDA_ARCH__ >= 900
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    fk::attn::mbar_init_fence();
 #endif
     __syncthreads();
 
@@ -199,13 +188,13 @@ __global__ void __launch_bounds__(kThreads, FK_RING_BLOCKS) ring_kernel(const fk
         for (int j = 0; j < kSteps; ++j) {
             const int n = sl + kLanesPerChan * j;
             S.hand[warp][j][lane] = (ini && n < N) ? ini[n] : 0.f;
-            bar_arrive(&S.bar[warp][j]);
+            fk::attn::mbar_arrive(smem_addr(&S.bar[warp][j]));
         }
     }
 
     const auto rows_of = [&](int c0) {
         const int r = end - (c0 + kTok * warp);
-        return static_cast<int>(r < 0 ? 0 : r > kTok ? kTok : r);
+        return r < 0 ? 0 : r > kTok ? kTok : r;
     };
     stage<T>(W.raw[0], p, start + kTok * warp, rows_of(start), d0, lane);
     cp_async_commit();
@@ -276,7 +265,7 @@ __global__ void __launch_bounds__(kThreads, FK_RING_BLOCKS) ring_kernel(const fk
             // (warp 0) the last warp's of the previous chunk, or the initial state (which the
             // last warp published as its phase 0).
             const int from = (warp + kWarps - 1) % kWarps;
-            bar_wait(&S.bar[from][j], ci & 1);
+            bar_wait(smem_addr(&S.bar[from][j]), ci & 1);
             float h = S.hand[from][j][lane];
 #pragma unroll
             for (int q = 0; q < kTok / 4; ++q) {
@@ -295,7 +284,7 @@ __global__ void __launch_bounds__(kThreads, FK_RING_BLOCKS) ring_kernel(const fk
                 }
             }
             S.hand[warp][j][lane] = h;
-            bar_arrive(&S.bar[warp][j]);
+            fk::attn::mbar_arrive(smem_addr(&S.bar[warp][j]));
         }
 
         // y = sum over the 4 lanes of the channel (each has 4 states), + D u, * silu(z): lane sl
@@ -350,7 +339,7 @@ __global__ void __launch_bounds__(kThreads, FK_RING_BLOCKS) ring_kernel(const fk
 }
 
 // Whether the ring kernel takes this call (see the file's head).
-template <typename T> bool fits(const fk_selective_scan_params* p) {
+inline bool fits(const fk_selective_scan_params* p) {
     if (p->d_state > kNS || p->dim % kChan != 0 || p->tokens > INT32_MAX - kChunk || p->dim > INT32_MAX / 2) return false;
     const auto rows16 = [](const void* ptr, int64_t stride) {
         return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && stride % 8 == 0;

@@ -22,6 +22,7 @@
 #include "fk/common.cuh"
 #include "fk/ssm.cuh"
 #include "fk/attention/sm80_mma.cuh"
+#include "fk/attention/sm90_sync.cuh"
 #include "fk/ops/selective_scan.h"
 #undef FK_SYMBOL_PREFIX
 
