@@ -31,14 +31,7 @@
 #include <cstdlib>
 #include <vector>
 
-#define CHECK(x)                                                                            \
-    do {                                                                                    \
-        cudaError_t e_ = (x);                                                               \
-        if (e_ != cudaSuccess) {                                                            \
-            std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-            std::exit(1);                                                                   \
-        }                                                                                   \
-    } while (0)
+#include "bench_util.cuh"
 
 constexpr int kStages = 64, kThreads = 128, kMaxGrid = 4096;
 constexpr int kPatternLayers = 64, kPatternStages = 5 * kPatternLayers;

@@ -35,14 +35,7 @@
 #include <type_traits>
 #include <vector>
 
-#define CHECK(x)                                                                             \
-    do {                                                                                     \
-        cudaError_t e_ = (x);                                                                \
-        if (e_ != cudaSuccess) {                                                             \
-            std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-            std::exit(1);                                                                    \
-        }                                                                                    \
-    } while (0)
+#include "bench_util.cuh"
 
 using T = __nv_bfloat16;
 
@@ -1287,24 +1280,7 @@ int main(int argc, char** argv) {
     cudaEvent_t e0, e1;
     CHECK(cudaEventCreate(&e0));
     CHECK(cudaEventCreate(&e1));
-    const size_t copy_bytes = size_t(1) << 30;
-    void *c0, *c1;
-    CHECK(cudaMalloc(&c0, copy_bytes));
-    CHECK(cudaMalloc(&c1, copy_bytes));
-    std::vector<float> ct;
-    for (int r = 0; r < 12; ++r) {
-        CHECK(cudaEventRecord(e0, stream));
-        CHECK(cudaMemcpyAsync(c1, c0, copy_bytes, cudaMemcpyDeviceToDevice, stream));
-        CHECK(cudaEventRecord(e1, stream));
-        CHECK(cudaEventSynchronize(e1));
-        float ms;
-        CHECK(cudaEventElapsedTime(&ms, e0, e1));
-        if (r >= 2) ct.push_back(ms);
-    }
-    std::sort(ct.begin(), ct.end());
-    const double copy_gbs = 2.0 * copy_bytes / (ct[ct.size() / 2] * 1e-3) / 1e9;
-    CHECK(cudaFree(c0));
-    CHECK(cudaFree(c1));
+    const double copy_gbs = copy_rate_gbps(stream, size_t(1) << 30, 12, 2);
     const double roofline_us = weight_bytes / (copy_gbs * 1e9) * 1e6;
     std::printf("\"copy_gbs\": %.1f, \"weight_bytes\": %.0f, \"roofline_us\": %.1f,\n\"timing\": [\n", copy_gbs, weight_bytes, roofline_us);
 

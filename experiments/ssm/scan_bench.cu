@@ -34,6 +34,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.cuh"
+
 namespace product {
 #define FK_SYMBOL_PREFIX product_
 #include "../../baselines/kernels/selective_scan.cu"
@@ -47,14 +49,6 @@ namespace variant {
 }  // namespace variant
 #endif
 
-#define CHECK(x)                                                                            \
-    do {                                                                                    \
-        cudaError_t e_ = (x);                                                               \
-        if (e_ != cudaSuccess) {                                                            \
-            std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-            std::exit(1);                                                                   \
-        }                                                                                   \
-    } while (0)
 
 using Launcher = cudaError_t (*)(const fk_selective_scan_params*, cudaStream_t);
 
@@ -222,27 +216,7 @@ int main(int argc, char** argv) {
     }
     // Copy rate: 1 GiB device to device, median of 11.
     {
-        const size_t bytes = size_t(1) << 30;
-        void *a, *b;
-        CHECK(cudaMalloc(&a, bytes));
-        CHECK(cudaMalloc(&b, bytes));
-        cudaEvent_t e0, e1;
-        CHECK(cudaEventCreate(&e0));
-        CHECK(cudaEventCreate(&e1));
-        std::vector<float> ms;
-        for (int r = 0; r < 14; ++r) {
-            CHECK(cudaEventRecord(e0, st));
-            CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, st));
-            CHECK(cudaEventRecord(e1, st));
-            CHECK(cudaEventSynchronize(e1));
-            float m;
-            CHECK(cudaEventElapsedTime(&m, e0, e1));
-            if (r >= 3) ms.push_back(m);
-        }
-        std::sort(ms.begin(), ms.end());
-        std::printf(", \"copy_GBps\": %.1f", 2.0 * bytes / (ms[ms.size() / 2] * 1e-3) / 1e9);
-        CHECK(cudaFree(a));
-        CHECK(cudaFree(b));
+        std::printf(", \"copy_GBps\": %.1f", copy_rate_gbps(st, size_t(1) << 30, 14, 3));
     }
     // Alternate the kernels rep by rep so clocks and neighbours treat them alike.
     const fk_selective_scan_params p = params(in);
