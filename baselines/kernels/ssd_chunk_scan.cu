@@ -65,7 +65,9 @@
 #define FK_SM90A 0
 #endif
 #if FK_SM90A
+#include "fk/ssd/chunk_sums.cuh"
 #include "fk/ssd/output_sm90.cuh"
+#include "fk/ssd/state_sm90.cuh"
 #endif
 
 #include <cstdlib>
@@ -83,6 +85,7 @@ using fk::attn::ldmatrix_x4_trans;
 using fk::attn::MmaType;
 using fk::attn::smem_addr;
 using fk::ssd::rows_left;
+using fk::ssd::step_of;
 
 constexpr int kQ = FK_SSD_CHUNK_SCAN_CHUNK;  // tokens per chunk
 constexpr int kSP = 32;                      // channels of a head per state-pass CTA
@@ -92,13 +95,6 @@ constexpr int kThreads = kWarps * 32;        // = kQ: one chunk row per thread i
 constexpr int kOutWarps = kQ / 16;           // output pass: 16 rows per warp
 constexpr int kOutThreads = kOutWarps * 32;
 static_assert(kThreads == kQ, "the state pass gives each thread one row of the chunk");
-
-// The effective step of a token: dt + bias, softplus, clamp.
-__device__ __forceinline__ float step_of(float raw, float bias, const fk_ssd_chunk_scan_params& p) {
-    float v = raw + bias;
-    if (p.dt_softplus) v = fk::softplus(v);
-    return fminf(fmaxf(v, p.dt_min), p.dt_max);
-}
 
 // The workspace (see fk_ssd_chunk_scan_workspace_bytes): chunk-entry states, running sums of
 // dt*A in log2 units, effective steps.
@@ -676,29 +672,48 @@ cudaError_t launch_output_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, 
     kernel<<<dim3(static_cast<unsigned>(slots), static_cast<unsigned>(ctas_y)), fk::ssd::kOutSm90Threads, L::kAlloc, stream>>>(*p, ws, static_cast<int>(units));
     return cudaGetLastError();
 }
-#endif
+
+// The Hopper state pass (fk/ssd/state_sm90.cuh, after the sums' pre-pass) under the same
+// limits as the Hopper output pass. FK_SSD_STATE_PASS=mma keeps the mma.sync pass (A/B).
+template <int NT>
+bool state_sm90_fits(const fk_ssd_chunk_scan_params* p, bool vec) {
+    static const bool forced_mma = [] {
+        const char* v = std::getenv("FK_SSD_STATE_PASS");
+        return v != nullptr && std::strcmp(v, "mma") == 0;
+    }();
+    return !forced_mma && vec && p->head_dim % 8 == 0 && p->d_state % 8 == 0 && p->d_state <= NT;
+}
 
 template <typename T, int NT>
-cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
-    const int64_t need = fk_ssd_chunk_scan_workspace_bytes(p->tokens, p->batch, p->heads, p->head_dim, p->d_state, p->dtype);
-    FK_REQUIRE(need == 0 || (p->workspace != nullptr && p->workspace_bytes >= need && reinterpret_cast<uintptr_t>(p->workspace) % 256 == 0));
-    const int64_t out_ctas_y = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, kOP);
-    FK_REQUIRE(out_ctas_y <= 65535);
-    const auto k1 = state_kernel<T, NT, NT>;
-    const auto k2 = output_kernel<T, NT>;
-    constexpr int kSmem1 = StateSmem<NT>::kBytes, kSmem2 = OutSmem<NT>::kBytes;
-    cudaError_t e = cudaFuncSetAttribute(k1, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem1);
-    if (e == cudaSuccess) e = cudaFuncSetAttribute(k2, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem2);
+cudaError_t launch_state_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, NT>& ws, int64_t slots, cudaStream_t stream) {
+    using L = fk::ssd::StateSm90Layout;
+    const auto kernel = fk::ssd::state_sm90_kernel<T, NT, Work<T, NT>>;
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kAlloc);
     if (e != cudaSuccess) return e;
-    // 16-byte loads need every row start 16-byte aligned: base pointers, strides and the
-    // column offsets (of heads, channel slices and groups) all multiples of 8 elements.
-    const void* ptrs[] = {p->x, p->B, p->C, p->out};
-    bool vec = p->head_dim % 8 == 0 && p->d_state % 8 == 0;
-    for (const void* q : ptrs) vec = vec && reinterpret_cast<uintptr_t>(q) % 16 == 0;
-    for (int64_t st : {p->x_stride, p->b_stride, p->c_stride, p->out_stride}) vec = vec && st % 8 == 0;
-    const Work<T, NT> ws = Work<T, NT>::of(*p);
+    if (p->tokens > 0) {
+        const int64_t head_blocks = fk::ceil_div(p->heads, fk::ssd::kSumHeads);
+        FK_REQUIRE(slots <= 0x7fffffff);
+        fk::ssd::chunk_sums_kernel<T, Work<T, NT>>
+            <<<dim3(static_cast<unsigned>(slots), static_cast<unsigned>(head_blocks)), fk::ssd::kSumThreads, 0, stream>>>(*p, ws);
+        e = cudaGetLastError();
+        if (e != cudaSuccess) return e;
+    }
+    const int64_t ctas = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, 64) * fk::ssd::state_blocks<NT>();
+    FK_REQUIRE(ctas <= 0x7fffffff);
+    kernel<<<dim3(static_cast<unsigned>(ctas), p->batch), fk::ssd::kStateSm90Threads, L::kAlloc, stream>>>(*p, ws);
+    return cudaGetLastError();
+}
+#endif
+
+// Pass 1 on mma.sync (any sm_80+). It also runs for empty batches: it writes final_state (=
+// initial_state, or zeros).
+template <typename T, int NT>
+cudaError_t launch_state_mma(const fk_ssd_chunk_scan_params* p, const Work<T, NT>& ws, bool vec, cudaStream_t stream) {
+    const auto k1 = state_kernel<T, NT, NT>;
+    constexpr int kSmem1 = StateSmem<NT>::kBytes;
+    cudaError_t e = cudaFuncSetAttribute(k1, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem1);
+    if (e != cudaSuccess) return e;
     const int64_t state_ctas = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, kSP);
-    bool split = false;
     if constexpr (NT == 128) {
         // Pass 1 walks each sequence's chunks in one CTA, so its time is one CTA's: split the
         // state columns over two CTAs when twice the CTAs still run in one wave (a second
@@ -711,17 +726,44 @@ cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
         if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
         if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k1s, kThreads, kSmem1s);
         if (e != cudaSuccess) return e;
-        split = p->d_state > NT / 2 && 2 * state_ctas * p->batch <= static_cast<int64_t>(sms) * per_sm;
-        if (split) k1s<<<dim3(static_cast<unsigned>(2 * state_ctas), p->batch), kThreads, kSmem1s, stream>>>(*p, ws, vec);
+        if (p->d_state > NT / 2 && 2 * state_ctas * p->batch <= static_cast<int64_t>(sms) * per_sm) {
+            k1s<<<dim3(static_cast<unsigned>(2 * state_ctas), p->batch), kThreads, kSmem1s, stream>>>(*p, ws, vec);
+            return cudaGetLastError();
+        }
     }
-    // Pass 1 also runs for empty batches: it writes final_state (= initial_state, or zeros).
-    if (!split) k1<<<dim3(static_cast<unsigned>(state_ctas), p->batch), kThreads, kSmem1, stream>>>(*p, ws, vec);
-    e = cudaGetLastError();
-    if (e != cudaSuccess || p->tokens == 0) return e;
+    k1<<<dim3(static_cast<unsigned>(state_ctas), p->batch), kThreads, kSmem1, stream>>>(*p, ws, vec);
+    return cudaGetLastError();
+}
+
+template <typename T, int NT>
+cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
+    const int64_t need = fk_ssd_chunk_scan_workspace_bytes(p->tokens, p->batch, p->heads, p->head_dim, p->d_state, p->dtype);
+    FK_REQUIRE(need == 0 || (p->workspace != nullptr && p->workspace_bytes >= need && reinterpret_cast<uintptr_t>(p->workspace) % 256 == 0));
+    const int64_t out_ctas_y = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, kOP);
+    FK_REQUIRE(out_ctas_y <= 65535);
+    // 16-byte loads need every row start 16-byte aligned: base pointers, strides and the
+    // column offsets (of heads, channel slices and groups) all multiples of 8 elements.
+    const void* ptrs[] = {p->x, p->B, p->C, p->out};
+    bool vec = p->head_dim % 8 == 0 && p->d_state % 8 == 0;
+    for (const void* q : ptrs) vec = vec && reinterpret_cast<uintptr_t>(q) % 16 == 0;
+    for (int64_t st : {p->x_stride, p->b_stride, p->c_stride, p->out_stride}) vec = vec && st % 8 == 0;
+    const Work<T, NT> ws = Work<T, NT>::of(*p);
     const int64_t slots = fk::ceil_div(p->tokens, kQ) + p->batch;
+    cudaError_t e;
+#if FK_SM90A
+    if (state_sm90_fits<NT>(p, vec))
+        e = launch_state_sm90<T, NT>(p, ws, slots, stream);
+    else
+#endif
+        e = launch_state_mma<T, NT>(p, ws, vec, stream);
+    if (e != cudaSuccess || p->tokens == 0) return e;
 #if FK_SM90A
     if (output_sm90_fits<NT>(p, vec)) return launch_output_sm90<T, NT>(p, ws, slots, stream);
 #endif
+    const auto k2 = output_kernel<T, NT>;
+    constexpr int kSmem2 = OutSmem<NT>::kBytes;
+    e = cudaFuncSetAttribute(k2, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem2);
+    if (e != cudaSuccess) return e;
     k2<<<dim3(static_cast<unsigned>(slots), static_cast<unsigned>(out_ctas_y)), kOutThreads, kSmem2, stream>>>(*p, ws, vec);
     return cudaGetLastError();
 }

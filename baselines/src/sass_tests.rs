@@ -62,7 +62,7 @@ fn count(body: &[String], opcode: &str) -> usize {
 }
 
 /// Issue 7: the Mamba-2 SSD chunk scan runs its products on tensor cores (HMMA, and HGMMA in
-/// the sm_90a output pass), in every instantiation of both passes of its 16-bit path; the f32 /
+/// the sm_90a state and output passes), in every instantiation of both passes of its 16-bit path; the f32 /
 /// fallback recurrence has none.
 #[test]
 fn ssd_chunk_scan_uses_tensor_cores() {
@@ -86,6 +86,16 @@ fn ssd_chunk_scan_uses_tensor_cores() {
         let (hgmma, local) = (count(body, "HGMMA"), count(body, "LDL") + count(body, "STL"));
         eprintln!("{name}: {hgmma} HGMMA");
         assert!(hgmma >= 4 + 2 * 4 + 12, "{name}: {hgmma} HGMMA instructions");
+        assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
+    }
+    // ... and the state pass's (fk/ssd/state_sm90.cuh): one chunk's product is 8 m64n64k16
+    // HGMMA with both operands in shared memory, issued once in the chunk loop; no spills.
+    let state90: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("state_sm90_kernel")).collect();
+    assert_eq!(state90.len(), if crate::COMPUTE_CAP == "90a" { 4 } else { 0 }, "state_sm90_kernel instances");
+    for (name, body) in &state90 {
+        let (hgmma, local) = (count(body, "HGMMA.64x64x16"), count(body, "LDL") + count(body, "STL"));
+        eprintln!("{name}: {hgmma} HGMMA");
+        assert_eq!(hgmma, 8, "{name}: {hgmma} HGMMA.64x64x16 instructions");
         assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
     }
 }

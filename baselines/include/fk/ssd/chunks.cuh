@@ -4,6 +4,7 @@
 // names at most one chunk; some slots name none).
 #pragma once
 #include "fk/ops/ssd_chunk_scan.h"
+#include "fk/ssm.cuh"
 
 #include <stdint.h>
 
@@ -17,6 +18,13 @@ struct SlotChunk {
     int64_t t0;  // its first token
     int rows;    // tokens in it (1 .. kChunk); 0 when the slot names no chunk
 };
+
+// The effective step of a token: dt + bias, softplus, clamp.
+__device__ __forceinline__ float step_of(float raw, float bias, const fk_ssd_chunk_scan_params& p) {
+    float v = raw + bias;
+    if (p.dt_softplus) v = fk::softplus(v);
+    return fminf(fmaxf(v, p.dt_min), p.dt_max);
+}
 
 // Tokens of the chunk starting at t0 of a sequence ending at `end` (at most kChunk; t0 < end).
 __device__ __forceinline__ int rows_left(int64_t t0, int64_t end) { return static_cast<int>(end - t0 < kChunk ? end - t0 : kChunk); }
