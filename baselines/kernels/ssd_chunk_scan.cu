@@ -68,6 +68,7 @@
 #include "fk/ssd/chunk_sums.cuh"
 #include "fk/ssd/output_sm90.cuh"
 #include "fk/ssd/state_sm90.cuh"
+#include "fk/tma_host.cuh"
 #endif
 
 #include <cstdlib>
@@ -684,8 +685,21 @@ bool state_sm90_fits(const fk_ssd_chunk_scan_params* p, bool vec) {
     return !forced_mma && vec && p->head_dim % 8 == 0 && p->d_state % 8 == 0 && p->d_state <= NT;
 }
 
+// The TMA maps of the state pass: x and B as [tokens][columns] with boxes of 64 columns x
+// kQ tokens (a third dimension of 1: fk::attn::tma_load_3d). False if either cannot be made.
+inline bool encode_state_maps(const fk_ssd_chunk_scan_params* p, CUtensorMap* xmap, CUtensorMap* bmap) {
+    const cuuint64_t tokens = static_cast<cuuint64_t>(p->tokens);
+    const cuuint32_t box[3] = {64, static_cast<cuuint32_t>(kQ), 1};
+    const cuuint64_t xdims[3] = {static_cast<cuuint64_t>(p->heads) * p->head_dim, tokens, 1};
+    const cuuint64_t bdims[3] = {static_cast<cuuint64_t>(p->ngroups) * p->d_state, tokens, 1};
+    const cuuint64_t xs[2] = {static_cast<cuuint64_t>(p->x_stride) * 2, static_cast<cuuint64_t>(p->x_stride) * 2 * tokens};
+    const cuuint64_t bs[2] = {static_cast<cuuint64_t>(p->b_stride) * 2, static_cast<cuuint64_t>(p->b_stride) * 2 * tokens};
+    return fk::encode_sw128_map<3>(xmap, p->x, p->dtype, xdims, xs, box) && fk::encode_sw128_map<3>(bmap, p->B, p->dtype, bdims, bs, box);
+}
+
 template <typename T, int NT>
-cudaError_t launch_state_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, NT>& ws, int64_t slots, cudaStream_t stream) {
+cudaError_t launch_state_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, NT>& ws, int64_t slots, const CUtensorMap& xmap,
+                              const CUtensorMap& bmap, cudaStream_t stream) {
     using L = fk::ssd::StateSm90Layout;
     const auto kernel = fk::ssd::state_sm90_kernel<T, NT, Work<T, NT>>;
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kAlloc);
@@ -700,7 +714,7 @@ cudaError_t launch_state_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, N
     }
     const int64_t ctas = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, 64) * fk::ssd::state_blocks<NT>();
     FK_REQUIRE(ctas <= 0x7fffffff);
-    kernel<<<dim3(static_cast<unsigned>(ctas), p->batch), fk::ssd::kStateSm90Threads, L::kAlloc, stream>>>(*p, ws);
+    kernel<<<dim3(static_cast<unsigned>(ctas), p->batch), fk::ssd::kStateSm90Threads, L::kAlloc, stream>>>(*p, ws, xmap, bmap);
     return cudaGetLastError();
 }
 #endif
@@ -751,8 +765,9 @@ cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
     const int64_t slots = fk::ceil_div(p->tokens, kQ) + p->batch;
     cudaError_t e;
 #if FK_SM90A
-    if (state_sm90_fits<NT>(p, vec))
-        e = launch_state_sm90<T, NT>(p, ws, slots, stream);
+    CUtensorMap xmap{}, bmap{};  // (unused without tokens: no chunk loads)
+    if (state_sm90_fits<NT>(p, vec) && (p->tokens == 0 || encode_state_maps(p, &xmap, &bmap)))
+        e = launch_state_sm90<T, NT>(p, ws, slots, xmap, bmap, stream);
     else
 #endif
         e = launch_state_mma<T, NT>(p, ws, vec, stream);

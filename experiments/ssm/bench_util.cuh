@@ -1,8 +1,10 @@
 // Shared by the standalone experiment programs of experiments/ssm: the CUDA error check that
-// ends the program with the failing call's location, and the device-to-device copy rate (the
-// roofline their kernels are measured against).
+// ends the program with the failing call's location, the device-to-device copy rate (the
+// roofline their kernels are measured against), and deterministic random bf16 inputs.
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#include <stdint.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -43,4 +45,20 @@ inline double copy_rate_gbps(cudaStream_t stream, size_t bytes, int reps, int wa
     CHECK(cudaFree(a));
     CHECK(cudaFree(b));
     return 2.0 * bytes / (ms[ms.size() / 2] * 1e-3) / 1e9;
+}
+
+// Deterministic uniform in [lo, hi) from an index and a stream id.
+__host__ __device__ inline float hash_uniform(uint64_t i, uint32_t stream, float lo, float hi) {
+    uint64_t x = i * 0x9E3779B97F4A7C15ull + stream * 0xD1B54A32D192ED03ull + 0x2545F4914F6CDD1Dull;
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return lo + (hi - lo) * static_cast<float>(x >> 40) * (1.f / 16777216.f);
+}
+
+__global__ void fill_bf16(__nv_bfloat16* p, int64_t n, uint32_t stream, float lo, float hi) {
+    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+        p[i] = __float2bfloat16_rn(hash_uniform(i, stream, lo, hi));
 }

@@ -54,21 +54,6 @@ using Launcher = cudaError_t (*)(const fk_selective_scan_params*, cudaStream_t);
 
 constexpr int kDim = 5120, kN = 16, kDtRank = 160, kXp = kDtRank + 2 * kN;
 
-// Deterministic uniform in [lo, hi) from an index and a stream id.
-__host__ __device__ inline float hash_uniform(uint64_t i, uint32_t stream, float lo, float hi) {
-    uint64_t x = i * 0x9E3779B97F4A7C15ull + stream * 0xD1B54A32D192ED03ull + 0x2545F4914F6CDD1Dull;
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    x ^= x >> 31;
-    return lo + (hi - lo) * static_cast<float>(x >> 40) * (1.f / 16777216.f);
-}
-
-__global__ void fill_bf16(__nv_bfloat16* p, int64_t n, uint32_t stream, float lo, float hi) {
-    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-        p[i] = __float2bfloat16_rn(hash_uniform(i, stream, lo, hi));
-}
 __global__ void poison(__nv_bfloat16* p, int64_t n) {
     for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x)
         p[i] = __float2bfloat16_rn(NAN);

@@ -33,6 +33,21 @@
 #include "fk/attention/sm90_wgmma_ops.cuh"
 #include "fk/ssd/chunks.cuh"
 
+#include <cuda.h>  // CUtensorMap
+#include <type_traits>
+
+// Experiments only (experiments/ssm/ssd_state_bench.cu), wrong results by design, bit flags: 1
+// skips the scaling (and its proxy fence), 2 the products, 4 the publication of the states, 8
+// the sums' loads; 0 (the product) none.
+#ifndef FK_SSD_STATE_DIAG
+#define FK_SSD_STATE_DIAG 0
+#endif
+// A/B knob: 1 gives each chunk's product its own accumulator (folded into the state a chunk
+// later), 0 accumulates into the state.
+#ifndef FK_SSD_STATE_SPLIT
+#define FK_SSD_STATE_SPLIT 1
+#endif
+
 namespace fk {
 namespace ssd {
 
@@ -40,24 +55,45 @@ constexpr int kStateSm90Threads = 128;  // one warpgroup
 constexpr int kStateSm90Stages = 3;
 
 // One stage (bytes, from a 1024-aligned base): x [kQ tokens][64 channels] and B [kQ tokens][64
-// states] as SW128 tiles, then cum and dte [kQ] f32.
+// states] as SW128 tiles (TMA boxes of 64 x kQ); the stages' full barriers after them.
 struct StateSm90Layout {
     static constexpr int kTile = kChunk * 128;
-    static constexpr int kX = 0, kB = kTile, kCum = 2 * kTile, kDte = kCum + kChunk * 4;
-    static constexpr int kStage = kDte + kChunk * 4;  // 33 KB: stages stay 1024-aligned
-    static constexpr int kBytes = kStateSm90Stages * kStage;
+    static constexpr int kX = 0, kB = kTile;
+    static constexpr int kStage = 2 * kTile;
+    static constexpr int kBars = kStateSm90Stages * kStage;
+    static constexpr int kBytes = kBars + 8 * kStateSm90Stages;
     static constexpr int kAlloc = kBytes + 1024;  // + alignment slack
+    static constexpr uint32_t kTx = 2 * kTile;    // bytes a stage's two boxes deliver
     static_assert(kStage % 1024 == 0, "SW128 tiles need 1024-byte aligned bases");
 };
+
+// A pair of 16-bit values times w, rounded once (fp32 products). FK_SSD_STATE_PACKED=1 (an A/B
+// knob) multiplies the pair by w rounded to the dtype instead: one packed instruction, two roundings.
+#ifndef FK_SSD_STATE_PACKED
+#define FK_SSD_STATE_PACKED 0
+#endif
+template <typename T> __device__ __forceinline__ uint32_t scale_pair(uint32_t pair, float w) {
+#if FK_SSD_STATE_PACKED
+    using T2 = std::conditional_t<std::is_same_v<T, __half>, __half2, __nv_bfloat162>;
+    const uint32_t w2 = attn::MmaType<T>::pack(w, w);
+    const T2 r = __hmul2(*reinterpret_cast<const T2*>(&pair), *reinterpret_cast<const T2*>(&w2));
+    return *reinterpret_cast<const uint32_t*>(&r);
+#else
+    const T* two = reinterpret_cast<const T*>(&pair);
+    return attn::MmaType<T>::pack(w * fk::to_float(two[0]), w * fk::to_float(two[1]));
+#endif
+}
 
 // State blocks of 64 columns per head for NT padded state columns.
 template <int NT> constexpr int state_blocks() { return NT / 64; }
 
-// One CTA: blockIdx.x = (head, channel slice, state block), blockIdx.y = sequence.
-// W: the workspace view of ssd_chunk_scan.cu (states, cum, dte).
+// One CTA: blockIdx.x = (head, channel slice, state block), blockIdx.y = sequence. xmap / bmap:
+// TMA maps of x [tokens][heads*head_dim] and B [tokens][ngroups*d_state], boxes of 64 columns x
+// kQ tokens (fk/tma_host.cuh). W: the workspace view of ssd_chunk_scan.cu (states, cum, dte).
 template <typename T, int NT, typename W>
 __global__ void __launch_bounds__(kStateSm90Threads, 2)
-    state_sm90_kernel(const __grid_constant__ fk_ssd_chunk_scan_params p, const W ws) {
+    state_sm90_kernel(const __grid_constant__ fk_ssd_chunk_scan_params p, const W ws, const __grid_constant__ CUtensorMap xmap,
+                      const __grid_constant__ CUtensorMap bmap) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using L = StateSm90Layout;
     using M = attn::MmaType<T>;
@@ -79,31 +115,40 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
     uint8_t* const base_ptr = smem_raw + (base - attn::smem_addr(smem_raw));
     auto stage = [&](int st) { return base + st * L::kStage; };
     auto stage_ptr = [&](int st) { return base_ptr + st * L::kStage; };
+    auto full = [&](int st) { return base + L::kBars + 8 * st; };
 
-    // Copies: thread chunk lc (16 bytes) of rows lr + 16i of x and of B; cum and dte of row tid.
-    const int lc = tid % 8, lr = tid / 8;
-    const bool x_col = lc * 8 < P, b_col = lc * 8 < NV;
-    const T* const x_thread = static_cast<const T*>(p.x) + (start + lr) * p.x_stride + static_cast<int64_t>(h) * p.head_dim + pc + lc * 8;
-    const T* const b_thread = static_cast<const T*>(p.B) + (start + lr) * p.b_stride + static_cast<int64_t>(grp) * N + n0 + lc * 8;
-    const float* const cum_g = ws.cum + static_cast<int64_t>(h) * p.tokens + start + tid;
-    const float* const dte_g = ws.dte + static_cast<int64_t>(h) * p.tokens + start + tid;
-    auto load_chunk = [&](int c, int st) {
-        const int64_t t0 = static_cast<int64_t>(c) * kChunk;  // relative to the sequence's start
-        const int rows = rows_left(start + t0, end);
-        const uint32_t sx = stage(st) + L::kX, sb = stage(st) + L::kB;
-#pragma unroll
-        for (int i = 0; i < kChunk / 16; ++i) {
-            const int r = lr + 16 * i;
-            const bool in = r < rows;
-            const uint32_t off = attn::sw128_offset<kChunk>(r, lc);
-            // (zero-filled copies name the tensor's base: x_thread may lie past its end)
-            attn::cp_async16(sx + off, in && x_col ? x_thread + (t0 + 16 * i) * p.x_stride : p.x, in && x_col);
-            attn::cp_async16(sb + off, in && b_col ? b_thread + (t0 + 16 * i) * p.b_stride : p.B, in && b_col);
-        }
-        const bool in = tid < rows;
-        attn::cp_async4_zfill(stage(st) + L::kCum + tid * 4, in ? cum_g + t0 : ws.cum, in);
-        attn::cp_async4_zfill(stage(st) + L::kDte + tid * 4, in ? dte_g + t0 : ws.dte, in);
+    // Chunk c's x and B boxes, by one thread. Rows past the tensor arrive as zeros; rows past
+    // the sequence (another sequence's tokens) are zeroed by the scaling below.
+    const int x_col = h * p.head_dim + pc, b_col = grp * N + n0;
+    auto issue = [&](int c) {
+        const int st = c % kStateSm90Stages, t0 = static_cast<int>(start) + c * kChunk;
+        attn::mbar_arrive_expect_tx(full(st), L::kTx);
+        attn::tma_load_3d(stage(st) + L::kX, &xmap, full(st), x_col, t0, 0);
+        attn::tma_load_3d(stage(st) + L::kB, &bmap, full(st), b_col, t0, 0);
     };
+    // This thread's token of chunk c: its running sum and step (0 past the end), and the
+    // chunk's last running sum (its total decay), from the pre-pass; loaded a chunk ahead.
+    const float* const cum_h = ws.cum + static_cast<int64_t>(h) * p.tokens;
+    const float* const dte_h = ws.dte + static_cast<int64_t>(h) * p.tokens;
+    struct Sums {
+        float cum, dte, last;
+    };
+    auto load_sums = [&](int c) {
+        const int64_t t0 = start + static_cast<int64_t>(c) * kChunk;
+        const int rows = rows_left(t0, end);
+        const bool in = tid < rows;
+        return Sums{in ? cum_h[t0 + tid] : 0.f, in ? dte_h[t0 + tid] : 0.f, cum_h[t0 + rows - 1]};
+    };
+
+    if (tid == 0) {
+        for (int st = 0; st < kStateSm90Stages; ++st) attn::mbar_init(full(st), 1);
+        attn::mbar_init_fence();
+    }
+    __syncthreads();
+    if (tid == 0) {
+        if (chunks > 0) issue(0);
+        if (chunks > 1) issue(1);
+    }
 
     // Warp-uniform warp index (the compiler keeps what derives from it in uniform registers).
     const int wq = __shfl_sync(0xffffffffu, tid / 32, 0);
@@ -124,43 +169,87 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
         v = p.initial_state && pp < P && n < NV ? p.initial_state[state0 + pp * N + n0 + n] : 0.f;
     });
 
-    if (chunks > 0) load_chunk(0, 0);
-    attn::cp_async_commit();
-    if (chunks > 1) load_chunk(1, 1);
-    attn::cp_async_commit();
-
-    for (int c = 0; c < chunks; ++c) {
+    // Chunk c, with its sums in `cur`; loads chunk c + 1's into `nxt`. The loop runs two chunks
+    // per pass with the two sets swapping roles, so a load's result is first read a chunk later
+    // (with one set refilled by a register copy, that copy waited for the load: run 123, 12 %
+    // of the pass's stall samples).
+#if FK_SSD_STATE_SPLIT
+    float L0[32], L1[32], decay = 1.f;  // two chunks' products in flight; chunk c - 1's total decay
+    auto step = [&](int c, const Sums& cur, Sums& nxt, float (&Lc)[32], float (&Lp)[32]) {
+#else
+    auto step = [&](int c, const Sums& cur, Sums& nxt) {
+#endif
         const int st = c % kStateSm90Stages;
         const int rows = rows_left(start + static_cast<int64_t>(c) * kChunk, end);
-        attn::cp_async_wait<kStateSm90Stages - 2>();  // this thread's copies of chunk c
-        __syncthreads();                               // everyone's
+        if (FK_SSD_STATE_DIAG & 8) {
+        } else if (c + 1 < chunks) {
+            nxt = load_sums(c + 1);
+        }
+        attn::mbar_wait(full(st), (c / kStateSm90Stages) & 1);  // chunk c's boxes have landed
 
-        // Row tid of x, scaled in place by w = exp2(cum_last - cum) dte and rounded (rows past
-        // the end were zero-filled, their dte too). Chunk j of the row sits at chunk j ^ (tid %
-        // 8): a quarter-warp's 8 rows hit 8 different 16-byte bank groups.
-        const float* const scum = reinterpret_cast<const float*>(stage_ptr(st) + L::kCum);
-        const float* const sdte = reinterpret_cast<const float*>(stage_ptr(st) + L::kDte);
-        const float last = scum[rows - 1];
-        const float w = fk::ex2_ftz(last - scum[tid]) * sdte[tid];
+        // Row tid of x, scaled in place by w = exp2(cum_last - cum) dte and rounded; past the
+        // sequence's end the row (and B's) become zeros. Chunk j of the row sits at chunk
+        // j ^ (tid % 8): a quarter-warp's 8 rows hit 8 different 16-byte bank groups. Every
+        // load comes before the first store (interleaved, the compiler would serialise them).
+#if !(FK_SSD_STATE_DIAG & 1)
         {
             uint8_t* const row = stage_ptr(st) + L::kX + tid * 128;
+            if (tid < rows) {
+                const float w = fk::ex2_ftz(cur.last - cur.cum) * cur.dte;
+                uint4 v[8];
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                if (j * 8 >= P) break;  // zero columns stay zero
-                uint4* const q = reinterpret_cast<uint4*>(row + ((j ^ (tid % 8)) << 4));
-                const uint4 in = *q;
-                const uint32_t w4[4] = {in.x, in.y, in.z, in.w};
-                uint32_t o4[4];
+                for (int j = 0; j < 8; ++j) v[j] = *reinterpret_cast<const uint4*>(row + ((j ^ (tid % 8)) << 4));
 #pragma unroll
-                for (int k = 0; k < 4; ++k) {
-                    const T* two = reinterpret_cast<const T*>(&w4[k]);
-                    o4[k] = M::pack(w * fk::to_float(two[0]), w * fk::to_float(two[1]));
+                for (int j = 0; j < 8; ++j) {
+                    uint32_t* const w4 = reinterpret_cast<uint32_t*>(&v[j]);
+#pragma unroll
+                    for (int k = 0; k < 4; ++k) w4[k] = scale_pair<T>(w4[k], w);
                 }
-                *q = make_uint4(o4[0], o4[1], o4[2], o4[3]);
+#pragma unroll
+                for (int j = 0; j < 8; ++j) *reinterpret_cast<uint4*>(row + ((j ^ (tid % 8)) << 4)) = v[j];
+            } else {  // another sequence's token (or TMA's zeros): zeros in x and B either way
+                uint8_t* const brow = stage_ptr(st) + L::kB + tid * 128;
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                    *reinterpret_cast<uint4*>(row + j * 16) = make_uint4(0u, 0u, 0u, 0u);
+                    *reinterpret_cast<uint4*>(brow + j * 16) = make_uint4(0u, 0u, 0u, 0u);
+                }
             }
         }
+#endif
+#if !(FK_SSD_STATE_DIAG & 1)
         attn::fence_proxy_async();  // the generic-proxy writes above, before wgmma reads them
+#endif
 
+#if FK_SSD_STATE_SPLIT
+        // Chunk c's product into its own accumulator, Lc = (w x)^T B (K = the chunk's tokens, 16
+        // per wgmma: 16 rows x 128 B = 2048 bytes), issued as soon as w*x is whole: it depends
+        // on no state, so it runs while chunk c - 1's (issued a chunk ago) is folded in.
+        __syncthreads();  // w*x of chunk c is whole
+        {
+            const uint64_t adesc = attn::sw128_desc(stage(st) + L::kX, kChunk * 128, 1024);
+            const uint64_t bdesc = attn::sw128_desc(stage(st) + L::kB, kChunk * 128, 1024);
+            attn::reg_fence(Lc);
+            attn::wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < kChunk / 16; ++kk)
+                if (!(FK_SSD_STATE_DIAG & 2)) Ops::mn64(Lc, adesc + ((kk * 2048) >> 4), bdesc + ((kk * 2048) >> 4), kk > 0);
+            attn::wgmma_commit();
+        }
+        // S_in(c) = exp2(cum_last(c - 1)) S_in(c - 1) + L(c - 1), rounded for the output pass.
+        if (c > 0) {
+            attn::wgmma_wait<1>();
+            attn::reg_fence(Lp);
+#pragma unroll
+            for (int i = 0; i < 32; ++i) S[i] = fmaf(decay, S[i], Lp[i]);
+        }
+        uint32_t sin[16];
+#pragma unroll
+        for (int i = 0; i < 16; ++i) sin[i] = M::pack(S[2 * i], S[2 * i + 1]);
+        decay = fk::ex2_ftz(cur.last);
+        __syncthreads();  // chunk c - 1's product is done in every warp: its stage is free
+        if (tid == 0 && c + 2 < chunks) issue(c + 2);
+#else
         // The state entering chunk c (chunk c - 1's product done), rounded for the output pass;
         // then its decay over chunk c.
         attn::wgmma_wait<0>();
@@ -168,13 +257,11 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
         uint32_t sin[16];
 #pragma unroll
         for (int i = 0; i < 16; ++i) sin[i] = M::pack(S[2 * i], S[2 * i + 1]);
-        const float decay = fk::ex2_ftz(last);
+        const float decay = fk::ex2_ftz(cur.last);
 #pragma unroll
         for (int i = 0; i < 32; ++i) S[i] *= decay;
         __syncthreads();  // w*x of chunk c is whole; stage (c - 1) % 3 is free
-
-        if (c + 2 < chunks) load_chunk(c + 2, (c + 2) % kStateSm90Stages);
-        attn::cp_async_commit();
+        if (tid == 0 && c + 2 < chunks) issue(c + 2);
 
         // S += (w x)^T B: K = the chunk's tokens, 16 per wgmma (16 rows x 128 B = 2048 bytes).
         {
@@ -183,23 +270,45 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
             attn::reg_fence(S);
             attn::wgmma_fence();
 #pragma unroll
-            for (int kk = 0; kk < kChunk / 16; ++kk) Ops::mn64(S, adesc + ((kk * 2048) >> 4), bdesc + ((kk * 2048) >> 4), 1);
+            for (int kk = 0; kk < kChunk / 16; ++kk)
+                if (!(FK_SSD_STATE_DIAG & 2)) Ops::mn64(S, adesc + ((kk * 2048) >> 4), bdesc + ((kk * 2048) >> 4), 1);
             attn::wgmma_commit();
         }
+#endif
 
-        // Publish S_in(c) while the product runs: rows pc + 16 wq + g + 8r, pairs of columns.
+        // Publish S_in(c) while the product runs: rows pc + 16 wq + g + 8r, pairs of columns
+        // (zeros past d_state: the TMA box's columns there are another group's or C's).
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             const int pp = 16 * wq + g + 8 * r;
-            if (pp >= P) continue;
+            if (pp >= P || (FK_SSD_STATE_DIAG & 4)) continue;
             T* const row = ws.state_row(p, slot0 + c, h, pc + pp) + n0 + 2 * c4;
 #pragma unroll
-            for (int nb = 0; nb < 8; ++nb) *reinterpret_cast<uint32_t*>(row + 8 * nb) = sin[2 * nb + r];
+            for (int nb = 0; nb < 8; ++nb) *reinterpret_cast<uint32_t*>(row + 8 * nb) = 8 * nb + 2 * c4 < NV ? sin[2 * nb + r] : 0u;
         }
+    };
+    Sums sa = chunks > 0 ? load_sums(0) : Sums{0.f, 0.f, 0.f}, sb = sa;
+#if FK_SSD_STATE_SPLIT
+    for (int c = 0; c < chunks; c += 2) {
+        step(c, sa, sb, L0, L1);
+        if (c + 1 < chunks) step(c + 1, sb, sa, L1, L0);
+    }
+    attn::wgmma_wait<0>();
+    attn::reg_fence(L0);
+    attn::reg_fence(L1);
+    if (chunks > 0) {
+        const bool odd = (chunks - 1) & 1;  // the last chunk's product is in L1
+#pragma unroll
+        for (int i = 0; i < 32; ++i) S[i] = fmaf(decay, S[i], odd ? L1[i] : L0[i]);
+    }
+#else
+    for (int c = 0; c < chunks; c += 2) {
+        step(c, sa, sb);
+        if (c + 1 < chunks) step(c + 1, sb, sa);
     }
     attn::wgmma_wait<0>();
     attn::reg_fence(S);
-    attn::cp_async_wait<0>();
+#endif
 
     if (p.final_state) {
         each_state([&](float& v, int pp, int n) {
