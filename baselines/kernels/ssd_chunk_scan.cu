@@ -50,6 +50,9 @@
 // with pass 1's dt loads truly an iteration ahead (run 65) 316.5 us (2.09x) and 410 us.
 // Pass 1 is now 193 of those 316.5 us: ~816 instructions per warp and chunk at 0.44 issued
 // per cycle per scheduler; next, fewer instructions per chunk or time-split sequences.
+// On sm_90a pass 1 is fk/ssd/state_sm90.cuh under the output pass's limits (warpgroup MMA with
+// the state in accumulators, tiles by TMA, the sums from the pre-pass fk/ssd/chunk_sums.cuh):
+// runs 120-124 in results/h200; FK_SSD_STATE_PASS=mma keeps the mma.sync pass.
 // Channels and state sizes are padded to the tiles (kSP / kOP; NT in {64, 128}) with zeros,
 // which add nothing to any product; padding rows of a chunk get dte = 0 (no decay, no input).
 //

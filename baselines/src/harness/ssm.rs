@@ -206,6 +206,12 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     // its CTAs take runs of head slices of one group, sized to the SM count; the last row
     // (132 SMs: runs of 5 of a group's 24 slices, the last run 4; slices of 64, 64 and 32
     // channels; d_state 120 of a 128 tile) checks a run cut short and partial tiles.
+    // Under the same limits pass 1 is the Hopper state pass (fk/ssd/state_sm90.cuh): CTAs of
+    // one head's 64-channel slice x 64 state columns, fed by TMA boxes of 128 tokens, so a box
+    // reaches past a sequence's end into the next one (zeroed in shared memory: every
+    // multi-sequence row), past d_state into another group's B or into C (d_state 16 / 64 /
+    // 120: masked when published) and past a partial slice into the next head (16, 32, 96,
+    // 160 channels).
     type SsdRow = (&'static [usize], usize, usize, usize, usize, bool, usize);
     let ssd: [SsdRow; 12] = [
         (&[1], 2, 64, 1, 128, true, 0),
