@@ -631,15 +631,25 @@ __global__ void __launch_bounds__(kThreads) seq_kernel(const fk_ssd_chunk_scan_p
 }
 
 #if FK_SM90A
+// The Hopper passes' limits: 16-byte rows (`vec`), head_dim and d_state multiples of 8,
+// d_state within the tile.
+template <int NT>
+bool sm90_limits(const fk_ssd_chunk_scan_params* p, bool vec) {
+    return vec && p->head_dim % 8 == 0 && p->d_state % 8 == 0 && p->d_state <= NT;
+}
+// Whether the environment variable `name` is "mma": the A/B switches that keep a pass on
+// mma.sync for measurements (each call site reads its variable once).
+inline bool env_is_mma(const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr && std::strcmp(v, "mma") == 0;
+}
+
 // The Hopper output pass (fk/ssd/output_sm90.cuh) takes the chunks whenever its limits hold.
-// FK_SSD_OUTPUT_PASS=mma keeps the mma.sync pass (an A/B switch for measurements).
+// FK_SSD_OUTPUT_PASS=mma keeps the mma.sync pass.
 template <int NT>
 bool output_sm90_fits(const fk_ssd_chunk_scan_params* p, bool vec) {
-    static const bool forced_mma = [] {
-        const char* v = std::getenv("FK_SSD_OUTPUT_PASS");
-        return v != nullptr && std::strcmp(v, "mma") == 0;
-    }();
-    return !forced_mma && vec && p->head_dim % 8 == 0 && p->d_state % 8 == 0 && p->d_state <= NT;
+    static const bool forced_mma = env_is_mma("FK_SSD_OUTPUT_PASS");
+    return !forced_mma && sm90_limits<NT>(p, vec);
 }
 
 // A CTA loads its chunk's C and B (and computes C . B^T) once for all its units (a head's
@@ -681,11 +691,8 @@ cudaError_t launch_output_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, 
 // limits as the Hopper output pass. FK_SSD_STATE_PASS=mma keeps the mma.sync pass (A/B).
 template <int NT>
 bool state_sm90_fits(const fk_ssd_chunk_scan_params* p, bool vec) {
-    static const bool forced_mma = [] {
-        const char* v = std::getenv("FK_SSD_STATE_PASS");
-        return v != nullptr && std::strcmp(v, "mma") == 0;
-    }();
-    return !forced_mma && vec && p->head_dim % 8 == 0 && p->d_state % 8 == 0 && p->d_state <= NT;
+    static const bool forced_mma = env_is_mma("FK_SSD_STATE_PASS");
+    return !forced_mma && sm90_limits<NT>(p, vec);
 }
 
 // The TMA maps of the state pass: x as [tokens][heads][head_dim] and B as [tokens][groups]

@@ -20,31 +20,38 @@
         }                                                                                   \
     } while (0)
 
-// Copy rate in GB/s (bytes read + written) of `bytes` device to device on `stream`: CUDA
-// events around each copy, `warm` warm-ups, the median of `reps` - `warm` timed copies.
-inline double copy_rate_gbps(cudaStream_t stream, size_t bytes, int reps, int warm) {
-    void *a, *b;
-    CHECK(cudaMalloc(&a, bytes));
-    CHECK(cudaMalloc(&b, bytes));
+// Median milliseconds of `launch()` on `stream` between two CUDA events: `warm` warm-ups, then
+// `reps` timed runs.
+template <typename F> inline double median_event_ms(cudaStream_t stream, int reps, int warm, F&& launch) {
     cudaEvent_t e0, e1;
     CHECK(cudaEventCreate(&e0));
     CHECK(cudaEventCreate(&e1));
     std::vector<float> ms;
-    for (int r = 0; r < reps; ++r) {
+    for (int r = 0; r < warm + reps; ++r) {
         CHECK(cudaEventRecord(e0, stream));
-        CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream));
+        launch();
         CHECK(cudaEventRecord(e1, stream));
         CHECK(cudaEventSynchronize(e1));
         float m;
         CHECK(cudaEventElapsedTime(&m, e0, e1));
         if (r >= warm) ms.push_back(m);
     }
-    std::sort(ms.begin(), ms.end());
     CHECK(cudaEventDestroy(e0));
     CHECK(cudaEventDestroy(e1));
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
+
+// Copy rate in GB/s (bytes read + written) of `bytes` device to device on `stream`: CUDA
+// events around each copy, `warm` warm-ups, the median of `reps` - `warm` timed copies.
+inline double copy_rate_gbps(cudaStream_t stream, size_t bytes, int reps, int warm) {
+    void *a, *b;
+    CHECK(cudaMalloc(&a, bytes));
+    CHECK(cudaMalloc(&b, bytes));
+    const double ms = median_event_ms(stream, reps - warm, warm, [&] { CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream)); });
     CHECK(cudaFree(a));
     CHECK(cudaFree(b));
-    return 2.0 * bytes / (ms[ms.size() / 2] * 1e-3) / 1e9;
+    return 2.0 * bytes / (ms * 1e-3) / 1e9;
 }
 
 // Deterministic uniform in [lo, hi) from an index and a stream id.

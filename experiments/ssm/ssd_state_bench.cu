@@ -54,23 +54,8 @@ struct Shape {
     int heads, groups;
 };
 
-template <typename F> static double median_us(cudaStream_t st, int reps, F&& launch) {
-    cudaEvent_t e0, e1;
-    CHECK(cudaEventCreate(&e0));
-    CHECK(cudaEventCreate(&e1));
-    std::vector<float> ms;
-    for (int r = 0; r < reps + 3; ++r) {
-        CHECK(cudaEventRecord(e0, st));
-        launch();
-        CHECK(cudaEventRecord(e1, st));
-        CHECK(cudaEventSynchronize(e1));
-        float m;
-        CHECK(cudaEventElapsedTime(&m, e0, e1));
-        if (r >= 3) ms.push_back(m);
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2] * 1e3;
-}
+// Median microseconds of `launch()`: 3 warm-ups, `reps` timed runs.
+template <typename F> static double median_us(cudaStream_t st, int reps, F&& launch) { return 1e3 * median_event_ms(st, reps, 3, launch); }
 
 static float bf(T v) { return __bfloat162float(v); }
 
