@@ -2,7 +2,7 @@
 // and of the whole op, at 8k tokens of mamba2-2.7b and Mamba-Codestral-7B, in one process.
 //
 // Compiles the product (baselines/kernels/ssd_chunk_scan.cu; runs 121-124 built it also with
-// diagnostic knobs of state_sm90.cuh that skipped parts of its chunk loop, since removed),
+// diagnostic and A/B knobs of state_sm90.cuh, in commit 29a4445, since removed),
 // fills bf16 inputs laid out as Mamba2Mixer feeds the scan
 // (x, B and C strided views of the convolved xBC rows; dt with its bias through softplus; A =
 // -(1 .. 16)), times the sums pre-pass, the state pass and the whole op (CUDA events, 3
@@ -171,9 +171,9 @@ int main(int argc, char** argv) {
         const int state_ctas = sh.heads * 2;
         const double op_us = median_us(st, reps, [&] { CHECK(product::product_ssd_chunk_scan(&p, st)); });
         const double sums_us = median_us(st, reps, [&] { fk::ssd::chunk_sums_kernel<T, Work><<<sums_grid, fk::ssd::kSumThreads, 0, st>>>(p, ws); });
-        CUtensorMap xmap, bmap, smap;
-        if (!product::encode_state_maps<128>(&p, ws.states, slots, &xmap, &bmap, &smap)) return std::fprintf(stderr, "TMA maps\n"), 1;
-        const double state_us = median_us(st, reps, [&] { state<<<state_ctas, fk::ssd::kStateSm90Threads, L::kAlloc, st>>>(p, ws, xmap, bmap, smap); });
+        CUtensorMap xmap, bmap;
+        if (!product::encode_state_maps(&p, &xmap, &bmap)) return std::fprintf(stderr, "TMA maps\n"), 1;
+        const double state_us = median_us(st, reps, [&] { state<<<state_ctas, fk::ssd::kStateSm90Threads, L::kAlloc, st>>>(p, ws, xmap, bmap); });
         CHECK(cudaGetLastError());
         CHECK(cudaStreamSynchronize(st));
         double rs0 = -1, rf0 = -1, rs1 = -1, rf1 = -1;

@@ -1,9 +1,9 @@
-# run 125: bundle73 (the Hopper state pass publishing the states by TMA store from per-warp
-# staging tiles, 3-D x/B maps, accumulate form), built with
+# run 125: PREPARED, NOT RUN (session 18 ran out of device time). It tests the next step of
+# the Hopper state pass, written in commit 985e313 (then taken out of the product, which stays
+# as run 124 tested it): states published by TMA store from per-warp staging tiles, 3-D x/B
+# maps (padding columns arrive as zeros), accumulating into the state. Rebuild the bundle from
+# that commit's state_sm90.cuh / ssd_chunk_scan.cu / sm90_sync.cuh first:
 #   cargo xtask gpu-bundle --out bundle73 --only fk-baselines.gpu_ops,fk-baselines.ops,fk-mamba2.model_gpu,fk-mamba2.engine_gpu
-# SSD trials with it and with FK_SSD_STATE_PASS=mma, the Mamba-2 model and engine tests, the
-# product bench (selective_scan and ssd_chunk_scan at 8k tokens in one process) twice, the
-# standalone bench (float64 check of the chunk states), racecheck of the bf16 SSD trials.
 nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode=arch=compute_90a,code=sm_90a -I baselines/include -DFK_SM90A=1 \
   experiments/ssm/ssd_state_bench.cu -o /tmp/ssb > /tmp/nvcc.txt 2>&1 &
 (cd bundle73 && tar -xJf bin.tar.xz)
