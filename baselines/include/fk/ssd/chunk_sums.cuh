@@ -6,8 +6,9 @@
 // Why a kernel of its own. The mma.sync state pass computes the sums inside its serial chunk
 // loop (each of its warps scans all 128 rows with shuffles) and has one CTA per head publish
 // them; the Hopper state pass keeps only the state product and the w*x scaling on its serial
-// path, so the sums move here, where every (chunk, head) is independent: ~1 us of a 10 MB
-// write at 8k tokens of mamba2-2.7b.
+// path, so the sums move here, where every (chunk, head) is independent. At 8k tokens of
+// mamba2-2.7b (10 MB written) it takes 6.85 us under ncu at 1.45 GHz (run 124), 9-10 us
+// between CUDA events: latency-bound, not bandwidth-bound, and small beside the passes.
 //
 // One CTA per (chunk slot, 32 heads), 512 threads: thread (head hl, segment q) walks tokens
 // 8q .. 8q+7 of its head (a warp reads 32 adjacent heads of a dt row), the segments' totals are
