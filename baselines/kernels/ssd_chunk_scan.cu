@@ -52,7 +52,8 @@
 // per cycle per scheduler; next, fewer instructions per chunk or time-split sequences.
 // On sm_90a pass 1 is fk/ssd/state_sm90.cuh under the output pass's limits (warpgroup MMA with
 // the state in accumulators, tiles by TMA, the sums from the pre-pass fk/ssd/chunk_sums.cuh):
-// runs 120-124 in results/h200; FK_SSD_STATE_PASS=mma keeps the mma.sync pass.
+// runs 120-125 in results/h200 (SSD 216 us at mamba2-2.7b, 2.25x the ring selective_scan);
+// FK_SSD_STATE_PASS=mma keeps the mma.sync pass.
 // Channels and state sizes are padded to the tiles (kSP / kOP; NT in {64, 128}) with zeros,
 // which add nothing to any product; padding rows of a chunk get dte = 0 (no decay, no input).
 //
@@ -695,21 +696,26 @@ bool state_sm90_fits(const fk_ssd_chunk_scan_params* p, bool vec) {
     return !forced_mma && sm90_limits<NT>(p, vec);
 }
 
-// The TMA maps of the state pass: x and B as [tokens][columns] with boxes of 64 columns x
-// kQ tokens (a third dimension of 1: fk::attn::tma_load_3d). False if either cannot be made.
-inline bool encode_state_maps(const fk_ssd_chunk_scan_params* p, CUtensorMap* xmap, CUtensorMap* bmap) {
-    const cuuint64_t tokens = static_cast<cuuint64_t>(p->tokens);
-    const cuuint32_t box[3] = {64, static_cast<cuuint32_t>(kQ), 1};
-    const cuuint64_t xdims[3] = {static_cast<cuuint64_t>(p->heads) * p->head_dim, tokens, 1};
-    const cuuint64_t bdims[3] = {static_cast<cuuint64_t>(p->ngroups) * p->d_state, tokens, 1};
-    const cuuint64_t xs[2] = {static_cast<cuuint64_t>(p->x_stride) * 2, static_cast<cuuint64_t>(p->x_stride) * 2 * tokens};
-    const cuuint64_t bs[2] = {static_cast<cuuint64_t>(p->b_stride) * 2, static_cast<cuuint64_t>(p->b_stride) * 2 * tokens};
-    return fk::encode_sw128_map<3>(xmap, p->x, p->dtype, xdims, xs, box) && fk::encode_sw128_map<3>(bmap, p->B, p->dtype, bdims, bs, box);
+// The TMA maps of the state pass: x as [tokens][heads][head_dim] and B as [tokens][groups]
+// [d_state] with boxes of 64 x 1 x kQ (columns past a head's channels or a group's states are
+// zero-filled), and the workspace's states as [slots][heads][head_dim][NT] with boxes of 64 x 16
+// x 1 x 1 (one warp's rows). False if any cannot be made.
+template <int NT>
+bool encode_state_maps(const fk_ssd_chunk_scan_params* p, void* states, int64_t slots, CUtensorMap* xmap, CUtensorMap* bmap, CUtensorMap* smap) {
+    using u64 = cuuint64_t;
+    const u64 tokens = static_cast<u64>(p->tokens), hd = static_cast<u64>(p->head_dim), n = static_cast<u64>(p->d_state);
+    const cuuint32_t box3[3] = {64, 1, static_cast<cuuint32_t>(kQ)}, box4[4] = {64, 16, 1, 1};
+    const u64 xdims[3] = {hd, static_cast<u64>(p->heads), tokens}, xs[2] = {hd * 2, static_cast<u64>(p->x_stride) * 2};
+    const u64 bdims[3] = {n, static_cast<u64>(p->ngroups), tokens}, bs[2] = {n * 2, static_cast<u64>(p->b_stride) * 2};
+    const u64 sdims[4] = {NT, hd, static_cast<u64>(p->heads), static_cast<u64>(slots)};
+    const u64 ss[3] = {NT * 2, hd * NT * 2, static_cast<u64>(p->heads) * hd * NT * 2};
+    return fk::encode_sw128_map<3>(xmap, p->x, p->dtype, xdims, xs, box3) && fk::encode_sw128_map<3>(bmap, p->B, p->dtype, bdims, bs, box3) &&
+           fk::encode_sw128_map<4>(smap, states, p->dtype, sdims, ss, box4);
 }
 
 template <typename T, int NT>
 cudaError_t launch_state_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, NT>& ws, int64_t slots, const CUtensorMap& xmap,
-                              const CUtensorMap& bmap, cudaStream_t stream) {
+                              const CUtensorMap& bmap, const CUtensorMap& smap, cudaStream_t stream) {
     using L = fk::ssd::StateSm90Layout;
     const auto kernel = fk::ssd::state_sm90_kernel<T, NT, Work<T, NT>>;
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kAlloc);
@@ -724,7 +730,7 @@ cudaError_t launch_state_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, N
     }
     const int64_t ctas = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, 64) * fk::ssd::state_blocks<NT>();
     FK_REQUIRE(ctas <= 0x7fffffff);
-    kernel<<<dim3(static_cast<unsigned>(ctas), p->batch), fk::ssd::kStateSm90Threads, L::kAlloc, stream>>>(*p, ws, xmap, bmap);
+    kernel<<<dim3(static_cast<unsigned>(ctas), p->batch), fk::ssd::kStateSm90Threads, L::kAlloc, stream>>>(*p, ws, xmap, bmap, smap);
     return cudaGetLastError();
 }
 #endif
@@ -775,9 +781,9 @@ cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
     const int64_t slots = fk::ceil_div(p->tokens, kQ) + p->batch;
     cudaError_t e;
 #if FK_SM90A
-    CUtensorMap xmap{}, bmap{};  // (unused without tokens: no chunk loads)
-    if (state_sm90_fits<NT>(p, vec) && (p->tokens == 0 || encode_state_maps(p, &xmap, &bmap)))
-        e = launch_state_sm90<T, NT>(p, ws, slots, xmap, bmap, stream);
+    CUtensorMap xmap{}, bmap{}, smap{};  // (unused without tokens: no chunk loads or stores)
+    if (state_sm90_fits<NT>(p, vec) && (p->tokens == 0 || encode_state_maps<NT>(p, ws.states, slots, &xmap, &bmap, &smap)))
+        e = launch_state_sm90<T, NT>(p, ws, slots, xmap, bmap, smap, stream);
     else
 #endif
         e = launch_state_mma<T, NT>(p, ws, vec, stream);

@@ -171,9 +171,9 @@ int main(int argc, char** argv) {
         const int state_ctas = sh.heads * 2;
         const double op_us = median_us(st, reps, [&] { CHECK(product::product_ssd_chunk_scan(&p, st)); });
         const double sums_us = median_us(st, reps, [&] { fk::ssd::chunk_sums_kernel<T, Work><<<sums_grid, fk::ssd::kSumThreads, 0, st>>>(p, ws); });
-        CUtensorMap xmap, bmap;
-        if (!product::encode_state_maps(&p, &xmap, &bmap)) return std::fprintf(stderr, "TMA maps\n"), 1;
-        const double state_us = median_us(st, reps, [&] { state<<<state_ctas, fk::ssd::kStateSm90Threads, L::kAlloc, st>>>(p, ws, xmap, bmap); });
+        CUtensorMap xmap, bmap, smap;
+        if (!product::encode_state_maps<128>(&p, ws.states, slots, &xmap, &bmap, &smap)) return std::fprintf(stderr, "TMA maps\n"), 1;
+        const double state_us = median_us(st, reps, [&] { state<<<state_ctas, fk::ssd::kStateSm90Threads, L::kAlloc, st>>>(p, ws, xmap, bmap, smap); });
         CHECK(cudaGetLastError());
         CHECK(cudaStreamSynchronize(st));
         double rs0 = -1, rf0 = -1, rs1 = -1, rf1 = -1;

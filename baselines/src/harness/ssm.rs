@@ -209,9 +209,9 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     // Under the same limits pass 1 is the Hopper state pass (fk/ssd/state_sm90.cuh): CTAs of
     // one head's 64-channel slice x 64 state columns, fed by TMA boxes of 128 tokens, so a box
     // reaches past a sequence's end into the next one (zeroed in shared memory: every
-    // multi-sequence row), past d_state into another group's B or into C (d_state 16 / 64 /
-    // 120: masked when published) and past a partial slice into the next head (16, 32, 96,
-    // 160 channels).
+    // multi-sequence row); its 3-D maps zero-fill columns past d_state (16 / 64 / 120) and past
+    // a partial slice (16, 32, 96, 160 channels), and its TMA stores of the states clip rows
+    // past head_dim: these rows check both.
     type SsdRow = (&'static [usize], usize, usize, usize, usize, bool, usize);
     let ssd: [SsdRow; 12] = [
         (&[1], 2, 64, 1, 128, true, 0),

@@ -1,8 +1,7 @@
-# run 125: PREPARED, NOT RUN (session 18 ran out of device time). It tests the next step of
-# the Hopper state pass, written in commit 985e313 (then taken out of the product, which stays
-# as run 124 tested it): states published by TMA store from per-warp staging tiles, 3-D x/B
-# maps (padding columns arrive as zeros), accumulating into the state. Rebuild the bundle from
-# that commit's state_sm90.cuh / ssd_chunk_scan.cu / sm90_sync.cuh first:
+# run 125 (session 19; prepared in session 18). It tests the next step of
+# the Hopper state pass, written in commit 985e313 and the product since this run passed:
+# states published by TMA store from per-warp staging tiles, 3-D x/B maps (padding columns
+# arrive as zeros), accumulating into the state. The bundle, built from that tree first:
 #   cargo xtask gpu-bundle --out bundle73 --only fk-baselines.gpu_ops,fk-baselines.ops,fk-mamba2.model_gpu,fk-mamba2.engine_gpu
 nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode=arch=compute_90a,code=sm_90a -I baselines/include -DFK_SM90A=1 \
   experiments/ssm/ssd_state_bench.cu -o /tmp/ssb > /tmp/nvcc.txt 2>&1 &

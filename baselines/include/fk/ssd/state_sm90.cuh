@@ -1,5 +1,6 @@
 // ssd_chunk_scan's state pass on Hopper (sm_90a): warpgroup MMA, the state in wgmma
-// accumulators, the per-token sums precomputed (fk/ssd/chunk_sums.cuh).
+// accumulators, tiles in and states out by TMA, the per-token sums precomputed
+// (fk/ssd/chunk_sums.cuh).
 //
 // What it computes is pass 1 of ssd_chunk_scan.cu: walking a sequence's chunks of kQ = 128
 // tokens, it publishes the state entering each chunk (rounded to the dtype, for the output
@@ -13,25 +14,23 @@
 // 193 of SSD's 316.5 us at 8k tokens of mamba2-2.7b on the H200 (run 65). Here a chunk's serial
 // work is the w*x scaling (one row per thread, in place) and 8 wgmma m64n64k16 with both
 // operands MN-major from shared memory ((w x)^T: x stored [token][channel]; B [token][state]):
-//   - TMA brings x and B (one thread, two boxes of 64 columns x kQ tokens per chunk, three
-//     stages: chunk c + 2 loads while c is multiplied); per-thread cp.async copies cost ~220
-//     instructions per chunk on the serial path (runs 120-122);
-//   - rows past a sequence's end hold the next sequence's tokens: the scaling zeroes them in x
-//     and B, so nothing, not even a non-finite input elsewhere in the batch, leaks across;
-//     columns past a partial head slice or past d_state hold other data: they only reach
-//     state rows / columns that are never published (rows) or published as zeros (columns);
-//   - the sums come from the pre-pass, loaded a chunk ahead into two register sets;
-//   - each chunk's product accumulates into its own registers and is folded into the state a
-//     chunk later. (ptxas serialises these wgmma, C7514: accumulating into the state instead
-//     measured 132 against 144-148 us in run 124's standalone A/B, but is not yet through the
-//     test suite, and neither is publishing the states by TMA store from a staging tile,
-//     written in commit 985e313: the next steps.)
-// Two barriers per chunk: after the scaling (w*x whole) and after the previous product's wait
-// (its stage free for the next boxes).
-// Measured (H200, 8k tokens, run 124): SSD 270.1-270.7 us at mamba2-2.7b (319 with the
-// mma.sync pass), 354 us at Codestral (412).
+//   - TMA brings x and B (one thread, two boxes per chunk, three stages: chunk c + 2 loads
+//     while c is multiplied) and takes the published state out (each warp its 16 rows from a
+//     swizzled staging tile): the ~220 instructions of per-thread copies and the 16 scattered
+//     4-byte stores per thread and chunk that the first form spent are gone (runs 120-124);
+//   - the maps are 3-D ([tokens][heads][head_dim], [tokens][groups][d_state]), so a box's
+//     columns past a head's channels or a group's states arrive as zeros: padding adds nothing
+//     and the published padding columns are zeros, as the output pass needs;
+//   - rows past a sequence's end hold the next sequence's tokens: the scaling zeroes them (in
+//     x and B) so nothing, not even a non-finite input elsewhere in the batch, leaks across;
+//   - the product is asynchronous: it runs while the threads publish the previous state and
+//     scale the next chunk's x (a separate accumulator per chunk, folded in a chunk later,
+//     made ptxas serialise the wgmma and lost: run 124).
+// One CTA barrier per chunk: after the scaling (w*x whole) and the previous product's wait (its
+// stage free for the next box). Run 125: the pass 93 us at 8k tokens of mamba2-2.7b on the
+// H200 (132-148 with per-thread stores and the split accumulator, run 124).
 //
-// One CTA = one warpgroup: (sequence, head, 64-channel slice, 64-column state block); ~97 KB of
+// One CTA = one warpgroup: (sequence, head, 64-channel slice, 64-column state block); ~105 KB of
 // shared memory, 2 CTAs per SM. mamba2-2.7b: 80 heads x 2 state blocks = 160 CTAs, Codestral
 // 256: one wave on 132 SMs.
 // Limits (the launcher checks them, else the mma.sync pass): kQ == 128, d_state <= NT and a
@@ -50,36 +49,33 @@ namespace ssd {
 constexpr int kStateSm90Threads = 128;  // one warpgroup
 constexpr int kStateSm90Stages = 3;
 
-// One stage (bytes, from a 1024-aligned base): x [kQ tokens][64 channels] and B [kQ tokens][64
-// states] as SW128 tiles (TMA boxes of 64 x kQ); the stages' full barriers after them.
+// Shared memory (bytes, from a 1024-aligned base): per stage x [kQ tokens][64 channels] and B
+// [kQ tokens][64 states] as SW128 tiles (TMA boxes of 64 x kQ); the published state's staging
+// tile [64 channels][64 states] (SW128, 16 rows per warp); the stages' full barriers.
 struct StateSm90Layout {
     static constexpr int kTile = kChunk * 128;
     static constexpr int kX = 0, kB = kTile;
     static constexpr int kStage = 2 * kTile;
-    static constexpr int kBars = kStateSm90Stages * kStage;
+    static constexpr int kOut = kStateSm90Stages * kStage;
+    static constexpr int kOutWarp = 16 * 128;  // a warp's 16 rows
+    static constexpr int kBars = kOut + 4 * kOutWarp;
     static constexpr int kBytes = kBars + 8 * kStateSm90Stages;
     static constexpr int kAlloc = kBytes + 1024;  // + alignment slack
     static constexpr uint32_t kTx = 2 * kTile;    // bytes a stage's two boxes deliver
-    static_assert(kStage % 1024 == 0, "SW128 tiles need 1024-byte aligned bases");
+    static_assert(kStage % 1024 == 0 && kOutWarp % 1024 == 0, "SW128 tiles need 1024-byte aligned bases");
 };
-
-// A pair of 16-bit values times w, rounded once (fp32 products; a bf16x2 product, w rounded
-// first, was 3 % faster with 25 % more error in the states: run 122).
-template <typename T> __device__ __forceinline__ uint32_t scale_pair(uint32_t pair, float w) {
-    const T* two = reinterpret_cast<const T*>(&pair);
-    return attn::MmaType<T>::pack(w * fk::to_float(two[0]), w * fk::to_float(two[1]));
-}
 
 // State blocks of 64 columns per head for NT padded state columns.
 template <int NT> constexpr int state_blocks() { return NT / 64; }
 
-// One CTA: blockIdx.x = (head, channel slice, state block), blockIdx.y = sequence. xmap / bmap:
-// TMA maps of x [tokens][heads*head_dim] and B [tokens][ngroups*d_state], boxes of 64 columns x
-// kQ tokens (fk/tma_host.cuh). W: the workspace view of ssd_chunk_scan.cu (states, cum, dte).
+// One CTA: blockIdx.x = (head, channel slice, state block), blockIdx.y = sequence. TMA maps
+// (fk/tma_host.cuh, 128-byte swizzle): xmap x as [tokens][heads][head_dim] and bmap B as
+// [tokens][groups][d_state], boxes of 64 x 1 x kQ; smap the workspace's states as [slots][heads]
+// [head_dim][NT], boxes of 64 x 16 x 1 x 1. W: the workspace view of ssd_chunk_scan.cu.
 template <typename T, int NT, typename W>
 __global__ void __launch_bounds__(kStateSm90Threads, 2)
     state_sm90_kernel(const __grid_constant__ fk_ssd_chunk_scan_params p, const W ws, const __grid_constant__ CUtensorMap xmap,
-                      const __grid_constant__ CUtensorMap bmap) {
+                      const __grid_constant__ CUtensorMap bmap, const __grid_constant__ CUtensorMap smap) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using L = StateSm90Layout;
     using M = attn::MmaType<T>;
@@ -95,7 +91,7 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
     const int grp = h / (p.heads / p.ngroups);
     const int64_t start = p.cu_seqlens[s], end = p.cu_seqlens[s + 1];
     const int chunks = static_cast<int>((end - start + kChunk - 1) / kChunk);
-    const int64_t slot0 = start / kChunk + s;  // workspace slot of the sequence's first chunk
+    const int slot0 = static_cast<int>(start / kChunk + s);  // workspace slot of the first chunk
 
     const uint32_t base = (attn::smem_addr(smem_raw) + 1023u) & ~1023u;
     uint8_t* const base_ptr = smem_raw + (base - attn::smem_addr(smem_raw));
@@ -103,17 +99,15 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
     auto stage_ptr = [&](int st) { return base_ptr + st * L::kStage; };
     auto full = [&](int st) { return base + L::kBars + 8 * st; };
 
-    // Chunk c's x and B boxes, by one thread. Rows past the tensor arrive as zeros; rows past
-    // the sequence (another sequence's tokens) are zeroed by the scaling below.
-    const int x_col = h * p.head_dim + pc, b_col = grp * N + n0;
+    // Chunk c's x and B boxes, by one thread.
     auto issue = [&](int c) {
         const int st = c % kStateSm90Stages, t0 = static_cast<int>(start) + c * kChunk;
         attn::mbar_arrive_expect_tx(full(st), L::kTx);
-        attn::tma_load_3d(stage(st) + L::kX, &xmap, full(st), x_col, t0, 0);
-        attn::tma_load_3d(stage(st) + L::kB, &bmap, full(st), b_col, t0, 0);
+        attn::tma_load_3d(stage(st) + L::kX, &xmap, full(st), pc, h, t0);
+        attn::tma_load_3d(stage(st) + L::kB, &bmap, full(st), n0, grp, t0);
     };
     // This thread's token of chunk c: its running sum and step (0 past the end), and the
-    // chunk's last running sum (its total decay), from the pre-pass; loaded a chunk ahead.
+    // chunk's last running sum (its total decay), from the pre-pass.
     const float* const cum_h = ws.cum + static_cast<int64_t>(h) * p.tokens;
     const float* const dte_h = ws.dte + static_cast<int64_t>(h) * p.tokens;
     struct Sums {
@@ -154,100 +148,99 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
     each_state([&](float& v, int pp, int n) {
         v = p.initial_state && pp < P && n < NV ? p.initial_state[state0 + pp * N + n0 + n] : 0.f;
     });
+    // This warp's staging rows: row g + 8r, pair c4 of chunk nb at chunk nb ^ g (SW128).
+    const uint32_t out_warp = base + L::kOut + wq * L::kOutWarp;
 
     // Chunk c, with its sums in `cur`; loads chunk c + 1's into `nxt`. The loop runs two chunks
     // per pass with the two sets swapping roles, so a load's result is first read a chunk later
     // (with one set refilled by a register copy, that copy waited for the load: run 123, 12 %
     // of the pass's stall samples).
-    float L0[32], L1[32], decay = 1.f;  // two chunks' products in flight; chunk c - 1's total decay
-    auto step = [&](int c, const Sums& cur, Sums& nxt, float (&Lc)[32], float (&Lp)[32]) {
+    auto step = [&](int c, const Sums& cur, Sums& nxt) {
         const int st = c % kStateSm90Stages;
         const int rows = rows_left(start + static_cast<int64_t>(c) * kChunk, end);
         if (c + 1 < chunks) nxt = load_sums(c + 1);
         attn::mbar_wait(full(st), (c / kStateSm90Stages) & 1);  // chunk c's boxes have landed
 
-        // Row tid of x, scaled in place by w = exp2(cum_last - cum) dte and rounded; past the
-        // sequence's end the row (and B's) become zeros. Chunk j of the row sits at chunk
-        // j ^ (tid % 8): a quarter-warp's 8 rows hit 8 different 16-byte bank groups. Every
-        // load comes before the first store (interleaved, the compiler would serialise them).
-        {
-            uint8_t* const row = stage_ptr(st) + L::kX + tid * 128;
-            if (tid < rows) {
-                const float w = fk::ex2_ftz(cur.last - cur.cum) * cur.dte;
-                uint4 v[8];
+        // Row tid of x, scaled in place by w = exp2(cum_last - cum) dte and rounded once. Chunk
+        // j of the row sits at chunk j ^ (tid % 8): a quarter-warp's 8 rows hit 8 different
+        // 16-byte bank groups. Every load comes before the first store (interleaved, the
+        // compiler would serialise them).
+        uint8_t* const row = stage_ptr(st) + L::kX + tid * 128;
+        if (tid < rows) {
+            const float w = fk::ex2_ftz(cur.last - cur.cum) * cur.dte;
+            uint4 v[8];
 #pragma unroll
-                for (int j = 0; j < 8; ++j) v[j] = *reinterpret_cast<const uint4*>(row + ((j ^ (tid % 8)) << 4));
+            for (int j = 0; j < 8; ++j) v[j] = *reinterpret_cast<const uint4*>(row + ((j ^ (tid % 8)) << 4));
 #pragma unroll
-                for (int j = 0; j < 8; ++j) {
-                    uint32_t* const w4 = reinterpret_cast<uint32_t*>(&v[j]);
+            for (int j = 0; j < 8; ++j) {
+                uint32_t* const w4 = reinterpret_cast<uint32_t*>(&v[j]);
 #pragma unroll
-                    for (int k = 0; k < 4; ++k) w4[k] = scale_pair<T>(w4[k], w);
+                for (int k = 0; k < 4; ++k) {
+                    const T* two = reinterpret_cast<const T*>(&w4[k]);
+                    w4[k] = M::pack(w * fk::to_float(two[0]), w * fk::to_float(two[1]));
                 }
+            }
 #pragma unroll
-                for (int j = 0; j < 8; ++j) *reinterpret_cast<uint4*>(row + ((j ^ (tid % 8)) << 4)) = v[j];
-            } else {  // another sequence's token (or TMA's zeros): zeros in x and B either way
-                uint8_t* const brow = stage_ptr(st) + L::kB + tid * 128;
+            for (int j = 0; j < 8; ++j) *reinterpret_cast<uint4*>(row + ((j ^ (tid % 8)) << 4)) = v[j];
+        } else {  // another sequence's token (or TMA's zeros past the tensor): zeros in x and B
+            uint8_t* const brow = stage_ptr(st) + L::kB + tid * 128;
 #pragma unroll
-                for (int j = 0; j < 8; ++j) {
-                    *reinterpret_cast<uint4*>(row + j * 16) = make_uint4(0u, 0u, 0u, 0u);
-                    *reinterpret_cast<uint4*>(brow + j * 16) = make_uint4(0u, 0u, 0u, 0u);
-                }
+            for (int j = 0; j < 8; ++j) {
+                *reinterpret_cast<uint4*>(row + j * 16) = make_uint4(0u, 0u, 0u, 0u);
+                *reinterpret_cast<uint4*>(brow + j * 16) = make_uint4(0u, 0u, 0u, 0u);
             }
         }
         attn::fence_proxy_async();  // the generic-proxy writes above, before wgmma reads them
 
-        // Chunk c's product into its own accumulator, Lc = (w x)^T B (K = the chunk's tokens, 16
-        // per wgmma: 16 rows x 128 B = 2048 bytes), issued as soon as w*x is whole: it depends
-        // on no state, so it runs while chunk c - 1's (issued a chunk ago) is folded in.
-        __syncthreads();  // w*x of chunk c is whole
-        {
-            const uint64_t adesc = attn::sw128_desc(stage(st) + L::kX, kChunk * 128, 1024);
-            const uint64_t bdesc = attn::sw128_desc(stage(st) + L::kB, kChunk * 128, 1024);
-            attn::reg_fence(Lc);
-            attn::wgmma_fence();
-#pragma unroll
-            for (int kk = 0; kk < kChunk / 16; ++kk)
-                Ops::mn64(Lc, adesc + ((kk * 2048) >> 4), bdesc + ((kk * 2048) >> 4), kk > 0);
-            attn::wgmma_commit();
-        }
-        // S_in(c) = exp2(cum_last(c - 1)) S_in(c - 1) + L(c - 1), rounded for the output pass.
-        if (c > 0) {
-            attn::wgmma_wait<1>();
-            attn::reg_fence(Lp);
-#pragma unroll
-            for (int i = 0; i < 32; ++i) S[i] = fmaf(decay, S[i], Lp[i]);
-        }
+        // The state entering chunk c (chunk c - 1's product done), rounded for the output pass;
+        // then its decay over chunk c.
+        attn::wgmma_wait<0>();
+        attn::reg_fence(S);
         uint32_t sin[16];
 #pragma unroll
         for (int i = 0; i < 16; ++i) sin[i] = M::pack(S[2 * i], S[2 * i + 1]);
-        decay = fk::ex2_ftz(cur.last);
-        __syncthreads();  // chunk c - 1's product is done in every warp: its stage is free
+        const float decay = fk::ex2_ftz(cur.last);
+#pragma unroll
+        for (int i = 0; i < 32; ++i) S[i] *= decay;
+        __syncthreads();  // w*x of chunk c is whole; stage (c - 1) % 3 is free
         if (tid == 0 && c + 2 < chunks) issue(c + 2);
 
-        // Publish S_in(c) while the product runs: rows pc + 16 wq + g + 8r, pairs of columns
-        // (zeros past d_state: the TMA box's columns there are another group's or C's).
+        // S += (w x)^T B: K = the chunk's tokens, 16 per wgmma (16 rows x 128 B = 2048 bytes).
+        {
+            const uint64_t adesc = attn::sw128_desc(stage(st) + L::kX, kChunk * 128, 1024);
+            const uint64_t bdesc = attn::sw128_desc(stage(st) + L::kB, kChunk * 128, 1024);
+            attn::reg_fence(S);
+            attn::wgmma_fence();
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            const int pp = 16 * wq + g + 8 * r;
-            if (pp >= P) continue;
-            T* const row = ws.state_row(p, slot0 + c, h, pc + pp) + n0 + 2 * c4;
+            for (int kk = 0; kk < kChunk / 16; ++kk) Ops::mn64(S, adesc + ((kk * 2048) >> 4), bdesc + ((kk * 2048) >> 4), 1);
+            attn::wgmma_commit();
+        }
+
+        // Publish S_in(c) while the product runs: this warp's 16 rows into its staging tile
+        // (once its previous store has read it), then one TMA store of them (rows past the
+        // head's channels are not written; columns past d_state are zeros, see the head).
+        if (lane == 0) attn::bulk_wait_group_read<0>();
+        __syncwarp();
 #pragma unroll
-            for (int nb = 0; nb < 8; ++nb) *reinterpret_cast<uint32_t*>(row + 8 * nb) = 8 * nb + 2 * c4 < NV ? sin[2 * nb + r] : 0u;
+        for (int r = 0; r < 2; ++r)
+#pragma unroll
+            for (int nb = 0; nb < 8; ++nb)
+                asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(out_warp + (g + 8 * r) * 128 + ((nb ^ g) << 4) + 4 * c4), "r"(sin[2 * nb + r]) : "memory");
+        attn::fence_proxy_async();
+        __syncwarp();
+        if (lane == 0) {
+            attn::tma_store_4d(&smap, out_warp, n0, pc + 16 * wq, h, slot0 + c);
+            attn::bulk_commit_group();
         }
     };
     Sums sa = chunks > 0 ? load_sums(0) : Sums{0.f, 0.f, 0.f}, sb = sa;
     for (int c = 0; c < chunks; c += 2) {
-        step(c, sa, sb, L0, L1);
-        if (c + 1 < chunks) step(c + 1, sb, sa, L1, L0);
+        step(c, sa, sb);
+        if (c + 1 < chunks) step(c + 1, sb, sa);
     }
     attn::wgmma_wait<0>();
-    attn::reg_fence(L0);
-    attn::reg_fence(L1);
-    if (chunks > 0) {
-        const bool odd = (chunks - 1) & 1;  // the last chunk's product is in L1
-#pragma unroll
-        for (int i = 0; i < 32; ++i) S[i] = fmaf(decay, S[i], odd ? L1[i] : L0[i]);
-    }
+    attn::reg_fence(S);
+    if (lane == 0) attn::bulk_wait_group<0>();  // the stores are done before the CTA leaves
 
     if (p.final_state) {
         each_state([&](float& v, int pp, int n) {
