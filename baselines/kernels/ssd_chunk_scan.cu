@@ -658,8 +658,19 @@ bool output_sm90_fits(const fk_ssd_chunk_scan_params* p, bool vec) {
 // Model: a CTA costs its units plus ~1.5 units of loading C and B; CTAs run in waves of the
 // resident count. Mamba2-2.7b at 8k tokens (65 slots, one group of 80 units, 132 SMs): 2
 // CTAs per group, 40 units each (130 CTAs, one wave).
+// The output pass's TMA map: out as [tokens][heads][head_dim], boxes of 64 x 1 x 16 (a warp's
+// rows). False if it cannot be made.
+inline bool encode_output_map(const fk_ssd_chunk_scan_params* p, CUtensorMap* omap) {
+    using u64 = cuuint64_t;
+    const u64 hd = static_cast<u64>(p->head_dim);
+    const cuuint32_t box[3] = {64, 1, 16};
+    const u64 dims[3] = {hd, static_cast<u64>(p->heads), static_cast<u64>(p->tokens)}, strides[2] = {hd * 2, static_cast<u64>(p->out_stride) * 2};
+    return fk::encode_sw128_map<3>(omap, p->out, p->dtype, dims, strides, box);
+}
+
 template <typename T, int NT>
-cudaError_t launch_output_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, NT>& ws, int64_t slots, cudaStream_t stream) {
+cudaError_t launch_output_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, NT>& ws, int64_t slots, const CUtensorMap& omap,
+                               cudaStream_t stream) {
     constexpr int kStages = 4;
     using L = fk::ssd::OutSm90Layout<NT, kStages>;
     const auto kernel = fk::ssd::output_sm90_kernel<T, NT, kStages, Work<T, NT>>;
@@ -684,7 +695,7 @@ cudaError_t launch_output_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, 
     }
     const int64_t ctas_y = p->ngroups * fk::ceil_div(upg, units);
     FK_REQUIRE(ctas_y <= 65535 && slots <= 0x7fffffff);
-    kernel<<<dim3(static_cast<unsigned>(slots), static_cast<unsigned>(ctas_y)), fk::ssd::kOutSm90Threads, L::kAlloc, stream>>>(*p, ws, static_cast<int>(units));
+    kernel<<<dim3(static_cast<unsigned>(slots), static_cast<unsigned>(ctas_y)), fk::ssd::kOutSm90Threads, L::kAlloc, stream>>>(*p, ws, static_cast<int>(units), omap);
     return cudaGetLastError();
 }
 
@@ -789,7 +800,8 @@ cudaError_t launch_tc(const fk_ssd_chunk_scan_params* p, cudaStream_t stream) {
         e = launch_state_mma<T, NT>(p, ws, vec, stream);
     if (e != cudaSuccess || p->tokens == 0) return e;
 #if FK_SM90A
-    if (output_sm90_fits<NT>(p, vec)) return launch_output_sm90<T, NT>(p, ws, slots, stream);
+    CUtensorMap omap{};
+    if (output_sm90_fits<NT>(p, vec) && encode_output_map(p, &omap)) return launch_output_sm90<T, NT>(p, ws, slots, omap, stream);
 #endif
     const auto k2 = output_kernel<T, NT>;
     constexpr int kSmem2 = OutSmem<NT>::kBytes;

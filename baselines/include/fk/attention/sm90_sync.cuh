@@ -61,10 +61,15 @@ __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tmap, uint
         : "memory");
 }
 
-// TMA store: the box at element coordinates (c0 innermost .. c3) of the tensor `tmap` describes,
+// TMA stores: the box at element coordinates (c0 innermost, ...) of the tensor `tmap` describes,
 // from shared memory at `src` laid out and swizzled as the map says, as an operation of this
 // thread's current bulk group (commit with bulk_commit_group). Parts of the box past the tensor
 // are not written.
+__device__ __forceinline__ void tma_store_3d(const void* tmap, uint32_t src, int c0, int c1, int c2) {
+    asm volatile("cp.async.bulk.tensor.3d.global.shared::cta.bulk_group [%0, {%2, %3, %4}], [%1];\n" ::"l"(reinterpret_cast<uint64_t>(tmap)), "r"(src),
+                 "r"(c0), "r"(c1), "r"(c2)
+                 : "memory");
+}
 __device__ __forceinline__ void tma_store_4d(const void* tmap, uint32_t src, int c0, int c1, int c2, int c3) {
     asm volatile("cp.async.bulk.tensor.4d.global.shared::cta.bulk_group [%0, {%2, %3, %4, %5}], [%1];\n" ::"l"(reinterpret_cast<uint64_t>(tmap)),
                  "r"(src), "r"(c0), "r"(c1), "r"(c2), "r"(c3)

@@ -20,7 +20,10 @@
 //     then scores . x is a wgmma with A from registers and x as an MN-major B operand;
 //   - x, S_in, cum and dte of the next three units load (cp.async, 128-byte-swizzled tiles,
 //     a 4-stage ring) while one is computed; one CTA barrier per unit (per-stage mbarriers
-//     instead were 1 % slower, run 66).
+//     instead were 1 % slower, run 66);
+//   - each warp's 16 output rows of a unit go out by one TMA store from a swizzled staging
+//     tile (16 scattered 4-byte stores per thread before; the state pass gained ~40 us from
+//     the same change, run 125).
 // The bytes are x, S_in and out once each (and C, B once per CTA). Measured (H200, 8k tokens,
 // mamba2-2.7b; runs 61-63): 122 us against the mma.sync pass's 192, but not memory-bound (42 %
 // of DRAM peak): one CTA of 8 warps per SM (252 registers: G alone is 64) issuing ~1,000
@@ -37,6 +40,7 @@
 #include "fk/ssd/chunks.cuh"
 #include "fk/ssm.cuh"
 
+#include <cuda.h>  // CUtensorMap
 #include <type_traits>
 
 namespace fk {
@@ -44,7 +48,8 @@ namespace ssd {
 
 // Shared memory (bytes from a 1024-aligned base). SW128 tiles (see sm90_sync.cuh): C and B
 // [kQ rows][NT] (NT/64 column blocks), and per stage x [kQ tokens][64 channels], S_in [64
-// channels][NT], then cum and dte [kQ] f32.
+// channels][NT], then cum and dte [kQ] f32; last, each warp's output staging tile [16 rows][64
+// channels] (the TMA store's box).
 template <int NT, int STAGES>
 struct OutSm90Layout {
     static constexpr int kTile = kChunk * NT * 2;  // C or B
@@ -52,8 +57,11 @@ struct OutSm90Layout {
     static constexpr int kS = 64 * NT * 2;
     static constexpr int kStage = kX + kS + 1024;  // + cum, dte (512 bytes each)
     static constexpr int kC = 0, kB = kTile, kStages = 2 * kTile;
-    static constexpr int kBytes = kStages + STAGES * kStage;
+    static constexpr int kOut = kStages + STAGES * kStage;
+    static constexpr int kOutWarp = 16 * 128;
+    static constexpr int kBytes = kOut + 8 * kOutWarp;
     static constexpr int kAlloc = kBytes + 1024;   // + alignment slack
+    static_assert(kStage % 1024 == 0 && kOutWarp % 1024 == 0, "SW128 tiles need 1024-byte aligned bases");
 };
 
 constexpr int kOutSm90Threads = 256;  // two consumer warpgroups, 64 chunk rows each
@@ -78,9 +86,12 @@ struct UnitCursor {
 
 // One CTA: chunk `blockIdx.x` (a workspace slot), units [u0, u0 + units_per_cta) of group
 // blockIdx.y / ctas_per_group. W: the workspace view of ssd_chunk_scan.cu (states, cum, dte).
+// omap: out as [tokens][heads][head_dim] (fk/tma_host.cuh, 128-byte swizzle), boxes of 64 x 1 x
+// 16 (one warp's rows; columns past a head's channels are clipped).
 template <typename T, int NT, int STAGES, typename W>
 __global__ void __launch_bounds__(kOutSm90Threads, 1)
-    output_sm90_kernel(const __grid_constant__ fk_ssd_chunk_scan_params p, const W ws, int units_per_cta) {
+    output_sm90_kernel(const __grid_constant__ fk_ssd_chunk_scan_params p, const W ws, int units_per_cta,
+                       const __grid_constant__ CUtensorMap omap) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using L = OutSm90Layout<NT, STAGES>;
     using M = attn::MmaType<T>;
@@ -168,6 +179,11 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
     const int lane = tid % 32, g = lane / 4, c4 = lane % 4;
     const int kd = token_block(4 * w + wq);  // this warp's diagonal 16-column block
     const int row0 = 16 * kd + g;            // this thread's chunk rows: row0, row0 + 8
+    // The warp's 16 rows go out by one TMA store from its staging tile when all are the
+    // chunk's (else, in a sequence's last chunk, by the threads: the rows past its end belong
+    // to the next sequence's chunk, which another CTA writes).
+    const bool tma_rows = 16 * kd + 16 <= ch.rows;
+    const uint32_t out_warp = base + L::kOut + (4 * w + wq) * L::kOutWarp;
     const uint64_t cdesc = attn::sw128_desc(sc + w * 64 * 128, 16, 1024);
 
     // G = C . B^T for this warpgroup's 64 rows: element 4*nb + e is (row0 + 8*(e/2), 8*nb + 2*c4 + e%2).
@@ -272,24 +288,40 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
         attn::reg_fence(Ys);
         attn::reg_fence(A);
 
-        // out = Y + exp2(cum_i) Ys + D x, stored as pairs of channels. Row i's x chunk nb sits
-        // at chunk nb ^ (i % 8) = nb ^ g of its 128-byte row.
+        // out = Y + exp2(cum_i) Ys + D x as pairs of channels: into the warp's staging tile
+        // (row i - 16 kd = g + 8r, pair c4 of chunk nb at chunk nb ^ g: SW128), once its
+        // previous store has read it, then one TMA store; or by the threads (see tma_rows).
+        // Row i's x chunk nb sits at chunk nb ^ (i % 8) = nb ^ g of its 128-byte row too.
         const float Dh = p.D ? p.D[un.h] : 0.f;
         T* const outg = static_cast<T*>(p.out) + static_cast<int64_t>(un.h) * p.head_dim + un.pc + 2 * c4;
+        if (tma_rows) {
+            if (lane == 0) attn::bulk_wait_group_read<0>();
+            __syncwarp();
+        }
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             const int i = row0 + 8 * r;
-            if (i >= ch.rows) continue;
             const float in = fk::ex2_ftz(cum_i[r]);
             T* const orow = outg + (ch.t0 + i) * p.out_stride;
             const uint8_t* const xrow = sxp + i * 128 + 4 * c4;
 #pragma unroll
             for (int nb = 0; nb < 8; ++nb) {
-                if (8 * nb + 2 * c4 >= P) continue;
                 const T* xs = reinterpret_cast<const T*>(xrow + ((nb ^ g) << 4));
                 const float y0 = fmaf(in, Ys[4 * nb + 2 * r], fmaf(Dh, fk::to_float(xs[0]), Y[4 * nb + 2 * r]));
                 const float y1 = fmaf(in, Ys[4 * nb + 2 * r + 1], fmaf(Dh, fk::to_float(xs[1]), Y[4 * nb + 2 * r + 1]));
-                *reinterpret_cast<uint32_t*>(orow + 8 * nb) = M::pack(y0, y1);
+                const uint32_t two = M::pack(y0, y1);
+                if (tma_rows)
+                    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(out_warp + (g + 8 * r) * 128 + ((nb ^ g) << 4) + 4 * c4), "r"(two) : "memory");
+                else if (i < ch.rows && 8 * nb + 2 * c4 < P)
+                    *reinterpret_cast<uint32_t*>(orow + 8 * nb) = two;
+            }
+        }
+        if (tma_rows) {
+            attn::fence_proxy_async();  // the staging writes, before the TMA store reads them
+            __syncwarp();
+            if (lane == 0) {
+                attn::tma_store_3d(&omap, out_warp, un.pc, un.h, static_cast<int>(ch.t0) + 16 * kd);
+                attn::bulk_commit_group();
             }
         }
     };
@@ -308,6 +340,7 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
         cp.next(p.head_dim);
     }
     attn::cp_async_wait<0>();
+    if (lane == 0) attn::bulk_wait_group<0>();  // the stores have read their tiles before the CTA leaves
 #endif
 }
 
