@@ -633,10 +633,10 @@ __global__ void __launch_bounds__(kThreads) seq_kernel(const fk_ssd_chunk_scan_p
 
 #if FK_SM90A
 // The Hopper passes' limits: 16-byte rows (`vec`), head_dim and d_state multiples of 8,
-// d_state within the tile.
+// d_state within the tile, token coordinates within TMA's 32-bit ones.
 template <int NT>
 bool sm90_limits(const fk_ssd_chunk_scan_params* p, bool vec) {
-    return vec && p->head_dim % 8 == 0 && p->d_state % 8 == 0 && p->d_state <= NT;
+    return vec && p->head_dim % 8 == 0 && p->d_state % 8 == 0 && p->d_state <= NT && p->tokens <= 0x7fffffff - kQ;
 }
 // Whether the environment variable `name` is "mma": the A/B switches that keep a pass on
 // mma.sync for measurements (each call site reads its variable once).
