@@ -653,11 +653,6 @@ bool output_sm90_fits(const fk_ssd_chunk_scan_params* p, bool vec) {
     return !forced_mma && sm90_limits<NT>(p, vec);
 }
 
-// A CTA loads its chunk's C and B (and computes C . B^T) once for all its units (a head's
-// 64-channel slice): few CTAs amortise that best, but the grid should still fill every SM.
-// Model: a CTA costs its units plus ~1.5 units of loading C and B; CTAs run in waves of the
-// resident count. Mamba2-2.7b at 8k tokens (65 slots, one group of 80 units, 132 SMs): 2
-// CTAs per group, 40 units each (130 CTAs, one wave).
 // The output pass's TMA map: out as [tokens][heads][head_dim], boxes of 64 x 1 x 16 (a warp's
 // rows). False if it cannot be made.
 inline bool encode_output_map(const fk_ssd_chunk_scan_params* p, CUtensorMap* omap) {
@@ -668,6 +663,11 @@ inline bool encode_output_map(const fk_ssd_chunk_scan_params* p, CUtensorMap* om
     return fk::encode_sw128_map<3>(omap, p->out, p->dtype, dims, strides, box);
 }
 
+// A CTA loads its chunk's C and B (and computes C . B^T) once for all its units (a head's
+// 64-channel slice): few CTAs amortise that best, but the grid should still fill every SM.
+// Model: a CTA costs its units plus ~1.5 units of loading C and B; CTAs run in waves of the
+// resident count. Mamba2-2.7b at 8k tokens (65 slots, one group of 80 units, 132 SMs): 2
+// CTAs per group, 40 units each (130 CTAs, one wave).
 template <typename T, int NT>
 cudaError_t launch_output_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, NT>& ws, int64_t slots, const CUtensorMap& omap,
                                cudaStream_t stream) {

@@ -22,8 +22,8 @@
 //     a 4-stage ring) while one is computed; one CTA barrier per unit (per-stage mbarriers
 //     instead were 1 % slower, run 66);
 //   - each warp's 16 output rows of a unit go out by one TMA store from a swizzled staging
-//     tile (16 scattered 4-byte stores per thread before; the state pass gained ~40 us from
-//     the same change, run 125).
+//     tile instead of 16 scattered 4-byte stores per thread: ~1 % (run 126; the state pass,
+//     publishing the same way among other changes, went 132 -> 93 us, run 125).
 // The bytes are x, S_in and out once each (and C, B once per CTA). Measured (H200, 8k tokens,
 // mamba2-2.7b; runs 61-63): 122 us against the mma.sync pass's 192, but not memory-bound (42 %
 // of DRAM peak): one CTA of 8 warps per SM (252 registers: G alone is 64) issuing ~1,000
