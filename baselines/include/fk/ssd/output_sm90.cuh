@@ -314,7 +314,7 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
                 const float y1 = fmaf(in, Ys[4 * nb + 2 * r + 1], fmaf(Dh, fk::to_float(xs[1]), Y[4 * nb + 2 * r + 1]));
                 const uint32_t two = M::pack(y0, y1);
                 if (tma_rows)
-                    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(out_warp + (g + 8 * r) * 128 + ((nb ^ g) << 4) + 4 * c4), "r"(two) : "memory");
+                    attn::st_shared_b32(out_warp + (g + 8 * r) * 128 + ((nb ^ g) << 4) + 4 * c4, two);
                 else if (i < ch.rows && 8 * nb + 2 * c4 < P)
                     *reinterpret_cast<uint32_t*>(orow + 8 * nb) = two;
             }

@@ -225,7 +225,7 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
         for (int r = 0; r < 2; ++r)
 #pragma unroll
             for (int nb = 0; nb < 8; ++nb)
-                asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(out_warp + (g + 8 * r) * 128 + ((nb ^ g) << 4) + 4 * c4), "r"(sin[2 * nb + r]) : "memory");
+                attn::st_shared_b32(out_warp + (g + 8 * r) * 128 + ((nb ^ g) << 4) + 4 * c4, sin[2 * nb + r]);
         attn::fence_proxy_async();
         __syncwarp();
         if (lane == 0) {
