@@ -722,6 +722,11 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_persistent(const Par
     uint4 rv[kStageChunks];  // the residual entering the layer (OUTCH: carried from the layer before)
     for (int l = 0; l < p.layers; ++l) {
         MARK0(0);
+        if (tid == 0 && p.trace) {  // mark 15: the SM this CTA runs on (MDP_TRACE_FILE's per-CTA analysis)
+            unsigned smid;
+            asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
+            p.trace[(int64_t(blockIdx.x) * p.layers + l) * kMarks + 15] = smid;
+        }
         const Layer& L = layers[l];
         // The residual (other CTAs wrote it: through L2) is requested before anything waits.
         const bool sum_res = OUTCH && l > 0;  // rv + the layer before's out_proj sums
@@ -1316,6 +1321,13 @@ int main(int argc, char** argv) {
         CHECK(cudaMemcpy(h.data(), trace, h.size() * 8, cudaMemcpyDeviceToHost));
         int khz = 0;
         CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, dev));
+        // The whole trace, raw: int64 [grid][layers][16] (marks 0-14 clock64, 15 the SM id).
+        if (const char* f = std::getenv("MDP_TRACE_FILE")) {
+            if (FILE* o = std::fopen(f, "wb")) {
+                std::fwrite(h.data(), 8, h.size(), o);
+                std::fclose(o);
+            }
+        }
         const double us_per_clk = 1e3 / khz;
         const char* seg[] = {"params_wait", "norm", "in_proj", "conv", "x_proj", "B1", "dt_proj", "state_update", "B2", "y_stage", "out_proj", "B3"};
         const int l0 = std::min(4, layers - 1), l1 = std::max(l0 + 1, layers - 4);
