@@ -145,8 +145,9 @@ __device__ __forceinline__ uint64_t sw128_desc(uint32_t smem_addr, uint32_t lbo_
 template <int R> __device__ __forceinline__ uint32_t sw128_offset(int row, int chunk) {
     return uint32_t((chunk >> 3) * (R * 128) + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
 }
-// One 32-bit store to shared address `addr` (a TMA store's staging tile: the address math stays
-// at the call site, where the compiler knows the row's swizzle phase).
+// One 32-bit store to shared address `addr` (a TMA store's staging tile, e.g.
+// fk::ssd::WarpStoreTile: its address math stays inline, where the compiler knows the row's
+// swizzle phase).
 __device__ __forceinline__ void st_shared_b32(uint32_t addr, uint32_t v) { asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory"); }
 
 }  // namespace attn

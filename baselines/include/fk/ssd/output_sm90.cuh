@@ -41,6 +41,7 @@
 #include "fk/attention/sm90_sync.cuh"
 #include "fk/attention/sm90_wgmma_ops.cuh"
 #include "fk/ssd/chunks.cuh"
+#include "fk/ssd/store_tile_sm90.cuh"
 #include "fk/ssm.cuh"
 
 #include <cuda.h>  // CUtensorMap
@@ -187,6 +188,7 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
     // to the next sequence's chunk, which another CTA writes).
     const bool tma_rows = 16 * kd + 16 <= ch.rows;
     const uint32_t out_warp = base + L::kOut + (4 * w + wq) * L::kOutWarp;
+    const WarpStoreTile tile{out_warp, g, c4};
     const uint64_t cdesc = attn::sw128_desc(sc + w * 64 * 128, 16, 1024);
 
     // G = C . B^T for this warpgroup's 64 rows: element 4*nb + e is (row0 + 8*(e/2), 8*nb + 2*c4 + e%2).
@@ -297,10 +299,7 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
         // Row i's x chunk nb sits at chunk nb ^ (i % 8) = nb ^ g of its 128-byte row too.
         const float Dh = p.D ? p.D[un.h] : 0.f;
         T* const outg = static_cast<T*>(p.out) + static_cast<int64_t>(un.h) * p.head_dim + un.pc + 2 * c4;
-        if (tma_rows) {
-            if (lane == 0) attn::bulk_wait_group_read<0>();
-            __syncwarp();
-        }
+        if (tma_rows) tile.acquire(lane);
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             const int i = row0 + 8 * r;
@@ -314,19 +313,12 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
                 const float y1 = fmaf(in, Ys[4 * nb + 2 * r + 1], fmaf(Dh, fk::to_float(xs[1]), Y[4 * nb + 2 * r + 1]));
                 const uint32_t two = M::pack(y0, y1);
                 if (tma_rows)
-                    attn::st_shared_b32(out_warp + (g + 8 * r) * 128 + ((nb ^ g) << 4) + 4 * c4, two);
+                    tile.put(r, nb, two);
                 else if (i < ch.rows && 8 * nb + 2 * c4 < P)
                     *reinterpret_cast<uint32_t*>(orow + 8 * nb) = two;
             }
         }
-        if (tma_rows) {
-            attn::fence_proxy_async();  // the staging writes, before the TMA store reads them
-            __syncwarp();
-            if (lane == 0) {
-                attn::tma_store_3d(&omap, out_warp, un.pc, un.h, static_cast<int>(ch.t0) + 16 * kd);
-                attn::bulk_commit_group();
-            }
-        }
+        if (tma_rows) tile.publish(lane, [&] { attn::tma_store_3d(&omap, out_warp, un.pc, un.h, static_cast<int>(ch.t0) + 16 * kd); });
     };
 
     UnitCursor cp = first;

@@ -38,6 +38,7 @@
 #pragma once
 #include "fk/attention/sm80_mma.cuh"
 #include "fk/attention/sm90_sync.cuh"
+#include "fk/ssd/store_tile_sm90.cuh"
 #include "fk/attention/sm90_wgmma_ops.cuh"
 #include "fk/ssd/chunks.cuh"
 
@@ -150,6 +151,7 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
     });
     // This warp's staging rows: row g + 8r, pair c4 of chunk nb at chunk nb ^ g (SW128).
     const uint32_t out_warp = base + L::kOut + wq * L::kOutWarp;
+    const WarpStoreTile tile{out_warp, g, c4};
 
     // Chunk c, with its sums in `cur`; loads chunk c + 1's into `nxt`. The loop runs two chunks
     // per pass with the two sets swapping roles, so a load's result is first read a chunk later
@@ -219,19 +221,12 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
         // Publish S_in(c) while the product runs: this warp's 16 rows into its staging tile
         // (once its previous store has read it), then one TMA store of them (rows past the
         // head's channels are not written; columns past d_state are zeros, see the head).
-        if (lane == 0) attn::bulk_wait_group_read<0>();
-        __syncwarp();
+        tile.acquire(lane);
 #pragma unroll
         for (int r = 0; r < 2; ++r)
 #pragma unroll
-            for (int nb = 0; nb < 8; ++nb)
-                attn::st_shared_b32(out_warp + (g + 8 * r) * 128 + ((nb ^ g) << 4) + 4 * c4, sin[2 * nb + r]);
-        attn::fence_proxy_async();
-        __syncwarp();
-        if (lane == 0) {
-            attn::tma_store_4d(&smap, out_warp, n0, pc + 16 * wq, h, slot0 + c);
-            attn::bulk_commit_group();
-        }
+            for (int nb = 0; nb < 8; ++nb) tile.put(r, nb, sin[2 * nb + r]);
+        tile.publish(lane, [&] { attn::tma_store_4d(&smap, out_warp, n0, pc + 16 * wq, h, slot0 + c); });
     };
     Sums sa = chunks > 0 ? load_sums(0) : Sums{0.f, 0.f, 0.f}, sb = sa;
     for (int c = 0; c < chunks; c += 2) {
