@@ -157,15 +157,27 @@ struct Ring {
 };
 
 // The producer (one thread): every stage of every layer in consumption order, each as soon as
-// its slot has been handed back.
+// its slot has been handed back and, with `inflight` > 0, the stage `inflight` before it has
+// landed. Why a cap below the ring's depth: the grid barriers' atomics and polls, and the
+// activations read after them, return through the same path as the CTA's copies in flight; with
+// the whole ring (10 stages, 200 KB) in flight they queued behind it. At most 2 stages in flight
+// the standalone program's step ran 26.4-26.5 us per layer instead of 27.7 (run 134: B3's wait
+// 4.0 -> 2.8 us), although the stream itself then has less in flight.
 template <typename T>
-__device__ void produce(const fk_mamba_decode_layers_params& p, const fk_mamba_decode_layer* layers, const Shares& s, const Ring& ring, int slot_row) {
+__device__ void produce(const fk_mamba_decode_layers_params& p, const fk_mamba_decode_layer* layers, const Shares& s, const Ring& ring, int slot_row,
+                        int inflight) {
     const bool states = slot_row >= 0;
     const ParamStage ps(p, s.nch, states);
     const int taps = p.conv_width - 1;
     uint32_t it = 0;
     const auto claim = [&](uint32_t i) {
         if (i >= static_cast<uint32_t>(ring.stages)) mbar_wait(ring.empty_bar(i), ((i / ring.stages) - 1) & 1);
+        if (inflight > 0 && i >= static_cast<uint32_t>(inflight)) {
+            // Stage i - inflight's copies have landed. Its slot cannot have been re-armed yet
+            // (that is stage i - inflight + stages, after this one), so the parity is unambiguous.
+            const uint32_t landed = i - static_cast<uint32_t>(inflight);
+            mbar_wait(ring.full_bar(landed), (landed / ring.stages) & 1);
+        }
     };
     for (int l = 0; l < p.layers; ++l) {
         const fk_mamba_decode_layer& L = layers[l];
@@ -369,7 +381,8 @@ inline int64_t fixed_smem_bytes(int hidden, int inner, int x, int cmax, int omax
 
 // HC, DC: 16-byte chunks per lane of the hidden (hidden / 256) and inner (inner / 256) vectors.
 template <typename T, int HC, int DC>
-__global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const __grid_constant__ fk_mamba_decode_layers_params p, const int stages) {
+__global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const __grid_constant__ fk_mamba_decode_layers_params p, const int stages,
+                                                                           const int inflight) {
     extern __shared__ __align__(128) unsigned char smem[];
     __shared__ fk_mamba_decode_layer layers[FK_MAMBA_DECODE_MAX_LAYERS];  // read once, not per layer from the parameter bank
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -412,7 +425,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
     }
     __syncthreads();
     if (warp == kConsumerWarps) {
-        if (lane == 0) produce<T>(p, layers, sh, ring, states ? slot_row : -1);
+        if (lane == 0) produce<T>(p, layers, sh, ring, states ? slot_row : -1, inflight);
         return;
     }
 
@@ -610,7 +623,7 @@ __global__ void __launch_bounds__(kThreads, 1) mamba_decode_layers_kernel(const 
     }
 }
 
-using KernelFn = void (*)(const fk_mamba_decode_layers_params, const int);
+using KernelFn = void (*)(const fk_mamba_decode_layers_params, const int, const int);
 
 // The instantiated widths: every Mamba-1 checkpoint (hidden 768 .. 2560, inner = 2 hidden),
 // and hidden 256 (tests: fewer channel groups than SMs).
@@ -625,6 +638,14 @@ template <typename T> KernelFn kernel_for(int hidden, int inner) {
         case 10: return mamba_decode_layers_kernel<T, 10, 20>;
         default: return nullptr;
     }
+}
+
+// Stage copies in flight per CTA (see produce): 2, or FK_MAMBA_DECODE_INFLIGHT (an A/B knob;
+// 0 = as many as the ring holds). Always below the ring's depth.
+int inflight_stages(int stages) {
+    int n = 2;
+    if (const char* v = std::getenv("FK_MAMBA_DECODE_INFLIGHT")) n = std::atoi(v);
+    return n <= 0 || n >= stages ? 0 : n;
 }
 
 template <typename T> cudaError_t launch(const fk_mamba_decode_layers_params* p, cudaStream_t stream) {
@@ -663,7 +684,7 @@ template <typename T> cudaError_t launch(const fk_mamba_decode_layers_params* p,
     la[0].val.cooperative = 1;
     cfg.attrs = la;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, kernel, *p, stages);
+    return cudaLaunchKernelEx(&cfg, kernel, *p, stages, inflight_stages(stages));
 }
 #endif  // FK_SM90A
 
