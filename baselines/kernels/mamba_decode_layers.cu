@@ -12,6 +12,8 @@
 //   * no consumer ever reads device memory itself, only the ring and L2-resident activations:
 //     behind the GPU-wide stream a plain load waits in the same DRAM queues (~6 us), so each
 //     layer's small operands and states come through the ring too (one stage per layer);
+//   * at most two stages of copies in flight per CTA, not the whole ring (see produce): the
+//     barriers' round trips return through the same path as the copies (runs 134-135);
 //   * three grid barriers per layer: x_proj is reduced across CTAs by integer atomics on
 //     32.32 fixed-point partial sums over each CTA's own channels (exact, so the result does
 //     not depend on the order the CTAs arrive in), not by a fourth barrier and a gather;
@@ -160,9 +162,10 @@ struct Ring {
 // its slot has been handed back and, with `inflight` > 0, the stage `inflight` before it has
 // landed. Why a cap below the ring's depth: the grid barriers' atomics and polls, and the
 // activations read after them, return through the same path as the CTA's copies in flight; with
-// the whole ring (10 stages, 200 KB) in flight they queued behind it. At most 2 stages in flight
-// the standalone program's step ran 26.4-26.5 us per layer instead of 27.7 (run 134: B3's wait
-// 4.0 -> 2.8 us), although the stream itself then has less in flight.
+// the whole ring (10 stages, 200 KB) in flight they queued behind it. With at most 2 stages in
+// flight (40 KB, about one SM's share of HBM at the loaded latency) mamba-2.8b's batch-1 decode
+// took 1653-1655 us instead of 1846-1859, 80.3-80.9 % of the weight-streaming roofline (runs
+// 135-136); 1 stage (a halved stream) ran 1814 us and 3 stages 1775.
 template <typename T>
 __device__ void produce(const fk_mamba_decode_layers_params& p, const fk_mamba_decode_layer* layers, const Shares& s, const Ring& ring, int slot_row,
                         int inflight) {

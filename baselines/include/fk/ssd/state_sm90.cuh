@@ -38,9 +38,9 @@
 #pragma once
 #include "fk/attention/sm80_mma.cuh"
 #include "fk/attention/sm90_sync.cuh"
-#include "fk/ssd/store_tile_sm90.cuh"
 #include "fk/attention/sm90_wgmma_ops.cuh"
 #include "fk/ssd/chunks.cuh"
+#include "fk/ssd/store_tile_sm90.cuh"
 
 #include <cuda.h>  // CUtensorMap
 
