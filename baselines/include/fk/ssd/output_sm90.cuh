@@ -45,7 +45,6 @@
 #include "fk/ssm.cuh"
 
 #include <cuda.h>  // CUtensorMap
-#include <type_traits>
 
 namespace fk {
 namespace ssd {
@@ -210,9 +209,9 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
         attn::reg_fence(G);
     }
 
-    // One unit, over KB 16-column blocks of G (both warpgroups 8: one code path, see the head).
-    auto compute = [&](auto kb_const, const UnitCursor& un, int st) {
-        constexpr int KB = decltype(kb_const)::value;
+    // One unit, over all KB 16-column blocks of G in both warpgroups (one code path, see the head).
+    auto compute = [&](const UnitCursor& un, int st) {
+        constexpr int KB = kChunk / 16;
         const int P = min(64, p.head_dim - un.pc);
         const uint32_t sx = stage(st), ss = sx + L::kX;
         const uint8_t* const sxp = stage_ptr(st);
@@ -330,7 +329,7 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
         ld.next(p.head_dim);                // unit u + STAGES - 1
         if (u + STAGES - 1 < units) load_unit(ld, (u + STAGES - 1) % STAGES);
         attn::cp_async_commit();
-        compute(std::integral_constant<int, 8>{}, cp, st);
+        compute(cp, st);
         cp.next(p.head_dim);
     }
     attn::cp_async_wait<0>();
