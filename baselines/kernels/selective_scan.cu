@@ -103,6 +103,8 @@
 #include "fk/ops/selective_scan.h"
 #include "fk/ssm.cuh"
 
+#include <cstdlib>
+
 namespace {
 
 constexpr int kLanes = 16;             // lanes per channel (a half-warp)
@@ -621,6 +623,18 @@ __global__ void __launch_bounds__(kThreads, 3) scan_kernel(const fk_selective_sc
 }
 
 #include "selective_scan_ring.cuh"
+#include "selective_scan_ring32.cuh"
+
+#if FK_SM90A
+// FK_SCAN_RING32=0 keeps the cluster ring kernel out (A/B against the ring kernel).
+inline bool ring32_enabled() {
+    static const bool on = [] {
+        const char* v = std::getenv("FK_SCAN_RING32");
+        return v == nullptr || std::atoi(v) != 0;
+    }();
+    return on;
+}
+#endif
 
 template <typename T, int NS>
 cudaError_t launch_ns(const fk_selective_scan_params* p, unsigned vec, cudaStream_t stream) {
@@ -639,8 +653,12 @@ cudaError_t launch_ns(const fk_selective_scan_params* p, unsigned vec, cudaStrea
 template <typename T>
 cudaError_t launch(const fk_selective_scan_params* p, cudaStream_t stream) {
 #ifndef FK_SELECTIVE_SCAN_NO_RING  // (defined only by experiments/ssm's A/B of the two kernels)
-    if constexpr (sizeof(T) == 2)
+    if constexpr (sizeof(T) == 2) {
+#if FK_SM90A
+        if (ring32_enabled() && ring32::fits(p)) return ring32::launch<T>(p, stream);
+#endif
         if (ring::fits(p)) return ring::launch<T>(p, stream);
+    }
 #endif
     // Activations move in 32-bit units (2 channels of 16-bit): base 4-byte aligned and row
     // strides a whole number of units. B and C move in 16-byte chunks of a row.

@@ -145,7 +145,11 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
     // aligned: selective_scan_ring.cuh) takes the cases of 32, 64, 40 (N8, pad 8), 48, 160, 56
     // and 64 (pad 8) channels: 64-token chunks of 16 tokens per warp, so lengths 16, 17, 63, 64,
     // 65, 129 and tails of many chunks (845, 1000) cross its warp and chunk boundaries.
-    let scan: [(&[usize], usize, usize, bool, usize); 17] = [
+    // The cluster ring kernel (sm_90a, the same plus channels a multiple of 32 and 1024 tokens
+    // or more per sequence on average: selective_scan_ring32.cuh) takes 2048 x 160 and the last
+    // two: 256-token chunks of 16 tokens per warp over 4 CTAs, so 1100 and 2300 end inside a
+    // chunk, 3 tokens leave 15 of its 16 warps empty, 1500 / 700 without z, D or bias at N8.
+    let scan: [(&[usize], usize, usize, bool, usize); 19] = [
         (&[1], 32, 16, true, 0),
         (&[16, 63, 64, 17, 0, 65], 56, 16, false, 0),
         (&[7, 1, 70], 100, 16, true, 0),
@@ -163,6 +167,8 @@ pub(super) fn ssm_test_cases(dtype: DType) -> Vec<Case> {
         (&[600, 16, 17], 33, 16, true, 1),
         (&[845, 1], 64, 16, false, 8),
         (&[513, 255], 24, 64, true, 8),
+        (&[1100, 3, 2300], 96, 16, true, 0),
+        (&[1500, 700], 64, 8, false, 8),
     ];
     for &(lens, dim, n, full, pad) in &scan {
         cases.push(mk(OpId::SelectiveScan, dtype, SsmCase { d_state: n, full, pad, ..SsmCase::prefill(lens, dim) }));
@@ -352,6 +358,12 @@ mod tests {
         }
         assert!(ring.iter().any(|s| s.lens.iter().any(|&l| l > 128 && l % 64 != 0)), "ring kernel: no multi-chunk tail");
         assert!(ring.iter().any(|s| !s.full) && ring.iter().any(|s| s.full) && ring.iter().any(|s| s.d_state < 16), "ring kernel: gate and d_state variants");
+        // The cluster ring kernel (sm_90a): 32-channel groups, >= 1024 tokens per sequence on
+        // average; chunk tails, a sequence shorter than a warp's tokens, both gate variants.
+        let ring32: Vec<&&SsmCase> = ring.iter().copied().filter(|s| s.dim % 32 == 0 && s.lens.iter().sum::<usize>() >= 1024 * s.lens.len()).collect();
+        assert!(ring32.iter().any(|s| s.lens.iter().any(|&l| l > 256 && l % 256 != 0)), "cluster ring kernel: no chunk tail");
+        assert!(ring32.iter().any(|s| s.lens.iter().any(|&l| l > 0 && l < 16)), "cluster ring kernel: no sequence shorter than a warp's tokens");
+        assert!(ring32.iter().any(|s| !s.full) && ring32.iter().any(|s| s.full) && ring32.iter().any(|s| s.d_state < 16), "cluster ring kernel: gate and d_state variants");
     }
 
     #[test]

@@ -226,7 +226,7 @@ pub fn ssm_trials() -> Vec<TestTrial> {
                 conv_pieces(dev, dtype, lens, dim, width)
             }));
         }
-        for &(lens, dim, n) in &[(&[37usize, 100, 5][..], 100usize, 16usize), (&[200, 64][..], 48, 16), (&[300][..], 20, 40), (&[600, 257, 3][..], 40, 16)] {
+        for &(lens, dim, n) in &[(&[37usize, 100, 5][..], 100usize, 16usize), (&[200, 64][..], 48, 16), (&[300][..], 20, 40), (&[600, 257, 3][..], 40, 16), (&[2600, 2200][..], 64, 16)] {
             v.push(gpu_trial(format!("selective_scan/two pieces with the state in place = one piece/{dtype}/lens {lens:?} dim {dim} N{n}"), move |dev| {
                 scan_pieces(dev, dtype, lens, dim, n)
             }));

@@ -89,6 +89,32 @@ __device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_
                  : "memory");
 }
 
+// Thread-block clusters (sm_90): this CTA's rank, the whole cluster's barrier (every thread of
+// every CTA; release/acquire orders shared-memory accesses across the cluster), and access to
+// another CTA's shared memory: `cluster_map` turns a local shared address into the same
+// variable's address in CTA `rank`, which st_async_cluster takes.
+__device__ __forceinline__ uint32_t cluster_ctarank() {
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return r;
+}
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ uint32_t cluster_map(uint32_t local, uint32_t rank) {
+    uint32_t r;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(local), "r"(rank));
+    return r;
+}
+// 4 bytes into (possibly) another CTA's shared memory at `addr`, counted as transaction bytes
+// on that CTA's barrier `bar` (both from cluster_map): an asynchronous store that needs no
+// fence (a release arrival at cluster scope costs a GPU-wide MEMBAR per thread). The reader
+// raises the phase's expected bytes (mbar_arrive_expect_tx) and waits as for a TMA load.
+__device__ __forceinline__ void st_async_cluster(uint32_t addr, float v, uint32_t bar) {
+    asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.b32 [%0], %1, [%2];\n" ::"r"(addr), "r"(__float_as_uint(v)), "r"(bar)
+                 : "memory");
+}
+
 // cp.async writes through the generic proxy; wgmma reads shared memory through the async proxy.
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
