@@ -21,7 +21,9 @@
 // arrivals inside a CTA, asynchronous stores that count transaction bytes on the barrier
 // (st.async) into the next CTA's warp 0. Inboxes are single-
 // buffered: warp g - 1 cannot write state j of the next chunk before the ring has gone through
-// g's step j of this one.
+// g's step j of this one, and what it writes is computed from the value g read there, so that
+// read cannot see it. (compute-sanitizer's racecheck follows synchronisation inside a CTA only;
+// it reports the inbox reads of warps 1-3 and their next-chunk writes as races, run 138.)
 //
 // Staging (per warp, cp.async): u, delta, B, C of chunk c + 1 are requested as soon as chunk c
 // has been converted (before its steps); z of chunk c + 1 once chunk c's output, written over
