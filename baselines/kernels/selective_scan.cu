@@ -1,12 +1,15 @@
 // selective_scan baseline (L1). Contract: include/fk/ops/selective_scan.h.
 // Mirrors Dao-AILab `selective_scan_fwd` (Mamba-1 prefill, varlen as vLLM runs it). Any sm_80+
 // (cp.async).
-// Two kernels. The ring kernel (selective_scan_ring.cuh, included below) takes 16-bit dtypes
-// with d_state <= 16, channels a multiple of 8 and 16-byte aligned rows: every Mamba-1
-// checkpoint. The chunked kernel in this file takes everything else (f32, d_state 17..64,
-// odd widths and strides). Measured at mamba-2.8b's shape, one sequence of 8k bf16 tokens, in
-// one process on the H200 (experiments/ssm/scan_bench.cu, run 116): ring 500.6 us (16 % of the
-// copy rate), chunked 660.1 us (12 %); the chunked kernel's own history follows.
+// Three kernels. On sm_90a the cluster ring kernel (selective_scan_ring32.cuh) takes 16-bit
+// scans of 32-channel groups with >= 1024 tokens per sequence on average (mamba-2.8b prefill).
+// The ring kernel (selective_scan_ring.cuh, included below) takes 16-bit dtypes with d_state
+// <= 16, channels a multiple of 8 and 16-byte aligned rows: every Mamba-1 checkpoint. The
+// chunked kernel in this file takes everything else (f32, d_state 17..64, odd widths and
+// strides). Measured at mamba-2.8b's shape, one sequence of 8k bf16 tokens, in one process on
+// the H200: cluster ring 449.5 us (17.9 % of the copy rate) against the ring's 487.2 (run 139,
+// the op bench); ring 500.6 us (16 %), chunked 660.1 us (12 %) in run 116
+// (experiments/ssm/scan_bench.cu); the chunked kernel's own history follows.
 // Chunked kernel, measured (H200, run 27, mamba-2.8b, one sequence): 655.6 us at 8k tokens
 // (12.2% of copy;
 // the previous kernel 742 us in the same call), 173.6 us at 2k (190.7), 20.1 us for 1 token
@@ -655,7 +658,12 @@ cudaError_t launch(const fk_selective_scan_params* p, cudaStream_t stream) {
 #ifndef FK_SELECTIVE_SCAN_NO_RING  // (defined only by experiments/ssm's A/B of the two kernels)
     if constexpr (sizeof(T) == 2) {
 #if FK_SM90A
-        if (ring32_enabled() && ring32::fits(p)) return ring32::launch<T>(p, stream);
+        if (ring32_enabled() && ring32::fits(p)) {
+            const cudaError_t e = ring32::launch<T>(p, stream);
+            // A cluster of 4 CTAs that cannot be placed (a partitioned GPU) leaves the scan to
+            // the ring kernel; the launch error is not sticky.
+            if (e != cudaErrorInvalidClusterSize && e != cudaErrorLaunchOutOfResources) return e;
+        }
 #endif
         if (ring::fits(p)) return ring::launch<T>(p, stream);
     }

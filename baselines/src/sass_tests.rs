@@ -108,9 +108,9 @@ fn ssd_chunk_scan_uses_tensor_cores() {
 }
 
 /// selective_scan.cu's claims: every instantiation of the chunked kernel (3 dtypes x d_state
-/// 16/32/64) and of the ring kernel (bf16, f16; selective_scan_ring.cuh) fits its registers
-/// without local memory (the ring kernel in the registers its blocks per SM allow), and a ring
-/// step is one exp2 per element.
+/// 16/32/64), of the ring kernel and of the cluster ring kernel (bf16, f16;
+/// selective_scan_ring{,32}.cuh) fits its registers without local memory (the ring kernels in
+/// the registers their blocks per SM allow), and a ring step is one exp2 per element.
 #[test]
 fn selective_scan_has_no_local_memory() {
     let Some(funcs) = kernels_of("selective_scan") else { return };
@@ -128,6 +128,23 @@ fn selective_scan_has_no_local_memory() {
     for (name, body) in &ring {
         let exps = count(body, "MUFU.EX2");
         assert_eq!(exps, 16 * 4 + 2 * 4, "{name}: {exps} MUFU.EX2 (one per element and two per token expected)");
+    }
+    // The cluster ring kernel (sm_90a builds: selective_scan_ring32.cuh): no local memory; one
+    // step body (16 tokens' decays) plus softplus and silu for the lane's 16 tokens; states handed
+    // to the next CTA by st.async (STAS), so the only GPU-wide fences are the cluster barriers'.
+    let ring32: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("ring32_kernel")).collect();
+    if crate::COMPUTE_CAP != "90a" {
+        assert!(ring32.is_empty(), "the cluster ring kernel is sm_90a only, found {:?}", names());
+        return;
+    }
+    assert_eq!(ring32.len(), 2, "expected the cluster ring kernel for bf16 and f16, found {:?}", names());
+    for (name, body) in &ring32 {
+        assert_eq!(count(body, "LDL") + count(body, "STL"), 0, "{name}: local-memory instructions (register spills)");
+        let exps = count(body, "MUFU.EX2");
+        assert_eq!(exps, 16 + 2 * 16, "{name}: {exps} MUFU.EX2 (16 per step body, two per token of the lane's 16)");
+        assert!(count(body, "STAS") > 0, "{name}: no st.async hand-off");
+        let (fences, cluster_arrivals) = (count(body, "MEMBAR.ALL.GPU"), count(body, "UCGABAR_ARV"));
+        assert_eq!(fences, cluster_arrivals, "{name}: {fences} GPU-wide fences for {cluster_arrivals} cluster barriers (a hand-off fenced?)");
     }
 }
 
