@@ -15,7 +15,7 @@
 // Why a cluster. 32 channels per warp leave mamba-2.8b's 5120 channels 160 groups; the ~20
 // warps an SM needs (runs 108, 117-118) then ask for a ring of 16 warps per group, and 160
 // blocks of 16 warps would fill 132 SMs in 1.2 waves. So the ring spans a cluster of 4 CTAs of
-// 4 warps: 640 CTAs, 5 per SM, one wave. Warp g = 4 * rank + warp owns tokens [16g, 16g + 16)
+// 4 warps: 640 CTAs, 6 per SM, one wave. Warp g = 4 * rank + warp owns tokens [16g, 16g + 16)
 // of each 256-token chunk; it takes each state from warp g - 1 (g = 0: warp 15's of the previous
 // chunk) through an inbox in its own shared memory and a per-state mbarrier: plain stores and
 // arrivals inside a CTA, asynchronous stores that count transaction bytes on the barrier
@@ -25,9 +25,18 @@
 // read cannot see it. (compute-sanitizer's racecheck follows synchronisation inside a CTA only;
 // it reports the inbox reads of warps 1-3 and their next-chunk writes as races, run 138.)
 //
+// Registers are fitted for 6 CTAs per SM (80, no spills): at 5 (92 registers) only 154
+// clusters of 4 fit an H200 at once, fewer than mamba-2.8b's 160 channel groups, and the other 6
+// ran as a second wave: 454.1 us against 418.4 at 8k tokens, 127.8 against 119.0 at 2k (runs
+// 140-141).
+//
 // Staging (per warp, cp.async): u, delta, B, C of chunk c + 1 are requested as soon as chunk c
 // has been converted (before its steps); z of chunk c + 1 once chunk c's output, written over
 // z's tile, has been stored. So every tile is single-buffered: ~6 KB per warp, 35 KB per CTA.
+// CTAs per SM the registers are fitted for (A/B knob: experiments/ssm/scan_ring32_blocks_variant.cu).
+#ifndef FK_RING32_BLOCKS
+#define FK_RING32_BLOCKS 6
+#endif
 #if FK_SM90A
 namespace ring32 {
 
@@ -89,7 +98,7 @@ __device__ __forceinline__ void stage_z(WarpTiles& W, const fk_selective_scan_pa
 }
 
 template <typename T>
-__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads, 5) ring32_kernel(const fk_selective_scan_params p) {
+__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads, FK_RING32_BLOCKS) ring32_kernel(const fk_selective_scan_params p) {
     extern __shared__ __align__(16) unsigned char smem_raw[];
     BlockSmem& S = *reinterpret_cast<BlockSmem*>(smem_raw);
     const int warp = __shfl_sync(0xffffffffu, threadIdx.x / 32, 0), lane = threadIdx.x % 32;
@@ -248,7 +257,8 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads, 5) 
 // Whether this kernel takes the call: the ring kernel's conditions and 32-channel groups; and
 // sequences of 1024 tokens or more on average, since every warp of the ring walks every
 // 256-token chunk, tokens or not: at 8192 tokens 455.7 us against the ring kernel's 499.6,
-// 127.6 against 133.6 at 2048, 73.2 against 72.6 at 1000, 44.7 against 29.8 at 300 (run 138).
+// 127.6 against 133.6 at 2048, 73.2 against 72.6 at 1000, 44.7 against 29.8 at 300 (run 138,
+// at 5 CTAs per SM).
 inline bool fits(const fk_selective_scan_params* p) {
     if (p->dim % kChan != 0 || p->tokens > INT32_MAX - kChunk || !ring::fits(p)) return false;
     return p->tokens >= 1024 * p->batch;
