@@ -695,8 +695,9 @@ cudaError_t launch_output_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, 
     }
     const int64_t ctas_y = p->ngroups * fk::ceil_div(upg, units);
     FK_REQUIRE(ctas_y <= 65535 && slots <= 0x7fffffff);
-    kernel<<<dim3(static_cast<unsigned>(slots), static_cast<unsigned>(ctas_y)), fk::ssd::kOutSm90Threads, L::kAlloc, stream>>>(*p, ws, static_cast<int>(units), omap);
-    return cudaGetLastError();
+    // Programmatic dependent launch on the state pass: see output_sm90_kernel's pdl_wait.
+    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(slots), static_cast<unsigned>(ctas_y)), dim3(fk::ssd::kOutSm90Threads), size_t(L::kAlloc),
+                          stream, *p, ws, static_cast<int>(units), omap);
 }
 
 // The Hopper state pass (fk/ssd/state_sm90.cuh, after the sums' pre-pass) under the same
@@ -741,8 +742,9 @@ cudaError_t launch_state_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, N
     }
     const int64_t ctas = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, 64) * fk::ssd::state_blocks<NT>();
     FK_REQUIRE(ctas <= 0x7fffffff);
-    kernel<<<dim3(static_cast<unsigned>(ctas), p->batch), fk::ssd::kStateSm90Threads, L::kAlloc, stream>>>(*p, ws, xmap, bmap, smap);
-    return cudaGetLastError();
+    // Programmatic dependent launch on the sums pre-pass: see state_sm90_kernel's pdl_wait.
+    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(ctas), static_cast<unsigned>(p->batch)), dim3(fk::ssd::kStateSm90Threads), size_t(L::kAlloc),
+                          stream, *p, ws, xmap, bmap, smap);
 }
 #endif
 

@@ -155,6 +155,23 @@ __device__ __forceinline__ void pdl_grid_sync() {
 #endif
 }
 
+// The two halves of pdl_grid_sync, for kernels with work that needs nothing of the previous
+// grid (a prologue, loads of inputs written before it): `pdl_launch_dependents` lets the next
+// grid begin launching once every CTA of this one has called it (so a dependent never holds an
+// SM this grid's unscheduled CTAs need); `pdl_wait` blocks until the previous grid has
+// completed and its writes are visible. A kernel launched with launch_pdl must pass pdl_wait
+// on every path before it reads what the previous grid writes.
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // Launch `kernel` allowing programmatic dependent launch: its CTAs may be scheduled while the
 // previous kernel's last CTAs still run (instead of after a full drain), which hides the
 // launch gap between the small back-to-back kernels of a decode step. Only for kernels that

@@ -34,6 +34,7 @@ __global__ void __launch_bounds__(kSumThreads) chunk_sums_kernel(const fk_ssd_ch
     __shared__ float cum[kSumHeads][kChunk + 1];  // +1: a warp's 32 heads at one token hit 32 banks
     __shared__ float dte[kSumHeads][kChunk + 1];
     __shared__ float offset[kSumSegs][kSumHeads];  // the segments' totals, then their exclusive prefix
+    fk::pdl_launch_dependents();  // the state pass may launch now; it waits for these sums
     const SlotChunk ch = chunk_of_slot(p, blockIdx.x);
     if (ch.rows == 0) return;  // a slot past its sequence's last chunk (the whole CTA)
     const int hl = threadIdx.x % kSumHeads, q = threadIdx.x / kSumHeads;

@@ -167,6 +167,9 @@ __global__ void __launch_bounds__(kOutSm90Threads, 1)
             attn::cp_async16(sc + attn::sw128_offset<kChunk>(m, s_c), okc ? cg + r * p.c_stride + s_c * 8 : cg, okc);
             attn::cp_async16(sb + attn::sw128_offset<kChunk>(m, s_c), okb ? bg + m * p.b_stride + s_c * 8 : bg, okb);
         }
+        // Launched dependent on the state pass (programmatic dependent launch): C and B are
+        // the op's inputs, requested while that pass drains; the states and sums are its.
+        fk::pdl_wait();
         load_unit(ld, 0);
         attn::cp_async_commit();
 #pragma unroll

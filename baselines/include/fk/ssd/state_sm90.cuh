@@ -130,6 +130,10 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
         if (chunks > 0) issue(0);
         if (chunks > 1) issue(1);
     }
+    // Launched dependent on the sums pre-pass (programmatic dependent launch): the barriers,
+    // the first boxes of x and B and the initial state need nothing of it, the sums do.
+    fk::pdl_launch_dependents();
+    fk::pdl_wait();
 
     // Warp-uniform warp index (the compiler keeps what derives from it in uniform registers).
     const int wq = __shfl_sync(0xffffffffu, tid / 32, 0);
