@@ -645,6 +645,19 @@ inline bool env_is_mma(const char* name) {
     return v != nullptr && std::strcmp(v, "mma") == 0;
 }
 
+// The Hopper passes launch dependent on the kernel before them (fk::launch_pdl) unless
+// FK_SSD_PDL=0 (the A/B of run 143); launched plainly, their pdl_wait is a no-op.
+template <typename Kernel, typename... Args>
+cudaError_t launch_sm90_pass(Kernel kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args... args) {
+    static const bool pdl = [] {
+        const char* v = std::getenv("FK_SSD_PDL");
+        return v == nullptr || std::strcmp(v, "0") != 0;
+    }();
+    if (pdl) return fk::launch_pdl(kernel, grid, block, smem, stream, args...);
+    kernel<<<grid, block, smem, stream>>>(args...);
+    return cudaGetLastError();
+}
+
 // The Hopper output pass (fk/ssd/output_sm90.cuh) takes the chunks whenever its limits hold.
 // FK_SSD_OUTPUT_PASS=mma keeps the mma.sync pass.
 template <int NT>
@@ -696,7 +709,7 @@ cudaError_t launch_output_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, 
     const int64_t ctas_y = p->ngroups * fk::ceil_div(upg, units);
     FK_REQUIRE(ctas_y <= 65535 && slots <= 0x7fffffff);
     // Programmatic dependent launch on the state pass: see output_sm90_kernel's pdl_wait.
-    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(slots), static_cast<unsigned>(ctas_y)), dim3(fk::ssd::kOutSm90Threads), size_t(L::kAlloc),
+    return launch_sm90_pass(kernel, dim3(static_cast<unsigned>(slots), static_cast<unsigned>(ctas_y)), dim3(fk::ssd::kOutSm90Threads), size_t(L::kAlloc),
                           stream, *p, ws, static_cast<int>(units), omap);
 }
 
@@ -743,7 +756,7 @@ cudaError_t launch_state_sm90(const fk_ssd_chunk_scan_params* p, const Work<T, N
     const int64_t ctas = static_cast<int64_t>(p->heads) * fk::ceil_div(p->head_dim, 64) * fk::ssd::state_blocks<NT>();
     FK_REQUIRE(ctas <= 0x7fffffff);
     // Programmatic dependent launch on the sums pre-pass: see state_sm90_kernel's pdl_wait.
-    return fk::launch_pdl(kernel, dim3(static_cast<unsigned>(ctas), static_cast<unsigned>(p->batch)), dim3(fk::ssd::kStateSm90Threads), size_t(L::kAlloc),
+    return launch_sm90_pass(kernel, dim3(static_cast<unsigned>(ctas), static_cast<unsigned>(p->batch)), dim3(fk::ssd::kStateSm90Threads), size_t(L::kAlloc),
                           stream, *p, ws, xmap, bmap, smap);
 }
 #endif
