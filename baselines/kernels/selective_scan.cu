@@ -7,8 +7,8 @@
 // <= 16, channels a multiple of 8 and 16-byte aligned rows: every Mamba-1 checkpoint. The
 // chunked kernel in this file takes everything else (f32, d_state 17..64, odd widths and
 // strides). Measured at mamba-2.8b's shape, one sequence of 8k bf16 tokens, in one process on
-// the H200: cluster ring 449.5 us (17.9 % of the copy rate) against the ring's 487.2 (run 139,
-// the op bench); ring 500.6 us (16 %), chunked 660.1 us (12 %) in run 116
+// the H200: cluster ring 412.3-412.9 us (19.5 % of the copy rate) against the ring's 487.4-487.9
+// (run 142, the op bench); ring 500.6 us (16 %), chunked 660.1 us (12 %) in run 116
 // (experiments/ssm/scan_bench.cu); the chunked kernel's own history follows.
 // Chunked kernel, measured (H200, run 27, mamba-2.8b, one sequence): 655.6 us at 8k tokens
 // (12.2% of copy;
@@ -196,6 +196,22 @@ using fk::attn::smem_addr;
 __device__ __forceinline__ void cp_async4(void* s, const void* g) { fk::attn::cp_async4(smem_addr(s), g); }
 // 16-byte copy reading `bytes` (0..16) of them; the rest of the 16 is zero-filled.
 __device__ __forceinline__ void cp_async16(void* s, const void* g, int bytes) { fk::attn::cp_async16_bytes(smem_addr(s), g, bytes); }
+
+// The ring kernels' B / C conversion: a 16-state row of 16-bit values (32 bytes at `row`,
+// 16-byte aligned, loaded whole first: stores between the loads would serialise them) down a
+// column of an fp32 [state][token] tile, state n at dst[n * stride].
+template <typename T>
+__device__ __forceinline__ void bc_row_to_column(const unsigned char* row, float* dst, int stride) {
+    const uint4* const r = reinterpret_cast<const uint4*>(row);
+    const uint4 r0 = r[0], r1 = r[1];
+    const uint32_t w[8] = {r0.x, r0.y, r0.z, r0.w, r1.x, r1.y, r1.z, r1.w};
+#pragma unroll
+    for (int q = 0; q < 8; ++q) {
+        const float2 v = fk::pair_to_float2(w[q], T());
+        dst[(2 * q) * stride] = v.x;
+        dst[(2 * q + 1) * stride] = v.y;
+    }
+}
 
 // Which tensors may use the vector path (bit masks of the launcher's flags).
 enum : unsigned { kVecU = 1, kVecDelta = 2, kVecZ = 4, kVecOut = 8, kVecB = 16, kVecC = 32 };

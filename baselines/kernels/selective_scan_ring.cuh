@@ -51,6 +51,7 @@ constexpr int kChunk = kWarps * kTok;   // tokens per chunk
 constexpr int kChan = 8;                // channels per block
 constexpr int kLanesPerChan = 4;        // lane sl of a channel owns states sl + 4j
 constexpr int kNS = 16;                 // states (d_state <= 16; the others are inert)
+static_assert(kNS == 16, "B and C rows are converted 16 states at a time (bc_row_to_column)");
 constexpr int kSteps = kNS / kLanesPerChan;
 constexpr int kTpl = kTok / kLanesPerChan;  // tokens per lane in the per-token work (softplus, gate)
 static_assert(kTok % 8 == 0 && kTok <= 16, "the copies give a lane one row (u, delta, z) and one half-row (B, C)");
@@ -209,20 +210,10 @@ __global__ void __launch_bounds__(kThreads, FK_RING_BLOCKS) ring_kernel(const fk
         cp_async_commit();
         const unsigned char* raw = W.raw[cur];
 
-        // B, C -> fp32 [state][token]: lane k < kTok converts B's row k, lane kTok + k C's
-        // (the whole row loaded first: stores between the loads would serialise them).
+        // B, C -> fp32 [state][token]: lane k < kTok converts B's row k, lane kTok + k C's.
         if (lane < 2 * kTok) {
             const int m = lane / kTok, k = lane % kTok;
-            const uint4* row = reinterpret_cast<const uint4*>(raw + (m ? WarpTiles::kC : WarpTiles::kB) + k * 32);
-            const uint4 r0 = row[0], r1 = row[1];
-            const uint32_t w[8] = {r0.x, r0.y, r0.z, r0.w, r1.x, r1.y, r1.z, r1.w};
-            float* const dst = (m ? &W.ct[0][0] : &W.bt[0][0]) + k;
-#pragma unroll
-            for (int q = 0; q < kNS / 2; ++q) {
-                const float2 v = fk::pair_to_float2(w[q], T());
-                dst[(2 * q) * kRow] = v.x;
-                dst[(2 * q + 1) * kRow] = v.y;
-            }
+            bc_row_to_column<T>(raw + (m ? WarpTiles::kC : WarpTiles::kB) + k * 32, (m ? &W.ct[0][0] : &W.bt[0][0]) + k, kRow);
         }
         // dt and dt*u of tokens kTpl*sl .. of channel c (0 past the end), shared by its 4 lanes.
         {

@@ -47,6 +47,7 @@ constexpr int kTok = 16;               // tokens per warp per chunk
 constexpr int kChunk = kRing * kTok;   // 256 tokens
 constexpr int kChan = 32;              // channels per CTA: lane = channel
 constexpr int kNS = 16;                // states (d_state <= 16; the others are inert)
+static_assert(kNS == 16, "B and C rows are converted 16 states at a time (bc_row_to_column)");
 constexpr int kThreads = 32 * kWarps;
 static_assert(kRing <= kNS, "warp 0 takes warp 15's state of a step one chunk later: no more warps than steps");
 
@@ -168,16 +169,7 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads, FK_
         // B, C -> fp32 [state][token]: lane k < 16 converts B's row k, lane 16 + k C's.
         {
             const int m = lane / kTok, k = lane % kTok;
-            const uint4* row = reinterpret_cast<const uint4*>((m ? W.c : W.b) + k * 32);
-            const uint4 r0 = row[0], r1 = row[1];
-            const uint32_t w[8] = {r0.x, r0.y, r0.z, r0.w, r1.x, r1.y, r1.z, r1.w};
-            float* const dst = (m ? &W.ct[0][0] : &W.bt[0][0]) + k;
-#pragma unroll
-            for (int q = 0; q < kNS / 2; ++q) {
-                const float2 v = fk::pair_to_float2(w[q], T());
-                dst[(2 * q) * kTok] = v.x;
-                dst[(2 * q + 1) * kTok] = v.y;
-            }
+            bc_row_to_column<T>((m ? W.c : W.b) + k * 32, (m ? &W.ct[0][0] : &W.bt[0][0]) + k, kTok);
         }
         // dt, dt * u and y's D * u for this lane's channel, in registers.
         float dt[kTok], du[kTok], y[kTok];
