@@ -213,6 +213,14 @@ __device__ __forceinline__ void bc_row_to_column(const unsigned char* row, float
     }
 }
 
+// A kernel's dynamic shared-memory allowance, with all of the unified L1/shared array as shared
+// memory (every kernel here fits several blocks per SM that way).
+template <typename Kernel> cudaError_t use_smem(Kernel kernel, int bytes) {
+    const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (e != cudaSuccess) return e;
+    return cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+}
+
 // Which tensors may use the vector path (bit masks of the launcher's flags).
 enum : unsigned { kVecU = 1, kVecDelta = 2, kVecZ = 4, kVecOut = 8, kVecB = 16, kVecC = 32 };
 
@@ -659,10 +667,7 @@ template <typename T, int NS>
 cudaError_t launch_ns(const fk_selective_scan_params* p, unsigned vec, cudaStream_t stream) {
     const auto kernel = scan_kernel<T, NS>;
     constexpr int kSmem = Smem<T, NS>::kBytes;
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-    if (e != cudaSuccess) return e;
-    // All of the unified L1/shared array as shared memory: 3 blocks of ~63 KB per SM.
-    e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+    const cudaError_t e = use_smem(kernel, kSmem);  // (3 blocks of ~63 KB per SM)
     if (e != cudaSuccess) return e;
     const dim3 grid(static_cast<unsigned>(fk::ceil_div(p->dim, kChan)), static_cast<unsigned>(p->batch));
     kernel<<<grid, kThreads, kSmem, stream>>>(*p, vec);

@@ -259,9 +259,7 @@ inline bool fits(const fk_selective_scan_params* p) {
 template <typename T> cudaError_t launch(const fk_selective_scan_params* p, cudaStream_t stream) {
     const auto kernel = ring32_kernel<T>;
     constexpr int kSmem = static_cast<int>(sizeof(BlockSmem));
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-    if (e != cudaSuccess) return e;
-    e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+    const cudaError_t e = use_smem(kernel, kSmem);
     if (e != cudaSuccess) return e;
     const dim3 grid(static_cast<unsigned>(p->dim / kChan * kCluster), static_cast<unsigned>(p->batch));
     kernel<<<grid, kThreads, kSmem, stream>>>(*p);
