@@ -66,17 +66,23 @@ struct BlockSmem {
     uint64_t in_bar[kWarps][kNS];     // inbox[w][j] filled (32 arrivals per chunk)
 };
 
-// Chunk c's u, delta, B, C of the warp's tokens [t0, t0 + kTok) (one group of copies); rows at
-// or past `rows` and B/C columns past d_state arrive as zeros.
+// Piece i (0, 1) of lane `lane` of one of u, delta, z for the warp's tokens [t0, t0 + kTok):
+// a tile is 64 pieces of 16 bytes (16 rows of 4); rows at or past `rows` arrive as zeros.
+template <typename T>
+__device__ __forceinline__ void stage_act(unsigned char* dst, const void* src, int64_t stride, int i, int t0, int rows, int d0, int lane) {
+    const int piece = lane + 32 * i, k = piece / 4, col = 8 * (piece % 4);
+    const bool in = k < rows;
+    const int64_t row = t0 + (in ? k : 0);  // (int64: row * stride may pass 2^31)
+    cp_async16(dst + piece * 16, static_cast<const T*>(src) + row * stride + d0 + col, in ? 16 : 0);
+}
+// Chunk c's u, delta, B, C (one group of copies); B/C rows at or past `rows` and columns past
+// d_state arrive as zeros.
 template <typename T>
 __device__ __forceinline__ void stage_inputs(WarpTiles& W, const fk_selective_scan_params& p, int t0, int rows, int d0, int lane) {
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {  // u, delta: 64 pieces of 16 bytes (16 rows x 4)
-        const int piece = lane + 32 * i, k = piece / 4, col = 8 * (piece % 4);
-        const bool in = k < rows;
-        const int64_t row = t0 + (in ? k : 0);  // (int64: row * stride may pass 2^31)
-        cp_async16(W.u + piece * 16, static_cast<const T*>(p.u) + row * p.u_stride + d0 + col, in ? 16 : 0);
-        cp_async16(W.dt + piece * 16, static_cast<const T*>(p.delta) + row * p.delta_stride + d0 + col, in ? 16 : 0);
+    for (int i = 0; i < 2; ++i) {
+        stage_act<T>(W.u, p.u, p.u_stride, i, t0, rows, d0, lane);
+        stage_act<T>(W.dt, p.delta, p.delta_stride, i, t0, rows, d0, lane);
     }
     {  // B, C: row k = lane / 2, half h = lane % 2 (states 8h .. 8h + 7)
         const int k = lane / 2, h = lane % 2;
@@ -90,12 +96,7 @@ template <typename T>
 __device__ __forceinline__ void stage_z(WarpTiles& W, const fk_selective_scan_params& p, int t0, int rows, int d0, int lane) {
     if (!p.z) return;
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        const int piece = lane + 32 * i, k = piece / 4, col = 8 * (piece % 4);
-        const bool in = k < rows;
-        const int64_t row = t0 + (in ? k : 0);
-        cp_async16(W.z + piece * 16, static_cast<const T*>(p.z) + row * p.z_stride + d0 + col, in ? 16 : 0);
-    }
+    for (int i = 0; i < 2; ++i) stage_act<T>(W.z, p.z, p.z_stride, i, t0, rows, d0, lane);
 }
 
 template <typename T>

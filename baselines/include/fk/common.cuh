@@ -148,19 +148,13 @@ __host__ __forceinline__ int64_t ceil_div(int64_t a, int64_t b) { return (a + b 
 // launched with launch_pdl: wait until the previous grid on the stream has completed and its
 // writes are visible, then let the next grid begin launching (its own wait still orders it
 // after us). Kernels that are never launched with launch_pdl need not call it.
-__device__ __forceinline__ void pdl_grid_sync() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
-// The two halves of pdl_grid_sync, for kernels with work that needs nothing of the previous
-// grid (a prologue, loads of inputs written before it): `pdl_launch_dependents` lets the next
-// grid begin launching once every CTA of this one has called it (so a dependent never holds an
-// SM this grid's unscheduled CTAs need); `pdl_wait` blocks until the previous grid has
-// completed and its writes are visible. A kernel launched with launch_pdl must pass pdl_wait
-// on every path before it reads what the previous grid writes.
+//
+// Its two halves, for kernels with work that needs nothing of the previous grid (a prologue,
+// loads of inputs written before it): `pdl_launch_dependents` lets the next grid begin
+// launching once every CTA of this one has called it (so a dependent never holds an SM this
+// grid's unscheduled CTAs need); `pdl_wait` blocks until the previous grid has completed and its
+// writes are visible. A kernel launched with launch_pdl must pass pdl_wait on every path before
+// it reads what the previous grid writes.
 __device__ __forceinline__ void pdl_launch_dependents() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
@@ -170,6 +164,10 @@ __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+__device__ __forceinline__ void pdl_grid_sync() {
+    pdl_wait();
+    pdl_launch_dependents();
 }
 
 // Launch `kernel` allowing programmatic dependent launch: its CTAs may be scheduled while the

@@ -130,8 +130,9 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
         if (chunks > 0) issue(0);
         if (chunks > 1) issue(1);
     }
-    // Launched dependent on the sums pre-pass (programmatic dependent launch): the barriers,
-    // the first boxes of x and B and the initial state need nothing of it, the sums do.
+    // Launched dependent on the sums pre-pass (programmatic dependent launch): the barriers and
+    // the first boxes of x and B need nothing of it (the pre-pass itself started only after
+    // every earlier kernel had finished); the sums, and everything read below, wait for it.
     fk::pdl_launch_dependents();
     fk::pdl_wait();
 
