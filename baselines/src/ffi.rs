@@ -812,7 +812,7 @@ mod tests {
              out_stride, dt_min, dt_max, batch, heads, head_dim, ngroups, d_state, dt_softplus, dtype, pad_]
         );
         // 8k tokens of mamba2-2.7b in bf16: 65 chunk slots of 80 x 64 x 128 states, two sums.
-        assert_eq!(ssd_chunk_scan_workspace_bytes(8192, 1, 80, 64, 128, 2), 65 * 80 * 64 * 128 * 2 + 2 * 80 * 8192 * 4);
+        assert_eq!(ssd_chunk_scan_workspace_bytes(8192, 1, 80, 64, 128, 2), 65 * 80 * 64 * 128 * 2 + 2 * (80 * 8192 * 4 + 768), "states; sums with the 528-byte slack of each, rounded to 256");
         assert_eq!(ssd_chunk_scan_workspace_bytes(8192, 1, 80, 64, 128, 0), 0, "f32 runs the plain recurrence");
         assert_eq!(ssd_chunk_scan_workspace_bytes(100, 2, 4, 64, 200, 2), 0, "so does d_state > 128");
         assert_eq!(ssd_chunk_scan_workspace_bytes(0, 3, 4, 64, 128, 2), 0);

@@ -92,17 +92,19 @@ fn ssd_chunk_scan_uses_tensor_cores() {
         assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
     }
     // ... and the state pass's (fk/ssd/state_sm90.cuh): one chunk's product is 8 m64n64k16
-    // HGMMA with both operands in shared memory, and the chunk loop runs two chunks per pass
-    // (16); the states are published by TMA store (one per chunk, so 2 in the loop: per-thread
-    // global stores instead: the pass 132 us against 93, runs 124-125); no spills.
+    // HGMMA with both operands in shared memory (the loop runs a chunk per pass); the states
+    // are published by TMA store (one per chunk: per-thread global stores instead, the pass
+    // 132 us against 93, runs 124-125); the chunk's sums come in by bulk copy (run 147);
+    // no spills.
     let state90: Vec<_> = funcs.iter().filter(|(n, _)| n.contains("state_sm90_kernel")).collect();
     assert_eq!(state90.len(), if crate::COMPUTE_CAP == "90a" { 4 } else { 0 }, "state_sm90_kernel instances");
     for (name, body) in &state90 {
         let (hgmma, local) = (count(body, "HGMMA.64x64x16"), count(body, "LDL") + count(body, "STL"));
-        let tma_stores = count(body, "UTMASTG");
-        eprintln!("{name}: {hgmma} HGMMA, {tma_stores} UTMASTG");
-        assert_eq!(hgmma, 16, "{name}: {hgmma} HGMMA.64x64x16 instructions");
-        assert_eq!(tma_stores, 2, "{name}: {tma_stores} TMA stores of the states");
+        let (tma_stores, bulk_copies) = (count(body, "UTMASTG"), count(body, "UBLKCP"));
+        eprintln!("{name}: {hgmma} HGMMA, {tma_stores} UTMASTG, {bulk_copies} UBLKCP");
+        assert_eq!(hgmma, 8, "{name}: {hgmma} HGMMA.64x64x16 instructions");
+        assert_eq!(tma_stores, 1, "{name}: {tma_stores} TMA stores of the states");
+        assert_eq!(bulk_copies, 4, "{name}: {bulk_copies} bulk copies of the sums (2 in the prologue, 2 in the loop)");
         assert_eq!(local, 0, "{name}: {local} local-memory instructions (register spills)");
     }
 }

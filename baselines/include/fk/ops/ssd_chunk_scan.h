@@ -30,6 +30,9 @@
 #define FK_SSD_CHUNK_SCAN_MAX_DSTATE 256
 #define FK_SSD_CHUNK_SCAN_MAX_HEADDIM 256
 #define FK_SSD_CHUNK_SCAN_CHUNK 128
+/* Bytes past each [heads][tokens] f32 part that a pass may read (and ignore): the Hopper state
+ * pass copies a chunk's sums in whole 16-byte units from the boundary at or before its first. */
+#define FK_SSD_CHUNK_SCAN_SUM_SLACK 528
 
 typedef struct fk_ssd_chunk_scan_params {
     void* out;                  /* [tokens, heads*head_dim], rows out_stride apart */
@@ -81,9 +84,9 @@ FK_SSD_INLINE int64_t fk_ssd_chunk_scan_workspace_state_bytes(int64_t tokens, in
     const int64_t slots = (tokens + FK_SSD_CHUNK_SCAN_CHUNK - 1) / FK_SSD_CHUNK_SCAN_CHUNK + batch;
     return (slots * heads * head_dim * nt * 2 + 255) / 256 * 256;
 }
-/* Bytes of each of the two [heads][tokens] f32 parts. */
+/* Bytes of each of the two [heads][tokens] f32 parts (with their slack). */
 FK_SSD_INLINE int64_t fk_ssd_chunk_scan_workspace_sum_bytes(int64_t tokens, int32_t heads) {
-    return ((int64_t)heads * tokens * 4 + 255) / 256 * 256;
+    return ((int64_t)heads * tokens * 4 + FK_SSD_CHUNK_SCAN_SUM_SLACK + 255) / 256 * 256;
 }
 FK_SSD_INLINE int64_t fk_ssd_chunk_scan_workspace_bytes(int64_t tokens, int32_t batch, int32_t heads, int32_t head_dim, int32_t d_state, int32_t dtype) {
     if (dtype == FK_DTYPE_F32 || d_state > 128 || tokens <= 0) return 0;

@@ -26,9 +26,16 @@
 //   - the product is asynchronous: it runs while the threads publish the previous state and
 //     scale the next chunk's x (a separate accumulator per chunk, folded in a chunk later,
 //     made ptxas serialise the wgmma and lost: run 124).
+//   - the chunk's running sums and steps come in with its boxes (two bulk copies on the same
+//     barrier) rather than by per-thread loads a chunk ahead: every fence.proxy.async waited for
+//     those loads (run 146's top stall); mamba2-2.7b 8k SSD 202.4-204.5 -> 198.2-198.7 us,
+//     Codestral's state pass 101.7 -> 92.5 us (run 147).
 // One CTA barrier per chunk: after the scaling (w*x whole) and the previous product's wait (its
 // stage free for the next box). Run 125: the pass 93 us at 8k tokens of mamba2-2.7b on the
-// H200 (132-148 with per-thread stores and the split accumulator, run 124).
+// H200 (132-148 with per-thread stores and the split accumulator, run 124). Two warpgroups,
+// each multiplying half of a chunk's tokens into its own part of the state (warpgroup 1 handing
+// its part over through shared memory for each publication), were correct but slower: 109-110
+// against 93.5-94.5 us (run 145).
 //
 // One CTA = one warpgroup: (sequence, head, 64-channel slice, 64-column state block); ~105 KB of
 // shared memory, 2 CTAs per SM. mamba2-2.7b: 80 heads x 2 state blocks = 160 CTAs, Codestral
@@ -52,18 +59,24 @@ constexpr int kStateSm90Stages = 3;
 
 // Shared memory (bytes, from a 1024-aligned base): per stage x [kQ tokens][64 channels] and B
 // [kQ tokens][64 states] as SW128 tiles (TMA boxes of 64 x kQ); the published state's staging
-// tile [64 channels][64 states] (SW128, 16 rows per warp); the stages' full barriers.
+// tile [64 channels][64 states] (SW128, 16 rows per warp); per stage the chunk's running sums
+// and steps (kSumFloats each, from the 16-byte boundary at or before its first token); the
+// stages' full barriers.
 struct StateSm90Layout {
     static constexpr int kTile = kChunk * 128;
     static constexpr int kX = 0, kB = kTile;
     static constexpr int kStage = 2 * kTile;
     static constexpr int kOut = kStateSm90Stages * kStage;
     static constexpr int kOutWarp = 16 * 128;  // a warp's 16 rows
-    static constexpr int kBars = kOut + 4 * kOutWarp;
+    static constexpr int kSumFloats = kChunk + 4;
+    static constexpr int kSumBytes = 4 * kSumFloats;
+    static constexpr int kSums = kOut + 4 * kOutWarp;  // stage st: cum at kSums + 2 st kSumBytes, dte after it
+    static constexpr int kBars = kSums + 2 * kSumBytes * kStateSm90Stages;
     static constexpr int kBytes = kBars + 8 * kStateSm90Stages;
-    static constexpr int kAlloc = kBytes + 1024;  // + alignment slack
-    static constexpr uint32_t kTx = 2 * kTile;    // bytes a stage's two boxes deliver
+    static constexpr int kAlloc = kBytes + 1024;                  // + alignment slack
+    static constexpr uint32_t kTx = 2 * kTile + 2 * kSumBytes;    // bytes a stage's copies deliver
     static_assert(kStage % 1024 == 0 && kOutWarp % 1024 == 0, "SW128 tiles need 1024-byte aligned bases");
+    static_assert(kSumBytes % 16 == 0 && kSumBytes - 4 <= FK_SSD_CHUNK_SCAN_SUM_SLACK, "whole 16-byte units, reading at most the workspace's slack past a part");
 };
 
 // State blocks of 64 columns per head for NT padded state columns.
@@ -100,25 +113,37 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
     auto stage_ptr = [&](int st) { return base_ptr + st * L::kStage; };
     auto full = [&](int st) { return base + L::kBars + 8 * st; };
 
-    // Chunk c's x and B boxes, by one thread.
-    auto issue = [&](int c) {
+    // Chunk c's copies, by one thread: the x and B boxes, then (after the pre-pass: the
+    // caller's business) the running sums and steps of its tokens. Those come in by bulk copy
+    // too, not by per-thread loads a chunk ahead: a fence.proxy.async (after the scaling and
+    // in every publication) waits for every load the thread has in flight, and those loads
+    // were a quarter of the pass's stall samples (run 146).
+    const int64_t sums_h = static_cast<int64_t>(h) * p.tokens;  // head h's row of ws.cum / ws.dte
+    auto sum_at = [&](int c) { return sums_h + start + static_cast<int64_t>(c) * kChunk; };
+    auto sums = [&](int st) { return base + L::kSums + 2 * L::kSumBytes * st; };
+    auto issue_boxes = [&](int c) {
         const int st = c % kStateSm90Stages, t0 = static_cast<int>(start) + c * kChunk;
         attn::mbar_arrive_expect_tx(full(st), L::kTx);
         attn::tma_load_3d(stage(st) + L::kX, &xmap, full(st), pc, h, t0);
         attn::tma_load_3d(stage(st) + L::kB, &bmap, full(st), n0, grp, t0);
     };
+    auto issue_sums = [&](int c) {
+        const int st = c % kStateSm90Stages;
+        const int64_t a = sum_at(c) & ~int64_t{3};  // (the workspace has slack past the last row)
+        attn::bulk_load(sums(st), ws.cum + a, L::kSumBytes, full(st));
+        attn::bulk_load(sums(st) + L::kSumBytes, ws.dte + a, L::kSumBytes, full(st));
+    };
     // This thread's token of chunk c: its running sum and step (0 past the end), and the
-    // chunk's last running sum (its total decay), from the pre-pass.
-    const float* const cum_h = ws.cum + static_cast<int64_t>(h) * p.tokens;
-    const float* const dte_h = ws.dte + static_cast<int64_t>(h) * p.tokens;
+    // chunk's last running sum (its total decay), from stage st.
     struct Sums {
         float cum, dte, last;
     };
-    auto load_sums = [&](int c) {
-        const int64_t t0 = start + static_cast<int64_t>(c) * kChunk;
-        const int rows = rows_left(t0, end);
+    auto read_sums = [&](int c, int st) {
+        const int rows = rows_left(start + static_cast<int64_t>(c) * kChunk, end);
+        const float* const cum = reinterpret_cast<const float*>(base_ptr + L::kSums + 2 * L::kSumBytes * st) + (sum_at(c) & 3);
+        const float* const dte = cum + L::kSumFloats;
         const bool in = tid < rows;
-        return Sums{in ? cum_h[t0 + tid] : 0.f, in ? dte_h[t0 + tid] : 0.f, cum_h[t0 + rows - 1]};
+        return Sums{in ? cum[tid] : 0.f, in ? dte[tid] : 0.f, cum[rows - 1]};
     };
 
     if (tid == 0) {
@@ -126,15 +151,15 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
         attn::mbar_init_fence();
     }
     __syncthreads();
-    if (tid == 0) {
-        if (chunks > 0) issue(0);
-        if (chunks > 1) issue(1);
-    }
+    if (tid == 0)
+        for (int c = 0; c < min(chunks, 2); ++c) issue_boxes(c);
     // Launched dependent on the sums pre-pass (programmatic dependent launch): the barriers and
     // the first boxes of x and B need nothing of it (the pre-pass itself started only after
     // every earlier kernel had finished); the sums, and everything read below, wait for it.
     fk::pdl_launch_dependents();
     fk::pdl_wait();
+    if (tid == 0)
+        for (int c = 0; c < min(chunks, 2); ++c) issue_sums(c);
 
     // Warp-uniform warp index (the compiler keeps what derives from it in uniform registers).
     const int wq = __shfl_sync(0xffffffffu, tid / 32, 0);
@@ -158,15 +183,12 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
     const uint32_t out_warp = base + L::kOut + wq * L::kOutWarp;
     const WarpStoreTile tile{out_warp, g, c4};
 
-    // Chunk c, with its sums in `cur`; loads chunk c + 1's into `nxt`. The loop runs two chunks
-    // per pass with the two sets swapping roles, so a load's result is first read a chunk later
-    // (with one set refilled by a register copy, that copy waited for the load: run 123, 12 %
-    // of the pass's stall samples).
-    auto step = [&](int c, const Sums& cur, Sums& nxt) {
+    // Chunk c.
+    auto step = [&](int c) {
         const int st = c % kStateSm90Stages;
         const int rows = rows_left(start + static_cast<int64_t>(c) * kChunk, end);
-        if (c + 1 < chunks) nxt = load_sums(c + 1);
-        attn::mbar_wait(full(st), (c / kStateSm90Stages) & 1);  // chunk c's boxes have landed
+        attn::mbar_wait(full(st), (c / kStateSm90Stages) & 1);  // chunk c's copies have landed
+        const Sums cur = read_sums(c, st);
 
         // Row tid of x, scaled in place by w = exp2(cum_last - cum) dte and rounded once. Chunk
         // j of the row sits at chunk j ^ (tid % 8): a quarter-warp's 8 rows hit 8 different
@@ -210,7 +232,10 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
 #pragma unroll
         for (int i = 0; i < 32; ++i) S[i] *= decay;
         __syncthreads();  // w*x of chunk c is whole; stage (c - 1) % 3 is free
-        if (tid == 0 && c + 2 < chunks) issue(c + 2);
+        if (tid == 0 && c + 2 < chunks) {
+            issue_boxes(c + 2);
+            issue_sums(c + 2);
+        }
 
         // S += (w x)^T B: K = the chunk's tokens, 16 per wgmma (16 rows x 128 B = 2048 bytes).
         {
@@ -233,11 +258,7 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
             for (int nb = 0; nb < 8; ++nb) tile.put(r, nb, sin[2 * nb + r]);
         tile.publish(lane, [&] { attn::tma_store_4d(&smap, out_warp, n0, pc + 16 * wq, h, slot0 + c); });
     };
-    Sums sa = chunks > 0 ? load_sums(0) : Sums{0.f, 0.f, 0.f}, sb = sa;
-    for (int c = 0; c < chunks; c += 2) {
-        step(c, sa, sb);
-        if (c + 1 < chunks) step(c + 1, sb, sa);
-    }
+    for (int c = 0; c < chunks; ++c) step(c);
     attn::wgmma_wait<0>();
     attn::reg_fence(S);
     if (lane == 0) attn::bulk_wait_group<0>();  // the stores are done before the CTA leaves
