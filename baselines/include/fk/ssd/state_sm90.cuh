@@ -29,7 +29,10 @@
 //   - the chunk's running sums and steps come in with its boxes (two bulk copies on the same
 //     barrier) rather than by per-thread loads a chunk ahead: every fence.proxy.async waited for
 //     those loads (run 146's top stall); mamba2-2.7b 8k SSD 202.4-204.5 -> 198.2-198.7 us,
-//     Codestral's state pass 101.7 -> 92.5 us (run 147).
+//     Codestral's state pass 101.7 -> 92.5 us (run 147). Issuing chunk c + 2's copies after the
+//     chunk's wgmma instead (the warpgroup's product waits for thread 0's issue sequence) made
+//     the pass alone 85-87 us against 91-94 (runs 152, 155) but the whole op 201.2-201.4 against
+//     197.4-197.8 (run 157, alternated in one call): not kept.
 // One CTA barrier per chunk: after the scaling (w*x whole) and the previous product's wait (its
 // stage free for the next box). Run 125: the pass 93 us at 8k tokens of mamba2-2.7b on the
 // H200 (132-148 with per-thread stores and the split accumulator, run 124). Two warpgroups,
@@ -232,6 +235,10 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
 #pragma unroll
         for (int i = 0; i < 32; ++i) S[i] *= decay;
         __syncthreads();  // w*x of chunk c is whole; stage (c - 1) % 3 is free
+        if (tid == 0 && c + 2 < chunks) {
+            issue_boxes(c + 2);
+            issue_sums(c + 2);
+        }
 
         // S += (w x)^T B: K = the chunk's tokens, 16 per wgmma (16 rows x 128 B = 2048 bytes).
         {
@@ -242,14 +249,6 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
 #pragma unroll
             for (int kk = 0; kk < kChunk / 16; ++kk) Ops::mn64(S, adesc + ((kk * 2048) >> 4), bdesc + ((kk * 2048) >> 4), 1);
             attn::wgmma_commit();
-        }
-        // Chunk c + 2's copies into stage (c - 1) % 3 only now: the warpgroup's wgmma starts
-        // when its last warp has issued it, and thread 0's issue sequence before it held the
-        // product up (four more instructions there cost 13 %, run 151; issued here, the pass
-        // 85.1-86.5 us against 91.0-93.8, runs 152 and 155).
-        if (tid == 0 && c + 2 < chunks) {
-            issue_boxes(c + 2);
-            issue_sums(c + 2);
         }
 
         // Publish S_in(c) while the product runs: this warp's 16 rows into its staging tile
