@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
         const auto state = fk::ssd::state_sm90_kernel<T, 128, Work>;
         CHECK(cudaFuncSetAttribute(state, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kAlloc));
         const dim3 sums_grid(static_cast<unsigned>(slots), (sh.heads + fk::ssd::kSumHeads - 1) / fk::ssd::kSumHeads);
-        const int state_ctas = sh.heads * 2;
+        const int state_ctas = sh.heads * fk::ssd::state_blocks<128>();
         const double op_us = median_us(st, reps, [&] { CHECK(product::product_ssd_chunk_scan(&p, st)); });
         const double sums_us = median_us(st, reps, [&] { fk::ssd::chunk_sums_kernel<T, Work><<<sums_grid, fk::ssd::kSumThreads, 0, st>>>(p, ws); });
         CUtensorMap xmap, bmap, smap;

@@ -40,7 +40,7 @@
 // its part over through shared memory for each publication), were correct but slower: 109-110
 // against 93.5-94.5 us (run 145).
 //
-// One CTA = one warpgroup: (sequence, head, 64-channel slice, 64-column state block); ~105 KB of
+// One CTA = one warpgroup: (sequence, head, 64-channel slice, 64-column state block); ~108 KB of
 // shared memory, 2 CTAs per SM. mamba2-2.7b: 80 heads x 2 state blocks = 160 CTAs, Codestral
 // 256: one wave on 132 SMs.
 // Limits (the launcher checks them, else the mma.sync pass): kQ == 128, d_state <= NT and a
