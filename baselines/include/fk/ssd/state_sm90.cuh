@@ -123,7 +123,7 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
     // were a quarter of the pass's stall samples (run 146).
     const int64_t sums_h = static_cast<int64_t>(h) * p.tokens;  // head h's row of ws.cum / ws.dte
     auto sum_at = [&](int c) { return sums_h + start + static_cast<int64_t>(c) * kChunk; };
-    auto sums = [&](int st) { return base + L::kSums + 2 * L::kSumBytes * st; };
+    auto sums_off = [&](int st) { return L::kSums + 2 * L::kSumBytes * st; };  // stage st's cum, then dte
     auto issue_boxes = [&](int c) {
         const int st = c % kStateSm90Stages, t0 = static_cast<int>(start) + c * kChunk;
         attn::mbar_arrive_expect_tx(full(st), L::kTx);
@@ -133,17 +133,17 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
     auto issue_sums = [&](int c) {
         const int st = c % kStateSm90Stages;
         const int64_t a = sum_at(c) & ~int64_t{3};  // (the workspace has slack past the last row)
-        attn::bulk_load(sums(st), ws.cum + a, L::kSumBytes, full(st));
-        attn::bulk_load(sums(st) + L::kSumBytes, ws.dte + a, L::kSumBytes, full(st));
+        attn::bulk_load(base + sums_off(st), ws.cum + a, L::kSumBytes, full(st));
+        attn::bulk_load(base + sums_off(st) + L::kSumBytes, ws.dte + a, L::kSumBytes, full(st));
     };
     // This thread's token of chunk c: its running sum and step (0 past the end), and the
-    // chunk's last running sum (its total decay), from stage st.
+    // chunk's last running sum (its total decay), from stage st; `rows` of the chunk are the
+    // sequence's.
     struct Sums {
         float cum, dte, last;
     };
-    auto read_sums = [&](int c, int st) {
-        const int rows = rows_left(start + static_cast<int64_t>(c) * kChunk, end);
-        const float* const cum = reinterpret_cast<const float*>(base_ptr + L::kSums + 2 * L::kSumBytes * st) + (sum_at(c) & 3);
+    auto read_sums = [&](int c, int st, int rows) {
+        const float* const cum = reinterpret_cast<const float*>(base_ptr + sums_off(st)) + (sum_at(c) & 3);
         const float* const dte = cum + L::kSumFloats;
         const bool in = tid < rows;
         return Sums{in ? cum[tid] : 0.f, in ? dte[tid] : 0.f, cum[rows - 1]};
@@ -191,7 +191,7 @@ __global__ void __launch_bounds__(kStateSm90Threads, 2)
         const int st = c % kStateSm90Stages;
         const int rows = rows_left(start + static_cast<int64_t>(c) * kChunk, end);
         attn::mbar_wait(full(st), (c / kStateSm90Stages) & 1);  // chunk c's copies have landed
-        const Sums cur = read_sums(c, st);
+        const Sums cur = read_sums(c, st, rows);
 
         // Row tid of x, scaled in place by w = exp2(cum_last - cum) dte and rounded once. Chunk
         // j of the row sits at chunk j ^ (tid % 8): a quarter-warp's 8 rows hit 8 different
