@@ -69,17 +69,6 @@ constexpr double kFixedScale = 4294967296.0;  // x_proj partial sums as signed 3
 static_assert(kStageChunks * kConsumers * 8 >= 5120, "staged vectors of up to 5120 elements");
 
 using fk::pair_to_float2;
-// acc + w . x over one 16-byte chunk of each.
-template <typename T> __device__ __forceinline__ float dot8(uint4 w, uint4 x, float acc) {
-    const uint32_t* a = reinterpret_cast<const uint32_t*>(&w);
-    const uint32_t* b = reinterpret_cast<const uint32_t*>(&x);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-        const float2 fa = pair_to_float2(a[e], T()), fb = pair_to_float2(b[e], T());
-        acc = fmaf(fa.x, fb.x, fmaf(fa.y, fb.y, acc));
-    }
-    return acc;
-}
 __device__ __forceinline__ uint4 lds16(const void* p) { return *static_cast<const uint4*>(p); }
 
 __device__ __forceinline__ int share(int n, int c, int g) { return static_cast<int>(int64_t(n) * c / g); }
@@ -271,7 +260,7 @@ template <typename T, int C> struct LaneVector {
         for (int c = 0; c < C; ++c) w[c] = lds16(row + (c * 32 + lane) * 16);
         float a[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-        for (int c = 0; c < C; ++c) a[c % 4] = dot8<T>(w[c], v[c], a[c % 4]);
+        for (int c = 0; c < C; ++c) a[c % 4] = fk::dot16_acc<T>(w[c], v[c], a[c % 4]);
         return fk::warp_sum((a[0] + a[1]) + (a[2] + a[3]));
     }
 };
@@ -311,7 +300,7 @@ __device__ __forceinline__ void consume_dt(const Segment& g, const T* dbc, int r
                 const unsigned char* rp = stage + static_cast<size_t>(row) * g.row_bytes;
 #pragma unroll
                 for (int k = 0; k < 8; ++k)
-                    if (q + 4 * k < r_chunks) acc = dot8<T>(lds16(rp + (q + 4 * k) * 16), xv[k], acc);
+                    if (q + 4 * k < r_chunks) acc = fk::dot16_acc<T>(lds16(rp + (q + 4 * k) * 16), xv[k], acc);
             }
             acc += __shfl_xor_sync(0xffffffffu, acc, 1);
             acc += __shfl_xor_sync(0xffffffffu, acc, 2);

@@ -115,9 +115,7 @@ template <typename T, int LPR> struct ProjDtVec {
             for (int j = 0; j < kDtPieces; ++j) {
                 const int c = lane + j * LPR;
                 if (c >= pieces) break;
-                const auto x = *reinterpret_cast<const fk::Packed<T, V>*>(in + c * V);
-#pragma unroll
-                for (int e = 0; e < V; ++e) s = fmaf(fk::to_float(w[j].v[e]), fk::to_float(x.v[e]), s);
+                s = fk::dot16_acc(w[j], *reinterpret_cast<const fk::Packed<T, V>*>(in + c * V), s);
             }
         }
         return round_dt<T>(row_sum<LPR>(s));

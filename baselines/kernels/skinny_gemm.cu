@@ -20,7 +20,7 @@
 namespace {
 
 using fk::skinny::conv_step;
-using fk::skinny::dot_acc;
+using fk::dot16_acc;
 using fk::skinny::ld_act;
 
 // Measured on the H100 (experiments/skinny_gemm): one weight row per warp and 4 chunks in
@@ -88,7 +88,7 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(fk_skinny_gemm
 #pragma unroll
             for (int m = 0; m < M; ++m) {
                 if (m >= rows) break;
-                acc[m] = dot_acc(wv[u], ld_act<T, V>(x + m * p.x_stride + kk), acc[m]);
+                acc[m] = dot16_acc(wv[u], ld_act<T, V>(x + m * p.x_stride + kk), acc[m]);
             }
         }
         k0 += U * stride;

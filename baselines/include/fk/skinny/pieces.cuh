@@ -1,5 +1,5 @@
 // Device pieces shared by skinny_gemm's kernels (skinny_gemm.cu and skinny/stream_sm90.cuh):
-// activation loads, the 16-byte dot product and the causal-conv epilogue.
+// activation loads and the causal-conv epilogue (the 16-byte dot product is fk::dot16_acc).
 #pragma once
 #include "fk/common.cuh"
 #include "fk/ops/skinny_gemm.h"
@@ -13,34 +13,6 @@ template <typename T, int V> __device__ __forceinline__ fk::Packed<T, V> ld_act(
     const uint4 raw = __ldg(reinterpret_cast<const uint4*>(p));
     memcpy(&v, &raw, sizeof(v));
     return v;
-}
-
-// acc + w . x over one 16-byte vector. 16-bit types convert two lanes at a time (one
-// instruction per pair instead of per element: measured ~5% faster GEMV at M = 1).
-template <typename T, int V> __device__ __forceinline__ float dot_acc(const fk::Packed<T, V>& w, const fk::Packed<T, V>& x, float acc) {
-#pragma unroll
-    for (int e = 0; e < V; ++e) acc = fmaf(fk::to_float(w.v[e]), fk::to_float(x.v[e]), acc);
-    return acc;
-}
-template <> __device__ __forceinline__ float dot_acc<__nv_bfloat16, 8>(const fk::Packed<__nv_bfloat16, 8>& w, const fk::Packed<__nv_bfloat16, 8>& x, float acc) {
-    const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(w.v);
-    const __nv_bfloat162* x2 = reinterpret_cast<const __nv_bfloat162*>(x.v);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-        const float2 a = __bfloat1622float2(w2[e]), b = __bfloat1622float2(x2[e]);
-        acc = fmaf(a.x, b.x, fmaf(a.y, b.y, acc));
-    }
-    return acc;
-}
-template <> __device__ __forceinline__ float dot_acc<__half, 8>(const fk::Packed<__half, 8>& w, const fk::Packed<__half, 8>& x, float acc) {
-    const __half2* w2 = reinterpret_cast<const __half2*>(w.v);
-    const __half2* x2 = reinterpret_cast<const __half2*>(x.v);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-        const float2 a = __half22float2(w2[e]), b = __half22float2(x2[e]);
-        acc = fmaf(a.x, b.x, fmaf(a.y, b.y, acc));
-    }
-    return acc;
 }
 
 // The conv epilogue for row m, conv channel c, whose input y the GEMV just stored: one

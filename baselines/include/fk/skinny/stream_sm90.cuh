@@ -136,7 +136,7 @@ __global__ void __launch_bounds__(kStreamThreads, 1) stream_gemv_kernel(const fk
                 fk::Packed<T, V> wv;
                 const uint4 raw = *reinterpret_cast<const uint4*>(st + j * row_bytes + q * 16);
                 memcpy(&wv, &raw, sizeof(raw));
-                acc[j] = dot_acc(wv, xr[c], acc[j]);
+                acc[j] = fk::dot16_acc(wv, xr[c], acc[j]);
             }
         }
 #pragma unroll
