@@ -21,19 +21,9 @@ __global__ void __launch_bounds__(kThreads) update_kernel(T* __restrict__ out, c
     const int64_t b = blockIdx.y;
     const int64_t row = state_indices ? state_indices[b] : b;
     if (c >= dim || row < 0) return;
-    T* st = state + (row * dim + c) * (W - 1);
-    T old[W - 1];
-#pragma unroll
-    for (int k = 0; k < W - 1; ++k) old[k] = st[k];
     const T xt = x[b * x_stride + c];
-    float acc = bias ? fk::to_float(bias[c]) : 0.f;
-#pragma unroll
-    for (int k = 0; k < W - 1; ++k) acc = fmaf(fk::to_float(weight[c * W + k]), fk::to_float(old[k]), acc);
-    acc = fmaf(fk::to_float(weight[c * W + W - 1]), fk::to_float(xt), acc);
+    const float acc = fk::conv_update_step<W - 1>(weight + c * W, state + (row * dim + c) * (W - 1), W - 1, xt, bias ? fk::to_float(bias[c]) : 0.f);
     out[b * out_stride + c] = fk::from_float<T>(silu ? fk::silu(acc) : acc);
-#pragma unroll
-    for (int k = 0; k + 1 < W - 1; ++k) st[k] = old[k + 1];
-    st[W - 2] = xt;
 }
 
 template <typename T, int W>

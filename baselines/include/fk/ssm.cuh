@@ -41,4 +41,29 @@ __device__ __forceinline__ float softplus(float x) {
 }
 
 
+
+// One causal_conv1d_update step of a channel whose state `st` holds its `taps` previous inputs
+// (oldest first) and whose weight row `w` has taps + 1 entries: returns acc + w . [st..., x]
+// and shifts x into the state. MaxTaps bounds taps at compile time (the loops unroll; equal to
+// it, they are straight-line code). Shared by the op's kernel and skinny_gemm's conv epilogue,
+// whose results must agree bit for bit.
+template <int MaxTaps, typename T>
+__device__ __forceinline__ float conv_update_step(const T* w, T* st, int taps, T x, float acc) {
+    T old[MaxTaps];
+#pragma unroll
+    for (int t = 0; t < MaxTaps; ++t) {
+        if (t >= taps) break;
+        old[t] = st[t];
+        acc = fmaf(to_float(w[t]), to_float(old[t]), acc);
+    }
+    acc = fmaf(to_float(w[taps]), to_float(x), acc);
+#pragma unroll
+    for (int t = 0; t + 1 < MaxTaps; ++t) {
+        if (t + 1 >= taps) break;
+        st[t] = old[t + 1];
+    }
+    st[taps - 1] = x;
+    return acc;
+}
+
 }  // namespace fk

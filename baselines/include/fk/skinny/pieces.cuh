@@ -16,30 +16,16 @@ template <typename T, int V> __device__ __forceinline__ fk::Packed<T, V> ld_act(
 }
 
 // The conv epilogue for row m, conv channel c, whose input y the GEMV just stored: one
-// causal_conv1d_update step (the same arithmetic as that op's kernel, on the same rounded y).
+// causal_conv1d_update step (fk::conv_update_step, that op's own, on the same rounded y).
 template <typename T>
 __device__ __forceinline__ void conv_step(const fk_skinny_gemm_params& p, int m, int64_t c, T y) {
     const int64_t srow = p.conv_state_indices ? p.conv_state_indices[m] : m;
     if (srow < 0) return;  // a padding row: its conv_out row is left as it was
     const int taps = p.conv_width - 1;
-    T* st = static_cast<T*>(p.conv_state) + (srow * p.conv_dim + c) * taps;
-    const T* w = static_cast<const T*>(p.conv_weight) + c * p.conv_width;
-    T old[FK_CAUSAL_CONV1D_MAX_WIDTH - 1];
-    float acc = p.conv_bias ? fk::to_float(static_cast<const T*>(p.conv_bias)[c]) : 0.f;
-#pragma unroll
-    for (int t = 0; t < FK_CAUSAL_CONV1D_MAX_WIDTH - 1; ++t) {
-        if (t >= taps) break;
-        old[t] = st[t];
-        acc = fmaf(fk::to_float(w[t]), fk::to_float(old[t]), acc);
-    }
-    acc = fmaf(fk::to_float(w[taps]), fk::to_float(y), acc);
+    const float acc = fk::conv_update_step<FK_CAUSAL_CONV1D_MAX_WIDTH - 1>(
+        static_cast<const T*>(p.conv_weight) + c * p.conv_width, static_cast<T*>(p.conv_state) + (srow * p.conv_dim + c) * taps, taps, y,
+        p.conv_bias ? fk::to_float(static_cast<const T*>(p.conv_bias)[c]) : 0.f);
     static_cast<T*>(p.conv_out)[m * p.conv_out_stride + c] = fk::from_float<T>(p.conv_silu ? fk::silu(acc) : acc);
-#pragma unroll
-    for (int t = 0; t + 1 < FK_CAUSAL_CONV1D_MAX_WIDTH - 1; ++t) {
-        if (t + 1 >= taps) break;
-        st[t] = old[t + 1];
-    }
-    st[taps - 1] = y;
 }
 
 }  // namespace skinny
