@@ -40,8 +40,6 @@ __device__ __forceinline__ float softplus(float x) {
     return x > 20.f ? x : fmaxf(x, 0.f) + l;
 }
 
-
-
 // One causal_conv1d_update step of a channel whose state `st` holds its `taps` previous inputs
 // (oldest first) and whose weight row `w` has taps + 1 entries: returns acc + w . [st..., x]
 // and shifts x into the state. MaxTaps bounds taps at compile time (the loops unroll; equal to
